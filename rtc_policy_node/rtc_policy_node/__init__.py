@@ -1,0 +1,1 @@
+"""Real-Time Chunking policy node and executor node for LeRobot flow-matching policies, with a pure RTC core (guidance, schedules, action queue, delay estimation)."""
