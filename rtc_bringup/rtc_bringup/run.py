@@ -1,0 +1,129 @@
+"""Start the SO-100 RTC graph as separate processes where `ros2 launch` is not installed.
+
+    run --sim --duration 30                 # simulated arm for 30 s, then stop cleanly
+    run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
+
+The nodes, parameters and remappings are the launch file's (rtc_bringup.graph). Each node gets its
+parameters through a ROS 2 parameter file and `--ros-args`, exactly as `ros2 launch` passes them.
+SIGINT/SIGTERM are forwarded; a node that exits on its own stops the whole graph (exit code 1).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+
+from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph
+
+STOP_TIMEOUT_S = 10.0
+
+
+def node_command(spec: NodeSpec, params_dir: Path) -> list[str]:
+    """The command line `ros2 launch` would run for this node."""
+    params_file = params_dir / f"{spec.name}.yaml"
+    params_file.write_text(yaml.safe_dump({spec.name: {"ros__parameters": spec.parameters}}))
+    executable = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
+    if not executable.exists():
+        raise FileNotFoundError(f"{spec.package} has no executable {spec.executable} ({executable})")
+    command = [str(executable), "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    for source, target in spec.remappings:
+        command += ["-r", f"{source}:={target}"]
+    return command
+
+
+class Graph:
+    """The running node processes, each in its own session so the runner decides the stop order."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str]) -> None:
+        print(f"run: starting {name}: {' '.join(command)}", flush=True)
+        self.procs[name] = subprocess.Popen(command, start_new_session=True)
+
+    def exited(self) -> dict[str, int]:
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                print(f"run: {name} ignored SIGINT for {STOP_TIMEOUT_S:.0f} s, killing it", flush=True)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
+    parser = argparse.ArgumentParser(
+        prog="run", description=__doc__.split("\n\n")[0],
+        epilog="launch arguments (name:=value): " + ", ".join(
+            f"{a.name} ({a.description}; default {a.default!r})" for a in ARGUMENTS))
+    parser.add_argument("--sim", action="store_true", help="same as sim:=true")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0: until Ctrl-C")
+    parser.add_argument("--record", type=Path, help="record the run into this rosbag2 directory")
+    parser.add_argument("launch_arguments", nargs="*", metavar="name:=value")
+    args = parser.parse_args(argv)
+    launch_arguments: dict[str, str] = {}
+    for item in args.launch_arguments:
+        name, sep, value = item.partition(":=")
+        if not sep:
+            parser.error(f"launch argument {item!r} is not name:=value")
+        launch_arguments[name] = value
+    if args.sim:
+        launch_arguments["sim"] = "true"
+    return args, launch_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, launch_arguments = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        specs = build_graph(launch_arguments, Path(get_package_share_directory("rtc_bringup")))
+    except ValueError as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return 2
+    stop_requested = False
+
+    def request_stop(signum, _frame):
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    graph = Graph()
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
+        try:
+            if args.record:
+                graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)])
+            for spec in specs:
+                graph.start(spec.name, node_command(spec, Path(params_dir)))
+            deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
+            while not stop_requested and time.monotonic() < deadline:
+                exited = graph.exited()
+                if exited:
+                    print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
+                    status = 1
+                    break
+                time.sleep(0.1)
+        except FileNotFoundError as exc:
+            print(f"run: {exc}", file=sys.stderr)
+            status = 2
+        finally:
+            graph.stop()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
