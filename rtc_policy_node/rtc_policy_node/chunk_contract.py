@@ -1,0 +1,78 @@
+"""What the executor accepts as an ActionChunk, checked before anything reaches the action queue.
+
+A chunk that breaks the contract must cause no motion, so every check runs before the merge and a
+failure raises `ChunkRejected` with a short machine-readable code (counted and reported by the
+executor) and a text naming what was wrong. Columns are matched to the executor's joints by name,
+never by position. No rclpy import: the chunk is any object with the ActionChunk field names.
+"""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+# Reason codes, stable for logs, counters and tests.
+NOT_READY = "not_ready"
+EMPTY = "empty"
+SIZE_MISMATCH = "size_mismatch"
+DIM_MISMATCH = "dim_mismatch"
+DUPLICATE_JOINT = "duplicate_joint"
+UNKNOWN_JOINT = "unknown_joint"
+MISSING_JOINT = "missing_joint"
+NON_FINITE = "non_finite"
+FUTURE_SOURCE_STEP = "future_source_step"
+
+
+class ChunkRejected(Exception):
+    """A chunk the executor refuses; `code` is one of this module's reason codes."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class ChunkFields(Protocol):
+    joint_names: Sequence[str]
+    length: int
+    action_dim: int
+    actions: Sequence[float]
+    source_step: int
+
+
+def chunk_actions(chunk: ChunkFields, joint_order: Sequence[str], step_now: int) -> np.ndarray:
+    """Validate `chunk` and return its actions as a (length, len(joint_order)) float64 array whose
+    columns follow `joint_order`; raise ChunkRejected on the first broken rule."""
+    length, dim = int(chunk.length), int(chunk.action_dim)
+    names = list(chunk.joint_names)
+    flat = np.asarray(chunk.actions, dtype=np.float64).ravel()
+    if length == 0:
+        raise ChunkRejected(EMPTY, "length is 0")
+    if length * dim != flat.size:
+        raise ChunkRejected(SIZE_MISMATCH, f"length {length} x action_dim {dim} = {length * dim} "
+                                           f"but actions has {flat.size} values")
+    if dim != len(names):
+        raise ChunkRejected(DIM_MISMATCH, f"action_dim {dim} but {len(names)} joint_names")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ChunkRejected(DUPLICATE_JOINT, f"joint_names repeat {duplicates}")
+    unknown = [n for n in names if n not in joint_order]
+    if unknown:
+        raise ChunkRejected(UNKNOWN_JOINT, f"{unknown} not in the executor's joints {list(joint_order)}")
+    missing = [n for n in joint_order if n not in names]
+    if missing:
+        raise ChunkRejected(MISSING_JOINT, f"chunk lacks joints {missing}")
+    rows = flat.reshape(length, dim)
+    bad = np.argwhere(~np.isfinite(rows))
+    if bad.size:
+        row, col = bad[0]
+        raise ChunkRejected(NON_FINITE, f"{bad.shape[0]} non-finite values, first at row {row} "
+                                        f"joint {names[col]!r}: {rows[row, col]}")
+    if int(chunk.source_step) > step_now:
+        raise ChunkRejected(FUTURE_SOURCE_STEP, f"source_step {chunk.source_step} is after the "
+                                                f"executor's step {step_now}")
+    return rows[:, [names.index(n) for n in joint_order]]

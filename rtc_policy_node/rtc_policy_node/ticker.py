@@ -1,0 +1,120 @@
+"""A control loop that ticks at a fixed rate by sleeping to absolute monotonic deadlines.
+
+Deadlines sit on a fixed grid (start + k * period), so lateness never accumulates into drift. A tick
+that wakes a whole period or more late does not run the passed deadlines in a burst (that would send
+the arm a burst of commands); they are counted as missed and the loop rejoins the grid. Lateness (wake
+time minus deadline) is kept for the last `window_ticks` ticks for percentiles, and over the whole run
+for the maximum. No rclpy import: the executor node runs this in its control thread.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """The scheduling the control thread actually runs with."""
+
+    policy: str  # "SCHED_FIFO" or "SCHED_OTHER"
+    priority: int
+    detail: str  # why, e.g. the reason a SCHED_FIFO request fell back
+
+    def __str__(self) -> str:
+        return f"{self.policy} priority {self.priority} ({self.detail})"
+
+
+def request_realtime(priority: int) -> Scheduling:
+    """Put the calling thread under SCHED_FIFO at `priority`; fall back to normal scheduling.
+
+    On Linux, pid 0 names the calling thread, so call this from the thread that ticks. Without
+    CAP_SYS_NICE or an RLIMIT_RTPRIO that allows `priority`, the kernel refuses (EPERM) and the
+    thread stays under SCHED_OTHER: the loop still works, only with more jitter under load.
+    """
+    if not hasattr(os, "sched_setscheduler"):
+        return Scheduling("SCHED_OTHER", 0, "SCHED_FIFO not available on this platform")
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as err:
+        return Scheduling("SCHED_OTHER", 0, f"SCHED_FIFO {priority} refused: {err.strerror or err}")
+    return Scheduling("SCHED_FIFO", priority, "granted")
+
+
+def normal_scheduling() -> Scheduling:
+    return Scheduling("SCHED_OTHER", 0, "realtime not requested")
+
+
+@dataclass(frozen=True)
+class TickStats:
+    """Lateness figures in milliseconds: percentiles over the recent window, max over the run."""
+
+    ticks: int
+    missed: int
+    window_ticks: int
+    p50_ms: float
+    p99_ms: float
+    window_max_ms: float
+    max_ms: float
+
+
+class Ticker:
+    """Calls `on_tick(tick)` once per period at absolute deadlines until `stop` is set.
+
+    `tick` counts executed ticks from 0; skipped (missed) deadlines get no tick number, so tick
+    numbers count the actions the loop has actually produced.
+    """
+
+    def __init__(self, rate_hz: float, window_ticks: int,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not (math.isfinite(rate_hz) and rate_hz > 0):
+            raise ValueError(f"rate_hz must be a positive finite number, got {rate_hz}")
+        if window_ticks < 1:
+            raise ValueError(f"window_ticks must be >= 1, got {window_ticks}")
+        self.period = 1.0 / rate_hz
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._window = np.zeros(window_ticks)
+        self._ticks = 0
+        self._missed = 0
+        self._max = 0.0
+
+    def run(self, on_tick: Callable[[int], None], stop: threading.Event) -> None:
+        deadline = self._clock() + self.period
+        while not stop.is_set():
+            remaining = deadline - self._clock()
+            if remaining > 0:
+                self._sleep(remaining)
+            lateness = self._clock() - deadline
+            skipped = int(lateness // self.period) if lateness >= self.period else 0
+            tick = self._record(lateness, skipped)
+            on_tick(tick)
+            deadline += (skipped + 1) * self.period
+
+    def _record(self, lateness: float, skipped: int) -> int:
+        with self._lock:
+            tick = self._ticks
+            self._window[tick % len(self._window)] = lateness
+            self._ticks += 1
+            self._missed += skipped
+            self._max = max(self._max, lateness)
+            return tick
+
+    def stats(self) -> TickStats:
+        """A consistent snapshot; safe to call from any thread."""
+        with self._lock:
+            count = min(self._ticks, len(self._window))
+            recent = self._window[:count].copy()
+            ticks, missed, run_max = self._ticks, self._missed, self._max
+        if count == 0:
+            return TickStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+        p50, p99 = np.percentile(recent, [50.0, 99.0]) * 1e3
+        return TickStats(ticks, missed, count, float(p50), float(p99),
+                         float(recent.max()) * 1e3, run_max * 1e3)
