@@ -1,0 +1,43 @@
+"""The policy node's pure helpers: chunk history (leftover by id) and joint vectors by name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtc_policy_node.chunk_history import ChunkHistory
+from rtc_policy_node.joint_vector import joint_vector
+
+
+def test_leftover_is_the_active_chunk_from_the_reported_row():
+    history = ChunkHistory(keep=2)
+    first = np.arange(10.0).reshape(5, 2)
+    assert history.last_id == 0
+    first_id = history.add(first)
+    first[:] = -1  # the history keeps its own copy
+    assert first_id == 1 and history.last_id == 1
+    assert np.array_equal(history.leftover(1, 3), np.arange(6.0, 10.0).reshape(2, 2))
+    assert history.leftover(1, 5) is None  # used up
+    assert history.leftover(7, 0) is None  # not ours
+
+
+def test_old_chunks_are_forgotten():
+    history = ChunkHistory(keep=2)
+    ids = [history.add(np.zeros((3, 1))) for _ in range(3)]
+    assert ids == [1, 2, 3]
+    assert history.leftover(1, 0) is None
+    assert history.leftover(2, 0) is not None and history.leftover(3, 0) is not None
+
+
+def test_joint_vector_matches_by_name_not_position():
+    vector = joint_vector(["b", "c", "a"], [2.0, 3.0, 1.0], ["a", "b"])
+    assert vector.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("names, positions, message", [
+    (["a"], [1.0], r"lacks \['b'\]"),
+    (["a", "b"], [1.0], "2 names but 1 positions"),
+    (["a", "b"], [1.0, float("nan")], r"\['b'\] is not finite"),
+])
+def test_joint_vector_errors_name_the_joint(names, positions, message):
+    with pytest.raises(ValueError, match=message):
+        joint_vector(names, positions, ["a", "b"])
