@@ -19,11 +19,6 @@ from so100_driver.arm import (
 )
 
 
-@pytest.fixture
-def calibration() -> Calibration:
-    return Calibration.load(default_calibration_path())
-
-
 def _write(tmp_path: Path, data: object) -> Path:
     path = tmp_path / "calib.json"
     path.write_text(json.dumps(data))

@@ -1,0 +1,216 @@
+"""The SO-100 on a Feetech bus: bring-up, one read/write cycle, health reads, torque off.
+
+No ROS here: the node (``driver_node``) and the benchmark both drive this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
+from .bus import BusError, BusPortError, FeetechBus
+from .protocol import BROADCAST_ID
+from .registers import REGISTERS, STS3215_MODEL_NUMBER
+from .safety import CommandGate
+
+log = logging.getLogger(__name__)
+
+_R = REGISTERS
+_IDS = [MOTOR_IDS[j] for j in JOINT_NAMES]
+_POSITION, _VELOCITY = _R["Present_Position"], _R["Present_Velocity"]
+_VOLTAGE, _TEMPERATURE = _R["Present_Voltage"], _R["Present_Temperature"]
+_STATE_BLOCK = (_POSITION.address, _POSITION.size + _VELOCITY.size)  # one sync read per cycle
+_HEALTH_BLOCK = (_VOLTAGE.address, _VOLTAGE.size + _TEMPERATURE.size)
+
+# What LeRobot's SO-100 follower writes in configure(), with torque off.
+_CONFIGURATION = (
+    ("Return_Delay_Time", 0),
+    ("Maximum_Acceleration", 254),
+    ("Acceleration", 254),
+    ("Operating_Mode", 0),  # position mode
+    ("P_Coefficient", 16),
+    ("I_Coefficient", 0),
+    ("D_Coefficient", 32),
+)
+_GRIPPER_CONFIGURATION = (("Max_Torque_Limit", 500), ("Protection_Current", 250), ("Overload_Torque", 25))
+
+
+class FatalBusError(BusError):
+    """The bus cannot be trusted any more (port failed, or too many failed cycles in a row)."""
+
+
+class HandshakeError(BusError):
+    """A servo is missing or is not the expected model/firmware."""
+
+
+@dataclass(frozen=True)
+class JointReading:
+    """One cycle's state: radians and radians per second by joint name, plus the goal written."""
+
+    stamp: float
+    positions: dict[str, float]
+    velocities: dict[str, float]
+    goal: dict[str, float]
+
+
+@dataclass
+class CycleStats:
+    cycles: int = 0
+    failed_cycles: int = 0
+    consecutive_failures: int = 0
+    health_reads: int = 0
+    voltages: dict[str, float] = field(default_factory=dict)
+    temperatures: dict[str, float] = field(default_factory=dict)
+
+
+class ArmDriver:
+    def __init__(self, bus: FeetechBus, calibration: Calibration, gate: CommandGate, max_failed_cycles: int = 20):
+        self.bus = bus
+        self.calibration = calibration
+        self.gate = gate
+        self.max_failed_cycles = max_failed_cycles
+        self.stats = CycleStats()
+        self.torque_on = False
+
+    # ----- bring-up -------------------------------------------------------------------------
+    def connect(self, write_calibration: bool = True) -> None:
+        """Open, check the servos, configure them as LeRobot does, then enable torque holding still."""
+        if not self.bus.is_open:
+            self.bus.open()
+        self._handshake()
+        self._write_each(("Torque_Enable", 0), ("Lock", 0))
+        for name in JOINT_NAMES:
+            settings = _CONFIGURATION + (_GRIPPER_CONFIGURATION if name == "gripper" else ())
+            for register_name, value in settings:
+                self.bus.write(MOTOR_IDS[name], _R[register_name], value)
+        self._check_calibration(write_calibration)
+        self.enable_torque()
+
+    def _handshake(self) -> None:
+        firmware = {}
+        for name in JOINT_NAMES:
+            motor_id = MOTOR_IDS[name]
+            try:
+                self.bus.ping(motor_id)
+                model = self.bus.read(motor_id, _R["Model_Number"])
+                firmware[name] = (
+                    self.bus.read(motor_id, _R["Firmware_Major_Version"]),
+                    self.bus.read(motor_id, _R["Firmware_Minor_Version"]),
+                )
+            except BusError as exc:
+                raise HandshakeError(f"joint {name} (motor id {motor_id}) does not answer: {exc}") from exc
+            if model != STS3215_MODEL_NUMBER:
+                raise HandshakeError(
+                    f"joint {name} (motor id {motor_id}) has model number {model}, expected STS3215 ({STS3215_MODEL_NUMBER})"
+                )
+        if len(set(firmware.values())) > 1:
+            raise HandshakeError(f"servos run different firmware versions: {firmware}")
+
+    def _check_calibration(self, write: bool) -> None:
+        for name in JOINT_NAMES:
+            motor_id, wanted = MOTOR_IDS[name], self.calibration.motors[name]
+            fields = (
+                ("Homing_Offset", wanted.homing_offset),
+                ("Min_Position_Limit", wanted.range_min),
+                ("Max_Position_Limit", wanted.range_max),
+            )
+            for register_name, value in fields:
+                present = self.bus.read(motor_id, _R[register_name])
+                if present == value:
+                    continue
+                if not write:
+                    raise HandshakeError(
+                        f"joint {name}: servo {register_name} is {present} but {self.calibration.source} says {value}"
+                    )
+                log.warning("joint %s: writing %s=%d from %s (servo had %d)", name, register_name, value,
+                            self.calibration.source, present)
+                self.bus.write(motor_id, _R[register_name], value)
+
+    def enable_torque(self) -> None:
+        """Goal := present position on every servo, then torque on; the gate restarts from present."""
+        present = self.bus.sync_read(_POSITION, _IDS)
+        self.bus.sync_write(_R["Goal_Position"], present)
+        self._write_each(("Torque_Enable", 1), ("Lock", 1))
+        self.gate.rearm()
+        self.torque_on = True
+
+    def _write_each(self, *settings: tuple[str, int]) -> None:
+        for motor_id in _IDS:
+            for register_name, value in settings:
+                self.bus.write(motor_id, _R[register_name], value)
+
+    # ----- the cycle ------------------------------------------------------------------------
+    def cycle(self, read_health: bool = False) -> JointReading | None:
+        """One sync read of position+velocity, one sync write of the safe goal.
+
+        A failed read skips the write (nothing is commanded without a fresh present position)
+        and returns None. Raises :class:`FatalBusError` when the port fails or after
+        ``max_failed_cycles`` failed cycles in a row.
+        """
+        stats = self.stats
+        stats.cycles += 1
+        try:
+            replies = self.bus.sync_read_block(*_STATE_BLOCK, _IDS, "Present_Position+Present_Velocity")
+            now = time.monotonic()
+            positions, velocities = {}, {}
+            for name in JOINT_NAMES:
+                block = replies[MOTOR_IDS[name]].data
+                ticks = _POSITION.decode(_POSITION.slice_of(block, _STATE_BLOCK[0]))
+                speed = _VELOCITY.decode(_VELOCITY.slice_of(block, _STATE_BLOCK[0]))
+                positions[name] = self.calibration.ticks_to_radians(name, ticks)
+                velocities[name] = speed * RADIANS_PER_TICK
+            goal = self.gate.goal(positions, now) if self.torque_on else positions
+            if self.torque_on:
+                self._write_goal(goal)
+        except BusPortError as exc:
+            raise FatalBusError(str(exc)) from exc
+        except BusError as exc:
+            stats.failed_cycles += 1
+            stats.consecutive_failures += 1
+            if stats.consecutive_failures >= self.max_failed_cycles:
+                raise FatalBusError(f"{stats.consecutive_failures} failed cycles in a row; last: {exc}") from exc
+            return None
+        stats.consecutive_failures = 0
+        if read_health:
+            self._read_health()
+        return JointReading(now, positions, velocities, goal)
+
+    def _write_goal(self, goal: dict[str, float]) -> None:
+        ticks = {}
+        for name in JOINT_NAMES:
+            ticks[MOTOR_IDS[name]] = int(round(self.calibration.radians_to_ticks(name, goal[name])))
+        self.bus.sync_write(_R["Goal_Position"], ticks)
+
+    def _read_health(self) -> None:
+        """Voltages and temperatures; a failure here only shows in the bus counters."""
+        try:
+            replies = self.bus.sync_read_block(*_HEALTH_BLOCK, _IDS, "Present_Voltage+Present_Temperature")
+        except BusPortError as exc:
+            raise FatalBusError(str(exc)) from exc
+        except BusError:
+            return
+        for name in JOINT_NAMES:
+            block = replies[MOTOR_IDS[name]].data
+            self.stats.voltages[name] = block[0] / 10.0
+            self.stats.temperatures[name] = float(block[1])
+        self.stats.health_reads += 1
+
+    # ----- shutdown -------------------------------------------------------------------------
+    def torque_off(self) -> bool:
+        """Best effort: broadcast torque off, then confirm motor by motor. True if all confirmed."""
+        self.torque_on = False
+        confirmed = True
+        try:
+            self.bus.write(BROADCAST_ID, _R["Torque_Enable"], 0)
+        except BusError as exc:
+            log.error("broadcast torque off failed: %s", exc)
+        for motor_id in _IDS:
+            try:
+                self.bus.write(motor_id, _R["Torque_Enable"], 0)
+                self.bus.write(motor_id, _R["Lock"], 0)
+            except BusError as exc:
+                confirmed = False
+                log.error("torque off not confirmed by motor %d: %s", motor_id, exc)
+        return confirmed

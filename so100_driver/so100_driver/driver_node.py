@@ -1,0 +1,229 @@
+"""ROS 2 node for the SO-100 arm: /joint_states out, joint commands in, /diagnostics at 1 Hz.
+
+The control loop runs on its own thread sleeping to absolute deadlines (an rclpy timer is far
+too jittery at 100 Hz); the ROS executor on the main thread only receives commands and
+publishes diagnostics. SIGINT/SIGTERM and fatal bus errors switch the torque off.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from .arm import JOINT_NAMES, Calibration, default_calibration_path
+from .arm_driver import ArmDriver, FatalBusError
+from .bus import FeetechBus
+from .emulator import ServoBusEmulator
+from .protocol import describe_error_bits
+from .safety import CommandError, CommandGate
+from .timing import DeadlineClock
+
+COMMAND_TOPIC = "/so100/command"
+COMMAND_ARRAY_TOPIC = "/so100/command_array"
+
+
+class DriverNode(Node):
+    def __init__(self) -> None:
+        super().__init__("so100_driver")
+        p = self._declare_parameters()
+        self.sim = p["sim"]
+        self.rate_hz = p["rate_hz"]
+        if self.rate_hz <= 0:
+            raise ValueError(f"parameter rate_hz must be positive, got {self.rate_hz}")
+        calibration_file = p["calibration_file"] or (str(default_calibration_path()) if self.sim else "")
+        if not calibration_file:
+            raise ValueError("parameter calibration_file is required (the JSON lerobot-calibrate wrote)")
+        self.calibration = Calibration.load(calibration_file)
+        self.emulator: ServoBusEmulator | None = None
+        port = p["port"]
+        if self.sim:
+            self.emulator = ServoBusEmulator.for_arm(self.calibration, baudrate=p["baudrate"]).start()
+            port = self.emulator.port
+            self.get_logger().info(f"sim: emulated STS3215 bus on {port}")
+        self.gate = CommandGate(self.calibration, p["max_relative_target"], p["command_timeout_s"])
+        bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
+        self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
+        try:
+            self.driver.connect(write_calibration=p["write_calibration"])
+        except Exception:
+            bus.close()
+            if self.emulator is not None:
+                self.emulator.stop()
+            raise
+        self.get_logger().info(f"connected to {port}; calibration {calibration_file}; torque on")
+
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # Best effort matches reliable and best-effort publishers alike; only the latest command matters.
+        command_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self.create_subscription(JointState, COMMAND_TOPIC, self._on_command, command_qos)
+        self.create_subscription(Float64MultiArray, COMMAND_ARRAY_TOPIC, self._on_command_array, command_qos)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+        self.stop_event = threading.Event()
+        self.fatal_error = ""
+        self.deadlines = DeadlineClock(1.0 / self.rate_hz)
+        self._lateness_max = 0.0
+        self._loop_rate = 0.0
+        self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
+        self._thread.start()
+
+    def _declare_parameters(self) -> dict:
+        defaults = {
+            "port": "/dev/ttyACM0",
+            "baudrate": 1_000_000,
+            "calibration_file": "",
+            "rate_hz": 100.0,
+            "max_relative_target": 0.25,
+            "command_timeout_s": 0.5,
+            "sim": False,
+            "bus_timeout_s": 0.01,
+            "bus_retries": 2,
+            "max_failed_cycles": 20,
+            "write_calibration": True,
+        }
+        return {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
+
+    # ----- commands (executor thread) -------------------------------------------------------
+    def _on_command(self, msg: JointState) -> None:
+        try:
+            self.gate.set_targets(list(msg.name), list(msg.position), time.monotonic())
+        except CommandError as exc:
+            self.get_logger().warning(f"{COMMAND_TOPIC} rejected: {exc}", throttle_duration_sec=1.0)
+
+    def _on_command_array(self, msg: Float64MultiArray) -> None:
+        try:
+            self.gate.set_array(list(msg.data), time.monotonic())
+        except CommandError as exc:
+            self.get_logger().warning(f"{COMMAND_ARRAY_TOPIC} rejected: {exc}", throttle_duration_sec=1.0)
+
+    # ----- control loop (own thread) --------------------------------------------------------
+    def _control_loop(self) -> None:
+        clock = self.deadlines
+        health_every = max(1, int(round(self.rate_hz)))
+        window_start, window_ticks = time.monotonic(), 0
+        try:
+            while not self.stop_event.is_set():
+                lateness = clock.wait()
+                self._lateness_max = max(self._lateness_max, lateness)
+                reading = self.driver.cycle(read_health=clock.ticks % health_every == 1)
+                window_ticks += 1
+                now = time.monotonic()
+                if now - window_start >= 1.0:
+                    self._loop_rate = window_ticks / (now - window_start)
+                    window_start, window_ticks = now, 0
+                if reading is not None:
+                    self._publish_joint_state(reading)
+        except FatalBusError as exc:
+            self.fatal_error = str(exc)
+            self.get_logger().fatal(f"fatal bus error, switching torque off: {exc}")
+            self.driver.torque_off()
+            self.stop_event.set()
+
+    def _publish_joint_state(self, reading) -> None:
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.name = list(JOINT_NAMES)
+        msg.position = [reading.positions[j] for j in JOINT_NAMES]
+        msg.velocity = [reading.velocities[j] for j in JOINT_NAMES]
+        self.joint_pub.publish(msg)
+
+    # ----- diagnostics ----------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        bus, cycles, gate = self.driver.bus.stats, self.driver.stats, self.gate.stats
+        status = DiagnosticStatus(name="so100_driver: bus", hardware_id=self.driver.bus.port)
+        servo_faults = {m: bits for m, bits in bus.servo_errors.items() if bits}
+        if self.fatal_error:
+            status.level, status.message = DiagnosticStatus.ERROR, self.fatal_error
+        elif cycles.consecutive_failures or servo_faults:
+            status.level = DiagnosticStatus.WARN
+            status.message = bus.last_error if cycles.consecutive_failures else f"servo errors {servo_faults}"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "ok"
+        values = {
+            "loop_rate_hz": f"{self._loop_rate:.2f}",
+            "target_rate_hz": f"{self.rate_hz:.2f}",
+            "max_lateness_ms": f"{self._lateness_max * 1e3:.3f}",
+            "missed_cycles": self.deadlines.missed,
+            "cycles": cycles.cycles,
+            "failed_cycles": cycles.failed_cycles,
+            "bus_transactions": bus.transactions,
+            "bus_retries": bus.retries,
+            "bus_timeouts": bus.timeouts,
+            "bus_checksum_errors": bus.checksum_errors,
+            "bus_malformed_replies": bus.malformed_replies,
+            "bus_unexpected_packets": bus.unexpected_packets,
+            "bus_failed_transactions": bus.failed_transactions,
+            "bus_last_error": bus.last_error,
+            "commands_accepted": gate.commands_accepted,
+            "commands_rejected": gate.commands_rejected,
+            "stale_commands": gate.stale_commands,
+            "clipped_goals": gate.clipped_goals,
+            "torque_on": self.driver.torque_on,
+        }
+        for motor_id, bits in sorted(bus.servo_errors.items()):
+            values[f"servo_{motor_id}_error"] = describe_error_bits(bits)
+        for joint, volts in cycles.voltages.items():
+            values[f"{joint}_voltage_v"] = f"{volts:.1f}"
+        for joint, celsius in cycles.temperatures.items():
+            values[f"{joint}_temperature_c"] = f"{celsius:.0f}"
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
+
+    # ----- shutdown -------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the loop, switch torque off, release the port (and the emulator in sim)."""
+        self.stop_event.set()
+        self._thread.join(timeout=2.0)
+        if not self.fatal_error:  # after a fatal error the loop already switched torque off
+            confirmed = self.driver.torque_off()
+            self.get_logger().info("torque off" + ("" if confirmed else " (not confirmed by every servo)"))
+        self.driver.bus.close()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def main(args: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    node = None
+    exit_code = 0
+    try:
+        node = DriverNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.is_set() and not node.stop_event.is_set():
+            executor.spin_once(timeout_sec=0.1)
+        if node.fatal_error:
+            node._publish_diagnostics()
+            exit_code = 1
+    except Exception as exc:  # bring-up failures: report clearly, exit non-zero
+        logging.getLogger("so100_driver").error("%s: %s", type(exc).__name__, exc)
+        exit_code = 1
+    finally:
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    sys.exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

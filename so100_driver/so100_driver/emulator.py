@@ -1,0 +1,404 @@
+"""STS3215 servos behind a pseudo-terminal, speaking the real Feetech protocol 0.
+
+Clients (our bus, the vendor SDK, LeRobot) open the pty's slave side as if it were the USB
+serial adapter of a real arm. Each emulated servo keeps a register table, answers PING, READ,
+WRITE, SYNC_READ and SYNC_WRITE with the status packets a real servo sends (none to broadcast
+or SYNC_WRITE), and, while torque is on, moves its position toward the goal with bounded
+velocity and acceleration. Faults can be injected to test the client's recovery.
+
+Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE]`` serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import select
+import signal
+import threading
+import time
+import tty
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .arm import JOINT_NAMES, MOTOR_IDS, Calibration
+from .protocol import BROADCAST_ID, ChecksumMismatch, Instruction, Packet, PacketDecoder, encode_packet
+from .registers import REGISTERS, STS3215_MODEL_NUMBER, TABLE_SIZE, Register
+
+DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
+_ACCELERATION_UNIT = 100.0  # ticks/s^2 per unit of the Acceleration register
+_PHYSICS_STEP_S = 0.001
+_R = REGISTERS
+
+
+def _reg_default(table: bytearray, reg: Register, value: int) -> None:
+    table[reg.address : reg.address + reg.size] = reg.encode(value)
+
+
+class EmulatedServo:
+    """One STS3215: register table plus a simple motion model in Present_Position ticks."""
+
+    def __init__(self, motor_id: int, position: float = 2048.0, max_velocity: float = DEFAULT_MAX_VELOCITY):
+        self.motor_id = motor_id
+        self.max_velocity = max_velocity
+        self.table = bytearray(TABLE_SIZE)
+        self.position = float(position)
+        self.velocity = 0.0
+        self.error_bits = 0
+        for name, value in (
+            ("Firmware_Major_Version", 3),
+            ("Firmware_Minor_Version", 9),
+            ("Model_Number", STS3215_MODEL_NUMBER),
+            ("ID", motor_id),
+            ("Return_Delay_Time", 250),
+            ("Response_Status_Level", 1),
+            ("Max_Position_Limit", 4095),
+            ("Max_Temperature_Limit", 70),
+            ("Max_Voltage_Limit", 140),
+            ("Min_Voltage_Limit", 40),
+            ("Max_Torque_Limit", 1000),
+            ("P_Coefficient", 32),
+            ("D_Coefficient", 32),
+            ("Protection_Current", 500),
+            ("Overload_Torque", 80),
+            ("Torque_Limit", 1000),
+            ("Present_Voltage", 74),
+            ("Present_Temperature", 32),
+            ("Maximum_Acceleration", 254),
+        ):
+            _reg_default(self.table, _R[name], value)
+        self._sync_present()
+        _reg_default(self.table, _R["Goal_Position"], self.present_ticks())
+
+    # ----- registers ----------------------------------------------------------------------
+    def get(self, name: str) -> int:
+        reg = _R[name]
+        return reg.decode(self.table[reg.address : reg.address + reg.size])
+
+    def set(self, name: str, value: int) -> None:
+        _reg_default(self.table, _R[name], value)
+
+    def read(self, address: int, size: int) -> bytes | None:
+        if address + size > TABLE_SIZE:
+            return None
+        self._sync_present()
+        return bytes(self.table[address : address + size])
+
+    def write(self, address: int, data: bytes) -> bool:
+        if address + len(data) > TABLE_SIZE:
+            return False
+        old_offset = self.get("Homing_Offset")
+        self.table[address : address + len(data)] = data
+        new_offset = self.get("Homing_Offset")
+        if new_offset != old_offset:
+            # Present_Position = actual - Homing_Offset, so the reading shifts; the shaft does not move.
+            self.position += old_offset - new_offset
+        if not self.torque_enabled:
+            self.velocity = 0.0
+        return True
+
+    @property
+    def torque_enabled(self) -> bool:
+        return bool(self.table[_R["Torque_Enable"].address])
+
+    def present_ticks(self) -> int:
+        return int(round(self.position))
+
+    def goal_ticks(self) -> float:
+        goal = float(self.get("Goal_Position"))
+        lower, upper = self.get("Min_Position_Limit"), self.get("Max_Position_Limit")
+        if upper > lower:  # the firmware clamps goals to the angle limits
+            goal = min(upper, max(lower, goal))
+        return goal
+
+    # ----- motion ---------------------------------------------------------------------------
+    def advance(self, dt: float) -> None:
+        """Integrate motion for ``dt`` seconds (position mode, trapezoidal velocity profile)."""
+        if not self.torque_enabled:
+            self.velocity = 0.0
+            self._sync_present()
+            return
+        accel_reg = self.get("Acceleration")
+        accel = accel_reg * _ACCELERATION_UNIT if accel_reg else 254 * _ACCELERATION_UNIT
+        goal_velocity = abs(self.get("Goal_Velocity"))
+        vmax = min(self.max_velocity, goal_velocity) if goal_velocity else self.max_velocity
+        goal = self.goal_ticks()
+        steps = max(1, math.ceil(dt / _PHYSICS_STEP_S))
+        h = dt / steps
+        for _ in range(steps):
+            error = goal - self.position
+            if abs(error) < 0.5 and abs(self.velocity) < accel * h:
+                self.position, self.velocity = goal, 0.0
+                break
+            braking = math.sqrt(2 * accel * abs(error))
+            desired = math.copysign(min(vmax, braking), error)
+            delta_v = max(-accel * h, min(accel * h, desired - self.velocity))
+            self.velocity += delta_v
+            new_position = self.position + self.velocity * h
+            if (goal - new_position) * error < 0:  # would overshoot: land on the goal
+                new_position, self.velocity = goal, 0.0
+            self.position = new_position
+        self._sync_present()
+
+    def _sync_present(self) -> None:
+        self.set("Present_Position", self.present_ticks())
+        self.set("Present_Velocity", int(round(self.velocity)))
+        self.set("Moving", int(abs(self.velocity) > 0.5))
+        self.set("Status", self.error_bits)
+
+
+@dataclass
+class Faults:
+    """Pending fault injections, consumed reply by reply (``None`` id means any motor)."""
+
+    drop: list[int | None] = field(default_factory=list)
+    corrupt: list[int | None] = field(default_factory=list)
+    late: list[tuple[int | None, float]] = field(default_factory=list)
+    garbage: bytes = b""
+    vanished_until: dict[int, float] = field(default_factory=dict)
+
+    @staticmethod
+    def take(queue: list[int | None], motor_id: int) -> bool:
+        for i, target in enumerate(queue):
+            if target is None or target == motor_id:
+                del queue[i]
+                return True
+        return False
+
+
+class ServoBusEmulator:
+    """N emulated servos on one pty, served by a background thread."""
+
+    def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None):
+        """``baudrate``: when set, delay each reply by its transmission time at that rate."""
+        self.servos = {servo.motor_id: servo for servo in servos}
+        self.link = Path(link) if link else None
+        self.baudrate = baudrate
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.instructions_served = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self._master = -1
+        self._slave = -1
+        self._stop_r, self._stop_w = -1, -1
+        self._thread: threading.Thread | None = None
+        self._last_advance = time.monotonic()
+        self._decoder = PacketDecoder()
+
+    @classmethod
+    def for_arm(
+        cls,
+        calibration: Calibration | None = None,
+        link: str | Path | None = None,
+        positions: dict[str, float] | None = None,
+        baudrate: int | None = None,
+    ) -> ServoBusEmulator:
+        """The six SO-100 servos, already calibrated with ``calibration`` (if given).
+
+        ``positions`` are Present_Position ticks by joint name; the default is each joint's
+        calibrated midpoint (or 2048 uncalibrated).
+        """
+        servos = []
+        for name in JOINT_NAMES:
+            servo = EmulatedServo(MOTOR_IDS[name])
+            if calibration is not None:
+                motor = calibration.motors[name]
+                servo.set("Homing_Offset", motor.homing_offset)
+                servo.set("Min_Position_Limit", motor.range_min)
+                servo.set("Max_Position_Limit", motor.range_max)
+                servo.position = motor.midpoint
+            if positions and name in positions:
+                servo.position = float(positions[name])
+            servo._sync_present()
+            servo.set("Goal_Position", servo.present_ticks())
+            servos.append(servo)
+        return cls(servos, link=link, baudrate=baudrate)
+
+    # ----- lifecycle ------------------------------------------------------------------------
+    @property
+    def port(self) -> str:
+        """The path a client opens: the link if one was asked for, else the pty's slave name."""
+        if self._slave < 0:
+            raise RuntimeError("emulator is not started")
+        return str(self.link) if self.link else os.ttyname(self._slave)
+
+    def start(self) -> ServoBusEmulator:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        if self.link:
+            if self.link.is_symlink() or self.link.exists():
+                self.link.unlink()
+            self.link.symlink_to(os.ttyname(self._slave))
+        self._stop_r, self._stop_w = os.pipe()
+        self._last_advance = time.monotonic()
+        self._thread = threading.Thread(target=self._serve, name="bus-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        for fd in (self._master, self._slave, self._stop_r, self._stop_w):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = self._stop_r = self._stop_w = -1
+        if self.link and self.link.is_symlink():
+            self.link.unlink()
+
+    def __enter__(self) -> ServoBusEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- fault injection (thread-safe) ----------------------------------------------------
+    def drop_replies(self, count: int = 1, motor_id: int | None = None) -> None:
+        with self.lock:
+            self.faults.drop += [motor_id] * count
+
+    def corrupt_replies(self, count: int = 1, motor_id: int | None = None) -> None:
+        with self.lock:
+            self.faults.corrupt += [motor_id] * count
+
+    def delay_replies(self, delay_s: float, count: int = 1, motor_id: int | None = None) -> None:
+        with self.lock:
+            self.faults.late += [(motor_id, delay_s)] * count
+
+    def inject_garbage(self, data: bytes) -> None:
+        """Send these bytes just before the next reply."""
+        with self.lock:
+            self.faults.garbage += data
+
+    def set_error_bits(self, motor_id: int, bits: int) -> None:
+        with self.lock:
+            self.servos[motor_id].error_bits = bits
+
+    def vanish(self, duration_s: float, motor_ids: list[int] | None = None) -> None:
+        """Servos stop answering for ``duration_s`` (all servos if ``motor_ids`` is None)."""
+        until = time.monotonic() + duration_s
+        with self.lock:
+            for motor_id in motor_ids or list(self.servos):
+                self.faults.vanished_until[motor_id] = until
+
+    # ----- state access (thread-safe) -------------------------------------------------------
+    def register(self, motor_id: int, name: str) -> int:
+        with self.lock:
+            self._advance_all()
+            return self.servos[motor_id].get(name)
+
+    def positions(self) -> dict[int, int]:
+        with self.lock:
+            self._advance_all()
+            return {motor_id: servo.present_ticks() for motor_id, servo in self.servos.items()}
+
+    def torque_enabled(self) -> dict[int, bool]:
+        with self.lock:
+            return {motor_id: servo.torque_enabled for motor_id, servo in self.servos.items()}
+
+    # ----- serving --------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._master, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:  # no client has the slave open right now
+                time.sleep(0.01)
+                continue
+            self.bytes_received += len(data)
+            for item in self._decoder.feed(data):
+                if isinstance(item, Packet):
+                    self._handle(item)
+
+    def _advance_all(self) -> None:
+        now = time.monotonic()
+        dt = now - self._last_advance
+        self._last_advance = now
+        for servo in self.servos.values():
+            servo.advance(dt)
+
+    def _handle(self, packet: Packet) -> None:
+        with self.lock:
+            self._advance_all()
+            self.instructions_served += 1
+            replies = self._execute(packet)
+        for motor_id, frame in replies:
+            self._send(motor_id, frame)
+
+    def _execute(self, packet: Packet) -> list[tuple[int, bytes]]:
+        """Apply one instruction; return the (motor id, status frame) replies due."""
+        instruction, params, target = packet.code, packet.params, packet.motor_id
+        addressed = list(self.servos) if target == BROADCAST_ID else [target] if target in self.servos else []
+        if instruction == Instruction.PING:
+            return [(m, self._status(m, b"")) for m in addressed]
+        if instruction == Instruction.READ and len(params) == 2 and target != BROADCAST_ID:
+            return [(m, self._status(m, self.servos[m].read(params[0], params[1]))) for m in addressed]
+        if instruction == Instruction.WRITE and len(params) >= 2:
+            for m in addressed:
+                self.servos[m].write(params[0], params[1:])
+            return [] if target == BROADCAST_ID else [(m, self._status(m, b"")) for m in addressed]
+        if instruction == Instruction.SYNC_READ and len(params) >= 2 and target == BROADCAST_ID:
+            address, size = params[0], params[1]
+            return [(m, self._status(m, self.servos[m].read(address, size))) for m in params[2:] if m in self.servos]
+        if instruction == Instruction.SYNC_WRITE and len(params) >= 2 and target == BROADCAST_ID:
+            address, size = params[0], params[1]
+            body = params[2:]
+            for start in range(0, len(body) - size, size + 1):
+                motor_id = body[start]
+                if motor_id in self.servos:
+                    self.servos[motor_id].write(address, body[start + 1 : start + 1 + size])
+        return []
+
+    def _status(self, motor_id: int, data: bytes | None) -> bytes:
+        servo = self.servos[motor_id]
+        # An out-of-range read answers with no data, as an invalid request gets on the real servo.
+        return encode_packet(motor_id, servo.error_bits, data or b"")
+
+    def _send(self, motor_id: int, frame: bytes) -> None:
+        with self.lock:
+            faults = self.faults
+            if faults.vanished_until.get(motor_id, 0.0) > time.monotonic():
+                return
+            if Faults.take(faults.drop, motor_id):
+                return
+            if Faults.take(faults.corrupt, motor_id):
+                frame = frame[:-1] + bytes(((frame[-1] + 1) & 0xFF,))
+            delay = 0.0
+            for i, (target, seconds) in enumerate(faults.late):
+                if target is None or target == motor_id:
+                    delay = seconds
+                    del faults.late[i]
+                    break
+            garbage, faults.garbage = faults.garbage, b""
+        if self.baudrate:
+            delay += len(frame) * 10 / self.baudrate
+        if delay:
+            time.sleep(delay)
+        out = garbage + frame
+        os.write(self._master, out)
+        self.bytes_sent += len(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Emulate the six STS3215 servos of an SO-100 arm on a pty.")
+    parser.add_argument("--link", required=True, help="path of the symlink to create to the pty (e.g. /tmp/so100)")
+    parser.add_argument(
+        "--calibration",
+        help="lerobot-calibrate JSON to pre-load into the servos (default: uncalibrated factory state)",
+    )
+    parser.add_argument("--baudrate", type=int, default=0, help="emulate transmission time at this baud rate")
+    args = parser.parse_args(argv)
+    calibration = Calibration.load(args.calibration) if args.calibration else None
+    emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with emulator:
+        print(emulator.port, "->", os.path.realpath(emulator.port), flush=True)
+        while not stop.wait(0.5):
+            pass

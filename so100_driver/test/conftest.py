@@ -1,0 +1,25 @@
+"""Fixtures of the so100_driver tests: a calibrated SO-100 servo bus emulated on a pty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from so100_driver.arm import Calibration, default_calibration_path
+from so100_driver.emulator import ServoBusEmulator
+
+
+@pytest.fixture
+def calibration() -> Calibration:
+    return Calibration.load(default_calibration_path())
+
+
+@pytest.fixture
+def bus_emulator(calibration: Calibration, tmp_path: Path) -> Iterator[ServoBusEmulator]:
+    """Six STS3215 servos (ids 1..6) behind a pty linked at ``tmp_path/so100``, calibrated
+    with the shipped simulation calibration and resting at their range midpoints."""
+    emulator = ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100")
+    with emulator:
+        yield emulator

@@ -1,0 +1,91 @@
+"""Our bus client against the emulator, with every kind of injected fault."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from so100_driver.bus import BusCorruption, BusTimeout, FeetechBus
+from so100_driver.emulator import ServoBusEmulator
+from so100_driver.protocol import StatusError
+from so100_driver.registers import REGISTERS
+
+POSITION = REGISTERS["Present_Position"]
+IDS = [1, 2, 3, 4, 5, 6]
+
+
+@pytest.fixture
+def bus(bus_emulator: ServoBusEmulator) -> Iterator[FeetechBus]:
+    with FeetechBus(bus_emulator.port, timeout_s=0.02, retries=2) as client:
+        yield client
+
+
+def test_ping_read_write_sync(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    assert bus.ping(3).error == 0
+    assert bus.read(3, REGISTERS["Model_Number"]) == 777
+    bus.write(3, REGISTERS["P_Coefficient"], 16)
+    assert bus_emulator.register(3, "P_Coefficient") == 16
+    assert bus.sync_read(POSITION, IDS) == bus_emulator.positions()
+    bus.sync_write(REGISTERS["Goal_Position"], {m: 1000 + m for m in IDS})
+    bus.ping(1)  # no reply to SYNC_WRITE: a round trip after it shows it was served
+    assert [bus_emulator.register(m, "Goal_Position") for m in IDS] == [1000 + m for m in IDS]
+    assert bus.stats.retries == 0 and bus.stats.failed_transactions == 0
+
+
+@pytest.mark.parametrize(
+    "inject",
+    [
+        lambda emu: emu.drop_replies(1, motor_id=4),
+        lambda emu: emu.corrupt_replies(1, motor_id=2),
+        lambda emu: emu.delay_replies(0.05, motor_id=6),
+        lambda emu: emu.inject_garbage(b"\x00\xff\xff\x07\x09garbage\xff"),
+    ],
+    ids=["drop", "corrupt", "late", "garbage"],
+)
+def test_single_faults_are_retried_with_correct_data(bus: FeetechBus, bus_emulator: ServoBusEmulator, inject) -> None:
+    expected = bus_emulator.positions()
+    inject(bus_emulator)
+    assert bus.sync_read(POSITION, IDS) == expected
+    # The next transaction is clean again (stale bytes of a late reply are flushed).
+    assert bus.sync_read(POSITION, IDS) == expected
+    assert bus.stats.failed_transactions == 0
+
+
+def test_faults_counted(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    bus_emulator.drop_replies(1, motor_id=1)
+    bus_emulator.corrupt_replies(1, motor_id=1)
+    bus.read(1, POSITION)
+    assert bus.stats.retries == 2
+    assert bus.stats.timeouts == 1
+    assert bus.stats.checksum_errors == 1
+
+
+def test_vanished_motor_is_named(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    bus_emulator.vanish(1.0, motor_ids=[5])
+    with pytest.raises(BusTimeout, match=r"SYNC_READ Present_Position .*no reply from motor\(s\) \[5\]") as info:
+        bus.sync_read(POSITION, IDS)
+    assert "after 3 attempt(s)" in str(info.value)
+    assert bus.stats.failed_transactions == 1
+
+
+def test_persistent_corruption_names_motor_and_bytes(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    bus_emulator.corrupt_replies(3, motor_id=2)
+    with pytest.raises(BusCorruption, match=r"READ Present_Position \(addr 56, 2 bytes\) from motor 2: motor 2: checksum"):
+        bus.read(2, POSITION)
+
+
+def test_servo_error_bits_are_reported_not_raised(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    bus_emulator.set_error_bits(3, StatusError.OVERHEAT)
+    replies = bus.sync_read_block(POSITION.address, POSITION.size, IDS)
+    assert replies[3].error == StatusError.OVERHEAT
+    assert bus.stats.servo_errors[3] == StatusError.OVERHEAT
+    assert bus.stats.servo_error_replies == 1
+
+
+def test_bus_comes_back_after_vanishing(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
+    bus_emulator.vanish(10.0)
+    with pytest.raises(BusTimeout):
+        bus.ping(1)
+    bus_emulator.vanish(0.0)  # back
+    assert bus.ping(1).error == 0
