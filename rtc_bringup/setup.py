@@ -24,6 +24,7 @@ setup(
         "console_scripts": [
             "run = rtc_bringup.run:main",
             "record = rtc_bringup.recorder:main",
+            "report = rtc_bringup.report:main",
         ],
     },
 )

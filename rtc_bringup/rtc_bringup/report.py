@@ -1,0 +1,158 @@
+"""Report on a recorded run: `report BAG_DIR [--plots DIR] [--json FILE]`.
+
+Reads the rosbag2 the runner's recorder wrote (or any bag with the same topics), prints a short
+report (chunks, d vs d_real, underruns, rejections, seam ratio, latency percentiles) and writes
+PNG plots: executed and measured joints with the chunk seams marked, and latency over time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rosbags.rosbag2 import Reader
+
+from rtc_bringup.bag_types import typestore
+from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
+
+
+@dataclass
+class Recording:
+    """The messages of a run that the report needs, times in seconds since the first message."""
+
+    statuses: list = field(default_factory=list)      # (t, step, chunk id, index)
+    last_status: object = None
+    merges: list = field(default_factory=list)        # (d assumed, d_real)
+    merge_times: list = field(default_factory=list)   # t of each merge
+    chunks: dict = field(default_factory=dict)        # id -> (length, dim) radians
+    joint_names: list = field(default_factory=list)
+    measured: list = field(default_factory=list)      # (t, positions by joint_names)
+    timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
+    target_reached_after_s: float | None = None
+    t0: float = 0.0
+    t_end: float = 0.0
+
+
+def read_bag(path: Path) -> Recording:
+    store = typestore()
+    rec = Recording()
+    merged_seen = 0
+    with Reader(path) as reader:
+        start = reader.start_time
+        rec.t0, rec.t_end = 0.0, (reader.end_time - start) / 1e9
+        for connection, stamp_ns, raw in reader.messages():
+            t = (stamp_ns - start) / 1e9
+            msg = store.deserialize_cdr(raw, connection.msgtype)
+            topic = connection.topic
+            if topic == "/rtc/executor_status":
+                rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))
+                if msg.merged_count > merged_seen:
+                    merged_seen = msg.merged_count
+                    rec.merges.append((msg.last_d_assumed, msg.last_d_real))
+                    rec.merge_times.append(t)
+                rec.last_status = msg
+            elif topic == "/rtc/action_chunk":
+                rec.chunks[msg.chunk_id] = np.asarray(msg.actions, dtype=np.float64).reshape(msg.length, msg.action_dim)
+                rec.joint_names = list(msg.joint_names)
+            elif topic == "/joint_states":
+                rec.measured.append((t, dict(zip(msg.name, msg.position))))
+            elif topic == "/rtc/timing":
+                rec.timings.append((t, msg.policy_inference_ms, msg.end_to_end_ms, msg.inference_delay))
+            elif topic == "/diagnostics":
+                for status in msg.status:
+                    values = {kv.key: kv.value for kv in status.values}
+                    if values.get("target_reached_after_s"):
+                        rec.target_reached_after_s = float(values["target_reached_after_s"])
+    return rec
+
+
+def summarize(rec: Recording) -> RunSummary:
+    trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
+    last = rec.last_status
+    return RunSummary(
+        duration_s=rec.t_end - rec.t0,
+        chunks=len(rec.chunks),
+        merged=last.merged_count if last else 0,
+        rejected=last.rejected_count if last else 0,
+        underruns=last.underrun_count if last else 0,
+        delays=rec.merges,
+        seam_ratio=seam_ratio(trajectory),
+        inference_ms=Percentiles.of([x[1] for x in rec.timings]),
+        end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
+        target_reached_after_s=rec.target_reached_after_s,
+    )
+
+
+def plot(rec: Recording, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
+    names = rec.joint_names
+    fig, axes = plt.subplots(len(names) or 1, 1, figsize=(11, 2.0 * max(len(names), 1)), sharex=True)
+    axes = np.atleast_1d(axes)
+    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else []
+    for j, (ax, name) in enumerate(zip(axes, names)):
+        if len(trajectory.steps):
+            ax.plot(trajectory.times, trajectory.actions[:, j], lw=1.2, label="commanded (executed chunk rows)")
+        measured = [(t, p[name]) for t, p in rec.measured if name in p]
+        if measured:
+            ax.plot(*zip(*measured), lw=1.0, alpha=0.8, label="measured /joint_states")
+        for s in seam_times:
+            ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
+        ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams")
+    axes[-1].set_xlabel("time [s]")
+    fig.tight_layout()
+    joints_png = out_dir / "joints.png"
+    fig.savefig(joints_png, dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(11, 3.5))
+    if rec.timings:
+        t, inference, e2e, _ = zip(*rec.timings)
+        ax.plot(t, inference, "o-", ms=3, label="policy inference [ms]")
+        ax.plot(t, e2e, "s-", ms=3, label="observation -> chunk [ms]")
+    if rec.merges:
+        period_ms = 1000.0 / rec.last_status.control_rate_hz
+        ax.plot(rec.merge_times, [r * period_ms for _, r in rec.merges], "^", ms=4, label="d_real x tick [ms]")
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("ms")
+    ax.legend(fontsize=8)
+    ax.set_title("Latency per chunk")
+    fig.tight_layout()
+    latency_png = out_dir / "latency.png"
+    fig.savefig(latency_png, dpi=90)
+    plt.close(fig)
+    return [joints_png, latency_png]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("bag", type=Path)
+    parser.add_argument("--plots", type=Path, help="directory for the PNG plots")
+    parser.add_argument("--json", type=Path, help="write the summary as JSON")
+    args = parser.parse_args(argv)
+    if not (args.bag / "metadata.yaml").exists():
+        print(f"report: {args.bag} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
+        return 2
+    rec = read_bag(args.bag)
+    summary = summarize(rec)
+    print("\n".join(summary.lines()))
+    if args.plots:
+        for path in plot(rec, args.plots):
+            print(f"plot                {path}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(summary), indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""What a recorded run did, computed from its messages alone (no ROS): the executed actions,
+the chunk seams, the delays and the latencies.
+
+The executed action at tick k is row `index_in_chunk` of chunk `active_chunk_id`, read from the
+ExecutorStatus whose `step` is k (the tick of that pop), so the trajectory is rebuilt exactly
+from /rtc/executor_status and /rtc/action_chunk, whichever host recorded them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ExecutedTrajectory:
+    steps: np.ndarray        # (n,) ticks with an action
+    actions: np.ndarray      # (n, dim) radians
+    chunk_ids: np.ndarray    # (n,) chunk each action came from
+    times: np.ndarray        # (n,) seconds since the first status
+
+    def seams(self) -> np.ndarray:
+        """Indices i where action i+1 comes from another chunk than action i (consecutive ticks)."""
+        same_tick_run = np.diff(self.steps) == 1
+        return np.flatnonzero(same_tick_run & (np.diff(self.chunk_ids) != 0))
+
+
+def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
+    """`statuses`: (time_s, step, active_chunk_id, index_in_chunk) in arrival order; `chunks`:
+    chunk id -> (length, dim) actions. Ticks without an action (underrun) are left out."""
+    rows = []
+    for time_s, step, chunk_id, index in statuses:
+        chunk = chunks.get(chunk_id)
+        if chunk_id and chunk is not None and index < len(chunk):
+            rows.append((step, chunk_id, time_s, chunk[index]))
+    if not rows:
+        return ExecutedTrajectory(np.empty(0, int), np.empty((0, 0)), np.empty(0, int), np.empty(0))
+    rows.sort(key=lambda r: r[0])
+    steps = np.array([r[0] for r in rows])
+    keep = np.concatenate([[True], np.diff(steps) > 0])  # one action per tick
+    return ExecutedTrajectory(
+        steps=steps[keep],
+        actions=np.array([r[3] for r in rows])[keep],
+        chunk_ids=np.array([r[1] for r in rows])[keep],
+        times=np.array([r[2] for r in rows])[keep] - t0,
+    )
+
+
+def seam_ratio(trajectory: ExecutedTrajectory) -> float:
+    """max step at chunk seams / p99 step within chunks (steps as max |a[t+1]-a[t]| over joints).
+    1 means switching chunks is as smooth as moving within one; NaN without seams."""
+    if len(trajectory.steps) < 3:
+        return float("nan")
+    steps = np.abs(np.diff(trajectory.actions, axis=0)).max(axis=1)
+    consecutive = np.diff(trajectory.steps) == 1
+    seams = trajectory.seams()
+    within = np.ones(len(steps), bool)
+    within[seams] = False
+    within &= consecutive
+    if len(seams) == 0 or not within.any():
+        return float("nan")
+    floor = float(np.percentile(steps[within], 99))
+    return float(steps[seams].max() / max(floor, 1e-9))
+
+
+@dataclass
+class Percentiles:
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values) -> "Percentiles":
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            return cls(*(float("nan"),) * 4)
+        return cls(*(float(np.percentile(v, q)) for q in (50, 95, 99)), float(v.max()))
+
+    def __str__(self) -> str:
+        return f"p50 {self.p50:.1f}  p95 {self.p95:.1f}  p99 {self.p99:.1f}  max {self.max:.1f}"
+
+
+@dataclass
+class RunSummary:
+    duration_s: float
+    chunks: int
+    merged: int
+    rejected: int
+    underruns: int
+    delays: list[tuple[int, int]] = field(default_factory=list)  # (d assumed, d_real) per merge
+    seam_ratio: float = float("nan")
+    inference_ms: Percentiles | None = None
+    end_to_end_ms: Percentiles | None = None
+    target_reached_after_s: float | None = None
+
+    @property
+    def delay_violations(self) -> int:
+        """Merges whose real delay exceeded the delay the guidance assumed."""
+        return sum(1 for assumed, real in self.delays if real > assumed)
+
+    def lines(self) -> list[str]:
+        d_pairs = ", ".join(f"{a}/{r}" for a, r in self.delays[:12]) + (" ..." if len(self.delays) > 12 else "")
+        reached = f"{self.target_reached_after_s:.1f} s" if self.target_reached_after_s is not None else "no"
+        return [
+            f"duration            {self.duration_s:.1f} s",
+            f"chunks              {self.chunks} published, {self.merged} merged, {self.rejected} rejected",
+            f"underruns           {self.underruns}",
+            f"d assumed/d_real    {d_pairs or '-'}",
+            f"d_real > d          {self.delay_violations} of {len(self.delays)} merges",
+            f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 step within chunks)",
+            f"inference ms        {self.inference_ms}",
+            f"obs->chunk ms       {self.end_to_end_ms}",
+            f"target reached      {reached}",
+        ]
