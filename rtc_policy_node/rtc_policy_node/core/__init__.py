@@ -1,0 +1,57 @@
+"""Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay.
+
+Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
+not import torch; RTCGuidance and sample_flow import it on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "RTCGuidance": "guidance",
+    "GuidanceMode": "guidance",
+    "guidance_weight": "guidance",
+    "PrefixSchedule": "schedules",
+    "prefix_weights": "schedules",
+    "sample_flow": "sampler",
+    "ActionQueue": "action_queue",
+    "MergeMode": "action_queue",
+    "MergeResult": "action_queue",
+    "PopResult": "action_queue",
+    "Leftover": "action_queue",
+    "RejectReason": "action_queue",
+    "QueueCounters": "action_queue",
+    "DelayEstimator": "delay",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from rtc_policy_node.core.action_queue import (
+        ActionQueue,
+        Leftover,
+        MergeMode,
+        MergeResult,
+        PopResult,
+        QueueCounters,
+        RejectReason,
+    )
+    from rtc_policy_node.core.delay import DelayEstimator
+    from rtc_policy_node.core.guidance import GuidanceMode, RTCGuidance, guidance_weight
+    from rtc_policy_node.core.sampler import sample_flow
+    from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
