@@ -17,6 +17,8 @@ setup(
     description="Real-Time Chunking policy node, executor node and RTC core.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "executor_node = rtc_policy_node.executor_node:main",
+        ],
     },
 )

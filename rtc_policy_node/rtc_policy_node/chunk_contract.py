@@ -1,9 +1,11 @@
-"""What the executor accepts as an ActionChunk, checked before anything reaches the action queue.
+"""What the executor accepts as an ActionChunk's content, checked before it reaches the action queue.
 
 A chunk that breaks the contract must cause no motion, so every check runs before the merge and a
 failure raises `ChunkRejected` with a short machine-readable code (counted and reported by the
 executor) and a text naming what was wrong. Columns are matched to the executor's joints by name,
-never by position. No rclpy import: the chunk is any object with the ActionChunk field names.
+never by position. Timing (source_step in the future, stale, out of order) is the action queue's
+to judge, atomically with the merge. No rclpy import: the chunk is any object with the ActionChunk
+field names.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ DUPLICATE_JOINT = "duplicate_joint"
 UNKNOWN_JOINT = "unknown_joint"
 MISSING_JOINT = "missing_joint"
 NON_FINITE = "non_finite"
-FUTURE_SOURCE_STEP = "future_source_step"
 
 
 class ChunkRejected(Exception):
@@ -41,10 +42,9 @@ class ChunkFields(Protocol):
     length: int
     action_dim: int
     actions: Sequence[float]
-    source_step: int
 
 
-def chunk_actions(chunk: ChunkFields, joint_order: Sequence[str], step_now: int) -> np.ndarray:
+def chunk_actions(chunk: ChunkFields, joint_order: Sequence[str]) -> np.ndarray:
     """Validate `chunk` and return its actions as a (length, len(joint_order)) float64 array whose
     columns follow `joint_order`; raise ChunkRejected on the first broken rule."""
     length, dim = int(chunk.length), int(chunk.action_dim)
@@ -72,7 +72,4 @@ def chunk_actions(chunk: ChunkFields, joint_order: Sequence[str], step_now: int)
         row, col = bad[0]
         raise ChunkRejected(NON_FINITE, f"{bad.shape[0]} non-finite values, first at row {row} "
                                         f"joint {names[col]!r}: {rows[row, col]}")
-    if int(chunk.source_step) > step_now:
-        raise ChunkRejected(FUTURE_SOURCE_STEP, f"source_step {chunk.source_step} is after the "
-                                                f"executor's step {step_now}")
     return rows[:, [names.index(n) for n in joint_order]]

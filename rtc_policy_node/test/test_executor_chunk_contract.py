@@ -13,20 +13,20 @@ JOINTS = ("a", "b", "c")
 
 def chunk(**overrides):
     fields = dict(joint_names=["c", "a", "b"], length=2, action_dim=3,
-                  actions=[3.0, 1.0, 2.0, 30.0, 10.0, 20.0], source_step=5)
+                  actions=[3.0, 1.0, 2.0, 30.0, 10.0, 20.0])
     fields.update(overrides)
     return SimpleNamespace(**fields)
 
 
 def test_valid_chunk_is_reordered_into_the_executor_joint_order():
-    rows = cc.chunk_actions(chunk(), JOINTS, step_now=7)
+    rows = cc.chunk_actions(chunk(), JOINTS)
     np.testing.assert_array_equal(rows, [[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
     assert rows.dtype == np.float64
 
 
 def test_float32_array_input_as_rclpy_gives_it():
     import array
-    rows = cc.chunk_actions(chunk(actions=array.array("f", [3, 1, 2, 30, 10, 20])), JOINTS, 5)
+    rows = cc.chunk_actions(chunk(actions=array.array("f", [3, 1, 2, 30, 10, 20])), JOINTS)
     assert rows.shape == (2, 3)
 
 
@@ -40,23 +40,19 @@ def test_float32_array_input_as_rclpy_gives_it():
     (dict(joint_names=["a", "b"], action_dim=2, actions=[1.0] * 4), cc.MISSING_JOINT),
     (dict(actions=[3.0, 1.0, float("nan"), 30.0, 10.0, 20.0]), cc.NON_FINITE),
     (dict(actions=[3.0, 1.0, 2.0, 30.0, float("inf"), 20.0]), cc.NON_FINITE),
-    (dict(source_step=8), cc.FUTURE_SOURCE_STEP),
 ])
 def test_broken_rule_is_rejected_with_its_code(overrides, code):
     with pytest.raises(cc.ChunkRejected) as caught:
-        cc.chunk_actions(chunk(**overrides), JOINTS, step_now=7)
+        cc.chunk_actions(chunk(**overrides), JOINTS)
     assert caught.value.code == code
     assert caught.value.reason.startswith(code + ": ") and len(caught.value.detail) > 0
 
 
 def test_reason_names_the_offending_joint_and_row():
     with pytest.raises(cc.ChunkRejected) as caught:
-        cc.chunk_actions(chunk(actions=[3.0, 1.0, 2.0, 30.0, float("nan"), 20.0]), JOINTS, 7)
+        cc.chunk_actions(chunk(actions=[3.0, 1.0, 2.0, 30.0, float("nan"), 20.0]), JOINTS)
     assert "row 1" in caught.value.detail and "'a'" in caught.value.detail
     with pytest.raises(cc.ChunkRejected) as caught:
-        cc.chunk_actions(chunk(joint_names=["c", "a", "elbow"]), JOINTS, 7)
+        cc.chunk_actions(chunk(joint_names=["c", "a", "elbow"]), JOINTS)
     assert "elbow" in caught.value.detail
 
-
-def test_source_step_equal_to_now_is_accepted():
-    assert cc.chunk_actions(chunk(source_step=7), JOINTS, step_now=7).shape == (2, 3)

@@ -1,0 +1,289 @@
+"""executor_node as its own process over real DDS: this test process plays the driver's /joint_states
+and the policy node's ActionChunks, and watches the commands and ExecutorStatus the executor sends."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
+HOLD = np.array([0.1, -0.2, 0.3, -0.4, 0.5, 0.6])
+RATE_HZ = 50.0
+WAIT_S = 20.0
+
+
+def executor_args(*params: str) -> list[str]:
+    from ament_index_python.packages import get_package_prefix
+
+    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/executor_node"
+    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}"]
+    for param in params:
+        args += ["-p", param]
+    return args
+
+
+def chunk_rows(length: int) -> np.ndarray:
+    """Row r, joint j (executor order) = 1 + r/100 + j/10: every row and column is recognisable."""
+    return 1.0 + np.arange(length)[:, None] * 0.01 + np.arange(len(JOINTS))[None, :] * 0.1
+
+
+def stamp_key(stamp) -> tuple[int, int]:
+    return stamp.sec, stamp.nanosec
+
+
+class Peer:
+    """The executor's neighbours in one rclpy context, spinning on a background thread."""
+
+    def __init__(self, command_type: str = "joint_state") -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rtc_msgs.msg import ActionChunk, ExecutorStatus
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Float64MultiArray
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("executor_test_peer", context=self.context)
+        reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.lock = threading.Lock()
+        self.statuses: list = []
+        self.commands: list = []
+        self.diagnostics: list = []
+        self.chunk_pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", reliable)
+        self.joint_pub = self.node.create_publisher(JointState, "/joint_states", 10)
+        self.node.create_subscription(ExecutorStatus, "/rtc/executor_status",
+                                      self._keep(self.statuses), reliable)
+        if command_type == "joint_state":
+            self.node.create_subscription(JointState, "/so100/command", self._keep(self.commands), reliable)
+        else:
+            self.node.create_subscription(Float64MultiArray, "/so100/command_array",
+                                          self._keep(self.commands), reliable)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._keep(self.diagnostics), 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _keep(self, into: list) -> Callable:
+        def callback(msg) -> None:
+            with self.lock:
+                into.append(msg)
+        return callback
+
+    def snapshot(self) -> tuple[list, list]:
+        with self.lock:
+            return list(self.statuses), list(self.commands)
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, proc: subprocess.Popen, processes) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate():
+                    return
+            assert proc.poll() is None, "executor died:\n" + processes.log(proc)
+            time.sleep(0.01)
+        pytest.fail(f"timed out waiting for {what}; executor log:\n{processes.log(proc)}")
+
+    def last_status(self):
+        with self.lock:
+            return self.statuses[-1]
+
+    def publish_joint_states(self, names: list[str], positions: list[float]) -> None:
+        from sensor_msgs.msg import JointState
+
+        self.joint_pub.publish(JointState(name=names, position=positions))
+
+    def publish_chunk(self, chunk_id: int, source_step: int, rows: np.ndarray, names: list[str] = JOINTS,
+                      **overrides) -> None:
+        from rtc_msgs.msg import ActionChunk
+
+        fields = dict(chunk_id=chunk_id, source_step=source_step, inference_delay=3, execution_horizon=10,
+                      guidance_mode="vjp", joint_names=list(names), length=rows.shape[0],
+                      action_dim=rows.shape[1], actions=rows.astype(np.float32).ravel().tolist())
+        fields.update(overrides)
+        self.chunk_pub.publish(ActionChunk(**fields))
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def peer_factory():
+    peers: list[Peer] = []
+
+    def make(command_type: str = "joint_state") -> Peer:
+        peers.append(Peer(command_type))
+        return peers[-1]
+
+    yield make
+    for peer in peers:
+        peer.close()
+
+
+def start_ready_executor(processes, peer: Peer, *params: str) -> subprocess.Popen:
+    """Start the executor, see it tick, give it a measured position (joints in another order)."""
+    proc = processes.start(executor_args(*params), name="executor")
+    peer.wait_for(lambda: len(peer.statuses) >= 3 and peer.chunk_pub.get_subscription_count() > 0,
+                  "first statuses", proc, processes)
+    assert peer.snapshot()[1] == [], "commanded before any measured position"
+    order = [4, 2, 0, 5, 1, 3]
+    deadline = time.monotonic() + WAIT_S
+    while not peer.snapshot()[1] and time.monotonic() < deadline:  # best-effort reader: repeat
+        peer.publish_joint_states([JOINTS[i] for i in order], HOLD[order].tolist())
+        time.sleep(0.05)
+    peer.wait_for(lambda: peer.commands, "the first hold command", proc, processes)
+    return proc
+
+
+def command_values(msg) -> np.ndarray:
+    if hasattr(msg, "position"):
+        assert list(msg.name) == JOINTS
+        return np.array(msg.position)
+    return np.array(msg.data)
+
+
+def test_nothing_is_commanded_before_a_measured_position(processes, peer_factory):
+    peer = peer_factory()
+    proc = processes.start(executor_args(), name="executor")
+    peer.wait_for(lambda: len(peer.statuses) >= 3 and peer.chunk_pub.get_subscription_count() > 0,
+                  "first statuses", proc, processes)
+    peer.publish_chunk(1, peer.last_status().step, chunk_rows(10))
+    peer.wait_for(lambda: peer.statuses[-1].rejected_count == 1, "the not_ready rejection", proc, processes)
+    status = peer.last_status()
+    assert status.last_reject_reason.startswith("not_ready: ")
+    assert not status.holding and status.merged_count == 0
+    n_ticks = len(peer.statuses)
+    peer.wait_for(lambda: len(peer.statuses) > n_ticks + 5, "more ticks", proc, processes)
+    assert peer.snapshot()[1] == []
+
+
+def test_rtc_merge_skips_d_real_rows_then_holds_the_last_action(processes, peer_factory):
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer, "mode:=rtc")
+    first = command_values(peer.snapshot()[1][0])
+    np.testing.assert_allclose(first, HOLD)
+    status = peer.last_status()
+    assert status.holding and status.underrun_count == 0 and status.merged_count == 0
+
+    length = 20
+    rows = chunk_rows(length)
+    source_step = status.step - 2  # at least 2 ticks old on arrival
+    shuffled = [3, 5, 0, 1, 4, 2]
+    peer.publish_chunk(7, source_step, rows[:, shuffled], names=[JOINTS[i] for i in shuffled])
+    peer.wait_for(lambda: peer.statuses[-1].merged_count == 1, "the merge", proc, processes)
+    peer.wait_for(lambda: peer.statuses[-1].underrun_count >= 3, "underruns after the chunk", proc, processes)
+    statuses, commands = peer.snapshot()
+
+    merged = next(s for s in statuses if s.merged_count == 1)
+    d_real = merged.last_d_real
+    assert d_real >= 2 and merged.last_d_assumed == 3
+    steps = [s.step for s in statuses]
+    assert steps == list(range(steps[0], steps[0] + len(steps))), "a tick without status"
+    by_stamp = {stamp_key(c.header.stamp): command_values(c) for c in commands}
+    played = []
+    for s in statuses:
+        command = by_stamp.get(stamp_key(s.header.stamp))
+        if command is None or s.holding:
+            continue
+        popped_at = s.step - 1
+        np.testing.assert_allclose(command, rows[popped_at - source_step], atol=1e-6)  # never the past
+        played.append(popped_at - source_step)
+    assert played == list(range(d_real, length)), "rtc mode must play chunk[d_real:], each row once"
+    after = [s for s in statuses if s.merged_count == 1 and s.holding]
+    assert after and all(s.underrun_count >= 1 and s.remaining == 0 for s in after)
+    for s in after:
+        np.testing.assert_allclose(by_stamp[stamp_key(s.header.stamp)], rows[-1], atol=1e-6)
+
+
+@pytest.mark.parametrize("command_type", ["joint_state", "float64_array"])
+def test_replace_mode_plays_the_whole_chunk_from_row_0(processes, peer_factory, command_type):
+    peer = peer_factory(command_type)
+    proc = start_ready_executor(processes, peer, "mode:=replace", f"command_type:={command_type}")
+    length = 8
+    rows = chunk_rows(length)
+    peer.publish_chunk(1, peer.last_status().step - 2, rows)
+    peer.wait_for(lambda: peer.statuses[-1].underrun_count >= 2, "the chunk to run out", proc, processes)
+    values = [command_values(c) for c in peer.snapshot()[1]]
+    start = next(i for i, v in enumerate(values) if not np.allclose(v, HOLD))
+    played = np.array(values[start:start + length])
+    np.testing.assert_allclose(played, rows, atol=1e-6)
+    assert all(np.allclose(v, HOLD) for v in values[:start])
+    assert all(np.allclose(v, rows[-1], atol=1e-6) for v in values[start + length:])
+    assert peer.last_status().last_d_real >= 2 and peer.last_status().mode == "replace"
+
+
+def test_bad_chunks_are_rejected_with_their_reason_and_cause_no_motion(processes, peer_factory):
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer, "mode:=rtc")
+    rows = chunk_rows(10)
+    nan_rows = rows.copy()
+    nan_rows[4, 2] = np.nan
+    step = peer.last_status().step
+    bad = [
+        ("non_finite", dict(chunk_id=1, source_step=step, rows=nan_rows)),
+        ("size_mismatch", dict(chunk_id=2, source_step=step, rows=rows, length=11)),
+        ("dim_mismatch", dict(chunk_id=3, source_step=step, rows=rows, names=JOINTS[:5])),
+        ("unknown_joint", dict(chunk_id=4, source_step=step, rows=rows, names=JOINTS[:5] + ["elbow"])),
+        ("missing_joint", dict(chunk_id=5, source_step=step, rows=rows[:, :5], names=JOINTS[:5])),
+        ("duplicate_joint", dict(chunk_id=6, source_step=step, rows=rows, names=JOINTS[:5] + [JOINTS[0]])),
+        ("future", dict(chunk_id=7, source_step=step + 10_000, rows=rows)),
+        ("stale", dict(chunk_id=8, source_step=0, rows=rows)),  # step >= 10 ticks by now: d_real >= 10
+    ]
+    assert step >= 10
+    for count, (code, chunk) in enumerate(bad, start=1):
+        peer.publish_chunk(**chunk)
+        peer.wait_for(lambda: peer.statuses[-1].rejected_count == count, f"rejection {code}", proc, processes)
+        assert peer.last_status().last_reject_reason.startswith(code + ": "), peer.last_status()
+    n_ticks = len(peer.statuses)
+    peer.wait_for(lambda: len(peer.statuses) > n_ticks + 5 and peer.diagnostics, "more ticks", proc, processes)
+    statuses, commands = peer.snapshot()
+    assert all(s.merged_count == 0 and s.underrun_count == 0 for s in statuses)
+    assert all(s.holding for s in statuses[-5:])
+    for command in commands:
+        np.testing.assert_allclose(command_values(command), HOLD)
+    log = processes.log(proc)
+    assert all(f"rejected chunk {n}: {code}" in log for n, (code, _) in enumerate(bad, start=1))
+
+    peer.wait_for(lambda: "rejected_by_reason" in str(peer.diagnostics[-1]), "diagnostics", proc, processes)
+    diag = peer.diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in diag.values}
+    assert set(values["rejected_by_reason"].replace(" ", "").split(",")) == {f"{code}=1" for code, _ in bad}
+    for key in ("lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms", "missed_ticks", "underruns",
+                "merged", "last_reject_reason", "last_d_real", "last_d_assumed", "scheduling"):
+        assert key in values
+    assert values["scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_the_node_cleanly(processes, peer_factory, sig):
+    peer = peer_factory()
+    proc = processes.start(executor_args(), name="executor")
+    peer.wait_for(lambda: len(peer.statuses) >= 3, "ticking", proc, processes)
+    assert processes.stop(proc, sig) == 0, processes.log(proc)
+    assert "Traceback" not in processes.log(proc)
+
+
+def test_bad_parameter_is_named_and_exits_non_zero(processes):
+    proc = processes.start(executor_args("mode:=sideways"), name="executor")
+    assert proc.wait(timeout=WAIT_S) != 0
+    assert "sideways" in processes.log(proc)
+
+
+def test_executor_module_does_not_import_torch():
+    code = "import sys, rtc_policy_node.executor_node; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
