@@ -1,0 +1,84 @@
+"""The simulated reaching task: kinematics, scene, scripted expert and camera image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from so100_driver.sim import (
+    at_target,
+    demonstrate,
+    forward_kinematics,
+    inverse_kinematics_tip_down,
+    joint_limits,
+    lateral_side,
+    render,
+    sample_scene,
+    segment_hits_obstacle,
+    start_joint_positions,
+    tool_tip,
+)
+from so100_driver.sim.render import VIEW_X, VIEW_Y
+
+
+def test_inverse_kinematics_puts_the_tip_where_asked() -> None:
+    tips = np.array([[0.10, 0.0, 0.02], [0.2, 0.08, 0.02], [0.22, -0.05, 0.05]])
+    q = inverse_kinematics_tip_down(tips)
+    np.testing.assert_allclose(tool_tip(q), tips, atol=1e-12)
+    points = forward_kinematics(q)
+    np.testing.assert_allclose(points[:, 3, :2], points[:, 4, :2], atol=1e-12)  # gripper points down
+
+
+def test_out_of_reach_and_wrong_shape_are_errors() -> None:
+    with pytest.raises(ValueError, match="out of the arm's reach"):
+        inverse_kinematics_tip_down(np.array([0.6, 0.0, 0.02]))
+    with pytest.raises(ValueError, match="6 values"):
+        forward_kinematics(np.zeros(5))
+
+
+def test_expert_reaches_the_target_around_the_obstacle_within_limits() -> None:
+    rng = np.random.default_rng(3)
+    limits = joint_limits()
+    sides = set()
+    for _ in range(12):
+        scene = sample_scene(rng)
+        demo = demonstrate(scene, rng)
+        q = demo.joint_positions
+        np.testing.assert_allclose(q[0], start_joint_positions(scene), atol=1e-12)
+        assert np.all(q >= limits[:, 0]) and np.all(q <= limits[:, 1])
+        tips = tool_tip(q)
+        assert not any(segment_hits_obstacle(a, b, scene) for a, b in zip(tips, tips[1:]))
+        assert at_target(tips[-1], scene)
+        passing = {lateral_side(tip, scene) for tip in tips} - {0}
+        assert passing == {demo.side}
+        sides.add(demo.side)
+    assert sides == {-1, 1}  # demonstrations are bimodal
+
+
+def test_episodes_are_reproducible_from_the_seed() -> None:
+    first = [demonstrate(sample_scene(rng), rng).joint_positions for rng in [np.random.default_rng(7)]]
+    second = [demonstrate(sample_scene(rng), rng).joint_positions for rng in [np.random.default_rng(7)]]
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_segment_through_the_obstacle_hits_it() -> None:
+    scene = sample_scene(np.random.default_rng(0))
+    cx, cy = scene.obstacle_center
+    assert segment_hits_obstacle((cx, cy + 0.06), (cx, cy - 0.06), scene)  # jumps across
+    assert not segment_hits_obstacle((cx, cy + 0.06), (cx + 0.01, cy + 0.05), scene)
+
+
+def test_render_shows_the_target_and_follows_the_arm() -> None:
+    scene = sample_scene(np.random.default_rng(1))
+    q = start_joint_positions(scene)
+    image = render(q, scene)
+    assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, render(q, scene))
+    x, y = scene.target
+    row = int((VIEW_X[1] - x) / (VIEW_X[1] - VIEW_X[0]) * 96)
+    col = int((VIEW_Y[1] - y) / (VIEW_Y[1] - VIEW_Y[0]) * 96)
+    r, g, b = image[row, col].astype(int)
+    assert r > 180 and g < 90 and b < 90  # red target
+    moved = q.copy()
+    moved[0] += 0.3
+    assert np.abs(render(moved, scene).astype(int) - image).sum() > 0
