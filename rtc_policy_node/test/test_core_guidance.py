@@ -76,7 +76,8 @@ def test_guidance_weight_formula_and_clip():
     assert guidance_weight(1.0, 5.0) == 5.0
     assert guidance_weight(0.0, 5.0) == 0.0
     tau = 0.3
-    assert guidance_weight(1 - tau, 100.0) == pytest.approx((1 - tau) / tau * ((1 - tau) ** 2 + tau**2) / (1 - tau) ** 2)
+    expected = (1 - tau) / tau * ((1 - tau) ** 2 + tau**2) / (1 - tau) ** 2
+    assert guidance_weight(1 - tau, 100.0) == pytest.approx(expected)
     assert guidance_weight(0.95, 5.0) == 5.0
 
 
@@ -88,7 +89,8 @@ def test_identity_builds_no_autograd_graph():
         grad_seen.append(torch.is_grad_enabled())
         return denoiser(x)
 
-    out = RTCGuidance(config(), "identity").denoise_step(torch.randn(LENGTH, DIM), torch.randn(8, DIM), 2, 0.6, velocity)
+    guidance = RTCGuidance(config(), "identity")
+    out = guidance.denoise_step(torch.randn(LENGTH, DIM), torch.randn(8, DIM), 2, 0.6, velocity)
     assert grad_seen == [False]
     assert not out.requires_grad and out.grad_fn is None
 
@@ -113,7 +115,8 @@ def test_vjp_matches_torch_func_reference(schedule):
     for seed in range(3):
         generator = torch.Generator().manual_seed(seed)
         denoiser = Denoiser(seed=seed)
-        x_t, leftover = torch.randn(2, LENGTH, DIM, generator=generator), torch.randn(2, LENGTH, DIM, generator=generator)
+        x_t = torch.randn(2, LENGTH, DIM, generator=generator)
+        leftover = torch.randn(2, LENGTH, DIM, generator=generator)
         for delay, time in ((0, 0.9), (3, 0.5), (7, 0.2)):
             with torch.no_grad():  # the caller's usual context; vjp re-enables grad locally
                 got = guidance.denoise_step(x_t, leftover, delay, time, lambda x: denoiser(x, time))
@@ -209,7 +212,8 @@ def test_delay_above_horizon_is_clamped_like_lerobot():
     guidance = RTCGuidance(config(PrefixSchedule.ZEROS), "identity")
     at_horizon = guidance.denoise_step(x_t, leftover, HORIZON, 0.4, denoiser)
     torch.testing.assert_close(guidance.denoise_step(x_t, leftover, HORIZON + 5, 0.4, denoiser), at_horizon)
-    expected = lerobot_rtc.RTCProcessor(config(PrefixSchedule.ZEROS)).denoise_step(x_t, leftover, HORIZON + 5, 0.4, denoiser)
+    lerobot = lerobot_rtc.RTCProcessor(config(PrefixSchedule.ZEROS))
+    expected = lerobot.denoise_step(x_t, leftover, HORIZON + 5, 0.4, denoiser)
     torch.testing.assert_close(at_horizon, expected.detach())
 
 
