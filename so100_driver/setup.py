@@ -24,6 +24,7 @@ setup(
         "console_scripts": [
             "driver_node = so100_driver.driver_node:main",
             "bus_emulator = so100_driver.emulator:main",
+            "sim_camera = so100_driver.sim_camera_node:main",
         ],
     },
 )
