@@ -231,6 +231,7 @@ def test_bad_chunks_are_rejected_with_their_reason_and_cause_no_motion(processes
     rows = chunk_rows(10)
     nan_rows = rows.copy()
     nan_rows[4, 2] = np.nan
+    peer.wait_for(lambda: peer.statuses[-1].step >= 10, "10 ticks", proc, processes)  # so "stale" is stale
     step = peer.last_status().step
     bad = [
         ("non_finite", dict(chunk_id=1, source_step=step, rows=nan_rows)),
@@ -240,9 +241,8 @@ def test_bad_chunks_are_rejected_with_their_reason_and_cause_no_motion(processes
         ("missing_joint", dict(chunk_id=5, source_step=step, rows=rows[:, :5], names=JOINTS[:5])),
         ("duplicate_joint", dict(chunk_id=6, source_step=step, rows=rows, names=JOINTS[:5] + [JOINTS[0]])),
         ("future", dict(chunk_id=7, source_step=step + 10_000, rows=rows)),
-        ("stale", dict(chunk_id=8, source_step=0, rows=rows)),  # step >= 10 ticks by now: d_real >= 10
+        ("stale", dict(chunk_id=8, source_step=0, rows=rows)),  # d_real >= 10 > the chunk's 10 rows
     ]
-    assert step >= 10
     for count, (code, chunk) in enumerate(bad, start=1):
         peer.publish_chunk(**chunk)
         peer.wait_for(lambda: peer.statuses[-1].rejected_count == count, f"rejection {code}", proc, processes)
