@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = "rtc_policy_node"
@@ -9,6 +11,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
+        # The built-in policy's shipped checkpoint (LeRobot pretrained format).
+        ("share/" + package_name + "/checkpoints/builtin_so100", glob("checkpoints/builtin_so100/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -18,7 +22,9 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "policy_node = rtc_policy_node.policy_node:main",
             "executor_node = rtc_policy_node.executor_node:main",
+            "rtc_sim_eval = rtc_policy_node.sim_eval:main",
         ],
     },
 )

@@ -1,0 +1,114 @@
+"""A LeRobot policy with its processors, sampling action chunks under this project's RTC guidance.
+
+Loading goes through LeRobot's own code (PreTrainedConfig, get_policy_class,
+make_pre_post_processors), so pi0, pi0.5, SmolVLA and the built-in `small_flow` load the same way.
+Guidance: LeRobot's policies call `self.rtc_processor.denoise_step(...)` inside their sampling
+loop; every module that holds an `rtc_processor` gets an `RTCGuidance` in its place.
+
+Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
+(normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
+feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rtc_policy_node.core import PrefixSchedule, RTCGuidance
+
+STATE_KEY = "observation.state"
+ACTION_KEY = "action"
+
+
+@dataclass(frozen=True)
+class GuidanceSettings:
+    mode: str = "vjp"                 # off | identity | vjp | prefix
+    execution_horizon: int = 25       # ticks of the leftover guidance follows
+    max_guidance_weight: float = 10.0
+    schedule: str = "EXP"             # ZEROS | ONES | LINEAR | EXP
+
+
+@dataclass(frozen=True)
+class SampledChunk:
+    model_output: np.ndarray  # (length, action_dim) before postprocessing: the future leftover
+    actions: np.ndarray       # (length, action_dim) in the policy's feature units
+    guidance_s: float         # part of the sampling time spent in guidance
+
+
+class LeRobotPolicy:
+    """Load once, then `sample()` one chunk per inference."""
+
+    def __init__(self, path: str, device: str, guidance: GuidanceSettings, task: str = "") -> None:
+        import rtc_policy_node.builtin_policy  # noqa: F401  registers the built-in policy type
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+        from lerobot.policies.rtc.configuration_rtc import RTCConfig
+
+        config = PreTrainedConfig.from_pretrained(path)
+        config.device = device
+        config.rtc_config = RTCConfig(
+            enabled=guidance.mode != "off",
+            execution_horizon=guidance.execution_horizon,
+            max_guidance_weight=guidance.max_guidance_weight,
+            prefix_attention_schedule=PrefixSchedule[guidance.schedule.upper()].value,
+        )
+        self.policy = get_policy_class(config.type).from_pretrained(path, config=config)
+        self.policy.to(device)
+        self.guidance = RTCGuidance(config.rtc_config, mode=guidance.mode)
+        holders = [m for m in (self.policy, *self.policy.modules()) if hasattr(m, "rtc_processor")]
+        if guidance.mode != "off" and not holders:
+            raise ValueError(f"policy type {config.type!r} has no rtc_processor: it cannot be guided; "
+                             "use guidance_mode off")
+        for holder in holders:
+            holder.rtc_processor = self.guidance
+        self.preprocessor, self.postprocessor = make_pre_post_processors(
+            config, pretrained_path=path, preprocessor_overrides={"device_processor": {"device": device}})
+        self.settings = guidance
+        self.device = device
+        self.task = task
+        self.type = config.type
+        self.image_keys = tuple(config.image_features)
+        self.state_dim = config.input_features[STATE_KEY].shape[0]
+        self.action_dim = config.output_features[ACTION_KEY].shape[0]
+        # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
+        self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
+
+    def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
+               inference_delay: int) -> SampledChunk:
+        """One chunk. `state` in feature units, images HxWx3 uint8 by image key, `leftover` a
+        (rows, action_dim) slice of an earlier `model_output` or None for the first chunk."""
+        if state.shape != (self.state_dim,):
+            raise ValueError(f"state has shape {state.shape}, the policy expects ({self.state_dim},)")
+        missing = set(self.image_keys) - set(images)
+        if missing:
+            raise ValueError(f"no image for {sorted(missing)}; the policy needs {list(self.image_keys)}")
+        batch = {STATE_KEY: torch.from_numpy(state.astype(np.float32)), "task": self.task}
+        for key in self.image_keys:
+            batch[key] = torch.from_numpy(images[key]).permute(2, 0, 1).float().div_(255.0)
+        batch = self.preprocessor(batch)
+        kwargs = {}
+        if leftover is not None and self.settings.mode != "off":
+            if leftover.ndim != 2 or leftover.shape[1] != self.action_dim:
+                raise ValueError(f"leftover has shape {leftover.shape}, expected (rows, {self.action_dim})")
+            padded = torch.zeros(1, leftover.shape[0], self.model_action_dim, device=self.device)
+            padded[0, :, : self.action_dim] = torch.from_numpy(leftover.astype(np.float32))
+            kwargs = dict(prev_chunk_left_over=padded, inference_delay=inference_delay,
+                          execution_horizon=self.settings.execution_horizon)
+        self.guidance.reset_timing()
+        with torch.no_grad():
+            output = self.policy.predict_action_chunk(batch, **kwargs)
+        output = output[..., : self.action_dim]
+        actions = self.postprocessor(output.clone())
+        return SampledChunk(model_output=output[0].detach().cpu().numpy(),
+                            actions=actions[0].detach().cpu().numpy().astype(np.float64),
+                            guidance_s=self.guidance.seconds)
+
+
+def emulate_latency(extra_latency_ms: float, started: float) -> None:
+    """Sleep until `extra_latency_ms` after `started` (monotonic seconds) has passed."""
+    remaining = started + extra_latency_ms / 1000.0 - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
