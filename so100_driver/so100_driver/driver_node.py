@@ -28,7 +28,7 @@ from .bus import FeetechBus
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
-from .timing import DeadlineClock
+from .timing import DeadlineClock, request_realtime
 
 COMMAND_TOPIC = "/so100/command"
 COMMAND_ARRAY_TOPIC = "/so100/command_array"
@@ -39,6 +39,9 @@ class DriverNode(Node):
         super().__init__("so100_driver")
         p = self._declare_parameters()
         self.sim = p["sim"]
+        if p["realtime"] and not 1 <= p["realtime_priority"] <= 99:
+            raise ValueError(f"parameter realtime_priority must be 1..99, got {p['realtime_priority']}")
+        self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
         self.rate_hz = p["rate_hz"]
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be positive, got {self.rate_hz}")
@@ -77,6 +80,7 @@ class DriverNode(Node):
         self.deadlines = DeadlineClock(1.0 / self.rate_hz)
         self._lateness_max = 0.0
         self._loop_rate = 0.0
+        self.scheduling = "normal"
         self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
         self._thread.start()
 
@@ -93,6 +97,8 @@ class DriverNode(Node):
             "bus_retries": 2,
             "max_failed_cycles": 20,
             "write_calibration": True,
+            "realtime": True,
+            "realtime_priority": 50,
         }
         return {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
 
@@ -111,6 +117,12 @@ class DriverNode(Node):
 
     # ----- control loop (own thread) --------------------------------------------------------
     def _control_loop(self) -> None:
+        granted = True
+        if self.realtime_priority:
+            granted = request_realtime(self.realtime_priority)
+            self.scheduling = f"SCHED_FIFO {self.realtime_priority}" if granted else "normal (SCHED_FIFO refused)"
+        log = self.get_logger()
+        (log.info if granted else log.warning)(f"control loop at {self.rate_hz} Hz, scheduling {self.scheduling}")
         clock = self.deadlines
         health_every = max(1, int(round(self.rate_hz)))
         window_start, window_ticks = time.monotonic(), 0
@@ -155,6 +167,7 @@ class DriverNode(Node):
         values = {
             "loop_rate_hz": f"{self._loop_rate:.2f}",
             "target_rate_hz": f"{self.rate_hz:.2f}",
+            "scheduling": self.scheduling,
             "max_lateness_ms": f"{self._lateness_max * 1e3:.3f}",
             "missed_cycles": self.deadlines.missed,
             "cycles": cycles.cycles,

@@ -278,7 +278,7 @@ class ServoBusEmulator:
             self.servos[motor_id].error_bits = bits
 
     def vanish(self, duration_s: float, motor_ids: list[int] | None = None) -> None:
-        """Servos stop answering for ``duration_s`` (all servos if ``motor_ids`` is None)."""
+        """Servos drop off the bus (neither execute nor answer) for ``duration_s``; all if ``motor_ids`` is None."""
         until = time.monotonic() + duration_s
         with self.lock:
             for motor_id in motor_ids or list(self.servos):
@@ -333,7 +333,9 @@ class ServoBusEmulator:
     def _execute(self, packet: Packet) -> list[tuple[int, bytes]]:
         """Apply one instruction; return the (motor id, status frame) replies due."""
         instruction, params, target = packet.code, packet.params, packet.motor_id
-        addressed = list(self.servos) if target == BROADCAST_ID else [target] if target in self.servos else []
+        now = time.monotonic()
+        present = [m for m in self.servos if self.faults.vanished_until.get(m, 0.0) <= now]
+        addressed = present if target == BROADCAST_ID else [target] if target in present else []
         if instruction == Instruction.PING:
             return [(m, self._status(m, b"")) for m in addressed]
         if instruction == Instruction.READ and len(params) == 2 and target != BROADCAST_ID:
@@ -344,13 +346,13 @@ class ServoBusEmulator:
             return [] if target == BROADCAST_ID else [(m, self._status(m, b"")) for m in addressed]
         if instruction == Instruction.SYNC_READ and len(params) >= 2 and target == BROADCAST_ID:
             address, size = params[0], params[1]
-            return [(m, self._status(m, self.servos[m].read(address, size))) for m in params[2:] if m in self.servos]
+            return [(m, self._status(m, self.servos[m].read(address, size))) for m in params[2:] if m in present]
         if instruction == Instruction.SYNC_WRITE and len(params) >= 2 and target == BROADCAST_ID:
             address, size = params[0], params[1]
             body = params[2:]
             for start in range(0, len(body) - size, size + 1):
                 motor_id = body[start]
-                if motor_id in self.servos:
+                if motor_id in present:
                     self.servos[motor_id].write(address, body[start + 1 : start + 1 + size])
         return []
 
@@ -362,8 +364,6 @@ class ServoBusEmulator:
     def _send(self, motor_id: int, frame: bytes) -> None:
         with self.lock:
             faults = self.faults
-            if faults.vanished_until.get(motor_id, 0.0) > time.monotonic():
-                return
             if Faults.take(faults.drop, motor_id):
                 return
             if Faults.take(faults.corrupt, motor_id):
@@ -402,3 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         print(emulator.port, "->", os.path.realpath(emulator.port), flush=True)
         while not stop.wait(0.5):
             pass
+
+
+if __name__ == "__main__":
+    main()
