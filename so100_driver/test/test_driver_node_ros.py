@@ -1,0 +1,210 @@
+"""driver_node in its own process over DDS, against the emulator in this process.
+
+Commands by name (and as an array) move the emulated servos and /joint_states follow; injected
+faults show up as retries in /diagnostics and never as a motion; SIGTERM/SIGINT leave torque
+off; a servo that stays off the bus is fatal: torque off and exit code 1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64MultiArray  # noqa: E402
+
+from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, default_calibration_path  # noqa: E402
+from so100_driver.emulator import ServoBusEmulator  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+class Peer:
+    """The test's own ROS node: publishes commands, records joint states and diagnostics."""
+
+    def __init__(self) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("so100_driver_test_peer", context=self.context)
+        self.lock = threading.Lock()
+        self.states: list[JointState] = []
+        self.diagnostics: list[dict[str, str]] = []
+        self.levels: list[int] = []
+        self.node.create_subscription(JointState, "/joint_states", self._on_state, 50)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+        self.command = self.node.create_publisher(JointState, "/so100/command", 10)
+        self.command_array = self.node.create_publisher(Float64MultiArray, "/so100/command_array", 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            while self.context.ok():
+                self.executor.spin_once(timeout_sec=0.05)
+        except ExternalShutdownException:
+            pass
+
+    def wait_for_driver(self, timeout: float) -> bool:
+        """First joint state received and both command topics matched with the driver."""
+        return self.wait_for(
+            lambda: self.latest() is not None
+            and self.command.get_subscription_count() > 0
+            and self.command_array.get_subscription_count() > 0,
+            timeout,
+        )
+
+    def _on_state(self, msg: JointState) -> None:
+        with self.lock:
+            self.states.append(msg)
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        with self.lock:
+            for status in msg.status:
+                if status.name == "so100_driver: bus":
+                    self.diagnostics.append({kv.key: kv.value for kv in status.values})
+                    self.levels.append(status.level)
+
+    def latest(self) -> dict[str, float] | None:
+        with self.lock:
+            if not self.states:
+                return None
+            msg = self.states[-1]
+        return dict(zip(msg.name, msg.position))
+
+    def send(self, targets: dict[str, float]) -> None:
+        self.command.publish(JointState(name=list(targets), position=list(targets.values())))
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, keep_sending: dict[str, float] | None = None) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if keep_sending is not None:
+                self.send(keep_sending)
+            if condition():
+                return True
+            time.sleep(0.03)
+        return False
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    node = Peer()
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+def _start_driver(processes, emulator: ServoBusEmulator, *params: str):
+    args = ["python", "-m", "so100_driver.driver_node", "--ros-args",
+            "-p", f"port:={emulator.port}", "-p", f"calibration_file:={default_calibration_path()}",
+            "-p", "bus_timeout_s:=0.005", "-p", "max_failed_cycles:=20"]
+    for param in params:
+        args += ["-p", param]
+    pythonpath = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
+    return processes.start(args, name="driver_node", env={"PYTHONPATH": pythonpath})
+
+
+def _near(peer: Peer, targets: dict[str, float], tol: float = 0.01) -> bool:
+    state = peer.latest()
+    return state is not None and all(abs(state[j] - v) < tol for j, v in targets.items())
+
+
+def test_node_moves_arm_survives_faults_and_turns_torque_off(processes, peer: Peer, bus_emulator: ServoBusEmulator,
+                                                              calibration: Calibration) -> None:
+    proc = _start_driver(processes, bus_emulator)
+    assert peer.wait_for_driver(30.0), processes.log(proc)
+    assert all(bus_emulator.torque_enabled().values())
+    start = peer.latest()
+    assert all(abs(start[j]) < 0.002 for j in JOINT_NAMES)  # resting at range midpoints
+
+    target = {"elbow_flex": 0.3, "gripper": -0.2}
+    assert peer.wait_for(lambda: _near(peer, target), 15.0, keep_sending=target), processes.log(proc)
+    elbow = calibration.ticks_to_radians("elbow_flex", bus_emulator.positions()[MOTOR_IDS["elbow_flex"]])
+    assert elbow == pytest.approx(0.3, abs=0.01)
+
+    array_target = [0.1, 0.0, 0.3, 0.0, 0.0, -0.2]
+    peer.command_array.publish(Float64MultiArray(data=array_target))
+    assert peer.wait_for(lambda: _near(peer, {"shoulder_pan": 0.1}), 5.0), processes.log(proc)
+
+    # Stop commanding: the stale command must not be replayed; the arm holds where it is.
+    time.sleep(0.7)
+    hold = dict(peer.latest())
+    goals = {m: bus_emulator.register(m, "Goal_Position") for m in MOTOR_IDS.values()}
+    with peer.lock:
+        seen = len(peer.states)
+    for inject in (
+        lambda: bus_emulator.drop_replies(1, motor_id=3),
+        lambda: bus_emulator.corrupt_replies(1, motor_id=5),
+        lambda: bus_emulator.delay_replies(0.02, motor_id=1),
+        lambda: bus_emulator.inject_garbage(b"\xff\xff\x02\x30noise"),
+        lambda: bus_emulator.vanish(0.05),
+    ):
+        inject()
+        time.sleep(0.2)
+    assert peer.wait_for(lambda: int(peer.diagnostics[-1]["bus_retries"]) >= 5 if peer.diagnostics else False, 5.0)
+    with peer.lock:
+        during = [dict(zip(m.name, m.position)) for m in peer.states[seen:]]
+    assert during
+    for state in during:  # never a wrong or sudden motion
+        assert all(abs(state[j] - hold[j]) < 0.003 for j in JOINT_NAMES), state
+    assert {m: bus_emulator.register(m, "Goal_Position") for m in MOTOR_IDS.values()} == goals
+    diag = peer.diagnostics[-1]
+    assert int(diag["bus_timeouts"]) >= 1 and int(diag["bus_checksum_errors"]) >= 1
+    assert float(diag["loop_rate_hz"]) > 50.0
+    assert "shoulder_pan_temperature_c" in diag and "gripper_voltage_v" in diag
+
+    assert processes.stop(proc, signal.SIGTERM) == 0, processes.log(proc)
+    assert not any(bus_emulator.torque_enabled().values())
+
+
+def test_node_bad_commands_rejected_and_sigint_turns_torque_off(processes, peer: Peer,
+                                                                bus_emulator: ServoBusEmulator) -> None:
+    proc = _start_driver(processes, bus_emulator, "max_relative_target:=0.05")
+    assert peer.wait_for_driver(30.0), processes.log(proc)
+    def rejected() -> int:
+        return int(peer.diagnostics[-1]["commands_rejected"]) if peer.diagnostics else 0
+
+    peer.send({"elbow": 1.0})  # unknown joint name: rejected whole
+    assert peer.wait_for(lambda: rejected() >= 1, 5.0)
+    peer.command.publish(JointState(name=["gripper", "elbow_flex"], position=[0.1]))  # sizes differ
+    assert peer.wait_for(lambda: rejected() >= 2, 5.0)
+    assert all(abs(v) < 0.002 for v in peer.latest().values())
+
+    # A far target is approached in steps of at most max_relative_target ahead of the present position.
+    with peer.lock:
+        seen = len(peer.states)
+    target = {"shoulder_lift": 0.6}
+    assert peer.wait_for(lambda: _near(peer, target), 15.0, keep_sending=target), processes.log(proc)
+    with peer.lock:
+        path = [dict(zip(m.name, m.position))["shoulder_lift"] for m in peer.states[seen:]]
+    assert max(abs(b - a) for a, b in zip(path, path[1:])) < 0.06
+    assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
+    assert not any(bus_emulator.torque_enabled().values())
+
+
+def test_servo_off_the_bus_is_fatal_with_torque_off(processes, peer: Peer, bus_emulator: ServoBusEmulator) -> None:
+    proc = _start_driver(processes, bus_emulator)
+    assert peer.wait_for_driver(30.0), processes.log(proc)
+    bus_emulator.vanish(60.0, motor_ids=[4])
+    proc.wait(timeout=20.0)
+    assert proc.returncode == 1, processes.log(proc)
+    assert "fatal bus error" in processes.log(proc)
+    enabled = bus_emulator.torque_enabled()
+    assert not any(v for m, v in enabled.items() if m != 4)
