@@ -3,6 +3,36 @@
 The control loop runs on its own thread sleeping to absolute deadlines (an rclpy timer is far
 too jittery at 100 Hz); the ROS executor on the main thread only receives commands and
 publishes diagnostics. SIGINT/SIGTERM and fatal bus errors switch the torque off.
+
+Parameters (default) [unit]:
+  port ("/dev/ttyACM0")             serial port of the arm's bus adapter; ignored with sim
+  baudrate (1000000) [baud]         bus speed; in sim the emulator delays replies by their transmission time
+  calibration_file ("")             lerobot-calibrate JSON; required on a real arm, sim defaults to the shipped one
+  rate_hz (100.0) [Hz]              control cycles per second: one sync read + one sync write each
+  max_relative_target (0.25) [rad]  largest step of a goal from the present position per cycle; <= 0 disables
+  command_timeout_s (0.5) [s]       a joint's command older than this is dropped and the joint holds
+  sim (False)                       run against a servo-bus emulator on a pty inside this process
+  sim_task_seed (-1)                sim only: >= 0 starts the emulated servos at the start pose of the
+                                    simulated task with this seed (so100_driver.sim.scene_for_seed, the
+                                    scene sim_camera renders for its seed); < 0 starts at range midpoints
+  bus_timeout_s (0.01) [s]          wait for a transaction's status packets before a retry
+  bus_retries (2)                   retries per transaction before it fails
+  max_failed_cycles (20)            failed cycles in a row that are fatal (torque off, exit code 1)
+  write_calibration (True)          write homing offset and limits from the file when the servos differ;
+                                    False refuses to start instead
+  realtime (True)                   run the control loop under SCHED_FIFO (normal scheduling if refused)
+  realtime_priority (50)            SCHED_FIFO priority, 1..99
+
+Topics:
+  publishes  /joint_states (sensor_msgs/JointState, reliable, depth 10): names JOINT_NAMES, position
+             [rad, zero at the calibrated range midpoint], velocity [rad/s]; one per successful cycle
+  publishes  /diagnostics (diagnostic_msgs/DiagnosticArray, reliable, depth 10) at 1 Hz: status
+             "so100_driver: bus" with loop rate, lateness, bus errors and retries, voltages, temperatures
+  subscribes /so100/command (sensor_msgs/JointState, best effort, depth 1): targets [rad] matched by
+             name; any subset of the joints; a message with unknown/duplicate names, NaN or
+             mismatched sizes is rejected whole
+  subscribes /so100/command_array (std_msgs/Float64MultiArray, best effort, depth 1): six targets [rad]
+             in the order shoulder_pan, shoulder_lift, elbow_flex, wrist_flex, wrist_roll, gripper
 """
 
 from __future__ import annotations
@@ -28,10 +58,30 @@ from .bus import FeetechBus
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
+from .sim import scene_for_seed, start_position_ticks
 from .timing import DeadlineClock, request_realtime
 
+JOINT_STATES_TOPIC = "/joint_states"
+DIAGNOSTICS_TOPIC = "/diagnostics"
 COMMAND_TOPIC = "/so100/command"
 COMMAND_ARRAY_TOPIC = "/so100/command_array"
+
+PARAMETER_DEFAULTS: dict[str, object] = {
+    "port": "/dev/ttyACM0",
+    "baudrate": 1_000_000,
+    "calibration_file": "",
+    "rate_hz": 100.0,
+    "max_relative_target": 0.25,
+    "command_timeout_s": 0.5,
+    "sim": False,
+    "sim_task_seed": -1,
+    "bus_timeout_s": 0.01,
+    "bus_retries": 2,
+    "max_failed_cycles": 20,
+    "write_calibration": True,
+    "realtime": True,
+    "realtime_priority": 50,
+}
 
 
 class DriverNode(Node):
@@ -52,9 +102,15 @@ class DriverNode(Node):
         self.emulator: ServoBusEmulator | None = None
         port = p["port"]
         if self.sim:
-            self.emulator = ServoBusEmulator.for_arm(self.calibration, baudrate=p["baudrate"]).start()
+            start = None
+            if p["sim_task_seed"] >= 0:
+                start = start_position_ticks(scene_for_seed(p["sim_task_seed"]), self.calibration)
+            self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=p["baudrate"]).start()
             port = self.emulator.port
-            self.get_logger().info(f"sim: emulated STS3215 bus on {port}")
+            pose = f"start pose of sim task seed {p['sim_task_seed']}" if start else "range midpoints"
+            self.get_logger().info(f"sim: emulated STS3215 bus on {port}, servos at {pose}")
+        elif p["sim_task_seed"] >= 0:
+            self.get_logger().warning("parameter sim_task_seed is ignored without sim")
         self.gate = CommandGate(self.calibration, p["max_relative_target"], p["command_timeout_s"])
         bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
@@ -67,8 +123,8 @@ class DriverNode(Node):
             raise
         self.get_logger().info(f"connected to {port}; calibration {calibration_file}; torque on")
 
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         # Best effort matches reliable and best-effort publishers alike; only the latest command matters.
         command_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.create_subscription(JointState, COMMAND_TOPIC, self._on_command, command_qos)
@@ -85,22 +141,7 @@ class DriverNode(Node):
         self._thread.start()
 
     def _declare_parameters(self) -> dict:
-        defaults = {
-            "port": "/dev/ttyACM0",
-            "baudrate": 1_000_000,
-            "calibration_file": "",
-            "rate_hz": 100.0,
-            "max_relative_target": 0.25,
-            "command_timeout_s": 0.5,
-            "sim": False,
-            "bus_timeout_s": 0.01,
-            "bus_retries": 2,
-            "max_failed_cycles": 20,
-            "write_calibration": True,
-            "realtime": True,
-            "realtime_priority": 50,
-        }
-        return {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
+        return {name: self.declare_parameter(name, value).value for name, value in PARAMETER_DEFAULTS.items()}
 
     # ----- commands (executor thread) -------------------------------------------------------
     def _on_command(self, msg: JointState) -> None:

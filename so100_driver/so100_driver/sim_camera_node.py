@@ -1,6 +1,6 @@
 """Simulated camera: renders the reaching task's top-down view from /joint_states.
 
-Parameters (defaults): rate_hz (30.0), seed (0: the scene, so100_driver.sim.sample_scene),
+Parameters (defaults): rate_hz (30.0), seed (0: the scene, so100_driver.sim.scene_for_seed),
 size (96, pixels), frame_id ("sim_camera").
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians, matched by name); publishes
 /camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
@@ -20,14 +20,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
-from so100_driver.sim import at_target, render, sample_scene, tool_tip
+from so100_driver.sim import at_target, render, scene_for_seed, tool_tip
 
 IMAGE_TOPIC = "/camera/front/image_raw"
-
-
-def scene_for_seed(seed: int):
-    """The scene a run with this seed uses (the driver's sim start pose comes from the same one)."""
-    return sample_scene(np.random.default_rng(seed))
 
 
 class SimCameraNode(Node):

@@ -2,7 +2,8 @@
 
 Commands by name (and as an array) move the emulated servos and /joint_states follow; injected
 faults show up as retries in /diagnostics and never as a motion; SIGTERM/SIGINT leave torque
-off; a servo that stays off the bus is fatal: torque off and exit code 1.
+off; a servo that stays off the bus is fatal: torque off and exit code 1. In sim mode the node
+runs its own emulator, started at the simulated task's start pose for ``sim_task_seed``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,15 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  #
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
-from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, default_calibration_path  # noqa: E402
+from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration, default_calibration_path  # noqa: E402
+from so100_driver.driver_node import (  # noqa: E402
+    COMMAND_ARRAY_TOPIC,
+    COMMAND_TOPIC,
+    DIAGNOSTICS_TOPIC,
+    JOINT_STATES_TOPIC,
+)
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
+from so100_driver.sim import scene_for_seed, start_joint_positions  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -40,10 +48,10 @@ class Peer:
         self.states: list[JointState] = []
         self.diagnostics: list[dict[str, str]] = []
         self.levels: list[int] = []
-        self.node.create_subscription(JointState, "/joint_states", self._on_state, 50)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
-        self.command = self.node.create_publisher(JointState, "/so100/command", 10)
-        self.command_array = self.node.create_publisher(Float64MultiArray, "/so100/command_array", 10)
+        self.node.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_state, 50)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diag, 10)
+        self.command = self.node.create_publisher(JointState, COMMAND_TOPIC, 10)
+        self.command_array = self.node.create_publisher(Float64MultiArray, COMMAND_ARRAY_TOPIC, 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -111,10 +119,12 @@ def peer() -> Iterator[Peer]:
         node.close()
 
 
-def _start_driver(processes, emulator: ServoBusEmulator, *params: str):
-    args = ["python", "-m", "so100_driver.driver_node", "--ros-args",
-            "-p", f"port:={emulator.port}", "-p", f"calibration_file:={default_calibration_path()}",
-            "-p", "bus_timeout_s:=0.005", "-p", "max_failed_cycles:=20"]
+def _start_driver(processes, emulator: ServoBusEmulator | None, *params: str):
+    """driver_node on ``emulator``'s port, or in sim mode (its own emulator) when it is None."""
+    if emulator is not None:
+        params = (f"port:={emulator.port}", f"calibration_file:={default_calibration_path()}",
+                  "bus_timeout_s:=0.005", "max_failed_cycles:=20", *params)
+    args = ["python", "-m", "so100_driver.driver_node", "--ros-args"]
     for param in params:
         args += ["-p", param]
     pythonpath = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
@@ -208,3 +218,20 @@ def test_servo_off_the_bus_is_fatal_with_torque_off(processes, peer: Peer, bus_e
     assert "fatal bus error" in processes.log(proc)
     enabled = bus_emulator.torque_enabled()
     assert not any(v for m, v in enabled.items() if m != 4)
+
+
+def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) -> None:
+    seed = 3
+    proc = _start_driver(processes, None, "sim:=true", f"sim_task_seed:={seed}")
+    assert peer.wait_for_driver(30.0), processes.log(proc)
+    pose = dict(zip(JOINT_NAMES, start_joint_positions(scene_for_seed(seed))))
+    assert max(abs(v) for v in pose.values()) > 0.1  # not the range midpoints
+    state = peer.latest()
+    for joint, expected in pose.items():  # by name, to within the rounding to whole ticks
+        assert abs(state[joint] - expected) <= RADIANS_PER_TICK / 2 + 1e-9, joint
+    node_topics = {(topic, kind) for topic, kinds in peer.node.get_topic_names_and_types() for kind in kinds}
+    assert {(JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState"),
+            (DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")} <= node_topics
+    assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
+    assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
+    assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)

@@ -14,10 +14,13 @@ from so100_driver.sim import (
     lateral_side,
     render,
     sample_scene,
+    scene_for_seed,
     segment_hits_obstacle,
     start_joint_positions,
+    start_position_ticks,
     tool_tip,
 )
+from so100_driver.arm import JOINT_NAMES, Calibration
 from so100_driver.sim.render import VIEW_X, VIEW_Y
 
 
@@ -82,3 +85,20 @@ def test_render_shows_the_target_and_follows_the_arm() -> None:
     moved = q.copy()
     moved[0] += 0.3
     assert np.abs(render(moved, scene).astype(int) - image).sum() > 0
+
+
+def test_scene_for_seed_is_the_seeded_scene() -> None:
+    assert scene_for_seed(5) == sample_scene(np.random.default_rng(5)) == scene_for_seed(5)
+    assert scene_for_seed(5) != scene_for_seed(6)
+
+
+def test_start_position_ticks_are_the_start_pose_by_joint_name(calibration: Calibration) -> None:
+    for seed in range(20):
+        scene = scene_for_seed(seed)
+        ticks = start_position_ticks(scene, calibration)
+        assert set(ticks) == set(JOINT_NAMES)
+        q = start_joint_positions(scene)
+        for i, joint in enumerate(JOINT_NAMES):
+            motor = calibration.motors[joint]
+            assert motor.range_min <= ticks[joint] <= motor.range_max, (seed, joint)
+            assert calibration.ticks_to_radians(joint, ticks[joint]) == pytest.approx(q[i], abs=1e-12)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from so100_driver.arm import JOINT_NAMES, Calibration
 from so100_driver.sim.kinematics import inverse_kinematics_tip_down
 from so100_driver.sim.scene import TIP_HEIGHT, Scene
 
@@ -31,6 +32,12 @@ def start_joint_positions(scene: Scene) -> np.ndarray:
     """The arm's joint angles at the start of an episode (tip above start_tip)."""
     x, y = scene.start_tip
     return _expert_pose(np.array([x, y, TIP_HEIGHT]))
+
+
+def start_position_ticks(scene: Scene, calibration: Calibration) -> dict[str, float]:
+    """The start pose as Present_Position ticks by joint name: where the emulated servos begin."""
+    q = start_joint_positions(scene)
+    return {name: calibration.radians_to_ticks(name, float(q[i])) for i, name in enumerate(JOINT_NAMES)}
 
 
 def _min_jerk(s: np.ndarray) -> np.ndarray:

@@ -43,6 +43,12 @@ def sample_scene(rng: np.random.Generator) -> Scene:
     return Scene(start_tip=start, obstacle_center=obstacle, obstacle_radius=0.025, target=target)
 
 
+def scene_for_seed(seed: int) -> Scene:
+    """The scene of a simulated run with this seed: the camera renders it and the emulated arm
+    starts at its start pose, so both show the same task."""
+    return sample_scene(np.random.default_rng(seed))
+
+
 def segment_hits_obstacle(p0: np.ndarray, p1: np.ndarray, scene: Scene) -> bool:
     """True if the tool tip moving from p0 to p1 (xy, metres) passes over the obstacle's footprint."""
     a = np.asarray(p0, dtype=np.float64)[:2]
