@@ -1,0 +1,157 @@
+"""The built-in small_flow policy, loaded and sampled through LeRobotPolicy: format, modes, refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.utils.constants import ACTION, OBS_STATE
+
+from rtc_policy_node import lerobot_policy
+from rtc_policy_node.builtin_policy import CAMERA_KEY, CheckpointError, SmallFlowConfig, default_checkpoint_path
+from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
+from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_pre_post_processors
+from rtc_policy_node.evaluation.sim_policy import SimPolicy
+from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
+
+MODES = ("off", "identity", "vjp", "prefix")
+
+
+def _tiny_config(joints: int = 6, **overrides) -> SmallFlowConfig:
+    features = {
+        "input_features": {
+            OBS_STATE: PolicyFeature(type=FeatureType.STATE, shape=(joints,)),
+            CAMERA_KEY: PolicyFeature(type=FeatureType.VISUAL, shape=(3, 96, 96)),
+        },
+        "output_features": {ACTION: PolicyFeature(type=FeatureType.ACTION, shape=(joints,))},
+    }
+    return SmallFlowConfig(device="cpu", chunk_size=12, n_action_steps=6, hidden_dim=32, num_blocks=1,
+                           image_feature_dim=16, num_inference_steps=4, **features, **overrides)
+
+
+def _write_checkpoint(path: Path, joints: int = 6) -> Path:
+    torch.manual_seed(0)
+    config = _tiny_config(joints)
+    stats = {
+        OBS_STATE: {"mean": torch.zeros(joints), "std": torch.ones(joints)},
+        ACTION: {"mean": torch.full((joints,), 10.0), "std": torch.full((joints,), 2.0)},
+    }
+    SmallFlowPolicy(config).save_pretrained(path)
+    for pipeline in make_small_flow_pre_post_processors(config, dataset_stats=stats):
+        pipeline.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_checkpoint(tmp_path_factory.mktemp("small_flow"))
+
+
+def _observation(seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=6), {CAMERA_KEY: rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)}
+
+
+def _load(path: Path, mode: str, horizon: int = 8) -> LeRobotPolicy:
+    return LeRobotPolicy(str(path), "cpu", GuidanceSettings(mode, execution_horizon=horizon))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_loads_through_lerobot_factory_and_samples(checkpoint: Path, mode: str) -> None:
+    policy = _load(checkpoint, mode)
+    assert isinstance(policy.policy, SmallFlowPolicy) and policy.type == "small_flow"
+    assert (policy.image_keys, policy.state_dim, policy.action_dim) == ((CAMERA_KEY,), 6, 6)
+    state, images = _observation()
+    first = policy.sample(state, images, None, 0)
+    chunk = policy.sample(state, images, first.model_output[5:], 3)
+    assert chunk.model_output.shape == chunk.actions.shape == (12, 6)
+    assert np.isfinite(chunk.actions).all() and chunk.guidance_s >= 0
+    np.testing.assert_allclose(chunk.actions, chunk.model_output * 2.0 + 10.0, rtol=1e-5)  # unnormalised
+
+
+def test_prefix_mode_starts_the_chunk_with_the_leftover(checkpoint: Path) -> None:
+    leftover = np.random.default_rng(1).normal(size=(7, 6)).astype(np.float32)
+    chunk = _load(checkpoint, "prefix").sample(*_observation(), leftover, 4)
+    np.testing.assert_allclose(chunk.model_output[:4], leftover[:4], atol=1e-5)
+
+
+def test_guidance_pulls_toward_the_leftover_and_noise_fixes_the_sample(checkpoint: Path) -> None:
+    rng = np.random.default_rng(2)
+    leftover, noise = rng.normal(size=(8, 6)), rng.normal(size=(12, 6))
+    gaps, outputs = {}, {}
+    for mode in ("off", "vjp"):
+        outputs[mode] = _load(checkpoint, mode).sample(*_observation(), leftover, 3, noise=noise).model_output
+        gaps[mode] = np.abs(outputs[mode][:3] - leftover[:3]).mean()
+    assert gaps["vjp"] < 0.5 * gaps["off"]
+    again = _load(checkpoint, "off").sample(*_observation(), None, 0, noise=noise).model_output
+    np.testing.assert_array_equal(again, outputs["off"])
+
+
+def test_refuses_an_action_dim_it_was_not_trained_for(checkpoint: Path, tmp_path: Path) -> None:
+    policy = _load(checkpoint, "vjp")
+    state, images = _observation()
+    with pytest.raises(ValueError, match=r"leftover has shape \(5, 7\), expected \(rows, 6\)"):
+        policy.sample(state, images, np.zeros((5, 7)), 2)
+    with pytest.raises(ValueError, match=r"state has shape \(5,\), the policy expects \(6,\)"):
+        policy.sample(state[:5], images, None, 0)
+    with pytest.raises(ValueError, match="trained for action dim 6, asked for 7"):
+        policy.policy.require_action_dim(7)
+    seven = _write_checkpoint(tmp_path / "seven", joints=7)
+    with pytest.raises(ValueError, match="action dim 7; the simulated SO-100 has 6 joints"):
+        SimPolicy(seven)
+
+
+def test_extra_latency_sleeps_the_rest_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(lerobot_policy.time, "sleep", slept.append)
+    monkeypatch.setattr(lerobot_policy.time, "monotonic", lambda: 10.05)
+    emulate_latency(120.0, started=10.0)
+    emulate_latency(20.0, started=10.0)
+    assert slept == [pytest.approx(0.07)]
+
+
+def _edit_config(path: Path, **fields) -> None:
+    config = json.loads((path / "config.json").read_text())
+    config.update(fields)
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda p: (p / "model.safetensors").unlink(), "missing model.safetensors"),
+        (lambda p: (p / "config.json").unlink(), "missing config.json"),
+        (lambda p: (p / "policy_postprocessor.json").unlink(), "missing policy_postprocessor.json"),
+        (lambda p: (p / "policy_preprocessor_step_2_normalizer_processor.safetensors").unlink(),
+         "missing policy_preprocessor_step_2_normalizer_processor.safetensors"),
+        (lambda p: _edit_config(p, hidden_dim=48), "model.safetensors does not match"),
+        (lambda p: _edit_config(p, hidden_dim="wide"), "is not a valid small_flow config"),
+        (lambda p: _edit_config(p, type="nonsense"), "unknown policy type 'nonsense'"),
+        (lambda p: (p / "config.json").write_text("{not json"), "cannot be read as JSON"),
+    ],
+)
+def test_broken_checkpoint_is_a_clear_error(checkpoint: Path, tmp_path: Path, breakage, message: str) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    breakage(broken)
+    with pytest.raises(CheckpointError, match=message):
+        _load(broken, "vjp")
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        _load(tmp_path / "nowhere", "off")
+
+
+def test_training_loss_ignores_given_prefix_rows() -> None:
+    torch.manual_seed(0)
+    policy = SmallFlowPolicy(_tiny_config(train_delay_fraction=1.0, max_train_delay=11))
+    batch = {CAMERA_KEY: torch.rand(4, 3, 96, 96), OBS_STATE: torch.randn(4, 6), ACTION: torch.randn(4, 12, 6)}
+    loss, info = policy.forward(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and info["flow_loss"] == pytest.approx(loss.item())
