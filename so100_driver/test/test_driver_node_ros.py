@@ -1,9 +1,10 @@
 """driver_node in its own process over DDS, against the emulator in this process.
 
 Commands by name (and as an array) move the emulated servos and /joint_states follow; injected
-faults show up as retries in /diagnostics and never as a motion; SIGTERM/SIGINT leave torque
-off; a servo that stays off the bus is fatal: torque off and exit code 1. In sim mode the node
-runs its own emulator, started at the simulated task's start pose for ``sim_task_seed``.
+faults show up as retries (or servo error bits) in /diagnostics and never as a motion;
+SIGTERM/SIGINT leave torque off; a servo that stays off the bus is fatal: torque off and exit
+code 1. In sim mode the node runs its own emulator, started at the simulated task's start pose
+for ``sim_task_seed``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
@@ -179,6 +180,13 @@ def test_node_moves_arm_survives_faults_and_turns_torque_off(processes, peer: Pe
     assert int(diag["bus_timeouts"]) >= 1 and int(diag["bus_checksum_errors"]) >= 1
     assert float(diag["loop_rate_hz"]) > 50.0
     assert "shoulder_pan_temperature_c" in diag and "gripper_voltage_v" in diag
+
+    # A servo reporting an error bit is a WARN naming the servo and the bit, and still no motion.
+    bus_emulator.set_error_bits(3, 0x04)
+    assert peer.wait_for(lambda: peer.diagnostics[-1].get("servo_3_error") == "OVERHEAT", 5.0)
+    assert peer.levels[-1] == DiagnosticStatus.WARN
+    assert all(abs(peer.latest()[j] - hold[j]) < 0.003 for j in JOINT_NAMES)
+    bus_emulator.set_error_bits(3, 0)
 
     assert processes.stop(proc, signal.SIGTERM) == 0, processes.log(proc)
     assert not any(bus_emulator.torque_enabled().values())
