@@ -47,6 +47,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("control_rate_hz", "", "executor tick rate"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
+    Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
+    Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
 )
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 
@@ -69,6 +71,16 @@ def _cameras(text: str) -> list[str]:
     return entries
 
 
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise ValueError(f"argument seed:={text!r}: expected a non-negative integer") from None
+    if seed < 0:
+        raise ValueError(f"argument seed:={text!r}: expected a non-negative integer")
+    return seed
+
+
 # argument -> (node, parameter, parser): where a non-empty argument lands.
 _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "port": ("so100_driver", "port", str),
@@ -83,6 +95,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "cameras": ("rtc_policy", "camera_topics", _cameras),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
+    "task": ("rtc_policy", "task", str),
 }
 
 _EXECUTABLES = {
@@ -135,6 +148,10 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
             except ValueError as exc:
                 raise ValueError(f"argument {name}:={text!r}: {exc}") from exc
     params.setdefault("so100_driver", {})["sim"] = sim
+    if sim:  # camera and emulated arm show the same scene: the arm starts at that task's start pose
+        seed = _seed(values["seed"])
+        params.setdefault("sim_camera", {})["seed"] = seed
+        params["so100_driver"]["sim_task_seed"] = seed
     params.setdefault("rtc_policy", {}).setdefault("camera_topics", [f"front={CAMERA_TOPIC}"])
     calibration = params["so100_driver"].get("calibration_file", "")
     if calibration:  # the policy converts radians to the policy's units with the same calibration

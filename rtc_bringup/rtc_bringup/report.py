@@ -25,7 +25,8 @@ class Recording:
 
     statuses: list = field(default_factory=list)      # (t, step, chunk id, index)
     last_status: object = None
-    merges: list = field(default_factory=list)        # (d assumed, d_real)
+    merges: list = field(default_factory=list)        # (d assumed, d_real, chunk id)
+    prev_chunk_ids: dict = field(default_factory=dict)  # chunk id -> the chunk its guidance followed (0: none)
     merge_times: list = field(default_factory=list)   # t of each merge
     chunks: dict = field(default_factory=dict)        # id -> (length, dim) radians
     joint_names: list = field(default_factory=list)
@@ -51,11 +52,12 @@ def read_bag(path: Path) -> Recording:
                 rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))
                 if msg.merged_count > merged_seen:
                     merged_seen = msg.merged_count
-                    rec.merges.append((msg.last_d_assumed, msg.last_d_real))
+                    rec.merges.append((msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
                     rec.merge_times.append(t)
                 rec.last_status = msg
             elif topic == "/rtc/action_chunk":
                 rec.chunks[msg.chunk_id] = np.asarray(msg.actions, dtype=np.float64).reshape(msg.length, msg.action_dim)
+                rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
                 rec.measured.append((t, dict(zip(msg.name, msg.position))))
@@ -78,7 +80,8 @@ def summarize(rec: Recording) -> RunSummary:
         merged=last.merged_count if last else 0,
         rejected=last.rejected_count if last else 0,
         underruns=last.underrun_count if last else 0,
-        delays=rec.merges,
+        # The delay is a promise only to guided chunks; the first chunk follows nothing.
+        delays=[(assumed, real) for assumed, real, chunk_id in rec.merges if rec.prev_chunk_ids.get(chunk_id)],
         seam_ratio=seam_ratio(trajectory),
         inference_ms=Percentiles.of([x[1] for x in rec.timings]),
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
@@ -122,7 +125,7 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
         ax.plot(t, e2e, "s-", ms=3, label="observation -> chunk [ms]")
     if rec.merges:
         period_ms = 1000.0 / rec.last_status.control_rate_hz
-        ax.plot(rec.merge_times, [r * period_ms for _, r in rec.merges], "^", ms=4, label="d_real x tick [ms]")
+        ax.plot(rec.merge_times, [r * period_ms for _, r, _ in rec.merges], "^", ms=4, label="d_real x tick [ms]")
     ax.set_xlabel("time [s]")
     ax.set_ylabel("ms")
     ax.legend(fontsize=8)

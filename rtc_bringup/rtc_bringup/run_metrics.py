@@ -89,7 +89,7 @@ class RunSummary:
     merged: int
     rejected: int
     underruns: int
-    delays: list[tuple[int, int]] = field(default_factory=list)  # (d assumed, d_real) per merge
+    delays: list[tuple[int, int]] = field(default_factory=list)  # (d assumed, d_real) per guided merge
     seam_ratio: float = float("nan")
     inference_ms: Percentiles | None = None
     end_to_end_ms: Percentiles | None = None
@@ -108,7 +108,7 @@ class RunSummary:
             f"chunks              {self.chunks} published, {self.merged} merged, {self.rejected} rejected",
             f"underruns           {self.underruns}",
             f"d assumed/d_real    {d_pairs or '-'}",
-            f"d_real > d          {self.delay_violations} of {len(self.delays)} merges",
+            f"d_real > d          {self.delay_violations} of {len(self.delays)} guided merges",
             f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 step within chunks)",
             f"inference ms        {self.inference_ms}",
             f"obs->chunk ms       {self.end_to_end_ms}",

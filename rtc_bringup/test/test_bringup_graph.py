@@ -55,6 +55,38 @@ def test_bad_arguments_are_named(arguments, message):
         build_graph(arguments, PKG)
 
 
+def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
+    specs = {s.name: s for s in build_graph({"seed": "7"}, PKG)}
+    assert specs["sim_camera"].parameters["seed"] == 7
+    assert specs["so100_driver"].parameters["sim_task_seed"] == 7
+    real = {s.name: s for s in build_graph({"sim": "false", "seed": "7"}, PKG)}
+    assert "sim_task_seed" not in real["so100_driver"].parameters
+    with pytest.raises(ValueError, match="seed"):
+        build_graph({"seed": "-1"}, PKG)
+
+
+_NODE_MODULES = {
+    "so100_driver": "so100_driver.driver_node",
+    "sim_camera": "so100_driver.sim_camera_node",
+    "rtc_policy": "rtc_policy_node.policy_node",
+    "rtc_executor": "rtc_policy_node.executor_node",
+}
+
+
+@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}])
+def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
+    """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
+    for spec in build_graph(arguments, PKG):
+        source = Path(importlib.util.find_spec(_NODE_MODULES[spec.name]).origin).read_text()
+        undeclared = [p for p in spec.parameters if f'"{p}"' not in source]
+        assert not undeclared, f"{spec.name} does not declare {undeclared}"
+
+
+def test_every_launch_argument_is_documented():
+    table = (PKG.parent / "docs" / "bringup.md").read_text()
+    assert [a.name for a in ARGUMENTS if f"| `{a.name}` |" not in table] == []
+
+
 def test_both_config_files_are_valid_parameter_files():
     for name in ("so100_sim.yaml", "so100_rtc.yaml"):
         nodes = load_parameter_file(PKG / "config" / name)
