@@ -35,4 +35,4 @@ def test_summary_counts_delay_violations_and_prints():
                          inference_ms=Percentiles.of([10, 20, 30]), end_to_end_ms=Percentiles.of([]))
     assert summary.delay_violations == 1
     text = "\n".join(summary.lines())
-    assert "4/3, 4/5, 4/4" in text and "1 of 3 merges" in text and "1.20" in text
+    assert "4/3, 4/5, 4/4" in text and "1 of 3 guided merges" in text and "1.20" in text
