@@ -7,8 +7,11 @@ Parameters (defaults)              meaning
                                    command carries these joints in this order
   command_type ("joint_state")     joint_state: sensor_msgs/JointState on /so100/command;
                                    float64_array: std_msgs/Float64MultiArray on /so100/command_array
-  realtime (true)                  try SCHED_FIFO for the control thread (normal scheduling if refused)
-  realtime_priority (50)           SCHED_FIFO priority, 1..99
+  realtime (true)                  try SCHED_FIFO: the control thread at realtime_priority, every
+                                   other thread of the process (ROS, DDS) at realtime_priority - 10,
+                                   so that none of them is preempted while holding the GIL the
+                                   control thread needs (normal scheduling if refused)
+  realtime_priority (50)           SCHED_FIFO priority of the control thread, 11..99
   lateness_window_s (60.0)         ticks kept for the lateness percentiles in /diagnostics, seconds
 
 Topics (defaults, remappable): subscribes /rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10)
@@ -21,14 +24,17 @@ rejected (not_ready). Each tick pops one action from the queue and commands it; 
 commanded position is held (before the first chunk: the measured one). A chunk that breaks
 `chunk_contract` or that the queue refuses (future, stale, out_of_order) is logged, counted and causes
 no motion. The control loop is a dedicated thread (`ticker.Ticker`), not an rclpy timer. This module
-imports no torch. docs/executor.md has the details.
+imports no torch. To keep the GIL from delaying ticks, the process also shortens Python's thread
+switch interval and freezes its start-up objects out of the garbage collector. docs/executor.md
+has the details.
 """
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 import rclpy
@@ -46,7 +52,8 @@ from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, RejectReason
 from rtc_policy_node.joint_vector import joint_vector
-from rtc_policy_node.ticker import Scheduling, Ticker, normal_scheduling, request_realtime
+from rtc_policy_node.ticker import (Scheduling, Ticker, normal_scheduling, request_realtime,
+                                    request_realtime_process)
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -54,6 +61,10 @@ STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array")
 DIAGNOSTICS_PERIOD_S = 1.0
+# A thread waiting for the GIL asks its holder to let go after this long (Python's default: 5 ms).
+GIL_SWITCH_INTERVAL_S = 0.0005
+OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
+TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
 
 
 def _queue_reason(result: MergeResult, msg: ActionChunk) -> str:
@@ -81,8 +92,9 @@ class ExecutorNode(Node):
             raise ValueError(f"joint_names must be non-empty and unique, got {joints}")
         if command_type not in COMMAND_TYPES:
             raise ValueError(f"command_type {command_type!r} is not one of {COMMAND_TYPES}")
-        if not 1 <= self._priority <= 99:
-            raise ValueError(f"realtime_priority must be 1..99, got {self._priority}")
+        if not OTHER_THREADS_PRIORITY_BELOW < self._priority <= 99:
+            raise ValueError(f"realtime_priority must be {OTHER_THREADS_PRIORITY_BELOW + 1}..99, "
+                             f"got {self._priority}")
 
         self._joints = tuple(joints)
         self._rate = float(rate)
@@ -92,7 +104,10 @@ class ExecutorNode(Node):
         self._contract_rejects: Counter[str] = Counter()
         self._last_reject_reason = ""
         self._last_d = (-1, -1)  # (d_real, d_assumed) of the last merged chunk
-        self._scheduling: Scheduling | None = None
+        # Receive time minus the chunk's inference_end (set by the sender just before publishing), ms.
+        self._transport_ms: deque[float] = deque(maxlen=TRANSPORT_WINDOW_CHUNKS)
+        self._scheduling: Scheduling | None = None  # of the control thread
+        self._process_scheduling = normal_scheduling()  # of every other thread
         self._reported = (0, 0, 0)  # (missed, underruns, rejected) at the last diagnostics report
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="rtc_executor_control")
@@ -116,6 +131,11 @@ class ExecutorNode(Node):
 
     # --- control thread -------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the control thread; with `realtime`, first move the process's threads to SCHED_FIFO
+        below it (the control thread, created from this one, then raises itself)."""
+        if self._realtime:
+            self._process_scheduling = request_realtime_process(
+                self._priority - OTHER_THREADS_PRIORITY_BELOW)
         self._thread.start()
 
     def stop(self) -> None:
@@ -127,8 +147,11 @@ class ExecutorNode(Node):
     def _control_loop(self) -> None:
         self._scheduling = request_realtime(self._priority) if self._realtime else normal_scheduling()
         log = self.get_logger()
-        (log.warning if self._realtime and self._scheduling.policy != "SCHED_FIFO" else log.info)(
-            f"control loop at {self._rate} Hz, mode {self._queue.mode.value}, {self._scheduling}")
+        fell_back = self._realtime and "SCHED_OTHER" in (self._scheduling.policy,
+                                                         self._process_scheduling.policy)
+        (log.warning if fell_back else log.info)(
+            f"control loop at {self._rate} Hz, mode {self._queue.mode.value}, control thread "
+            f"{self._scheduling}, other threads {self._process_scheduling}")
         self._ticker.run(self._tick, self._stop)
 
     def _tick(self, _tick: int) -> None:
@@ -179,6 +202,10 @@ class ExecutorNode(Node):
         self.destroy_subscription(self._joint_state_sub)
 
     def _on_chunk(self, msg: ActionChunk) -> None:
+        received_ns = self.get_clock().now().nanoseconds
+        sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
+        if sent_ns:
+            self._transport_ms.append((received_ns - sent_ns) * 1e-6)
         try:
             if self._hold is None:
                 raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
@@ -222,6 +249,7 @@ class ExecutorNode(Node):
             hardware_id="")
         values = {
             "scheduling": str(self._scheduling or "starting"),
+            "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
             "mode": self._queue.mode.value,
             "ticks": stats.ticks,
@@ -239,12 +267,19 @@ class ExecutorNode(Node):
             "last_d_assumed": self._last_d[1],
             "last_d_real": self._last_d[0],
         }
+        if self._transport_ms:
+            transport = np.fromiter(self._transport_ms, float)
+            p50, p99 = np.percentile(transport, [50.0, 99.0])
+            values.update(chunk_transport_count=transport.size, chunk_transport_p50_ms=f"{p50:.4f}",
+                          chunk_transport_p99_ms=f"{p99:.4f}",
+                          chunk_transport_max_ms=f"{transport.max():.4f}")
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diag_pub.publish(DiagnosticArray(header=header, status=[status]))
 
 
 def main(args: list[str] | None = None) -> None:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -255,6 +290,8 @@ def main(args: list[str] | None = None) -> None:
         node = ExecutorNode()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        gc.collect()
+        gc.freeze()  # start-up objects never need collecting: later full collections stay short
         node.start()
         while not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
