@@ -92,6 +92,7 @@ class Neighbours:
         self.status = None
         self.diagnostics = None
         self.chunks_sent = 0
+        self.publish_call_ms: list[float] = []  # inference_end stamp to publish() returning
         self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self._max_interval = 0.8 * CHUNK_LENGTH / rate
@@ -122,9 +123,11 @@ class Neighbours:
             chunk_id=self.chunks_sent, source_step=step, inference_delay=0, execution_horizon=CHUNK_LENGTH,
             guidance_mode="off", joint_names=self.joints, length=CHUNK_LENGTH, action_dim=len(self.joints),
             actions=rows.astype(np.float32).ravel().tolist())
+        stamped = time.perf_counter()
         now = self.node.get_clock().now().to_msg()
         msg.header.stamp = msg.inference_start = msg.inference_end = now  # ready to publish
         self.chunk_pub.publish(msg)
+        self.publish_call_ms.append((time.perf_counter() - stamped) * 1e3)
 
     def publish_joint_states(self) -> None:
         self.joint_pub.publish(self._JointState(name=self.joints, position=[0.0] * len(self.joints)))
@@ -159,6 +162,7 @@ def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_prio
             time.sleep(0.1)
         time.sleep(duration + 1.5)  # the diagnostics after `duration` cover a full window
         diag, status, sent = dict(peers.diagnostics), peers.status, peers.chunks_sent
+        publish_call_ms = np.array(peers.publish_call_ms)
         load_after = os.getloadavg()[0]
     finally:
         peers.close()
@@ -185,6 +189,8 @@ def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_prio
         "transport_p50_ms": float(diag["chunk_transport_p50_ms"]),
         "transport_p99_ms": float(diag["chunk_transport_p99_ms"]),
         "transport_max_ms": float(diag["chunk_transport_max_ms"]),
+        "publish_call_p50_ms": float(np.percentile(publish_call_ms, 50)),
+        "publish_call_p99_ms": float(np.percentile(publish_call_ms, 99)),
         "merged": status.merged_count,
         "underruns": status.underrun_count,
         "rejected": status.rejected_count,
@@ -222,7 +228,9 @@ def main() -> None:
                   f"  tick lateness ms  p50 {r['p50_ms']:.3f}  p99 {r['p99_ms']:.3f}  max {r['max_ms']:.3f}"
                   f"  over {r['window_ticks']} ticks; missed {r['missed_ticks']}\n"
                   f"  chunk transport ms  p50 {r['transport_p50_ms']:.3f}  p99 {r['transport_p99_ms']:.3f}"
-                  f"  max {r['transport_max_ms']:.3f}  over {r['transport_count']} chunks\n"
+                  f"  max {r['transport_max_ms']:.3f}  over {r['transport_count']} chunks "
+                  f"(sender's stamp-to-publish()-return p50 {r['publish_call_p50_ms']:.3f} "
+                  f"p99 {r['publish_call_p99_ms']:.3f})\n"
                   f"  sent {r['chunks_sent']}  merged {r['merged']}  rejected {r['rejected']}  underruns "
                   f"{r['underruns']}  exit {r['exit_code']}  1-min load average "
                   f"{r['loadavg_1min'][0]:.2f} -> {r['loadavg_1min'][1]:.2f}  {'PASS' if ok else 'FAIL'}", flush=True)
