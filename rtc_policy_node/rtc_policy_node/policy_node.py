@@ -19,6 +19,8 @@ Parameters (defaults)            meaning
   extra_latency_ms (0.0)         added latency, emulating a larger model on this machine
   delay_window (10), delay_warmup (1), delay_margin_ticks (1), delay_percentile (0.0 = maximum)
                                  the delay estimator (rtc_policy_node.core.delay)
+  publish_priority (30)          SCHED_FIFO priority of the inference thread while it stamps and
+                                 publishes a chunk (inference itself stays normal); 0: never raised
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
@@ -48,6 +50,7 @@ from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
+from rtc_policy_node.scheduling import realtime_section
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -113,6 +116,7 @@ class PolicyNode(Node):
         self.trigger_remaining = p("trigger_remaining", 25).value
         self.observation_timeout_s = p("observation_timeout_s", 0.5).value
         self.extra_latency_ms = p("extra_latency_ms", 0.0).value
+        self.publish_priority = p("publish_priority", 30).value
         delay_window = p("delay_window", 10).value
         delay_warmup = p("delay_warmup", 1).value
         self.delay_margin_ticks = p("delay_margin_ticks", 1).value
@@ -272,8 +276,9 @@ class PolicyNode(Node):
         # array.array skips rclpy's per-element range check of a float list (milliseconds for 50x6)
         msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
         msg.inference_start = wall_start.to_msg()
-        msg.inference_end = self.get_clock().now().to_msg()  # ready to publish
-        self.chunk_pub.publish(msg)
+        with realtime_section(self.publish_priority):  # not preempted between stamp and hand-off
+            msg.inference_end = self.get_clock().now().to_msg()
+            self.chunk_pub.publish(msg)
         t_pub = time.monotonic()
         self._sent_at = t_pub
         self._awaiting_decisions = status.merged_count + status.rejected_count + 1

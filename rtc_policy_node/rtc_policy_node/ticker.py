@@ -9,63 +9,12 @@ for the maximum. No rclpy import: the executor node runs this in its control thr
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class Scheduling:
-    """The scheduling the control thread actually runs with."""
-
-    policy: str  # "SCHED_FIFO" or "SCHED_OTHER"
-    priority: int
-    detail: str  # why, e.g. the reason a SCHED_FIFO request fell back
-
-    def __str__(self) -> str:
-        return f"{self.policy} priority {self.priority} ({self.detail})"
-
-
-def request_realtime(priority: int, thread_id: int = 0) -> Scheduling:
-    """Put a thread under SCHED_FIFO at `priority`; fall back to normal scheduling.
-
-    On Linux, `thread_id` is a native thread id and 0 names the calling thread. Without
-    CAP_SYS_NICE or an RLIMIT_RTPRIO that allows `priority`, the kernel refuses (EPERM) and the
-    thread stays under SCHED_OTHER: the loop still works, only with more jitter under load.
-    """
-    if not hasattr(os, "sched_setscheduler"):
-        return Scheduling("SCHED_OTHER", 0, "SCHED_FIFO not available on this platform")
-    try:
-        os.sched_setscheduler(thread_id, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError) as err:
-        return Scheduling("SCHED_OTHER", 0, f"SCHED_FIFO {priority} refused: {err.strerror or err}")
-    return Scheduling("SCHED_FIFO", priority, "granted")
-
-
-def request_realtime_process(priority: int) -> Scheduling:
-    """Put every thread of this process under SCHED_FIFO at `priority` (threads made later inherit it).
-
-    Why: in Python the control thread needs the GIL every tick. If a normal-priority thread of the
-    same process (the ROS spin thread, a DDS thread calling into Python) holds the GIL and is
-    preempted by some other busy process, the control thread waits for it however high its own
-    priority is. With every thread of the process above normal tasks, the GIL holder runs on.
-    """
-    if not os.path.isdir("/proc/self/task"):
-        return Scheduling("SCHED_OTHER", 0, "no /proc/self/task: cannot list this process's threads")
-    thread_ids = [int(tid) for tid in os.listdir("/proc/self/task")]
-    refused = [got for got in (request_realtime(priority, tid) for tid in thread_ids)
-               if got.policy != "SCHED_FIFO"]
-    if refused:
-        return Scheduling("SCHED_OTHER", 0, f"{len(refused)} of {len(thread_ids)} threads: {refused[0].detail}")
-    return Scheduling("SCHED_FIFO", priority, f"granted for {len(thread_ids)} threads")
-
-
-def normal_scheduling() -> Scheduling:
-    return Scheduling("SCHED_OTHER", 0, "realtime not requested")
 
 
 @dataclass(frozen=True)

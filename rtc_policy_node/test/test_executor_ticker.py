@@ -1,12 +1,11 @@
 """Ticker: absolute deadlines, missed-tick accounting, lateness stats; on a fake clock (no wall time)."""
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
 
-from rtc_policy_node.ticker import Scheduling, Ticker, request_realtime, request_realtime_process
+from rtc_policy_node.ticker import Ticker
 
 
 class FakeClock:
@@ -89,43 +88,3 @@ def test_stop_before_start_runs_no_tick():
 def test_rate_must_be_positive_and_finite(rate):
     with pytest.raises(ValueError, match="rate_hz"):
         Ticker(rate, window_ticks=10)
-
-
-def test_realtime_request_reports_what_it_got():
-    got: list[Scheduling] = []
-    thread = threading.Thread(target=lambda: got.append(request_realtime(10)))
-    thread.start()
-    thread.join()
-    (sched,) = got
-    assert sched.policy in ("SCHED_FIFO", "SCHED_OTHER")
-    assert (sched.policy == "SCHED_FIFO") == (sched.detail == "granted")
-    assert sched.policy in str(sched)
-
-
-def test_realtime_request_falls_back_when_refused(monkeypatch):
-    def refuse(*args):
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr("os.sched_setscheduler", refuse)
-    sched = request_realtime(50)
-    assert sched.policy == "SCHED_OTHER" and "refused" in sched.detail
-
-
-def test_realtime_for_the_process_asks_for_every_thread(monkeypatch):
-    calls: list[tuple[int, int, int]] = []
-    monkeypatch.setattr("os.sched_setscheduler", lambda tid, policy, param: calls.append(
-        (tid, policy, param.sched_priority)))
-    sched = request_realtime_process(40)
-    thread_ids = sorted(int(tid) for tid in os.listdir("/proc/self/task"))
-    assert sorted(tid for tid, _, _ in calls) == thread_ids
-    assert {(policy, prio) for _, policy, prio in calls} == {(os.SCHED_FIFO, 40)}
-    assert sched.policy == "SCHED_FIFO" and sched.priority == 40 and str(len(thread_ids)) in sched.detail
-
-
-def test_realtime_for_the_process_reports_a_refusal(monkeypatch):
-    def refuse(*args):
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr("os.sched_setscheduler", refuse)
-    sched = request_realtime_process(40)
-    assert sched.policy == "SCHED_OTHER" and "refused" in sched.detail
