@@ -155,3 +155,18 @@ def test_training_loss_ignores_given_prefix_rows() -> None:
     loss, info = policy.forward(batch)
     loss.backward()
     assert torch.isfinite(loss) and info["flow_loss"] == pytest.approx(loss.item())
+
+
+def test_shipped_checkpoint_is_small_and_samples_in_every_mode() -> None:
+    path = default_checkpoint_path()
+    assert sum(f.stat().st_size for f in path.iterdir()) < 8_000_000
+    assert json.loads((path / "train_info.json").read_text())["command"].startswith("python -m ")
+    leftover = None
+    for mode in MODES:
+        policy = LeRobotPolicy(str(path), "cpu", GuidanceSettings(mode))
+        assert policy.policy.config.chunk_size == 50 and (policy.state_dim, policy.action_dim) == (6, 6)
+        assert sum(p.numel() for p in policy.policy.parameters()) < 3_000_000
+        state, images = np.zeros(6), {CAMERA_KEY: np.zeros((96, 96, 3), np.uint8)}
+        chunk = policy.sample(state, images, leftover, 6)
+        assert chunk.actions.shape == (50, 6) and np.isfinite(chunk.actions).all()
+        leftover = chunk.model_output[25:]

@@ -29,8 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     parser.add_argument("--episodes", type=int, default=240)
     parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th tick as a training frame")
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -90,7 +90,7 @@ def train(args: argparse.Namespace) -> dict:
     postprocessor.save_pretrained(args.out)
     info = {
         "command": "python -m rtc_policy_node.builtin_policy.train " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "out"
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
         ),
         "episodes": args.episodes,
         "samples": int(len(states)),
