@@ -30,6 +30,7 @@ Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executo
 from __future__ import annotations
 
 import array
+import sys
 import threading
 import time
 import traceback
@@ -43,11 +44,12 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path, feature_norm_modes
+from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 
 from rtc_policy_node.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
+from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
 from rtc_policy_node.scheduling import realtime_section
@@ -71,27 +73,6 @@ class Observation:
     joint_state: JointState | None = None
     joint_state_at: float = 0.0
     images: dict | None = None  # name -> (message, arrival time)
-
-
-class UnitConverter:
-    """Radians (ROS) <-> the policy's joint feature units, with the arm's calibration file."""
-
-    def __init__(self, calibration: Calibration, joints: list[str], use_degrees: bool) -> None:
-        unknown = [j for j in joints if j not in JOINT_NAMES]
-        if unknown:
-            raise ValueError(f"joint_names {unknown} are not SO-100 joints {list(JOINT_NAMES)}")
-        self.calibration = calibration
-        self.joints = joints
-        self.modes = feature_norm_modes(use_degrees)
-
-    def to_features(self, radians: np.ndarray) -> np.ndarray:
-        return np.array([self.calibration.radians_to_feature(j, float(v), self.modes[j])
-                         for j, v in zip(self.joints, radians)])
-
-    def to_radians(self, features: np.ndarray) -> np.ndarray:
-        """(rows, joints) feature units -> radians."""
-        return np.array([[self.calibration.feature_to_radians(j, float(v), self.modes[j])
-                          for j, v in zip(self.joints, row)] for row in features])
 
 
 def _ms(seconds: float) -> float:
@@ -124,7 +105,7 @@ class PolicyNode(Node):
         self._delay_args = dict(window=delay_window, warmup=delay_warmup, margin_ticks=self.delay_margin_ticks,
                                 percentile=delay_percentile or None)
 
-        self.units = UnitConverter(Calibration.load(calibration_file), self.joints, use_degrees)
+        self.units = JointUnits(Calibration.load(calibration_file), self.joints, use_degrees)
         started = time.monotonic()
         self.policy = LeRobotPolicy(
             self.policy_path, self.device,
@@ -150,6 +131,7 @@ class PolicyNode(Node):
         self.last_error = ""
         self.last_timing: InferenceTiming | None = None
         self._sent_at = 0.0              # monotonic time the last chunk went out
+        self._inputs_seen = False        # every input has been fresh at least once
         self._awaiting_decisions = 0     # merged + rejected count that means the executor took it
 
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
@@ -227,6 +209,10 @@ class PolicyNode(Node):
             return
         now = time.monotonic()
         stale = self._stale_inputs(joint_state_at, images, now)
+        if stale and not self._inputs_seen:  # start-up: the publishers are still coming up
+            self.state, self.level = f"waiting for the first message on {', '.join(stale)}", DiagnosticStatus.WARN
+            return
+        self._inputs_seen = True
         if stale:
             if not self.state.startswith("paused"):
                 self.counts["paused"] += 1
@@ -325,6 +311,9 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    # The publishing section runs under SCHED_FIFO but still needs the GIL; a 0.5 ms switch interval
+    # (default 5 ms) bounds how long a normal thread of this process (ROS callbacks) can keep it.
+    sys.setswitchinterval(0.0005)
     rclpy.init(args=args)
     node = None
     try:

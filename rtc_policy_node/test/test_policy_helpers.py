@@ -1,11 +1,13 @@
-"""The policy node's pure helpers: chunk history (leftover by id) and joint vectors by name."""
+"""The policy node's pure helpers: chunk history (leftover by id), joint vectors by name, joint units."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from rtc_policy_node.chunk_history import ChunkHistory
+from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
+from so100_driver.arm import Calibration, default_calibration_path, feature_norm_modes
 
 
 def test_leftover_is_the_active_chunk_from_the_reported_row():
@@ -41,3 +43,22 @@ def test_joint_vector_matches_by_name_not_position():
 def test_joint_vector_errors_name_the_joint(names, positions, message):
     with pytest.raises(ValueError, match=message):
         joint_vector(names, positions, ["a", "b"])
+
+
+@pytest.mark.parametrize("use_degrees", [True, False])
+def test_joint_units_convert_rows_like_the_calibration_does_one_value_at_a_time(use_degrees):
+    calibration = Calibration.load(default_calibration_path())
+    joints = ["gripper", "elbow_flex", "shoulder_pan"]  # the policy's order, not the arm's
+    units = JointUnits(calibration, joints, use_degrees)
+    modes = feature_norm_modes(use_degrees)
+    radians = np.random.default_rng(0).uniform(-1.5, 1.5, size=(50, 3))
+    features = units.to_features(radians)
+    for row, feature_row in zip(radians, features):
+        for joint, value, feature in zip(joints, row, feature_row):
+            assert feature == pytest.approx(calibration.radians_to_feature(joint, float(value), modes[joint]))
+    inside = units.to_features(units.to_radians(features))  # round trip, within the calibrated range
+    np.testing.assert_allclose(inside, features, atol=1e-9)
+    with pytest.raises(ValueError, match="3 joint values"):
+        units.to_features(np.zeros((2, 6)))
+    with pytest.raises(ValueError, match="not SO-100 joints"):
+        JointUnits(calibration, ["elbow"])

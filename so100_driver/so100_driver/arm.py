@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
+
+import numpy as np
 
 JOINT_NAMES: tuple[str, ...] = (
     "shoulder_pan",
@@ -39,6 +41,7 @@ RADIANS_PER_TICK = 2.0 * math.pi / TICKS_PER_TURN
 # LeRobot's DEGREES mode divides by (resolution - 1), not by the resolution.
 _LEROBOT_MAX_RES = TICKS_PER_TURN - 1
 _CALIBRATION_FIELDS = ("id", "drive_mode", "homing_offset", "range_min", "range_max")
+ArrayOrFloat = Union[float, np.ndarray]  # conversions take one value or a numpy array of one joint
 
 
 class NormMode(str, Enum):
@@ -138,10 +141,10 @@ class Calibration:
         Path(path).write_text(json.dumps(self.to_dict(), indent=4) + "\n")
 
     # ----- ticks <-> radians ---------------------------------------------------------------
-    def ticks_to_radians(self, joint: str, ticks: float) -> float:
+    def ticks_to_radians(self, joint: str, ticks: ArrayOrFloat) -> ArrayOrFloat:
         return (ticks - self.motors[joint].midpoint) * RADIANS_PER_TICK
 
-    def radians_to_ticks(self, joint: str, radians: float) -> float:
+    def radians_to_ticks(self, joint: str, radians: ArrayOrFloat) -> ArrayOrFloat:
         """Exact (fractional) ticks; round when writing a register."""
         return radians / RADIANS_PER_TICK + self.motors[joint].midpoint
 
@@ -155,13 +158,14 @@ class Calibration:
         return min(upper, max(lower, radians))
 
     # ----- ticks <-> LeRobot feature units (LeRobot 0.4.4 MotorsBus semantics) -------------
-    def ticks_to_feature(self, joint: str, ticks: float, mode: NormMode | str) -> float:
+    def ticks_to_feature(self, joint: str, ticks: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
+        """Scalar or numpy array of one joint's ticks -> LeRobot feature units."""
         mode = NormMode(mode)
         motor = self.motors[joint]
         lo, hi = motor.range_min, motor.range_max
         if mode is NormMode.DEGREES:
             return (ticks - motor.midpoint) * 360 / _LEROBOT_MAX_RES
-        bounded = min(hi, max(lo, ticks))
+        bounded = np.clip(ticks, lo, hi)
         if mode is NormMode.RANGE_M100_100:
             norm = ((bounded - lo) / (hi - lo)) * 200 - 100
             return -norm if motor.drive_mode else norm
@@ -184,11 +188,12 @@ class Calibration:
         return int((bounded / 100) * (hi - lo) + lo)
 
     # ----- radians <-> LeRobot feature units ------------------------------------------------
-    def radians_to_feature(self, joint: str, radians: float, mode: NormMode | str) -> float:
+    def radians_to_feature(self, joint: str, radians: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
+        """Scalar or numpy array of one joint's radians -> LeRobot feature units."""
         return self.ticks_to_feature(joint, self.radians_to_ticks(joint, radians), mode)
 
-    def feature_to_radians(self, joint: str, value: float, mode: NormMode | str) -> float:
-        """Inverse of :meth:`radians_to_feature` without LeRobot's integer truncation."""
+    def feature_to_radians(self, joint: str, value: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
+        """Inverse of :meth:`radians_to_feature` without LeRobot's integer truncation; scalar or array."""
         mode = NormMode(mode)
         motor = self.motors[joint]
         lo, hi = motor.range_min, motor.range_max
@@ -196,10 +201,10 @@ class Calibration:
             ticks = value * _LEROBOT_MAX_RES / 360 + motor.midpoint
         elif mode is NormMode.RANGE_M100_100:
             value = -value if motor.drive_mode else value
-            ticks = ((min(100.0, max(-100.0, value)) + 100) / 200) * (hi - lo) + lo
+            ticks = ((np.clip(value, -100.0, 100.0) + 100) / 200) * (hi - lo) + lo
         else:  # RANGE_0_100
             value = 100 - value if motor.drive_mode else value
-            ticks = (min(100.0, max(0.0, value)) / 100) * (hi - lo) + lo
+            ticks = (np.clip(value, 0.0, 100.0) / 100) * (hi - lo) + lo
         return self.ticks_to_radians(joint, ticks)
 
     def radians_to_features(
