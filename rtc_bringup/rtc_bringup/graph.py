@@ -47,6 +47,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("control_rate_hz", "", "executor tick rate"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
+    Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
 )
@@ -96,6 +97,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "cameras": ("rtc_policy", "camera_topics", _cameras),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "task": ("rtc_policy", "task", str),
+    "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
 }
 
 _EXECUTABLES = {
