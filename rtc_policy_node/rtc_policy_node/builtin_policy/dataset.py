@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from so100_driver.arm import Calibration, default_calibration_path
 from so100_driver.sim import Scene, demonstrate, render, sample_scene
 
-from rtc_policy_node.builtin_policy.features import radians_to_features, sim_calibration
+from rtc_policy_node.joint_units import JointUnits
 
 EPISODE_TICKS = 150
 
@@ -88,8 +89,8 @@ class TrainingSamples:
 
 def training_samples(demos: Demonstrations, chunk_size: int, frame_stride: int = 1) -> TrainingSamples:
     """One sample per `frame_stride` ticks of every episode: (image, state, next chunk_size actions)."""
-    calibration = sim_calibration()
-    features = radians_to_features(calibration, demos.joint_positions)  # (N, T, 6)
+    # LeRobot feature units of the simulated arm's calibration, as a recorded LeRobot dataset has them
+    features = JointUnits(Calibration.load(default_calibration_path())).to_features(demos.joint_positions)
     episodes, ticks, _ = features.shape
     padded = np.concatenate([features, np.repeat(features[:, -1:], chunk_size, axis=1)], axis=1)
     images, states, chunks = [], [], []

@@ -92,7 +92,7 @@ def run_episode(
     if delay < 0:
         raise ValueError(f"delay must be >= 0 ticks, got {delay}")
     guidance = settings.guidance(spec.guidance)
-    limits = joint_limits(policy.calibration)
+    limits = joint_limits(policy.units.calibration)
     q = start_joint_positions(scene)
     record = EpisodeRecord(scene, mode, delay, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)

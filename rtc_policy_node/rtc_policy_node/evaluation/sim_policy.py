@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from so100_driver.arm import JOINT_NAMES
+from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 from so100_driver.sim import Scene, render
 
-from rtc_policy_node.builtin_policy.features import features_to_radians, radians_to_features, sim_calibration
+from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, SampledChunk
 
 
@@ -22,7 +22,7 @@ class SimPolicy:
 
     def __init__(self, checkpoint: Path) -> None:
         self.checkpoint = checkpoint
-        self.calibration = sim_calibration()
+        self.units = JointUnits(Calibration.load(default_calibration_path()))  # the simulated arm's
         self._loaded: dict[GuidanceSettings, LeRobotPolicy] = {}
         first = self.policy(GuidanceSettings(mode="off"))
         if first.action_dim != len(JOINT_NAMES) or first.state_dim != len(JOINT_NAMES):
@@ -49,7 +49,7 @@ class SimPolicy:
         inference_delay: int,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output)."""
-        state = radians_to_features(self.calibration, joint_positions)
+        state = self.units.to_features(joint_positions)
         images = {self.image_key: render(joint_positions, scene)}
         sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise)
-        return features_to_radians(self.calibration, sampled.actions), sampled
+        return self.units.to_radians(sampled.actions), sampled
