@@ -169,7 +169,17 @@ def test_node_moves_arm_survives_faults_and_turns_torque_off(processes, peer: Pe
     ):
         inject()
         time.sleep(0.2)
-    assert peer.wait_for(lambda: int(peer.diagnostics[-1]["bus_retries"]) >= 5 if peer.diagnostics else False, 5.0)
+    def counted() -> bool:
+        diag = peer.diagnostics[-1] if peer.diagnostics else None
+        return diag is not None and int(diag["bus_retries"]) >= 5 and int(diag["bus_timeouts"]) >= 1 \
+            and int(diag["bus_checksum_errors"]) >= 1
+
+    deadline = time.monotonic() + 15.0
+    while not peer.wait_for(counted, 1.0) and time.monotonic() < deadline:
+        # On a loaded machine a corrupted reply can arrive after its cycle gave up waiting; the next
+        # cycle flushes it uncounted. Corrupt another one until the node has counted one.
+        bus_emulator.corrupt_replies(1, motor_id=5)
+    assert counted(), peer.diagnostics[-1] if peer.diagnostics else "no diagnostics"
     with peer.lock:
         during = [dict(zip(m.name, m.position)) for m in peer.states[seen:]]
     assert during
@@ -177,7 +187,6 @@ def test_node_moves_arm_survives_faults_and_turns_torque_off(processes, peer: Pe
         assert all(abs(state[j] - hold[j]) < 0.003 for j in JOINT_NAMES), state
     assert {m: bus_emulator.register(m, "Goal_Position") for m in MOTOR_IDS.values()} == goals
     diag = peer.diagnostics[-1]
-    assert int(diag["bus_timeouts"]) >= 1 and int(diag["bus_checksum_errors"]) >= 1
     assert float(diag["loop_rate_hz"]) > 50.0
     assert "shoulder_pan_temperature_c" in diag and "gripper_voltage_v" in diag
 
