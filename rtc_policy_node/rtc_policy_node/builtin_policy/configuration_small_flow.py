@@ -60,6 +60,7 @@ class SmallFlowConfig(PreTrainedConfig):
     image_feature_dim: int = 128
     hidden_dim: int = 320
     num_blocks: int = 3
+    action_basis_size: int = 12  # the predicted chunk is this many slow cosines per joint
 
     # Training-time RTC: fraction of samples with a simulated delay, and its largest value (ticks).
     train_delay_fraction: float = 0.5
@@ -76,6 +77,10 @@ class SmallFlowConfig(PreTrainedConfig):
         super().__post_init__()
         if self.rtc_mode not in GUIDANCE_MODES:
             raise ValueError(f"rtc_mode must be one of {GUIDANCE_MODES}, got {self.rtc_mode!r}")
+        if not 0 < self.action_basis_size <= self.chunk_size:
+            raise ValueError(
+                f"action_basis_size ({self.action_basis_size}) must be in 1..chunk_size ({self.chunk_size})"
+            )
         if not 0 < self.n_action_steps <= self.chunk_size:
             raise ValueError(
                 f"n_action_steps ({self.n_action_steps}) must be in 1..chunk_size ({self.chunk_size})"

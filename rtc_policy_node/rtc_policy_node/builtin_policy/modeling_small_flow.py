@@ -20,7 +20,7 @@ from torch import Tensor
 
 from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, read_checkpoint_config
 from rtc_policy_node.builtin_policy.configuration_small_flow import POLICY_TYPE, SmallFlowConfig
-from rtc_policy_node.builtin_policy.network import ObservationEncoder, VelocityNet
+from rtc_policy_node.builtin_policy.network import ChunkDenoiser, ObservationEncoder
 from rtc_policy_node.core import RTCGuidance, sample_flow
 
 
@@ -37,12 +37,13 @@ class SmallFlowPolicy(PreTrainedPolicy):
         self.encoder = ObservationEncoder(
             tuple(config.image_features[image_key].shape), config.image_downsample, config.image_feature_dim
         )
-        self.velocity_net = VelocityNet(
+        self.denoiser = ChunkDenoiser(
             config.chunk_size,
             config.action_dim,
             config.image_feature_dim + config.state_dim,
             config.hidden_dim,
             config.num_blocks,
+            config.action_basis_size,
         )
         self.rtc_processor: RTCGuidance | None = None
         self.init_rtc_processor()
@@ -68,7 +69,11 @@ class SmallFlowPolicy(PreTrainedPolicy):
             )
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
-        """Flow-matching loss with training-time RTC: random prefixes of the chunk are given clean."""
+        """Flow-matching loss with training-time RTC: random prefixes of the chunk are given clean.
+
+        The velocity error of a clean-chunk prediction is its action error over t; its 1 / t^2 weight
+        is capped at the last sampling step's time so that nearly clean samples do not dominate.
+        """
         actions = batch[ACTION]
         batch_size, horizon, _ = actions.shape
         cond = self._encode(batch)
@@ -79,8 +84,9 @@ class SmallFlowPolicy(PreTrainedPolicy):
         given = torch.arange(horizon, device=actions.device)[None, :] < delays  # (B, H) prefix is clean
         times = torch.where(given, torch.zeros_like(t), t)
         x_t = times[..., None] * noise + (1 - times[..., None]) * actions
-        target = noise - actions
-        error = F.mse_loss(self.velocity_net(x_t, times, cond), target, reduction="none").mean(-1)
+        predicted = self.denoiser(x_t, times, cond)
+        scale = times.clamp_min(1.0 / self.config.num_inference_steps)
+        error = F.mse_loss(predicted, actions, reduction="none").mean(-1) / scale.square()
         weight = (~given).float()
         loss = (error * weight).sum() / weight.sum()
         return loss, {"flow_loss": loss.item()}
@@ -120,7 +126,7 @@ class SmallFlowPolicy(PreTrainedPolicy):
             if given:
                 times = times.clone()
                 times[:, :given] = 0.0
-            return self.velocity_net(x_t, times, cond)
+            return self._velocity(x_t, times, cond)
 
         chunk = sample_flow(
             velocity,
@@ -162,6 +168,14 @@ class SmallFlowPolicy(PreTrainedPolicy):
         """
         horizon = self.rtc_processor.rtc_config.execution_horizon if execution_horizon is None else execution_horizon
         return min(int(inference_delay or 0), int(horizon), leftover_rows, self.config.chunk_size)
+
+    def _velocity(self, x_t: Tensor, times: Tensor, cond: Tensor) -> Tensor:
+        """v = (x_t - predicted clean chunk) / t, so the last Euler step lands on the (smooth) prediction.
+
+        Rows given clean (t = 0, prefix mode) get a finite value; the prefix guidance replaces them.
+        """
+        scale = times.clamp_min(1e-3)[..., None]
+        return (x_t - self.denoiser(x_t, times, cond)) / scale
 
     def _encode(self, batch: dict[str, Tensor]) -> Tensor:
         return self.encoder(batch[self.image_key], batch[OBS_STATE])

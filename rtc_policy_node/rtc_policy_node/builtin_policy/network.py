@@ -1,4 +1,4 @@
-"""The denoiser of the built-in policy: an observation encoder and a per-action-time velocity MLP."""
+"""The denoiser of the built-in policy: an observation encoder and a per-action-time chunk MLP."""
 
 from __future__ import annotations
 
@@ -50,18 +50,36 @@ def time_features(times: Tensor) -> Tensor:
     return torch.cat([times[..., None], torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)
 
 
-class VelocityNet(nn.Module):
-    """v(x_t, per-action times, conditioning) for a whole chunk at once (B, H, A)."""
+def cosine_basis(chunk_size: int, size: int) -> Tensor:
+    """The first `size` orthonormal DCT-II vectors over a chunk, (chunk_size, size): slow cosines only."""
+    rows = torch.arange(chunk_size, dtype=torch.float64)[:, None] + 0.5
+    basis = torch.cos(math.pi * rows * torch.arange(size, dtype=torch.float64)[None, :] / chunk_size)
+    basis[:, 0] /= math.sqrt(2.0)
+    return (basis * math.sqrt(2.0 / chunk_size)).float()
 
-    def __init__(self, chunk_size: int, action_dim: int, cond_dim: int, hidden_dim: int, num_blocks: int) -> None:
+
+class ChunkDenoiser(nn.Module):
+    """x_t, per-action times, conditioning -> the predicted clean chunk (B, H, A).
+
+    The prediction is a combination of the `basis_size` slowest cosines over the chunk per joint, so
+    every chunk the policy outputs is smooth by construction: the network cannot put tick-to-tick
+    jitter into its actions, only motion that varies over several ticks.
+    """
+
+    def __init__(
+        self, chunk_size: int, action_dim: int, cond_dim: int, hidden_dim: int, num_blocks: int, basis_size: int
+    ) -> None:
         super().__init__()
         self.chunk_size = chunk_size
         self.action_dim = action_dim
+        self.basis_size = basis_size
         in_dim = chunk_size * action_dim + chunk_size * (1 + 2 * len(TIME_FREQUENCIES)) + cond_dim
         self.inp = nn.Linear(in_dim, hidden_dim)
         self.blocks = nn.Sequential(*[ResidualBlock(hidden_dim) for _ in range(num_blocks)])
-        self.out = nn.Sequential(nn.LayerNorm(hidden_dim), nn.Linear(hidden_dim, chunk_size * action_dim))
+        self.out = nn.Sequential(nn.LayerNorm(hidden_dim), nn.Linear(hidden_dim, basis_size * action_dim))
+        self.register_buffer("basis", cosine_basis(chunk_size, basis_size), persistent=False)
 
     def forward(self, x_t: Tensor, times: Tensor, cond: Tensor) -> Tensor:
         h = self.inp(torch.cat([x_t.flatten(1), time_features(times), cond], dim=-1))
-        return self.out(self.blocks(h)).view(-1, self.chunk_size, self.action_dim)
+        coefficients = self.out(self.blocks(h)).view(-1, self.basis_size, self.action_dim)
+        return self.basis @ coefficients

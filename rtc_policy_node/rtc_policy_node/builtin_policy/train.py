@@ -32,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that is saved")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, help="also save the demonstrations (.npz) here")
@@ -64,6 +65,7 @@ def train(args: argparse.Namespace) -> dict:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, step / 200) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
     )
+    averaged = [p.detach().clone() for p in policy.parameters()]
     generator = torch.Generator().manual_seed(args.seed)
     losses: list[float] = []
     for step in range(args.steps):
@@ -79,10 +81,15 @@ def train(args: argparse.Namespace) -> dict:
         torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         optimizer.step()
         schedule.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(averaged, list(policy.parameters()), 1.0 - args.ema)
         losses.append(loss.item())
         if step % 500 == 0 or step == args.steps - 1:
             print(f"step {step:5d}  loss {np.mean(losses[-100:]):.4f}  {time.perf_counter() - started:.0f} s", flush=True)
 
+    with torch.no_grad():  # save the exponential moving average of the weights: steadier predictions
+        for parameter, mean_value in zip(policy.parameters(), averaged):
+            parameter.copy_(mean_value)
     policy.eval()
     args.out.mkdir(parents=True, exist_ok=True)
     policy.save_pretrained(args.out)
