@@ -32,7 +32,7 @@ def _tiny_config(joints: int = 6, **overrides) -> SmallFlowConfig:
         "output_features": {ACTION: PolicyFeature(type=FeatureType.ACTION, shape=(joints,))},
     }
     return SmallFlowConfig(device="cpu", chunk_size=12, n_action_steps=6, hidden_dim=32, num_blocks=1,
-                           image_feature_dim=16, num_inference_steps=4, **features, **overrides)
+                           action_basis_size=12, image_feature_dim=16, num_inference_steps=4, **features, **overrides)
 
 
 def _write_checkpoint(path: Path, joints: int = 6) -> Path:

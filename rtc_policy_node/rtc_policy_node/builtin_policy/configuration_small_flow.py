@@ -60,7 +60,7 @@ class SmallFlowConfig(PreTrainedConfig):
     image_feature_dim: int = 128
     hidden_dim: int = 320
     num_blocks: int = 3
-    action_basis_size: int = 12  # the predicted chunk is this many slow cosines per joint
+    action_basis_size: int = 16  # the predicted chunk is this many slow cosines per joint
 
     # Training-time RTC: fraction of samples with a simulated delay, and its largest value (ticks).
     train_delay_fraction: float = 0.5
