@@ -160,6 +160,8 @@ class FeetechBus:
             replies, received, failure, failure_kind = self._attempt(packet, expect, size)
             if not failure:
                 return replies
+            if failure_kind is BusTimeout:
+                self._drain_late_replies()
             shown = received[:_MAX_SHOWN_BYTES].hex(" ") or "nothing"
             if len(received) > _MAX_SHOWN_BYTES:
                 shown += " ..."
@@ -226,6 +228,19 @@ class FeetechBus:
         stats.servo_errors[packet.motor_id] = packet.code
         pending.discard(packet.motor_id)
         replies[packet.motor_id] = Reply(packet.motor_id, packet.code, packet.params)
+
+    def _drain_late_replies(self) -> None:
+        """After an attempt gave up waiting, swallow the replies still on their way.
+
+        A status packet names the servo but not the register it answers, so a late reply would
+        otherwise be taken as the answer to the next request of that servo (a firmware version read
+        as another register's value). Waits until the line has been quiet for one timeout, at most
+        three timeouts in all.
+        """
+        port = self._require_port()
+        end = time.monotonic() + 3 * self.timeout_s
+        while (left := end - time.monotonic()) > 0 and self._read_available(port, min(self.timeout_s, left)):
+            pass
 
     def _read_available(self, port: serial.Serial, timeout_s: float) -> bytes:
         try:

@@ -52,6 +52,16 @@ def test_single_faults_are_retried_with_correct_data(bus: FeetechBus, bus_emulat
     assert bus.stats.failed_transactions == 0
 
 
+def test_a_late_reply_is_never_taken_as_the_answer_to_the_next_request(bus: FeetechBus,
+                                                                       bus_emulator: ServoBusEmulator) -> None:
+    """Status packets do not name the register: a reply that comes after its request gave up must
+    not be read as the next register's value (seen as 'different firmware versions' under load)."""
+    bus_emulator.delay_replies(0.03, count=2, motor_id=3)  # both the first try and its retry are late
+    assert bus.read(3, REGISTERS["Firmware_Major_Version"]) == 3
+    assert bus.read(3, REGISTERS["Firmware_Minor_Version"]) == 9
+    assert bus.read(3, REGISTERS["Model_Number"]) == 777
+
+
 def test_faults_counted(bus: FeetechBus, bus_emulator: ServoBusEmulator) -> None:
     bus_emulator.drop_replies(1, motor_id=1)
     bus_emulator.corrupt_replies(1, motor_id=1)
