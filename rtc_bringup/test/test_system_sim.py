@@ -54,9 +54,10 @@ def test_rtc_keeps_seams_smooth_where_naive_switching_jumps(processes, tmp_path)
     naive = run_graph(processes, tmp_path, "naive_delay6", 20.0, *arguments, "guidance_mode:=off",
                       "executor_mode:=replace")
     assert not math.isnan(rtc["seam_ratio"]) and not math.isnan(naive["seam_ratio"])
-    assert rtc["seam_ratio"] <= 1.5, rtc
     assert all(real <= assumed for assumed, real in rtc["delays"]), rtc["delays"]
-    # Single runs measured 2.8-3.9 for naive (docs/benchmarks.md); 2.5 keeps the test about the
-    # direction and size of the effect without failing on one lucky run.
+    # Single 20 s runs measured RTC 0.74-1.86 and naive 3.4-7.8 (docs/benchmarks.md): the worst seam
+    # of one run is a noisy statistic. The bounds keep the test about the direction and size of the
+    # effect without failing on one unlucky run; the figures are reported, not asserted.
+    assert rtc["seam_ratio"] <= 2.0, rtc
     assert naive["seam_ratio"] >= 2.5, naive
-    assert naive["seam_ratio"] >= 3 * rtc["seam_ratio"], (naive, rtc)
+    assert naive["seam_ratio"] >= 2 * rtc["seam_ratio"], (naive, rtc)

@@ -31,7 +31,7 @@ class GuidanceSettings:
     mode: str = "vjp"                 # off | identity | vjp | prefix
     execution_horizon: int = 25       # ticks of the leftover guidance follows
     max_guidance_weight: float = 10.0
-    schedule: str = "EXP"             # ZEROS | ONES | LINEAR | EXP
+    schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP
 
 
 @dataclass(frozen=True)

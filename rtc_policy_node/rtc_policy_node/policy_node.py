@@ -6,7 +6,7 @@ Parameters (defaults)            meaning
   guidance_mode ("vjp")          off | identity | vjp | prefix
   execution_horizon (25)         ticks of the leftover that guidance follows
   max_guidance_weight (10.0)     clip of the guidance weight
-  schedule ("EXP")               ZEROS | ONES | LINEAR | EXP
+  schedule ("LINEAR")            ZEROS | ONES | LINEAR | EXP (LeRobot's default is LINEAR)
   camera_topics (["front=/camera/front/image_raw"])
                                  name=topic: the topic feeds observation.images.<name>; a topic
                                  ending in /compressed is a sensor_msgs/CompressedImage
@@ -88,7 +88,7 @@ class PolicyNode(Node):
         self.guidance_mode = p("guidance_mode", "vjp").value
         self.execution_horizon = p("execution_horizon", 25).value
         self.max_guidance_weight = p("max_guidance_weight", 10.0).value
-        self.schedule = p("schedule", "EXP").value
+        self.schedule = p("schedule", "LINEAR").value
         self.camera_topics = p("camera_topics", ["front=/camera/front/image_raw"]).value
         calibration_file = p("calibration_file", "").value or str(default_calibration_path())
         use_degrees = p("use_degrees", True).value
