@@ -19,8 +19,8 @@ Parameters (defaults)            meaning
   extra_latency_ms (0.0)         added latency, emulating a larger model on this machine
   delay_window (10), delay_warmup (1), delay_margin_ticks (1), delay_percentile (0.0 = maximum)
                                  the delay estimator (rtc_policy_node.core.delay)
-  publish_priority (30)          SCHED_FIFO priority of the inference thread while it stamps and
-                                 publishes a chunk (inference itself stays normal); 0: never raised
+  publish_priority (30)          SCHED_FIFO priority of the inference thread while it builds, stamps
+                                 and publishes a chunk (inference itself stays normal); 0: never raised
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
@@ -249,23 +249,24 @@ class PolicyNode(Node):
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
 
-        msg = ActionChunk()
-        msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
-        msg.chunk_id = self.history.add(chunk.model_output)
-        msg.source_step = source_step
-        msg.inference_delay = delay
-        msg.execution_horizon = self.execution_horizon
-        msg.guidance_mode = self.guidance_mode
-        msg.prev_chunk_id = prev_id
-        msg.joint_names = self.joints
-        msg.length, msg.action_dim = radians_chunk.shape
-        # array.array skips rclpy's per-element range check of a float list (milliseconds for 50x6)
-        msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
-        msg.inference_start = wall_start.to_msg()
-        with realtime_section(self.publish_priority):  # not preempted between stamp and hand-off
+        # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
+        with realtime_section(self.publish_priority):
+            msg = ActionChunk()
+            msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
+            msg.chunk_id = self.history.add(chunk.model_output)
+            msg.source_step = source_step
+            msg.inference_delay = delay
+            msg.execution_horizon = self.execution_horizon
+            msg.guidance_mode = self.guidance_mode
+            msg.prev_chunk_id = prev_id
+            msg.joint_names = self.joints
+            msg.length, msg.action_dim = radians_chunk.shape
+            # array.array skips rclpy's per-element range check of a float list (milliseconds for 50x6)
+            msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
+            msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
             self.chunk_pub.publish(msg)
-        t_pub = time.monotonic()
+            t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
         self._sent_at = t_pub
         self._awaiting_decisions = status.merged_count + status.rejected_count + 1
         self.estimator.add(t_pub - t_start)
