@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from rtc_policy_node.scheduling import Scheduling, realtime_section, request_realtime, request_realtime_process
 
 
@@ -18,12 +20,14 @@ def test_realtime_request_reports_what_it_got():
     assert sched.policy in str(sched)
 
 
-def test_realtime_request_falls_back_when_refused(monkeypatch):
-    def refuse(*args):
-        raise PermissionError(1, "Operation not permitted")
+def _refuse(*_args):
+    raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr("os.sched_setscheduler", refuse)
-    sched = request_realtime(50)
+
+@pytest.mark.parametrize("request_fifo", [request_realtime, request_realtime_process])
+def test_a_refused_request_falls_back_and_says_so(monkeypatch, request_fifo):
+    monkeypatch.setattr("os.sched_setscheduler", _refuse)
+    sched = request_fifo(40)
     assert sched.policy == "SCHED_OTHER" and "refused" in sched.detail
 
 
@@ -36,15 +40,6 @@ def test_realtime_for_the_process_asks_for_every_thread(monkeypatch):
     assert sorted(tid for tid, _, _ in calls) == thread_ids
     assert {(policy, prio) for _, policy, prio in calls} == {(os.SCHED_FIFO, 40)}
     assert sched.policy == "SCHED_FIFO" and sched.priority == 40 and str(len(thread_ids)) in sched.detail
-
-
-def test_realtime_for_the_process_reports_a_refusal(monkeypatch):
-    def refuse(*args):
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr("os.sched_setscheduler", refuse)
-    sched = request_realtime_process(40)
-    assert sched.policy == "SCHED_OTHER" and "refused" in sched.detail
 
 
 def test_realtime_section_raises_then_restores_normal_scheduling(monkeypatch):
