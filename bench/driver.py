@@ -36,7 +36,8 @@ from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 from so100_driver.arm_driver import ArmDriver
 from so100_driver.bus import FeetechBus
 from so100_driver.safety import CommandGate
-from so100_driver.timing import DeadlineClock, request_realtime
+from so100_driver.scheduling import request_realtime
+from so100_driver.timing import DeadlineClock
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 PRIORITY = 50  # driver_node's default realtime_priority
@@ -67,7 +68,7 @@ def run(duration_s: float, rate_hz: float, baudrate: int, realtime: bool) -> dic
             bus = FeetechBus(str(Path(tmp) / "so100"), baudrate)
             driver = ArmDriver(bus, calibration, gate)
             driver.connect()
-            scheduling = f"SCHED_FIFO {PRIORITY}" if realtime and request_realtime(PRIORITY) else "normal"
+            scheduling = f"SCHED_FIFO {PRIORITY}" if realtime and request_realtime(PRIORITY).policy == "SCHED_FIFO" else "normal"
             start_bytes = bus.stats.bytes_written + bus.stats.bytes_read
             start_transactions = bus.stats.transactions
             clock = DeadlineClock(1.0 / rate_hz)

@@ -27,6 +27,7 @@ import threading
 import time
 
 import numpy as np
+from so100_driver.scheduling import realtime_section
 
 LOAD = """
 import os, sys, torch
@@ -149,27 +150,26 @@ def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_prio
     with open(log_path, "w") as log:
         executor = subprocess.Popen(args, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
                                     preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
-    if sender_priority:  # before the peers' threads exist, so they all inherit it
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(sender_priority))
-    peers = Neighbours(rate)
-    load_before = os.getloadavg()[0]
-    try:
-        deadline = time.monotonic() + 30
-        while peers.status is None or peers.status.merged_count == 0:
-            if time.monotonic() > deadline or executor.poll() is not None:
-                raise RuntimeError(f"the executor did not start merging chunks; see {log_path}")
-            peers.publish_joint_states()
-            time.sleep(0.1)
-        time.sleep(duration + 1.5)  # the diagnostics after `duration` cover a full window
-        diag, status, sent = dict(peers.diagnostics), peers.status, peers.chunks_sent
-        publish_call_ms = np.array(peers.publish_call_ms)
-        load_after = os.getloadavg()[0]
-    finally:
-        peers.close()
-        exit_code = stop(executor)
-        stop(load, signal.SIGKILL)
-        if sender_priority:
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    with realtime_section(sender_priority) as sender:  # before the peers' threads exist: they inherit it
+        if sender_priority and sender.policy != "SCHED_FIFO":
+            raise RuntimeError(f"sender: {sender}")
+        peers = Neighbours(rate)
+        load_before = os.getloadavg()[0]
+        try:
+            deadline = time.monotonic() + 30
+            while peers.status is None or peers.status.merged_count == 0:
+                if time.monotonic() > deadline or executor.poll() is not None:
+                    raise RuntimeError(f"the executor did not start merging chunks; see {log_path}")
+                peers.publish_joint_states()
+                time.sleep(0.1)
+            time.sleep(duration + 1.5)  # the diagnostics after `duration` cover a full window
+            diag, status, sent = dict(peers.diagnostics), peers.status, peers.chunks_sent
+            publish_call_ms = np.array(peers.publish_call_ms)
+            load_after = os.getloadavg()[0]
+        finally:
+            peers.close()
+            exit_code = stop(executor)
+            stop(load, signal.SIGKILL)
     return {
         "rate_hz": rate,
         "duration_s": duration,

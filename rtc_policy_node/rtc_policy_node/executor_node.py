@@ -52,7 +52,7 @@ from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, RejectReason
 from rtc_policy_node.joint_vector import joint_vector
-from rtc_policy_node.scheduling import (Scheduling, normal_scheduling, request_realtime,
+from so100_driver.scheduling import (Scheduling, normal_scheduling, request_realtime,
                                         request_realtime_process)
 from rtc_policy_node.ticker import Ticker
 

@@ -59,7 +59,8 @@ from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
 from .sim import scene_for_seed, start_position_ticks
-from .timing import DeadlineClock, request_realtime
+from .scheduling import request_realtime
+from .timing import DeadlineClock
 
 JOINT_STATES_TOPIC = "/joint_states"
 DIAGNOSTICS_TOPIC = "/diagnostics"
@@ -160,7 +161,7 @@ class DriverNode(Node):
     def _control_loop(self) -> None:
         granted = True
         if self.realtime_priority:
-            granted = request_realtime(self.realtime_priority)
+            granted = request_realtime(self.realtime_priority).policy == "SCHED_FIFO"
             self.scheduling = f"SCHED_FIFO {self.realtime_priority}" if granted else "normal (SCHED_FIFO refused)"
         log = self.get_logger()
         (log.info if granted else log.warning)(f"control loop at {self.rate_hz} Hz, scheduling {self.scheduling}")

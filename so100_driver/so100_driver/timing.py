@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 
@@ -35,12 +34,3 @@ class DeadlineClock:
         self.next_deadline += self.period_s
         self.ticks += 1
         return lateness
-
-
-def request_realtime(priority: int) -> bool:
-    """Put the calling thread under SCHED_FIFO at ``priority``; False (and no change) if refused."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError, AttributeError):
-        return False
-    return True

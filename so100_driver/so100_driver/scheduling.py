@@ -1,6 +1,6 @@
 """Real-time scheduling of threads: SCHED_FIFO when the kernel grants it, a named fallback when not.
 
-No rclpy import: the executor's control loop and the policy's chunk hand-off use it.
+No rclpy import: the driver's and the executor's control loops and the policy's chunk hand-off use it.
 """
 from __future__ import annotations
 
