@@ -30,6 +30,7 @@ Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executo
 from __future__ import annotations
 
 import array
+import gc
 import sys
 import threading
 import time
@@ -46,6 +47,7 @@ from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 
+from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
 from rtc_policy_node.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
@@ -58,12 +60,6 @@ CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 ERROR_BACKOFF_S = 1.0
 MERGE_WAIT_S = 2.0  # after sending a chunk, wait this long for the executor to take it
-
-
-def builtin_checkpoint() -> str:
-    from ament_index_python.packages import get_package_share_directory
-
-    return f"{get_package_share_directory('rtc_policy_node')}/checkpoints/builtin_so100"
 
 
 @dataclass
@@ -83,7 +79,7 @@ class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
         p = self.declare_parameter
-        self.policy_path = p("policy_path", "").value or builtin_checkpoint()
+        self.policy_path = p("policy_path", "").value or str(default_checkpoint_path())
         self.device = p("device", "cpu").value
         self.guidance_mode = p("guidance_mode", "vjp").value
         self.execution_horizon = p("execution_horizon", 25).value
@@ -319,6 +315,10 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = PolicyNode()
+        # torch and LeRobot leave ~400k long-lived objects: a full collection of them takes 200+ ms,
+        # which lands inside an inference and breaks the delay the chunk promised. Freeze them.
+        gc.collect()
+        gc.freeze()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
