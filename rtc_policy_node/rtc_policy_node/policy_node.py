@@ -15,7 +15,7 @@ Parameters (defaults)            meaning
   joint_names (SO-100 joints)    the policy's state/action order, matched by name to /joint_states
   task ("")                      language instruction for policies that take one
   trigger_remaining (25)         start an inference when the executor has <= this many actions left
-  observation_timeout_s (0.5)    older camera images or joint states pause inference
+  observation_timeout_s (0.5)    older camera images, joint states or executor status pause inference
   extra_latency_ms (0.0)         added latency, emulating a larger model on this machine
   delay_window (10), delay_warmup (1), delay_margin_ticks (1), delay_percentile (0.0 = maximum)
                                  the delay estimator (rtc_policy_node.core.delay)
@@ -50,6 +50,7 @@ from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
 from rtc_policy_node.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
+from rtc_policy_node.core.executor_clock import ExecutorClock
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
@@ -119,6 +120,8 @@ class PolicyNode(Node):
         self._stop = threading.Event()
         self._obs = Observation(images={})
         self._status: ExecutorStatus | None = None
+        self._status_at = 0.0
+        self._executor_clock = ExecutorClock()
         self.history = ChunkHistory()
         self.estimator: DelayEstimator | None = None
         self.state = "waiting for executor status"
@@ -126,10 +129,16 @@ class PolicyNode(Node):
         self.counts = {"chunks": 0, "errors": 0, "paused": 0}
         self.last_error = ""
         self.last_timing: InferenceTiming | None = None
+        self.status_behind_ticks = 0     # ticks the status used by the last inference was late
         self._sent_at = 0.0              # monotonic time the last chunk went out
         self._inputs_seen = False        # every input has been fresh at least once
         self._awaiting_decisions = 0     # merged + rejected count that means the executor took it
 
+        # torch and LeRobot leave ~400k long-lived objects: a full collection of them takes 200+ ms,
+        # which would land inside an inference and break the delay the chunk promised. Freeze them,
+        # before subscribing, so that no status waits in a queue while the collection runs.
+        gc.collect()
+        gc.freeze()
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, STATUS_QOS)
         for name, (topic, compressed) in self.cameras.items():
@@ -164,8 +173,11 @@ class PolicyNode(Node):
             self._obs.images[name] = (msg, time.monotonic())
 
     def _on_status(self, msg: ExecutorStatus) -> None:
+        arrived = time.monotonic()
         with self._lock:
-            self._status = msg
+            self._status, self._status_at = msg, arrived
+            if msg.control_rate_hz > 0:
+                self._executor_clock.observe(msg.step, 1.0 / msg.control_rate_hz, arrived)
         self._wake.set()
 
     # ----- inference thread ------------------------------------------------------------------------
@@ -183,25 +195,32 @@ class PolicyNode(Node):
                 self._stop.wait(ERROR_BACKOFF_S)
 
     def _snapshot(self):
+        """The latest inputs, and how many ticks the executor has run since the status was sent
+        (a status can arrive late; the executor clock knows the tick now)."""
         with self._lock:
-            return self._status, self._obs.joint_state, self._obs.joint_state_at, dict(self._obs.images)
+            status = self._status
+            now_step = self._executor_clock.step_at(time.monotonic()) if status is not None else None
+            behind = 0 if now_step is None else now_step - status.step
+            return status, behind, self._obs.joint_state, self._obs.joint_state_at, dict(self._obs.images)
 
     def _stale_inputs(self, joint_state_at: float, images: dict, now: float) -> list[str]:
         stale = [] if now - joint_state_at <= self.observation_timeout_s else ["/joint_states"]
+        if now - self._status_at > self.observation_timeout_s:  # the executor may be gone
+            stale.append("/rtc/executor_status")
         for key, (topic, _) in self.cameras.items():
             if key not in images or now - images[key][1] > self.observation_timeout_s:
                 stale.append(topic)
         return stale
 
-    def _needs_chunk(self, status: ExecutorStatus) -> bool:
+    def _needs_chunk(self, status: ExecutorStatus, behind: int) -> bool:
         decided = status.merged_count + status.rejected_count
         if decided < self._awaiting_decisions and time.monotonic() - self._sent_at < MERGE_WAIT_S:
             return False  # the executor has not merged or rejected our last chunk yet
-        return status.active_chunk_id == 0 or status.remaining <= self.trigger_remaining
+        return status.active_chunk_id == 0 or status.remaining - behind <= self.trigger_remaining
 
     def _maybe_infer(self) -> None:
-        status, joint_state, joint_state_at, images = self._snapshot()
-        if status is None or not self._needs_chunk(status):
+        status, behind, joint_state, joint_state_at, images = self._snapshot()
+        if status is None or not self._needs_chunk(status, behind):
             return
         now = time.monotonic()
         stale = self._stale_inputs(joint_state_at, images, now)
@@ -217,14 +236,17 @@ class PolicyNode(Node):
             return
         if self.estimator is None or self.estimator.control_period_s != 1.0 / status.control_rate_hz:
             self.estimator = DelayEstimator(1.0 / status.control_rate_hz, **self._delay_args)
-        self._infer(status, joint_state, images)
+        self._infer(status, behind, joint_state, images)
 
-    def _infer(self, status: ExecutorStatus, joint_state: JointState, images: dict) -> None:
+    def _infer(self, status: ExecutorStatus, behind: int, joint_state: JointState, images: dict) -> None:
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
-        source_step = status.step
+        # Row 0 is meant for the tick the executor serves next now, not for the one the (possibly
+        # late) status named; the leftover starts at that tick too.
+        source_step = status.step + behind
+        self.status_behind_ticks = behind
         guided = status.active_chunk_id != 0 and self.guidance_mode != "off"
-        leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk) if guided else None
+        leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind) if guided else None
         delay = self.estimator.estimate()
         prev_id = status.active_chunk_id if leftover is not None else 0
 
@@ -292,7 +314,8 @@ class PolicyNode(Node):
                                   hardware_id=self.device)
         values = {**{k: str(v) for k, v in self.counts.items()}, "policy": self.policy_path,
                   "guidance_mode": self.guidance_mode, "last_error": self.last_error,
-                  "delay_estimate_ticks": str(self.estimator.estimate() if self.estimator else "")}
+                  "delay_estimate_ticks": str(self.estimator.estimate() if self.estimator else ""),
+                  "status_behind_ticks": str(self.status_behind_ticks)}
         if self.last_timing is not None:
             values["policy_inference_ms"] = f"{self.last_timing.policy_inference_ms:.1f}"
             values["end_to_end_ms"] = f"{self.last_timing.end_to_end_ms:.1f}"
@@ -315,10 +338,6 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = PolicyNode()
-        # torch and LeRobot leave ~400k long-lived objects: a full collection of them takes 200+ ms,
-        # which lands inside an inference and breaks the delay the chunk promised. Freeze them.
-        gc.collect()
-        gc.freeze()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -1,4 +1,5 @@
-"""Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay.
+"""Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
+executor clock.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -24,6 +25,7 @@ _EXPORTS = {
     "RejectReason": "action_queue",
     "QueueCounters": "action_queue",
     "DelayEstimator": "delay",
+    "ExecutorClock": "executor_clock",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         RejectReason,
     )
     from rtc_policy_node.core.delay import DelayEstimator
+    from rtc_policy_node.core.executor_clock import ExecutorClock
     from rtc_policy_node.core.guidance import GuidanceMode, RTCGuidance, guidance_weight
     from rtc_policy_node.core.sampler import sample_flow
     from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights

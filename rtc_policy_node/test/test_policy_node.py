@@ -1,0 +1,174 @@
+"""policy_node as its own process over real DDS: this test process plays the executor (ExecutorStatus
+on a 30 Hz tick grid, merging the chunks it receives), the driver's /joint_states and the camera."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+RATE_HZ = 30.0
+LENGTH = 50  # the built-in policy's chunk
+TRIGGER = 40
+START_TIMEOUT_S = 60.0
+
+
+def policy_args(*params: str) -> list[str]:
+    from ament_index_python.packages import get_package_prefix
+
+    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/policy_node"
+    args = [script, "--ros-args", "-p", f"trigger_remaining:={TRIGGER}", "-p", "extra_latency_ms:=100.0"]
+    for param in params:
+        args += ["-p", param]
+    return args
+
+
+class FakeExecutor:
+    """Ticks at RATE_HZ on absolute deadlines and publishes the status of each tick, like the executor;
+    a chunk that arrives becomes the active one (RTC merge by tick arithmetic). `stall_rows` holds back
+    the statuses of the ticks source_step(chunk 1) + row, row in that range, and sends them in one
+    burst with the next one, as a late DDS delivery would."""
+
+    def __init__(self, stall_rows: range) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rtc_msgs.msg import ActionChunk, ExecutorStatus
+        from sensor_msgs.msg import Image, JointState
+
+        self._status_type, self._image_type, self._joint_type = ExecutorStatus, Image, JointState
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("policy_test_executor", context=self.context)
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.status_pub = self.node.create_publisher(ExecutorStatus, "/rtc/executor_status", reliable)
+        self.joint_pub = self.node.create_publisher(JointState, "/joint_states", 10)
+        self.image_pub = self.node.create_publisher(Image, "/camera/front/image_raw", 10)
+        self.node.create_subscription(ActionChunk, "/rtc/action_chunk", self._on_chunk, reliable)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.policy_state = ""  # message of the policy node's latest diagnostic status
+        self.lock = threading.Lock()
+        self.chunks: list[tuple[object, int]] = []  # (message, step at arrival)
+        self.due: list[tuple[int, int]] = []         # (ROS time ns, step): when each status was due
+        self._active: tuple[int, int] | None = None  # (chunk id, source_step)
+        self._step = 0
+        self._held: list = []
+        self._stall_rows = stall_rows
+        self._stop = threading.Event()
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._threads = [threading.Thread(target=self.executor.spin, daemon=True),
+                         threading.Thread(target=self._tick_loop, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _on_chunk(self, msg) -> None:
+        with self.lock:
+            self.chunks.append((msg, self._step))
+            self._active = (msg.chunk_id, msg.source_step)
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.name.startswith("rtc_policy"):
+                self.policy_state = status.message
+
+    def _tick_loop(self) -> None:
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            deadline += 1.0 / RATE_HZ
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            self._publish_inputs()
+            with self.lock:
+                self._step += 1  # tick step - 1 ran; the status names the next one
+                status = self._status()
+                self.due.append((self.node.get_clock().now().nanoseconds, self._step))
+                row = self._step - self.chunks[0][0].source_step if self.chunks else -1  # of chunk 1
+            if row in self._stall_rows:
+                self._held.append(status)
+                continue
+            for late in self._held:
+                self.status_pub.publish(late)
+            self._held = []
+            self.status_pub.publish(status)
+
+    def _status(self):
+        status = self._status_type(control_rate_hz=RATE_HZ, step=self._step, mode="rtc")
+        status.header.stamp = self.node.get_clock().now().to_msg()
+        status.merged_count = len(self.chunks)
+        if self._active is not None:
+            chunk_id, source_step = self._active
+            row = self._step - source_step
+            if row < LENGTH:
+                status.active_chunk_id, status.index_in_chunk, status.remaining = chunk_id, row, LENGTH - row
+        return status
+
+    def _publish_inputs(self) -> None:
+        joints = self._joint_type(name=["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex",
+                                        "wrist_roll", "gripper"], position=[0.0, 0.1, 0.6, -0.7, 0.0, 0.0])
+        image = self._image_type(height=96, width=96, encoding="rgb8", step=96 * 3,
+                                 data=np.full(96 * 96 * 3, 120, np.uint8).tobytes())
+        joints.header.stamp = image.header.stamp = self.node.get_clock().now().to_msg()
+        self.joint_pub.publish(joints)
+        self.image_pub.publish(image)
+
+    def step_at(self, stamp) -> int:
+        """The tick the executor served next at ROS time `stamp`."""
+        ns = stamp.sec * 10**9 + stamp.nanosec
+        with self.lock:
+            return max(step for due_ns, step in self.due if due_ns <= ns)
+
+    def wait_for_chunks(self, count: int, proc, processes) -> list:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.chunks) >= count:
+                    return list(self.chunks)
+            assert proc.poll() is None, "policy node died:\n" + processes.log(proc)
+            time.sleep(0.01)
+        pytest.fail(f"no {count} chunks in {START_TIMEOUT_S} s; policy log:\n{processes.log(proc)}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+def test_late_statuses_neither_delay_the_trigger_nor_anchor_the_chunk_in_the_past(processes):
+    # Rows 8..17 of chunk 1 are reported only with row 18, in one burst (330 ms of silence, shorter
+    # than observation_timeout_s); the trigger (remaining 40) is row 10, inside the silence. The
+    # policy must start on time (the last status said 43 remaining, but the executor kept ticking)
+    # and its chunk must be meant for the tick the executor was at when the inference started, not
+    # for a status that arrived late: otherwise the delay it promises is short by the staleness.
+    fake = FakeExecutor(stall_rows=range(8, 18))
+    try:
+        proc = processes.start(policy_args(), name="policy_node")
+        chunks = fake.wait_for_chunks(2, proc, processes)
+        (first, _), (second, arrived) = chunks[0], chunks[1]
+        assert second.prev_chunk_id == first.chunk_id, "the second chunk was not guided by the first"
+        started = fake.step_at(second.inference_start)
+        assert first.source_step + 10 <= started <= first.source_step + 15, "not triggered on time"
+        assert started - 1 <= second.source_step <= started, (second.source_step, started)
+        assert second.source_step <= arrived, "a chunk for a tick the executor has not reached"
+    finally:
+        fake.close()
+
+
+def test_without_executor_status_inference_pauses(processes):
+    # The executor goes silent right after taking chunk 1 (it crashed, or the link is down): the
+    # policy must not keep producing chunks on its own extrapolation of the executor's tick.
+    fake = FakeExecutor(stall_rows=range(1, 10**6))
+    try:
+        proc = processes.start(policy_args("observation_timeout_s:=0.2"), name="policy_node")
+        fake.wait_for_chunks(1, proc, processes)
+        time.sleep(3.0)
+        with fake.lock:
+            assert len(fake.chunks) == 1, "a chunk was sent without a recent executor status"
+        assert "paused" in fake.policy_state and "/rtc/executor_status" in fake.policy_state, fake.policy_state
+        assert proc.poll() is None
+    finally:
+        fake.close()
