@@ -133,6 +133,7 @@ class FakeExecutor:
 
     def close(self) -> None:
         self._stop.set()
+        self._threads[1].join(timeout=2.0)  # the tick loop publishes until it sees the stop
         self.executor.shutdown()
         self.node.destroy_node()
         self.context.try_shutdown()
