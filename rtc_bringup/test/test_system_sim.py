@@ -6,7 +6,6 @@ same way a user evaluates a run offline.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -50,14 +49,10 @@ def test_rtc_keeps_seams_smooth_where_naive_switching_jumps(processes, tmp_path)
     # 6 ticks of added latency; a new chunk every ~10 ticks so that several seams fall while the arm
     # moves (it reaches the target within a few seconds and then rests).
     arguments = (f"extra_latency_ms:={6 * TICK_MS:.0f}", "trigger_remaining:=40")
-    rtc = run_graph(processes, tmp_path, "rtc_delay6", 20.0, *arguments, "guidance_mode:=vjp")
+    rtc = run_graph(processes, tmp_path, "rtc_delay6", 20.0, *arguments)  # the default guidance
     naive = run_graph(processes, tmp_path, "naive_delay6", 20.0, *arguments, "guidance_mode:=off",
                       "executor_mode:=replace")
-    assert not math.isnan(rtc["seam_ratio"]) and not math.isnan(naive["seam_ratio"])
     assert all(real <= assumed for assumed, real in rtc["delays"]), rtc["delays"]
-    # Single 20 s runs measured RTC 0.74-1.86 and naive 3.4-7.8 (docs/benchmarks.md): the worst seam
-    # of one run is a noisy statistic. The bounds keep the test about the direction and size of the
-    # effect without failing on one unlucky run; the figures are reported, not asserted.
-    assert rtc["seam_ratio"] <= 2.0, rtc
-    assert naive["seam_ratio"] >= 2.5, naive
-    assert naive["seam_ratio"] >= 2 * rtc["seam_ratio"], (naive, rtc)
+    # Measured in single 20 s runs: RTC 0.89-1.03, naive 6.1-6.4 (docs/benchmarks.md).
+    assert rtc["seam_ratio"] <= 1.5, rtc
+    assert naive["seam_ratio"] >= 3.0, naive

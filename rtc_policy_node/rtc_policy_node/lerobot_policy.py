@@ -28,7 +28,7 @@ ACTION_KEY = "action"
 
 @dataclass(frozen=True)
 class GuidanceSettings:
-    mode: str = "vjp"                 # off | identity | vjp | prefix
+    mode: str = "identity"            # off | identity | vjp | prefix
     execution_horizon: int = 25       # ticks of the leftover guidance follows
     max_guidance_weight: float = 10.0
     schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP

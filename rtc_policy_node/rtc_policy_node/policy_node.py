@@ -3,7 +3,7 @@
 Parameters (defaults)            meaning
   policy_path ("")               checkpoint dir or hub id; "": the built-in checkpoint
   device ("cpu")                 torch device
-  guidance_mode ("vjp")          off | identity | vjp | prefix
+  guidance_mode ("identity")     off | identity | vjp | prefix
   execution_horizon (25)         ticks of the leftover that guidance follows
   max_guidance_weight (10.0)     clip of the guidance weight
   schedule ("LINEAR")            ZEROS | ONES | LINEAR | EXP (LeRobot's default is LINEAR)
@@ -82,7 +82,7 @@ class PolicyNode(Node):
         p = self.declare_parameter
         self.policy_path = p("policy_path", "").value or str(default_checkpoint_path())
         self.device = p("device", "cpu").value
-        self.guidance_mode = p("guidance_mode", "vjp").value
+        self.guidance_mode = p("guidance_mode", "identity").value
         self.execution_horizon = p("execution_horizon", 25).value
         self.max_guidance_weight = p("max_guidance_weight", 10.0).value
         self.schedule = p("schedule", "LINEAR").value

@@ -68,7 +68,7 @@ class SmallFlowConfig(PreTrainedConfig):
 
     # Inference-time RTC. rtc_config=None means no guidance; rtc_mode picks the guidance.
     rtc_config: RTCConfig | None = None
-    rtc_mode: str = "vjp"
+    rtc_mode: str = "identity"
 
     optimizer_lr: float = 1e-3
     optimizer_weight_decay: float = 1e-5
