@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from rtc_bringup.bag_types import typestore
+from rtc_bringup.bag_types import bag_typestore
 from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
 
 
@@ -23,7 +23,7 @@ from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory
 class Recording:
     """The messages of a run that the report needs, times in seconds since the first message."""
 
-    statuses: list = field(default_factory=list)      # (t, step, chunk id, index)
+    statuses: list = field(default_factory=list)      # (t, tick, served chunk id, served row)
     last_status: object = None
     merges: list = field(default_factory=list)        # (d assumed, d_real, chunk id)
     prev_chunk_ids: dict = field(default_factory=dict)  # chunk id -> the chunk its guidance followed (0: none)
@@ -38,10 +38,10 @@ class Recording:
 
 
 def read_bag(path: Path) -> Recording:
-    store = typestore()
     rec = Recording()
     merged_seen = 0
     with Reader(path) as reader:
+        store = bag_typestore(reader)
         start = reader.start_time
         rec.t0, rec.t_end = 0.0, (reader.end_time - start) / 1e9
         for connection, stamp_ns, raw in reader.messages():
@@ -49,7 +49,10 @@ def read_bag(path: Path) -> Recording:
             msg = store.deserialize_cdr(raw, connection.msgtype)
             topic = connection.topic
             if topic == "/rtc/executor_status":
-                rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))
+                if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
+                    rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
+                elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
+                    rec.statuses.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
                 if msg.merged_count > merged_seen:
                     merged_seen = msg.merged_count
                     rec.merges.append((msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))

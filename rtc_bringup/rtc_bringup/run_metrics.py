@@ -1,9 +1,10 @@
 """What a recorded run did, computed from its messages alone (no ROS): the executed actions,
 the chunk seams, the delays and the latencies.
 
-The executed action at tick k is row `index_in_chunk` of chunk `active_chunk_id`, read from the
-ExecutorStatus whose `step` is k (the tick of that pop), so the trajectory is rebuilt exactly
-from /rtc/executor_status and /rtc/action_chunk, whichever host recorded them.
+The action executed at tick k is row `served_index` of chunk `served_chunk_id`, read from the
+ExecutorStatus that tick published (its `step` is k + 1), so the trajectory is rebuilt exactly from
+/rtc/executor_status and /rtc/action_chunk, whichever host recorded them, seams included (a chunk
+merged between two ticks is served from the next one).
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ class ExecutedTrajectory:
 
 
 def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
-    """`statuses`: (time_s, step, active_chunk_id, index_in_chunk) in arrival order; `chunks`:
-    chunk id -> (length, dim) actions. Ticks without an action (underrun) are left out."""
+    """`statuses`: (time_s, tick, served chunk id, served row) in arrival order; `chunks`:
+    chunk id -> (length, dim) actions. Ticks without an action (chunk id 0: underrun) are left out."""
     rows = []
     for time_s, step, chunk_id, index in statuses:
         chunk = chunks.get(chunk_id)

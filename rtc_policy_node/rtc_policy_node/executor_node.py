@@ -50,7 +50,7 @@ from so100_driver.arm import JOINT_NAMES
 from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
-from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, RejectReason
+from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
 from rtc_policy_node.joint_vector import joint_vector
 from so100_driver.scheduling import (Scheduling, normal_scheduling, request_realtime,
                                         request_realtime_process)
@@ -161,7 +161,7 @@ class ExecutorNode(Node):
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if command is not None:
             self._publish_command(command, stamp)
-        self._publish_status(stamp, holding=served.action is None and command is not None)
+        self._publish_status(stamp, served, holding=served.action is None and command is not None)
 
     def _publish_command(self, command: np.ndarray, stamp: Time) -> None:
         values = command.tolist()
@@ -172,7 +172,7 @@ class ExecutorNode(Node):
             self._command.data = values
         self._command_pub.publish(self._command)
 
-    def _publish_status(self, stamp: Time, holding: bool) -> None:
+    def _publish_status(self, stamp: Time, served: PopResult, holding: bool) -> None:
         left = self._queue.leftover()
         counters = self._queue.counters()
         status = self._status
@@ -181,6 +181,8 @@ class ExecutorNode(Node):
         status.active_chunk_id = left.chunk_id or 0
         status.index_in_chunk = left.index
         status.remaining = left.remaining
+        status.served_chunk_id = served.chunk_id or 0
+        status.served_index = served.index or 0
         status.last_d_real, status.last_d_assumed = self._last_d
         status.merged_count = counters.merged
         status.underrun_count = counters.underruns

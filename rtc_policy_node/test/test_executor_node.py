@@ -208,10 +208,11 @@ def test_rtc_merge_skips_d_real_rows_then_holds_the_last_action(processes, peer_
         if s.merged_count == 1 and not s.holding:
             popped_at = s.step - 1
             np.testing.assert_allclose(command, rows[popped_at - source_step], atol=1e-6)
+            assert (s.served_chunk_id, s.served_index) == (7, popped_at - source_step)  # what was sent
             played.append(popped_at - source_step)
     assert played and d_real <= played[0] and played[-1] <= length - 1
     after = [s for s in statuses if s.merged_count == 1 and s.holding]
-    assert after and all(s.underrun_count >= 1 and s.remaining == 0 for s in after)
+    assert after and all(s.underrun_count >= 1 and s.remaining == 0 and s.served_chunk_id == 0 for s in after)
     for s, command in commands_by_status(after, commands):
         np.testing.assert_allclose(command, rows[-1], atol=1e-6)
 
