@@ -173,3 +173,20 @@ def test_without_executor_status_inference_pauses(processes):
         assert proc.poll() is None
     finally:
         fake.close()
+
+
+def test_a_reader_that_never_matches_delays_the_first_chunk_only_briefly(processes):
+    # Before its first chunk the node waits for every reader of /rtc/action_chunk in the graph to
+    # match (so that a recorder does not miss it); one with incompatible QoS never does.
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from rtc_msgs.msg import ActionChunk
+
+    fake = FakeExecutor(stall_rows=range(0))
+    try:
+        fake.node.create_subscription(ActionChunk, "/rtc/action_chunk", lambda _msg: None, QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        proc = processes.start(policy_args(), name="policy_node")
+        fake.wait_for_chunks(1, proc, processes)
+        assert "1 of 2 subscribers of /rtc/action_chunk did not match" in processes.log(proc)
+    finally:
+        fake.close()
