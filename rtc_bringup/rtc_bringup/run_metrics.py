@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from rtc_policy_node.core.seams import seam_and_inner_steps
+from rtc_policy_node.core.seams import seam_ratio as ratio_of_steps
 
 
 @dataclass
@@ -21,9 +23,8 @@ class ExecutedTrajectory:
     times: np.ndarray        # (n,) seconds since the first status
 
     def seams(self) -> np.ndarray:
-        """Indices i where action i+1 comes from another chunk than action i (consecutive ticks)."""
-        same_tick_run = np.diff(self.steps) == 1
-        return np.flatnonzero(same_tick_run & (np.diff(self.chunk_ids) != 0))
+        """Indices i where action i+1 comes from another chunk than action i."""
+        return np.flatnonzero(np.diff(self.chunk_ids) != 0)
 
 
 def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
@@ -48,20 +49,10 @@ def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float
 
 
 def seam_ratio(trajectory: ExecutedTrajectory) -> float:
-    """max step at chunk seams / p99 step within chunks (steps as max |a[t+1]-a[t]| over joints).
-    1 means switching chunks is as smooth as moving within one; NaN without seams."""
-    if len(trajectory.steps) < 3:
-        return float("nan")
-    steps = np.abs(np.diff(trajectory.actions, axis=0)).max(axis=1)
-    consecutive = np.diff(trajectory.steps) == 1
-    seams = trajectory.seams()
-    within = np.ones(len(steps), bool)
-    within[seams] = False
-    within &= consecutive
-    if len(seams) == 0 or not within.any():
-        return float("nan")
-    floor = float(np.percentile(steps[within], 99))
-    return float(steps[seams].max() / max(floor, 1e-9))
+    """Largest seam step over the p99 step within chunks (rtc_policy_node.core.seams); NaN
+    without seams."""
+    seams, inner = seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
+    return ratio_of_steps(seams.max(), inner) if len(seams) else float("nan")
 
 
 @dataclass

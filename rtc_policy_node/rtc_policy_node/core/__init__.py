@@ -1,5 +1,5 @@
 """Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
-executor clock.
+executor clock, seam metrics.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -26,6 +26,8 @@ _EXPORTS = {
     "QueueCounters": "action_queue",
     "DelayEstimator": "delay",
     "ExecutorClock": "executor_clock",
+    "seam_and_inner_steps": "seams",
+    "seam_ratio": "seams",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from rtc_policy_node.core.guidance import GuidanceMode, RTCGuidance, guidance_weight
     from rtc_policy_node.core.sampler import sample_flow
     from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
+    from rtc_policy_node.core.seams import seam_and_inner_steps, seam_ratio
 
 
 def __getattr__(name: str) -> Any:

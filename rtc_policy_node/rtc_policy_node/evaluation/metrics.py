@@ -1,9 +1,8 @@
 """What a run of episodes is judged by: success, seam discontinuity, smoothness, mode switches, time.
 
-Steps are measured on the executed commands (radians) as the largest joint change per tick. A seam
-is a tick whose command comes from a different chunk than the previous executed command; the
-first chunk of an episode has no seam. The seam ratio of an episode is its largest seam step over
-the p99 of the within-chunk steps pooled over all episodes of the same (mode, delay).
+Seam and within-chunk steps are those of rtc_policy_node.core.seams, on the executed commands
+(radians); the first chunk of an episode has no seam. The seam ratio of an episode is its largest
+seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, delay).
 """
 
 from __future__ import annotations
@@ -11,29 +10,15 @@ from __future__ import annotations
 import numpy as np
 from so100_driver.sim import lateral_side, tool_tip
 
+from rtc_policy_node.core import seams as core_seams
 from rtc_policy_node.evaluation.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
 
 
-def steps(record: EpisodeRecord) -> np.ndarray:
-    """(T,) largest |joint change| of each tick's command from the one before."""
-    positions = np.asarray(record.positions)
-    return np.abs(np.diff(positions, axis=0)).max(axis=1)
-
-
 def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
-    """Step sizes at chunk seams and within chunks (holds count as neither)."""
-    tick_steps = steps(record)
-    seams, inner = [], []
-    previous = -1  # chunk of the last executed (non-hold) command
-    for tick, chunk_id in enumerate(record.chunk_ids):
-        if chunk_id < 0:
-            continue
-        if previous >= 0 and chunk_id != previous:
-            seams.append(tick_steps[tick])  # measured from the command before: a hold carries it
-        elif previous >= 0:
-            inner.append(tick_steps[tick])
-        previous = chunk_id
-    return np.array(seams), np.array(inner)
+    """Step sizes at chunk seams and within chunks (rtc_policy_node.core.seams; holds left out)."""
+    chunk_ids = np.asarray(record.chunk_ids)
+    executed = np.flatnonzero(chunk_ids >= 0)
+    return core_seams.seam_and_inner_steps(np.asarray(record.positions)[executed + 1], chunk_ids[executed])
 
 
 def derivative_peaks(record: EpisodeRecord) -> tuple[float, float]:
@@ -67,7 +52,7 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | None]:
     inner = np.concatenate([p[1] for p in pairs]) if pairs else np.array([])
     p99_inner = float(np.percentile(inner, 99)) if len(inner) else float("nan")
     seam_max = np.array([p[0].max() for p in pairs if len(p[0])])
-    ratios = seam_max / p99_inner if len(seam_max) else np.array([])
+    ratios = np.array([core_seams.seam_ratio(largest, inner) for largest in seam_max])
     peaks = np.array([derivative_peaks(r) for r in records])
     successes = [r for r in records if r.success]
     return {
