@@ -52,8 +52,8 @@ from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
 from rtc_policy_node.joint_vector import joint_vector
-from so100_driver.scheduling import (Scheduling, normal_scheduling, request_realtime,
-                                        request_realtime_process)
+from so100_driver.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
+                                        request_realtime, request_realtime_process)
 from rtc_policy_node.ticker import Ticker
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -62,8 +62,6 @@ STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array")
 DIAGNOSTICS_PERIOD_S = 1.0
-# A thread waiting for the GIL asks its holder to let go after this long (Python's default: 5 ms).
-GIL_SWITCH_INTERVAL_S = 0.0005
 OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
 

@@ -55,7 +55,7 @@ from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
-from so100_driver.scheduling import realtime_section
+from so100_driver.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -354,9 +354,9 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    # The publishing section runs under SCHED_FIFO but still needs the GIL; a 0.5 ms switch interval
-    # (default 5 ms) bounds how long a normal thread of this process (ROS callbacks) can keep it.
-    sys.setswitchinterval(0.0005)
+    # The publishing section runs under SCHED_FIFO but still needs the GIL: a short switch interval
+    # bounds how long a normal thread of this process (ROS callbacks) can keep it.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     rclpy.init(args=args)
     node = None
     try:

@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+# A SCHED_FIFO thread still needs the GIL. A thread waiting for it asks the holder to let go after
+# the switch interval (Python's default: 5 ms); processes with a real-time thread set this instead.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 
 @dataclass(frozen=True)
 class Scheduling:
