@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from rtc_bringup.bag_types import typestore
+from rtc_bringup.bag_types import bag_typestore
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -95,9 +95,9 @@ def run(rate: float, duration: float, policy_path: str, out: Path) -> dict:
     if runner.returncode != 0:
         raise RuntimeError(f"runner exited {runner.returncode}; see {log_path}")
 
-    store = typestore()
     chunks, overhead_ms, first_chunk_wall, executor_diag = 0, [], None, {}
     with Reader(bag) as reader:
+        store = bag_typestore(reader)
         for connection, _, raw in reader.messages():
             msg = store.deserialize_cdr(raw, connection.msgtype)
             if connection.topic == "/rtc/action_chunk":
