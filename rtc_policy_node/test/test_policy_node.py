@@ -54,7 +54,6 @@ class FakeExecutor:
         self.lock = threading.Lock()
         self.chunks: list[tuple[object, int]] = []  # (message, step at arrival)
         self.due: list[tuple[int, int]] = []         # (ROS time ns, step): when each status was due
-        self._active: tuple[int, int] | None = None  # (chunk id, source_step)
         self._step = 0
         self._held: list = []
         self._stall_rows = stall_rows
@@ -69,7 +68,6 @@ class FakeExecutor:
     def _on_chunk(self, msg) -> None:
         with self.lock:
             self.chunks.append((msg, self._step))
-            self._active = (msg.chunk_id, msg.source_step)
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
@@ -99,11 +97,11 @@ class FakeExecutor:
         status = self._status_type(control_rate_hz=RATE_HZ, step=self._step, mode="rtc")
         status.header.stamp = self.node.get_clock().now().to_msg()
         status.merged_count = len(self.chunks)
-        if self._active is not None:
-            chunk_id, source_step = self._active
-            row = self._step - source_step
+        if self.chunks:  # the last chunk that arrived is the active one
+            active = self.chunks[-1][0]
+            row = self._step - active.source_step
             if row < LENGTH:
-                status.active_chunk_id, status.index_in_chunk, status.remaining = chunk_id, row, LENGTH - row
+                status.active_chunk_id, status.index_in_chunk, status.remaining = active.chunk_id, row, LENGTH - row
         return status
 
     def _publish_inputs(self) -> None:
