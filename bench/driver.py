@@ -36,7 +36,7 @@ from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 from so100_driver.arm_driver import ArmDriver
 from so100_driver.bus import FeetechBus
 from so100_driver.safety import CommandGate
-from so100_driver.scheduling import request_realtime
+from rtc_runtime.scheduling import request_realtime
 from so100_driver.timing import DeadlineClock
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit

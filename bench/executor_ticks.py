@@ -27,7 +27,7 @@ import threading
 import time
 
 import numpy as np
-from so100_driver.scheduling import realtime_section
+from rtc_runtime.scheduling import realtime_section
 
 LOAD = """
 import os, sys, torch

@@ -52,9 +52,9 @@ from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
 from rtc_policy_node.joint_vector import joint_vector
-from so100_driver.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
+from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                         request_realtime, request_realtime_process)
-from rtc_policy_node.ticker import Ticker
+from rtc_runtime.deadline_loop import Ticker
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

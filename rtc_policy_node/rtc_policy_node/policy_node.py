@@ -55,7 +55,7 @@ from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
-from so100_driver.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
+from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)

@@ -59,7 +59,7 @@ from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
 from .sim import scene_for_seed, start_position_ticks
-from .scheduling import request_realtime
+from rtc_runtime.scheduling import request_realtime
 from .timing import DeadlineClock
 
 JOINT_STATES_TOPIC = "/joint_states"

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from rtc_policy_node.ticker import Ticker
+from rtc_runtime.deadline_loop import Ticker
 
 
 class FakeClock:

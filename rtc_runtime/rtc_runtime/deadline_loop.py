@@ -4,7 +4,7 @@ Deadlines sit on a fixed grid (start + k * period), so lateness never accumulate
 that wakes a whole period or more late does not run the passed deadlines in a burst (that would send
 the arm a burst of commands); they are counted as missed and the loop rejoins the grid. Lateness (wake
 time minus deadline) is kept for the last `window_ticks` ticks for percentiles, and over the whole run
-for the maximum. No rclpy import: the executor node runs this in its control thread.
+for the maximum. No rclpy import: the executor and the driver run this in their control threads.
 """
 from __future__ import annotations
 

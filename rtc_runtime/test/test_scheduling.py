@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from so100_driver.scheduling import Scheduling, realtime_section, request_realtime, request_realtime_process
+from rtc_runtime.scheduling import Scheduling, realtime_section, request_realtime, request_realtime_process
 
 
 def test_realtime_request_reports_what_it_got():
