@@ -1,0 +1,76 @@
+"""What a run of episodes is judged by: success, seam discontinuity, smoothness, mode switches, time.
+
+Seam and within-chunk steps are those of rtc_policy_node.core.seams, on the executed commands
+(radians); the first chunk of an episode has no seam. The seam ratio of an episode is its largest
+seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, delay).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from so100_driver.sim import lateral_side, tool_tip
+
+from rtc_policy_node.core import seams as core_seams
+from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
+
+
+def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
+    """Step sizes at chunk seams and within chunks (rtc_policy_node.core.seams; holds left out)."""
+    chunk_ids = np.asarray(record.chunk_ids)
+    executed = np.flatnonzero(chunk_ids >= 0)
+    return core_seams.seam_and_inner_steps(np.asarray(record.positions)[executed + 1], chunk_ids[executed])
+
+
+def derivative_peaks(record: EpisodeRecord) -> tuple[float, float]:
+    """Largest |acceleration| (rad/s^2) and |jerk| (rad/s^3) over joints and ticks."""
+    positions = np.asarray(record.positions)
+    acc = np.diff(positions, n=2, axis=0) * CONTROL_RATE_HZ**2
+    jerk = np.diff(positions, n=3, axis=0) * CONTROL_RATE_HZ**3
+    return (float(np.abs(acc).max()) if len(acc) else 0.0, float(np.abs(jerk).max()) if len(jerk) else 0.0)
+
+
+def chunk_side(chunk: MergedChunk, record: EpisodeRecord) -> int:
+    """Side of the obstacle the chunk's plan passes (+1 left, -1 right, 0 not beside it)."""
+    tips = tool_tip(chunk.actions)[:, :2]
+    sides = np.array([lateral_side(tip, record.scene) for tip in tips])
+    beside = np.flatnonzero(sides)
+    if len(beside) == 0:
+        return 0
+    offsets = np.abs(tips[beside, 1] - record.scene.obstacle_center[1])
+    return int(sides[beside[np.argmax(offsets)]])
+
+
+def mode_switches(record: EpisodeRecord) -> int:
+    """How often consecutive chunks planned to pass on opposite sides of the obstacle."""
+    sides = [s for s in (chunk_side(c, record) for c in record.merged) if s != 0]
+    return int(sum(a != b for a, b in zip(sides, sides[1:])))
+
+
+def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | None]:
+    """Figures for one (mode, delay) over its episodes."""
+    pairs = [seam_and_inner_steps(r) for r in records]
+    inner = np.concatenate([p[1] for p in pairs]) if pairs else np.array([])
+    p99_inner = float(np.percentile(inner, 99)) if len(inner) else float("nan")
+    seam_max = np.array([p[0].max() for p in pairs if len(p[0])])
+    ratios = np.array([core_seams.seam_ratio(largest, inner) for largest in seam_max])
+    peaks = np.array([derivative_peaks(r) for r in records])
+    successes = [r for r in records if r.success]
+    return {
+        "episodes": len(records),
+        "success_rate": _round(np.mean([r.success for r in records])),
+        "collision_rate": _round(np.mean([r.collided for r in records])),
+        "seam_ratio": _round(ratios.mean()) if len(ratios) else None,
+        "seam_ratio_max": _round(ratios.max()) if len(ratios) else None,
+        "seam_step_max_rad": _round(seam_max.max()) if len(seam_max) else None,
+        "inner_step_p99_rad": _round(p99_inner),
+        "max_acceleration_rad_s2": _round(peaks[:, 0].mean()),
+        "max_jerk_rad_s3": _round(peaks[:, 1].mean()),
+        "mode_switches_per_episode": _round(np.mean([mode_switches(r) for r in records])),
+        "time_to_target_s": _round(np.mean([r.ticks_to_target for r in successes]) / CONTROL_RATE_HZ)
+        if successes
+        else None,
+    }
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)

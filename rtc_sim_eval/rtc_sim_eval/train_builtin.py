@@ -1,0 +1,121 @@
+"""Reproduce the shipped built-in checkpoint: generate demonstrations, train on CPU, save in LeRobot format.
+
+    python -m rtc_sim_eval.train_builtin --out rtc_policy_node/checkpoints/builtin_so100
+
+Everything is seeded. The run prints its wall time and writes it, with the settings and the final
+loss, to train_info.json next to the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from lerobot.utils.constants import ACTION, OBS_STATE
+
+from rtc_policy_node.builtin_policy.configuration_small_flow import CAMERA_KEY, SmallFlowConfig
+from rtc_sim_eval.demonstrations import Demonstrations, generate, training_samples
+from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
+from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_pre_post_processors
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    parser.add_argument("--episodes", type=int, default=240)
+    parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th tick as a training frame")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that is saved")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, help="also save the demonstrations (.npz) here")
+    return parser.parse_args(argv)
+
+
+def train(args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    demos: Demonstrations = generate(args.episodes, seed=args.seed)
+    if args.data:
+        demos.save(args.data)
+    config = SmallFlowConfig(device="cpu", optimizer_lr=args.lr)
+    samples = training_samples(demos, config.chunk_size, args.frame_stride)
+    prepared = time.perf_counter()
+    print(f"{len(samples.states)} samples from {args.episodes} episodes in {prepared - started:.1f} s", flush=True)
+
+    stats = {key: {k: torch.as_tensor(v, dtype=torch.float32) for k, v in value.items()} for key, value in samples.stats().items()}
+    preprocessor, postprocessor = make_small_flow_pre_post_processors(config, dataset_stats=stats)
+    mean = {key: value["mean"] for key, value in stats.items()}
+    std = {key: value["std"] + 1e-8 for key, value in stats.items()}  # LeRobot's normaliser eps
+    states = (torch.from_numpy(samples.states) - mean[OBS_STATE]) / std[OBS_STATE]
+    chunks = (torch.from_numpy(samples.chunks) - mean[ACTION]) / std[ACTION]
+    images = torch.from_numpy(samples.images)
+
+    policy = SmallFlowPolicy(config)
+    policy.train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=args.lr, weight_decay=config.optimizer_weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, step / 200) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+    )
+    averaged = [p.detach().clone() for p in policy.parameters()]
+    generator = torch.Generator().manual_seed(args.seed)
+    losses: list[float] = []
+    for step in range(args.steps):
+        index = torch.randint(0, len(states), (args.batch_size,), generator=generator)
+        batch = {
+            CAMERA_KEY: images[index].float().div_(255.0),
+            OBS_STATE: states[index],
+            ACTION: chunks[index],
+        }
+        loss, _ = policy.forward(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(averaged, list(policy.parameters()), 1.0 - args.ema)
+        losses.append(loss.item())
+        if step % 500 == 0 or step == args.steps - 1:
+            print(f"step {step:5d}  loss {np.mean(losses[-100:]):.4f}  {time.perf_counter() - started:.0f} s", flush=True)
+
+    with torch.no_grad():  # save the exponential moving average of the weights: steadier predictions
+        for parameter, mean_value in zip(policy.parameters(), averaged):
+            parameter.copy_(mean_value)
+    policy.eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    policy.save_pretrained(args.out)
+    preprocessor.save_pretrained(args.out)
+    postprocessor.save_pretrained(args.out)
+    info = {
+        "command": "python -m rtc_sim_eval.train_builtin " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
+        ),
+        "episodes": args.episodes,
+        "samples": int(len(states)),
+        "steps": args.steps,
+        "final_loss": float(np.mean(losses[-200:])),
+        "parameters": sum(p.numel() for p in policy.parameters()),
+        "data_seconds": round(prepared - started, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "torch": torch.__version__,
+    }
+    (args.out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info, indent=2))
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Evaluation metrics on hand-made episodes: seams, holds, derivatives, mode switches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from so100_driver.sim import Scene, inverse_kinematics_tip_down
+
+from rtc_sim_eval.metrics import derivative_peaks, mode_switches, seam_and_inner_steps, summarise
+from rtc_sim_eval.rollout import EpisodeRecord, MergedChunk
+
+SCENE = Scene(start_tip=(0.1, 0.0), obstacle_center=(0.16, 0.0), obstacle_radius=0.025, target=(0.22, 0.0))
+
+
+def _record(steps: list[float], chunk_ids: list[int]) -> EpisodeRecord:
+    positions = np.zeros((len(steps) + 1, 6))
+    positions[1:, 0] = np.cumsum(steps)
+    return EpisodeRecord(SCENE, "test", 0, list(positions), chunk_ids=chunk_ids)
+
+
+def test_seams_are_chunk_changes_and_holds_carry_the_last_command() -> None:
+    record = _record([0.01, 0.01, 0.05, 0.01, 0.0, 0.0, 0.08, 0.01], [0, 0, 1, 1, -1, -1, 2, 2])
+    seams, inner = seam_and_inner_steps(record)
+    np.testing.assert_allclose(seams, [0.05, 0.08])
+    np.testing.assert_allclose(inner, [0.01, 0.01, 0.01])
+
+
+def test_summary_seam_ratio_is_worst_seam_over_inner_p99() -> None:
+    records = [_record([0.01, 0.01, 0.04, 0.01], [0, 0, 1, 1]), _record([0.01, 0.01, 0.02, 0.01], [0, 0, 1, 1])]
+    summary = summarise(records)
+    assert summary["inner_step_p99_rad"] == pytest.approx(0.01)
+    assert summary["seam_ratio"] == pytest.approx((4 + 2) / 2)
+    assert summary["seam_ratio_max"] == pytest.approx(4)
+    assert summary["success_rate"] == 0 and summary["time_to_target_s"] is None
+
+
+def test_derivative_peaks_in_si_units() -> None:
+    acc, jerk = derivative_peaks(_record([0.0, 0.0, 0.01, 0.01], [0, 0, 0, 0]))
+    assert acc == pytest.approx(0.01 * 30**2) and jerk == pytest.approx(0.01 * 30**3)
+
+
+def _chunk(chunk_id: int, y: float) -> MergedChunk:
+    tips = np.array([[0.12, 0.0, 0.02], [0.16, y, 0.02], [0.2, 0.0, 0.02]])
+    actions = inverse_kinematics_tip_down(tips)
+    return MergedChunk(chunk_id, 0, 0, actions, model_output=actions)
+
+
+def test_mode_switches_count_side_changes_between_chunks() -> None:
+    record = _record([0.0], [0])
+    record.merged = [_chunk(0, 0.05), _chunk(1, 0.05), _chunk(2, -0.05), _chunk(3, 0.05)]
+    assert mode_switches(record) == 2
