@@ -153,8 +153,8 @@ class ExecutorNode(Node):
             f"{self._scheduling}, other threads {self._process_scheduling}")
         self._ticker.run(self._tick, self._stop)
 
-    def _tick(self, _tick: int) -> None:
-        served = self._queue.pop()
+    def _tick(self, _tick: int, missed: int) -> None:
+        served = self._queue.pop(missed)
         command = served.command if served.command is not None else self._hold
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if command is not None:
