@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
 from .bus import BusError, BusPortError, FeetechBus
 from .protocol import BROADCAST_ID
 from .registers import REGISTERS, STS3215_MODEL_NUMBER
-from .safety import CommandGate
+from .safety import CommandGate, ShutdownPolicy
+from .timing import DeadlineClock
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ _CONFIGURATION = (
     ("D_Coefficient", 32),
 )
 _GRIPPER_CONFIGURATION = (("Max_Torque_Limit", 500), ("Protection_Current", 250), ("Overload_Torque", 25))
+
+
+SETTLE_S = 0.5  # after a shutdown ramp: cycles that let the servos reach the pose
 
 
 class FatalBusError(BusError):
@@ -198,6 +203,34 @@ class ArmDriver:
         self.stats.health_reads += 1
 
     # ----- shutdown -------------------------------------------------------------------------
+    def hold_and_park(self, policy: ShutdownPolicy, rate_hz: float, abort: Callable[[], bool]) -> None:
+        """The first part of the shutdown policy, torque on: hold `policy.hold_s`, then ramp to the
+        pose and let the servos settle. Commands stop counting (the gate forgets them; only the ramp
+        sets targets). Returns early when `abort()` turns true (an explicit request for torque off);
+        raises FatalBusError like `cycle`. Switching torque off is the caller's, per the policy."""
+        if not self.torque_on:
+            return
+        self.gate.freeze()
+        clock = DeadlineClock(1.0 / rate_hz)
+        start = self.gate.last_goal
+        for _ in range(round(policy.hold_s * rate_hz)):
+            if abort():
+                return
+            clock.wait()
+            self.cycle()
+        ramp = policy.ramp(start, rate_hz) if start is not None else []
+        for goal in ramp:
+            if abort():
+                return
+            clock.wait()
+            self.gate.set_targets(JOINT_NAMES, [goal[j] for j in JOINT_NAMES], time.monotonic())
+            self.cycle()
+        for _ in range(round(SETTLE_S * rate_hz) if ramp else 0):
+            if abort():
+                return
+            clock.wait()
+            self.cycle()
+
     def torque_off(self) -> bool:
         """Best effort: broadcast torque off, then confirm motor by motor. True if all confirmed."""
         self.torque_on = False
