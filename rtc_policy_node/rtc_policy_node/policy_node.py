@@ -49,6 +49,7 @@ from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
 
 from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
 from rtc_policy_node.chunk_history import ChunkHistory
+from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
@@ -80,6 +81,7 @@ def _ms(seconds: float) -> float:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
+        self.source = run_source(self.get_fully_qualified_name())  # ActionChunk.source of this run
         p = self.declare_parameter
         self.policy_path = p("policy_path", "").value or str(default_checkpoint_path())
         self.device = p("device", "cpu").value
@@ -295,6 +297,7 @@ class PolicyNode(Node):
             msg = ActionChunk()
             msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
             msg.chunk_id = self.history.add(chunk.model_output)
+            msg.source = self.source
             msg.source_step = source_step
             msg.inference_delay = delay
             msg.execution_horizon = self.execution_horizon

@@ -15,16 +15,26 @@ died, stalled or lost the link) the arm holds its last goals; `GateStats` counts
 
 `ShutdownPolicy` is what the driver does when its node exits: hold with torque on, ramp to a safe
 pose (or stay), then torque off or not (docs/safety.md).
+
+`executor_guard_parameters` gives the executor's command guard the SO-100's envelope (the executor
+itself knows no robot); `python -m so100_driver.safety CALIBRATION.json` prints it as the
+`rtc_executor` lines of a parameter file.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Mapping
 
-from .arm import JOINT_NAMES, Calibration
+from .arm import JOINT_NAMES, RADIANS_PER_TICK, Calibration
+
+# The STS3215 at 7.4 V: no-load speed about 3000 ticks/s; the acceleration LeRobot configures
+# (register value 254, in units of 100 ticks/s^2).
+SERVO_MAX_VELOCITY = round(3000 * RADIANS_PER_TICK, 2)  # rad/s
+SERVO_MAX_ACCELERATION = round(254 * 100 * RADIANS_PER_TICK, 1)  # rad/s^2
 
 
 class CommandError(ValueError):
@@ -199,3 +209,31 @@ class CommandGate:
                 goal[joint] = safe
             self._last_goal = goal
             return dict(goal)
+
+
+def executor_guard_parameters(calibration: Calibration) -> dict[str, list[float]]:
+    """The command guard's parameters for this arm, in JOINT_NAMES order: the calibrated limits,
+    and the servos' speed and acceleration."""
+    limits = [calibration.limits_radians(j) for j in JOINT_NAMES]
+    return {
+        "joint_names": list(JOINT_NAMES),
+        # rounded inward to 0.1 mrad, so the printed limits never widen the calibrated ones
+        "position_lower_limits": [math.ceil(low * 1e4) / 1e4 for low, _ in limits],
+        "position_upper_limits": [math.floor(high * 1e4) / 1e4 for _, high in limits],
+        "max_velocity": [SERVO_MAX_VELOCITY],
+        "max_acceleration": [SERVO_MAX_ACCELERATION],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the executor's guard parameters for a calibration file, as parameter-file lines."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m so100_driver.safety CALIBRATION.json", file=sys.stderr)
+        sys.exit(2)
+    for name, value in executor_guard_parameters(Calibration.load(args[0])).items():
+        print(f"    {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

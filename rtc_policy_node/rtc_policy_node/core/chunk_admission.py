@@ -10,12 +10,15 @@ One policy drives the arm at a time. A chunk is refused, with a reason code, whe
 - `rate`: the same source already had a chunk merged since the last control tick (the merge is
   still pending: nothing of it has been played), so a flood merges at most one chunk per tick.
 
-A source is an opaque string: the executor uses the publisher's DDS GID, so a restarted policy node
-is a new source whose ids may start again from 1. Refusals move nothing; the executor counts and
+A source is the chunk's `source` string (`run_source`: the publishing node's name and a random run
+id), so a restarted policy node is a new source whose ids start again from 1. (The publisher's DDS
+GID would need no field, but rclpy's EventsExecutor, which the executor spins for its latency,
+cannot pass a subscription's MessageInfo.) Refusals move nothing; the executor counts and
 reports them. Thread-safe (chunks arrive on the ROS thread, ticks on the control thread). No rclpy.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter, OrderedDict
 from typing import NamedTuple
@@ -25,6 +28,11 @@ BAD_ID = "bad_id"
 OTHER_SOURCE = "other_source"
 RATE = "rate"
 SOURCES_KEPT = 64  # last ids kept for this many recent sources (a flood of sources cannot grow it)
+
+
+def run_source(node_name: str) -> str:
+    """The `source` of one publisher run: its node name and a random run id."""
+    return f"{node_name} {secrets.token_hex(4)}"
 
 
 class Refusal(NamedTuple):
