@@ -203,33 +203,31 @@ class ArmDriver:
         self.stats.health_reads += 1
 
     # ----- shutdown -------------------------------------------------------------------------
-    def hold_and_park(self, policy: ShutdownPolicy, rate_hz: float, abort: Callable[[], bool]) -> None:
+    def hold_and_park(self, policy: ShutdownPolicy, rate_hz: float, abort: Callable[[], bool],
+                      on_reading: Callable[[JointReading], None] | None = None) -> None:
         """The first part of the shutdown policy, torque on: hold `policy.hold_s`, then ramp to the
-        pose and let the servos settle. Commands stop counting (the gate forgets them; only the ramp
-        sets targets). Returns early when `abort()` turns true (an explicit request for torque off);
-        raises FatalBusError like `cycle`. Switching torque off is the caller's, per the policy."""
+        pose and let the servos settle, one cycle per period (each reading goes to `on_reading`).
+        Commands stop counting (the gate forgets them; only the ramp sets targets). Returns early
+        when `abort()` turns true (an explicit request for torque off); raises FatalBusError like
+        `cycle`. Switching torque off is the caller's, per the policy."""
         if not self.torque_on:
             return
         self.gate.freeze()
         clock = DeadlineClock(1.0 / rate_hz)
         start = self.gate.last_goal
-        for _ in range(round(policy.hold_s * rate_hz)):
-            if abort():
-                return
-            clock.wait()
-            self.cycle()
         ramp = policy.ramp(start, rate_hz) if start is not None else []
-        for goal in ramp:
+        hold_cycles = round(policy.hold_s * rate_hz)
+        settle_cycles = round(SETTLE_S * rate_hz) if ramp else 0
+        targets: list[dict[str, float] | None] = [None] * hold_cycles + ramp + [None] * settle_cycles
+        for target in targets:
             if abort():
                 return
             clock.wait()
-            self.gate.set_targets(JOINT_NAMES, [goal[j] for j in JOINT_NAMES], time.monotonic())
-            self.cycle()
-        for _ in range(round(SETTLE_S * rate_hz) if ramp else 0):
-            if abort():
-                return
-            clock.wait()
-            self.cycle()
+            if target is not None:
+                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic())
+            reading = self.cycle()
+            if reading is not None and on_reading is not None:
+                on_reading(reading)
 
     def torque_off(self) -> bool:
         """Best effort: broadcast torque off, then confirm motor by motor. True if all confirmed."""
