@@ -27,7 +27,7 @@ import math
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from .arm import JOINT_NAMES, RADIANS_PER_TICK, Calibration
 

@@ -35,13 +35,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-
-class MergeMode(str, Enum):
-    """How a new chunk enters the queue (values match rtc_msgs/ExecutorStatus)."""
-
-    RTC = "rtc"
-    APPEND = "append"
-    REPLACE = "replace"
+from rtc_policy_node.core.modes import MergeMode
 
 
 class RejectReason(str, Enum):
@@ -140,7 +134,6 @@ class ActionQueue:
         self._dropped = 0
         self._stalls = 0
         self._fresh_from: int | None = None  # chunks with a source_step below this predate a stall
-        self.last_merge: MergeResult | None = None
 
     def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None,
               seam_check: SeamCheck | None = None) -> MergeResult:
@@ -165,8 +158,7 @@ class ActionQueue:
                 reason = RejectReason.STEP if detail else None
             if reason is not None:
                 self._rejected[reason.value] += 1
-                self.last_merge = MergeResult(False, d_real, reason, detail)
-                return self.last_merge
+                return MergeResult(False, d_real, reason, detail)
             actions_new = chunk[skip:]
             ids_new = np.full(len(actions_new), chunk_id, dtype=np.int64)
             rows_new = np.arange(skip, len(chunk), dtype=np.int64)
@@ -178,8 +170,7 @@ class ActionQueue:
             self._actions, self._chunk_ids, self._rows, self._head = actions_new, ids_new, rows_new, 0
             self._last_merged = (source_step, chunk_id)
             self._merged += 1
-            self.last_merge = MergeResult(True, d_real)
-            return self.last_merge
+            return MergeResult(True, d_real)
 
     def _rejection(
         self, chunk_id: int, source_step: int, d_real: int, length: int, finite: bool
