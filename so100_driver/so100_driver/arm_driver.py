@@ -6,16 +6,17 @@ No ROS here: the node (``driver_node``) and the benchmark both drive this class.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
 from .bus import BusError, BusPortError, FeetechBus
 from .protocol import BROADCAST_ID
 from .registers import REGISTERS, STS3215_MODEL_NUMBER
 from .safety import CommandGate, ShutdownPolicy
-from .timing import DeadlineClock
+from rtc_runtime.deadline_loop import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -213,21 +214,25 @@ class ArmDriver:
         if not self.torque_on:
             return
         self.gate.freeze()
-        clock = DeadlineClock(1.0 / rate_hz)
         start = self.gate.last_goal
         ramp = policy.ramp(start, rate_hz) if start is not None else []
         hold_cycles = round(policy.hold_s * rate_hz)
         settle_cycles = round(SETTLE_S * rate_hz) if ramp else 0
-        targets: list[dict[str, float] | None] = [None] * hold_cycles + ramp + [None] * settle_cycles
-        for target in targets:
-            if abort():
+        targets = iter([None] * hold_cycles + ramp + [None] * settle_cycles)
+        done = threading.Event()
+
+        def one_cycle(_tick: int, _missed: int) -> None:
+            target = next(targets, done)
+            if target is done or abort():
+                done.set()
                 return
-            clock.wait()
             if target is not None:
                 self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic())
             reading = self.cycle()
             if reading is not None and on_reading is not None:
                 on_reading(reading)
+
+        Ticker(rate_hz, window_ticks=1).run(one_cycle, done)
 
     def torque_off(self) -> bool:
         """Best effort: broadcast torque off, then confirm motor by motor. True if all confirmed."""

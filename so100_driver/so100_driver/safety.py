@@ -66,7 +66,7 @@ class ShutdownPolicy:
 
     @classmethod
     def from_parameters(cls, hold_s: float, pose: str, ramp_velocity: float, torque_off: bool,
-                        calibration: Calibration) -> "ShutdownPolicy":
+                        calibration: Calibration) -> ShutdownPolicy:
         if not hold_s >= 0:
             raise ValueError(f"parameter shutdown_hold_s must be >= 0, got {hold_s}")
         if not ramp_velocity > 0:

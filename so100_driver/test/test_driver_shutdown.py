@@ -4,7 +4,7 @@ emulated bus (real protocol on a pty)."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

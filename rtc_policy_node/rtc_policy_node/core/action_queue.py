@@ -31,7 +31,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from enum import Enum
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 import numpy as np
 

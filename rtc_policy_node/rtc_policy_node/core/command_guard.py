@@ -22,7 +22,8 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class GuardLimits:
     def from_parameters(cls, joints: int, rate_hz: float, lower: Sequence[float] = (),
                         upper: Sequence[float] = (), max_velocity: Sequence[float] = (),
                         max_acceleration: Sequence[float] = (), tolerance: float = 0.05,
-                        max_seam: float = 0.3) -> "GuardLimits":
+                        max_seam: float = 0.3) -> GuardLimits:
         """From the executor's parameters (units as in docs/safety.md); empty limits = unbounded."""
         dt = 1.0 / rate_hz
         low = per_joint("position_lower_limits", lower, joints, -math.inf)

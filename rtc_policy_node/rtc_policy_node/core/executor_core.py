@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import NamedTuple, Protocol, Sequence
+from typing import NamedTuple, Protocol
+from collections.abc import Sequence
 
 import numpy as np
 
