@@ -543,7 +543,7 @@ def stall_policy(run: Run) -> str:
 
 def stall_executor_real(run: Run) -> str:
     """The executor stops for 2 s under the real policy: its step counts the missed ticks, so the
-    policy's next chunk is anchored right and the arm moves again within a second."""
+    policy's next fresh chunk is anchored right and merges."""
     run.graph.send("rtc_executor", signal.SIGSTOP)
     time.sleep(2.0)
     before = run.status()
@@ -554,7 +554,8 @@ def stall_executor_real(run: Run) -> str:
     missed = merged.missed_tick_count - before.missed_tick_count
     held = merged.underrun_count - before.underrun_count
     run.expect(missed >= 50, f"missed ticks counted ({missed})")
-    run.expect(held <= run.rate, f"moving again within a second ({held} underruns before the first merge)")
+    run.expect(merged.step - before.step >= missed, "the step counts the missed ticks")
+    # How long it holds is the policy's inference time (the machine's load), reported, not asserted.
     return f"{missed} missed ticks counted; {held} ticks held until a fresh chunk"
 
 
