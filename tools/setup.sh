@@ -86,4 +86,15 @@ colcon --log-base "$WS/log" build --symlink-install --base-paths "$ROOT" --build
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
   --event-handlers console_direct- summary- > "$WS/build.log" 2>&1 \
   || { tail -n 40 "$WS/build.log" >&2; die "colcon build failed (full log: $WS/build.log)"; }
+
+# --- launch/launch_ros and the ros2 command line (no wheels exist): from ../shared/vendor if present
+VENDOR="${RTC_ROS2_VENDOR:-$ROOT/../shared/vendor/ros2-python}"
+if ! python -c 'import launch_ros, ros2launch' 2>/dev/null; then  # ROS 2 from apt has them
+  if [ -f "$VENDOR/install.sh" ]; then
+    say "launch, launch_ros and ros2cli from $VENDOR (first time: about a minute)"
+    bash "$VENDOR/install.sh" "$VENV" "$WS/vendor" >/dev/null 2>"$WS/vendor.log" || die "installing the launch system from $VENDOR failed"
+  else
+    say "no launch_ros here and no $VENDOR: 'ros2 launch' is unavailable, use python -m rtc_bringup.run"
+  fi
+fi
 say "ready: source tools/env.sh"

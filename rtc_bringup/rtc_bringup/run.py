@@ -4,8 +4,9 @@
     run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
 
 The nodes, parameters and remappings are the launch file's (rtc_bringup.graph). Each node gets its
-parameters through a ROS 2 parameter file and `--ros-args`, exactly as `ros2 launch` passes them.
-SIGINT/SIGTERM are forwarded; a node that exits on its own stops the whole graph (exit code 1).
+parameter files (the config file, then its overrides) and namespace through `--ros-args`, exactly as
+`ros2 launch` passes them. SIGINT/SIGTERM are forwarded; a node that exits on its own stops the
+whole graph (exit code 1 if a node failed, 0 if every node that exited did so cleanly).
 """
 from __future__ import annotations
 
@@ -18,22 +19,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph
+from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text
 
 STOP_TIMEOUT_S = 10.0
 
 
 def node_command(spec: NodeSpec, params_dir: Path) -> list[str]:
     """The command line `ros2 launch` would run for this node."""
-    params_file = params_dir / f"{spec.name}.yaml"
-    params_file.write_text(yaml.safe_dump({spec.name: {"ros__parameters": spec.parameters}}))
+    overrides_file = params_dir / f"{spec.name}.yaml"
+    overrides_file.write_text(overrides_file_text(spec))
     executable = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
     if not executable.exists():
         raise FileNotFoundError(f"{spec.package} has no executable {spec.executable} ({executable})")
-    command = [str(executable), "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
+    command = [str(executable), "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        command += ["-r", f"__ns:=/{spec.namespace}"]
+    for params_file in (*spec.parameter_files, overrides_file):
+        command += ["--params-file", str(params_file)]
     for source, target in spec.remappings:
         command += ["-r", f"{source}:={target}"]
     return command
@@ -93,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
+    if args.record and specs[0].namespace:
+        print("run: --record records the root namespace's topics; run without namespace:= to record",
+              file=sys.stderr)
+        return 2
     stop_requested = False
 
     def request_stop(signum, _frame):
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 exited = graph.exited()
                 if exited:
                     print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
-                    status = 1
+                    status = 1 if any(exited.values()) else 0
                     break
                 time.sleep(0.1)
         except FileNotFoundError as exc:

@@ -1,0 +1,34 @@
+"""The SO-100 URDF (urdf/so100.urdf.xacro) expanded for one arm's calibration.
+
+The xacro's joint limits and ros2_control offsets are arguments; `xacro_arguments` computes them
+from the lerobot-calibrate JSON the driver uses, so the URDF's radians are the driver's: zero at the
+calibrated midpoint, limits at the calibrated range. No rclpy import: the node
+(`description_node`) publishes what `robot_description` returns.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import xacro
+from so100_driver.arm import JOINT_NAMES, Calibration
+
+
+def xacro_arguments(calibration: Calibration) -> dict[str, str]:
+    """Per joint: `<joint>_lower`/`_upper` (radians) and `<joint>_offset` (the midpoint in whole
+    ticks, for feetech_ros2_driver, which reads radians as (ticks - offset) * 2 pi / 4096)."""
+    arguments = {}
+    for joint in JOINT_NAMES:
+        lower, upper = calibration.limits_radians(joint)
+        arguments[f"{joint}_lower"] = f"{lower:.6f}"
+        arguments[f"{joint}_upper"] = f"{upper:.6f}"
+        arguments[f"{joint}_offset"] = str(round(calibration.motors[joint].midpoint))
+    return arguments
+
+
+def robot_description(xacro_file: Path, calibration: Calibration, prefix: str = "",
+                      ros2_control: bool = False, usb_port: str = "/dev/ttyACM0") -> str:
+    """The URDF text for this calibration; `prefix` goes before every link name (two arms in one TF
+    tree), `ros2_control` adds the feetech_ros2_driver block on `usb_port`."""
+    mappings = {**xacro_arguments(calibration), "prefix": prefix,
+                "ros2_control": "true" if ros2_control else "false", "usb_port": usb_port}
+    return xacro.process_file(str(xacro_file), mappings=mappings).toprettyxml(indent="  ")
