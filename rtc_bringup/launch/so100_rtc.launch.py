@@ -6,7 +6,10 @@
         policy_path:=/path/to/pretrained_model device:=cuda
     ros2 launch rtc_bringup so100_rtc.launch.py namespace:=arm1 config_file:=my_params.yaml
 
-Nodes, parameter files, namespace and remappings come from rtc_bringup.graph, which the runner
+Every topic is relative: remap one for the whole graph by including this file after a
+launch_ros.actions.SetRemap (docs/bringup.md, "ros2_control").
+
+Nodes, parameter files and namespace come from rtc_bringup.graph, which the runner
 (`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
 exits non-zero too, so a half-running graph never drives the arm.
 """
@@ -49,8 +52,7 @@ def _nodes(context):
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,
                     namespace=f"/{spec.namespace}" if spec.namespace else None,
-                    parameters=[*spec.parameter_files, overrides],
-                    remappings=list(spec.remappings), output="screen")
+                    parameters=[*spec.parameter_files, overrides], output="screen")
         entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_on_node_exit))]
     return entities
 

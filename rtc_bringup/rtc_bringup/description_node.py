@@ -13,17 +13,15 @@ is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import rclpy
-from ament_index_python.packages import get_package_share_directory
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from so100_driver.arm import Calibration, CalibrationError, default_calibration_path
 from std_msgs.msg import String
 
-from rtc_bringup.robot_description import robot_description
+from rtc_bringup.robot_description import installed_xacro, robot_description
 
 DESCRIPTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -36,8 +34,8 @@ class DescriptionNode(Node):
         prefix = self.declare_parameter("prefix", "").value
         ros2_control = bool(self.declare_parameter("ros2_control", False).value)
         usb_port = self.declare_parameter("usb_port", "/dev/ttyACM0").value
-        xacro_file = Path(get_package_share_directory("rtc_bringup")) / "urdf" / "so100.urdf.xacro"
-        urdf = robot_description(xacro_file, Calibration.load(calibration_file), prefix, ros2_control, usb_port)
+        urdf = robot_description(installed_xacro(), Calibration.load(calibration_file), prefix, ros2_control,
+                                 usb_port)
         self.create_publisher(String, "robot_description", DESCRIPTION_QOS).publish(String(data=urdf))
         self.get_logger().info(f"robot_description published ({len(urdf)} bytes, calibration {calibration_file})")
 

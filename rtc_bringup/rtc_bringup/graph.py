@@ -34,7 +34,6 @@ class NodeSpec:
     namespace: str = ""  # relative ("arm1") or empty: under the namespace the launch pushes, if any
     parameter_files: tuple[Path, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)  # after the files, for this node only
-    remappings: tuple[tuple[str, str], ...] = ()
 
     @property
     def fully_qualified_name(self) -> str:
@@ -45,6 +44,7 @@ CAMERA_TOPIC = "camera/front/image_raw"
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
+    Argument("driver", "true", "false (with sim:=false): no so100_driver, the arm runs under ros2_control"),
     Argument("namespace", "", "namespace of every node and topic, e.g. arm1; empty: none"),
     Argument("config_file", "", "ROS 2 parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
     Argument("port", "", "serial port of the arm's bus, e.g. /dev/ttyACM0 (sim:=false)"),
@@ -201,12 +201,14 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     flags = {}
-    for name in ("sim", "robot_description"):
+    for name in ("sim", "driver", "robot_description"):
         try:
             flags[name] = _bool(values[name])
         except ValueError as exc:
             raise ValueError(f"argument {name}:={values[name]!r}: {exc}") from exc
     sim = flags["sim"]
+    if sim and not flags["driver"]:
+        raise ValueError("argument driver:=false needs sim:=false (the simulated arm is the driver's)")
     namespace = _namespace(values["namespace"])
     config = Path(values["config_file"]) if values["config_file"] else default_config_file(sim, share_dir)
     config = config.resolve()
@@ -240,7 +242,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         overrides["robot_description"]["calibration_file"] = calibration
 
     names = ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
-        ["so100_driver", "rtc_policy", "rtc_executor"]
+        ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]
     if flags["robot_description"]:
         names.append("robot_description")
     return [spec(n) for n in names]

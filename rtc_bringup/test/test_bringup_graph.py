@@ -80,6 +80,15 @@ def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
         build_graph({"seed": "-1"}, PKG)
 
 
+def test_without_the_driver_the_arm_is_another_stacks():
+    specs = {s.name: s for s in build_graph({"sim": "false", "driver": "false", "command_type": "trajectory",
+                                             "calibration_file": "/cal/arm.json"}, PKG)}
+    assert list(specs) == ["rtc_policy", "rtc_executor", "robot_description"]
+    assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm.json"
+    with pytest.raises(ValueError, match="driver:=false needs sim:=false"):
+        build_graph({"driver": "false"}, PKG)
+
+
 @pytest.mark.parametrize("argument, namespace, fqn", [
     ("", "", "/rtc_policy"), ("/", "", "/rtc_policy"), ("arm1", "arm1", "/arm1/rtc_policy"),
     ("/lab/arm2/", "lab/arm2", "/lab/arm2/rtc_policy"),
