@@ -193,12 +193,17 @@ def test_node_keys_match_rclpy(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_node):
+def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_node, tmp_path):
     """arm1 from `ros2 launch`, arm2 from the runner, one ROS domain: each graph talks only to itself,
     and both starters give a node the same parameters."""
-    arm1 = ros2_launch(processes, launch_env, "arm1", "namespace:=arm1", "seed:=1")
-    arm2 = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "namespace:=arm2", "seed:=2"],
-                           name="arm2", env=launch_env)
+    # Two graphs on a small shared machine: without SCHED_FIFO, so neither starves the other's
+    # emulated bus, and the driver at 50 Hz.
+    config = tmp_path / "two_arms.yaml"
+    config.write_text((PKG / "config" / "so100_sim.yaml").read_text().replace("rate_hz: 100.0", "rate_hz: 50.0") +
+                      "/**:\n  ros__parameters:\n    realtime: false\n")
+    arm1 = ros2_launch(processes, launch_env, "arm1", "namespace:=arm1", "seed:=1", f"config_file:={config}")
+    arm2 = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "namespace:=arm2", "seed:=2",
+                            f"config_file:={config}"], name="arm2", env=launch_env)
     watchers = {ns: Watcher(test_node, f"/{ns}") for ns in ("arm1", "arm2")}
     spin_until(test_node, lambda: all(w.merged() >= 3 for w in watchers.values()), 180,
                "three merged chunks on each arm", [arm1, arm2], processes)
