@@ -167,6 +167,13 @@ def test_a_failing_node_ends_the_launch_non_zero(processes, launch_env):
     assert "so100_driver exited with code 1" in log, log[-3000:]
 
 
+def test_a_bad_argument_is_one_line_and_exit_1(processes, launch_env):
+    launch = ros2_launch(processes, launch_env, "launch_bad", "namespace:=arm-1")
+    assert launch.wait(timeout=60) == 1
+    errors = [line for line in processes.log(launch).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "argument namespace:='arm-1'" in errors[0], errors
+
+
 def test_node_keys_match_rclpy(tmp_path):
     """rclpy (rcl's parameter-file parser) applies the same keys graph.node_parameters applies."""
     path = tmp_path / "params.yaml"
