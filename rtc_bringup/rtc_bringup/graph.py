@@ -12,11 +12,13 @@ No rclpy or launch import here, so tests and the runner read the graph as plain 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
+from so100_driver.arm import default_calibration_path
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,11 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
                         overrides=overrides[name])
 
     # The policy converts radians to the policy's units, and the URDF takes its joint limits, with
-    # the calibration the driver uses, wherever the file or an argument set it.
+    # the calibration the driver uses, wherever the file or an argument set it (in sim: the
+    # simulated arm's, which the driver defaults to).
     driver = spec("so100_driver")
     calibration = {**node_parameters(file_params, driver.fully_qualified_name), **driver.overrides} \
-        .get("calibration_file", "")
+        .get("calibration_file", "") or (str(default_calibration_path()) if sim else "")
     if calibration:
         overrides["rtc_policy"]["calibration_file"] = calibration
         overrides["robot_description"]["calibration_file"] = calibration
