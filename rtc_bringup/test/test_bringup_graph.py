@@ -5,6 +5,7 @@ checks the plain-data description both it and the runner start.
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 from pathlib import Path
 
@@ -171,3 +172,26 @@ def test_both_config_files_apply_to_their_nodes_in_any_namespace():
         for node in ("so100_driver", "rtc_executor", "rtc_policy"):
             for fqn in (f"/{node}", f"/arm1/{node}", f"/lab/arm1/{node}"):
                 assert node_parameters(nodes, fqn), (name, fqn)
+
+
+def _topic_names(module: str) -> list[str]:
+    """String literals a node passes as topic names, directly or through a *_TOPIC constant."""
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    constants = {t.id: n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
+    names = [v for k, v in constants.items() if k.endswith("_TOPIC")]
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", "") in ("create_publisher", "create_subscription"):
+            topic = call.args[1] if len(call.args) > 1 else None
+            if isinstance(topic, ast.Constant):
+                names.append(topic.value)
+            elif isinstance(topic, ast.Name) and topic.id in constants:
+                names.append(constants[topic.id])
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(set(_NODE_MODULES.values())))
+def test_every_topic_is_relative_so_a_namespace_moves_it(module):
+    names = _topic_names(module)
+    assert names, f"no topic found in {module}"
+    assert [n for n in names if n.startswith("/") and n != "/diagnostics"] == []
