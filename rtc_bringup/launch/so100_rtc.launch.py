@@ -14,6 +14,7 @@ Nodes, parameter files and namespace come from rtc_bringup.graph, which the runn
 exits non-zero too, so a half-running graph never drives the arm.
 """
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
@@ -31,13 +32,12 @@ class NodeFailed(RuntimeError):
     """Raised from the exit handler: launch then shuts everything down and returns 1."""
 
 
-def _on_node_exit(event, context):
+def _on_node_exit(node_name, event, context):
     if context.is_shutdown:  # stopping anyway (Ctrl-C, or another node ended the launch)
         return None
     if event.returncode != 0:
-        raise NodeFailed(f"{event.action.node_name} exited with code {event.returncode}; "
-                         "stopping the graph")
-    return [EmitEvent(event=Shutdown(reason=f"{event.action.node_name} exited; stopping the graph"))]
+        raise NodeFailed(f"{node_name} exited with code {event.returncode}; stopping the graph")
+    return [EmitEvent(event=Shutdown(reason=f"{node_name} exited; stopping the graph"))]
 
 
 def _nodes(context):
@@ -53,7 +53,8 @@ def _nodes(context):
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,
                     namespace=f"/{spec.namespace}" if spec.namespace else None,
                     parameters=[*spec.parameter_files, overrides], output="screen")
-        entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_on_node_exit))]
+        on_exit = partial(_on_node_exit, spec.fully_qualified_name)
+        entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
     return entities
 
 

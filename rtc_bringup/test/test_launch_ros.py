@@ -7,6 +7,7 @@ skip, saying so; the runner tests (test_system_*) still cover the graph.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,7 +144,7 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
                       "/arm9/rtc_policy:\n  ros__parameters:\n    task: another namespace\n")
     launch = ros2_launch(processes, launch_env, "launch", f"config_file:={config}", "extra_latency_ms:=7.5")
     watcher = Watcher(test_node)
-    spin_until(test_node, lambda: watcher.merged() >= 3, 120, "three merged chunks", [launch], processes)
+    spin_until(test_node, lambda: watcher.merged() >= 3, 240, "three merged chunks", [launch], processes)
     assert watcher.status.control_rate_hz == 25.0  # from "/**"
     assert watcher.parameters("rtc_policy", ["task", "extra_latency_ms"]) == \
         [_string("from the file"), _double(7.5)]  # "/rtc_policy" key, then the argument wins
@@ -155,7 +156,7 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
 
 @pytest.mark.slow
 def test_a_failing_node_ends_the_launch_non_zero(processes, launch_env):
-    """sim:=false without a calibration file: the driver exits 1, and nothing else may keep running."""
+    """sim:=false without a calibration file: the driver exits 2, and nothing else may keep running."""
     launch = ros2_launch(processes, launch_env, "launch_fail", "sim:=false", "port:=/dev/null", "device:=cpu",
                          "robot_description:=false")
     try:
@@ -164,7 +165,7 @@ def test_a_failing_node_ends_the_launch_non_zero(processes, launch_env):
         pytest.fail(f"launch kept running after the driver failed:\n{processes.log(launch)[-3000:]}")
     log = processes.log(launch)
     assert code != 0, log[-3000:]
-    assert "so100_driver exited with code 1" in log, log[-3000:]
+    assert re.search(r": /so100_driver exited with code [12]; stopping the graph", log), log[-3000:]
 
 
 def test_a_bad_argument_is_one_line_and_exit_1(processes, launch_env):
@@ -200,6 +201,7 @@ def test_node_keys_match_rclpy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two graphs load torch at once: minutes on a busy 2-core machine
 def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_node, tmp_path):
     """arm1 from `ros2 launch`, arm2 from the runner, one ROS domain: each graph talks only to itself,
     and both starters give a node the same parameters."""
@@ -213,7 +215,7 @@ def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_nod
     arm2 = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "namespace:=arm2", "seed:=2",
                             f"config_file:={config}"], name="arm2", env=launch_env)
     watchers = {ns: Watcher(test_node, f"/{ns}") for ns in ("arm1", "arm2")}
-    spin_until(test_node, lambda: all(w.merged() >= 3 for w in watchers.values()), 180,
+    spin_until(test_node, lambda: all(w.merged() >= 3 for w in watchers.values()), 420,
                "three merged chunks on each arm", [arm1, arm2], processes)
 
     graph = test_node.get_node_names_and_namespaces()
