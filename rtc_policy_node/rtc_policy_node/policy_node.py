@@ -142,7 +142,8 @@ class PolicyNode(Node):
         self._images: dict[str, object] = {}
         self.scheduler = InferenceScheduler(
             settings, inputs=[JOINT_STATES_INPUT, *(topic for topic, _ in self.cameras.values())],
-            status_input="rtc/executor_status", chunk_output="rtc/action_chunk")
+            status_input=self.resolve_topic_name("rtc/executor_status"),
+            chunk_output=self.resolve_topic_name("rtc/action_chunk"))
         self.last_timing: InferenceTiming | None = None
         self._status_behind_ticks = 0
 
