@@ -13,6 +13,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
+        ("share/" + package_name + "/urdf", glob("urdf/*.xacro")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -23,6 +24,7 @@ setup(
     entry_points={
         "console_scripts": [
             "run = rtc_bringup.run:main",
+            "robot_description = rtc_bringup.description_node:main",
             "record = rtc_bringup.recorder:main",
             "report = rtc_bringup.report:main",
         ],

@@ -8,4 +8,9 @@ export CMAKE_PREFIX_PATH="$_rtc_root/.venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PA
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # shellcheck disable=SC1091
 source "$_rtc_root/.ws/install/setup.bash"
+# composition_interfaces (for launch_ros), where tools/setup.sh built it from shared/vendor
+if [ -f "$_rtc_root/.ws/vendor/install/setup.bash" ]; then
+  # shellcheck disable=SC1091
+  source "$_rtc_root/.ws/vendor/install/setup.bash"
+fi
 unset _rtc_root

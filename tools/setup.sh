@@ -86,4 +86,21 @@ colcon --log-base "$WS/log" build --symlink-install --base-paths "$ROOT" --build
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
   --event-handlers console_direct- summary- > "$WS/build.log" 2>&1 \
   || { tail -n 40 "$WS/build.log" >&2; die "colcon build failed (full log: $WS/build.log)"; }
+
+# --- launch/launch_ros and the ros2 command line (no wheels exist): from ../shared/vendor if present
+VENDOR="${RTC_ROS2_VENDOR:-$ROOT/../shared/vendor/ros2-python}"
+launch_importable() {  # with composition_interfaces from an earlier install, if any
+  ( set +u; [ -f "$WS/vendor/install/setup.bash" ] && source "$WS/vendor/install/setup.bash"
+    python -c 'import launch_ros, ros2launch' ) 2>/dev/null
+}
+if ! launch_importable; then  # ROS 2 from apt has them
+  if [ -f "$VENDOR/install.sh" ]; then
+    say "launch, launch_ros and ros2cli from $VENDOR (about a minute)"
+    rm -f "$WS/vendor"/.ros2-python.*  # install.sh's done-stamp: stale once the venv lost the packages
+    bash "$VENDOR/install.sh" "$VENV" "$WS/vendor" >/dev/null 2>"$WS/vendor.log" || die "installing the launch system from $VENDOR failed"
+    launch_importable || die "launch_ros still not importable after $VENDOR/install.sh (see $WS/vendor.log)"
+  else
+    say "no launch_ros here and no $VENDOR: 'ros2 launch' is unavailable, use python -m rtc_bringup.run"
+  fi
+fi
 say "ready: source tools/env.sh"

@@ -4,28 +4,58 @@
     ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 \
         calibration_file:=$HOME/.cache/huggingface/lerobot/calibration/robots/so100_follower/arm.json \
         policy_path:=/path/to/pretrained_model device:=cuda
+    ros2 launch rtc_bringup so100_rtc.launch.py namespace:=arm1 config_file:=my_params.yaml
 
-Nodes, parameters and remappings come from rtc_bringup.graph, which the runner (`run`) uses too.
+Every topic is relative: remap one for the whole graph by including this file after a
+launch_ros.actions.SetRemap (docs/bringup.md, "ros2_control").
+
+Nodes, parameter files and namespace come from rtc_bringup.graph, which the runner
+(`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
+exits non-zero too, so a half-running graph never drives the arm.
 """
+import tempfile
+from functools import partial
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph
+from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text
+
+
+class NodeFailed(RuntimeError):
+    """Raised from the exit handler: launch then shuts everything down and returns 1."""
+
+
+def _on_node_exit(node_name, event, context):
+    if context.is_shutdown:  # stopping anyway (Ctrl-C, or another node ended the launch)
+        return None
+    if event.returncode != 0:
+        raise NodeFailed(f"{node_name} exited with code {event.returncode}; stopping the graph")
+    return [EmitEvent(event=Shutdown(reason=f"{node_name} exited; stopping the graph"))]
 
 
 def _nodes(context):
     arguments = {a.name: LaunchConfiguration(a.name).perform(context) for a in ARGUMENTS}
+    pushed = context.launch_configurations.get("ros_namespace", "") or ""  # PushRosNamespace
+    arguments["namespace"] = "/".join(p.strip("/") for p in (pushed, arguments["namespace"]) if p.strip("/"))
     share_dir = Path(get_package_share_directory("rtc_bringup"))
-    return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name,
-             parameters=[spec.parameters], remappings=list(spec.remappings), output="screen")
-        for spec in build_graph(arguments, share_dir)
-    ]
+    params_dir = Path(tempfile.mkdtemp(prefix="rtc_launch_params_"))
+    entities = []
+    for spec in build_graph(arguments, share_dir):
+        overrides = params_dir / f"{spec.name}.yaml"
+        overrides.write_text(overrides_file_text(spec))
+        node = Node(package=spec.package, executable=spec.executable, name=spec.name,
+                    namespace=f"/{spec.namespace}" if spec.namespace else None,
+                    parameters=[*spec.parameter_files, overrides], output="screen")
+        on_exit = partial(_on_node_exit, spec.fully_qualified_name)
+        entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
+    return entities
 
 
 def generate_launch_description():

@@ -1,16 +1,21 @@
 """The SO-100 RTC node graph, described once for the launch file and for the runner.
 
-`build_graph(arguments)` turns launch arguments (strings, as `ros2 launch` gives them) into the
-list of nodes with their parameters and remappings: the base values come from a parameter file in
-`config/` (so100_sim.yaml or so100_rtc.yaml), and each argument left empty keeps the file's value.
+`build_graph(arguments, share_dir)` turns launch arguments (strings, as `ros2 launch` gives them)
+into the nodes to start. Parameters reach each node the way ROS 2 passes them: first the parameter
+file itself (`config_file`; empty: config/so100_sim.yaml or config/so100_rtc.yaml), so that its
+`/**`, `/ns/node`, `node` and wildcard keys keep rcl's semantics, then the overrides from non-empty
+arguments, keyed by the node's fully qualified name (as launch_ros writes a parameter dict).
+`namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
+follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
 No rclpy or launch import here, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
 
 import yaml
 from so100_driver.arm import default_calibration_path
@@ -28,21 +33,29 @@ class NodeSpec:
     package: str
     executable: str
     name: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-    remappings: tuple[tuple[str, str], ...] = ()
+    namespace: str = ""  # relative ("arm1") or empty: under the namespace the launch pushes, if any
+    parameter_files: tuple[Path, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)  # after the files, for this node only
+
+    @property
+    def fully_qualified_name(self) -> str:
+        return f"/{self.namespace}/{self.name}" if self.namespace else f"/{self.name}"
 
 
-CAMERA_TOPIC = "/camera/front/image_raw"
+CAMERA_TOPIC = "camera/front/image_raw"
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
-    Argument("config_file", "", "parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
+    Argument("driver", "true", "false (with sim:=false): no so100_driver, the arm runs under ros2_control"),
+    Argument("namespace", "", "namespace of every node and topic, e.g. arm1; empty: none"),
+    Argument("config_file", "", "ROS 2 parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
     Argument("port", "", "serial port of the arm's bus, e.g. /dev/ttyACM0 (sim:=false)"),
     Argument("calibration_file", "", "lerobot-calibrate JSON; empty: the simulated arm's calibration"),
     Argument("policy_path", "", "checkpoint dir or hub id; empty: the built-in checkpoint"),
     Argument("device", "", "torch device of the policy, e.g. cpu, cuda"),
     Argument("guidance_mode", "", "off | identity | vjp | prefix"),
     Argument("executor_mode", "", "rtc | append | replace (how the executor merges chunks)"),
+    Argument("command_type", "", "joint_state | float64_array | trajectory (the executor's command)"),
     Argument("execution_horizon", "", "ticks of the leftover that guidance follows"),
     Argument("max_guidance_weight", "", "clip of the guidance weight (beta)"),
     Argument("schedule", "", "prefix weight schedule: ZEROS | ONES | LINEAR | EXP"),
@@ -52,8 +65,10 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
+    Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
 )
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
+_NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _bool(text: str) -> bool:
@@ -69,8 +84,8 @@ def _cameras(text: str) -> list[str]:
     entries = [e.strip() for e in text.split(",") if e.strip()]
     for entry in entries:
         name, sep, topic = entry.partition("=")
-        if not sep or not name or not topic.startswith("/"):
-            raise ValueError(f"camera entry {entry!r} is not name=/topic")
+        if not sep or not name or not topic:
+            raise ValueError(f"camera entry {entry!r} is not name=topic")
     return entries
 
 
@@ -84,6 +99,16 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _namespace(text: str) -> str:
+    """A namespace argument as a relative name ("arm1", "lab/arm1"); "" or "/" for none."""
+    tokens = [t for t in text.strip().strip("/").split("/")] if text.strip().strip("/") else []
+    bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
+    if bad:
+        raise ValueError(f"argument namespace:={text!r}: {bad[0]!r} is not a valid name "
+                         "(letters, digits and _, not starting with a digit)")
+    return "/".join(tokens)
+
+
 # argument -> (node, parameter, parser): where a non-empty argument lands.
 _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "port": ("so100_driver", "port", str),
@@ -92,6 +117,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "device": ("rtc_policy", "device", str),
     "guidance_mode": ("rtc_policy", "guidance_mode", str),
     "executor_mode": ("rtc_executor", "mode", str),
+    "command_type": ("rtc_executor", "command_type", str),
     "execution_horizon": ("rtc_policy", "execution_horizon", int),
     "max_guidance_weight": ("rtc_policy", "max_guidance_weight", float),
     "schedule": ("rtc_policy", "schedule", str),
@@ -107,6 +133,7 @@ _EXECUTABLES = {
     "sim_camera": ("so100_driver", "sim_camera"),
     "rtc_policy": ("rtc_policy_node", "policy_node"),
     "rtc_executor": ("rtc_policy_node", "executor_node"),
+    "robot_description": ("rtc_bringup", "robot_description"),
 }
 
 
@@ -115,20 +142,58 @@ def default_config_file(sim: bool, share_dir: Path) -> Path:
 
 
 def load_parameter_file(path: Path) -> dict[str, dict[str, Any]]:
-    """Read a ROS 2 parameter file into {node name: {parameter: value}}."""
+    """Read a ROS 2 parameter file into {node name key as written: {parameter: value}}.
+
+    Nested namespace keys (`ns: {node: {ros__parameters: ...}}`) are flattened to "ns/node"."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise ValueError(f"cannot read parameter file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameter file {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of node names")
     nodes: dict[str, dict[str, Any]] = {}
-    for node, body in data.items():
-        params = (body or {}).get("ros__parameters") if isinstance(body, dict) else None
-        if not isinstance(params, dict):
-            raise ValueError(f"{path}: node {node!r} has no ros__parameters mapping")
-        nodes[node] = dict(params)
+
+    def visit(prefix: str, mapping: dict) -> None:
+        for key, body in mapping.items():
+            name = f"{prefix}/{key}" if prefix else str(key)
+            if not isinstance(body, dict):
+                raise ValueError(f"{path}: node {name!r} has no ros__parameters mapping")
+            if "ros__parameters" in body:
+                if not isinstance(body["ros__parameters"], dict):
+                    raise ValueError(f"{path}: node {name!r} has no ros__parameters mapping")
+                nodes[name] = dict(body["ros__parameters"])
+            else:
+                visit(name, body)
+
+    visit("", data)
     return nodes
+
+
+def node_key_matches(key: str, fully_qualified_name: str) -> bool:
+    """Whether a parameter-file node key applies to a node, with rcl's rules: a key without a
+    leading slash is absolute ("rtc_policy" is "/rtc_policy"), `/*` stands for one namespace token
+    or the node name, `/**` for any number of them (so "/**" matches every node)."""
+    absolute = key if key.startswith("/") else f"/{key}"
+    pattern = re.escape(absolute).replace(r"/\*\*", r"(/\w+)*").replace(r"/\*", r"(/\w+)")
+    return re.fullmatch(pattern, fully_qualified_name) is not None
+
+
+def node_parameters(nodes: Mapping[str, Mapping[str, Any]], fully_qualified_name: str) -> dict[str, Any]:
+    """The parameters a node takes from one loaded parameter file: every matching key, in file
+    order, later values winning."""
+    merged: dict[str, Any] = {}
+    for key, params in nodes.items():
+        if node_key_matches(key, fully_qualified_name):
+            merged.update(params)
+    return merged
+
+
+def overrides_file_text(spec: NodeSpec) -> str:
+    """The parameter file of a node's overrides, keyed by its fully qualified name. Written as a
+    file (not a launch_ros dict, whose strings launch_ros re-reads as YAML) so a task "1" stays text."""
+    return yaml.safe_dump({spec.fully_qualified_name: {"ros__parameters": spec.overrides}})
 
 
 def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]:
@@ -137,30 +202,50 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     if unknown:
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
-    try:
-        sim = _bool(values["sim"])
-    except ValueError as exc:
-        raise ValueError(f"argument sim:={values['sim']!r}: {exc}") from exc
+    flags = {}
+    for name in ("sim", "driver", "robot_description"):
+        try:
+            flags[name] = _bool(values[name])
+        except ValueError as exc:
+            raise ValueError(f"argument {name}:={values[name]!r}: {exc}") from exc
+    sim = flags["sim"]
+    if sim and not flags["driver"]:
+        raise ValueError("argument driver:=false needs sim:=false (the simulated arm is the driver's)")
+    namespace = _namespace(values["namespace"])
     config = Path(values["config_file"]) if values["config_file"] else default_config_file(sim, share_dir)
-    params = load_parameter_file(config)
+    config = config.resolve()
+    file_params = load_parameter_file(config)
 
+    overrides: dict[str, dict[str, Any]] = {n: {} for n in _EXECUTABLES}
     for name, (node, parameter, parse) in _OVERRIDES.items():
         text = values[name].strip()
         if text:
             try:
-                params.setdefault(node, {})[parameter] = parse(text)
+                overrides[node][parameter] = parse(text)
             except ValueError as exc:
                 raise ValueError(f"argument {name}:={text!r}: {exc}") from exc
-    params.setdefault("so100_driver", {})["sim"] = sim
+    overrides["so100_driver"]["sim"] = sim
     if sim:  # camera and emulated arm show the same scene: the arm starts at that task's start pose
         seed = _seed(values["seed"])
-        params.setdefault("sim_camera", {})["seed"] = seed
-        params["so100_driver"]["sim_task_seed"] = seed
-    params.setdefault("rtc_policy", {}).setdefault("camera_topics", [f"front={CAMERA_TOPIC}"])
-    calibration = params["so100_driver"].get("calibration_file", "") or (str(default_calibration_path()) if sim else "")
-    if calibration:  # the policy converts radians to the policy's units with the same calibration
-        params["rtc_policy"]["calibration_file"] = calibration
+        overrides["sim_camera"]["seed"] = seed
+        overrides["so100_driver"]["sim_task_seed"] = seed
+
+    def spec(name: str) -> NodeSpec:
+        return NodeSpec(*_EXECUTABLES[name], name=name, namespace=namespace, parameter_files=(config,),
+                        overrides=overrides[name])
+
+    # The policy converts radians to the policy's units, and the URDF takes its joint limits, with
+    # the calibration the driver uses, wherever the file or an argument set it (in sim: the
+    # simulated arm's, which the driver defaults to).
+    driver = spec("so100_driver")
+    calibration = {**node_parameters(file_params, driver.fully_qualified_name), **driver.overrides} \
+        .get("calibration_file", "") or (str(default_calibration_path()) if sim else "")
+    if calibration:
+        overrides["rtc_policy"]["calibration_file"] = calibration
+        overrides["robot_description"]["calibration_file"] = calibration
 
     names = ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
-        ["so100_driver", "rtc_policy", "rtc_executor"]
-    return [NodeSpec(*_EXECUTABLES[n], name=n, parameters=params.get(n, {})) for n in names]
+        ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]
+    if flags["robot_description"]:
+        names.append("robot_description")
+    return [spec(n) for n in names]

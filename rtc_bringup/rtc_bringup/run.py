@@ -3,9 +3,10 @@
     run --sim --duration 30                 # simulated arm for 30 s, then stop cleanly
     run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
 
-The nodes, parameters and remappings are the launch file's (rtc_bringup.graph). Each node gets its
-parameters through a ROS 2 parameter file and `--ros-args`, exactly as `ros2 launch` passes them.
-SIGINT/SIGTERM are forwarded; a node that exits on its own stops the whole graph (exit code 1).
+The nodes and their parameters are the launch file's (rtc_bringup.graph). Each node gets its
+parameter files (the config file, then its overrides) and namespace through `--ros-args`, exactly as
+`ros2 launch` passes them. SIGINT/SIGTERM are forwarded; a node that exits on its own stops the
+whole graph (exit code 1 if a node failed, 0 if every node that exited did so cleanly).
 """
 from __future__ import annotations
 
@@ -18,24 +19,27 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph
+from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text
 
 STOP_TIMEOUT_S = 10.0
 
 
-def node_command(spec: NodeSpec, params_dir: Path) -> list[str]:
+def node_command(spec: NodeSpec, params_dir: Path, remaps: tuple[str, ...] = ()) -> list[str]:
     """The command line `ros2 launch` would run for this node."""
-    params_file = params_dir / f"{spec.name}.yaml"
-    params_file.write_text(yaml.safe_dump({spec.name: {"ros__parameters": spec.parameters}}))
+    overrides_file = params_dir / f"{spec.name}.yaml"
+    overrides_file.write_text(overrides_file_text(spec))
     executable = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
     if not executable.exists():
         raise FileNotFoundError(f"{spec.package} has no executable {spec.executable} ({executable})")
-    command = [str(executable), "--ros-args", "-r", f"__node:={spec.name}", "--params-file", str(params_file)]
-    for source, target in spec.remappings:
-        command += ["-r", f"{source}:={target}"]
+    command = [str(executable), "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        command += ["-r", f"__ns:=/{spec.namespace}"]
+    for params_file in (*spec.parameter_files, overrides_file):
+        command += ["--params-file", str(params_file)]
+    for remap in remaps:  # like launch_ros's SetRemap: for every node
+        command += ["-r", remap]
     return command
 
 
@@ -73,6 +77,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     parser.add_argument("--sim", action="store_true", help="same as sim:=true")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0: until Ctrl-C")
     parser.add_argument("--record", type=Path, help="record the run into this rosbag2 directory")
+    parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
+                        help="remap a topic in every node, e.g. so100/joint_trajectory:=/arm_controller/joint_trajectory")
     parser.add_argument("launch_arguments", nargs="*", metavar="name:=value")
     args = parser.parse_args(argv)
     launch_arguments: dict[str, str] = {}
@@ -83,6 +89,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
         launch_arguments[name] = value
     if args.sim:
         launch_arguments["sim"] = "true"
+    for remap in args.remap:
+        if ":=" not in remap or not all(remap.split(":=", 1)):
+            parser.error(f"--remap {remap!r} is not FROM:=TO")
     return args, launch_arguments
 
 
@@ -92,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = build_graph(launch_arguments, Path(get_package_share_directory("rtc_bringup")))
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
+        return 2
+    if args.record and specs[0].namespace:
+        print("run: --record records the root namespace's topics; run without namespace:= to record",
+              file=sys.stderr)
         return 2
     stop_requested = False
 
@@ -108,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.record:
                 graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)])
             for spec in specs:
-                graph.start(spec.name, node_command(spec, Path(params_dir)))
+                graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)))
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
             while not stop_requested and time.monotonic() < deadline:
                 exited = graph.exited()
                 if exited:
                     print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
-                    status = 1
+                    status = 1 if any(exited.values()) else 0
                     break
                 time.sleep(0.1)
         except FileNotFoundError as exc:

@@ -1,29 +1,40 @@
-"""The graph description, and the launch file checked against it with stand-ins for `launch`.
+"""The graph description: nodes, parameter files and overrides, namespaces, rcl's key matching.
 
-`launch`/`launch_ros` are not installable here; the stand-ins below record what the launch file
-asks for, so the test proves the launch file starts exactly the nodes `build_graph` describes.
+The launch file itself runs under the real launch/launch_ros in test_launch_ros.py; this file
+checks the plain-data description both it and the runner start.
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
-import sys
-import types
 from pathlib import Path
 
 import pytest
+import yaml
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, load_parameter_file
+from rtc_bringup.graph import (ARGUMENTS, build_graph, load_parameter_file, node_key_matches,
+                               node_parameters, overrides_file_text)
 
 PKG = Path(__file__).resolve().parents[1]
 
 
-def test_sim_graph_has_the_five_roles_with_config_defaults():
+def effective(spec) -> dict:
+    """What the node ends up with: its parameter files in order, then its overrides."""
+    params: dict = {}
+    for path in spec.parameter_files:
+        params.update(node_parameters(load_parameter_file(path), spec.fully_qualified_name))
+    return {**params, **spec.overrides}
+
+
+def test_sim_graph_has_the_roles_with_config_defaults():
     specs = build_graph({}, PKG)
-    assert [s.name for s in specs] == ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"]
+    assert [s.name for s in specs] == ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor",
+                                       "robot_description"]
     by_name = {s.name: s for s in specs}
-    assert by_name["so100_driver"].parameters["sim"] is True
-    assert by_name["rtc_executor"].parameters["control_rate_hz"] == 30.0
-    assert by_name["rtc_policy"].parameters["camera_topics"] == ["front=/camera/front/image_raw"]
+    assert all(s.parameter_files == ((PKG / "config" / "so100_sim.yaml").resolve(),) for s in specs)
+    assert effective(by_name["so100_driver"])["sim"] is True
+    assert effective(by_name["rtc_executor"])["control_rate_hz"] == 30.0
+    assert effective(by_name["rtc_policy"])["device"] == "cpu"
     assert (by_name["rtc_policy"].package, by_name["rtc_policy"].executable) == ("rtc_policy_node", "policy_node")
 
 
@@ -31,24 +42,29 @@ def test_arguments_override_the_parameter_file_with_types():
     specs = {s.name: s for s in build_graph(
         {"sim": "false", "port": "/dev/ttyUSB0", "control_rate_hz": "100", "execution_horizon": "20",
          "guidance_mode": "identity", "executor_mode": "replace", "extra_latency_ms": "200",
-         "calibration_file": "/tmp/arm.json", "cameras": "front=/a/image,wrist=/b/image"}, PKG)}
-    assert "sim_camera" not in specs
-    assert specs["so100_driver"].parameters["port"] == "/dev/ttyUSB0"
-    assert specs["so100_driver"].parameters["sim"] is False
-    assert specs["rtc_executor"].parameters["control_rate_hz"] == 100.0
-    assert specs["rtc_executor"].parameters["mode"] == "replace"
-    assert specs["rtc_policy"].parameters["execution_horizon"] == 20
-    assert specs["rtc_policy"].parameters["extra_latency_ms"] == 200.0
-    assert specs["rtc_policy"].parameters["calibration_file"] == "/tmp/arm.json"
-    assert specs["rtc_policy"].parameters["camera_topics"] == ["front=/a/image", "wrist=/b/image"]
+         "calibration_file": "/tmp/arm.json", "cameras": "front=/a/image,wrist=b/image",
+         "command_type": "trajectory", "robot_description": "false"}, PKG)}
+    assert set(specs) == {"so100_driver", "rtc_policy", "rtc_executor"}
+    assert specs["so100_driver"].overrides["port"] == "/dev/ttyUSB0"
+    assert specs["so100_driver"].overrides["sim"] is False
+    assert effective(specs["rtc_policy"])["device"] == "cuda"  # so100_rtc.yaml
+    assert specs["rtc_executor"].overrides == {"control_rate_hz": 100.0, "mode": "replace",
+                                               "command_type": "trajectory"}
+    assert specs["rtc_policy"].overrides["execution_horizon"] == 20
+    assert specs["rtc_policy"].overrides["extra_latency_ms"] == 200.0
+    assert specs["rtc_policy"].overrides["calibration_file"] == "/tmp/arm.json"
+    assert specs["rtc_policy"].overrides["camera_topics"] == ["front=/a/image", "wrist=b/image"]
 
 
 @pytest.mark.parametrize("arguments, message", [
     ({"bogus": "1"}, "unknown argument"),
     ({"sim": "maybe"}, "sim"),
+    ({"robot_description": "maybe"}, "robot_description"),
     ({"control_rate_hz": "fast"}, "control_rate_hz"),
-    ({"cameras": "front"}, "name=/topic"),
+    ({"cameras": "front"}, "name=topic"),
     ({"config_file": "/nonexistent.yaml"}, "/nonexistent.yaml"),
+    ({"namespace": "arm-1"}, "namespace"),
+    ({"namespace": "1arm"}, "namespace"),
 ])
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -57,12 +73,74 @@ def test_bad_arguments_are_named(arguments, message):
 
 def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
     specs = {s.name: s for s in build_graph({"seed": "7"}, PKG)}
-    assert specs["sim_camera"].parameters["seed"] == 7
-    assert specs["so100_driver"].parameters["sim_task_seed"] == 7
+    assert specs["sim_camera"].overrides["seed"] == 7
+    assert specs["so100_driver"].overrides["sim_task_seed"] == 7
     real = {s.name: s for s in build_graph({"sim": "false", "seed": "7"}, PKG)}
-    assert "sim_task_seed" not in real["so100_driver"].parameters
+    assert "sim_task_seed" not in real["so100_driver"].overrides
     with pytest.raises(ValueError, match="seed"):
         build_graph({"seed": "-1"}, PKG)
+
+
+def test_without_the_driver_the_arm_is_another_stacks():
+    specs = {s.name: s for s in build_graph({"sim": "false", "driver": "false", "command_type": "trajectory",
+                                             "calibration_file": "/cal/arm.json"}, PKG)}
+    assert list(specs) == ["rtc_policy", "rtc_executor", "robot_description"]
+    assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm.json"
+    with pytest.raises(ValueError, match="driver:=false needs sim:=false"):
+        build_graph({"driver": "false"}, PKG)
+
+
+@pytest.mark.parametrize("argument, namespace, fqn", [
+    ("", "", "/rtc_policy"), ("/", "", "/rtc_policy"), ("arm1", "arm1", "/arm1/rtc_policy"),
+    ("/lab/arm2/", "lab/arm2", "/lab/arm2/rtc_policy"),
+])
+def test_namespace_puts_every_node_under_it(argument, namespace, fqn):
+    specs = build_graph({"namespace": argument}, PKG)
+    assert {s.namespace for s in specs} == {namespace}
+    policy = next(s for s in specs if s.name == "rtc_policy")
+    assert policy.fully_qualified_name == fqn
+    assert yaml.safe_load(overrides_file_text(policy)) == {fqn: {"ros__parameters": policy.overrides}}
+
+
+@pytest.mark.parametrize("key, fqn, matches", [
+    ("/**", "/rtc_policy", True), ("/**", "/a/b/rtc_policy", True),
+    ("rtc_policy", "/rtc_policy", True), ("rtc_policy", "/arm1/rtc_policy", False),
+    ("/rtc_policy", "/rtc_policy", True), ("/arm1/rtc_policy", "/arm1/rtc_policy", True),
+    ("/arm1/rtc_policy", "/arm2/rtc_policy", False),
+    ("/*/rtc_policy", "/arm1/rtc_policy", True), ("/*/rtc_policy", "/rtc_policy", False),
+    ("/*/rtc_policy", "/a/b/rtc_policy", False),
+    ("/**/rtc_policy", "/rtc_policy", True), ("/**/rtc_policy", "/a/b/rtc_policy", True),
+    ("/**/rtc_policy", "/a/rtc_executor", False), ("/arm1/*", "/arm1/rtc_executor", True),
+])
+def test_node_keys_match_like_rcl(key, fqn, matches):
+    """The same table is checked against real rclpy in test_launch_ros.py."""
+    assert node_key_matches(key, fqn) is matches
+
+
+def test_later_keys_win_and_nested_namespaces_flatten(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("/**/rtc_policy:\n  ros__parameters: {device: cuda, task: a}\n"
+                    "/**:\n  ros__parameters: {device: cpu}\n"
+                    "arm1:\n  rtc_policy:\n    ros__parameters: {task: b}\n")
+    nodes = load_parameter_file(path)
+    assert set(nodes) == {"/**/rtc_policy", "/**", "arm1/rtc_policy"}
+    assert node_parameters(nodes, "/arm1/rtc_policy") == {"device": "cpu", "task": "b"}
+    assert node_parameters(nodes, "/rtc_policy") == {"device": "cpu", "task": "a"}
+
+
+def test_calibration_from_the_config_file_reaches_policy_and_description(tmp_path):
+    config = tmp_path / "params.yaml"
+    config.write_text((PKG / "config" / "so100_rtc.yaml").read_text() +
+                      "/**/so100_driver:\n  ros__parameters: {calibration_file: /cal/arm1.json}\n")
+    specs = {s.name: s for s in build_graph({"sim": "false", "config_file": str(config)}, PKG)}
+    assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm1.json"
+    assert specs["robot_description"].overrides["calibration_file"] == "/cal/arm1.json"
+    # A key for another namespace does not apply to this graph's driver.
+    config.write_text((PKG / "config" / "so100_rtc.yaml").read_text() +
+                      "/arm2/so100_driver:\n  ros__parameters: {calibration_file: /cal/arm2.json}\n")
+    specs = {s.name: s for s in build_graph({"sim": "false", "config_file": str(config),
+                                             "namespace": "arm1"}, PKG)}
+    assert "calibration_file" not in specs["rtc_policy"].overrides
 
 
 _NODE_MODULES = {
@@ -70,6 +148,7 @@ _NODE_MODULES = {
     "sim_camera": "so100_driver.sim_camera_node",
     "rtc_policy": "rtc_policy_node.policy_node",
     "rtc_executor": "rtc_policy_node.executor_node",
+    "robot_description": "rtc_bringup.description_node",
 }
 
 
@@ -78,7 +157,7 @@ def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):
         source = Path(importlib.util.find_spec(_NODE_MODULES[spec.name]).origin).read_text()
-        undeclared = [p for p in spec.parameters if f'"{p}"' not in source]
+        undeclared = [p for p in effective(spec) if f'"{p}"' not in source]
         assert not undeclared, f"{spec.name} does not declare {undeclared}"
 
 
@@ -87,56 +166,32 @@ def test_every_launch_argument_is_documented():
     assert [a.name for a in ARGUMENTS if f"| `{a.name}` |" not in table] == []
 
 
-def test_both_config_files_are_valid_parameter_files():
+def test_both_config_files_apply_to_their_nodes_in_any_namespace():
     for name in ("so100_sim.yaml", "so100_rtc.yaml"):
         nodes = load_parameter_file(PKG / "config" / name)
-        assert {"so100_driver", "rtc_executor", "rtc_policy"} <= set(nodes)
+        for node in ("so100_driver", "rtc_executor", "rtc_policy"):
+            for fqn in (f"/{node}", f"/arm1/{node}", f"/lab/arm1/{node}"):
+                assert node_parameters(nodes, fqn), (name, fqn)
 
 
-class _Recorder:
-    """Stands in for a launch class: keeps its constructor arguments."""
-
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
-
-
-def _stub_launch_modules(monkeypatch, arguments: dict[str, str]) -> None:
-    class LaunchConfiguration(_Recorder):
-        def perform(self, context):
-            return context[self.args[0]]
-
-    modules = {
-        "launch": {"LaunchDescription": _Recorder},
-        "launch.actions": {"DeclareLaunchArgument": _Recorder, "OpaqueFunction": _Recorder},
-        "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration},
-        "launch_ros": {},
-        "launch_ros.actions": {"Node": _Recorder},
-        "ament_index_python.packages": {"get_package_share_directory": lambda _pkg: str(PKG)},
-    }
-    for name, attrs in modules.items():
-        module = types.ModuleType(name)
-        module.__dict__.update(attrs)
-        monkeypatch.setitem(sys.modules, name, module)
+def _topic_names(module: str) -> list[str]:
+    """String literals a node passes as topic names, directly or through a *_TOPIC constant."""
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    constants = {t.id: n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
+    names = [v for k, v in constants.items() if k.endswith("_TOPIC")]
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", "") in ("create_publisher", "create_subscription"):
+            topic = call.args[1] if len(call.args) > 1 else None
+            if isinstance(topic, ast.Constant):
+                names.append(topic.value)
+            elif isinstance(topic, ast.Name) and topic.id in constants:
+                names.append(constants[topic.id])
+    return names
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sim": "false", "port": "/dev/ttyUSB1", "guidance_mode": "prefix"}])
-def test_launch_file_starts_exactly_the_described_graph(monkeypatch, arguments):
-    _stub_launch_modules(monkeypatch, arguments)
-    spec = importlib.util.spec_from_file_location("so100_rtc_launch", PKG / "launch" / "so100_rtc.launch.py")
-    launch_file = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(launch_file)
-
-    description = launch_file.generate_launch_description()
-    entities = description.args[0]
-    declared = {e.args[0]: e.kwargs["default_value"] for e in entities if "default_value" in e.kwargs}
-    assert declared == {a.name: a.default for a in ARGUMENTS}
-    opaque = [e for e in entities if "function" in e.kwargs]
-    assert len(opaque) == 1
-    context = {**declared, **arguments}
-    nodes = opaque[0].kwargs["function"](context)
-
-    expected = build_graph(context, PKG)
-    assert [(n.kwargs["package"], n.kwargs["executable"], n.kwargs["name"]) for n in nodes] == \
-        [(s.package, s.executable, s.name) for s in expected]
-    assert [n.kwargs["parameters"] for n in nodes] == [[s.parameters] for s in expected]
-    assert [n.kwargs["remappings"] for n in nodes] == [list(s.remappings) for s in expected]
+@pytest.mark.parametrize("module", sorted(set(_NODE_MODULES.values())))
+def test_every_topic_is_relative_so_a_namespace_moves_it(module):
+    names = _topic_names(module)
+    assert names, f"no topic found in {module}"
+    assert [n for n in names if n.startswith("/") and n != "/diagnostics"] == []

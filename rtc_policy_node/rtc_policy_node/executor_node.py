@@ -2,10 +2,10 @@
 
 Parameters: `PARAMETERS` below (names, defaults, units, allowed values); docs/executor.md shows the
 same table, and a test keeps the two equal. Topics (defaults, remappable): subscribes
-/rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10) and /joint_states (sensor data QoS; the
+rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10) and joint_states (sensor data QoS; the
 first complete message sets the hold position, then the subscription is dropped); publishes the
-command (reliable, depth 1), /rtc/executor_status (rtc_msgs/ExecutorStatus every tick, reliable,
-depth 10) and /diagnostics (1 Hz).
+command (reliable, depth 1), rtc/executor_status (rtc_msgs/ExecutorStatus every tick, reliable,
+depth 10) and /diagnostics (1 Hz). Names are relative: they follow the node's namespace.
 
 Contract: nothing is commanded before a measured position is known; chunks arriving before then are
 rejected (not_ready). What merges and what each tick commands is decided by `core.ExecutorCore`:
@@ -28,6 +28,7 @@ from collections import deque
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from rclpy.duration import Duration
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -40,6 +41,7 @@ from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_sc
                                     request_realtime, request_realtime_process)
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from rtc_policy_node.core.action_queue import ActionQueue, MissedRows, PopResult
 from rtc_policy_node.core.chunk_admission import ChunkAdmission
@@ -52,7 +54,7 @@ CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Latest command wins; a reliable writer also serves the driver's best-effort reader.
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-COMMAND_TYPES = ("joint_state", "float64_array")
+COMMAND_TYPES = ("joint_state", "float64_array", "trajectory")
 OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
 
@@ -64,9 +66,11 @@ PARAMETERS = (
                   choices=tuple(m.value for m in MergeMode)),
     ParameterSpec("joint_names", [], "the arm's joints, in the order the command carries them; chunk columns "
                   "are matched to them by name (required: the bringup passes the arm's)", non_empty=True, unique=True),
-    ParameterSpec("command_type", "joint_state", "joint_state: sensor_msgs/JointState on /so100/command; "
-                  "float64_array: std_msgs/Float64MultiArray on /so100/command_array (ros2_control forward "
-                  "controllers, values in joint_names order)", choices=COMMAND_TYPES),
+    ParameterSpec("command_type", "joint_state", "joint_state: sensor_msgs/JointState on so100/command; "
+                  "float64_array: std_msgs/Float64MultiArray on so100/command_array (ros2_control forward "
+                  "controllers, values in joint_names order); trajectory: trajectory_msgs/JointTrajectory on "
+                  "so100/joint_trajectory, one point one tick ahead, stamp 0 = start now (ros2_control "
+                  "joint_trajectory_controller)", choices=COMMAND_TYPES),
     ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control thread at realtime_priority, every other "
                   "thread of the process at realtime_priority - 10 (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority of the control thread",
@@ -138,17 +142,22 @@ class ExecutorNode(Node):
         self._status = ExecutorStatus(control_rate_hz=self._rate, mode=self._queue.mode.value)
         if command_type == "joint_state":
             self._command = JointState(name=list(joints))
-            self._command_pub = self.create_publisher(JointState, "/so100/command", COMMAND_QOS)
+            self._command_pub = self.create_publisher(JointState, "so100/command", COMMAND_QOS)
+        elif command_type == "trajectory":
+            period = Duration(nanoseconds=round(1e9 / self._rate)).to_msg()
+            self._command = JointTrajectory(joint_names=list(joints),
+                                            points=[JointTrajectoryPoint(time_from_start=period)])
+            self._command_pub = self.create_publisher(JointTrajectory, "so100/joint_trajectory", COMMAND_QOS)
         else:
             layout_dim = MultiArrayDimension(label="joint", size=len(joints), stride=len(joints))
             self._command = Float64MultiArray()
             self._command.layout.dim = [layout_dim]
-            self._command_pub = self.create_publisher(Float64MultiArray, "/so100/command_array",
+            self._command_pub = self.create_publisher(Float64MultiArray, "so100/command_array",
                                                       COMMAND_QOS)
-        self._status_pub = self.create_publisher(ExecutorStatus, "/rtc/executor_status", STATUS_QOS)
-        self.create_subscription(ActionChunk, "/rtc/action_chunk", self._on_chunk, CHUNK_QOS)
+        self._status_pub = self.create_publisher(ExecutorStatus, "rtc/executor_status", STATUS_QOS)
+        self.create_subscription(ActionChunk, "rtc/action_chunk", self._on_chunk, CHUNK_QOS)
         self._joint_state_sub = self.create_subscription(
-            JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
+            JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
 
@@ -195,6 +204,8 @@ class ExecutorNode(Node):
         if isinstance(self._command, JointState):
             self._command.header.stamp = stamp
             self._command.position = values
+        elif isinstance(self._command, JointTrajectory):
+            self._command.points[0].positions = values
         else:
             self._command.data = values
         self._command_pub.publish(self._command)

@@ -1,8 +1,9 @@
 """Camera messages to RGB arrays without cv_bridge (which ROS 2 from pip does not have).
 
-Covers what cameras on a LeRobot setup publish: raw rgb8, bgr8, mono8 (and their 16-bit-free
-variants only), and compressed jpeg/png. Anything else is a ValueError naming the encoding, so a
-misconfigured camera is reported instead of silently feeding the policy wrong colours.
+Covers what cameras on a LeRobot setup publish: raw rgb8, bgr8, mono8, and compressed jpeg/png of
+8 bits per channel. Anything else (16-bit mono16/16UC1 raw or png, compressedDepth, other codecs) is
+a ValueError naming the encoding, so a misconfigured camera is reported instead of silently feeding
+the policy wrong colours or pixels saturated to 255.
 """
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import numpy as np
 
 RAW_ENCODINGS = ("rgb8", "bgr8", "mono8")
 COMPRESSED_FORMATS = ("jpeg", "jpg", "png")
+# Encodings image_transport names in a CompressedImage format ("<source>; <codec> compressed <target>").
+COMPRESSED_ENCODINGS = ("rgb8", "bgr8", "mono8", "rgba8", "bgra8")
+# Pillow modes of 8 bits per channel; 16-bit png opens as "I;16*" or "I", which convert("RGB") clips.
+EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
 
 
 def raw_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes) -> np.ndarray:
@@ -41,10 +46,17 @@ def compressed_to_rgb(fmt: str, data: bytes) -> np.ndarray:
     codec = words[words.index("compressed") - 1] if "compressed" in words[1:] else (words or [""])[-1]
     if codec not in COMPRESSED_FORMATS:
         raise ValueError(f"compressed image format {fmt!r} is not supported; use jpeg or png")
+    encodings = [w for w in words if w not in (codec, "compressed")]
+    if any(e not in COMPRESSED_ENCODINGS for e in encodings):
+        raise ValueError(f"compressed image format {fmt!r} is not supported; 8-bit encodings only "
+                         f"({', '.join(COMPRESSED_ENCODINGS)})")
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.mode not in EIGHT_BIT_MODES:
+                raise ValueError(f"{codec} image of mode {image.mode} is not 8 bits per channel "
+                                 "(a 16-bit image would saturate); publish 8-bit images")
             return np.asarray(image.convert("RGB"))
     except OSError as exc:
         raise ValueError(f"cannot decode {codec} image of {len(data)} bytes: {exc}") from exc

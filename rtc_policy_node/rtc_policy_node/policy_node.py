@@ -9,10 +9,10 @@ publishes what comes out.
 Parameters: `PARAMETERS` below (docs/policy_node.md shows the same table; a test keeps them equal).
 They are all checked before torch or LeRobot is imported, so a bad value costs no loading time.
 
-Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
-(rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
-(rtc_msgs/ActionChunk, reliable, depth 10), /rtc/timing (rtc_msgs/InferenceTiming) and
-/diagnostics (1 Hz). ROS callbacks only store the latest messages.
+Topics (relative: they follow the node's namespace): subscribes joint_states (sensor_msgs/JointState,
+radians), rtc/executor_status (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS);
+publishes rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10), rtc/timing
+(rtc_msgs/InferenceTiming) and /diagnostics (1 Hz, global). ROS callbacks only store the latest messages.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from rtc_policy_node.joint_vector import joint_vector
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-JOINT_STATES_INPUT = "/joint_states"
+JOINT_STATES_INPUT = "joint_states"
 WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
 
 _defaults = SchedulerSettings()
@@ -58,7 +58,7 @@ PARAMETERS = (
                   above_minimum=True),
     ParameterSpec("schedule", PrefixSchedule.LINEAR.name, "prefix weights over the leftover (LeRobot's default "
                   "is LINEAR)", choices=tuple(s.name for s in PrefixSchedule)),
-    ParameterSpec("camera_topics", ["front=/camera/front/image_raw"], "name=topic: the topic feeds "
+    ParameterSpec("camera_topics", ["front=camera/front/image_raw"], "name=topic: the topic feeds "
                   "observation.images.<name>; a topic ending in /compressed is a sensor_msgs/CompressedImage",
                   non_empty=True),
     ParameterSpec("joint_names", [], "the policy's state/action joints in its order, matched by name to "
@@ -144,7 +144,8 @@ class PolicyNode(Node):
         self._images: dict[str, object] = {}
         self.scheduler = InferenceScheduler(
             settings, inputs=[JOINT_STATES_INPUT, *(topic for topic, _ in self.cameras.values())],
-            status_input="/rtc/executor_status", chunk_output="/rtc/action_chunk")
+            status_input=self.resolve_topic_name("rtc/executor_status"),
+            chunk_output=self.resolve_topic_name("rtc/action_chunk"))
         self.last_timing: InferenceTiming | None = None
         self._status_behind_ticks = 0
 
@@ -153,14 +154,14 @@ class PolicyNode(Node):
         # no status waits in a queue while the collection runs.
         gc.collect()
         gc.freeze()
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
-        self.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, STATUS_QOS)
+        self.create_subscription(JointState, JOINT_STATES_INPUT, self._on_joint_state, qos_profile_sensor_data)
+        self.create_subscription(ExecutorStatus, "rtc/executor_status", self._on_status, STATUS_QOS)
         for key, (topic, compressed) in self.cameras.items():
             self.create_subscription(CompressedImage if compressed else Image, topic,
                                      lambda msg, key=key, topic=topic: self._on_image(key, topic, msg),
                                      qos_profile_sensor_data)
-        self.chunk_pub = self.create_publisher(ActionChunk, "/rtc/action_chunk", CHUNK_QOS)
-        self.timing_pub = self.create_publisher(InferenceTiming, "/rtc/timing", 10)
+        self.chunk_pub = self.create_publisher(ActionChunk, "rtc/action_chunk", CHUNK_QOS)
+        self.timing_pub = self.create_publisher(InferenceTiming, "rtc/timing", 10)
         self.diagnostics = Diagnostics(self, hardware_id=f"{self.policy.type} on {self.device}")
         self.diagnostics.add("inference", self._inference_report)
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)

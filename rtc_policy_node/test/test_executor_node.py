@@ -53,6 +53,7 @@ class Peer:
         from rtc_msgs.msg import ActionChunk, ExecutorStatus
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Float64MultiArray
+        from trajectory_msgs.msg import JointTrajectory
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
@@ -68,6 +69,9 @@ class Peer:
                                       self._keep(self.statuses), reliable)
         if command_type == "joint_state":
             self.node.create_subscription(JointState, "/so100/command", self._keep(self.commands), reliable)
+        elif command_type == "trajectory":
+            self.node.create_subscription(JointTrajectory, "/so100/joint_trajectory",
+                                          self._keep(self.commands), reliable)
         else:
             self.node.create_subscription(Float64MultiArray, "/so100/command_array",
                                           self._keep(self.commands), reliable)
@@ -155,6 +159,12 @@ def command_values(msg) -> np.ndarray:
     if hasattr(msg, "position"):
         assert list(msg.name) == JOINTS
         return np.array(msg.position)
+    if hasattr(msg, "points"):  # one point, one tick ahead, starting now (stamp 0)
+        assert list(msg.joint_names) == JOINTS and len(msg.points) == 1
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (0, 0)
+        point = msg.points[0]
+        assert point.time_from_start.sec * 1e9 + point.time_from_start.nanosec == pytest.approx(1e9 / RATE_HZ, abs=1)
+        return np.array(point.positions)
     return np.array(msg.data)
 
 
@@ -228,7 +238,7 @@ def test_rtc_merge_skips_d_real_rows_then_holds_the_last_action(processes, peer_
     assert float(values["chunk_transport_p50_ms"]) == float(values["chunk_transport_max_ms"])
 
 
-@pytest.mark.parametrize("command_type", ["joint_state", "float64_array"])
+@pytest.mark.parametrize("command_type", ["joint_state", "float64_array", "trajectory"])
 def test_replace_mode_plays_the_whole_chunk_from_row_0(processes, peer_factory, command_type):
     peer = peer_factory(command_type)
     proc = start_ready_executor(processes, peer, "mode:=replace", f"command_type:={command_type}")
@@ -245,7 +255,7 @@ def test_replace_mode_plays_the_whole_chunk_from_row_0(processes, peer_factory, 
         if s.active_chunk_id == 1:
             assert s.index_in_chunk == s.step - merge_tick
 
-    if command_type == "float64_array":  # no stamp to match ticks by: only the values' order
+    if command_type != "joint_state":  # no stamp to match ticks by: only the values' order
         values = [command_values(c) for c in peer.snapshot()[1]]
         start = next(i for i, v in enumerate(values) if not np.allclose(v, HOLD))
         assert all(np.allclose(v, HOLD) for v in values[:start])

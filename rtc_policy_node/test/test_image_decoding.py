@@ -43,8 +43,25 @@ def test_png_is_lossless_and_jpeg_close():
     assert np.abs(out.astype(int) - smooth).mean() < 4
 
 
+def _png16(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(values.astype(np.uint16)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+DEPTH_MM = np.full((5, 7), 1200, dtype=np.uint16)  # a 16-bit image: 1.2 m everywhere
+
+
+def test_a_16_bit_png_is_refused_not_saturated():
+    with pytest.raises(ValueError, match="not 8 bits per channel"):
+        compressed_to_rgb("png", _png16(DEPTH_MM))
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: raw_to_rgb("16UC1", 5, 7, 14, bytes(70)), "16UC1"),
+    (lambda: raw_to_rgb("mono16", 5, 7, 14, DEPTH_MM.tobytes()), "mono16"),
+    (lambda: compressed_to_rgb("mono16; png compressed mono16", _png16(DEPTH_MM)), "mono16"),
+    (lambda: compressed_to_rgb("16UC1; compressedDepth png", _png16(DEPTH_MM)), "16UC1"),
     (lambda: raw_to_rgb("rgb8", 5, 7, 21, bytes(10)), "needs more"),
     (lambda: compressed_to_rgb("tiff", b"xx"), "tiff"),
     (lambda: compressed_to_rgb("jpeg", b"not a jpeg"), "cannot decode jpeg"),

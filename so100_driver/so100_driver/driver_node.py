@@ -10,15 +10,15 @@ WARN on /diagnostics). docs/safety.md has the details.
 Parameters: `PARAMETERS` below (names, defaults, units, limits); docs/driver.md shows the same
 table, and a test keeps the two equal.
 
-Topics:
-  publishes  /joint_states (sensor_msgs/JointState, reliable, depth 10): names JOINT_NAMES, position
+Topics (relative: they follow the node's namespace; /diagnostics is global):
+  publishes  joint_states (sensor_msgs/JointState, reliable, depth 10): names JOINT_NAMES, position
              [rad, zero at the calibrated range midpoint], velocity [rad/s]; one per successful cycle
   publishes  /diagnostics (diagnostic_msgs/DiagnosticArray, reliable, depth 10) at 1 Hz: status
              "so100_driver: bus" with loop rate, lateness, bus errors and retries, voltages, temperatures
-  subscribes /so100/command (sensor_msgs/JointState, best effort, depth 1): targets [rad] matched by
+  subscribes so100/command (sensor_msgs/JointState, best effort, depth 1): targets [rad] matched by
              name; any subset of the joints; a message with unknown/duplicate names, NaN or
              mismatched sizes is rejected whole
-  subscribes /so100/command_array (std_msgs/Float64MultiArray, best effort, depth 1): six targets [rad]
+  subscribes so100/command_array (std_msgs/Float64MultiArray, best effort, depth 1): six targets [rad]
              in the order shoulder_pan, shoulder_lift, elbow_flex, wrist_flex, wrist_roll, gripper
 """
 
@@ -46,10 +46,10 @@ from .protocol import describe_error_bits
 from .safety import HOLD, CommandError, CommandGate, ShutdownPolicy
 from .sim import scene_for_seed, start_position_ticks
 
-JOINT_STATES_TOPIC = "/joint_states"
+JOINT_STATES_TOPIC = "joint_states"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-COMMAND_TOPIC = "/so100/command"
-COMMAND_ARRAY_TOPIC = "/so100/command_array"
+COMMAND_TOPIC = "so100/command"
+COMMAND_ARRAY_TOPIC = "so100/command_array"
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
 

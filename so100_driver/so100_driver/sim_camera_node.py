@@ -1,8 +1,8 @@
 """Simulated camera: renders the reaching task's top-down view from /joint_states.
 
 Parameters: `PARAMETERS` below (docs/architecture.md, "Simulation", shows the same table).
-Topics: subscribes /joint_states (sensor_msgs/JointState, radians, matched by name); publishes
-/camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
+Topics (relative): subscribes joint_states (sensor_msgs/JointState, radians, matched by name); publishes
+camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
 stamp, and /diagnostics at 1 Hz with the task's progress (tip distance to the target, when the
 target was first reached). No image is published before the first joint state.
 """
@@ -21,7 +21,7 @@ from sensor_msgs.msg import Image, JointState
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import at_target, render, scene_for_seed, tool_tip
 
-IMAGE_TOPIC = "/camera/front/image_raw"
+IMAGE_TOPIC = "camera/front/image_raw"
 
 PARAMETERS = (
     ParameterSpec("rate_hz", 30.0, "images per second", unit="Hz", minimum=0.0, above_minimum=True, maximum=1000.0),
@@ -44,7 +44,7 @@ class SimCameraNode(Node):
         self.started = time.monotonic()
         self.reached_after_s: float | None = None
         self.distance = float("nan")
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
         self.create_timer(1.0 / rate_hz, self._publish_image)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)

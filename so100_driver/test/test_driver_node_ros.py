@@ -247,7 +247,7 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) ->
     for joint, expected in pose.items():  # by name, to within the rounding to whole ticks
         assert abs(state[joint] - expected) <= RADIANS_PER_TICK / 2 + 1e-9, joint
     node_topics = {(topic, kind) for topic, kinds in peer.node.get_topic_names_and_types() for kind in kinds}
-    assert {(JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState"),
+    assert {(f"/{JOINT_STATES_TOPIC}", "sensor_msgs/msg/JointState"),  # resolved in the root namespace
             (DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")} <= node_topics
     assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
     assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
