@@ -29,20 +29,24 @@ def campaign(tmp_path: Path, attacks: list[str], timeout_s: float) -> dict[str, 
     return rows
 
 
+# Each test starts graphs (the real policy node imports torch and LeRobot): longer than the default timeout.
+@pytest.mark.timeout(400)
 def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path):
     rows = campaign(tmp_path, ["limits_one_joint", "limits_every_joint", "jump_one_rad", "zigzag", "long_chunk",
                                "id_zero", "decreasing_id", "malformed", "flood_other_source",
-                               "flood_same_source"], timeout_s=240)
+                               "flood_same_source"], timeout_s=380)
     assert "limits" in rows["limits_one_joint"]["outcome"] and "step" in rows["jump_one_rad"]["outcome"]
     assert "too_long" in rows["long_chunk"]["outcome"]
     assert "other_source" in rows["flood_other_source"]["outcome"]
 
 
+@pytest.mark.timeout(500)
 def test_stalls_kills_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
     campaign(tmp_path, ["stall_executor", "stall_driver", "kill_executor", "kill_driver", "sigterm_driver",
-                        "bad_calibration", "missing_port"], timeout_s=300)
+                        "bad_calibration", "missing_port"], timeout_s=480)
 
 
+@pytest.mark.timeout(900)
 def test_faults_around_the_real_policy_node(tmp_path):
-    rows = campaign(tmp_path, ["stall_policy", "stall_executor_real", "bad_encoding"], timeout_s=600)
+    rows = campaign(tmp_path, ["stall_policy", "stall_executor_real", "bad_encoding"], timeout_s=850)
     assert "ERROR" in rows["bad_encoding"]["outcome"]

@@ -97,8 +97,12 @@ class Arm:
 def test_a_seven_joint_arm_runs_through_policy_node_and_executor(processes, seven_joint_policy):
     arm = Arm()
     try:
+        # An untrained policy's rows jump by tenths of a radian: this arm's command guard lets them
+        # through (the guard itself: test_core_command_guard.py, test_system_fault_campaign.py).
         executor = processes.start([executable("executor_node"), "--ros-args", "-p", f"joint_names:={JOINTS}",
-                                    "-p", "realtime:=false"], name="executor")
+                                    "-p", "realtime:=false", "-p", "max_velocity:=[1000.0]",
+                                    "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"],
+                                   name="executor")
         policy = processes.start([executable("policy_node"), "--ros-args", "-p", f"policy_path:={seven_joint_policy}",
                                   "-p", "trigger_remaining:=15", "-p", "execution_horizon:=10"], name="policy")
         deadline = time.monotonic() + WAIT_S
