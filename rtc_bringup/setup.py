@@ -25,6 +25,8 @@ setup(
             "run = rtc_bringup.run:main",
             "record = rtc_bringup.recorder:main",
             "report = rtc_bringup.report:main",
+            "rtc_replay = rtc_bringup.replay:main",
+            "rtc_play = rtc_bringup.play:main",
         ],
     },
 )

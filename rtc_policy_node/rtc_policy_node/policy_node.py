@@ -21,6 +21,8 @@ Parameters (defaults)            meaning
                                  the delay estimator (rtc_policy_node.core.delay)
   publish_priority (30)          SCHED_FIFO priority of the inference thread while it builds, stamps
                                  and publishes a chunk (inference itself stays normal); 0: never raised
+  noise_seed (0)                 each chunk's sampling noise is drawn from (noise_seed, chunk_id), so a
+                                 recorded run replays offline (rtc_replay); negative: unseeded
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
@@ -51,6 +53,7 @@ from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
 from rtc_policy_node.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
+from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
@@ -96,6 +99,7 @@ class PolicyNode(Node):
         self.observation_timeout_s = p("observation_timeout_s", 0.5).value
         self.extra_latency_ms = p("extra_latency_ms", 0.0).value
         self.publish_priority = p("publish_priority", 30).value
+        self.noise_seed = p("noise_seed", 0).value
         delay_window = p("delay_window", 10).value
         delay_warmup = p("delay_warmup", 1).value
         self.delay_margin_ticks = p("delay_margin_ticks", 1).value
@@ -269,7 +273,8 @@ class PolicyNode(Node):
         source_step = status.step + behind
         self.status_behind_ticks = behind
         guided = status.active_chunk_id != 0 and self.guidance_mode != "off"
-        leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind) if guided else None
+        leftover_row = status.index_in_chunk + behind
+        leftover = self.history.leftover(status.active_chunk_id, leftover_row) if guided else None
         delay = self.estimator.estimate()
         prev_id = status.active_chunk_id if leftover is not None else 0
 
@@ -283,7 +288,10 @@ class PolicyNode(Node):
                 stamp = msg.header.stamp if stamp is None else stamp
         t_pre = time.monotonic()
 
-        chunk = self.policy.sample(state, arrays, leftover, delay)
+        seeded = self.noise_seed >= 0 and self.policy.chunk_size is not None
+        noise = chunk_noise(self.noise_seed, self.history.last_id + 1, self.policy.chunk_size,
+                            self.policy.action_dim) if seeded else None
+        chunk = self.policy.sample(state, arrays, leftover, delay, noise)
         t_model = time.monotonic()
         emulate_latency(self.extra_latency_ms, t_pre)
         t_sampled = time.monotonic()
@@ -306,6 +314,9 @@ class PolicyNode(Node):
             msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
             msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
+            msg.prev_chunk_row = leftover_row if leftover is not None else 0
+            msg.state_stamp = joint_state.header.stamp
+            msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
         self._sent_at = t_pub
