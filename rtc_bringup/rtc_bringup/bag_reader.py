@@ -7,6 +7,7 @@ order stamps are not an error: readers index messages by step, chunk id and head
 """
 from __future__ import annotations
 
+import sqlite3
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +20,8 @@ from rosbags.typesys.store import Typestore
 from rtc_bringup.bag_types import bag_typestore
 
 # What rosbags and its storage plugins raise on a damaged file or message.
-DAMAGE = (ReaderError, TypesysError, OSError, EOFError, struct.error, ValueError, KeyError, IndexError,
-          AssertionError, TypeError)
+DAMAGE = (ReaderError, TypesysError, sqlite3.Error, OSError, EOFError, struct.error, ValueError, KeyError,
+          IndexError, AssertionError, TypeError)
 
 
 class BagError(Exception):

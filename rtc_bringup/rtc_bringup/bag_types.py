@@ -19,6 +19,12 @@ from rosbags.typesys.store import Typestore
 MESSAGES = ("ActionChunk", "ExecutorStatus", "InferenceTiming")
 
 
+def ros_message_class(msgtype: str):
+    """The rclpy message class of `msgtype` ("pkg/msg/Name"); ImportError/AttributeError if not installed."""
+    package, _, name = msgtype.split("/")
+    return getattr(__import__(f"{package}.msg", fromlist=[name]), name)
+
+
 def installed_definition(msgtype: str) -> str:
     """The .msg text of `msgtype` ("pkg/msg/Name") from its package's installed share/ directory."""
     from ament_index_python.packages import get_package_share_directory

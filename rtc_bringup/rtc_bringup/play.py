@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtc_bringup.bag_reader import DAMAGE, BagError, open_bag
+from rtc_bringup.bag_types import ros_message_class
 
 SETTLE_S = 1.0  # after creating the publishers, let subscribers match before the first message
 
@@ -51,12 +52,6 @@ def publisher_qos(offered: list):
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
-def _ros_type(msgtype: str):
-    package, _, name = msgtype.split("/")
-    module = __import__(f"{package}.msg", fromlist=[name])
-    return getattr(module, name)
-
-
 def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock_hz: float,
          stopping=lambda: False) -> int:
     """Publish the bag; returns the number of messages published."""
@@ -77,7 +72,7 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
                 if connection.topic in publishers:
                     continue
                 try:
-                    msg_class = _ros_type(connection.msgtype)
+                    msg_class = ros_message_class(connection.msgtype)
                 except (ImportError, AttributeError, ValueError):
                     print(f"rtc_play: leaving out {connection.topic}: type {connection.msgtype} is not installed",
                           file=sys.stderr)

@@ -29,7 +29,7 @@ from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from rtc_bringup.bag_types import bag_qos, typestore_with
+from rtc_bringup.bag_types import bag_qos, ros_message_class, typestore_with
 
 # Our nodes' topics, all published reliably: subscribed at start, so that the first messages (the
 # policy node waits for every chunk reader to match before its first chunk) are recorded.
@@ -48,12 +48,6 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 DEPTH = 200  # keep-last depth of every subscription: a recorder must not drop a burst
 DISCOVERY_PERIOD_S = 0.5
-
-
-def _ros_type(msgtype: str):
-    package, _, name = msgtype.split("/")
-    module = __import__(f"{package}.msg", fromlist=[name])
-    return getattr(module, name)
 
 
 RELIABLE = QoSProfile(depth=DEPTH, reliability=ReliabilityPolicy.RELIABLE)
@@ -119,12 +113,14 @@ class Recorder:
                 if compressed is not None:
                     self._write(topic, COMPRESSED_TYPE, source, serialize_message(compressed))
 
-            self.subscriptions.append(self.node.create_subscription(_ros_type(msgtype), topic, write_compressed, qos))
+            self.subscriptions.append(
+                self.node.create_subscription(ros_message_class(msgtype), topic, write_compressed, qos))
         else:
             def write(data: bytes, topic=topic, msgtype=msgtype) -> None:
                 self._write(topic, msgtype, topic, data)
 
-            self.subscriptions.append(self.node.create_subscription(_ros_type(msgtype), topic, write, qos, raw=True))
+            self.subscriptions.append(
+                self.node.create_subscription(ros_message_class(msgtype), topic, write, qos, raw=True))
 
     def _write(self, topic: str, msgtype: str, source: str, data: bytes) -> None:
         connection = self.connections.get(topic)

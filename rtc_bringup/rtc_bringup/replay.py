@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rtc_bringup.bag_reader import BagError, decoded, open_bag, require_topics
+from rtc_bringup.report import served_rows_and_merges
 from rtc_bringup.run_metrics import ExecutedTrajectory, executed_trajectory
 
 CHUNK_TOPIC = "/rtc/action_chunk"
@@ -140,21 +141,19 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
                 raise BagError(f"the bag has no images on {topic} (nor {compressed}) for {key}; "
                                f"give the camera topics with --cameras name=topic")
             found[key] = choice
-        chunks, statuses, merges, policy_path = {}, [], {}, None
-        merged_seen = 0
-        for topic, t_ns, msg in decoded(reader, store, {t: TYPES[t] for t in (CHUNK_TOPIC, STATUS_TOPIC, "/diagnostics")}):
+        chunks, status_msgs, policy_path = {}, [], None
+        first_pass = {t: TYPES[t] for t in (CHUNK_TOPIC, STATUS_TOPIC, "/diagnostics")}
+        for topic, t_ns, msg in decoded(reader, store, first_pass):
             if topic == CHUNK_TOPIC:
                 chunks[msg.chunk_id] = msg
             elif topic == STATUS_TOPIC:
-                if msg.step > 0 and hasattr(msg, "served_chunk_id"):
-                    statuses.append((t_ns / 1e9, msg.step - 1, msg.served_chunk_id, msg.served_index))
-                if msg.merged_count > merged_seen:
-                    merged_seen = msg.merged_count
-                    merges[msg.active_chunk_id] = msg.last_d_real
+                status_msgs.append((t_ns / 1e9, msg))
             else:
                 for status in msg.status:
                     if status.name == POLICY_DIAGNOSTIC:
                         policy_path = next((kv.value for kv in status.values if kv.key == "policy"), policy_path)
+        statuses, merge_list = served_rows_and_merges(status_msgs)
+        merges = {chunk_id: d_real for _, _, d_real, chunk_id in merge_list}
         inferences = [_inference(chunks[i], merges.get(i)) for i in sorted(chunks)]
         names = {tuple(i.joint_names) for i in inferences}
         if len(names) > 1:
@@ -164,7 +163,7 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
         for topic, t_ns, msg in decoded(reader, store, wanted):
             (states if topic == "/joint_states" else images[topic]).add(t_ns, msg)
     chunk_rows = {i.chunk_id: i.actions for i in inferences}
-    executed = executed_trajectory(sorted(statuses, key=lambda s: s[1]), chunk_rows, 0.0)
+    executed = executed_trajectory(statuses, chunk_rows, 0.0)
     return Recording(inferences, executed, policy_path, bag, found), states, images
 
 
@@ -283,16 +282,20 @@ class DenoisingTrace:
 
 
 class Replayer:
-    """The recorded policy with the arm's units, sampling recorded inferences under any mode."""
+    """The recorded policy with the arm's units, sampling recorded inferences under any mode.
+    `policy_path` "": the built-in checkpoint."""
 
     def __init__(self, recording: Recording, policy_path: str, device: str, calibration_file: str,
                  use_degrees: bool, task: str, max_guidance_weight: float, schedule: str) -> None:
         from rtc_policy_node.joint_units import JointUnits
-        from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
         from so100_driver.arm import Calibration
 
         first = recording.inferences[0]
         self.units = JointUnits(Calibration.load(calibration_file), first.joint_names, use_degrees)
+        from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports LeRobot
+        from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
+
+        self.policy_path = policy_path = policy_path or str(default_checkpoint_path())
         self.policy = LeRobotPolicy(policy_path, device, GuidanceSettings(
             first.mode, first.horizon, max_guidance_weight, schedule), task=task)
         if self.policy.action_dim != len(first.joint_names):
@@ -492,25 +495,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args, modes: list[str], delays: list[int | None], cameras: dict[str, str]) -> int:
-    from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, default_checkpoint_path
-    from so100_driver.arm import CalibrationError, default_calibration_path
+    from so100_driver.arm import default_calibration_path
 
     recording, states, images = read_recording(args.bag, cameras)
     if not recording.inferences:
         raise BagError(f"{args.bag} has no chunk on {CHUNK_TOPIC}")
-    policy_path = args.policy_path or recording.policy_path or str(default_checkpoint_path())
     calibration = args.calibration_file or str(default_calibration_path())
-    try:
-        replayer = Replayer(recording, policy_path, args.device, calibration, args.use_degrees == "true", args.task,
-                            args.max_guidance_weight, args.schedule)
+    try:  # every error below is about the inputs (checkpoint, calibration, the bag's joints): one line
+        replayer = Replayer(recording, args.policy_path or recording.policy_path or "", args.device, calibration,
+                            args.use_degrees == "true", args.task, args.max_guidance_weight, args.schedule)
         result = replay(recording, replayer, states, images, modes, delays)
         plots = []
         if args.plot_denoising is not None:
             plots.append(plot_denoising(recording, replayer, states, images, args.plot_denoising,
                                         modes, args.out / f"denoising_{args.plot_denoising}.png"))
-    except (CheckpointError, CalibrationError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:
         raise BagError(_first_line(exc)) from None
-    result.policy_path = policy_path
+    result.policy_path = replayer.policy_path
     result.settings = dict(device=args.device, calibration_file=calibration, use_degrees=args.use_degrees == "true",
                            task=args.task, max_guidance_weight=args.max_guidance_weight, schedule=args.schedule,
                            cameras=recording.cameras, modes=modes,

@@ -75,18 +75,26 @@ def read_bag(path: Path) -> Recording:
                     values = {kv.key: kv.value for kv in status.values}
                     if values.get("target_reached_after_s"):
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
-    merged_seen = 0
-    for t, msg in sorted(status_msgs, key=lambda item: item[1].step):  # in tick order, whatever the stamps
+    rec.statuses, merges = served_rows_and_merges(status_msgs)
+    rec.merges = [merge[1:] for merge in merges]
+    rec.merge_times = [merge[0] for merge in merges]
+    rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
+    return rec
+
+
+def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
+    """From (t, ExecutorStatus) pairs in any order: what each tick served, (t, tick, chunk id, row),
+    and each merge, (t, d assumed, d_real, chunk id), in tick order whatever the receive stamps."""
+    served, merges, merged_seen = [], [], 0
+    for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
         if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
-            rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
+            served.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
         elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
-            rec.statuses.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
+            served.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
         if msg.merged_count > merged_seen:
             merged_seen = msg.merged_count
-            rec.merges.append((msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
-            rec.merge_times.append(t)
-        rec.last_status = msg
-    return rec
+            merges.append((t, msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
+    return served, merges
 
 
 def summarize(rec: Recording) -> RunSummary:
@@ -155,6 +163,13 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
     return [joints_png, latency_png]
 
 
+def bag_size_line(bag: Path, duration_s: float) -> str:
+    """Size of the bag's files, in total and per minute of recording."""
+    size_mb = sum(p.stat().st_size for p in bag.iterdir() if p.is_file()) / 1e6
+    per_minute = f", {size_mb * 60.0 / duration_s:.1f} MB per minute" if duration_s > 0 else ""
+    return f"bag size            {size_mb:.1f} MB{per_minute}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bag", type=Path)
@@ -168,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     summary = summarize(rec)
     print("\n".join(summary.lines()))
+    print(bag_size_line(args.bag, rec.t_end - rec.t0))
     if args.plots:
         for path in plot(rec, args.plots):
             print(f"plot                {path}")
