@@ -64,20 +64,29 @@ def decoded(reader: Reader, store: Typestore, expected: dict[str, str]) -> Itera
         connections.append(connection)
     if not connections:
         return
-    iterator = reader.messages(connections=connections)
-    while True:
-        try:
-            connection, stamp_ns, raw = next(iterator)
-        except StopIteration:
-            return
-        except DAMAGE as exc:
-            raise BagError(f"the bag is damaged (truncated?): {_one_line(exc)}") from None
+    for connection, stamp_ns, raw in raw_messages(reader, connections):
         try:
             msg = store.deserialize_cdr(raw, connection.msgtype)
         except DAMAGE as exc:
             raise BagError(f"a {connection.msgtype} message on {connection.topic} does not decode: "
                            f"{_one_line(exc)}") from None
         yield connection.topic, stamp_ns, msg
+
+
+def raw_messages(reader: Reader, connections: list, start_ns: int | None = None) -> Iterator[tuple]:
+    """(connection, receive time ns, serialized bytes) of `connections` from `start_ns` on; a
+    storage file that breaks off is a BagError."""
+    iterator = reader.messages(connections=connections, start=start_ns)
+    count = 0
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except DAMAGE as exc:
+            raise BagError(f"the bag is damaged (truncated?) after {count} messages: {_one_line(exc)}") from None
+        count += 1
+        yield item
 
 
 def require_topics(reader: Reader, topics: list[str], what: str) -> None:

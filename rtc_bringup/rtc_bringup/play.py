@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtc_bringup.bag_reader import DAMAGE, BagError, open_bag
+from rtc_bringup.bag_reader import BagError, open_bag, raw_messages
 from rtc_bringup.bag_types import ros_message_class
 
 SETTLE_S = 1.0  # after creating the publishers, let subscribers match before the first message
@@ -87,14 +87,9 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
             time.sleep(SETTLE_S)
             schedule = Schedule(bag_start, time.monotonic(), rate)
             next_clock = schedule.wall_start_s
-            iterator = reader.messages(connections=connections, start=bag_start)
-            while not stopping():
-                try:
-                    connection, stamp_ns, raw = next(iterator)
-                except StopIteration:
+            for connection, stamp_ns, raw in raw_messages(reader, connections, bag_start):
+                if stopping():
                     break
-                except DAMAGE as exc:
-                    raise BagError(f"the bag is damaged (truncated?) after {published} messages: {exc}") from None
                 due = schedule.due(stamp_ns)
                 while not stopping():
                     now = time.monotonic()
