@@ -82,7 +82,7 @@ class Recording:
     bag: Path
     cameras: dict[str, str]           # image key -> topic found in the bag
 
-    def observation(self, inference: RecordedInference, states: dict, images: dict) -> Observation:
+    def observation(self, inference: RecordedInference, states: Indexed, images: dict[str, Indexed]) -> Observation:
         """The observation of `inference` from indexed /joint_states and camera messages."""
         exact = inference.state_stamp_ns in states.by_stamp
         state = states.by_stamp.get(inference.state_stamp_ns) or states.latest_before(inference.started_ns)
@@ -102,21 +102,31 @@ class Recording:
         return Observation(radians, arrays, exact)
 
 
-@dataclass
 class Indexed:
-    """Messages of one topic by header stamp, and by receive time for the fallback."""
+    """The messages of one topic that inferences used: by header stamp (the stamps the chunks name),
+    and for each inference time the newest one received by then (the fallback when a stamp is not
+    found). Only those are kept, so a long bag of large images fits in memory."""
 
-    by_stamp: dict = field(default_factory=dict)
-    received: list = field(default_factory=list)  # (receive ns, header stamp ns)
+    def __init__(self, stamps: set[int], times_ns: list[int]) -> None:
+        self.by_stamp: dict[int, object] = {}
+        self._stamps = stamps
+        self._times = sorted(times_ns)
+        self._fallback: dict[int, object] = {}  # inference time -> newest message received by then
+        self._next = 0                          # index of the first inference time not yet passed
+        self._last = None
 
     def add(self, received_ns: int, msg) -> None:
+        """Messages in receive order."""
+        while self._next < len(self._times) and received_ns > self._times[self._next]:
+            self._fallback[self._times[self._next]] = self._last
+            self._next += 1
         stamp = _ns(msg.header.stamp)
-        self.by_stamp[stamp] = msg
-        self.received.append((received_ns, stamp))
+        if stamp in self._stamps:
+            self.by_stamp[stamp] = msg
+        self._last = msg
 
     def latest_before(self, t_ns: int):
-        before = [(r, s) for r, s in self.received if r <= t_ns]
-        return self.by_stamp[max(before)[1]] if before else None
+        return self._fallback[t_ns] if t_ns in self._fallback else self._last
 
 
 def _rgb(msg) -> np.ndarray:
@@ -158,7 +168,9 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
         names = {tuple(i.joint_names) for i in inferences}
         if len(names) > 1:
             raise BagError(f"the chunks in the bag name different joints: {sorted(names)}")
-        states, images = Indexed(), {topic: Indexed() for topic in found.values()}
+        times = [i.started_ns for i in inferences]
+        states = Indexed({i.state_stamp_ns for i in inferences}, times)
+        images = {topic: Indexed({i.image_stamp_ns for i in inferences}, times) for topic in found.values()}
         wanted = {"/joint_states": TYPES["/joint_states"], **{t: available[t] for t in found.values()}}
         for topic, t_ns, msg in decoded(reader, store, wanted):
             (states if topic == "/joint_states" else images[topic]).add(t_ns, msg)

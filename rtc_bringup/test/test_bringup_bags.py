@@ -145,3 +145,22 @@ def test_play_keeps_the_recorded_schedule_at_any_rate():
     assert schedule.due(5 * 10**9) == 100.0
     assert schedule.due(7 * 10**9) == pytest.approx(101.0)  # 2 s of bag at twice the speed
     assert schedule.bag_time_ns(101.0) == 7 * 10**9
+
+
+def test_the_replay_keeps_only_the_messages_inferences_used():
+    from types import SimpleNamespace
+
+    from rtc_bringup.replay import Indexed
+
+    def msg(stamp_s: int):
+        return SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=stamp_s, nanosec=0)))
+
+    # inferences at 25 and 45 (receive time); one names stamp 3 exactly
+    index = Indexed(stamps={3 * 10**9}, times_ns=[25, 45])
+    messages = {t: msg(t // 10) for t in (10, 20, 30, 40, 50)}
+    for received, m in messages.items():
+        index.add(received, m)
+    assert list(index.by_stamp) == [3 * 10**9]             # the named one, nothing else by stamp
+    assert index.latest_before(25) is messages[20]           # newest received by 25
+    assert index.latest_before(45) is messages[40]
+    assert index.latest_before(99) is messages[50]
