@@ -275,35 +275,16 @@ class ReplayResult:
 
 
 # ----- the replay -----------------------------------------------------------------------------------
-class DenoisingTrace:
-    """A guidance wrapper that keeps x_t of every denoising step, then behaves as the guidance."""
-
-    def __init__(self, guidance) -> None:
-        self.guidance = guidance
-        self.steps: list[tuple[float, np.ndarray]] = []
-
-    def denoise_step(self, x_t, prev_chunk_left_over, inference_delay, time, original_denoise_step_partial,
-                     execution_horizon=None):
-        x = x_t.detach().float().cpu().numpy()
-        self.steps.append((float(time), x.reshape(-1, x.shape[-2], x.shape[-1])[0].copy()))
-        return self.guidance.denoise_step(x_t, prev_chunk_left_over, inference_delay, time,
-                                          original_denoise_step_partial, execution_horizon=execution_horizon)
-
-    def __getattr__(self, name):
-        return getattr(self.guidance, name)
-
-
 class Replayer:
     """The recorded policy with the arm's units, sampling recorded inferences under any mode.
     `policy_path` "": the built-in checkpoint."""
 
     def __init__(self, recording: Recording, policy_path: str, device: str, calibration_file: str,
                  use_degrees: bool, task: str, max_guidance_weight: float, schedule: str) -> None:
-        from rtc_policy_node.joint_units import JointUnits
-        from so100_driver.arm import Calibration
+        from rtc_policy_node.joint_units import units_from_parameters
 
         first = recording.inferences[0]
-        self.units = JointUnits(Calibration.load(calibration_file), first.joint_names, use_degrees)
+        self.units = units_from_parameters(calibration_file, first.joint_names, use_degrees)
         from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports LeRobot
         from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
@@ -341,6 +322,7 @@ class Replayer:
                trace: bool = False):
         """(radians chunk, model output, trace or None) under `mode` with delay `delay`."""
         from rtc_policy_node.core import RTCGuidance
+        from rtc_sim_eval.denoise_trace import RecordingGuidance
 
         leftover = self.leftover(inference)
         # Mode off through a guidance that only returns the denoiser's velocity, so its steps are
@@ -348,7 +330,7 @@ class Replayer:
         self.policy.set_guidance_mode("identity" if mode == "off" and trace else mode)
         tracer = None
         if trace:
-            tracer = DenoisingTrace(RTCGuidance(self.policy.config.rtc_config, mode=mode))
+            tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode))
             self.policy.use_guidance(tracer)
         chunk = self.policy.sample(self.units.to_features(observation.state), observation.images, leftover, delay,
                                    self.noise(inference))
@@ -424,8 +406,8 @@ def plot_denoising(recording: Recording, replayer: Replayer, states, images, chu
         colors = plt.cm.viridis(np.linspace(0.0, 0.85, max(len(tracer.steps), 1)))
         for row, name in enumerate(names):
             ax = axes[row, column]
-            for (t, x), color in zip(tracer.steps, colors):
-                ax.plot(x[:, row], color=color, lw=0.8, alpha=0.8)
+            for step, color in zip(tracer.steps, colors):
+                ax.plot(step.x_t[:, row].float().cpu().numpy(), color=color, lw=0.8, alpha=0.8)
             ax.plot(output[:, row], color="black", lw=1.6, label="x_0 (chunk)")
             if leftover is not None:
                 ax.plot(leftover[:, row], "--", color="tab:red", lw=1.2, label="leftover")
@@ -476,8 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy_path", "--policy-path", dest="policy_path", default="",
                         help="checkpoint; default: the recorded one (/diagnostics), else the built-in")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--calibration_file", "--calibration-file", dest="calibration_file", default="",
-                        help="lerobot-calibrate JSON; default: the simulated arm's")
+    parser.add_argument("--calibration_file", "--calibration-file", dest="calibration_file",
+                        help="lerobot-calibrate JSON, as the policy node had it; '': the policy works in radians; "
+                        "default: the simulated arm's")
     parser.add_argument("--use_degrees", "--use-degrees", dest="use_degrees", default="true", choices=("true", "false"))
     parser.add_argument("--task", default="")
     parser.add_argument("--max_guidance_weight", "--max-guidance-weight", dest="max_guidance_weight", type=float,
@@ -512,7 +495,7 @@ def _run(args, modes: list[str], delays: list[int | None], cameras: dict[str, st
     recording, states, images = read_recording(args.bag, cameras)
     if not recording.inferences:
         raise BagError(f"{args.bag} has no chunk on {CHUNK_TOPIC}")
-    calibration = args.calibration_file or str(default_calibration_path())
+    calibration = str(default_calibration_path()) if args.calibration_file is None else args.calibration_file
     try:  # every error below is about the inputs (checkpoint, calibration, the bag's joints): one line
         replayer = Replayer(recording, args.policy_path or recording.policy_path or "", args.device, calibration,
                             args.use_degrees == "true", args.task, args.max_guidance_weight, args.schedule)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from rtc_policy_node.builtin_policy import CheckpointError
-from rtc_policy_node.sim_eval import evaluate, main, parse_args
+from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
+from rtc_sim_eval.sim_policy import SimPolicy
+from rtc_sim_eval.cli import evaluate, main, parse_args
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,12 @@ def test_unknown_mode_and_negative_delay_are_refused() -> None:
         parse_args(["--modes", "vjp,fancy"])
     with pytest.raises(SystemExit):
         parse_args(["--delays", "2,-1"])
+
+
+def test_a_policy_of_another_arm_is_refused(tmp_path: Path) -> None:
+    seven = write_untrained_checkpoint(tmp_path / "seven", tiny_config(7))
+    with pytest.raises(ValueError, match="action dim 7; the simulated SO-100 has 6 joints"):
+        SimPolicy(seven)
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
