@@ -34,7 +34,7 @@ from rtc_bringup.run_metrics import ExecutedTrajectory, executed_trajectory
 CHUNK_TOPIC = "/rtc/action_chunk"
 STATUS_TOPIC = "/rtc/executor_status"
 MODES = ("off", "identity", "vjp", "prefix")
-POLICY_DIAGNOSTIC = "rtc_policy: inference"
+POLICY_DIAGNOSTIC = ": inference"  # the policy node's status is "<node name>: inference"
 TYPES = {
     CHUNK_TOPIC: "rtc_msgs/msg/ActionChunk",
     STATUS_TOPIC: "rtc_msgs/msg/ExecutorStatus",
@@ -160,7 +160,7 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
                 status_msgs.append((t_ns / 1e9, msg))
             else:
                 for status in msg.status:
-                    if status.name == POLICY_DIAGNOSTIC:
+                    if status.name.endswith(POLICY_DIAGNOSTIC):
                         policy_path = next((kv.value for kv in status.values if kv.key == "policy"), policy_path)
         statuses, merge_list = served_rows_and_merges(status_msgs)
         merges = {chunk_id: d_real for _, _, d_real, chunk_id in merge_list}

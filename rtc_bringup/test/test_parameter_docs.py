@@ -39,6 +39,4 @@ def test_every_node_has_its_table_in_the_docs():
 @pytest.mark.parametrize("module", sorted(NODES))
 def test_the_docs_table_is_the_declared_parameters(module):
     expected = markdown_table(importlib.import_module(module).PARAMETERS)
-    assert documented_tables()[module] == expected, (
-        f"regenerate: python -c 'from rtc_runtime.parameters import markdown_table; import {module} as m; "
-        f"print(markdown_table(m.PARAMETERS))'")
+    assert documented_tables()[module] == expected, "regenerate with: python tools/parameter_tables.py"

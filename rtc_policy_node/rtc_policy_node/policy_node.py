@@ -331,7 +331,7 @@ class PolicyNode(Node):
             estimate = scheduler.delay_estimate
             last_error = scheduler.last_error
         level = Level.ERROR if phase is Phase.BACKING_OFF else Level.WARN if phase.problem else Level.OK
-        report = Report(level, f"{phase.value}: {detail}" if detail else phase.value)
+        report = Report(level, f"{phase.value} {detail}" if detail else phase.value)
         report.values = {
             "state": phase.name.lower(),
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,

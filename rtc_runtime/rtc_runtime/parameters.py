@@ -112,6 +112,8 @@ def markdown_table(specs: Sequence[ParameterSpec]) -> str:
 
 
 def _yaml(value: Any) -> str:
+    if value == "":
+        return '""'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):

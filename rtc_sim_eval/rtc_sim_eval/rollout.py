@@ -12,6 +12,7 @@ ticks in simulated time (the true latency), so runs are deterministic and faster
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 from rtc_policy_node.core import ActionQueue, MergeMode
@@ -88,24 +89,13 @@ def chunk_noise(seed: int, episode: int, chunk_index: int, shape: tuple[int, int
     return np.random.default_rng([seed, episode, chunk_index]).standard_normal(shape).astype(np.float32)
 
 
-@dataclass
-class _SimStatus:
-    """The ExecutorStatus fields the scheduler reads, as the executor would report them."""
-
-    step: int
-    control_rate_hz: float
-    active_chunk_id: int
-    index_in_chunk: int
-    remaining: int
-    merged_count: int
-    rejected_count: int
-    last_d_real: int
-
-
-def _status(queue: ActionQueue, last_d_real: int) -> _SimStatus:
+def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
+    """The ExecutorStatus fields the scheduler reads (core.inference_scheduler.ExecutorReport), as
+    the executor reports them."""
     view, counters = queue.leftover(), queue.counters()
-    return _SimStatus(view.step, CONTROL_RATE_HZ, view.chunk_id or 0, view.index, view.remaining,
-                      counters.merged, sum(counters.rejected.values()), last_d_real)
+    return SimpleNamespace(step=view.step, control_rate_hz=CONTROL_RATE_HZ, active_chunk_id=view.chunk_id or 0,
+                           index_in_chunk=view.index, remaining=view.remaining, merged_count=counters.merged,
+                           rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real)
 
 
 def run_episode(

@@ -41,16 +41,17 @@ __all__ = ["ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSe
 
 
 class Phase(Enum):
-    """What the scheduler is doing; `problem` phases are reported as WARN (ERROR for BACKING_OFF)."""
+    """What the scheduler is doing. The value reads as a message with `detail` appended;
+    `problem` phases are reported as WARN (ERROR for BACKING_OFF)."""
 
     WAITING_FOR_EXECUTOR = "waiting for executor status"
-    WAITING_FOR_INPUTS = "waiting for the first message on every input"
-    WAITING_FOR_READERS = "waiting for the chunk topic's readers to match"
-    IDLE = "running"
-    AWAITING_MERGE = "running"
-    INFERRING = "running"
-    PAUSED = "paused: an input went quiet"
-    BACKING_OFF = "inference failed: backing off"
+    WAITING_FOR_INPUTS = "waiting for the first message on"
+    WAITING_FOR_READERS = "waiting for the chunk topic's readers to match:"
+    IDLE = "running: waiting for the trigger"
+    AWAITING_MERGE = "running: waiting for the executor to take the last chunk"
+    INFERRING = "running: inferring"
+    PAUSED = "paused: no recent message on"
+    BACKING_OFF = "inference failed:"
 
     @property
     def problem(self) -> bool:
