@@ -104,11 +104,16 @@ def test_not_a_bag_is_one_line(tmp_path, capsys):
 
 
 def test_a_missing_topic_is_one_line(tmp_path, capsys):
-    write_run(tmp_path / "bag", topics=("/rtc/executor_status", "/joint_states"))
+    write_run(tmp_path / "bag", topics=("/rtc/action_chunk", "/joint_states", "/camera/front/image_raw"))
     assert report_main([str(tmp_path / "bag")]) == 1
-    assert "no messages on /rtc/action_chunk" in capsys.readouterr().err
+    assert "no messages on /rtc/executor_status" in capsys.readouterr().err
     line = one_line_error(["-m", "rtc_bringup.replay", str(tmp_path / "bag")])
-    assert "no messages on /rtc/action_chunk" in line
+    assert "no messages on /rtc/executor_status" in line
+
+
+def test_a_run_without_chunks_still_has_a_report(tmp_path):
+    write_run(tmp_path / "bag", topics=("/rtc/executor_status", "/joint_states"))
+    assert summarize(read_bag(tmp_path / "bag")).chunks == 0
 
 
 def test_an_unknown_message_type_is_one_line(tmp_path, capsys):
