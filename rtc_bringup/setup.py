@@ -27,6 +27,8 @@ setup(
             "robot_description = rtc_bringup.description_node:main",
             "record = rtc_bringup.recorder:main",
             "report = rtc_bringup.report:main",
+            "rtc_replay = rtc_bringup.replay:main",
+            "rtc_play = rtc_bringup.play:main",
         ],
     },
 )

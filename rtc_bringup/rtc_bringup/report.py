@@ -1,8 +1,10 @@
 """Report on a recorded run: `report BAG_DIR [--plots DIR] [--json FILE]`.
 
-Reads the rosbag2 the runner's recorder wrote (or any bag with the same topics), prints a short
+Reads the rosbag2 the runner's recorder wrote (MCAP or sqlite3, or any bag with the same topics,
+`ros2 bag record`'s included), prints a short
 report (chunks, d vs d_real, underruns, rejections, seam ratio, latency percentiles) and writes
-PNG plots: executed and measured joints with the chunk seams marked, and latency over time.
+PNG plots: executed and measured joints with the chunk seams marked, and latency over time. A bag
+that cannot be read is one line on stderr and exit code 1.
 """
 from __future__ import annotations
 
@@ -13,9 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rosbags.rosbag2 import Reader
-
-from rtc_bringup.bag_types import bag_typestore
+from rtc_bringup.bag_reader import BagError, decoded, open_bag, require_topics
 from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
 
 
@@ -37,29 +37,33 @@ class Recording:
     t_end: float = 0.0
 
 
+TOPICS = {
+    "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
+    "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
+    "/joint_states": "sensor_msgs/msg/JointState",
+    "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
+    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+}
+
+
 def read_bag(path: Path) -> Recording:
+    """The report's messages of the bag at `path`; BagError (one line) for a bag it cannot use."""
     rec = Recording()
-    merged_seen = 0
-    with Reader(path) as reader:
-        store = bag_typestore(reader)
+    status_msgs = []
+    with open_bag(path) as (reader, store):
+        require_topics(reader, ["/rtc/executor_status"], "the report")  # without chunks: a run that made none
         start = reader.start_time
         rec.t0, rec.t_end = 0.0, (reader.end_time - start) / 1e9
-        for connection, stamp_ns, raw in reader.messages():
+        for topic, stamp_ns, msg in decoded(reader, store, TOPICS):
             t = (stamp_ns - start) / 1e9
-            msg = store.deserialize_cdr(raw, connection.msgtype)
-            topic = connection.topic
             if topic == "/rtc/executor_status":
-                if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
-                    rec.statuses.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
-                elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
-                    rec.statuses.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
-                if msg.merged_count > merged_seen:
-                    merged_seen = msg.merged_count
-                    rec.merges.append((msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
-                    rec.merge_times.append(t)
-                rec.last_status = msg
+                status_msgs.append((t, msg))
             elif topic == "/rtc/action_chunk":
-                rec.chunks[msg.chunk_id] = np.asarray(msg.actions, dtype=np.float64).reshape(msg.length, msg.action_dim)
+                actions = np.asarray(msg.actions, dtype=np.float64)
+                if actions.size != msg.length * msg.action_dim:
+                    raise BagError(f"chunk {msg.chunk_id} has {actions.size} actions for {msg.length} x "
+                                   f"{msg.action_dim}")
+                rec.chunks[msg.chunk_id] = actions.reshape(msg.length, msg.action_dim)
                 rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
@@ -71,7 +75,26 @@ def read_bag(path: Path) -> Recording:
                     values = {kv.key: kv.value for kv in status.values}
                     if values.get("target_reached_after_s"):
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
+    rec.statuses, merges = served_rows_and_merges(status_msgs)
+    rec.merges = [merge[1:] for merge in merges]
+    rec.merge_times = [merge[0] for merge in merges]
+    rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
     return rec
+
+
+def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
+    """From (t, ExecutorStatus) pairs in any order: what each tick served, (t, tick, chunk id, row),
+    and each merge, (t, d assumed, d_real, chunk id), in tick order whatever the receive stamps."""
+    served, merges, merged_seen = [], [], 0
+    for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
+        if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
+            served.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
+        elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
+            served.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
+        if msg.merged_count > merged_seen:
+            merged_seen = msg.merged_count
+            merges.append((t, msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
+    return served, merges
 
 
 def summarize(rec: Recording) -> RunSummary:
@@ -140,18 +163,27 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
     return [joints_png, latency_png]
 
 
+def bag_size_line(bag: Path, duration_s: float) -> str:
+    """Size of the bag's files, in total and per minute of recording."""
+    size_mb = sum(p.stat().st_size for p in bag.iterdir() if p.is_file()) / 1e6
+    per_minute = f", {size_mb * 60.0 / duration_s:.1f} MB per minute" if duration_s > 0 else ""
+    return f"bag size            {size_mb:.1f} MB{per_minute}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bag", type=Path)
     parser.add_argument("--plots", type=Path, help="directory for the PNG plots")
     parser.add_argument("--json", type=Path, help="write the summary as JSON")
     args = parser.parse_args(argv)
-    if not (args.bag / "metadata.yaml").exists():
-        print(f"report: {args.bag} is not a rosbag2 directory (no metadata.yaml)", file=sys.stderr)
-        return 2
-    rec = read_bag(args.bag)
+    try:
+        rec = read_bag(args.bag)
+    except BagError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
     summary = summarize(rec)
     print("\n".join(summary.lines()))
+    print(bag_size_line(args.bag, rec.t_end - rec.t0))
     if args.plots:
         for path in plot(rec, args.plots):
             print(f"plot                {path}")

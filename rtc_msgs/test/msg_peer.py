@@ -37,6 +37,9 @@ def reference_chunk() -> ActionChunk:
     msg.actions = actions.ravel().tolist()
     msg.inference_start.sec, msg.inference_start.nanosec = 1_700_000_000, 200_000_000
     msg.inference_end.sec, msg.inference_end.nanosec = 1_700_000_000, 999_999_999
+    msg.prev_chunk_row = 17
+    msg.state_stamp.sec, msg.state_stamp.nanosec = 1_699_999_999, 987_654_321
+    msg.noise_seed = 2**40 + 5
     return msg
 
 
@@ -57,6 +60,9 @@ def as_dict(msg: ActionChunk) -> dict:
         "actions_bits": np.asarray(msg.actions, dtype=np.float32).view(np.uint32).tolist(),
         "inference_start": [msg.inference_start.sec, msg.inference_start.nanosec],
         "inference_end": [msg.inference_end.sec, msg.inference_end.nanosec],
+        "prev_chunk_row": msg.prev_chunk_row,
+        "state_stamp": [msg.state_stamp.sec, msg.state_stamp.nanosec],
+        "noise_seed": msg.noise_seed,
     }
 
 

@@ -13,7 +13,7 @@ feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,12 @@ class LeRobotPolicy:
         self.guidance = guidance
         for holder in self._holders:
             holder.rtc_processor = guidance
+
+    def set_guidance_mode(self, mode: str) -> None:
+        """Sample under another guidance mode from now on, without reloading (offline comparisons)."""
+        self.settings = replace(self.settings, mode=mode)
+        self.config.rtc_config.enabled = mode != "off"
+        self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:

@@ -36,6 +36,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
 from rtc_policy_node.core.modes import GuidanceMode
+from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
@@ -83,6 +84,9 @@ PARAMETERS = (
                   "maximum, else this percentile", minimum=0.0, maximum=100.0),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
+    ParameterSpec("noise_seed", 0, "each chunk's sampling noise is drawn from (noise_seed, chunk id) and the "
+                  "seed recorded in the chunk, so that a recorded run replays offline (docs/bags.md); negative: "
+                  "unseeded"),
 )
 
 
@@ -123,6 +127,7 @@ class PolicyNode(Node):
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]
         self.publish_priority = p["publish_priority"]
+        self.noise_seed = p["noise_seed"]
         self.device = p["device"]
         self.fatal_error = ""
 
@@ -262,7 +267,10 @@ class PolicyNode(Node):
             stamp = msg.header.stamp if stamp is None else stamp
         t_pre = time.monotonic()
 
-        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay)
+        seeded = self.noise_seed >= 0 and self.policy.chunk_size is not None
+        noise = chunk_noise(self.noise_seed, self.scheduler.next_chunk_id(), self.policy.chunk_size,
+                            self.policy.action_dim) if seeded else None
+        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise)
         t_model = time.monotonic()
         emulate_latency(self.extra_latency_ms, t_pre)
         t_sampled = time.monotonic()
@@ -287,6 +295,11 @@ class PolicyNode(Node):
             msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
             msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
+            # what an offline replay needs: the leftover's first row (chunks of one policy have one
+            # length), the state's stamp, the noise's seed
+            msg.prev_chunk_row = len(chunk.model_output) - len(plan.leftover) if guided else 0
+            msg.state_stamp = joint_state.header.stamp
+            msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
         with self._lock:
