@@ -34,7 +34,7 @@ def plot_episode(record: EpisodeRecord, path: Path) -> None:
     for ax in axes[-1]:
         ax.set_xlabel("tick (30 Hz)")
     outcome = "success" if record.success else ("collision" if record.collided else "timeout")
-    fig.suptitle(f"mode {record.mode}, delay {record.delay} ticks: {outcome}; red = chunk seams, grey = holding")
+    fig.suptitle(f"mode {record.mode}, latency {record.latency}: {outcome}; red = chunk seams, grey = holding")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

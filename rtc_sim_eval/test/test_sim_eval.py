@@ -21,12 +21,12 @@ def delay6(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_rtc_seams_are_smaller_than_naive_at_delay_6(delay6: dict) -> None:
-    naive, vjp = delay6["naive"]["6"], delay6["vjp"]["6"]
+    naive, vjp = delay6["naive"]["fixed:6"], delay6["vjp"]["fixed:6"]
     assert naive["seam_ratio"] >= 3.0
     assert vjp["seam_ratio"] <= 1.5
     assert vjp["seam_ratio"] < naive["seam_ratio"]
     assert vjp["success_rate"] >= naive["success_rate"]
-    assert delay6["prefix"]["6"]["seam_ratio"] < naive["seam_ratio"]
+    assert delay6["prefix"]["fixed:6"]["seam_ratio"] < naive["seam_ratio"]
 
 
 def test_same_seed_gives_the_same_json(tmp_path: Path) -> None:
