@@ -154,7 +154,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.plots:
-        _write_plots(args, policy, settings, scenes, plotted)
+        _write_plots(args, policy, settings, scenes, plotted, results)
     return report
 
 
@@ -168,11 +168,13 @@ def _row(mode: str, latency: str, summary: dict) -> str:
 
 
 def _write_plots(
-    args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord]
+    args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord],
+    results: dict[str, dict[str, dict]],
 ) -> None:
-    from rtc_sim_eval.plots import plot_denoising, plot_episode
+    from rtc_sim_eval.plots import plot_assumed_delays, plot_denoising, plot_episode
 
     args.plots.mkdir(parents=True, exist_ok=True)
+    plot_assumed_delays(results, args.plots / "assumed_delay.png")
     for mode, record in plotted.items():
         plot_episode(record, args.plots / f"episode_{mode}_delay{args.plot_delay}.png")
     # The second inference of episode 0: the arm under way, the first chunk's leftover to continue.

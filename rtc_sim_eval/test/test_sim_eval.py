@@ -43,6 +43,7 @@ def test_plots_are_written(tmp_path: Path) -> None:
           "--plots", str(tmp_path)])
     assert (tmp_path / "episode_naive_delay2.png").stat().st_size > 0
     assert (tmp_path / "denoising_delay2.png").stat().st_size > 0
+    assert (tmp_path / "assumed_delay.png").stat().st_size > 0
 
 
 def test_unknown_mode_and_negative_delay_are_refused() -> None:
