@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
-from rtc_sim_eval.metrics import summarise
 from rtc_sim_eval.latency_profiles import Fixed
+from rtc_sim_eval.metrics import summarise
 from rtc_sim_eval.rollout import LoopSettings, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_policy_node.lerobot_policy import GuidanceSettings
