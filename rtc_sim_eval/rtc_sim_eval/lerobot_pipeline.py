@@ -34,10 +34,11 @@ import math
 
 import numpy as np
 import torch
-from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstacle, start_joint_positions, tool_tip
+from so100_driver.sim import Scene, joint_limits, start_joint_positions
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
-from rtc_sim_eval.rollout import CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise
+from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
+                                  move_arm)
 from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
 
 LEROBOT_MODE = "lerobot"
@@ -100,15 +101,7 @@ def run_lerobot_episode(
             record.underruns += anything_served
         else:
             command, chunk_id, anything_served = action.numpy().astype(np.float64), served_chunk, True
-        command = np.clip(command, limits[:, 0], limits[:, 1])
-        hit = segment_hits_obstacle(tool_tip(q), tool_tip(command), scene)
-        q = command
-        record.positions.append(q)
-        record.chunk_ids.append(chunk_id)
-        if hit:
-            record.collided = True
-            break
-        if at_target(tool_tip(q), scene):
-            record.success, record.ticks_to_target = True, tick + 1
+        q = move_arm(record, command, chunk_id, limits, tick)
+        if record.collided or record.success:
             break
     return record

@@ -111,6 +111,20 @@ def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
                            rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real)
 
 
+def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: np.ndarray, tick: int) -> np.ndarray:
+    """The arm moves to `command` (clipped to the joint limits) at `tick`: recorded, with a collision
+    or reaching the target marked (either ends the episode). Returns the new joint positions."""
+    q = record.positions[-1]
+    command = np.clip(command, limits[:, 0], limits[:, 1])
+    record.positions.append(command)
+    record.chunk_ids.append(chunk_id)
+    if segment_hits_obstacle(tool_tip(q), tool_tip(command), record.scene):
+        record.collided = True
+    elif at_target(tool_tip(command), record.scene):
+        record.success, record.ticks_to_target = True, tick + 1
+    return command
+
+
 def run_episode(
     policy: SimPolicy,
     scene: Scene,
@@ -160,16 +174,8 @@ def run_episode(
             popped = queue.pop()
             command = q if popped.command is None else popped.command
             chunk_id = -1 if popped.chunk_id is None else popped.chunk_id
-        command = np.clip(command, limits[:, 0], limits[:, 1])
-        hit = segment_hits_obstacle(tool_tip(q), tool_tip(command), scene)
-        q = command
-        record.positions.append(q)
-        record.chunk_ids.append(chunk_id)
-        if hit:
-            record.collided = True
-            break
-        if at_target(tool_tip(q), scene):
-            record.success, record.ticks_to_target = True, tick + 1
+        q = move_arm(record, command, chunk_id, limits, tick)
+        if record.collided or record.success:
             break
     counters = queue.counters()
     record.underruns, record.rejected = counters.underruns, sum(counters.rejected.values())
