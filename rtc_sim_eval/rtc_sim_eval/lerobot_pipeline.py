@@ -67,14 +67,16 @@ def run_lerobot_episode(
     limits = joint_limits(policy.units.calibration)
     q = start_joint_positions(scene)
     record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
-    pending: tuple[MergedChunk, int, int] | None = None  # (chunk, new_delay, action_index_before_inference)
+    pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
     next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
 
     for tick in range(settings.max_ticks):
         for _ in range(2):  # a chunk due now is merged before the next check, a zero-delay one right after it
             if pending is not None and pending[0].arrival_step <= tick:
-                chunk, new_delay, index_before = pending
-                tracker.add(max(0.0, new_delay - 0.5) * time_per_chunk)
+                chunk, true_delay, index_before = pending
+                new_latency = max(0.0, true_delay - 0.5) * time_per_chunk  # ready within the last period
+                new_delay = math.ceil(new_latency / time_per_chunk)
+                tracker.add(new_latency)
                 queue.merge(torch.from_numpy(chunk.model_output), torch.from_numpy(chunk.actions), new_delay,
                             index_before)
                 record.merged.append(chunk)
