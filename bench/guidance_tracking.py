@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
+from rtc_sim_eval.latency_profiles import Fixed
 from rtc_sim_eval.metrics import summarise
 from rtc_sim_eval.rollout import LoopSettings, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
@@ -75,7 +76,7 @@ def main() -> None:
     scenes = [sample_scene(np.random.default_rng([args.seed, e])) for e in range(args.episodes)]
 
     def run(mode: str, settings: LoopSettings):
-        records = [run_episode(policy, scene, mode, args.delay, settings, args.seed, e) for e, scene in enumerate(scenes)]
+        records = [run_episode(policy, scene, mode, Fixed(args.delay), settings, args.seed, e) for e, scene in enumerate(scenes)]
         return records, summarise(records)
 
     print(f"built-in policy, delay {args.delay} ticks, {args.episodes} episodes; gap = |new - old| at the same "

@@ -322,7 +322,7 @@ class Replayer:
                trace: bool = False):
         """(radians chunk, model output, trace or None) under `mode` with delay `delay`."""
         from rtc_policy_node.core import RTCGuidance
-        from rtc_sim_eval.denoise_trace import RecordingGuidance
+        from rtc_policy_node.denoise_trace import RecordingGuidance
 
         leftover = self.leftover(inference)
         # Mode off through a guidance that only returns the denoiser's velocity, so its steps are

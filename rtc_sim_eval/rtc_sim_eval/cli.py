@@ -2,14 +2,17 @@
 
     rtc_sim_eval --modes sync,naive,off,identity,vjp,prefix --delays 0,2,4,6,8 --episodes 20 \\
                  --json out/sim_eval.json --plots out/plots
+    rtc_sim_eval --modes lerobot,identity --latency jitter:6,2,spikes:5,0.1,10,cold:30,6 --episodes 20
 
-No ROS and no wall clock: every (mode, delay) runs the same seeded episodes (same scenes, same
-sampling noise per chunk), so the same arguments give the same JSON. The policy side is the policy
-node's own InferenceScheduler with the node's parameters and defaults (trigger_remaining, the delay
-estimator); `--delays` are the true inference latencies, the assumed delay is the scheduler's
-estimate. Modes: sync (the arm waits while each chunk is inferred), naive (async, plain replace, no
-guidance), off (async, RTC merge that skips the d_real stale rows, no guidance), identity / vjp /
-prefix (RTC merge + guidance).
+No ROS and no wall clock: every (mode, latency profile) runs the same seeded episodes (same scenes,
+same sampling noise and true delay per chunk), so the same arguments give the same JSON. The policy
+side is the policy node's own InferenceScheduler with the node's parameters and defaults
+(trigger_remaining, the delay estimator); the latency profiles (`--latency`, see
+rtc_sim_eval.latency_profiles; `--delays D` is `fixed:D`) give the true delays, the assumed delay is
+the scheduler's estimate. Modes: sync (the arm waits while each chunk is inferred), naive (async,
+plain replace, no guidance), off (async, RTC merge that skips the d_real stale rows, no guidance),
+identity / vjp / prefix (RTC merge + guidance), lerobot (LeRobot 0.4.4's own ActionQueue,
+LatencyTracker and RTCProcessor as its real-robot example wires them; rtc_sim_eval.lerobot_pipeline).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -28,9 +32,11 @@ from rtc_policy_node.core.inference_scheduler import SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
 
-from rtc_sim_eval.denoise_trace import RecordingGuidance
+from rtc_policy_node.denoise_trace import RecordingGuidance
+from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
+from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODE, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
-from rtc_sim_eval.rollout import EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
+from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 
 COLUMNS = (
@@ -42,7 +48,12 @@ COLUMNS = (
     ("max_jerk_rad_s3", "jerk"),
     ("mode_switches_per_episode", "switches"),
     ("time_to_target_s", "t target"),
+    ("late_chunk_rate", "d_real>d"),
+    ("underruns_per_episode", "underruns"),
+    ("assumed_delay_mean", "d mean"),
 )
+MODES = (*EVAL_MODES, LEROBOT_MODE)
+DEFAULT_DELAYS = [0, 2, 4, 6, 8]
 
 
 def _int_list(text: str) -> list[int]:
@@ -54,13 +65,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="rtc_sim_eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--modes", default="sync,naive,off,identity,vjp,prefix")
-    parser.add_argument("--delays", type=_int_list, default=[0, 2, 4, 6, 8], help="inference delays in ticks")
+    parser.add_argument("--delays", type=_int_list, help="fixed inference delays in ticks: fixed:D each "
+                        f"(default {','.join(map(str, DEFAULT_DELAYS))} unless --latency is given)")
+    parser.add_argument("--latency", default="", help="latency profiles in ticks, e.g. jitter:6,2,spikes:5,0.1,10,"
+                        "cold:30,6,drift:2,10,replay:BAG (rtc_sim_eval.latency_profiles)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", type=Path, help="small_flow checkpoint dir (default: the shipped one)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--plots", type=Path, help="write PNG figures into this directory")
-    parser.add_argument("--plot-delay", type=int, default=6, help="delay of the plotted episodes")
+    parser.add_argument("--plot-delay", type=int, default=6, help="episodes of fixed:D are plotted")
     parser.add_argument("--max-ticks", type=int, default=LoopSettings.max_ticks)
     parser.add_argument("--trigger-remaining", type=int, default=SchedulerSettings.trigger_remaining,
                         help="start an inference when the executor has this many actions left (node parameter)")
@@ -72,12 +86,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in args.modes if m not in EVAL_MODES]
+    unknown = [m for m in args.modes if m not in MODES]
     if unknown:
-        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(EVAL_MODES)}")
-    if any(d < 0 for d in args.delays):
+        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    if args.delays is not None and any(d < 0 for d in args.delays):
         parser.error("delays must be >= 0 ticks")
+    delays = DEFAULT_DELAYS if args.delays is None and not args.latency else args.delays or []
+    try:
+        args.profiles = [Fixed(d) for d in delays] + (parse_profiles(args.latency, CONTROL_RATE_HZ)
+                                                      if args.latency else [])
+    except ValueError as error:
+        parser.error(str(error))
     return args
+
+
+def run_variant(policy: SimPolicy, scene, mode: str, latency: LatencyProfile, settings: LoopSettings, seed: int,
+                episode: int) -> EpisodeRecord:
+    """One episode of `mode`: LeRobot's pipeline for LEROBOT_MODE, ours for the others."""
+    if mode == LEROBOT_MODE:
+        return run_lerobot_episode(policy, scene, latency, settings, seed, episode)
+    return run_episode(policy, scene, mode, latency, settings, seed, episode)
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -96,19 +124,19 @@ def evaluate(args: argparse.Namespace) -> dict:
     plotted: dict[str, EpisodeRecord] = {}
     for mode in args.modes:
         results[mode] = {}
-        for delay in args.delays:
+        for profile in args.profiles:
             records = [
-                run_episode(policy, scene, mode, delay, settings, args.seed, episode)
+                run_variant(policy, scene, mode, profile, settings, args.seed, episode)
                 for episode, scene in enumerate(scenes)
             ]
-            results[mode][str(delay)] = summarise(records)
-            if delay == args.plot_delay and records:
+            results[mode][profile.spec] = summarise(records)
+            if profile == Fixed(args.plot_delay) and records:
                 plotted[mode] = records[0]
-            print(_row(mode, delay, results[mode][str(delay)]), flush=True)
+            print(_row(mode, profile.spec, results[mode][profile.spec]), flush=True)
     report = {
         "settings": {
             "modes": args.modes,
-            "delays": args.delays,
+            "latency_profiles": [profile.spec for profile in args.profiles],
             "episodes": args.episodes,
             "seed": args.seed,
             "chunk_size": policy.chunk_size,
@@ -126,25 +154,27 @@ def evaluate(args: argparse.Namespace) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.plots:
-        _write_plots(args, policy, settings, scenes, plotted)
+        _write_plots(args, policy, settings, scenes, plotted, results)
     return report
 
 
 def _header() -> str:
-    return f"{'mode':>8} {'delay':>5} " + " ".join(f"{title:>9}" for _, title in COLUMNS)
+    return f"{'mode':>8} {'latency':>16} " + " ".join(f"{title:>9}" for _, title in COLUMNS)
 
 
-def _row(mode: str, delay: int, summary: dict) -> str:
+def _row(mode: str, latency: str, summary: dict) -> str:
     cells = ["-" if summary[key] is None else f"{summary[key]:.3g}" for key, _ in COLUMNS]
-    return f"{mode:>8} {delay:>5} " + " ".join(f"{cell:>9}" for cell in cells)
+    return f"{mode:>8} {latency:>16} " + " ".join(f"{cell:>9}" for cell in cells)
 
 
 def _write_plots(
-    args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord]
+    args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord],
+    results: dict[str, dict[str, dict]],
 ) -> None:
-    from rtc_sim_eval.plots import plot_denoising, plot_episode
+    from rtc_sim_eval.plots import plot_assumed_delays, plot_denoising, plot_episode
 
     args.plots.mkdir(parents=True, exist_ok=True)
+    plot_assumed_delays(results, args.plots / "assumed_delay.png")
     for mode, record in plotted.items():
         plot_episode(record, args.plots / f"episode_{mode}_delay{args.plot_delay}.png")
     # The second inference of episode 0: the arm under way, the first chunk's leftover to continue.
@@ -152,7 +182,8 @@ def _write_plots(
     delay, start = args.plot_delay, policy.chunk_size - settings.scheduler.trigger_remaining
     if not scenes or start <= delay:
         return
-    warmup = run_episode(policy, scenes[0], "vjp", delay, dataclasses.replace(settings, max_ticks=start), args.seed, 0)
+    warmup = run_episode(policy, scenes[0], "vjp", Fixed(delay), dataclasses.replace(settings, max_ticks=start),
+                         args.seed, 0)
     if len(warmup.positions) <= start or not warmup.merged:
         return
     leftover = warmup.merged[0].model_output[start:]
@@ -178,6 +209,9 @@ def _write_plots(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # LeRobot's ActionQueue warns whenever its new_delay differs from the rows consumed meanwhile (at
+    # every first chunk, when nothing was consumed); the figures count what matters, so keep the table readable.
+    logging.getLogger("lerobot.policies.rtc.action_queue").setLevel(logging.ERROR)
     print(_header(), flush=True)
     evaluate(args)
     return 0

@@ -1,8 +1,11 @@
-"""What a run of episodes is judged by: success, seam discontinuity, smoothness, mode switches, time.
+"""What a run of episodes is judged by: success, seam discontinuity, smoothness, mode switches, time,
+and the delays: how often a chunk was later than the policy side assumed (d_real > d, counted over
+chunks guided toward a leftover, the only ones the delay is a promise to), underruns, and the
+assumed delay chunk by chunk.
 
 Seam and within-chunk steps are those of rtc_policy_node.core.seams, on the executed commands
 (radians); the first chunk of an episode has no seam. The seam ratio of an episode is its largest
-seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, delay).
+seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, latency profile).
 """
 
 from __future__ import annotations
@@ -46,8 +49,24 @@ def mode_switches(record: EpisodeRecord) -> int:
     return int(sum(a != b for a, b in zip(sides, sides[1:])))
 
 
-def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | None]:
-    """Figures for one (mode, delay) over its episodes."""
+def delay_figures(records: list[EpisodeRecord]) -> dict[str, float | list[float] | None]:
+    """d_real > d rate, delays assumed and true, underruns and stale chunks, over the episodes."""
+    promised = [d for r in records for d in r.delays if d.follows_leftover]
+    chunks = [d for r in records for d in r.delays]
+    longest = max((len(r.delays) for r in records), default=0)
+    by_chunk = [[r.delays[i].assumed for r in records if len(r.delays) > i] for i in range(longest)]
+    return {
+        "late_chunk_rate": _round(np.mean([d.true > d.assumed for d in promised])) if promised else None,
+        "assumed_delay_mean": _round(np.mean([d.assumed for d in chunks])) if chunks else None,
+        "true_delay_mean": _round(np.mean([d.true for d in chunks])) if chunks else None,
+        "assumed_delay_by_chunk": [_round(np.mean(values)) for values in by_chunk],
+        "underruns_per_episode": _round(np.mean([r.underruns for r in records])) if records else None,
+        "rejected_per_episode": _round(np.mean([r.rejected for r in records])) if records else None,
+    }
+
+
+def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[float] | None]:
+    """Figures for one (mode, latency profile) over its episodes."""
     pairs = [seam_and_inner_steps(r) for r in records]
     inner = np.concatenate([p[1] for p in pairs]) if pairs else np.array([])
     p99_inner = float(np.percentile(inner, 99)) if len(inner) else float("nan")
@@ -69,6 +88,7 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | None]:
         "time_to_target_s": _round(np.mean([r.ticks_to_target for r in successes]) / CONTROL_RATE_HZ)
         if successes
         else None,
+        **delay_figures(records),
     }
 
 

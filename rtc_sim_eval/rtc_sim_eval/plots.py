@@ -1,4 +1,5 @@
-"""PNG figures: one episode's joint trajectories with chunk seams, and a guided denoising trace."""
+"""PNG figures: one episode's joint trajectories with chunk seams, a guided denoising trace, and the
+delay each pipeline assumed chunk by chunk under each latency profile."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from so100_driver.arm import JOINT_NAMES  # noqa: E402
 
-from rtc_sim_eval.denoise_trace import DenoiseStep  # noqa: E402
+from rtc_policy_node.denoise_trace import DenoiseStep  # noqa: E402
 from rtc_sim_eval.rollout import EpisodeRecord  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def plot_episode(record: EpisodeRecord, path: Path) -> None:
     for ax in axes[-1]:
         ax.set_xlabel("tick (30 Hz)")
     outcome = "success" if record.success else ("collision" if record.collided else "timeout")
-    fig.suptitle(f"mode {record.mode}, delay {record.delay} ticks: {outcome}; red = chunk seams, grey = holding")
+    fig.suptitle(f"mode {record.mode}, latency {record.latency}: {outcome}; red = chunk seams, grey = holding")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -60,6 +61,29 @@ def plot_denoising(
         axes[-1, column].set_xlabel("row of the chunk")
     axes[-1, 1].legend(fontsize=6, ncol=2)
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_assumed_delays(results: dict[str, dict[str, dict]], path: Path) -> None:
+    """Per latency profile: the delay each mode assumed for its n-th chunk (mean over episodes),
+    against the profile's mean true delay (dashed)."""
+    profiles = sorted({profile for by_profile in results.values() for profile in by_profile})
+    fig, axes = plt.subplots(1, len(profiles), figsize=(4.2 * len(profiles), 3.4), squeeze=False)
+    for ax, profile in zip(axes[0], profiles):
+        for mode, by_profile in results.items():
+            summary = by_profile.get(profile)
+            if summary is None or not summary["assumed_delay_by_chunk"]:
+                continue
+            ax.plot(summary["assumed_delay_by_chunk"], marker="o", ms=3, label=f"{mode} assumed")
+        true_mean = next((by[profile]["true_delay_mean"] for by in results.values() if profile in by), None)
+        if true_mean is not None:
+            ax.axhline(true_mean, color="0.4", ls="--", lw=1, label="true (mean)")
+        ax.set_title(profile, fontsize=9)
+        ax.set_xlabel("chunk of the episode")
+        ax.set_ylabel("delay (ticks)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -5,8 +5,9 @@ Per tick k: a chunk whose inference finished arrives and is merged with d_real =
 the scheduler gets the executor status of tick k (on a simulated clock, k control periods) and
 decides, with the node's parameters (trigger_remaining, the delay estimator), whether an inference
 starts now, from which tick and with which leftover and assumed delay; then the executor pops one
-action and the arm moves to it. Inference is instantaneous in wall time and takes exactly `delay`
-ticks in simulated time (the true latency), so runs are deterministic and faster than real time.
+action and the arm moves to it. Inference is instantaneous in wall time and takes the ticks its
+latency profile gives that chunk in simulated time (the true latency; the scheduler only learns it
+from d_real), so runs are deterministic and faster than real time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Schedul
 from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstacle, start_joint_positions, tool_tip
 
+from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
 from rtc_sim_eval.sim_policy import SimPolicy
 
 CONTROL_RATE_HZ = 30.0
@@ -70,15 +72,26 @@ class MergedChunk:
     model_output: np.ndarray  # (H, 6) the policy's own output space, where leftovers are taken
 
 
+@dataclass(frozen=True)
+class ChunkDelay:
+    """One chunk's delays in ticks: what the policy side assumed, what it really was."""
+
+    assumed: int  # the delay guidance was given (the scheduler's estimate)
+    true: int  # from the latency profile: d_real when the chunk is merged
+    follows_leftover: bool  # guided toward an earlier chunk's leftover: the delay was a promise
+
+
 @dataclass
 class EpisodeRecord:
     scene: Scene
     mode: str
-    delay: int
+    latency: str  # the latency profile's spec
     positions: list[np.ndarray]  # row 0: start; row k + 1: the command executed at tick k
-    assumed_delays: list[int] = field(default_factory=list)  # the scheduler's d per merged chunk
+    delays: list[ChunkDelay] = field(default_factory=list)  # per chunk started, in order
     chunk_ids: list[int] = field(default_factory=list)  # per tick; -1 while holding
     merged: list[MergedChunk] = field(default_factory=list)
+    underruns: int = 0  # ticks with nothing queued after the first action (the arm held)
+    rejected: int = 0  # chunks that arrived with nothing left for the future (true delay >= length)
     success: bool = False
     collided: bool = False
     ticks_to_target: int | None = None
@@ -98,24 +111,36 @@ def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
                            rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real)
 
 
+def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: np.ndarray, tick: int) -> np.ndarray:
+    """The arm moves to `command` (clipped to the joint limits) at `tick`: recorded, with a collision
+    or reaching the target marked (either ends the episode). Returns the new joint positions."""
+    q = record.positions[-1]
+    command = np.clip(command, limits[:, 0], limits[:, 1])
+    record.positions.append(command)
+    record.chunk_ids.append(chunk_id)
+    if segment_hits_obstacle(tool_tip(q), tool_tip(command), record.scene):
+        record.collided = True
+    elif at_target(tool_tip(command), record.scene):
+        record.success, record.ticks_to_target = True, tick + 1
+    return command
+
+
 def run_episode(
     policy: SimPolicy,
     scene: Scene,
     mode: str,
-    delay: int,
+    latency: LatencyProfile,
     settings: LoopSettings,
     seed: int,
     episode: int,
 ) -> EpisodeRecord:
-    """One episode; `delay` is the true inference latency in ticks (the scheduler estimates it)."""
+    """One episode; `latency` gives each chunk's true delay in ticks (the scheduler estimates it)."""
     spec = EVAL_MODES[mode]
-    if delay < 0:
-        raise ValueError(f"delay must be >= 0 ticks, got {delay}")
     guidance = settings.guidance(spec.guidance)
     limits = joint_limits(policy.units.calibration)
     period = 1.0 / CONTROL_RATE_HZ
     q = start_joint_positions(scene)
-    record = EpisodeRecord(scene, mode, delay, [q])
+    record = EpisodeRecord(scene, mode, latency.spec, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
     scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
     pending: MergedChunk | None = None
@@ -126,10 +151,10 @@ def run_episode(
         for _ in range(2):  # a chunk due now arrives before a start, and a zero-delay one right after it
             if pending is not None and pending.arrival_step <= tick:
                 result = queue.merge(pending.chunk_id, pending.actions, pending.source_step)
-                if not result.accepted:
-                    raise RuntimeError(f"{mode} d={delay}: chunk {pending.chunk_id} rejected ({result.reason})")
-                record.merged.append(pending)
-                last_d_real, pending = result.d_real, None
+                if result.accepted:  # else stale (d_real >= length): counted, the scheduler re-plans
+                    record.merged.append(pending)
+                    last_d_real = result.d_real
+                pending = None
             now = queue.step * period
             scheduler.on_status(_status(queue, last_d_real), now)
             scheduler.on_input(OBSERVATION, now)
@@ -137,10 +162,11 @@ def run_episode(
             if plan is not None:
                 chunk_id = scheduler.next_chunk_id()
                 noise = chunk_noise(seed, episode, chunk_id - 1, (policy.chunk_size, policy.action_dim))
+                delay = latency.delay(ChunkStart(seed, episode, chunk_id - 1, tick, settings.max_ticks))
                 actions, sampled = policy.infer(guidance, q, scene, noise, plan.leftover, plan.delay)
                 scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
                 pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
-                record.assumed_delays.append(plan.delay)
+                record.delays.append(ChunkDelay(plan.delay, delay, plan.leftover is not None))
 
         if spec.waits and pending is not None:
             command, chunk_id = q, -1
@@ -148,17 +174,11 @@ def run_episode(
             popped = queue.pop()
             command = q if popped.command is None else popped.command
             chunk_id = -1 if popped.chunk_id is None else popped.chunk_id
-        command = np.clip(command, limits[:, 0], limits[:, 1])
-        hit = segment_hits_obstacle(tool_tip(q), tool_tip(command), scene)
-        q = command
-        record.positions.append(q)
-        record.chunk_ids.append(chunk_id)
-        if hit:
-            record.collided = True
+        q = move_arm(record, command, chunk_id, limits, tick)
+        if record.collided or record.success:
             break
-        if at_target(tool_tip(q), scene):
-            record.success, record.ticks_to_target = True, tick + 1
-            break
+    counters = queue.counters()
+    record.underruns, record.rejected = counters.underruns, sum(counters.rejected.values())
     return record
 
 

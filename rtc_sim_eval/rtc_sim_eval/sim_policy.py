@@ -7,13 +7,46 @@ to guidance is a slice of what the policy produced, not a round trip through the
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from torch import Tensor
 from rtc_policy_node.joint_units import CalibratedUnits
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, SampledChunk
 from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
 from so100_driver.sim import Scene, render
+
+
+LEROBOT_GUIDANCE = "lerobot"  # GuidanceSettings.mode for LeRobot's own RTCProcessor
+
+
+class LeRobotRTCGuidance:
+    """LeRobot's own RTCProcessor in the policy's `rtc_processor` slot, as LeRobot's policies hold it.
+
+    It adds only what the policy's sampler reads besides `denoise_step`: a mode name (it is none of
+    the project's modes; small_flow only asks whether it is "prefix") and a timing LeRobot does not
+    keep."""
+
+    mode = LEROBOT_GUIDANCE
+
+    def __init__(self, rtc_config: Any) -> None:
+        from lerobot.policies.rtc.modeling_rtc import RTCProcessor
+
+        self.rtc_config = rtc_config
+        self.processor = RTCProcessor(rtc_config)
+        self.seconds = 0.0
+
+    def reset_timing(self) -> None:
+        self.seconds = 0.0
+
+    def denoise_step(self, x_t: Tensor, prev_chunk_left_over: Tensor | None, inference_delay: int | None,
+                     time: float, original_denoise_step_partial: Callable[[Tensor], Tensor],
+                     execution_horizon: int | None = None) -> Tensor:
+        return self.processor.denoise_step(x_t, prev_chunk_left_over, inference_delay, time,
+                                           original_denoise_step_partial, execution_horizon=execution_horizon)
 
 
 class SimPolicy:
@@ -34,8 +67,14 @@ class SimPolicy:
         (self.image_key,) = first.image_keys
 
     def policy(self, guidance: GuidanceSettings) -> LeRobotPolicy:
+        """The checkpoint under `guidance`; mode LEROBOT_GUIDANCE installs LeRobot's RTCProcessor."""
         if guidance not in self._loaded:
-            self._loaded[guidance] = LeRobotPolicy(str(self.checkpoint), "cpu", guidance)
+            if guidance.mode == LEROBOT_GUIDANCE:
+                loaded = LeRobotPolicy(str(self.checkpoint), "cpu", dataclasses.replace(guidance, mode="identity"))
+                loaded.use_guidance(LeRobotRTCGuidance(loaded.config.rtc_config))
+            else:
+                loaded = LeRobotPolicy(str(self.checkpoint), "cpu", guidance)
+            self._loaded[guidance] = loaded
         return self._loaded[guidance]
 
     def infer(

@@ -22,13 +22,13 @@ def delay6(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_rtc_seams_are_smaller_than_naive_at_delay_6(delay6: dict) -> None:
-    naive, vjp, identity = delay6["naive"]["6"], delay6["vjp"]["6"], delay6["identity"]["6"]
+    naive, vjp, identity = delay6["naive"]["fixed:6"], delay6["vjp"]["fixed:6"], delay6["identity"]["fixed:6"]
     assert naive["seam_ratio"] >= 3.0
     assert identity["seam_ratio"] <= 1.5 and identity["success_rate"] >= naive["success_rate"]  # the default
     assert vjp["seam_ratio"] <= 1.5
     assert vjp["seam_ratio"] < naive["seam_ratio"]
     assert vjp["success_rate"] >= naive["success_rate"]
-    assert delay6["prefix"]["6"]["seam_ratio"] < naive["seam_ratio"]
+    assert delay6["prefix"]["fixed:6"]["seam_ratio"] < naive["seam_ratio"]
 
 
 def test_same_seed_gives_the_same_json(tmp_path: Path) -> None:
@@ -45,6 +45,7 @@ def test_plots_are_written(tmp_path: Path) -> None:
           "--plots", str(tmp_path)])
     assert (tmp_path / "episode_naive_delay2.png").stat().st_size > 0
     assert (tmp_path / "denoising_delay2.png").stat().st_size > 0
+    assert (tmp_path / "assumed_delay.png").stat().st_size > 0
 
 
 def test_unknown_mode_and_negative_delay_are_refused() -> None:

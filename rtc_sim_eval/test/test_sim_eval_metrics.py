@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from so100_driver.sim import Scene, inverse_kinematics_tip_down
 
-from rtc_sim_eval.metrics import derivative_peaks, mode_switches, seam_and_inner_steps, summarise
-from rtc_sim_eval.rollout import EpisodeRecord, MergedChunk
+from rtc_sim_eval.metrics import delay_figures, derivative_peaks, mode_switches, seam_and_inner_steps, summarise
+from rtc_sim_eval.rollout import ChunkDelay, EpisodeRecord, MergedChunk
 
 SCENE = Scene(start_tip=(0.1, 0.0), obstacle_center=(0.16, 0.0), obstacle_radius=0.025, target=(0.22, 0.0))
 
@@ -15,7 +15,7 @@ SCENE = Scene(start_tip=(0.1, 0.0), obstacle_center=(0.16, 0.0), obstacle_radius
 def _record(steps: list[float], chunk_ids: list[int]) -> EpisodeRecord:
     positions = np.zeros((len(steps) + 1, 6))
     positions[1:, 0] = np.cumsum(steps)
-    return EpisodeRecord(SCENE, "test", 0, list(positions), chunk_ids=chunk_ids)
+    return EpisodeRecord(SCENE, "test", "fixed:0", list(positions), chunk_ids=chunk_ids)
 
 
 def test_seams_are_chunk_changes_and_holds_carry_the_last_command() -> None:
@@ -49,3 +49,15 @@ def test_mode_switches_count_side_changes_between_chunks() -> None:
     record = _record([0.0], [0])
     record.merged = [_chunk(0, 0.05), _chunk(1, 0.05), _chunk(2, -0.05), _chunk(3, 0.05)]
     assert mode_switches(record) == 2
+
+
+def test_delay_figures_count_late_promises_underruns_and_the_assumed_delay_by_chunk() -> None:
+    first, second = _record([0.01], [0]), _record([0.01], [0])
+    first.delays = [ChunkDelay(1, 6, False), ChunkDelay(7, 9, True), ChunkDelay(9, 6, True)]
+    second.delays = [ChunkDelay(3, 6, False), ChunkDelay(5, 5, True)]
+    first.underruns, second.underruns = 3, 0
+    figures = delay_figures([first, second])
+    assert figures["late_chunk_rate"] == pytest.approx(1 / 3, abs=1e-4)  # the first chunks promise nothing
+    assert figures["assumed_delay_by_chunk"] == [2, 6, 9]
+    assert figures["assumed_delay_mean"] == pytest.approx(5) and figures["true_delay_mean"] == pytest.approx(6.4)
+    assert figures["underruns_per_episode"] == pytest.approx(1.5)

@@ -1,0 +1,109 @@
+"""LeRobot 0.4.4's own RTC pipeline on the simulated task, for a side-by-side comparison with ours.
+
+Its ActionQueue, LatencyTracker and RTCProcessor are wired as LeRobot's real-robot example
+(`examples/rtc/eval_with_real_robot.py`, tag v0.4.4) wires them, on simulated ticks instead of two
+threads and a wall clock. The lines mirrored, by line number in that file:
+
+- 234-236: `latency_tracker = LatencyTracker()`, `time_per_chunk = 1.0 / fps`;
+- 256-262: infer when `action_queue.qsize() <= action_queue_size_to_get_new_actions` (RTC on);
+- 324-326: otherwise poll again after `time.sleep(0.1)` (`POLL_INTERVAL_S`);
+- 264-268: at the start of an inference `action_index_before_inference = get_action_index()`,
+  `prev_actions = get_left_over()` and `inference_delay = ceil(latency_tracker.max() / time_per_chunk)`:
+  the largest latency ever measured, the first (cold) one included;
+- 299-310: `predict_action_chunk(obs, inference_delay=, prev_chunk_left_over=)`, guidance by the
+  policy's RTCProcessor (472-476: `policy.config.rtc_config = cfg.rtc; policy.init_rtc_processor()`),
+  the output before postprocessing kept as `original_actions` for later leftovers;
+- 312-314: `new_delay = ceil(new_latency / time_per_chunk)`, `latency_tracker.add(new_latency)`;
+- 321-323: `action_queue.merge(original_actions, postprocessed_actions, new_delay,
+  action_index_before_inference)`: the queue becomes the chunk from row new_delay on;
+- 356-371 (actor): one `action_queue.get()` per period; `None` sends nothing, so the arm holds;
+- 498: `ActionQueue(cfg.rtc)`.
+
+What the simulation fixes: a chunk whose true delay is L ticks (from the latency profile) started
+before the pop of tick k and is merged before the pop of tick k + L, so L actions were consumed
+meanwhile; its measured latency is taken as L - 1/2 periods (ready within the last period before
+the merge), which LeRobot's ceil turns back into L. The actor runs exactly once per tick (the
+example's `sleep(interval - dt - 1 ms)` runs it slightly fast on a real machine: not modelled). The
+parameters the example takes from its config (threshold, execution horizon, guidance weight and
+schedule, fps) are given the values our pipeline runs with, so the comparison is of the mechanisms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from so100_driver.sim import Scene, joint_limits, start_joint_positions
+
+from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
+from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
+                                  move_arm)
+from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
+
+LEROBOT_MODE = "lerobot"
+POLL_INTERVAL_S = 0.1  # the example's get_actions thread sleeps this long between queue checks
+
+
+def run_lerobot_episode(
+    policy: SimPolicy,
+    scene: Scene,
+    latency: LatencyProfile,
+    settings: LoopSettings,
+    seed: int,
+    episode: int,
+) -> EpisodeRecord:
+    """One episode through LeRobot's pipeline, on the same scene, noise and latencies as ours."""
+    from lerobot.policies.rtc.action_queue import ActionQueue
+    from lerobot.policies.rtc.latency_tracker import LatencyTracker
+
+    guidance = settings.guidance(LEROBOT_GUIDANCE)
+    rtc_config = policy.policy(guidance).config.rtc_config  # enabled, with the run's horizon, weight, schedule
+    queue = ActionQueue(rtc_config)
+    tracker = LatencyTracker()
+    time_per_chunk = 1.0 / CONTROL_RATE_HZ
+    threshold = settings.scheduler.trigger_remaining
+    poll_ticks = max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
+    limits = joint_limits(policy.units.calibration)
+    q = start_joint_positions(scene)
+    record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
+    pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
+    next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
+
+    for tick in range(settings.max_ticks):
+        for _ in range(2):  # a chunk due now is merged before the next check, a zero-delay one right after it
+            if pending is not None and pending[0].arrival_step <= tick:
+                chunk, true_delay, index_before = pending
+                new_latency = max(0.0, true_delay - 0.5) * time_per_chunk  # ready within the last period
+                new_delay = math.ceil(new_latency / time_per_chunk)
+                tracker.add(new_latency)
+                queue.merge(torch.from_numpy(chunk.model_output), torch.from_numpy(chunk.actions), new_delay,
+                            index_before)
+                record.merged.append(chunk)
+                served_chunk, pending, next_check = chunk.chunk_id, None, tick  # the loop checks again at once
+            if pending is None and tick >= next_check:
+                if queue.qsize() > threshold:
+                    next_check = tick + poll_ticks
+                    continue
+                index_before = queue.get_action_index()
+                prev_actions = queue.get_left_over()
+                inference_delay = math.ceil(tracker.max() / time_per_chunk)
+                leftover = None if prev_actions is None else prev_actions.numpy()
+                noise = chunk_noise(seed, episode, chunk_count, (policy.chunk_size, policy.action_dim))
+                delay = latency.delay(ChunkStart(seed, episode, chunk_count, tick, settings.max_ticks))
+                actions, sampled = policy.infer(guidance, q, scene, noise, leftover, inference_delay)
+                chunk_count += 1
+                chunk = MergedChunk(chunk_count, tick, tick + delay, actions, sampled.model_output)
+                pending = (chunk, delay, index_before)
+                record.delays.append(ChunkDelay(inference_delay, delay, leftover is not None and len(leftover) > 0))
+
+        action = queue.get()
+        if action is None:
+            command, chunk_id = q, -1
+            record.underruns += anything_served
+        else:
+            command, chunk_id, anything_served = action.numpy().astype(np.float64), served_chunk, True
+        q = move_arm(record, command, chunk_id, limits, tick)
+        if record.collided or record.success:
+            break
+    return record
