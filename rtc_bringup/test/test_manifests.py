@@ -26,10 +26,11 @@ ROSDEP_KEYS = {
     "hypothesis": "python3-hypothesis",
     **{ros: ros for ros in ("rclpy", "ament_index_python", "launch", "launch_ros", "xacro",
                             "builtin_interfaces", "std_msgs", "sensor_msgs", "diagnostic_msgs",
-                            "trajectory_msgs", "rcl_interfaces", *WORKSPACE_PACKAGES)},
+                            "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs", *WORKSPACE_PACKAGES)},
 }
 # top-level module -> pip distribution, for what has no rosdep key.
-PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk"}
+PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk", "mcap": "mcap",
+            "mcap_ros2": "mcap-ros2-support"}
 # Dependencies no import shows, with the reason.
 NOT_IMPORTED = {
     "rtc_bringup": {"ros2launch": "`ros2 launch` runs the launch file",
@@ -45,7 +46,8 @@ def imports(files: list[Path]) -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"setuptools"}
+    siblings = {path.stem for path in files}  # a test importing a helper module beside it
+    return found - set(sys.stdlib_module_names) - {"setuptools"} - siblings
 
 
 def sources(package: str, tests: bool) -> list[Path]:
@@ -142,4 +144,5 @@ def test_apt_requirements_are_lerobots_but_its_numpy_2_visualiser():
     lines = (ROOT / "tools" / "requirements-ros-apt.txt").read_text().splitlines()
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert sorted(wanted - listed) == []
-    assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == ["feetech-servo-sdk", "rosbags"]
+    assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == ["feetech-servo-sdk", "mcap",
+                                                                              "mcap-ros2-support", "rosbags"]
