@@ -147,9 +147,14 @@ def latencies_to_ticks(latencies_ms: Sequence[float], control_rate_hz: float) ->
 
 def recorded_latencies_ms(bag: Path) -> list[float]:
     """End-to-end latencies (observation to chunk published, ms) of a recorded run's /rtc/timing."""
-    from rtc_bringup.report import read_bag  # only a replay needs ROS's bag types
+    from rtc_bringup.bag_reader import BagError, decoded, open_bag  # only a replay needs ROS's bag types
 
-    return [end_to_end_ms for _, _, end_to_end_ms, _ in read_bag(bag).timings]
+    try:
+        with open_bag(bag) as (reader, store):
+            timings = decoded(reader, store, {"/rtc/timing": "rtc_msgs/msg/InferenceTiming"})
+            return [float(msg.end_to_end_ms) for _, _, msg in timings]
+    except BagError as err:
+        raise ValueError(str(err)) from None
 
 
 def parse_profile(text: str, control_rate_hz: float) -> LatencyProfile:
