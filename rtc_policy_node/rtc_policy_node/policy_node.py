@@ -33,6 +33,7 @@ from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
+from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -109,6 +110,7 @@ def _ms(seconds: float) -> float:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
+        self.source = run_source(self.get_fully_qualified_name())  # ActionChunk.source of this run
         p = declare(self, PARAMETERS)
         self.cameras = parse_camera_topics(p["camera_topics"])
         if _local_path_missing(p["policy_path"]):
@@ -273,6 +275,7 @@ class PolicyNode(Node):
             msg = ActionChunk()
             msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
             msg.chunk_id = self.scheduler.next_chunk_id()
+            msg.source = self.source
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
             msg.execution_horizon = self.execution_horizon
