@@ -6,11 +6,11 @@ a local checkpoint directory is checked first, so a missing or malformed file is
 naming it. Guidance: LeRobot's policies call `self.rtc_processor.denoise_step(...)` inside their
 sampling loop; every module that holds an `rtc_processor` gets an `RTCGuidance` in its place.
 
-Mode choice (`core.mode_choice`): with a leftover and `mode_candidates` > 0, `mode_candidates`
-chunks are first sampled unguided in one batch, from the given noise and noises derived from it;
-the one closest to the leftover is guided (commit to the leftover's mode) or, if even it
-disagrees by more than `max_mode_disagreement`, returned unguided (follow the new mode), so a
-guided chunk never blends two modes.
+Mode choice (`core.mode_choice`, off by default): with a leftover and `mode_candidates` > 0,
+`mode_candidates` chunks are first sampled unguided in one batch, from the given noise and noises
+derived from it; if enough of them are within `max_mode_disagreement` of the leftover, the closest
+is guided (commit to the leftover's mode), else the first is returned unguided (follow the new
+mode), so a guided chunk does not blend two modes.
 
 Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
 (normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
@@ -39,7 +39,7 @@ class GuidanceSettings:
     execution_horizon: int = 25       # ticks of the leftover guidance follows
     max_guidance_weight: float = 10.0
     schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP
-    mode_candidates: int = 8          # unguided candidates the guided one is chosen from; 0: guide the given noise
+    mode_candidates: int = 0          # unguided candidates a guided chunk is chosen from (core.mode_choice); 0: off
     max_mode_disagreement: float = 0.9  # normalised units; fewer than a quarter of the candidates this close: follow the new mode
 
     def __post_init__(self) -> None:

@@ -72,7 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode-candidates", type=int, default=LoopSettings.mode_candidates,
                         help="unguided candidates a guided chunk is chosen from (0: plain guidance)")
     parser.add_argument("--max-mode-disagreement", type=float, default=LoopSettings.max_mode_disagreement,
-                        help="largest gap (normalised) to the leftover at which the closest candidate is guided")
+                        help="gap (normalised) to the leftover within which a quarter of the candidates must lie "
+                        "for the closest to be guided; else the first is used unguided")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
