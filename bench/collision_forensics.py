@@ -135,7 +135,8 @@ def main() -> None:
         record = run_episode(policy, scene, args.mode, args.delay, settings, args.seed, episode)
         if not record.collided:
             continue
-        print(f"episode {episode}: collision at tick {len(record.positions) - 2}")
+        print(f"episode {episode}: collision at tick {len(record.positions) - 2}; chunks merged at ticks "
+              f"{[chunk.arrival_step for chunk in record.merged]}")
         for index, inference in enumerate(policy.inferences):
             gap = "-"
             if inference.leftover is not None:
@@ -147,10 +148,14 @@ def main() -> None:
                   f"guided {clearance_cm(inference.guided[rows], scene).min():.2f}, "
                   f"unguided {clearance_cm(inference.unguided[rows], scene).min():.2f}")
         name = f"collision_{args.mode}_seed{args.seed}_ep{episode}_d{args.delay}"
+        guided_merged = [i for i, inf in enumerate(policy.inferences) if inf.leftover is not None and i < len(record.merged)]
+        if not guided_merged:
+            print("  no guided chunk was merged before the collision: the first chunk's own plan hit the obstacle")
+            continue
         label = f"{args.mode} (no mode choice)" if args.mode_candidates == 0 else args.mode
         draw_episode(record, policy.inferences, settings.guidance_horizon, args.out / f"{name}.png",
                      f"{label}, seed {args.seed}, episode {episode}, delay {args.delay}: collision")
-        seam = max(i for i, inf in enumerate(policy.inferences) if inf.leftover is not None and i < len(record.merged))
+        seam = guided_merged[-1]
         inference = policy.inferences[seam]
         # The guided chunk's own noise (no mode choice), traced with the guidance and without it.
         plain = dataclasses.replace(settings.guidance(args.mode), mode_candidates=0)

@@ -82,6 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(EVAL_MODES)}")
     if any(d < 0 for d in args.delays):
         parser.error("delays must be >= 0 ticks")
+    if args.mode_candidates < 0 or not args.max_mode_disagreement > 0:
+        parser.error("--mode-candidates must be >= 0 and --max-mode-disagreement > 0")
     return args
 
 
