@@ -6,6 +6,12 @@ a local checkpoint directory is checked first, so a missing or malformed file is
 naming it. Guidance: LeRobot's policies call `self.rtc_processor.denoise_step(...)` inside their
 sampling loop; every module that holds an `rtc_processor` gets an `RTCGuidance` in its place.
 
+Mode choice (`core.mode_choice`, off by default): with a leftover and `mode_candidates` > 0,
+`mode_candidates` chunks are first sampled unguided in one batch, from the given noise and noises
+derived from it; if enough of them are within `max_mode_disagreement` of the leftover, the closest
+is guided (commit to the leftover's mode), else the first is returned unguided (follow the new
+mode), so a guided chunk does not blend two modes.
+
 Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
 (normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
 feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
@@ -21,6 +27,7 @@ import numpy as np
 import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
+from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode
 
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
@@ -32,6 +39,14 @@ class GuidanceSettings:
     execution_horizon: int = 25       # ticks of the leftover guidance follows
     max_guidance_weight: float = 10.0
     schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP
+    mode_candidates: int = 0          # unguided candidates a guided chunk is chosen from (core.mode_choice); 0: off
+    max_mode_disagreement: float = 0.9  # normalised units; fewer than a quarter of the candidates this close: follow the new mode
+
+    def __post_init__(self) -> None:
+        if int(self.mode_candidates) != self.mode_candidates or self.mode_candidates < 0:
+            raise ValueError(f"mode_candidates must be an integer >= 0, got {self.mode_candidates!r}")
+        if not self.max_mode_disagreement > 0:
+            raise ValueError(f"max_mode_disagreement must be > 0, got {self.max_mode_disagreement!r}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class SampledChunk:
     model_output: np.ndarray  # (length, action_dim) before postprocessing: the future leftover
     actions: np.ndarray       # (length, action_dim) in the policy's feature units
     guidance_s: float         # part of the sampling time spent in guidance
+    mode_choice: ModeChoice | None = None  # which candidate, guided or not (None: no mode choice made)
 
 
 class LeRobotPolicy:
@@ -106,29 +122,62 @@ class LeRobotPolicy:
         for key in self.image_keys:
             batch[key] = torch.from_numpy(images[key]).permute(2, 0, 1).float().div_(255.0)
         batch = self.preprocessor(batch)
+        if noise is not None and self.chunk_size is not None and noise.shape[0] != self.chunk_size:
+            raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
+        guided = leftover is not None and self.settings.mode != "off"
         kwargs: dict[str, Any] = {}
-        if leftover is not None and self.settings.mode != "off":
+        if guided:
             kwargs = dict(prev_chunk_left_over=self._padded(leftover, "leftover"), inference_delay=inference_delay,
                           execution_horizon=self.settings.execution_horizon)
-        if noise is not None:
-            if self.chunk_size is not None and noise.shape[0] != self.chunk_size:
-                raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
-            kwargs["noise"] = self._padded(noise, "noise")
         self.guidance.reset_timing()
+        choice, choice_s = None, 0.0
         with torch.no_grad():
-            output = self.policy.predict_action_chunk(batch, **kwargs)
+            if guided and self.settings.mode_candidates > 0:
+                output, choice, choice_s = self._chosen_mode(batch, leftover, inference_delay, noise, kwargs)
+            else:
+                if noise is not None:
+                    kwargs["noise"] = self._padded(noise, "noise")
+                output = self.policy.predict_action_chunk(batch, **kwargs)
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
         return SampledChunk(model_output=output[0].detach().cpu().numpy(),
                             actions=actions[0].detach().cpu().numpy().astype(np.float64),
-                            guidance_s=self.guidance.seconds)
+                            guidance_s=self.guidance.seconds + choice_s, mode_choice=choice)
+
+    def _chosen_mode(self, batch: dict[str, Any], leftover: np.ndarray, inference_delay: int,
+                     noise: np.ndarray | None, guided_kwargs: dict[str, Any]
+                     ) -> tuple[torch.Tensor, ModeChoice, float]:
+        """Sample the candidates unguided in one batch, choose (core.mode_choice), guide the chosen one.
+
+        Also returns the seconds spent on the candidates and the choice: guidance overhead.
+        """
+        started = time.perf_counter()
+        if noise is None:
+            if self.chunk_size is None:
+                raise ValueError(f"mode choice needs the chunk length; policy type {self.type!r} has no chunk_size")
+            noise = torch.randn(self.chunk_size, self.action_dim).numpy()
+        count = self.settings.mode_candidates
+        noises = self._padded(candidate_noises(noise, count), "noise")
+        replicated = {key: value.repeat(count, *([1] * (value.dim() - 1)))
+                      if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == 1 else value
+                      for key, value in batch.items()}
+        candidates = self.policy.predict_action_chunk(replicated, noise=noises)
+        choice = choose_mode(candidates[..., : self.action_dim].cpu().numpy(), leftover, inference_delay,
+                             self.settings.execution_horizon, self.settings.max_mode_disagreement)
+        choice_s = time.perf_counter() - started
+        if not choice.guided:
+            return candidates[choice.candidate : choice.candidate + 1], choice, choice_s
+        chosen = noises[choice.candidate : choice.candidate + 1]
+        return self.policy.predict_action_chunk(batch, noise=chosen, **guided_kwargs), choice, choice_s
 
     def _padded(self, rows: np.ndarray, name: str) -> torch.Tensor:
-        """(rows, action_dim) -> (1, rows, model_action_dim), zero-padded as pi0 pads actions."""
-        if rows.ndim != 2 or rows.shape[1] != self.action_dim:
+        """(rows, action_dim) or (K, rows, action_dim) -> (1 or K, rows, model_action_dim), zero-padded
+        as pi0 pads actions."""
+        if rows.ndim not in (2, 3) or rows.shape[-1] != self.action_dim:
             raise ValueError(f"{name} has shape {rows.shape}, expected (rows, {self.action_dim})")
-        padded = torch.zeros(1, rows.shape[0], self.model_action_dim, device=self.device)
-        padded[0, :, : self.action_dim] = torch.from_numpy(rows.astype(np.float32))
+        batched = rows if rows.ndim == 3 else rows[None]
+        padded = torch.zeros(*batched.shape[:2], self.model_action_dim, device=self.device)
+        padded[..., : self.action_dim] = torch.from_numpy(batched.astype(np.float32))
         return padded
 
 

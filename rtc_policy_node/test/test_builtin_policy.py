@@ -16,6 +16,7 @@ from rtc_policy_node.builtin_policy import CAMERA_KEY, CheckpointError, SmallFlo
 from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, cosine_basis
 from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
+from rtc_policy_node.core.mode_choice import candidate_noises, leftover_disagreement
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
 
 MODES = ("off", "identity", "vjp", "prefix")
@@ -74,6 +75,39 @@ def test_guidance_pulls_toward_the_leftover_and_noise_fixes_the_sample(checkpoin
     assert gaps["vjp"] < 0.8 * gaps["off"]
     again = _load(checkpoint, "off").sample(*_observation(), None, 0, noise=noise).model_output
     np.testing.assert_array_equal(again, outputs["off"])
+
+
+@pytest.mark.parametrize("max_disagreement", [1e-6, 1e6])
+def test_mode_choice_samples_candidates_and_guides_or_follows_the_chosen_one(
+    checkpoint: Path, max_disagreement: float
+) -> None:
+    """core.mode_choice wired into sampling: the candidates are the unguided samples of the given
+    noise and the noises derived from it; the chosen one comes back guided (commit) or as it is."""
+    rng = np.random.default_rng(3)
+    leftover, noise = rng.normal(size=(8, 6)), rng.normal(size=(12, 6)).astype(np.float32)
+    settings = GuidanceSettings("identity", execution_horizon=8, mode_candidates=4,
+                                max_mode_disagreement=max_disagreement)
+    chunk = LeRobotPolicy(str(checkpoint), "cpu", settings).sample(*_observation(), leftover, 3, noise=noise)
+    choice = chunk.mode_choice
+    chosen = candidate_noises(noise, 4)[choice.candidate]
+    plain = _load(checkpoint, "identity")
+    unguided = plain.sample(*_observation(), None, 3, noise=chosen).model_output
+    assert choice.disagreement == pytest.approx(leftover_disagreement(unguided[None], leftover, 3, 8)[0], rel=1e-4)
+    if max_disagreement > 1:
+        assert choice.guided
+        expected = plain.sample(*_observation(), leftover, 3, noise=chosen).model_output
+    else:
+        assert not choice.guided and choice.candidate == 0
+        expected = unguided
+    np.testing.assert_allclose(chunk.model_output, expected, atol=1e-5)
+    assert plain.sample(*_observation(), leftover, 3, noise=noise).mode_choice is None  # off by default
+
+
+def test_guidance_settings_refuse_bad_mode_choice_values() -> None:
+    with pytest.raises(ValueError, match="mode_candidates"):
+        GuidanceSettings(mode_candidates=-1)
+    with pytest.raises(ValueError, match="max_mode_disagreement"):
+        GuidanceSettings(max_mode_disagreement=0.0)
 
 
 def test_refuses_an_action_dim_it_was_not_trained_for(checkpoint: Path, tmp_path: Path) -> None:

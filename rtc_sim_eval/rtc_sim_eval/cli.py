@@ -83,6 +83,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
     parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
     parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
+    parser.add_argument("--mode-candidates", type=int, default=LoopSettings.mode_candidates,
+                        help="unguided candidates a guided chunk is chosen from (0: plain guidance)")
+    parser.add_argument("--max-mode-disagreement", type=float, default=LoopSettings.max_mode_disagreement,
+                        help="gap (normalised) to the leftover within which a quarter of the candidates must lie "
+                        "for the closest to be guided; else the first is used unguided")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -97,6 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                       if args.latency else [])
     except ValueError as error:
         parser.error(str(error))
+
+    if args.mode_candidates < 0 or not args.max_mode_disagreement > 0:
+        parser.error("--mode-candidates must be >= 0 and --max-mode-disagreement > 0")
     return args
 
 
@@ -118,6 +126,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         guidance_horizon=args.guidance_horizon,
         max_guidance_weight=args.max_guidance_weight,
         schedule=args.schedule,
+        mode_candidates=args.mode_candidates,
+        max_mode_disagreement=args.max_mode_disagreement,
     )
     scenes = [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)]
     results: dict[str, dict[str, dict]] = {}
@@ -146,6 +156,8 @@ def evaluate(args: argparse.Namespace) -> dict:
             "guidance_horizon": settings.guidance_horizon,
             "max_guidance_weight": settings.max_guidance_weight,
             "schedule": settings.schedule,
+            "mode_candidates": settings.mode_candidates,
+            "max_mode_disagreement": settings.max_mode_disagreement,
             "max_ticks": settings.max_ticks,
         },
         "results": results,

@@ -58,9 +58,12 @@ class LoopSettings:
     guidance_horizon: int = 25  # leftover rows guidance looks at (execution_horizon)
     max_guidance_weight: float = 10.0
     schedule: str = "LINEAR"
+    mode_candidates: int = GuidanceSettings.mode_candidates
+    max_mode_disagreement: float = GuidanceSettings.max_mode_disagreement
 
     def guidance(self, mode: str) -> GuidanceSettings:
-        return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule)
+        return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule,
+                                self.mode_candidates, self.max_mode_disagreement)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,10 @@ def test_unknown_mode_and_negative_delay_are_refused() -> None:
         parse_args(["--modes", "vjp,fancy"])
     with pytest.raises(SystemExit):
         parse_args(["--delays", "2,-1"])
+    for bad in (["--mode-candidates", "-1"], ["--max-mode-disagreement", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+    assert parse_args(["--mode-candidates", "8"]).mode_candidates == 8
 
 
 def test_a_policy_of_another_arm_is_refused(tmp_path: Path) -> None:
