@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
+from rtc_runtime.profiling import synchronized_clock
 
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
@@ -39,6 +40,9 @@ class SampledChunk:
     model_output: np.ndarray  # (length, action_dim) before postprocessing: the future leftover
     actions: np.ndarray       # (length, action_dim) in the policy's feature units
     guidance_s: float         # part of the sampling time spent in guidance
+    preprocessing_s: float = 0.0   # feature tensors through the policy's preprocessor
+    inference_s: float = 0.0       # predict_action_chunk: every denoising step, guidance included
+    postprocessing_s: float = 0.0  # the policy's postprocessor, and back to numpy
 
 
 class LeRobotPolicy:
@@ -89,7 +93,10 @@ class LeRobotPolicy:
                inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:
         """One chunk. `state` in feature units, images HxWx3 uint8 by image key, `leftover` a
         (rows, action_dim) slice of an earlier `model_output` or None for the first chunk.
-        `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons."""
+        `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons.
+        The three parts' times are split on a CUDA device only while profiling is enabled
+        (rtc_runtime.profiling synchronizes then); their sum is right either way."""
+        started = synchronized_clock(self.device)
         if state.shape != (self.state_dim,):
             raise ValueError(f"state has shape {state.shape}, the policy expects ({self.state_dim},)")
         missing = set(self.image_keys) - set(images)
@@ -99,6 +106,7 @@ class LeRobotPolicy:
         for key in self.image_keys:
             batch[key] = torch.from_numpy(images[key]).permute(2, 0, 1).float().div_(255.0)
         batch = self.preprocessor(batch)
+        preprocessed = synchronized_clock(self.device)
         kwargs: dict[str, Any] = {}
         if leftover is not None and self.settings.mode != "off":
             kwargs = dict(prev_chunk_left_over=self._padded(leftover, "leftover"), inference_delay=inference_delay,
@@ -110,11 +118,14 @@ class LeRobotPolicy:
         self.guidance.reset_timing()
         with torch.no_grad():
             output = self.policy.predict_action_chunk(batch, **kwargs)
+        sampled = synchronized_clock(self.device)
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
-        return SampledChunk(model_output=output[0].detach().cpu().numpy(),
-                            actions=actions[0].detach().cpu().numpy().astype(np.float64),
-                            guidance_s=self.guidance.seconds)
+        model_output = output[0].detach().cpu().numpy()
+        actions = actions[0].detach().cpu().numpy().astype(np.float64)
+        return SampledChunk(model_output=model_output, actions=actions, guidance_s=self.guidance.seconds,
+                            preprocessing_s=preprocessed - started, inference_s=sampled - preprocessed,
+                            postprocessing_s=time.perf_counter() - sampled)
 
     def _padded(self, rows: np.ndarray, name: str) -> torch.Tensor:
         """(rows, action_dim) -> (1, rows, model_action_dim), zero-padded as pi0 pads actions."""
