@@ -25,6 +25,7 @@ from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
+from rtc_runtime.profiling import profile_method
 
 
 class MergeMode(str, Enum):
@@ -103,6 +104,7 @@ class ActionQueue:
         self._pops = 0
         self.last_merge: MergeResult | None = None
 
+    @profile_method(name="get_actions.action_queue_merge")
     def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None) -> MergeResult:
         """Merge a (length, action_dim) chunk whose row 0 is meant for tick `source_step`."""
         chunk = np.array(actions, dtype=np.float64)
