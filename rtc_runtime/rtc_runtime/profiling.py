@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
 SAMPLES_KEPT = 100_000  # per name, for the percentiles
@@ -39,19 +38,23 @@ _default_device: Any = None
 _lock = threading.Lock()
 
 
-@dataclass
 class _Series:
-    count: int = 0
-    total: float = 0.0
-    min: float = math.inf
-    max: float = -math.inf
-    recent: deque = field(default_factory=lambda: deque(maxlen=SAMPLES_KEPT))
+    __slots__ = ("count", "total", "min", "max", "recent")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self.recent: deque = deque(maxlen=SAMPLES_KEPT)
 
     def add(self, seconds: float) -> None:
         self.count += 1
         self.total += seconds
-        self.min = min(self.min, seconds)
-        self.max = max(self.max, seconds)
+        if seconds < self.min:
+            self.min = seconds
+        if seconds > self.max:
+            self.max = seconds
         self.recent.append(seconds)
 
 
@@ -100,7 +103,7 @@ def _is_cuda(device: Any) -> bool:
 
 def _synchronize(device: Any) -> None:
     """Wait for the device's queued kernels (CUDA only; CPU work is done when the call returns)."""
-    if device is not None and _is_cuda(device):
+    if _is_cuda(device):
         import torch  # only reached on a CUDA device, where torch is what made the device
 
         torch.cuda.synchronize(getattr(device, "device", device))
@@ -110,7 +113,9 @@ def synchronized_clock(device: Any = None) -> float:
     """`time.perf_counter()`, after waiting for `device`'s queued kernels if it is a CUDA device and
     profiling is enabled: for code that reads the clock itself and reports the figures elsewhere."""
     if _enabled:
-        _synchronize(device if device is not None else _default_device)
+        device = device if device is not None else _default_device
+        if device is not None:
+            _synchronize(device)
     return time.perf_counter()
 
 
@@ -167,8 +172,11 @@ def profile_method(func: Callable | None = None, *, name: str | None = None) -> 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not _enabled:
                 return fn(*args, **kwargs)
-            with ProfileContext(label):
+            started = synchronized_clock()
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                record_timing(label, synchronized_clock() - started)
 
         return wrapper
 
