@@ -13,6 +13,9 @@ Parameters (defaults)              meaning
                                    control thread needs (normal scheduling if refused)
   realtime_priority (50)           SCHED_FIFO priority of the control thread, 11..99
   lateness_window_s (60.0)         ticks kept for the lateness percentiles in /diagnostics, seconds
+  profiling (true)                 record executor.tick (work per tick), executor.tick.lateness,
+                                   get_actions.action_queue_merge and chunk.transport with
+                                   rtc_runtime.profiling; print their summary table at shutdown
 
 Topics (defaults, remappable): subscribes /rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10)
 and /joint_states (sensor data QoS; the first complete message sets the hold position, then the
@@ -55,6 +58,7 @@ from rtc_policy_node.joint_vector import joint_vector
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                         request_realtime, request_realtime_process)
 from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -87,6 +91,7 @@ class ExecutorNode(Node):
         self._realtime = bool(self.declare_parameter("realtime", True).value)
         self._priority = int(self.declare_parameter("realtime_priority", 50).value)
         window_s = float(self.declare_parameter("lateness_window_s", 60.0).value)
+        self._profiling = bool(self.declare_parameter("profiling", True).value)
         if not joints or len(set(joints)) != len(joints):
             raise ValueError(f"joint_names must be non-empty and unique, got {joints}")
         if command_type not in COMMAND_TYPES:
@@ -98,7 +103,9 @@ class ExecutorNode(Node):
         self._joints = tuple(joints)
         self._rate = float(rate)
         self._queue = ActionQueue(len(joints), mode)
-        self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)))
+        self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)), name="executor.tick")
+        if self._profiling:
+            enable_profiling()
         self._hold: np.ndarray | None = None  # measured position, until the first action is served
         self._contract_rejects: Counter[str] = Counter()
         self._last_reject_reason = ""
@@ -142,6 +149,9 @@ class ExecutorNode(Node):
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self._profiling:
+            print_profiling_summary(sort_by="mean", whole="executor.tick",
+                                    title=f"{self.get_name()}: profiling summary")
 
     def _control_loop(self) -> None:
         self._scheduling = request_realtime(self._priority) if self._realtime else normal_scheduling()
@@ -207,6 +217,7 @@ class ExecutorNode(Node):
         sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
         if sent_ns:
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
+            record_timing("chunk.transport", (received_ns - sent_ns) * 1e-9)
         try:
             if self._hold is None:
                 raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")

@@ -21,11 +21,15 @@ Parameters (defaults)            meaning
                                  the delay estimator (rtc_policy_node.core.delay)
   publish_priority (30)          SCHED_FIFO priority of the inference thread while it builds, stamps
                                  and publishes a chunk (inference itself stays normal); 0: never raised
+  profiling (true)               record every /rtc/timing component with rtc_runtime.profiling and
+                                 print their summary table at shutdown (docs/profiling.md)
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
 (rtc_msgs/ActionChunk, reliable, depth 10), /rtc/timing (rtc_msgs/InferenceTiming) and
 /diagnostics (1 Hz). Inference runs on its own thread; ROS callbacks only store the latest messages.
+An inference starts at the arrival of the first camera's last frame before the trigger
+(core.frame_clock), so that its image has not waited for it.
 """
 from __future__ import annotations
 
@@ -51,10 +55,13 @@ from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
 from rtc_policy_node.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
+from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import JointUnits
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
+from rtc_policy_node.timing_components import COMPONENTS, WHOLE
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -70,7 +77,7 @@ class Observation:
 
     joint_state: JointState | None = None
     joint_state_at: float = 0.0
-    images: dict | None = None  # name -> (message, arrival time)
+    images: dict | None = None  # name -> (message, monotonic arrival, ROS-clock arrival in ns)
 
 
 def _ms(seconds: float) -> float:
@@ -96,6 +103,7 @@ class PolicyNode(Node):
         self.observation_timeout_s = p("observation_timeout_s", 0.5).value
         self.extra_latency_ms = p("extra_latency_ms", 0.0).value
         self.publish_priority = p("publish_priority", 30).value
+        self.profiling = p("profiling", True).value
         delay_window = p("delay_window", 10).value
         delay_warmup = p("delay_warmup", 1).value
         self.delay_margin_ticks = p("delay_margin_ticks", 1).value
@@ -115,9 +123,14 @@ class PolicyNode(Node):
         self.get_logger().info(f"loaded {self.policy.type} policy from {self.policy_path} on {self.device} "
                                f"in {time.monotonic() - started:.1f} s; guidance {self.guidance_mode}")
         self.cameras = self._parse_cameras(self.camera_topics)
+        self._frame_camera = next(iter(self.cameras))  # inferences start at this camera's frames
+        self._frames = FrameClock()
+        if self.profiling:
+            enable_profiling(device=self.device)
 
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._woken_at = 0.0  # monotonic arrival of the message that last woke the inference thread
         self._stop = threading.Event()
         self._obs = Observation(images={})
         self._status: ExecutorStatus | None = None
@@ -171,8 +184,13 @@ class PolicyNode(Node):
             self._obs.joint_state, self._obs.joint_state_at = msg, time.monotonic()
 
     def _on_image(self, name: str, msg) -> None:
+        arrived = time.monotonic()
         with self._lock:
-            self._obs.images[name] = (msg, time.monotonic())
+            self._obs.images[name] = (msg, arrived, self.get_clock().now().nanoseconds)
+            if name == self._frame_camera:
+                self._frames.observe(arrived)
+                self._woken_at = arrived
+                self._wake.set()
 
     def _on_status(self, msg: ExecutorStatus) -> None:
         arrived = time.monotonic()
@@ -180,6 +198,7 @@ class PolicyNode(Node):
             self._status, self._status_at = msg, arrived
             if msg.control_rate_hz > 0:
                 self._executor_clock.observe(msg.step, 1.0 / msg.control_rate_hz, arrived)
+            self._woken_at = arrived
         self._wake.set()
 
     # ----- inference thread ------------------------------------------------------------------------
@@ -203,7 +222,8 @@ class PolicyNode(Node):
             status = self._status
             now_step = self._executor_clock.step_at(time.monotonic()) if status is not None else None
             behind = 0 if now_step is None else now_step - status.step
-            return status, behind, self._obs.joint_state, self._obs.joint_state_at, dict(self._obs.images)
+            return (status, behind, self._obs.joint_state, self._obs.joint_state_at, dict(self._obs.images),
+                    self._frames.next_arrival(), self._woken_at)
 
     def _stale_inputs(self, joint_state_at: float, images: dict, now: float) -> list[str]:
         stale = [] if now - joint_state_at <= self.observation_timeout_s else ["/joint_states"]
@@ -233,15 +253,19 @@ class PolicyNode(Node):
         self.state, self.level = f"waiting for the subscribers of {topic} to match", DiagnosticStatus.WARN
         return False
 
-    def _needs_chunk(self, status: ExecutorStatus, behind: int) -> bool:
+    def _needs_chunk(self, status: ExecutorStatus, behind: int, next_frame: float | None) -> bool:
         decided = status.merged_count + status.rejected_count
-        if decided < self._awaiting_decisions and time.monotonic() - self._sent_at < MERGE_WAIT_S:
+        now = time.monotonic()
+        if decided < self._awaiting_decisions and now - self._sent_at < MERGE_WAIT_S:
             return False  # the executor has not merged or rejected our last chunk yet
-        return status.active_chunk_id == 0 or status.remaining - behind <= self.trigger_remaining
+        # Start at the last frame before the trigger, or at the trigger when frames are late.
+        period = 1.0 / status.control_rate_hz if status.control_rate_hz > 0 else float("inf")
+        return status.active_chunk_id == 0 or starts_at_this_frame(
+            status.remaining - behind, self.trigger_remaining, period, now, next_frame)
 
     def _maybe_infer(self) -> None:
-        status, behind, joint_state, joint_state_at, images = self._snapshot()
-        if status is None or not self._needs_chunk(status, behind):
+        status, behind, joint_state, joint_state_at, images, next_frame, woken_at = self._snapshot()
+        if status is None or not self._needs_chunk(status, behind, next_frame):
             return
         now = time.monotonic()
         stale = self._stale_inputs(joint_state_at, images, now)
@@ -259,9 +283,10 @@ class PolicyNode(Node):
             return
         if self.estimator is None or self.estimator.control_period_s != 1.0 / status.control_rate_hz:
             self.estimator = DelayEstimator(1.0 / status.control_rate_hz, **self._delay_args)
-        self._infer(status, behind, joint_state, images)
+        self._infer(status, behind, joint_state, images, woken_at)
 
-    def _infer(self, status: ExecutorStatus, behind: int, joint_state: JointState, images: dict) -> None:
+    def _infer(self, status: ExecutorStatus, behind: int, joint_state: JointState, images: dict,
+               woken_at: float) -> None:
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
         # Row 0 is meant for the tick the executor serves next now, not for the one the (possibly
@@ -275,12 +300,13 @@ class PolicyNode(Node):
 
         radians = joint_vector(joint_state.name, joint_state.position, self.joints)
         state = self.units.to_features(radians)
-        arrays, stamp = {}, None
-        for key, (msg, _) in images.items():
+        arrays, stamp, image_arrival_ns = {}, None, 0
+        for key, (msg, _, arrival_ns) in images.items():
             if key in self.cameras:
                 arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
                     else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-                stamp = msg.header.stamp if stamp is None else stamp
+                if stamp is None:
+                    stamp, image_arrival_ns = msg.header.stamp, arrival_ns
         t_pre = time.monotonic()
 
         chunk = self.policy.sample(state, arrays, leftover, delay)
@@ -308,25 +334,40 @@ class PolicyNode(Node):
             msg.inference_end = self.get_clock().now().to_msg()
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
+            wall_pub = self.get_clock().now().nanoseconds
         self._sent_at = t_pub
         self._awaiting_decisions = status.merged_count + status.rejected_count + 1
         self.estimator.add(t_pub - t_start)
 
+        # The parts add up to end_to_end_ms (rtc_msgs/msg/InferenceTiming.msg); the sampler's own
+        # split covers its preprocessor, model and postprocessor, this node's covers the rest.
         timing = InferenceTiming()
         timing.header.stamp = self.get_clock().now().to_msg()
         timing.chunk_id = msg.chunk_id
-        timing.preprocessing_ms = _ms(t_pre - t_start)
-        timing.policy_inference_ms = _ms(t_model - t_pre)
+        timing.preprocessing_ms = _ms(t_pre - t_start + chunk.preprocessing_s)
+        timing.policy_inference_ms = _ms(chunk.inference_s)
         timing.guidance_ms = _ms(chunk.guidance_s)
-        timing.postprocessing_ms = _ms(t_post - t_sampled)
+        timing.extra_latency_wait_ms = _ms(t_sampled - t_model)
+        timing.postprocessing_ms = _ms(chunk.postprocessing_s + t_post - t_sampled)
         timing.publish_ms = _ms(t_pub - t_post)
         obs_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        timing.end_to_end_ms = (self.get_clock().now().nanoseconds - obs_ns) / 1e6 if obs_ns else float("nan")
+        nan = float("nan")
+        timing.end_to_end_ms = (wall_pub - obs_ns) / 1e6 if obs_ns else nan
+        timing.observation_age_ms = (wall_start.nanoseconds - obs_ns) / 1e6 if obs_ns else nan
+        timing.image_transport_ms = (image_arrival_ns - obs_ns) / 1e6 if obs_ns and image_arrival_ns else nan
+        timing.image_wait_ms = (wall_start.nanoseconds - image_arrival_ns) / 1e6 if image_arrival_ns else nan
+        js_ns = joint_state.header.stamp.sec * 10**9 + joint_state.header.stamp.nanosec
+        timing.joint_state_age_ms = (wall_start.nanoseconds - js_ns) / 1e6 if js_ns else nan
+        timing.trigger_wait_ms = _ms(t_start - woken_at)
         timing.extra_latency_ms = float(self.extra_latency_ms)
         timing.inference_delay = delay
         timing.last_d_real = status.last_d_real
         timing.execution_horizon = self.execution_horizon
         self.timing_pub.publish(timing)
+        for field_name, component in COMPONENTS.items():
+            value = getattr(timing, field_name)
+            if value == value:  # not NaN
+                record_timing(component, value / 1000.0)
         self.last_timing = timing
         self.counts["chunks"] += 1
         self.state, self.level = "running", DiagnosticStatus.OK
@@ -351,6 +392,8 @@ class PolicyNode(Node):
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5.0)
+        if self.profiling:
+            print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
 
 
 def main(args: list[str] | None = None) -> None:

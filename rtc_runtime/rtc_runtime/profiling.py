@@ -242,6 +242,7 @@ def format_profiling_summary(stats: dict[str, dict[str, float]] | None = None, s
     return "\n".join(lines)
 
 
-def print_profiling_summary(sort_by: str = "total", whole: str | None = None, file: TextIO | None = None) -> None:
+def print_profiling_summary(sort_by: str = "total", whole: str | None = None, file: TextIO | None = None,
+                            title: str = "PROFILING SUMMARY") -> None:
     """Print `format_profiling_summary()` (stdout by default)."""
-    print(format_profiling_summary(sort_by=sort_by, whole=whole), file=file or sys.stdout, flush=True)
+    print(format_profiling_summary(sort_by=sort_by, whole=whole, title=title), file=file or sys.stdout, flush=True)

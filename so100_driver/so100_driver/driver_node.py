@@ -22,6 +22,9 @@ Parameters (default) [unit]:
                                     False refuses to start instead
   realtime (True)                   run the control loop under SCHED_FIFO (normal scheduling if refused)
   realtime_priority (50)            SCHED_FIFO priority, 1..99
+  profiling (True)                  record robot.get_observation, robot.send_action and
+                                    robot.cycle.lateness with rtc_runtime.profiling; print their
+                                    summary table at shutdown
 
 Topics:
   publishes  /joint_states (sensor_msgs/JointState, reliable, depth 10): names JOINT_NAMES, position
@@ -59,6 +62,7 @@ from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
 from .sim import scene_for_seed, start_position_ticks
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import request_realtime
 from .timing import DeadlineClock
 
@@ -82,6 +86,7 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "write_calibration": True,
     "realtime": True,
     "realtime_priority": 50,
+    "profiling": True,
 }
 
 
@@ -94,6 +99,9 @@ class DriverNode(Node):
             raise ValueError(f"parameter realtime_priority must be 1..99, got {p['realtime_priority']}")
         self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
         self.rate_hz = p["rate_hz"]
+        self.profiling = p["profiling"]
+        if self.profiling:
+            enable_profiling()
         if self.rate_hz <= 0:
             raise ValueError(f"parameter rate_hz must be positive, got {self.rate_hz}")
         calibration_file = p["calibration_file"] or (str(default_calibration_path()) if self.sim else "")
@@ -171,6 +179,7 @@ class DriverNode(Node):
         try:
             while not self.stop_event.is_set():
                 lateness = clock.wait()
+                record_timing("robot.cycle.lateness", lateness)
                 self._lateness_max = max(self._lateness_max, lateness)
                 reading = self.driver.cycle(read_health=clock.ticks % health_every == 1)
                 window_ticks += 1
@@ -250,6 +259,8 @@ class DriverNode(Node):
         self.driver.bus.close()
         if self.emulator is not None:
             self.emulator.stop()
+        if self.profiling:
+            print_profiling_summary(sort_by="mean", title=f"{self.get_name()}: profiling summary")
 
 
 def main(args: list[str] | None = None) -> None:
