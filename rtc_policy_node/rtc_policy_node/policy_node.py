@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import array
 import gc
+import math
 import sys
 import threading
 import time
@@ -366,7 +367,7 @@ class PolicyNode(Node):
         self.timing_pub.publish(timing)
         for field_name, component in COMPONENTS.items():
             value = getattr(timing, field_name)
-            if value == value:  # not NaN
+            if not math.isnan(value):
                 record_timing(component, value / 1000.0)
         self.last_timing = timing
         self.counts["chunks"] += 1

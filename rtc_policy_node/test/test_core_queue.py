@@ -251,16 +251,8 @@ def test_importable_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
 
 
-def test_a_merge_is_timed_as_action_queue_merge_while_profiling():
-    from rtc_runtime import profiling
-
+def test_a_merge_is_timed_as_action_queue_merge_while_profiling(profiler):
     queue = ActionQueue(DIM)
-    profiling.clear_profiling_stats()
-    profiling.enable_profiling()
-    try:
-        assert queue.merge(1, tagged_chunk(1, 0, 10), source_step=0, step_now=0).accepted
-        stats = profiling.get_profiling_stats()
-    finally:
-        profiling.disable_profiling()
-        profiling.clear_profiling_stats()
+    assert queue.merge(1, tagged_chunk(1, 0, 10), source_step=0, step_now=0).accepted
+    stats = profiler.get_profiling_stats()
     assert stats["get_actions.action_queue_merge"]["count"] == 1

@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 SAMPLES_KEPT = 100_000  # per name, for the percentiles
 
