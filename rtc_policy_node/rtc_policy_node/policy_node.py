@@ -124,7 +124,7 @@ class PolicyNode(Node):
         self.get_logger().info(f"loaded {self.policy.type} policy from {self.policy_path} on {self.device} "
                                f"in {time.monotonic() - started:.1f} s; guidance {self.guidance_mode}")
         self.cameras = self._parse_cameras(self.camera_topics)
-        self._frame_camera = next(iter(self.cameras))  # inferences start at this camera's frames
+        self._frame_camera = next(iter(self.cameras), None)  # inferences start at this camera's frames
         self._frames = FrameClock()
         if self.profiling:
             enable_profiling(device=self.device)
@@ -301,13 +301,18 @@ class PolicyNode(Node):
 
         radians = joint_vector(joint_state.name, joint_state.position, self.joints)
         state = self.units.to_features(radians)
-        arrays, stamp, image_arrival_ns = {}, None, 0
-        for key, (msg, _, arrival_ns) in images.items():
+        arrays = {}
+        for key, (msg, _, _) in images.items():
             if key in self.cameras:
                 arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
                     else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-                if stamp is None:
-                    stamp, image_arrival_ns = msg.header.stamp, arrival_ns
+        # The chunk's observation is the image of the camera whose frames start inferences (the
+        # joint state for a policy without cameras).
+        if self._frame_camera is None:
+            stamp, image_arrival_ns = joint_state.header.stamp, 0
+        else:
+            frame, _, image_arrival_ns = images[self._frame_camera]
+            stamp = frame.header.stamp
         t_pre = time.monotonic()
 
         chunk = self.policy.sample(state, arrays, leftover, delay)
@@ -320,7 +325,7 @@ class PolicyNode(Node):
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
-            msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
+            msg.header.stamp = stamp
             msg.chunk_id = self.history.add(chunk.model_output)
             msg.source_step = source_step
             msg.inference_delay = delay

@@ -223,7 +223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare-lerobot", "--compare_lerobot", dest="compare_lerobot", action="store_true",
                         help="also run LeRobot's own RTCProcessor on the same policy")
     parser.add_argument("--enable_detailed_profiling", action="store_true")
-    parser.add_argument("--use_torch_compile", action="store_true", help="torch.compile predict_action_chunk")
+    parser.add_argument("--use_torch_compile", action="store_true",
+                        help="torch.compile the policy's embedding and denoiser methods")
     parser.add_argument("--task", default="pick up the object", help="for policies that take a language task")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: torch's default")
     parser.add_argument("--seed", type=int, default=0)
@@ -264,13 +265,14 @@ def guidance_for(mode: str, policy) -> TimedGuidance:
     return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode="off" if mode == "off" else mode), policy.device)
 
 
-def instrument_methods(policy) -> list[str]:
-    """Time DETAILED_METHODS on every module of the policy that defines them; the names found."""
+def wrap_methods(policy, wrap) -> list[str]:
+    """Replace DETAILED_METHODS on every module of the policy that defines them (not torch's own
+    modules) by `wrap(bound_method, component_name)`; the methods found."""
     found = []
     for module in policy.policy.modules():  # the policy itself first
         for method, name in DETAILED_METHODS.items():
             if any(method in vars(cls) for cls in type(module).__mro__ if cls.__module__.split(".")[0] != "torch"):
-                object.__setattr__(module, method, profile_method(getattr(module, method), name=name))
+                object.__setattr__(module, method, wrap(getattr(module, method), name))
                 found.append(f"{type(module).__name__}.{method}")
     return found
 
@@ -334,11 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         print(f"rtc_profile: cannot load policy {args.policy_path or '(built-in)'!r}: {reason}", file=sys.stderr)
         return 2
-    if args.use_torch_compile:
-        policy.policy.predict_action_chunk = torch.compile(policy.policy.predict_action_chunk)
+    if args.use_torch_compile:  # the model's methods; guidance stays eager (it reads numpy schedules)
+        compiled = wrap_methods(policy, lambda method, _name: torch.compile(method))
+        print(f"torch.compile: {', '.join(compiled) or 'no known policy methods'}")
     if args.enable_detailed_profiling:
         enable_profiling(device=args.device)
-        found = instrument_methods(policy)
+        found = wrap_methods(policy, lambda method, name: profile_method(method, name=name))
         print(f"detailed profiling: {', '.join(found) or 'no known policy methods'}, plus rtc.* per denoising step")
     observation = made_up_observation(policy, args.seed)
     title = (f"{policy.type} from {args.policy_path or 'built-in checkpoint'} on {args.device}, "
