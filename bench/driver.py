@@ -27,17 +27,18 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
+from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
 from so100_driver.arm_driver import ArmDriver
 from so100_driver.bus import FeetechBus
 from so100_driver.safety import CommandGate
+from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.scheduling import request_realtime
-from so100_driver.timing import DeadlineClock
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 PRIORITY = 50  # driver_node's default realtime_priority
@@ -60,7 +61,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run(duration_s: float, rate_hz: float, baudrate: int, realtime: bool) -> dict:
-    calibration = Calibration.load(default_calibration_path())
+    calibration = load_calibration(default_calibration_path())
     with tempfile.TemporaryDirectory() as tmp:
         emulator = start_emulator(Path(tmp) / "so100", baudrate, realtime)
         try:
@@ -71,31 +72,37 @@ def run(duration_s: float, rate_hz: float, baudrate: int, realtime: bool) -> dic
             scheduling = f"SCHED_FIFO {PRIORITY}" if realtime and request_realtime(PRIORITY).policy == "SCHED_FIFO" else "normal"
             start_bytes = bus.stats.bytes_written + bus.stats.bytes_read
             start_transactions = bus.stats.transactions
-            clock = DeadlineClock(1.0 / rate_hz)
-            lateness, durations, failed = [], [], 0
+            ticker = Ticker(rate_hz, window_ticks=int(duration_s * rate_hz) + 1)  # the driver node's loop
+            durations, failed = [], 0
             amplitude = {j: 0.3 * min(abs(x) for x in calibration.limits_radians(j)) for j in JOINT_NAMES}
-            end = time.monotonic() + duration_s
-            while time.monotonic() < end:
-                lateness.append(clock.wait())
+            stop = threading.Event()
+            threading.Timer(duration_s, stop.set).start()
+
+            def cycle(tick: int) -> None:
+                nonlocal failed
                 began = time.monotonic()
                 phase = 2 * math.pi * 0.25 * began
                 gate.set_array([amplitude[j] * math.sin(phase) for j in JOINT_NAMES], began)
-                if driver.cycle(read_health=clock.ticks % int(rate_hz) == 0) is None:
+                if driver.cycle(read_health=tick % int(rate_hz) == 0) is None:
                     failed += 1
                 durations.append(time.monotonic() - began)
+
+            ticker.run(cycle, stop)
+            stats = ticker.stats()
             driver.torque_off()
             bus.close()
         finally:
             os.killpg(emulator.pid, signal.SIGTERM)
             emulator.wait(timeout=5)
-    cycles = len(lateness)
+    cycles = stats.ticks
     wire_bytes = (bus.stats.bytes_written + bus.stats.bytes_read - start_bytes) / cycles
     wire_time = wire_bytes * BITS_PER_BYTE / baudrate
     return {
         "duration_s": duration_s, "rate_hz": rate_hz, "baudrate": baudrate, "scheduling": scheduling,
-        "cycles": cycles, "missed_deadlines": clock.missed, "failed_cycles": failed,
+        "cycles": cycles, "missed_deadlines": stats.missed, "failed_cycles": failed,
         "bus_retries": bus.stats.retries, "transactions_per_cycle": (bus.stats.transactions - start_transactions) / cycles,
-        "lateness": percentiles(lateness), "cycle_duration": percentiles(durations),
+        "lateness": {"p50_ms": stats.p50_ms, "p99_ms": stats.p99_ms, "max_ms": stats.max_ms},
+        "cycle_duration": percentiles(durations),
         "bytes_per_cycle": wire_bytes, "wire_time_per_cycle_ms": wire_time * 1e3,
         "wire_share_of_period": wire_time * rate_hz,
         "load_average_1min_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),

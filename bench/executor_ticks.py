@@ -143,7 +143,9 @@ def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_prio
             log_dir: str) -> dict:
     load_cpu = os.cpu_count() - 1
     load = start_load(load_cpu)
-    args = executor_command() + ["--ros-args", "-p", f"control_rate_hz:={rate}",
+    from so100_driver.arm import JOINT_NAMES
+
+    args = executor_command() + ["--ros-args", "-p", f"control_rate_hz:={rate}", "-p", f"joint_names:={list(JOINT_NAMES)}",
                                  "-p", f"realtime:={str(realtime).lower()}",
                                  "-p", f"lateness_window_s:={duration}"]
     log_path = os.path.join(log_dir, f"executor_{rate:g}hz_{'rt' if realtime else 'other'}.log")

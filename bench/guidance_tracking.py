@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
-from rtc_policy_node.evaluation.metrics import summarise
-from rtc_policy_node.evaluation.rollout import LoopSettings, run_episode
-from rtc_policy_node.evaluation.sim_policy import SimPolicy
+from rtc_sim_eval.metrics import summarise
+from rtc_sim_eval.rollout import LoopSettings, run_episode
+from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.sim import render, sample_scene, start_joint_positions
 

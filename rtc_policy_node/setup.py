@@ -24,7 +24,6 @@ setup(
         "console_scripts": [
             "policy_node = rtc_policy_node.policy_node:main",
             "executor_node = rtc_policy_node.executor_node:main",
-            "rtc_sim_eval = rtc_policy_node.sim_eval:main",
             "rtc_profile = rtc_policy_node.profile_tool:main",
         ],
     },

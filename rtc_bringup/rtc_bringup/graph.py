@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import yaml
+from so100_driver.arm import default_calibration_path
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         params.setdefault("sim_camera", {})["seed"] = seed
         params["so100_driver"]["sim_task_seed"] = seed
     params.setdefault("rtc_policy", {}).setdefault("camera_topics", [f"front={CAMERA_TOPIC}"])
-    calibration = params["so100_driver"].get("calibration_file", "")
+    calibration = params["so100_driver"].get("calibration_file", "") or (str(default_calibration_path()) if sim else "")
     if calibration:  # the policy converts radians to the policy's units with the same calibration
         params["rtc_policy"]["calibration_file"] = calibration
 

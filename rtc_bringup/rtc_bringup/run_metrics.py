@@ -63,7 +63,7 @@ class Percentiles:
     max: float
 
     @classmethod
-    def of(cls, values) -> "Percentiles":
+    def of(cls, values) -> Percentiles:
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         if v.size == 0:

@@ -1,73 +1,76 @@
-"""The executor node: owns time, pops one action per control tick and commands it (DESIGN.md).
+"""The executor node: owns time, pops one action per control tick and commands it.
 
-Parameters (defaults)              meaning
-  control_rate_hz (30.0)           tick rate, Hz
-  mode ("rtc")                     rtc | append | replace: how a chunk merges into the queue
-  joint_names (SO-100 joints)      the executor's joints; chunk columns are matched by name, and the
-                                   command carries these joints in this order
-  command_type ("joint_state")     joint_state: sensor_msgs/JointState on /so100/command;
-                                   float64_array: std_msgs/Float64MultiArray on /so100/command_array
-  realtime (true)                  try SCHED_FIFO: the control thread at realtime_priority, every
-                                   other thread of the process (ROS, DDS) at realtime_priority - 10,
-                                   so that none of them is preempted while holding the GIL the
-                                   control thread needs (normal scheduling if refused)
-  realtime_priority (50)           SCHED_FIFO priority of the control thread, 11..99
-  lateness_window_s (60.0)         ticks kept for the lateness percentiles in /diagnostics, seconds
-  profiling (true)                 record executor.tick (work per tick), executor.tick.lateness,
-                                   get_actions.action_queue_merge and chunk.transport with
-                                   rtc_runtime.profiling; print their summary table at shutdown
-
-Topics (defaults, remappable): subscribes /rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10)
-and /joint_states (sensor data QoS; the first complete message sets the hold position, then the
-subscription is dropped); publishes the command (reliable, depth 1), /rtc/executor_status
-(rtc_msgs/ExecutorStatus every tick, reliable, depth 10) and /diagnostics (1 Hz).
+Parameters: `PARAMETERS` below (names, defaults, units, allowed values); docs/executor.md shows the
+same table, and a test keeps the two equal. Topics (defaults, remappable): subscribes
+/rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10) and /joint_states (sensor data QoS; the
+first complete message sets the hold position, then the subscription is dropped); publishes the
+command (reliable, depth 1), /rtc/executor_status (rtc_msgs/ExecutorStatus every tick, reliable,
+depth 10) and /diagnostics (1 Hz).
 
 Contract: nothing is commanded before a measured position is known; chunks arriving before then are
 rejected (not_ready). Each tick pops one action from the queue and commands it; on underrun the last
 commanded position is held (before the first chunk: the measured one). A chunk that breaks
 `chunk_contract` or that the queue refuses (future, stale, out_of_order) is logged, counted and causes
-no motion. The control loop is a dedicated thread (`ticker.Ticker`), not an rclpy timer. This module
-imports no torch. To keep the GIL from delaying ticks, the process also shortens Python's thread
-switch interval and freezes its start-up objects out of the garbage collector. docs/executor.md
-has the details.
+no motion. The control loop is a dedicated thread (`rtc_runtime.deadline_loop.Ticker`), not an rclpy
+timer. This module imports no torch. To keep the GIL from delaying ticks, the process also shortens
+Python's thread switch interval and freezes its start-up objects out of the garbage collector.
 """
 from __future__ import annotations
 
 import gc
-import signal
-import sys
 import threading
 from collections import Counter, deque
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
+from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.lifecycle import run_node
+from rtc_runtime.parameters import ParameterSpec, declare
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
+from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
+                                    request_realtime, request_realtime_process)
 from sensor_msgs.msg import JointState
-from so100_driver.arm import JOINT_NAMES
-from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
+from rtc_policy_node.core.modes import MergeMode
 from rtc_policy_node.joint_vector import joint_vector
-from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
-                                        request_realtime, request_realtime_process)
-from rtc_runtime.deadline_loop import Ticker
-from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Latest command wins; a reliable writer also serves the driver's best-effort reader.
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array")
-DIAGNOSTICS_PERIOD_S = 1.0
 OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
+
+PARAMETERS = (
+    ParameterSpec("control_rate_hz", 30.0, "tick rate; one action per tick. Must match the rate the policy "
+                  "was trained at (row spacing of its chunks)", unit="Hz", minimum=0.0, above_minimum=True,
+                  maximum=1000.0),
+    ParameterSpec("mode", MergeMode.RTC.value, "how an arriving chunk merges into the queue",
+                  choices=tuple(m.value for m in MergeMode)),
+    ParameterSpec("joint_names", [], "the arm's joints, in the order the command carries them; chunk columns "
+                  "are matched to them by name (required: the bringup passes the arm's)", non_empty=True, unique=True),
+    ParameterSpec("command_type", "joint_state", "joint_state: sensor_msgs/JointState on /so100/command; "
+                  "float64_array: std_msgs/Float64MultiArray on /so100/command_array (ros2_control forward "
+                  "controllers, values in joint_names order)", choices=COMMAND_TYPES),
+    ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control thread at realtime_priority, every other "
+                  "thread of the process at realtime_priority - 10 (normal scheduling if refused)"),
+    ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority of the control thread",
+                  minimum=OTHER_THREADS_PRIORITY_BELOW + 1, maximum=99),
+    ParameterSpec("lateness_window_s", 60.0, "how many recent ticks the lateness percentiles in /diagnostics "
+                  "cover", unit="s", minimum=0.0, above_minimum=True),
+    ParameterSpec("profiling", True, "record executor.tick, executor.tick.lateness, "
+                  "get_actions.action_queue_merge and chunk.transport (docs/profiling.md); print their table at "
+                  "shutdown"),
+)
 
 
 def _queue_reason(result: MergeResult, msg: ActionChunk) -> str:
@@ -84,28 +87,20 @@ def _queue_reason(result: MergeResult, msg: ActionChunk) -> str:
 class ExecutorNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_executor")
-        rate = self.declare_parameter("control_rate_hz", 30.0).value
-        mode = self.declare_parameter("mode", ExecutorStatus.MODE_RTC).value
-        joints = list(self.declare_parameter("joint_names", list(JOINT_NAMES)).value)
-        command_type = self.declare_parameter("command_type", "joint_state").value
-        self._realtime = bool(self.declare_parameter("realtime", True).value)
-        self._priority = int(self.declare_parameter("realtime_priority", 50).value)
-        window_s = float(self.declare_parameter("lateness_window_s", 60.0).value)
-        self._profiling = bool(self.declare_parameter("profiling", True).value)
-        if not joints or len(set(joints)) != len(joints):
-            raise ValueError(f"joint_names must be non-empty and unique, got {joints}")
-        if command_type not in COMMAND_TYPES:
-            raise ValueError(f"command_type {command_type!r} is not one of {COMMAND_TYPES}")
-        if not OTHER_THREADS_PRIORITY_BELOW < self._priority <= 99:
-            raise ValueError(f"realtime_priority must be {OTHER_THREADS_PRIORITY_BELOW + 1}..99, "
-                             f"got {self._priority}")
+        p = declare(self, PARAMETERS)
+        joints = p["joint_names"]
+        rate, mode, command_type = p["control_rate_hz"], p["mode"], p["command_type"]
+        self._realtime, self._priority = bool(p["realtime"]), int(p["realtime_priority"])
+        window_s = float(p["lateness_window_s"])
+        self._profiling = p["profiling"]
+        if self._profiling:
+            enable_profiling()
+        self.fatal_error = ""
 
         self._joints = tuple(joints)
         self._rate = float(rate)
         self._queue = ActionQueue(len(joints), mode)
         self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)), name="executor.tick")
-        if self._profiling:
-            enable_profiling()
         self._hold: np.ndarray | None = None  # measured position, until the first action is served
         self._contract_rejects: Counter[str] = Counter()
         self._last_reject_reason = ""
@@ -129,16 +124,18 @@ class ExecutorNode(Node):
             self._command_pub = self.create_publisher(Float64MultiArray, "/so100/command_array",
                                                       COMMAND_QOS)
         self._status_pub = self.create_publisher(ExecutorStatus, "/rtc/executor_status", STATUS_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(ActionChunk, "/rtc/action_chunk", self._on_chunk, CHUNK_QOS)
         self._joint_state_sub = self.create_subscription(
             JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
+        self._diagnostics.add("control loop", self._control_loop_report)
 
     # --- control thread -------------------------------------------------------------------------
     def start(self) -> None:
         """Start the control thread; with `realtime`, first move the process's threads to SCHED_FIFO
         below it (the control thread, created from this one, then raises itself)."""
+        gc.collect()
+        gc.freeze()  # start-up objects never need collecting: later full collections stay short
         if self._realtime:
             self._process_scheduling = request_realtime_process(
                 self._priority - OTHER_THREADS_PRIORITY_BELOW)
@@ -238,38 +235,33 @@ class ExecutorNode(Node):
         self._last_reject_reason = reason
         self.get_logger().warning(f"rejected chunk {msg.chunk_id}: {reason}")
 
-    def _publish_diagnostics(self) -> None:
+    def _control_loop_report(self) -> Report:
         stats = self._ticker.stats()
         counters = self._queue.counters()
         rejects = Counter(counters.rejected) + self._contract_rejects
         rejected = sum(rejects.values())
         missed_before, underruns_before, rejected_before = self._reported
         self._reported = (stats.missed, counters.underruns, rejected)
-        problems = []
+        report = Report()
         if self._hold is None:
-            problems.append("waiting for /joint_states")
+            report.raise_to(Level.WARN, "waiting for /joint_states")
         if stats.missed > missed_before:
-            problems.append(f"{stats.missed - missed_before} missed ticks")
+            report.raise_to(Level.WARN, f"{stats.missed - missed_before} missed ticks")
         if counters.underruns > underruns_before:
-            problems.append(f"{counters.underruns - underruns_before} underruns (holding)")
+            report.raise_to(Level.WARN, f"{counters.underruns - underruns_before} underruns (holding)")
         if rejected > rejected_before:
-            problems.append(f"{rejected - rejected_before} rejected chunks ({self._last_reject_reason})")
-        status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if problems else DiagnosticStatus.OK,
-            name=f"{self.get_name()}: control loop",
-            message="; ".join(problems) or "ok",
-            hardware_id="")
-        values = {
+            report.raise_to(Level.WARN, f"{rejected - rejected_before} rejected chunks ({self._last_reject_reason})")
+        report.values = {
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
             "mode": self._queue.mode.value,
             "ticks": stats.ticks,
             "lateness_window_ticks": stats.window_ticks,
-            "lateness_p50_ms": f"{stats.p50_ms:.4f}",
-            "lateness_p99_ms": f"{stats.p99_ms:.4f}",
-            "lateness_max_ms": f"{stats.window_max_ms:.4f}",
-            "lateness_max_since_start_ms": f"{stats.max_ms:.4f}",
+            "lateness_p50_ms": stats.p50_ms,
+            "lateness_p99_ms": stats.p99_ms,
+            "lateness_max_ms": stats.window_max_ms,
+            "lateness_max_since_start_ms": stats.max_ms,
             "missed_ticks": stats.missed,
             "underruns": counters.underruns,
             "merged": counters.merged,
@@ -282,42 +274,16 @@ class ExecutorNode(Node):
         if self._transport_ms:
             transport = np.fromiter(self._transport_ms, float)
             p50, p99 = np.percentile(transport, [50.0, 99.0])
-            values.update(chunk_transport_count=transport.size, chunk_transport_p50_ms=f"{p50:.4f}",
-                          chunk_transport_p99_ms=f"{p99:.4f}",
-                          chunk_transport_max_ms=f"{transport.max():.4f}")
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        header = Header(stamp=self.get_clock().now().to_msg())
-        self._diag_pub.publish(DiagnosticArray(header=header, status=[status]))
+            report.values.update(chunk_transport_count=transport.size, chunk_transport_p50_ms=float(p50),
+                                 chunk_transport_p99_ms=float(p99), chunk_transport_max_ms=float(transport.max()))
+        return report
 
 
 def main(args: list[str] | None = None) -> None:
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    node = None
-    exit_code = 0
-    try:
-        node = ExecutorNode()
-        # rclpy's EventsExecutor dispatches from C++ queues instead of rebuilding a wait set in
-        # Python on every wake: chunk transport p50 0.89 -> 0.59 ms, p99 1.62 -> 0.88 ms at 100 Hz.
-        executor = EventsExecutor()
-        executor.add_node(node)
-        gc.collect()
-        gc.freeze()  # start-up objects never need collecting: later full collections stay short
-        node.start()
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except ValueError as err:  # bad parameters: say which, exit non-zero
-        print(f"executor_node: {err}", file=sys.stderr)
-        exit_code = 2
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(exit_code)
+    # rclpy's EventsExecutor dispatches from C++ queues instead of rebuilding a wait set in Python
+    # on every wake (chunk transport figures: docs/benchmarks.md).
+    run_node("executor_node", ExecutorNode, args=args, executor=EventsExecutor,
+             switch_interval_s=GIL_SWITCH_INTERVAL_S)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """sensor_msgs/JointState fields to a vector in a fixed joint order, matched by name."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -80,6 +80,7 @@ class LeRobotPolicy:
         self.state_dim = config.input_features[STATE_KEY].shape[0]
         self.action_dim = config.output_features[ACTION_KEY].shape[0]
         self.chunk_size = int(getattr(config, "chunk_size", 0)) or None
+        self.joint_names = tuple(getattr(config, "joint_names", None) or ()) or None  # where the policy names them
         # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
         self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
 

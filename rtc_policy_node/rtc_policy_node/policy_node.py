@@ -1,337 +1,312 @@
-"""The policy node: samples RTC-guided action chunks from the latest observation (DESIGN.md).
+"""The policy node: samples RTC-guided action chunks from the latest observation.
 
-Parameters (defaults)            meaning
-  policy_path ("")               checkpoint dir or hub id; "": the built-in checkpoint
-  device ("cpu")                 torch device
-  guidance_mode ("identity")     off | identity | vjp | prefix
-  execution_horizon (25)         ticks of the leftover that guidance follows
-  max_guidance_weight (10.0)     clip of the guidance weight
-  schedule ("LINEAR")            ZEROS | ONES | LINEAR | EXP (LeRobot's default is LINEAR)
-  camera_topics (["front=/camera/front/image_raw"])
-                                 name=topic: the topic feeds observation.images.<name>; a topic
-                                 ending in /compressed is a sensor_msgs/CompressedImage
-  calibration_file ("")          lerobot-calibrate JSON; "": the simulated arm's calibration
-  use_degrees (true)             policy joint units: degrees (else -100..100); gripper 0..100
-  joint_names (SO-100 joints)    the policy's state/action order, matched by name to /joint_states
-  task ("")                      language instruction for policies that take one
-  trigger_remaining (25)         start an inference when the executor has <= this many actions left
-  observation_timeout_s (0.5)    older camera images, joint states or executor status pause inference
-  extra_latency_ms (0.0)         added latency, emulating a larger model on this machine
-  delay_window (10), delay_warmup (1), delay_margin_ticks (1), delay_percentile (0.0 = maximum)
-                                 the delay estimator (rtc_policy_node.core.delay)
-  publish_priority (30)          SCHED_FIFO priority of the inference thread while it builds, stamps
-                                 and publishes a chunk (inference itself stays normal); 0: never raised
-  profiling (true)               record every /rtc/timing component with rtc_runtime.profiling and
-                                 print their summary table at shutdown (docs/profiling.md)
+Wiring only. What to do when (trigger, start-up and pause gating, the wait for a merge, the delay
+estimate, the leftover, back-off after an error) is `core.inference_scheduler.InferenceScheduler`'s;
+sampling is `lerobot_policy.LeRobotPolicy`'s; units are `joint_units`'. This node feeds the scheduler
+with messages and the monotonic clock, runs the inferences it plans on a thread of their own, and
+publishes what comes out.
+
+Parameters: `PARAMETERS` below (docs/policy_node.md shows the same table; a test keeps them equal).
+They are all checked before torch or LeRobot is imported, so a bad value costs no loading time.
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
 (rtc_msgs/ActionChunk, reliable, depth 10), /rtc/timing (rtc_msgs/InferenceTiming) and
-/diagnostics (1 Hz). Inference runs on its own thread; ROS callbacks only store the latest messages.
-An inference starts at the arrival of the first camera's last frame before the trigger
-(core.frame_clock), so that its image has not waited for it.
+/diagnostics (1 Hz). ROS callbacks only store the latest messages. The first camera's frames wake the
+inference thread too: the scheduler starts an inference at the last frame before the trigger.
+Every /rtc/timing component is recorded with rtc_runtime.profiling and summarized at shutdown
+(docs/profiling.md).
 """
 from __future__ import annotations
 
 import array
 import gc
 import math
-import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
-from sensor_msgs.msg import CompressedImage, Image, JointState
-from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
-
-from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
-from rtc_policy_node.chunk_history import ChunkHistory
-from rtc_policy_node.core.delay import DelayEstimator
-from rtc_policy_node.core.executor_clock import ExecutorClock
-from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
-from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
-from rtc_policy_node.joint_units import JointUnits
-from rtc_policy_node.joint_vector import joint_vector
-from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
-from rtc_policy_node.timing_components import COMPONENTS, WHOLE
+from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.lifecycle import StartupError, run_node
+from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
+from sensor_msgs.msg import CompressedImage, Image, JointState
+
+from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
+from rtc_policy_node.core.modes import GuidanceMode
+from rtc_policy_node.core.schedules import PrefixSchedule
+from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
+from rtc_policy_node.joint_units import units_from_parameters
+from rtc_policy_node.joint_vector import joint_vector
+from rtc_policy_node.timing_components import COMPONENTS, WHOLE
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-ERROR_BACKOFF_S = 1.0
-MERGE_WAIT_S = 2.0  # after sending a chunk, wait this long for the executor to take it
-MATCH_WAIT_S = 2.0  # before the first chunk, wait this long for the chunk topic's readers to match
+JOINT_STATES_INPUT = "/joint_states"
+WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
+
+_defaults = SchedulerSettings()
+PARAMETERS = (
+    ParameterSpec("policy_path", "", "checkpoint directory (LeRobot pretrained format) or hub id; empty: the "
+                  "built-in checkpoint"),
+    ParameterSpec("device", "cpu", "torch device"),
+    ParameterSpec("guidance_mode", GuidanceMode.IDENTITY.value, "how a new chunk continues the leftover",
+                  choices=tuple(m.value for m in GuidanceMode)),
+    ParameterSpec("execution_horizon", 25, "ticks of the leftover that guidance follows", unit="ticks", minimum=1),
+    ParameterSpec("max_guidance_weight", 10.0, "clip of the guidance weight (LeRobot's beta)", minimum=0.0,
+                  above_minimum=True),
+    ParameterSpec("schedule", PrefixSchedule.LINEAR.name, "prefix weights over the leftover (LeRobot's default "
+                  "is LINEAR)", choices=tuple(s.name for s in PrefixSchedule)),
+    ParameterSpec("camera_topics", ["front=/camera/front/image_raw"], "name=topic: the topic feeds "
+                  "observation.images.<name>; a topic ending in /compressed is a sensor_msgs/CompressedImage",
+                  non_empty=True),
+    ParameterSpec("joint_names", [], "the policy's state/action joints in its order, matched by name to "
+                  "/joint_states; empty: the joints the policy names (the built-in policy does)", unique=True),
+    ParameterSpec("calibration_file", "", "lerobot-calibrate JSON: the policy works in LeRobot feature units "
+                  "(Feetech arms: SO-100/SO-101, Koch); empty: the policy works in radians"),
+    ParameterSpec("use_degrees", True, "with calibration_file: joints in degrees (else -100..100); a gripper "
+                  "is always 0..100"),
+    ParameterSpec("task", "", "language instruction for policies that take one"),
+    ParameterSpec("trigger_remaining", _defaults.trigger_remaining, "start an inference when the executor has "
+                  "this many actions left or fewer", unit="ticks", minimum=0),
+    ParameterSpec("observation_timeout_s", _defaults.observation_timeout_s, "older camera images, joint states "
+                  "or executor status pause inference", unit="s", minimum=0.0, above_minimum=True),
+    ParameterSpec("extra_latency_ms", 0.0, "added latency, emulating a larger model on this machine", unit="ms",
+                  minimum=0.0),
+    ParameterSpec("delay_window", _defaults.delay_window, "chunks the delay estimate looks back over", minimum=1),
+    ParameterSpec("delay_warmup", _defaults.delay_warmup, "first chunks left out of the delay estimate "
+                  "(cold start)", minimum=0),
+    ParameterSpec("delay_margin_ticks", _defaults.delay_margin_ticks, "ticks added to the delay estimate",
+                  unit="ticks", minimum=0),
+    ParameterSpec("delay_percentile", _defaults.delay_percentile, "statistic of the delay window: 0 the "
+                  "maximum, else this percentile", minimum=0.0, maximum=100.0),
+    ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
+                  "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
+    ParameterSpec("profiling", True, "record every /rtc/timing component (docs/profiling.md); print their table "
+                  "at shutdown"),
+)
 
 
-@dataclass
-class Observation:
-    """Latest messages, each with the monotonic time it arrived."""
+def parse_camera_topics(entries: list[str]) -> dict[str, tuple[str, bool]]:
+    """camera_topics -> {observation.images.<name>: (topic, compressed)}."""
+    cameras = {}
+    for entry in entries:
+        name, sep, topic = entry.partition("=")
+        if not sep or not name or not topic:
+            raise ParameterError(f"parameter camera_topics entry {entry!r} is not name=topic")
+        cameras[f"observation.images.{name}"] = (topic, topic.rstrip("/").endswith("/compressed"))
+    return cameras
 
-    joint_state: JointState | None = None
-    joint_state_at: float = 0.0
-    images: dict | None = None  # name -> (message, monotonic arrival, ROS-clock arrival in ns)
+
+def _local_path_missing(policy_path: str) -> bool:
+    """A path-looking policy_path (not a hub id) that does not exist."""
+    looks_local = policy_path.startswith(("/", "./", "../", "~"))
+    return looks_local and not Path(policy_path).expanduser().exists()
 
 
 def _ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def _age_ms(now_ns: int, then_ns: int) -> float:
+    """now - then in ms; NaN when either stamp is unknown (0)."""
+    return (now_ns - then_ns) / 1e6 if now_ns and then_ns else float("nan")
+
+
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
-        p = self.declare_parameter
-        self.policy_path = p("policy_path", "").value or str(default_checkpoint_path())
-        self.device = p("device", "cpu").value
-        self.guidance_mode = p("guidance_mode", "identity").value
-        self.execution_horizon = p("execution_horizon", 25).value
-        self.max_guidance_weight = p("max_guidance_weight", 10.0).value
-        self.schedule = p("schedule", "LINEAR").value
-        self.camera_topics = p("camera_topics", ["front=/camera/front/image_raw"]).value
-        calibration_file = p("calibration_file", "").value or str(default_calibration_path())
-        use_degrees = p("use_degrees", True).value
-        self.joints = list(p("joint_names", list(JOINT_NAMES)).value)
-        task = p("task", "").value
-        self.trigger_remaining = p("trigger_remaining", 25).value
-        self.observation_timeout_s = p("observation_timeout_s", 0.5).value
-        self.extra_latency_ms = p("extra_latency_ms", 0.0).value
-        self.publish_priority = p("publish_priority", 30).value
-        self.profiling = p("profiling", True).value
-        delay_window = p("delay_window", 10).value
-        delay_warmup = p("delay_warmup", 1).value
-        self.delay_margin_ticks = p("delay_margin_ticks", 1).value
-        delay_percentile = p("delay_percentile", 0.0).value
-        self._delay_args = dict(window=delay_window, warmup=delay_warmup, margin_ticks=self.delay_margin_ticks,
-                                percentile=delay_percentile or None)
+        p = declare(self, PARAMETERS)
+        self.cameras = parse_camera_topics(p["camera_topics"])
+        if _local_path_missing(p["policy_path"]):
+            raise ParameterError(f"parameter policy_path = {p['policy_path']!r}: no such directory")
+        settings = SchedulerSettings(
+            trigger_remaining=p["trigger_remaining"], observation_timeout_s=p["observation_timeout_s"],
+            delay_window=p["delay_window"], delay_warmup=p["delay_warmup"],
+            delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"])
+        self.guidance_mode = p["guidance_mode"]
+        self.execution_horizon = p["execution_horizon"]
+        self.extra_latency_ms = p["extra_latency_ms"]
+        self.publish_priority = p["publish_priority"]
+        self.device = p["device"]
+        self.profiling = p["profiling"]
+        self.fatal_error = ""
 
-        self.units = JointUnits(Calibration.load(calibration_file), self.joints, use_degrees)
-        started = time.monotonic()
-        self.policy = LeRobotPolicy(
-            self.policy_path, self.device,
-            GuidanceSettings(self.guidance_mode, self.execution_horizon, self.max_guidance_weight, self.schedule),
-            task=task)
-        if self.policy.action_dim != len(self.joints) or self.policy.state_dim != len(self.joints):
-            raise ValueError(f"policy {self.policy_path} has state dim {self.policy.state_dim} and action dim "
-                             f"{self.policy.action_dim}; joint_names has {len(self.joints)} joints")
-        self.get_logger().info(f"loaded {self.policy.type} policy from {self.policy_path} on {self.device} "
-                               f"in {time.monotonic() - started:.1f} s; guidance {self.guidance_mode}")
-        self.cameras = self._parse_cameras(self.camera_topics)
-        self._frame_camera = next(iter(self.cameras), None)  # inferences start at this camera's frames
-        self._frames = FrameClock()
+        self.policy, self.policy_path = self._load_policy(p)
+        self.joints = self._joint_names(p["joint_names"])
+        try:
+            self.units = units_from_parameters(p["calibration_file"], self.joints, p["use_degrees"])
+        except ValueError as err:
+            raise ParameterError(f"parameter calibration_file: {err}") from None
+        missing = set(self.policy.image_keys) - set(self.cameras)
+        if missing:
+            raise ParameterError(f"parameter camera_topics gives {sorted(self.cameras)}; the policy needs cameras "
+                                 f"{sorted(missing)}")
+
+        self._lock = threading.Lock()  # the scheduler and the latest messages, between the two threads
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._joint_state: JointState | None = None
+        self._images: dict[str, tuple] = {}  # key -> (message, ROS-clock arrival in ns)
+        self._woken_at = 0.0  # monotonic arrival of the message that last woke the inference thread
+        # The chunk's observation is the first camera's image; its frames may start an inference.
+        self._frame_camera = next(iter(self.cameras), None)
+        self.scheduler = InferenceScheduler(
+            settings, inputs=[JOINT_STATES_INPUT, *(topic for topic, _ in self.cameras.values())],
+            status_input="/rtc/executor_status", chunk_output="/rtc/action_chunk",
+            frame_input=self.cameras[self._frame_camera][0] if self._frame_camera else None)
         if self.profiling:
             enable_profiling(device=self.device)
-
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._woken_at = 0.0  # monotonic arrival of the message that last woke the inference thread
-        self._stop = threading.Event()
-        self._obs = Observation(images={})
-        self._status: ExecutorStatus | None = None
-        self._status_at = 0.0
-        self._executor_clock = ExecutorClock()
-        self.history = ChunkHistory()
-        self.estimator: DelayEstimator | None = None
-        self.state = "waiting for executor status"
-        self.level = DiagnosticStatus.WARN
-        self.counts = {"chunks": 0, "errors": 0, "paused": 0}
-        self.last_error = ""
         self.last_timing: InferenceTiming | None = None
-        self.status_behind_ticks = 0     # ticks the status used by the last inference was late
-        self._sent_at = 0.0              # monotonic time the last chunk went out
-        self._inputs_seen = False        # every input has been fresh at least once
-        self._match_wait_since: float | None = None
-        self._awaiting_decisions = 0     # merged + rejected count that means the executor took it
+        self._status_behind_ticks = 0
 
-        # torch and LeRobot leave ~400k long-lived objects: a full collection of them takes 200+ ms,
-        # which would land inside an inference and break the delay the chunk promised. Freeze them,
-        # before subscribing, so that no status waits in a queue while the collection runs.
+        # torch and LeRobot leave ~400k long-lived objects: a full collection of them would land inside
+        # an inference and break the delay the chunk promised. Freeze them, before subscribing, so that
+        # no status waits in a queue while the collection runs.
         gc.collect()
         gc.freeze()
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, STATUS_QOS)
-        for name, (topic, compressed) in self.cameras.items():
+        for key, (topic, compressed) in self.cameras.items():
             self.create_subscription(CompressedImage if compressed else Image, topic,
-                                     lambda msg, name=name: self._on_image(name, msg), qos_profile_sensor_data)
+                                     lambda msg, key=key, topic=topic: self._on_image(key, topic, msg),
+                                     qos_profile_sensor_data)
         self.chunk_pub = self.create_publisher(ActionChunk, "/rtc/action_chunk", CHUNK_QOS)
         self.timing_pub = self.create_publisher(InferenceTiming, "/rtc/timing", 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self.diagnostics = Diagnostics(self, hardware_id=f"{self.policy.type} on {self.device}")
+        self.diagnostics.add("inference", self._inference_report)
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
-        self._thread.start()
+
+    def _load_policy(self, p: dict):
+        """Heavy imports and loading, after every parameter was checked."""
+        from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, default_checkpoint_path
+        from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
+
+        path = p["policy_path"] or str(default_checkpoint_path())
+        started = time.monotonic()
+        guidance = GuidanceSettings(self.guidance_mode, self.execution_horizon, p["max_guidance_weight"],
+                                    p["schedule"])
+        try:
+            policy = LeRobotPolicy(path, self.device, guidance, task=p["task"])
+        except (CheckpointError, OSError) as err:
+            raise StartupError(f"cannot load policy {path}: {err}") from None
+        self.get_logger().info(f"loaded {policy.type} policy from {path} on {self.device} in "
+                               f"{time.monotonic() - started:.1f} s; guidance {self.guidance_mode}")
+        return policy, path
+
+    def _joint_names(self, configured: list[str]) -> list[str]:
+        joints = list(configured) or list(self.policy.joint_names or [])
+        if not joints:
+            raise ParameterError(f"parameter joint_names is empty and the {self.policy.type} policy does not name "
+                                 "its joints: list them in the policy's state/action order")
+        if self.policy.action_dim != len(joints) or self.policy.state_dim != len(joints):
+            raise ParameterError(f"parameter joint_names has {len(joints)} joints; the policy has state dim "
+                                 f"{self.policy.state_dim} and action dim {self.policy.action_dim}")
+        return joints
 
     # ----- ROS callbacks: store the latest, nothing else -------------------------------------------
-    def _parse_cameras(self, entries: list[str]) -> dict[str, tuple[str, bool]]:
-        cameras = {}
-        for entry in entries:
-            name, sep, topic = entry.partition("=")
-            if not sep:
-                raise ValueError(f"camera_topics entry {entry!r} is not name=topic")
-            cameras[f"observation.images.{name}"] = (topic, topic.rstrip("/").endswith("/compressed"))
-        missing = set(self.policy.image_keys) - set(cameras)
-        if missing:
-            raise ValueError(f"the policy needs cameras {sorted(missing)}; camera_topics gives {sorted(cameras)}")
-        return cameras
-
     def _on_joint_state(self, msg: JointState) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._obs.joint_state, self._obs.joint_state_at = msg, time.monotonic()
+            self._joint_state = msg
+            self.scheduler.on_input(JOINT_STATES_INPUT, now)
 
-    def _on_image(self, name: str, msg) -> None:
-        arrived = time.monotonic()
+    def _on_image(self, key: str, topic: str, msg) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._obs.images[name] = (msg, arrived, self.get_clock().now().nanoseconds)
-            if name == self._frame_camera:
-                self._frames.observe(arrived)
-                self._woken_at = arrived
+            self._images[key] = (msg, self.get_clock().now().nanoseconds)
+            self.scheduler.on_input(topic, now)
+            if key == self._frame_camera:
+                self._woken_at = now
                 self._wake.set()
 
     def _on_status(self, msg: ExecutorStatus) -> None:
-        arrived = time.monotonic()
+        now = time.monotonic()
         with self._lock:
-            self._status, self._status_at = msg, arrived
-            if msg.control_rate_hz > 0:
-                self._executor_clock.observe(msg.step, 1.0 / msg.control_rate_hz, arrived)
-            self._woken_at = arrived
+            self.scheduler.on_status(msg, now)
+            self._woken_at = now
         self._wake.set()
 
     # ----- inference thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the inference thread before rclpy's context goes (it publishes)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10.0)
+        if self.profiling:
+            print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
+
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(0.1)
+            self._wake.wait(WAKE_PERIOD_S)
             self._wake.clear()
+            readers = (self.count_subscribers(self.chunk_pub.topic_name), self.chunk_pub.get_subscription_count())
+            with self._lock:
+                plan = self.scheduler.decide(time.monotonic(), readers)
+                joint_state, images, woken_at = self._joint_state, dict(self._images), self._woken_at
+                notices, self.scheduler.notices = self.scheduler.notices, []
+            for notice in notices:
+                self.get_logger().warning(notice)
+            if plan is None:
+                continue
             try:
-                self._maybe_infer()
-            except Exception as exc:  # the node stays up and reports; the next trigger retries
-                self.counts["errors"] += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self.state, self.level = f"inference failed: {self.last_error}", DiagnosticStatus.ERROR
-                self.get_logger().error(f"inference failed: {self.last_error}\n{traceback.format_exc()}")
-                self._stop.wait(ERROR_BACKOFF_S)
+                self._infer(plan, joint_state, images, woken_at)
+            except Exception as exc:  # the node stays up and reports; the scheduler backs off
+                message = f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    first = self.scheduler.on_error(message, time.monotonic())
+                if first:
+                    self.get_logger().error(f"inference failed: {message}\n{traceback.format_exc()}")
+                else:
+                    self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
-    def _snapshot(self):
-        """The latest inputs, and how many ticks the executor has run since the status was sent
-        (a status can arrive late; the executor clock knows the tick now)."""
-        with self._lock:
-            status = self._status
-            now_step = self._executor_clock.step_at(time.monotonic()) if status is not None else None
-            behind = 0 if now_step is None else now_step - status.step
-            return (status, behind, self._obs.joint_state, self._obs.joint_state_at, dict(self._obs.images),
-                    self._frames.next_arrival(), self._woken_at)
+    def _infer(self, plan: Plan, joint_state: JointState, images: dict, woken_at: float) -> None:
+        from rtc_policy_node.lerobot_policy import emulate_latency
 
-    def _stale_inputs(self, joint_state_at: float, images: dict, now: float) -> list[str]:
-        stale = [] if now - joint_state_at <= self.observation_timeout_s else ["/joint_states"]
-        if now - self._status_at > self.observation_timeout_s:  # the executor may be gone
-            stale.append("/rtc/executor_status")
-        for key, (topic, _) in self.cameras.items():
-            if key not in images or now - images[key][1] > self.observation_timeout_s:
-                stale.append(topic)
-        return stale
-
-    def _chunk_readers_matched(self) -> bool:
-        """Whether every subscriber of the chunk topic the graph knows (the executor, a recorder) is
-        matched with our publisher, or MATCH_WAIT_S has passed (a reader with incompatible QoS never
-        matches). Checked before the first chunk only: a chunk published while a reader is still
-        being matched never reaches it (the recorder lost the first chunks of 4 runs in 22 that
-        way, the hardest seams of a run)."""
-        topic = self.chunk_pub.topic_name
-        graph, matched = self.count_subscribers(topic), self.chunk_pub.get_subscription_count()
-        if graph and matched >= graph:
-            return True
-        now = time.monotonic()
-        self._match_wait_since = self._match_wait_since or now
-        if matched and now - self._match_wait_since > MATCH_WAIT_S:
-            self.get_logger().warning(f"{graph - matched} of {graph} subscribers of {topic} did not match "
-                                      f"in {MATCH_WAIT_S} s (incompatible QoS?); publishing anyway")
-            return True
-        self.state, self.level = f"waiting for the subscribers of {topic} to match", DiagnosticStatus.WARN
-        return False
-
-    def _needs_chunk(self, status: ExecutorStatus, behind: int, next_frame: float | None) -> bool:
-        decided = status.merged_count + status.rejected_count
-        now = time.monotonic()
-        if decided < self._awaiting_decisions and now - self._sent_at < MERGE_WAIT_S:
-            return False  # the executor has not merged or rejected our last chunk yet
-        # Start at the last frame before the trigger, or at the trigger when frames are late.
-        period = 1.0 / status.control_rate_hz if status.control_rate_hz > 0 else float("inf")
-        return status.active_chunk_id == 0 or starts_at_this_frame(
-            status.remaining - behind, self.trigger_remaining, period, now, next_frame)
-
-    def _maybe_infer(self) -> None:
-        status, behind, joint_state, joint_state_at, images, next_frame, woken_at = self._snapshot()
-        if status is None or not self._needs_chunk(status, behind, next_frame):
-            return
-        now = time.monotonic()
-        stale = self._stale_inputs(joint_state_at, images, now)
-        if stale and not self._inputs_seen:  # start-up: the publishers are still coming up
-            self.state, self.level = f"waiting for the first message on {', '.join(stale)}", DiagnosticStatus.WARN
-            return
-        if not self._inputs_seen and not self._chunk_readers_matched():
-            return
-        self._inputs_seen = True
-        if stale:
-            if not self.state.startswith("paused"):
-                self.counts["paused"] += 1
-                self.get_logger().warning(f"inference paused: no recent message on {stale}")
-            self.state, self.level = f"paused: no recent message on {', '.join(stale)}", DiagnosticStatus.WARN
-            return
-        if self.estimator is None or self.estimator.control_period_s != 1.0 / status.control_rate_hz:
-            self.estimator = DelayEstimator(1.0 / status.control_rate_hz, **self._delay_args)
-        self._infer(status, behind, joint_state, images, woken_at)
-
-    def _infer(self, status: ExecutorStatus, behind: int, joint_state: JointState, images: dict,
-               woken_at: float) -> None:
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
-        # Row 0 is meant for the tick the executor serves next now, not for the one the (possibly
-        # late) status named; the leftover starts at that tick too.
-        source_step = status.step + behind
-        self.status_behind_ticks = behind
-        guided = status.active_chunk_id != 0 and self.guidance_mode != "off"
-        leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind) if guided else None
-        delay = self.estimator.estimate()
-        prev_id = status.active_chunk_id if leftover is not None else 0
-
+        self._status_behind_ticks = plan.status_behind_ticks
         radians = joint_vector(joint_state.name, joint_state.position, self.joints)
         state = self.units.to_features(radians)
         arrays = {}
-        for key, (msg, _, _) in images.items():
-            if key in self.cameras:
-                arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
-                    else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-        # The chunk's observation is the image of the camera whose frames start inferences (the
-        # joint state for a policy without cameras).
-        if self._frame_camera is None:
+        for key, (msg, _) in images.items():
+            arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
+                else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+        if self._frame_camera is None:  # a policy without cameras: the joint state is the observation
             stamp, image_arrival_ns = joint_state.header.stamp, 0
         else:
-            frame, _, image_arrival_ns = images[self._frame_camera]
+            frame, image_arrival_ns = images[self._frame_camera]
             stamp = frame.header.stamp
         t_pre = time.monotonic()
 
-        chunk = self.policy.sample(state, arrays, leftover, delay)
+        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay)
         t_model = time.monotonic()
         emulate_latency(self.extra_latency_ms, t_pre)
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
 
+        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
             msg.header.stamp = stamp
-            msg.chunk_id = self.history.add(chunk.model_output)
-            msg.source_step = source_step
-            msg.inference_delay = delay
+            msg.chunk_id = self.scheduler.next_chunk_id()
+            msg.source_step = plan.source_step
+            msg.inference_delay = plan.delay
             msg.execution_horizon = self.execution_horizon
             msg.guidance_mode = self.guidance_mode
-            msg.prev_chunk_id = prev_id
+            msg.prev_chunk_id = plan.prev_chunk_id if guided else 0
             msg.joint_names = self.joints
             msg.length, msg.action_dim = radians_chunk.shape
             # array.array skips rclpy's per-element range check of a float list (milliseconds for 50x6)
@@ -341,12 +316,11 @@ class PolicyNode(Node):
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
             wall_pub = self.get_clock().now().nanoseconds
-        self._sent_at = t_pub
-        self._awaiting_decisions = status.merged_count + status.rejected_count + 1
-        self.estimator.add(t_pub - t_start)
+        with self._lock:
+            self.scheduler.on_published(plan, chunk.model_output, t_start, t_pub)
 
-        # The parts add up to end_to_end_ms (rtc_msgs/msg/InferenceTiming.msg); the sampler's own
-        # split covers its preprocessor, model and postprocessor, this node's covers the rest.
+        # The parts add up to end_to_end_ms (rtc_msgs/msg/InferenceTiming.msg): the sampler's own split
+        # covers its preprocessor, model and postprocessor, this node's clock reads the rest.
         timing = InferenceTiming()
         timing.header.stamp = self.get_clock().now().to_msg()
         timing.chunk_id = msg.chunk_id
@@ -356,18 +330,18 @@ class PolicyNode(Node):
         timing.extra_latency_wait_ms = _ms(t_sampled - t_model)
         timing.postprocessing_ms = _ms(chunk.postprocessing_s + t_post - t_sampled)
         timing.publish_ms = _ms(t_pub - t_post)
+        start_ns = wall_start.nanoseconds
         obs_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        nan = float("nan")
-        timing.end_to_end_ms = (wall_pub - obs_ns) / 1e6 if obs_ns else nan
-        timing.observation_age_ms = (wall_start.nanoseconds - obs_ns) / 1e6 if obs_ns else nan
-        timing.image_transport_ms = (image_arrival_ns - obs_ns) / 1e6 if obs_ns and image_arrival_ns else nan
-        timing.image_wait_ms = (wall_start.nanoseconds - image_arrival_ns) / 1e6 if image_arrival_ns else nan
         js_ns = joint_state.header.stamp.sec * 10**9 + joint_state.header.stamp.nanosec
-        timing.joint_state_age_ms = (wall_start.nanoseconds - js_ns) / 1e6 if js_ns else nan
+        timing.end_to_end_ms = _age_ms(wall_pub, obs_ns)
+        timing.observation_age_ms = _age_ms(start_ns, obs_ns)
+        timing.image_transport_ms = _age_ms(image_arrival_ns, obs_ns)
+        timing.image_wait_ms = _age_ms(start_ns, image_arrival_ns)
+        timing.joint_state_age_ms = _age_ms(start_ns, js_ns)
         timing.trigger_wait_ms = _ms(t_start - woken_at)
         timing.extra_latency_ms = float(self.extra_latency_ms)
-        timing.inference_delay = delay
-        timing.last_d_real = status.last_d_real
+        timing.inference_delay = plan.delay
+        timing.last_d_real = self._last_d_real()
         timing.execution_horizon = self.execution_horizon
         self.timing_pub.publish(timing)
         for field_name, component in COMPONENTS.items():
@@ -375,49 +349,39 @@ class PolicyNode(Node):
             if not math.isnan(value):
                 record_timing(component, value / 1000.0)
         self.last_timing = timing
-        self.counts["chunks"] += 1
-        self.state, self.level = "running", DiagnosticStatus.OK
+
+    def _last_d_real(self) -> int:
+        with self._lock:
+            status = self.scheduler.last_status
+        return -1 if status is None else int(status.last_d_real)
 
     # ----- diagnostics -----------------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
-        status = DiagnosticStatus(level=self.level, name="rtc_policy: inference", message=self.state,
-                                  hardware_id=self.device)
-        values = {**{k: str(v) for k, v in self.counts.items()}, "policy": self.policy_path,
-                  "guidance_mode": self.guidance_mode, "last_error": self.last_error,
-                  "delay_estimate_ticks": str(self.estimator.estimate() if self.estimator else ""),
-                  "status_behind_ticks": str(self.status_behind_ticks)}
+    def _inference_report(self) -> Report:
+        with self._lock:
+            scheduler = self.scheduler
+            phase, detail, counts = scheduler.phase, scheduler.detail, scheduler.counts
+            estimate = scheduler.delay_estimate
+            last_error = scheduler.last_error
+        level = Level.ERROR if phase is Phase.BACKING_OFF else Level.WARN if phase.problem else Level.OK
+        report = Report(level, f"{phase.value} {detail}" if detail else phase.value)
+        report.values = {
+            "state": phase.name.lower(),
+            "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
+            "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,
+            "policy": self.policy_path, "guidance_mode": self.guidance_mode, "last_error": last_error,
+            "delay_estimate_ticks": "" if estimate is None else estimate,
+            "status_behind_ticks": self._status_behind_ticks,
+        }
         if self.last_timing is not None:
-            values["policy_inference_ms"] = f"{self.last_timing.policy_inference_ms:.1f}"
-            values["end_to_end_ms"] = f"{self.last_timing.end_to_end_ms:.1f}"
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(array)
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5.0)
-        if self.profiling:
-            print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
+            report.values["policy_inference_ms"] = f"{self.last_timing.policy_inference_ms:.1f}"
+            report.values["end_to_end_ms"] = f"{self.last_timing.end_to_end_ms:.1f}"
+        return report
 
 
 def main(args: list[str] | None = None) -> None:
     # The publishing section runs under SCHED_FIFO but still needs the GIL: a short switch interval
     # bounds how long a normal thread of this process (ROS callbacks) can keep it.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node("policy_node", PolicyNode, args=args, switch_interval_s=GIL_SWITCH_INTERVAL_S)
 
 
 if __name__ == "__main__":

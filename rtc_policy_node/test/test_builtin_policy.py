@@ -9,43 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from rtc_policy_node import lerobot_policy
 from rtc_policy_node.builtin_policy import CAMERA_KEY, CheckpointError, SmallFlowConfig, default_checkpoint_path
 from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, cosine_basis
-from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_pre_post_processors
-from rtc_policy_node.evaluation.sim_policy import SimPolicy
+from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
 
 MODES = ("off", "identity", "vjp", "prefix")
 
 
 def _tiny_config(joints: int = 6, **overrides) -> SmallFlowConfig:
-    features = {
-        "input_features": {
-            OBS_STATE: PolicyFeature(type=FeatureType.STATE, shape=(joints,)),
-            CAMERA_KEY: PolicyFeature(type=FeatureType.VISUAL, shape=(3, 96, 96)),
-        },
-        "output_features": {ACTION: PolicyFeature(type=FeatureType.ACTION, shape=(joints,))},
-    }
-    return SmallFlowConfig(device="cpu", chunk_size=12, n_action_steps=6, hidden_dim=32, num_blocks=1,
-                           action_basis_size=12, image_feature_dim=16, num_inference_steps=4, **features, **overrides)
+    return tiny_config(joints, **overrides)
 
 
 def _write_checkpoint(path: Path, joints: int = 6) -> Path:
-    torch.manual_seed(0)
-    config = _tiny_config(joints)
-    stats = {
-        OBS_STATE: {"mean": torch.zeros(joints), "std": torch.ones(joints)},
-        ACTION: {"mean": torch.full((joints,), 10.0), "std": torch.full((joints,), 2.0)},
-    }
-    SmallFlowPolicy(config).save_pretrained(path)
-    for pipeline in make_small_flow_pre_post_processors(config, dataset_stats=stats):
-        pipeline.save_pretrained(path)
-    return path
+    return write_untrained_checkpoint(path, _tiny_config(joints))
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +85,6 @@ def test_refuses_an_action_dim_it_was_not_trained_for(checkpoint: Path, tmp_path
         policy.sample(state[:5], images, None, 0)
     with pytest.raises(ValueError, match="trained for action dim 6, asked for 7"):
         policy.policy.require_action_dim(7)
-    seven = _write_checkpoint(tmp_path / "seven", joints=7)
-    with pytest.raises(ValueError, match="action dim 7; the simulated SO-100 has 6 joints"):
-        SimPolicy(seven)
 
 
 def test_extra_latency_sleeps_the_rest_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:

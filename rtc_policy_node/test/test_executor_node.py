@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ def executor_args(*params: str) -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
     script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/executor_node"
-    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}"]
+    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}"]
     for param in params:
         args += ["-p", param]
     return args

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtc_policy_node.chunk_history import ChunkHistory
-from rtc_policy_node.joint_units import JointUnits
+from rtc_policy_node.core.chunk_history import ChunkHistory
+from rtc_policy_node.joint_units import CalibratedUnits, RadianUnits
 from rtc_policy_node.joint_vector import joint_vector
-from so100_driver.arm import Calibration, default_calibration_path, feature_norm_modes
+from so100_driver.arm import default_calibration_path, feature_norm_modes, load_calibration
 
 
 def test_leftover_is_the_active_chunk_from_the_reported_row():
@@ -47,9 +47,9 @@ def test_joint_vector_errors_name_the_joint(names, positions, message):
 
 @pytest.mark.parametrize("use_degrees", [True, False])
 def test_joint_units_convert_rows_like_the_calibration_does_one_value_at_a_time(use_degrees):
-    calibration = Calibration.load(default_calibration_path())
+    calibration = load_calibration(default_calibration_path())
     joints = ["gripper", "elbow_flex", "shoulder_pan"]  # the policy's order, not the arm's
-    units = JointUnits(calibration, joints, use_degrees)
+    units = CalibratedUnits(calibration, joints, use_degrees)
     modes = feature_norm_modes(use_degrees)
     radians = np.random.default_rng(0).uniform(-1.5, 1.5, size=(50, 3))
     features = units.to_features(radians)
@@ -60,5 +60,13 @@ def test_joint_units_convert_rows_like_the_calibration_does_one_value_at_a_time(
     np.testing.assert_allclose(inside, features, atol=1e-9)
     with pytest.raises(ValueError, match="3 joint values"):
         units.to_features(np.zeros((2, 6)))
-    with pytest.raises(ValueError, match="not SO-100 joints"):
-        JointUnits(calibration, ["elbow"])
+    with pytest.raises(ValueError, match="not in calibration"):
+        CalibratedUnits(calibration, ["elbow"])
+
+
+def test_radian_units_pass_values_through_and_check_the_width():
+    units = RadianUnits(["j1", "j2", "j3", "j4", "j5", "j6", "j7"])
+    rows = np.random.default_rng(1).normal(size=(4, 7))
+    np.testing.assert_array_equal(units.to_radians(units.to_features(rows)), rows)
+    with pytest.raises(ValueError, match="7 joint values"):
+        units.to_features(np.zeros(6))

@@ -1,30 +1,28 @@
-"""The SO-100 arm model: joint names, motor ids, calibration and unit conversions.
+"""The SO-100/SO-101 arm model: joint names, motor ids and its calibration.
 
-Three unit systems meet here:
-
-- ticks: what the STS3215 reports in Present_Position (0..4095 per turn, homing offset already
-  applied by the servo firmware);
-- radians: the ROS side (REP-103). Zero is the midpoint of the calibrated range, one turn is
-  4096 ticks;
-- LeRobot feature units: what LeRobot SO-100 policies see ("<joint>.pos"): degrees, or -100..100
-  for checkpoints recorded without ``use_degrees``; the gripper is always 0..100. The formulas
-  are LeRobot 0.4.4's ``MotorsBus._normalize`` / ``_unnormalize`` (including their clamping and
-  integer truncation), so a policy sees exactly the numbers it was trained on.
-
-The calibration is the JSON file ``lerobot-calibrate`` writes, so one file serves both sides.
+The calibration file format and the unit conversions (ticks, radians, LeRobot features) are
+`lerobot_calibration`'s; this module adds what is SO-100 about them: six joints of these names on
+these bus ids, and the calibration shipped for the simulated arm.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, dataclass
-from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Union
 
-import numpy as np
+from lerobot_calibration import (
+    RADIANS_PER_TICK,
+    TICKS_PER_TURN,
+    Calibration,
+    CalibrationError,
+    NormMode,
+    feature_name,
+    norm_modes,
+)
+
+__all__ = ["JOINT_NAMES", "MOTOR_IDS", "MOTOR_MODEL", "RADIANS_PER_TICK", "TICKS_PER_TURN", "Calibration",
+           "CalibrationError", "NormMode", "check_so100", "default_calibration_path", "feature_name",
+           "feature_norm_modes", "load_calibration"]
 
 JOINT_NAMES: tuple[str, ...] = (
     "shoulder_pan",
@@ -36,31 +34,11 @@ JOINT_NAMES: tuple[str, ...] = (
 )
 MOTOR_IDS: dict[str, int] = {name: index + 1 for index, name in enumerate(JOINT_NAMES)}
 MOTOR_MODEL = "sts3215"
-TICKS_PER_TURN = 4096
-RADIANS_PER_TICK = 2.0 * math.pi / TICKS_PER_TURN
-# LeRobot's DEGREES mode divides by (resolution - 1), not by the resolution.
-_LEROBOT_MAX_RES = TICKS_PER_TURN - 1
-_CALIBRATION_FIELDS = ("id", "drive_mode", "homing_offset", "range_min", "range_max")
-ArrayOrFloat = Union[float, np.ndarray]  # conversions take one value or a numpy array of one joint
-
-
-class NormMode(str, Enum):
-    """LeRobot's MotorNormMode values, by the same names and strings."""
-
-    DEGREES = "degrees"
-    RANGE_M100_100 = "range_m100_100"
-    RANGE_0_100 = "range_0_100"
 
 
 def feature_norm_modes(use_degrees: bool = True) -> dict[str, NormMode]:
     """Per-joint normalisation of LeRobot's SO-100 follower (gripper always 0..100)."""
-    body = NormMode.DEGREES if use_degrees else NormMode.RANGE_M100_100
-    return {name: (NormMode.RANGE_0_100 if name == "gripper" else body) for name in JOINT_NAMES}
-
-
-def feature_name(joint: str) -> str:
-    """LeRobot's observation/action key for a joint position."""
-    return f"{joint}.pos"
+    return norm_modes(JOINT_NAMES, use_degrees)
 
 
 def default_calibration_path() -> Path:
@@ -68,173 +46,23 @@ def default_calibration_path() -> Path:
     return Path(str(resources.files("so100_driver") / "data" / "so100_sim_calibration.json"))
 
 
-class CalibrationError(ValueError):
-    """A calibration file is missing, unreadable, or has a bad field; the message names which."""
+def check_so100(calibration: Calibration) -> Calibration:
+    """`calibration` if it calibrates the six SO-100 joints on their bus ids, else CalibrationError."""
+    source = calibration.source
+    missing = [name for name in JOINT_NAMES if name not in calibration.motors]
+    if missing:
+        raise CalibrationError(f"calibration file {source}: missing joint(s) {', '.join(missing)}")
+    extra = [name for name in calibration.motors if name not in JOINT_NAMES]
+    if extra:
+        raise CalibrationError(f"calibration file {source}: joint(s) {', '.join(extra)} are not SO-100 joints")
+    for name in JOINT_NAMES:
+        motor_id = calibration.motors[name].id
+        if motor_id != MOTOR_IDS[name]:
+            raise CalibrationError(f"calibration file {source}: field '{name}.id' is {motor_id}, the SO-100 uses "
+                                   f"id {MOTOR_IDS[name]}")
+    return Calibration(motors={name: calibration.motors[name] for name in JOINT_NAMES}, source=source)
 
 
-@dataclass(frozen=True)
-class MotorCalibration:
-    """One motor's entry in a ``lerobot-calibrate`` file."""
-
-    id: int
-    drive_mode: int
-    homing_offset: int
-    range_min: int
-    range_max: int
-
-    @property
-    def midpoint(self) -> float:
-        return (self.range_min + self.range_max) / 2
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Calibration of all six joints plus the conversions that depend on it."""
-
-    motors: Mapping[str, MotorCalibration]
-    source: str = "<memory>"
-
-    # ----- loading and saving -------------------------------------------------------------
-    @classmethod
-    def load(cls, path: str | Path) -> Calibration:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise CalibrationError(f"calibration file {path}: cannot be read ({exc.strerror})") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CalibrationError(f"calibration file {path}: not valid JSON ({exc})") from exc
-        return cls.from_dict(data, source=str(path))
-
-    @classmethod
-    def from_dict(cls, data: Any, source: str = "<memory>") -> Calibration:
-        if not isinstance(data, dict):
-            raise CalibrationError(f"calibration file {source}: top level must be an object of joints")
-        missing = [name for name in JOINT_NAMES if name not in data]
-        if missing:
-            raise CalibrationError(f"calibration file {source}: missing joint(s) {', '.join(missing)}")
-        motors: dict[str, MotorCalibration] = {}
-        for name in JOINT_NAMES:
-            entry = data[name]
-            if not isinstance(entry, dict):
-                raise CalibrationError(f"calibration file {source}: '{name}' must be an object")
-            values: dict[str, int] = {}
-            for field in _CALIBRATION_FIELDS:
-                where = f"calibration file {source}: field '{name}.{field}'"
-                if field not in entry:
-                    raise CalibrationError(f"{where} is missing")
-                value = entry[field]
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise CalibrationError(f"{where} must be an integer, got {value!r}")
-                values[field] = value
-            motor = MotorCalibration(**values)
-            _check_motor(name, motor, source)
-            motors[name] = motor
-        return cls(motors=motors, source=source)
-
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        return {name: asdict(self.motors[name]) for name in JOINT_NAMES}
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=4) + "\n")
-
-    # ----- ticks <-> radians ---------------------------------------------------------------
-    def ticks_to_radians(self, joint: str, ticks: ArrayOrFloat) -> ArrayOrFloat:
-        return (ticks - self.motors[joint].midpoint) * RADIANS_PER_TICK
-
-    def radians_to_ticks(self, joint: str, radians: ArrayOrFloat) -> ArrayOrFloat:
-        """Exact (fractional) ticks; round when writing a register."""
-        return radians / RADIANS_PER_TICK + self.motors[joint].midpoint
-
-    def limits_radians(self, joint: str) -> tuple[float, float]:
-        """Calibrated range of a joint in radians (lower, upper)."""
-        motor = self.motors[joint]
-        return self.ticks_to_radians(joint, motor.range_min), self.ticks_to_radians(joint, motor.range_max)
-
-    def clamp_radians(self, joint: str, radians: float) -> float:
-        lower, upper = self.limits_radians(joint)
-        return min(upper, max(lower, radians))
-
-    # ----- ticks <-> LeRobot feature units (LeRobot 0.4.4 MotorsBus semantics) -------------
-    def ticks_to_feature(self, joint: str, ticks: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
-        """Scalar or numpy array of one joint's ticks -> LeRobot feature units."""
-        mode = NormMode(mode)
-        motor = self.motors[joint]
-        lo, hi = motor.range_min, motor.range_max
-        if mode is NormMode.DEGREES:
-            return (ticks - motor.midpoint) * 360 / _LEROBOT_MAX_RES
-        bounded = np.clip(ticks, lo, hi)
-        if mode is NormMode.RANGE_M100_100:
-            norm = ((bounded - lo) / (hi - lo)) * 200 - 100
-            return -norm if motor.drive_mode else norm
-        norm = ((bounded - lo) / (hi - lo)) * 100  # RANGE_0_100
-        return 100 - norm if motor.drive_mode else norm
-
-    def feature_to_ticks(self, joint: str, value: float, mode: NormMode | str) -> int:
-        """Integer goal ticks as LeRobot computes them (clamped, truncated toward zero)."""
-        mode = NormMode(mode)
-        motor = self.motors[joint]
-        lo, hi = motor.range_min, motor.range_max
-        if mode is NormMode.DEGREES:
-            return int(value * _LEROBOT_MAX_RES / 360 + motor.midpoint)
-        if mode is NormMode.RANGE_M100_100:
-            value = -value if motor.drive_mode else value
-            bounded = min(100.0, max(-100.0, value))
-            return int(((bounded + 100) / 200) * (hi - lo) + lo)
-        value = 100 - value if motor.drive_mode else value  # RANGE_0_100
-        bounded = min(100.0, max(0.0, value))
-        return int((bounded / 100) * (hi - lo) + lo)
-
-    # ----- radians <-> LeRobot feature units ------------------------------------------------
-    def radians_to_feature(self, joint: str, radians: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
-        """Scalar or numpy array of one joint's radians -> LeRobot feature units."""
-        return self.ticks_to_feature(joint, self.radians_to_ticks(joint, radians), mode)
-
-    def feature_to_radians(self, joint: str, value: ArrayOrFloat, mode: NormMode | str) -> ArrayOrFloat:
-        """Inverse of :meth:`radians_to_feature` without LeRobot's integer truncation; scalar or array."""
-        mode = NormMode(mode)
-        motor = self.motors[joint]
-        lo, hi = motor.range_min, motor.range_max
-        if mode is NormMode.DEGREES:
-            ticks = value * _LEROBOT_MAX_RES / 360 + motor.midpoint
-        elif mode is NormMode.RANGE_M100_100:
-            value = -value if motor.drive_mode else value
-            ticks = ((np.clip(value, -100.0, 100.0) + 100) / 200) * (hi - lo) + lo
-        else:  # RANGE_0_100
-            value = 100 - value if motor.drive_mode else value
-            ticks = (np.clip(value, 0.0, 100.0) / 100) * (hi - lo) + lo
-        return self.ticks_to_radians(joint, ticks)
-
-    def radians_to_features(
-        self, positions: Mapping[str, float], use_degrees: bool = True
-    ) -> dict[str, float]:
-        """ROS joint positions by name -> LeRobot ``{"<joint>.pos": value}``."""
-        modes = feature_norm_modes(use_degrees)
-        return {feature_name(j): self.radians_to_feature(j, positions[j], modes[j]) for j in JOINT_NAMES}
-
-    def features_to_radians(
-        self, features: Mapping[str, float], use_degrees: bool = True
-    ) -> dict[str, float]:
-        """LeRobot ``{"<joint>.pos": value}`` -> ROS joint positions by name."""
-        modes = feature_norm_modes(use_degrees)
-        return {j: self.feature_to_radians(j, features[feature_name(j)], modes[j]) for j in JOINT_NAMES}
-
-
-def _check_motor(name: str, motor: MotorCalibration, source: str) -> None:
-    where = f"calibration file {source}: field '{name}"
-    if motor.id != MOTOR_IDS[name]:
-        raise CalibrationError(f"{where}.id' is {motor.id}, the SO-100 uses id {MOTOR_IDS[name]}")
-    if motor.drive_mode not in (0, 1):
-        raise CalibrationError(f"{where}.drive_mode' must be 0 or 1, got {motor.drive_mode}")
-    if not -2047 <= motor.homing_offset <= 2047:
-        raise CalibrationError(f"{where}.homing_offset' {motor.homing_offset} is outside -2047..2047")
-    for field in ("range_min", "range_max"):
-        value = getattr(motor, field)
-        if not 0 <= value < TICKS_PER_TURN:
-            raise CalibrationError(f"{where}.{field}' {value} is outside 0..{TICKS_PER_TURN - 1}")
-    if motor.range_min >= motor.range_max:
-        raise CalibrationError(
-            f"{where}.range_min' ({motor.range_min}) must be below range_max ({motor.range_max})"
-        )
+def load_calibration(path: str | Path) -> Calibration:
+    """An SO-100 calibration file (lerobot-calibrate JSON), checked joint by joint."""
+    return check_so100(Calibration.load(path))

@@ -4,27 +4,8 @@ The control loop runs on its own thread sleeping to absolute deadlines (an rclpy
 too jittery at 100 Hz); the ROS executor on the main thread only receives commands and
 publishes diagnostics. SIGINT/SIGTERM and fatal bus errors switch the torque off.
 
-Parameters (default) [unit]:
-  port ("/dev/ttyACM0")             serial port of the arm's bus adapter; ignored with sim
-  baudrate (1000000) [baud]         bus speed; in sim the emulator delays replies by their transmission time
-  calibration_file ("")             lerobot-calibrate JSON; required on a real arm, sim defaults to the shipped one
-  rate_hz (100.0) [Hz]              control cycles per second: one sync read + one sync write each
-  max_relative_target (0.25) [rad]  largest step of a goal from the present position per cycle; <= 0 disables
-  command_timeout_s (0.5) [s]       a joint's command older than this is dropped and the joint holds
-  sim (False)                       run against a servo-bus emulator on a pty inside this process
-  sim_task_seed (-1)                sim only: >= 0 starts the emulated servos at the start pose of the
-                                    simulated task with this seed (so100_driver.sim.scene_for_seed, the
-                                    scene sim_camera renders for its seed); < 0 starts at range midpoints
-  bus_timeout_s (0.01) [s]          wait for a transaction's status packets before a retry
-  bus_retries (2)                   retries per transaction before it fails
-  max_failed_cycles (20)            failed cycles in a row that are fatal (torque off, exit code 1)
-  write_calibration (True)          write homing offset and limits from the file when the servos differ;
-                                    False refuses to start instead
-  realtime (True)                   run the control loop under SCHED_FIFO (normal scheduling if refused)
-  realtime_priority (50)            SCHED_FIFO priority, 1..99
-  profiling (True)                  record robot.get_observation, robot.send_action and
-                                    robot.cycle.lateness with rtc_runtime.profiling; print their
-                                    summary table at shutdown
+Parameters: `PARAMETERS` below (names, defaults, units, limits); docs/driver.md shows the same
+table, and a test keeps the two equal.
 
 Topics:
   publishes  /joint_states (sensor_msgs/JointState, reliable, depth 10): names JOINT_NAMES, position
@@ -40,74 +21,84 @@ Topics:
 
 from __future__ import annotations
 
-import logging
-import signal
-import sys
 import threading
 import time
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
+from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.lifecycle import StartupError, run_node
+from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary
+from rtc_runtime.scheduling import request_realtime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from .arm import JOINT_NAMES, Calibration, default_calibration_path
+from .arm import JOINT_NAMES, CalibrationError, default_calibration_path, load_calibration
 from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import CommandError, CommandGate
 from .sim import scene_for_seed, start_position_ticks
-from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
-from rtc_runtime.scheduling import request_realtime
-from .timing import DeadlineClock
 
 JOINT_STATES_TOPIC = "/joint_states"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 COMMAND_TOPIC = "/so100/command"
 COMMAND_ARRAY_TOPIC = "/so100/command_array"
 
-PARAMETER_DEFAULTS: dict[str, object] = {
-    "port": "/dev/ttyACM0",
-    "baudrate": 1_000_000,
-    "calibration_file": "",
-    "rate_hz": 100.0,
-    "max_relative_target": 0.25,
-    "command_timeout_s": 0.5,
-    "sim": False,
-    "sim_task_seed": -1,
-    "bus_timeout_s": 0.01,
-    "bus_retries": 2,
-    "max_failed_cycles": 20,
-    "write_calibration": True,
-    "realtime": True,
-    "realtime_priority": 50,
-    "profiling": True,
-}
+LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
+
+PARAMETERS = (
+    ParameterSpec("port", "/dev/ttyACM0", "serial port of the arm's bus adapter; ignored with sim"),
+    ParameterSpec("baudrate", 1_000_000, "bus speed; in sim the emulator delays replies by their transmission "
+                  "time", unit="baud", minimum=9600),
+    ParameterSpec("calibration_file", "", "lerobot-calibrate JSON; required on a real arm, sim defaults to the "
+                  "shipped one"),
+    ParameterSpec("rate_hz", 100.0, "control cycles per second: one sync read + one sync write each", unit="Hz",
+                  minimum=0.0, above_minimum=True, maximum=1000.0),
+    ParameterSpec("max_relative_target", 0.25, "largest step of a goal from the present position per cycle; "
+                  "<= 0 disables", unit="rad"),
+    ParameterSpec("command_timeout_s", 0.5, "a joint's command older than this is dropped and the joint holds",
+                  unit="s", minimum=0.0, above_minimum=True),
+    ParameterSpec("sim", False, "run against a servo-bus emulator on a pty inside this process"),
+    ParameterSpec("sim_task_seed", -1, "sim only: >= 0 starts the emulated servos at the start pose of the "
+                  "simulated task with this seed (the scene sim_camera renders for its seed); < 0 starts at "
+                  "range midpoints"),
+    ParameterSpec("bus_timeout_s", 0.01, "wait for a transaction's status packets before a retry", unit="s",
+                  minimum=0.0, above_minimum=True),
+    ParameterSpec("bus_retries", 2, "retries per transaction before it fails", minimum=0),
+    ParameterSpec("max_failed_cycles", 20, "failed cycles in a row that are fatal (torque off, exit code 1)",
+                  minimum=1),
+    ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
+                  "differ; false refuses to start instead"),
+    ParameterSpec("realtime", True, "run the control loop under SCHED_FIFO (normal scheduling if refused)"),
+    ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
+    ParameterSpec("profiling", True, "record robot.get_observation, robot.send_action, robot.cycle and "
+                  "robot.cycle.lateness (docs/profiling.md); print their table at shutdown"),
+)
 
 
 class DriverNode(Node):
     def __init__(self) -> None:
         super().__init__("so100_driver")
-        p = self._declare_parameters()
+        p = declare(self, PARAMETERS)
         self.sim = p["sim"]
-        if p["realtime"] and not 1 <= p["realtime_priority"] <= 99:
-            raise ValueError(f"parameter realtime_priority must be 1..99, got {p['realtime_priority']}")
         self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
         self.rate_hz = p["rate_hz"]
         self.profiling = p["profiling"]
         if self.profiling:
             enable_profiling()
-        if self.rate_hz <= 0:
-            raise ValueError(f"parameter rate_hz must be positive, got {self.rate_hz}")
         calibration_file = p["calibration_file"] or (str(default_calibration_path()) if self.sim else "")
         if not calibration_file:
-            raise ValueError("parameter calibration_file is required (the JSON lerobot-calibrate wrote)")
-        self.calibration = Calibration.load(calibration_file)
+            raise ParameterError("parameter calibration_file is required on a real arm (the JSON "
+                                 "lerobot-calibrate wrote)")
+        try:
+            self.calibration = load_calibration(calibration_file)
+        except CalibrationError as err:
+            raise ParameterError(f"parameter calibration_file: {err}") from None
+        self.fatal_error = ""
         self.emulator: ServoBusEmulator | None = None
         port = p["port"]
         if self.sim:
@@ -125,32 +116,31 @@ class DriverNode(Node):
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
         try:
             self.driver.connect(write_calibration=p["write_calibration"])
-        except Exception:
+        except Exception as err:
             bus.close()
             if self.emulator is not None:
                 self.emulator.stop()
-            raise
+            raise StartupError(f"cannot bring up the arm on {port}: {type(err).__name__}: {err}") from None
         self.get_logger().info(f"connected to {port}; calibration {calibration_file}; torque on")
 
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         # Best effort matches reliable and best-effort publishers alike; only the latest command matters.
         command_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.create_subscription(JointState, COMMAND_TOPIC, self._on_command, command_qos)
         self.create_subscription(Float64MultiArray, COMMAND_ARRAY_TOPIC, self._on_command_array, command_qos)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self.diagnostics = Diagnostics(self, hardware_id=port)
+        self.diagnostics.add("bus", self._bus_report)
 
         self.stop_event = threading.Event()
-        self.fatal_error = ""
-        self.deadlines = DeadlineClock(1.0 / self.rate_hz)
-        self._lateness_max = 0.0
+        self.ticker = Ticker(self.rate_hz, window_ticks=max(1, round(LATENESS_WINDOW_S * self.rate_hz)),
+                             name="robot.cycle")
+        self._rate_window = (time.monotonic(), 0)  # (time, ticks) at the last diagnostics report
         self._loop_rate = 0.0
         self.scheduling = "normal"
         self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
-        self._thread.start()
 
-    def _declare_parameters(self) -> dict:
-        return {name: self.declare_parameter(name, value).value for name, value in PARAMETER_DEFAULTS.items()}
+    def start(self) -> None:
+        self._thread.start()
 
     # ----- commands (executor thread) -------------------------------------------------------
     def _on_command(self, msg: JointState) -> None:
@@ -173,27 +163,20 @@ class DriverNode(Node):
             self.scheduling = f"SCHED_FIFO {self.realtime_priority}" if granted else "normal (SCHED_FIFO refused)"
         log = self.get_logger()
         (log.info if granted else log.warning)(f"control loop at {self.rate_hz} Hz, scheduling {self.scheduling}")
-        clock = self.deadlines
-        health_every = max(1, int(round(self.rate_hz)))
-        window_start, window_ticks = time.monotonic(), 0
         try:
-            while not self.stop_event.is_set():
-                lateness = clock.wait()
-                record_timing("robot.cycle.lateness", lateness)
-                self._lateness_max = max(self._lateness_max, lateness)
-                reading = self.driver.cycle(read_health=clock.ticks % health_every == 1)
-                window_ticks += 1
-                now = time.monotonic()
-                if now - window_start >= 1.0:
-                    self._loop_rate = window_ticks / (now - window_start)
-                    window_start, window_ticks = now, 0
-                if reading is not None:
-                    self._publish_joint_state(reading)
+            self.ticker.run(self._cycle, self.stop_event)
         except FatalBusError as exc:
-            self.fatal_error = str(exc)
             self.get_logger().fatal(f"fatal bus error, switching torque off: {exc}")
             self.driver.torque_off()
+            self.diagnostics.publish()
+            self.fatal_error = f"fatal bus error: {exc}"
             self.stop_event.set()
+
+    def _cycle(self, tick: int) -> None:
+        health_every = max(1, int(round(self.rate_hz)))
+        reading = self.driver.cycle(read_health=tick % health_every == 1)
+        if reading is not None:
+            self._publish_joint_state(reading)
 
     def _publish_joint_state(self, reading) -> None:
         msg = JointState()
@@ -204,23 +187,28 @@ class DriverNode(Node):
         self.joint_pub.publish(msg)
 
     # ----- diagnostics ----------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
+    def _bus_report(self) -> Report:
         bus, cycles, gate = self.driver.bus.stats, self.driver.stats, self.gate.stats
-        status = DiagnosticStatus(name="so100_driver: bus", hardware_id=self.driver.bus.port)
+        stats = self.ticker.stats()
+        now = time.monotonic()
+        since, ticks_before = self._rate_window
+        self._rate_window = (now, stats.ticks)
+        self._loop_rate = (stats.ticks - ticks_before) / (now - since) if now > since else 0.0
+        report = Report()
         servo_faults = {m: bits for m, bits in bus.servo_errors.items() if bits}
         if self.fatal_error:
-            status.level, status.message = DiagnosticStatus.ERROR, self.fatal_error
-        elif cycles.consecutive_failures or servo_faults:
-            status.level = DiagnosticStatus.WARN
-            status.message = bus.last_error if cycles.consecutive_failures else f"servo errors {servo_faults}"
-        else:
-            status.level, status.message = DiagnosticStatus.OK, "ok"
+            report.raise_to(Level.ERROR, self.fatal_error)
+        elif cycles.consecutive_failures:
+            report.raise_to(Level.WARN, bus.last_error)
+        elif servo_faults:
+            report.raise_to(Level.WARN, f"servo errors {servo_faults}")
         values = {
             "loop_rate_hz": f"{self._loop_rate:.2f}",
             "target_rate_hz": f"{self.rate_hz:.2f}",
             "scheduling": self.scheduling,
-            "max_lateness_ms": f"{self._lateness_max * 1e3:.3f}",
-            "missed_cycles": self.deadlines.missed,
+            "lateness_p99_ms": f"{stats.p99_ms:.3f}",
+            "max_lateness_ms": f"{stats.max_ms:.3f}",
+            "missed_cycles": stats.missed,
             "cycles": cycles.cycles,
             "failed_cycles": cycles.failed_cycles,
             "bus_transactions": bus.transactions,
@@ -243,16 +231,15 @@ class DriverNode(Node):
             values[f"{joint}_voltage_v"] = f"{volts:.1f}"
         for joint, celsius in cycles.temperatures.items():
             values[f"{joint}_temperature_c"] = f"{celsius:.0f}"
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(msg)
+        report.values = values
+        return report
 
     # ----- shutdown -------------------------------------------------------------------------
-    def shutdown(self) -> None:
+    def stop(self) -> None:
         """Stop the loop, switch torque off, release the port (and the emulator in sim)."""
         self.stop_event.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
         if not self.fatal_error:  # after a fatal error the loop already switched torque off
             confirmed = self.driver.torque_off()
             self.get_logger().info("torque off" + ("" if confirmed else " (not confirmed by every servo)"))
@@ -260,35 +247,11 @@ class DriverNode(Node):
         if self.emulator is not None:
             self.emulator.stop()
         if self.profiling:
-            print_profiling_summary(sort_by="mean", title=f"{self.get_name()}: profiling summary")
+            print_profiling_summary(sort_by="mean", whole="robot.cycle", title=f"{self.get_name()}: profiling summary")
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    node = None
-    exit_code = 0
-    try:
-        node = DriverNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while not stop.is_set() and not node.stop_event.is_set():
-            executor.spin_once(timeout_sec=0.1)
-        if node.fatal_error:
-            node._publish_diagnostics()
-            exit_code = 1
-    except Exception as exc:  # bring-up failures: report clearly, exit non-zero
-        logging.getLogger("so100_driver").error("%s: %s", type(exc).__name__, exc)
-        exit_code = 1
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(exit_code)
+    run_node("driver_node", DriverNode, args=args)
 
 
 if __name__ == "__main__":

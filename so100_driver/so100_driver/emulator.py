@@ -22,8 +22,8 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .arm import JOINT_NAMES, MOTOR_IDS, Calibration
-from .protocol import BROADCAST_ID, ChecksumMismatch, Instruction, Packet, PacketDecoder, encode_packet
+from .arm import JOINT_NAMES, MOTOR_IDS, Calibration, load_calibration
+from .protocol import BROADCAST_ID, Instruction, Packet, PacketDecoder, encode_packet
 from .registers import REGISTERS, STS3215_MODEL_NUMBER, TABLE_SIZE, Register
 
 DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--baudrate", type=int, default=0, help="emulate transmission time at this baud rate")
     args = parser.parse_args(argv)
-    calibration = Calibration.load(args.calibration) if args.calibration else None
+    calibration = load_calibration(args.calibration) if args.calibration else None
     emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from .arm import JOINT_NAMES, Calibration
 

@@ -1,7 +1,6 @@
 """Simulated camera: renders the reaching task's top-down view from /joint_states.
 
-Parameters (defaults): rate_hz (30.0), seed (0: the scene, so100_driver.sim.scene_for_seed),
-size (96, pixels), frame_id ("sim_camera").
+Parameters: `PARAMETERS` below (docs/architecture.md, "Simulation", shows the same table).
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians, matched by name); publishes
 /camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
 stamp, and /diagnostics at 1 Hz with the task's progress (tip distance to the target, when the
@@ -19,11 +18,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.lifecycle import run_node
+from rtc_runtime.parameters import ParameterSpec, declare
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
@@ -31,14 +30,21 @@ from so100_driver.sim import at_target, render, scene_for_seed, tool_tip
 
 IMAGE_TOPIC = "/camera/front/image_raw"
 
+PARAMETERS = (
+    ParameterSpec("rate_hz", 30.0, "images per second", unit="Hz", minimum=0.0, above_minimum=True, maximum=1000.0),
+    ParameterSpec("seed", 0, "the scene (so100_driver.sim.scene_for_seed); the driver's sim_task_seed starts the "
+                  "arm at its start pose"),
+    ParameterSpec("size", 96, "image width and height", unit="pixels", minimum=8, maximum=4096),
+    ParameterSpec("frame_id", "sim_camera", "frame_id of the images"),
+)
+
 
 class SimCameraNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_camera")
-        rate_hz = self.declare_parameter("rate_hz", 30.0).value
-        self.seed = self.declare_parameter("seed", 0).value
-        self.size = self.declare_parameter("size", 96).value
-        self.frame_id = self.declare_parameter("frame_id", "sim_camera").value
+        p = declare(self, PARAMETERS)
+        rate_hz, self.seed, self.size, self.frame_id = p["rate_hz"], p["seed"], p["size"], p["frame_id"]
+        self.fatal_error = ""
         self.scene = scene_for_seed(self.seed)
         self.positions: np.ndarray | None = None
         self.stamp = None
@@ -49,8 +55,13 @@ class SimCameraNode(Node):
         self.next_frame_at = 0.0  # monotonic time the next frame is due
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(1.0, self._publish_diagnostics)
+        Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
+
+    def start(self) -> None:
+        """Everything runs from the joint-state subscription and the diagnostics timer."""
+
+    def stop(self) -> None:
+        """Nothing of its own to stop."""
 
     def _on_joint_state(self, msg: JointState) -> None:
         index = {name: i for i, name in enumerate(msg.name)}
@@ -77,33 +88,19 @@ class SimCameraNode(Node):
         msg.header.frame_id = self.frame_id
         self.image_pub.publish(msg)
 
-    def _publish_diagnostics(self) -> None:
+    def _task_report(self) -> Report:
         reached = self.reached_after_s is not None
-        status = DiagnosticStatus(
-            level=DiagnosticStatus.OK if self.positions is not None else DiagnosticStatus.WARN,
-            name="sim_camera: task", hardware_id="sim",
-            message=("target reached" if reached else "reaching") if self.positions is not None
-            else "waiting for /joint_states")
-        values = {"seed": str(self.seed), "tip_to_target_m": f"{self.distance:.4f}",
-                  "target_reached_after_s": f"{self.reached_after_s:.2f}" if reached else ""}
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(array)
+        if self.positions is None:
+            report = Report(Level.WARN, "waiting for /joint_states")
+        else:
+            report = Report(Level.OK, "target reached" if reached else "reaching")
+        report.values = {"seed": self.seed, "tip_to_target_m": f"{self.distance:.4f}",
+                         "target_reached_after_s": f"{self.reached_after_s:.2f}" if reached else ""}
+        return report
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node("sim_camera", SimCameraNode, args=args)
 
 
 if __name__ == "__main__":

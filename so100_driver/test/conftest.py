@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from so100_driver.arm import Calibration, default_calibration_path
+from so100_driver.arm import Calibration, default_calibration_path, load_calibration
 from so100_driver.emulator import ServoBusEmulator
 
 
 @pytest.fixture
 def calibration() -> Calibration:
-    return Calibration.load(default_calibration_path())
+    return load_calibration(default_calibration_path())
 
 
 @pytest.fixture

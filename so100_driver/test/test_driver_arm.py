@@ -13,8 +13,8 @@ from so100_driver.arm import (
     MOTOR_IDS,
     Calibration,
     CalibrationError,
+    load_calibration,
     NormMode,
-    default_calibration_path,
     feature_norm_modes,
 )
 
@@ -33,20 +33,20 @@ def test_default_calibration_covers_every_joint(calibration: Calibration) -> Non
 def test_save_load_round_trip(calibration: Calibration, tmp_path: Path) -> None:
     path = tmp_path / "out.json"
     calibration.save(path)
-    assert Calibration.load(path).to_dict() == calibration.to_dict()
+    assert load_calibration(path).to_dict() == calibration.to_dict()
 
 
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     with pytest.raises(CalibrationError, match="nope.json"):
-        Calibration.load(missing)
+        load_calibration(missing)
 
 
 def test_invalid_json_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text("{not json")
     with pytest.raises(CalibrationError, match="bad.json.*not valid JSON"):
-        Calibration.load(path)
+        load_calibration(path)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_malformed_field_is_named(calibration: Calibration, tmp_path: Path, muta
     mutate(data)
     path = _write(tmp_path, data)
     with pytest.raises(CalibrationError, match=message) as info:
-        Calibration.load(path)
+        load_calibration(path)
     assert str(path) in str(info.value)
 
 

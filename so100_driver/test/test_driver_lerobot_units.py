@@ -16,7 +16,7 @@ lerobot_motors = pytest.importorskip("lerobot.motors")
 from lerobot.motors import Motor, MotorCalibration, MotorNormMode  # noqa: E402
 from lerobot.motors.feetech import FeetechMotorsBus  # noqa: E402
 
-from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, NormMode, feature_norm_modes  # noqa: E402
+from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, NormMode, feature_norm_modes, load_calibration  # noqa: E402
 from so100_driver.bus import FeetechBus  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from so100_driver.registers import REGISTERS  # noqa: E402
@@ -42,7 +42,7 @@ def calibration_file(request, calibration: Calibration, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("use_degrees", [True, False])
 def test_conversions_match_lerobot(calibration_file: Path, use_degrees: bool) -> None:
-    ours = Calibration.load(calibration_file)
+    ours = load_calibration(calibration_file)
     theirs = _lerobot_bus("/dev/null", calibration_file, use_degrees)
     modes = feature_norm_modes(use_degrees)
     for joint in JOINT_NAMES:
@@ -60,7 +60,7 @@ def test_conversions_match_lerobot(calibration_file: Path, use_degrees: bool) ->
 
 
 def test_radians_through_ticks_agree_with_lerobot(calibration_file: Path) -> None:
-    ours = Calibration.load(calibration_file)
+    ours = load_calibration(calibration_file)
     theirs = _lerobot_bus("/dev/null", calibration_file, use_degrees=True)
     modes = feature_norm_modes(True)
     for joint, ticks in itertools.product(JOINT_NAMES, (900, 2000, 3100)):

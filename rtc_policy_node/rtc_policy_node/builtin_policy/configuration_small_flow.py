@@ -15,9 +15,11 @@ from lerobot.optim.optimizers import AdamWConfig
 from lerobot.policies.rtc.configuration_rtc import RTCConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
+from rtc_policy_node.core.modes import GuidanceMode
+
 POLICY_TYPE = "small_flow"
 CAMERA_KEY = "observation.images.front"
-GUIDANCE_MODES = ("off", "identity", "vjp", "prefix")
+GUIDANCE_MODES = tuple(mode.value for mode in GuidanceMode)
 
 
 def _default_inputs() -> dict[str, PolicyFeature]:
@@ -51,6 +53,10 @@ class SmallFlowConfig(PreTrainedConfig):
         }
     )
 
+    # The state/action joints in column order (policies that name them spare users a joint_names
+    # parameter); None: unnamed.
+    joint_names: list[str] | None = None
+
     chunk_size: int = 50
     n_action_steps: int = 25
     num_inference_steps: int = 10
@@ -75,6 +81,8 @@ class SmallFlowConfig(PreTrainedConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.joint_names is not None and len(self.joint_names) != self.action_dim:
+            raise ValueError(f"joint_names names {len(self.joint_names)} joints, the action has {self.action_dim}")
         if self.rtc_mode not in GUIDANCE_MODES:
             raise ValueError(f"rtc_mode must be one of {GUIDANCE_MODES}, got {self.rtc_mode!r}")
         if not 0 < self.action_basis_size <= self.chunk_size:

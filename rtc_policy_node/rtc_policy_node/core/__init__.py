@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "RTCGuidance": "guidance",
-    "GuidanceMode": "guidance",
+    "GuidanceMode": "modes",
     "guidance_weight": "guidance",
     "PrefixSchedule": "schedules",
     "prefix_weights": "schedules",
     "sample_flow": "sampler",
     "ActionQueue": "action_queue",
-    "MergeMode": "action_queue",
+    "MergeMode": "modes",
     "MergeResult": "action_queue",
     "PopResult": "action_queue",
     "Leftover": "action_queue",
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from rtc_policy_node.core.action_queue import (
         ActionQueue,
         Leftover,
-        MergeMode,
         MergeResult,
         PopResult,
         QueueCounters,
@@ -44,7 +43,8 @@ if TYPE_CHECKING:
     )
     from rtc_policy_node.core.delay import DelayEstimator
     from rtc_policy_node.core.executor_clock import ExecutorClock
-    from rtc_policy_node.core.guidance import GuidanceMode, RTCGuidance, guidance_weight
+    from rtc_policy_node.core.guidance import RTCGuidance, guidance_weight
+    from rtc_policy_node.core.modes import GuidanceMode, MergeMode
     from rtc_policy_node.core.sampler import sample_flow
     from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
     from rtc_policy_node.core.seams import seam_and_inner_steps, seam_ratio

@@ -27,13 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from rtc_runtime.profiling import profile_method
 
-
-class MergeMode(str, Enum):
-    """How a new chunk enters the queue (values match rtc_msgs/ExecutorStatus)."""
-
-    RTC = "rtc"
-    APPEND = "append"
-    REPLACE = "replace"
+from rtc_policy_node.core.modes import MergeMode
 
 
 class RejectReason(str, Enum):
@@ -102,7 +96,6 @@ class ActionQueue:
         self._rejected: Counter[str] = Counter()
         self._underruns = 0
         self._pops = 0
-        self.last_merge: MergeResult | None = None
 
     @profile_method(name="get_actions.action_queue_merge")
     def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None) -> MergeResult:
@@ -120,8 +113,7 @@ class ActionQueue:
             reason = self._rejection(chunk_id, source_step, d_real, len(chunk), finite)
             if reason is not None:
                 self._rejected[reason.value] += 1
-                self.last_merge = MergeResult(False, d_real, reason)
-                return self.last_merge
+                return MergeResult(False, d_real, reason)
             skip = d_real if self.mode is MergeMode.RTC else 0
             actions_new = chunk[skip:]
             ids_new = np.full(len(actions_new), chunk_id, dtype=np.int64)
@@ -134,8 +126,7 @@ class ActionQueue:
             self._actions, self._chunk_ids, self._rows, self._head = actions_new, ids_new, rows_new, 0
             self._last_merged = (source_step, chunk_id)
             self._merged += 1
-            self.last_merge = MergeResult(True, d_real)
-            return self.last_merge
+            return MergeResult(True, d_real)
 
     def _rejection(
         self, chunk_id: int, source_step: int, d_real: int, length: int, finite: bool

@@ -18,24 +18,15 @@ from __future__ import annotations
 import math
 import time as _clock
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
 
 Denoiser = Callable[[Tensor], Tensor]
-
-
-class GuidanceMode(str, Enum):
-    """How a new chunk is made to continue the leftover (values match rtc_msgs/ActionChunk)."""
-
-    OFF = "off"
-    IDENTITY = "identity"
-    VJP = "vjp"
-    PREFIX = "prefix"
 
 
 def guidance_weight(time: float, max_guidance_weight: float) -> float:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
+from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path, load_calibration
 
 TIP_HEIGHT = 0.02  # the expert keeps the tool tip this far above the table (m)
 
@@ -78,5 +78,5 @@ def lateral_side(tip_xy: np.ndarray, scene: Scene) -> int:
 
 def joint_limits(calibration: Calibration | None = None) -> np.ndarray:
     """(6, 2) lower/upper joint limits in radians, from the simulated arm's calibration file."""
-    calibration = calibration or Calibration.load(default_calibration_path())
+    calibration = calibration or load_calibration(default_calibration_path())
     return np.array([calibration.limits_radians(name) for name in JOINT_NAMES])

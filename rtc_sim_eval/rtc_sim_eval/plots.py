@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from so100_driver.arm import JOINT_NAMES  # noqa: E402
 
-from rtc_policy_node.evaluation.denoise_trace import DenoiseStep  # noqa: E402
-from rtc_policy_node.evaluation.rollout import EpisodeRecord  # noqa: E402
+from rtc_sim_eval.denoise_trace import DenoiseStep  # noqa: E402
+from rtc_sim_eval.rollout import EpisodeRecord  # noqa: E402
 
 
 def plot_episode(record: EpisodeRecord, path: Path) -> None:

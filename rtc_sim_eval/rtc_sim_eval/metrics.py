@@ -11,7 +11,7 @@ import numpy as np
 from so100_driver.sim import lateral_side, tool_tip
 
 from rtc_policy_node.core import seams as core_seams
-from rtc_policy_node.evaluation.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
+from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
 
 
 def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from so100_driver.sim import Scene, inverse_kinematics_tip_down
 
-from rtc_policy_node.evaluation.metrics import derivative_peaks, mode_switches, seam_and_inner_steps, summarise
-from rtc_policy_node.evaluation.rollout import EpisodeRecord, MergedChunk
+from rtc_sim_eval.metrics import derivative_peaks, mode_switches, seam_and_inner_steps, summarise
+from rtc_sim_eval.rollout import EpisodeRecord, MergedChunk
 
 SCENE = Scene(start_tip=(0.1, 0.0), obstacle_center=(0.16, 0.0), obstacle_radius=0.025, target=(0.22, 0.0))
 

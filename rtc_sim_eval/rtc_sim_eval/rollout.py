@@ -1,22 +1,26 @@
-"""One closed-loop episode in simulated ticks: the queue and delay contract of the real system.
+"""One closed-loop episode in simulated ticks: the executor's queue and the policy node's own
+`InferenceScheduler`, as the ROS graph runs them.
 
 Per tick k: a chunk whose inference finished arrives and is merged with d_real = k - source_step;
-a new inference may start (observation and leftover taken now, source_step = k, arriving d ticks
-later); then the executor pops one action and the arm moves to it. Inference is instantaneous in
-wall time and takes exactly `delay` ticks in simulated time, so runs are deterministic and faster
-than real time.
+the scheduler gets the executor status of tick k (on a simulated clock, k control periods) and
+decides, with the node's parameters (trigger_remaining, the delay estimator), whether an inference
+starts now, from which tick and with which leftover and assumed delay; then the executor pops one
+action and the arm moves to it. Inference is instantaneous in wall time and takes exactly `delay`
+ticks in simulated time (the true latency), so runs are deterministic and faster than real time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
+from rtc_policy_node.core import ActionQueue, MergeMode
+from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
+from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstacle, start_joint_positions, tool_tip
 
-from rtc_policy_node.core import ActionQueue, MergeMode
-from rtc_policy_node.evaluation.sim_policy import SimPolicy
-from rtc_policy_node.lerobot_policy import GuidanceSettings
+from rtc_sim_eval.sim_policy import SimPolicy
 
 CONTROL_RATE_HZ = 30.0
 
@@ -40,11 +44,16 @@ EVAL_MODES: dict[str, ModeSpec] = {
 }
 
 
+OBSERVATION = "simulated camera and joint states"
+
+
 @dataclass(frozen=True)
 class LoopSettings:
+    """The policy node's parameters, under their names, with its defaults."""
+
     max_ticks: int = 240
-    inference_every: int = 10  # ticks between inference starts (async) or executed per chunk (sync)
-    guidance_horizon: int = 25  # leftover rows guidance looks at (RTCConfig.execution_horizon)
+    scheduler: SchedulerSettings = SchedulerSettings()  # trigger_remaining, the delay estimator, ...
+    guidance_horizon: int = 25  # leftover rows guidance looks at (execution_horizon)
     max_guidance_weight: float = 10.0
     schedule: str = "LINEAR"
 
@@ -67,6 +76,7 @@ class EpisodeRecord:
     mode: str
     delay: int
     positions: list[np.ndarray]  # row 0: start; row k + 1: the command executed at tick k
+    assumed_delays: list[int] = field(default_factory=list)  # the scheduler's d per merged chunk
     chunk_ids: list[int] = field(default_factory=list)  # per tick; -1 while holding
     merged: list[MergedChunk] = field(default_factory=list)
     success: bool = False
@@ -79,6 +89,15 @@ def chunk_noise(seed: int, episode: int, chunk_index: int, shape: tuple[int, int
     return np.random.default_rng([seed, episode, chunk_index]).standard_normal(shape).astype(np.float32)
 
 
+def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
+    """The ExecutorStatus fields the scheduler reads (core.inference_scheduler.ExecutorReport), as
+    the executor reports them."""
+    view, counters = queue.leftover(), queue.counters()
+    return SimpleNamespace(step=view.step, control_rate_hz=CONTROL_RATE_HZ, active_chunk_id=view.chunk_id or 0,
+                           index_in_chunk=view.index, remaining=view.remaining, merged_count=counters.merged,
+                           rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real)
+
+
 def run_episode(
     policy: SimPolicy,
     scene: Scene,
@@ -88,37 +107,40 @@ def run_episode(
     seed: int,
     episode: int,
 ) -> EpisodeRecord:
+    """One episode; `delay` is the true inference latency in ticks (the scheduler estimates it)."""
     spec = EVAL_MODES[mode]
     if delay < 0:
         raise ValueError(f"delay must be >= 0 ticks, got {delay}")
     guidance = settings.guidance(spec.guidance)
     limits = joint_limits(policy.units.calibration)
+    period = 1.0 / CONTROL_RATE_HZ
     q = start_joint_positions(scene)
     record = EpisodeRecord(scene, mode, delay, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
-    model_outputs: dict[int, np.ndarray] = {}
+    scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
     pending: MergedChunk | None = None
-    last_start: int | None = None
-    popped_since_merge = 0
-    next_id = 0
+    last_d_real = -1
 
     for tick in range(settings.max_ticks):
+        # The executor's timeline: one period per tick it ran (sync holds the queue while inferring).
         for _ in range(2):  # a chunk due now arrives before a start, and a zero-delay one right after it
             if pending is not None and pending.arrival_step <= tick:
-                result = queue.merge(pending.chunk_id, pending.actions, pending.source_step, step_now=tick)
+                result = queue.merge(pending.chunk_id, pending.actions, pending.source_step)
                 if not result.accepted:
                     raise RuntimeError(f"{mode} d={delay}: chunk {pending.chunk_id} rejected ({result.reason})")
                 record.merged.append(pending)
-                pending, popped_since_merge = None, 0
-            due = last_start is None or (
-                popped_since_merge >= settings.inference_every if spec.waits else tick - last_start >= settings.inference_every
-            )
-            if pending is None and due:
-                noise = chunk_noise(seed, episode, next_id, (policy.chunk_size, policy.action_dim))
-                actions, sampled = policy.infer(guidance, q, scene, noise, _leftover(queue, model_outputs), delay)
-                model_outputs = {next_id: sampled.model_output, **{k: v for k, v in model_outputs.items() if k >= next_id - 2}}
-                pending = MergedChunk(next_id, tick, tick + delay, actions, sampled.model_output)
-                last_start, next_id = tick, next_id + 1
+                last_d_real, pending = result.d_real, None
+            now = queue.step * period
+            scheduler.on_status(_status(queue, last_d_real), now)
+            scheduler.on_input(OBSERVATION, now)
+            plan = scheduler.decide(now) if pending is None else None
+            if plan is not None:
+                chunk_id = scheduler.next_chunk_id()
+                noise = chunk_noise(seed, episode, chunk_id - 1, (policy.chunk_size, policy.action_dim))
+                actions, sampled = policy.infer(guidance, q, scene, noise, plan.leftover, plan.delay)
+                scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
+                pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
+                record.assumed_delays.append(plan.delay)
 
         if spec.waits and pending is not None:
             command, chunk_id = q, -1
@@ -126,7 +148,6 @@ def run_episode(
             popped = queue.pop()
             command = q if popped.command is None else popped.command
             chunk_id = -1 if popped.chunk_id is None else popped.chunk_id
-            popped_since_merge += popped.action is not None
         command = np.clip(command, limits[:, 0], limits[:, 1])
         hit = segment_hits_obstacle(tool_tip(q), tool_tip(command), scene)
         q = command
@@ -141,9 +162,3 @@ def run_episode(
     return record
 
 
-def _leftover(queue: ActionQueue, model_outputs: dict[int, np.ndarray]) -> np.ndarray | None:
-    """What the executor will run next, in the policy's output space; None if nothing is queued."""
-    view = queue.leftover()
-    if view.chunk_id is None or view.remaining == 0:
-        return None
-    return model_outputs[view.chunk_id][view.index :]

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path
-from so100_driver.sim import Scene, render
-
-from rtc_policy_node.joint_units import JointUnits
+from rtc_policy_node.joint_units import CalibratedUnits
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, SampledChunk
+from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
+from so100_driver.sim import Scene, render
 
 
 class SimPolicy:
@@ -22,7 +21,7 @@ class SimPolicy:
 
     def __init__(self, checkpoint: Path) -> None:
         self.checkpoint = checkpoint
-        self.units = JointUnits(Calibration.load(default_calibration_path()))  # the simulated arm's
+        self.units = CalibratedUnits(load_calibration(default_calibration_path()), JOINT_NAMES)  # the simulated arm's
         self._loaded: dict[GuidanceSettings, LeRobotPolicy] = {}
         first = self.policy(GuidanceSettings(mode="off"))
         if first.action_dim != len(JOINT_NAMES) or first.state_dim != len(JOINT_NAMES):

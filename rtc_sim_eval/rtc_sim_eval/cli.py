@@ -4,29 +4,34 @@
                  --json out/sim_eval.json --plots out/plots
 
 No ROS and no wall clock: every (mode, delay) runs the same seeded episodes (same scenes, same
-sampling noise per chunk), so the same arguments give the same JSON. Modes: sync (the arm waits
-while each chunk is inferred), naive (async, plain replace, no guidance), off (async, RTC merge
-that skips the d_real stale rows, no guidance), identity / vjp / prefix (RTC merge + guidance).
+sampling noise per chunk), so the same arguments give the same JSON. The policy side is the policy
+node's own InferenceScheduler with the node's parameters and defaults (trigger_remaining, the delay
+estimator); `--delays` are the true inference latencies, the assumed delay is the scheduler's
+estimate. Modes: sync (the arm waits while each chunk is inferred), naive (async, plain replace, no
+guidance), off (async, RTC merge that skips the d_real stale rows, no guidance), identity / vjp /
+prefix (RTC merge + guidance).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from rtc_policy_node.builtin_policy import default_checkpoint_path
+from rtc_policy_node.core import RTCGuidance
+from rtc_policy_node.core.inference_scheduler import SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
 
-from rtc_policy_node.builtin_policy import default_checkpoint_path
-from rtc_policy_node.core import RTCGuidance
-from rtc_policy_node.evaluation.denoise_trace import RecordingGuidance
-from rtc_policy_node.evaluation.metrics import summarise
-from rtc_policy_node.evaluation.rollout import EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
-from rtc_policy_node.evaluation.sim_policy import SimPolicy
+from rtc_sim_eval.denoise_trace import RecordingGuidance
+from rtc_sim_eval.metrics import summarise
+from rtc_sim_eval.rollout import EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
+from rtc_sim_eval.sim_policy import SimPolicy
 
 COLUMNS = (
     ("success_rate", "success"),
@@ -57,7 +62,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--plots", type=Path, help="write PNG figures into this directory")
     parser.add_argument("--plot-delay", type=int, default=6, help="delay of the plotted episodes")
     parser.add_argument("--max-ticks", type=int, default=LoopSettings.max_ticks)
-    parser.add_argument("--inference-every", type=int, default=LoopSettings.inference_every)
+    parser.add_argument("--trigger-remaining", type=int, default=SchedulerSettings.trigger_remaining,
+                        help="start an inference when the executor has this many actions left (node parameter)")
+    parser.add_argument("--delay-margin-ticks", type=int, default=SchedulerSettings.delay_margin_ticks,
+                        help="ticks added to the delay estimate (node parameter)")
     parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
     parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
     parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
@@ -77,7 +85,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     policy = SimPolicy(args.checkpoint or default_checkpoint_path())
     settings = LoopSettings(
         max_ticks=args.max_ticks,
-        inference_every=args.inference_every,
+        scheduler=SchedulerSettings(trigger_remaining=args.trigger_remaining,
+                                    delay_margin_ticks=args.delay_margin_ticks),
         guidance_horizon=args.guidance_horizon,
         max_guidance_weight=args.max_guidance_weight,
         schedule=args.schedule,
@@ -104,7 +113,8 @@ def evaluate(args: argparse.Namespace) -> dict:
             "seed": args.seed,
             "chunk_size": policy.chunk_size,
             "num_inference_steps": policy.policy(settings.guidance("off")).config.num_inference_steps,
-            "inference_every": settings.inference_every,
+            "trigger_remaining": settings.scheduler.trigger_remaining,
+            "delay_margin_ticks": settings.scheduler.delay_margin_ticks,
             "guidance_horizon": settings.guidance_horizon,
             "max_guidance_weight": settings.max_guidance_weight,
             "schedule": settings.schedule,
@@ -132,16 +142,17 @@ def _row(mode: str, delay: int, summary: dict) -> str:
 def _write_plots(
     args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord]
 ) -> None:
-    from rtc_policy_node.evaluation.plots import plot_denoising, plot_episode
+    from rtc_sim_eval.plots import plot_denoising, plot_episode
 
     args.plots.mkdir(parents=True, exist_ok=True)
     for mode, record in plotted.items():
         plot_episode(record, args.plots / f"episode_{mode}_delay{args.plot_delay}.png")
     # The second inference of episode 0: the arm under way, the first chunk's leftover to continue.
-    delay, start = args.plot_delay, settings.inference_every
-    if not scenes or start + delay > policy.chunk_size:
+    # It starts when the first chunk (merged at tick `delay`) has trigger_remaining rows left.
+    delay, start = args.plot_delay, policy.chunk_size - settings.scheduler.trigger_remaining
+    if not scenes or start <= delay:
         return
-    warmup = run_episode(policy, scenes[0], "vjp", delay, LoopSettings(**{**vars(settings), "max_ticks": start}), args.seed, 0)
+    warmup = run_episode(policy, scenes[0], "vjp", delay, dataclasses.replace(settings, max_ticks=start), args.seed, 0)
     if len(warmup.positions) <= start or not warmup.merged:
         return
     leftover = warmup.merged[0].model_output[start:]

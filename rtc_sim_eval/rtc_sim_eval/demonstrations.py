@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from so100_driver.arm import Calibration, default_calibration_path
+from rtc_policy_node.joint_units import CalibratedUnits
+from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
 from so100_driver.sim import Scene, demonstrate, render, sample_scene
-
-from rtc_policy_node.joint_units import JointUnits
 
 EPISODE_TICKS = 150
 
@@ -90,7 +89,7 @@ class TrainingSamples:
 def training_samples(demos: Demonstrations, chunk_size: int, frame_stride: int = 1) -> TrainingSamples:
     """One sample per `frame_stride` ticks of every episode: (image, state, next chunk_size actions)."""
     # LeRobot feature units of the simulated arm's calibration, as a recorded LeRobot dataset has them
-    features = JointUnits(Calibration.load(default_calibration_path())).to_features(demos.joint_positions)
+    features = CalibratedUnits(load_calibration(default_calibration_path()), JOINT_NAMES).to_features(demos.joint_positions)
     episodes, ticks, _ = features.shape
     padded = np.concatenate([features, np.repeat(features[:, -1:], chunk_size, axis=1)], axis=1)
     images, states, chunks = [], [], []

@@ -8,19 +8,23 @@ from pathlib import Path
 import pytest
 
 from rtc_policy_node.builtin_policy import CheckpointError
-from rtc_policy_node.sim_eval import evaluate, main, parse_args
+from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
+from rtc_sim_eval.sim_policy import SimPolicy
+from rtc_sim_eval.cli import evaluate, main, parse_args
 
 
 @pytest.fixture(scope="module")
 def delay6(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("sim_eval") / "out.json"
-    evaluate(parse_args(["--modes", "naive,vjp,prefix", "--delays", "6", "--episodes", "4", "--json", str(out)]))
+    evaluate(parse_args(["--modes", "naive,identity,vjp,prefix", "--delays", "6", "--episodes", "4",
+                         "--json", str(out)]))
     return json.loads(out.read_text())["results"]
 
 
 def test_rtc_seams_are_smaller_than_naive_at_delay_6(delay6: dict) -> None:
-    naive, vjp = delay6["naive"]["6"], delay6["vjp"]["6"]
+    naive, vjp, identity = delay6["naive"]["6"], delay6["vjp"]["6"], delay6["identity"]["6"]
     assert naive["seam_ratio"] >= 3.0
+    assert identity["seam_ratio"] <= 1.5 and identity["success_rate"] >= naive["success_rate"]  # the default
     assert vjp["seam_ratio"] <= 1.5
     assert vjp["seam_ratio"] < naive["seam_ratio"]
     assert vjp["success_rate"] >= naive["success_rate"]
@@ -48,6 +52,12 @@ def test_unknown_mode_and_negative_delay_are_refused() -> None:
         parse_args(["--modes", "vjp,fancy"])
     with pytest.raises(SystemExit):
         parse_args(["--delays", "2,-1"])
+
+
+def test_a_policy_of_another_arm_is_refused(tmp_path: Path) -> None:
+    seven = write_untrained_checkpoint(tmp_path / "seven", tiny_config(7))
+    with pytest.raises(ValueError, match="action dim 7; the simulated SO-100 has 6 joints"):
+        SimPolicy(seven)
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Reproduce the shipped built-in checkpoint: generate demonstrations, train on CPU, save in LeRobot format.
 
-    python -m rtc_policy_node.builtin_policy.train --out rtc_policy_node/checkpoints/builtin_so100
+    python -m rtc_sim_eval.train_builtin --out rtc_policy_node/checkpoints/builtin_so100
 
 Everything is seeded. The run prints its wall time and writes it, with the settings and the final
 loss, to train_info.json next to the weights.
@@ -19,7 +19,7 @@ import torch
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from rtc_policy_node.builtin_policy.configuration_small_flow import CAMERA_KEY, SmallFlowConfig
-from rtc_policy_node.builtin_policy.dataset import Demonstrations, generate, training_samples
+from rtc_sim_eval.demonstrations import Demonstrations, generate, training_samples
 from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_pre_post_processors
 
@@ -96,7 +96,7 @@ def train(args: argparse.Namespace) -> dict:
     preprocessor.save_pretrained(args.out)
     postprocessor.save_pretrained(args.out)
     info = {
-        "command": "python -m rtc_policy_node.builtin_policy.train " + " ".join(
+        "command": "python -m rtc_sim_eval.train_builtin " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
         ),
         "episodes": args.episodes,

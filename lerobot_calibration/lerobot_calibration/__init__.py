@@ -1,0 +1,17 @@
+"""LeRobot's motor calibration files and the unit conversions they define (ticks, radians, features)."""
+
+from lerobot_calibration.calibration import (
+    RADIANS_PER_TICK,
+    TICKS_PER_TURN,
+    ArrayOrFloat,
+    Calibration,
+    CalibrationError,
+    GRIPPER_JOINT,
+    MotorCalibration,
+    NormMode,
+    feature_name,
+    norm_modes,
+)
+
+__all__ = ["ArrayOrFloat", "Calibration", "CalibrationError", "GRIPPER_JOINT", "MotorCalibration", "NormMode",
+           "RADIANS_PER_TICK", "TICKS_PER_TURN", "feature_name", "norm_modes"]

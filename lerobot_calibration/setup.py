@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+package_name = "lerobot_calibration"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="rtc-ros2 maintainers",
+    maintainer_email="maintainers@rtc-ros2.dev",
+    description="LeRobot motor calibration files and unit conversions.",
+    license="Apache-2.0",
+)
