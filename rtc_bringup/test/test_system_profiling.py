@@ -17,7 +17,7 @@ SUMMARIES = {  # node -> the components its summary must list
                    "extra_latency", "get_actions.postprocessing", "chunk.publish"),
     "rtc_executor": ("executor.tick", "executor.tick.lateness", "get_actions.action_queue_merge",
                      "chunk.transport"),
-    "so100_driver": ("robot.get_observation", "robot.send_action", "robot.cycle.lateness"),
+    "so100_driver": ("robot.cycle", "robot.get_observation", "robot.send_action", "robot.cycle.lateness"),
 }
 
 

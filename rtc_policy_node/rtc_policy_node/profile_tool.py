@@ -10,11 +10,12 @@ default), with the guide's flag spellings. The policy is loaded once; each mode 
 `lerobot` with --compare-lerobot: LeRobot's own RTCProcessor) and samples on the same made-up
 observation, its previous chunk's rows from `execution_horizon` on as the leftover. Modes run in
 rounds, one iteration of each in turn, so that a busy machine's load falls on all of them alike; a
-verdict compares round by round. Warm-up iterations are timed and reported apart. Output: a table with one column per mode (mean, min, max,
-p95, iterations per second, the breakdown into the guide's components), one verdict per mode against
-the first mode, optional JSON and a PNG bar chart. --enable_detailed_profiling adds per-method
-timings inside the policy (embedding, each denoising step, the denoiser, guidance) through
-rtc_runtime.profiling, one summary per mode. A policy that cannot be loaded: one line, exit 2.
+verdict compares round by round. Warm-up iterations are timed and reported apart. Output: a table
+with one column per mode (mean, min, max, p95, iterations per second, the breakdown into the guide's
+components), one verdict per mode against the first mode, optional JSON and a PNG bar chart.
+--enable_detailed_profiling adds per-method timings inside the policy (embedding, each denoising
+step, the denoiser, guidance) through rtc_runtime.profiling, one summary per mode. A policy that
+cannot be loaded: one line, exit 2.
 """
 from __future__ import annotations
 
