@@ -38,6 +38,7 @@ from rtc_runtime.profiling import enable_profiling, print_profiling_summary, rec
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
+from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -122,6 +123,7 @@ def _age_ms(now_ns: int, then_ns: int) -> float:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
+        self.source = run_source(self.get_fully_qualified_name())  # ActionChunk.source of this run
         p = declare(self, PARAMETERS)
         self.cameras = parse_camera_topics(p["camera_topics"])
         if _local_path_missing(p["policy_path"]):
@@ -302,6 +304,7 @@ class PolicyNode(Node):
             msg = ActionChunk()
             msg.header.stamp = stamp
             msg.chunk_id = self.scheduler.next_chunk_id()
+            msg.source = self.source
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
             msg.execution_horizon = self.execution_horizon
