@@ -38,10 +38,10 @@ def test_the_parts_of_each_chunk_add_up_and_every_node_summarizes_its_components
     from rtc_policy_node.timing_components import PARTS
 
     bag = tmp_path / "bag"
-    runner = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", "30",
+    runner = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", "45",
                               "--record", str(bag)], name="runner")
     try:
-        code = runner.wait(timeout=120)
+        code = runner.wait(timeout=150)
     except subprocess.TimeoutExpired:
         pytest.fail(f"runner did not stop; log:\n{processes.log(runner)[-4000:]}")
     log = processes.log(runner)
