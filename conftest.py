@@ -101,3 +101,17 @@ def processes(tmp_path: Path):
         yield procs
     finally:
         procs.stop_all()
+
+
+@pytest.fixture
+def profiler():
+    """rtc_runtime.profiling enabled with no timings, for one test; disabled and cleared after it."""
+    from rtc_runtime import profiling
+
+    profiling.clear_profiling_stats()
+    profiling.enable_profiling()
+    try:
+        yield profiling
+    finally:
+        profiling.disable_profiling()
+        profiling.clear_profiling_stats()

@@ -24,6 +24,7 @@ setup(
         "console_scripts": [
             "policy_node = rtc_policy_node.policy_node:main",
             "executor_node = rtc_policy_node.executor_node:main",
+            "rtc_profile = rtc_policy_node.profile_tool:main",
         ],
     },
 )

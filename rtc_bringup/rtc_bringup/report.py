@@ -1,10 +1,10 @@
 """Report on a recorded run: `report BAG_DIR [--plots DIR] [--json FILE]`.
 
 Reads the rosbag2 the runner's recorder wrote (MCAP or sqlite3, or any bag with the same topics,
-`ros2 bag record`'s included), prints a short
-report (chunks, d vs d_real, underruns, rejections, seam ratio, latency percentiles) and writes
-PNG plots: executed and measured joints with the chunk seams marked, and latency over time. A bag
-that cannot be read is one line on stderr and exit code 1.
+`ros2 bag record`'s included), prints a short report (chunks, d vs d_real, underruns, rejections,
+seam ratio, latency percentiles), the policy node's per-chunk timing components as a profiling table
+(docs/profiling.md), and writes PNG plots: executed and measured joints with the chunk seams marked,
+and latency over time. A bag that cannot be read is one line on stderr and exit code 1.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from rtc_bringup.bag_reader import BagError, decoded, open_bag, require_topics
 from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
+from rtc_policy_node.timing_components import COMPONENTS, WHOLE
+from rtc_runtime.profiling import format_profiling_summary, stats_of
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Recording:
     joint_names: list = field(default_factory=list)
     measured: list = field(default_factory=list)      # (t, positions by joint_names)
     timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
+    components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
     t0: float = 0.0
     t_end: float = 0.0
@@ -70,6 +73,9 @@ def read_bag(path: Path) -> Recording:
                 rec.measured.append((t, dict(zip(msg.name, msg.position))))
             elif topic == "/rtc/timing":
                 rec.timings.append((t, msg.policy_inference_ms, msg.end_to_end_ms, msg.inference_delay))
+                for name in COMPONENTS:  # bags from before a field existed lack it
+                    if hasattr(msg, name):
+                        rec.components.setdefault(name, []).append(getattr(msg, name))
             elif topic == "/diagnostics":
                 for status in msg.status:
                     values = {kv.key: kv.value for kv in status.values}
@@ -113,6 +119,12 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
     )
+
+
+def profiling_stats(rec: Recording) -> dict[str, dict[str, float]]:
+    """The policy node's per-chunk components as rtc_runtime.profiling statistics (seconds)."""
+    return {COMPONENTS[name]: stats_of([v / 1000.0 for v in values])
+            for name, values in rec.components.items() if values}
 
 
 def plot(rec: Recording, out_dir: Path) -> list[Path]:
@@ -184,11 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(rec)
     print("\n".join(summary.lines()))
     print(bag_size_line(args.bag, rec.t_end - rec.t0))
+    profile = profiling_stats(rec)
+    if profile:
+        print()
+        print(format_profiling_summary(profile, sort_by="mean", whole=WHOLE,
+                                       title="where obs->chunk goes (per chunk, from /rtc/timing)"))
     if args.plots:
         for path in plot(rec, args.plots):
             print(f"plot                {path}")
     if args.json:
-        args.json.write_text(json.dumps(asdict(summary), indent=2, default=float))
+        args.json.write_text(json.dumps({**asdict(summary), "profiling": profile}, indent=2, default=float))
     return 0
 
 

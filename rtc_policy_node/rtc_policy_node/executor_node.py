@@ -37,6 +37,7 @@ from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                     request_realtime, request_realtime_process)
 from sensor_msgs.msg import JointState
@@ -98,6 +99,9 @@ PARAMETERS = (
                   "missed: dropped, or played late", choices=tuple(m.value for m in MissedRows)),
     ParameterSpec("stall_hold_s", 0.25, "a stall this long or longer empties the queue: hold, wait for a "
                   "fresh chunk", unit="s", minimum=0.0, above_minimum=True),
+    ParameterSpec("profiling", True, "record executor.tick, executor.tick.lateness, "
+                  "get_actions.action_queue_merge and chunk.transport (docs/profiling.md); print their table at "
+                  "shutdown"),
 )
 
 
@@ -109,6 +113,9 @@ class ExecutorNode(Node):
         rate, mode, command_type = p["control_rate_hz"], p["mode"], p["command_type"]
         self._realtime, self._priority = bool(p["realtime"]), int(p["realtime_priority"])
         window_s = float(p["lateness_window_s"])
+        self._profiling = p["profiling"]
+        if self._profiling:
+            enable_profiling()
         self.fatal_error = ""
 
         self._joints = tuple(joints)
@@ -127,7 +134,7 @@ class ExecutorNode(Node):
         if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
             self.get_logger().warning("no position limits for some joints (position_lower_limits / "
                                       "position_upper_limits): the guard bounds only their speed")
-        self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)))
+        self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)), name="executor.tick")
         self._last_reject_reason = ""
         self._rejection_log: dict[str, tuple[float, int]] = {}  # code: (last logged, skipped since)
         self._last_d = (-1, -1)  # (d_real, d_assumed) of the last merged chunk
@@ -177,6 +184,9 @@ class ExecutorNode(Node):
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self._profiling:
+            print_profiling_summary(sort_by="mean", whole="executor.tick",
+                                    title=f"{self.get_name()}: profiling summary")
 
     def _control_loop(self) -> None:
         self._scheduling = request_realtime(self._priority) if self._realtime else normal_scheduling()
@@ -253,6 +263,7 @@ class ExecutorNode(Node):
         sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
         if sent_ns:
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
+            record_timing("chunk.transport", (received_ns - sent_ns) * 1e-9)
         now = time.monotonic()
         decision = self._core.receive(msg, now)
         if not decision.merged:

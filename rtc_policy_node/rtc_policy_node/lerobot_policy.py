@@ -28,6 +28,7 @@ import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
 from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode
+from rtc_runtime.profiling import synchronized_clock
 
 STATE_KEY = "observation.state"
 ACTION_KEY = "action"
@@ -55,6 +56,9 @@ class SampledChunk:
     actions: np.ndarray       # (length, action_dim) in the policy's feature units
     guidance_s: float         # part of the sampling time spent in guidance
     mode_choice: ModeChoice | None = None  # which candidate, guided or not (None: no mode choice made)
+    preprocessing_s: float = 0.0   # feature tensors through the policy's preprocessor
+    inference_s: float = 0.0       # predict_action_chunk: every denoising step, guidance included
+    postprocessing_s: float = 0.0  # the policy's postprocessor, and back to numpy
 
 
 class LeRobotPolicy:
@@ -112,7 +116,10 @@ class LeRobotPolicy:
                inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:
         """One chunk. `state` in feature units, images HxWx3 uint8 by image key, `leftover` a
         (rows, action_dim) slice of an earlier `model_output` or None for the first chunk.
-        `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons."""
+        `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons.
+        The three parts' times are split on a CUDA device only while profiling is enabled
+        (rtc_runtime.profiling synchronizes then); their sum is right either way."""
+        started = synchronized_clock(self.device)
         if state.shape != (self.state_dim,):
             raise ValueError(f"state has shape {state.shape}, the policy expects ({self.state_dim},)")
         missing = set(self.image_keys) - set(images)
@@ -125,6 +132,7 @@ class LeRobotPolicy:
         if noise is not None and self.chunk_size is not None and noise.shape[0] != self.chunk_size:
             raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
         guided = leftover is not None and self.settings.mode != "off"
+        preprocessed = synchronized_clock(self.device)
         kwargs: dict[str, Any] = {}
         if guided:
             kwargs = dict(prev_chunk_left_over=self._padded(leftover, "leftover"), inference_delay=inference_delay,
@@ -138,11 +146,14 @@ class LeRobotPolicy:
                 if noise is not None:
                     kwargs["noise"] = self._padded(noise, "noise")
                 output = self.policy.predict_action_chunk(batch, **kwargs)
+        sampled = synchronized_clock(self.device)
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
-        return SampledChunk(model_output=output[0].detach().cpu().numpy(),
-                            actions=actions[0].detach().cpu().numpy().astype(np.float64),
-                            guidance_s=self.guidance.seconds + choice_s, mode_choice=choice)
+        model_output = output[0].detach().cpu().numpy()
+        actions = actions[0].detach().cpu().numpy().astype(np.float64)
+        return SampledChunk(model_output=model_output, actions=actions, guidance_s=self.guidance.seconds + choice_s,
+                            mode_choice=choice, preprocessing_s=preprocessed - started,
+                            inference_s=sampled - preprocessed, postprocessing_s=time.perf_counter() - sampled)
 
     def _chosen_mode(self, batch: dict[str, Any], leftover: np.ndarray, inference_delay: int,
                      noise: np.ndarray | None, guided_kwargs: dict[str, Any]

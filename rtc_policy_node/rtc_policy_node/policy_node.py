@@ -13,11 +13,15 @@ Topics (relative: they follow the node's namespace): subscribes joint_states (se
 radians), rtc/executor_status (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS);
 publishes rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10), rtc/timing
 (rtc_msgs/InferenceTiming) and /diagnostics (1 Hz, global). ROS callbacks only store the latest messages.
+The first camera's frames wake the inference thread too: the scheduler starts an inference at the last
+frame before the trigger. Every rtc/timing component is recorded with rtc_runtime.profiling and
+summarized at shutdown (docs/profiling.md).
 """
 from __future__ import annotations
 
 import array
 import gc
+import math
 import threading
 import time
 import traceback
@@ -30,6 +34,7 @@ from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
@@ -41,6 +46,7 @@ from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
 from rtc_policy_node.joint_vector import joint_vector
+from rtc_policy_node.timing_components import COMPONENTS, WHOLE
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -87,6 +93,8 @@ PARAMETERS = (
     ParameterSpec("noise_seed", 0, "each chunk's sampling noise is drawn from (noise_seed, chunk id) and the "
                   "seed recorded in the chunk, so that a recorded run replays offline (docs/bags.md); negative: "
                   "unseeded"),
+    ParameterSpec("profiling", True, "record every /rtc/timing component (docs/profiling.md); print their table "
+                  "at shutdown"),
 )
 
 
@@ -111,6 +119,11 @@ def _ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def _age_ms(now_ns: int, then_ns: int) -> float:
+    """now - then in ms; NaN when either stamp is unknown (0)."""
+    return (now_ns - then_ns) / 1e6 if now_ns and then_ns else float("nan")
+
+
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
@@ -129,6 +142,7 @@ class PolicyNode(Node):
         self.publish_priority = p["publish_priority"]
         self.noise_seed = p["noise_seed"]
         self.device = p["device"]
+        self.profiling = p["profiling"]
         self.fatal_error = ""
 
         self.policy, self.policy_path = self._load_policy(p)
@@ -146,11 +160,17 @@ class PolicyNode(Node):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._joint_state: JointState | None = None
-        self._images: dict[str, object] = {}
+        self._images: dict[str, tuple] = {}  # key -> (message, ROS-clock arrival in ns)
+        self._woken_at = 0.0  # monotonic arrival of the message that last woke the inference thread
+        # The chunk's observation is the first camera's image; its frames may start an inference.
+        self._frame_camera = next(iter(self.cameras), None)
         self.scheduler = InferenceScheduler(
             settings, inputs=[JOINT_STATES_INPUT, *(topic for topic, _ in self.cameras.values())],
             status_input=self.resolve_topic_name("rtc/executor_status"),
-            chunk_output=self.resolve_topic_name("rtc/action_chunk"))
+            chunk_output=self.resolve_topic_name("rtc/action_chunk"),
+            frame_input=self.cameras[self._frame_camera][0] if self._frame_camera else None)
+        if self.profiling:
+            enable_profiling(device=self.device)
         self.last_timing: InferenceTiming | None = None
         self._status_behind_ticks = 0
 
@@ -208,13 +228,17 @@ class PolicyNode(Node):
     def _on_image(self, key: str, topic: str, msg) -> None:
         now = time.monotonic()
         with self._lock:
-            self._images[key] = msg
+            self._images[key] = (msg, self.get_clock().now().nanoseconds)
             self.scheduler.on_input(topic, now)
+            if key == self._frame_camera:
+                self._woken_at = now
+                self._wake.set()
 
     def _on_status(self, msg: ExecutorStatus) -> None:
         now = time.monotonic()
         with self._lock:
             self.scheduler.on_status(msg, now)
+            self._woken_at = now
         self._wake.set()
 
     # ----- inference thread ------------------------------------------------------------------------
@@ -227,6 +251,8 @@ class PolicyNode(Node):
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10.0)
+        if self.profiling:
+            print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
 
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
@@ -235,14 +261,14 @@ class PolicyNode(Node):
             readers = (self.count_subscribers(self.chunk_pub.topic_name), self.chunk_pub.get_subscription_count())
             with self._lock:
                 plan = self.scheduler.decide(time.monotonic(), readers)
-                joint_state, images = self._joint_state, dict(self._images)
+                joint_state, images, woken_at = self._joint_state, dict(self._images), self._woken_at
                 notices, self.scheduler.notices = self.scheduler.notices, []
             for notice in notices:
                 self.get_logger().warning(notice)
             if plan is None:
                 continue
             try:
-                self._infer(plan, joint_state, images)
+                self._infer(plan, joint_state, images, woken_at)
             except Exception as exc:  # the node stays up and reports; the scheduler backs off
                 message = f"{type(exc).__name__}: {exc}"
                 with self._lock:
@@ -252,7 +278,7 @@ class PolicyNode(Node):
                 else:
                     self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
-    def _infer(self, plan: Plan, joint_state: JointState, images: dict) -> None:
+    def _infer(self, plan: Plan, joint_state: JointState, images: dict, woken_at: float) -> None:
         from rtc_policy_node.lerobot_policy import emulate_latency
 
         t_start = time.monotonic()
@@ -260,11 +286,15 @@ class PolicyNode(Node):
         self._status_behind_ticks = plan.status_behind_ticks
         radians = joint_vector(joint_state.name, joint_state.position, self.joints)
         state = self.units.to_features(radians)
-        arrays, stamp = {}, None
-        for key, msg in images.items():
+        arrays = {}
+        for key, (msg, _) in images.items():
             arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
                 else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-            stamp = msg.header.stamp if stamp is None else stamp
+        if self._frame_camera is None:  # a policy without cameras: the joint state is the observation
+            stamp, image_arrival_ns = joint_state.header.stamp, 0
+        else:
+            frame, image_arrival_ns = images[self._frame_camera]
+            stamp = frame.header.stamp
         t_pre = time.monotonic()
 
         seeded = self.noise_seed >= 0 and self.policy.chunk_size is not None
@@ -281,7 +311,7 @@ class PolicyNode(Node):
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
-            msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
+            msg.header.stamp = stamp
             msg.chunk_id = self.scheduler.next_chunk_id()
             msg.source = self.source
             msg.source_step = plan.source_step
@@ -302,24 +332,39 @@ class PolicyNode(Node):
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
+            wall_pub = self.get_clock().now().nanoseconds
         with self._lock:
             self.scheduler.on_published(plan, chunk.model_output, t_start, t_pub)
 
+        # The parts add up to end_to_end_ms (rtc_msgs/msg/InferenceTiming.msg): the sampler's own split
+        # covers its preprocessor, model and postprocessor, this node's clock reads the rest.
         timing = InferenceTiming()
         timing.header.stamp = self.get_clock().now().to_msg()
         timing.chunk_id = msg.chunk_id
-        timing.preprocessing_ms = _ms(t_pre - t_start)
-        timing.policy_inference_ms = _ms(t_model - t_pre)
+        timing.preprocessing_ms = _ms(t_pre - t_start + chunk.preprocessing_s)
+        timing.policy_inference_ms = _ms(chunk.inference_s)
         timing.guidance_ms = _ms(chunk.guidance_s)
-        timing.postprocessing_ms = _ms(t_post - t_sampled)
+        timing.extra_latency_wait_ms = _ms(t_sampled - t_model)
+        timing.postprocessing_ms = _ms(chunk.postprocessing_s + t_post - t_sampled)
         timing.publish_ms = _ms(t_pub - t_post)
+        start_ns = wall_start.nanoseconds
         obs_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        timing.end_to_end_ms = (self.get_clock().now().nanoseconds - obs_ns) / 1e6 if obs_ns else float("nan")
+        js_ns = joint_state.header.stamp.sec * 10**9 + joint_state.header.stamp.nanosec
+        timing.end_to_end_ms = _age_ms(wall_pub, obs_ns)
+        timing.observation_age_ms = _age_ms(start_ns, obs_ns)
+        timing.image_transport_ms = _age_ms(image_arrival_ns, obs_ns)
+        timing.image_wait_ms = _age_ms(start_ns, image_arrival_ns)
+        timing.joint_state_age_ms = _age_ms(start_ns, js_ns)
+        timing.trigger_wait_ms = _ms(t_start - woken_at)
         timing.extra_latency_ms = float(self.extra_latency_ms)
         timing.inference_delay = plan.delay
         timing.last_d_real = self._last_d_real()
         timing.execution_horizon = self.execution_horizon
         self.timing_pub.publish(timing)
+        for field_name, component in COMPONENTS.items():
+            value = getattr(timing, field_name)
+            if not math.isnan(value):
+                record_timing(component, value / 1000.0)
         self.last_timing = timing
 
     def _last_d_real(self) -> int:

@@ -175,3 +175,31 @@ def test_bad_settings_name_the_setting(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
         SchedulerSettings(**bad)
+
+
+def test_with_a_frame_input_the_inference_starts_at_the_last_frame_before_the_trigger():
+    frame_period = 0.040  # 25 fps against 30 Hz ticks: the two grids drift through every phase
+    for offset in np.linspace(0.0, frame_period, 7, endpoint=False):
+        s = InferenceScheduler(SchedulerSettings(trigger_remaining=10), inputs=[CAMERA], frame_input=CAMERA)
+        s.on_status(Status(step=0), 0.0)
+        s.on_input(CAMERA, 0.0)
+        s.on_published(s.decide(0.0), np.zeros((50, 2)), 0.0, 0.01)
+        events = sorted([(k * T, "tick", k) for k in range(1, 50)]
+                        + [(offset + j * frame_period, "frame", j) for j in range(1, 40)])
+        started = None
+        for now, kind, k in events:
+            if kind == "tick":
+                s.on_status(Status(step=k, active_chunk_id=1, index_in_chunk=k, remaining=50 - k, merged_count=1,
+                                   last_d_real=1), now)
+            else:
+                s.on_input(CAMERA, now)
+            if s.decide(now) is not None:
+                started = (now, kind)
+                break
+        trigger_at = 40 * T  # remaining 10 at tick 40
+        assert started is not None
+        start, _ = started
+        # the newest frame at the start is the last one before the trigger, at most a frame period early
+        frames = [offset + j * frame_period for j in range(1, 40)]
+        assert not [f for f in frames if start < f <= trigger_at], (offset, start)
+        assert trigger_at - frame_period <= start <= trigger_at + 1e-9

@@ -288,3 +288,10 @@ def test_bad_missed_rows_or_stall_ticks():
         ActionQueue(DIM, missed_rows="replay")
     with pytest.raises(ValueError, match="stall_ticks"):
         ActionQueue(DIM, stall_ticks=0)
+
+
+def test_a_merge_is_timed_as_action_queue_merge_while_profiling(profiler):
+    queue = ActionQueue(DIM)
+    assert queue.merge(1, tagged_chunk(1, 0, 10), source_step=0, step_now=0).accepted
+    stats = profiler.get_profiling_stats()
+    assert stats["get_actions.action_queue_merge"]["count"] == 1

@@ -7,6 +7,8 @@ the arm a burst of commands); they are counted as missed, the next tick is told 
 and the loop rejoins the grid. Lateness (wake
 time minus deadline) is kept for the last `window_ticks` ticks for percentiles, and over the whole run
 for the maximum. No rclpy import: the executor and the driver run this in their control threads.
+With a `name`, every tick's lateness and its work are also recorded with rtc_runtime.profiling (as
+`<name>.lateness` and `<name>`; nothing while profiling is disabled).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 
 import numpy as np
+
+from rtc_runtime.profiling import profile_section, record_timing
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Ticker:
 
     def __init__(self, rate_hz: float, window_ticks: int,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
         if not (math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f"rate_hz must be a positive finite number, got {rate_hz}")
         if window_ticks < 1:
@@ -55,6 +59,8 @@ class Ticker:
         self._ticks = 0  # executed
         self._missed = 0
         self._max = 0.0
+        self._name = name
+        self._lateness_name = f"{name}.lateness" if name else None
 
     def run(self, on_tick: Callable[[int, int], None], stop: threading.Event) -> None:
         deadline = self._clock() + self.period
@@ -65,7 +71,12 @@ class Ticker:
             lateness = self._clock() - deadline
             skipped = int(lateness // self.period) if lateness >= self.period else 0
             tick = self._record(lateness, skipped)
-            on_tick(tick, skipped)
+            if self._name:
+                record_timing(self._lateness_name, lateness)
+                with profile_section(self._name):
+                    on_tick(tick, skipped)
+            else:
+                on_tick(tick, skipped)
             deadline += (skipped + 1) * self.period
 
     def _record(self, lateness: float, skipped: int) -> int:

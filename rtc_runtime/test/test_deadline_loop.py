@@ -94,3 +94,12 @@ def test_stop_before_start_runs_no_tick():
 def test_rate_must_be_positive_and_finite(rate):
     with pytest.raises(ValueError, match="rate_hz"):
         Ticker(rate, window_ticks=10)
+
+
+def test_a_named_ticker_records_lateness_and_work_while_profiling_is_enabled(profiler):
+    clock = FakeClock(oversleep=0.002)
+    run_ticks(Ticker(50.0, window_ticks=100, clock=clock, sleep=clock.sleep, name="executor.tick"), clock, 5)
+    stats = profiler.get_profiling_stats()
+    assert stats["executor.tick"]["count"] == 5
+    assert stats["executor.tick.lateness"]["count"] == 5
+    assert stats["executor.tick.lateness"]["p50"] == pytest.approx(0.002)

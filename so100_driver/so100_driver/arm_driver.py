@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
+from rtc_runtime.profiling import profile_section
+
 from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
 from .bus import BusError, BusPortError, FeetechBus
 from .protocol import BROADCAST_ID
@@ -149,7 +151,8 @@ class ArmDriver:
 
     # ----- the cycle ------------------------------------------------------------------------
     def cycle(self, read_health: bool = False) -> JointReading | None:
-        """One sync read of position+velocity, one sync write of the safe goal.
+        """One sync read of position+velocity, one sync write of the safe goal (timed as the
+        profiling components robot.get_observation and robot.send_action).
 
         A failed read skips the write (nothing is commanded without a fresh present position)
         and returns None. Raises :class:`FatalBusError` when the port fails or after
@@ -158,18 +161,20 @@ class ArmDriver:
         stats = self.stats
         stats.cycles += 1
         try:
-            replies = self.bus.sync_read_block(*_STATE_BLOCK, _IDS, "Present_Position+Present_Velocity")
-            now = time.monotonic()
-            positions, velocities = {}, {}
-            for name in JOINT_NAMES:
-                block = replies[MOTOR_IDS[name]].data
-                ticks = _POSITION.decode(_POSITION.slice_of(block, _STATE_BLOCK[0]))
-                speed = _VELOCITY.decode(_VELOCITY.slice_of(block, _STATE_BLOCK[0]))
-                positions[name] = self.calibration.ticks_to_radians(name, ticks)
-                velocities[name] = speed * RADIANS_PER_TICK
+            with profile_section("robot.get_observation"):
+                replies = self.bus.sync_read_block(*_STATE_BLOCK, _IDS, "Present_Position+Present_Velocity")
+                now = time.monotonic()
+                positions, velocities = {}, {}
+                for name in JOINT_NAMES:
+                    block = replies[MOTOR_IDS[name]].data
+                    ticks = _POSITION.decode(_POSITION.slice_of(block, _STATE_BLOCK[0]))
+                    speed = _VELOCITY.decode(_VELOCITY.slice_of(block, _STATE_BLOCK[0]))
+                    positions[name] = self.calibration.ticks_to_radians(name, ticks)
+                    velocities[name] = speed * RADIANS_PER_TICK
             goal = self.gate.goal(positions, now) if self.torque_on else positions
             if self.torque_on:
-                self._write_goal(goal)
+                with profile_section("robot.send_action"):
+                    self._write_goal(goal)
         except BusPortError as exc:
             raise FatalBusError(str(exc)) from exc
         except BusError as exc:

@@ -34,6 +34,7 @@ from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary
 from rtc_runtime.scheduling import request_realtime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -87,6 +88,8 @@ PARAMETERS = (
                   minimum=0.0, above_minimum=True),
     ParameterSpec("shutdown_torque_off", True, "on exit: switch torque off at the end of the sequence (false: "
                   "the servos keep holding while powered)"),
+    ParameterSpec("profiling", True, "record robot.get_observation, robot.send_action, robot.cycle and "
+                  "robot.cycle.lateness (docs/profiling.md); print their table at shutdown"),
 )
 
 
@@ -97,6 +100,9 @@ class DriverNode(Node):
         self.sim = p["sim"]
         self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
         self.rate_hz = p["rate_hz"]
+        self.profiling = p["profiling"]
+        if self.profiling:
+            enable_profiling()
         calibration_file = p["calibration_file"] or (str(default_calibration_path()) if self.sim else "")
         if not calibration_file:
             raise ParameterError("parameter calibration_file is required on a real arm (the JSON "
@@ -145,7 +151,8 @@ class DriverNode(Node):
         self.diagnostics.add("bus", self._bus_report)
 
         self.stop_event = threading.Event()
-        self.ticker = Ticker(self.rate_hz, window_ticks=max(1, round(LATENESS_WINDOW_S * self.rate_hz)))
+        self.ticker = Ticker(self.rate_hz, window_ticks=max(1, round(LATENESS_WINDOW_S * self.rate_hz)),
+                             name="robot.cycle")
         self._rate_window = (time.monotonic(), 0)  # (time, ticks) at the last diagnostics report
         self._loop_rate = 0.0
         self.scheduling = "normal"
@@ -285,6 +292,8 @@ class DriverNode(Node):
         self.driver.bus.close()
         if self.emulator is not None:
             self.emulator.stop()
+        if self.profiling:
+            print_profiling_summary(sort_by="mean", whole="robot.cycle", title=f"{self.get_name()}: profiling summary")
 
 
 def main(args: list[str] | None = None) -> None:

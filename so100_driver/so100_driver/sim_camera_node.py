@@ -5,6 +5,13 @@ Topics (relative): subscribes joint_states (sensor_msgs/JointState, radians, mat
 camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
 stamp, and /diagnostics at 1 Hz with the task's progress (tip distance to the target, when the
 target was first reached). No image is published before the first joint state.
+
+Frames: a frame is due every 1/rate_hz s (a fixed grid); the first joint state to arrive after a
+due time is rendered and published at once, so an image leaves the camera a render's time after
+the state it shows, as a real camera's frame leaves it right after its exposure. (Rendering on a
+timer of its own made each image wait for the timer, half a frame period on average, with a state
+up to one driver period old: a wait that obs -> chunk latency paid on every chunk, docs/profiling.md.)
+No joint states, no frames: the simulated scene only moves with the arm.
 """
 from __future__ import annotations
 
@@ -44,13 +51,14 @@ class SimCameraNode(Node):
         self.started = time.monotonic()
         self.reached_after_s: float | None = None
         self.distance = float("nan")
+        self.period = 1.0 / rate_hz
+        self.next_frame_at = 0.0  # monotonic time the next frame is due
         self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
-        self.create_timer(1.0 / rate_hz, self._publish_image)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
 
     def start(self) -> None:
-        """Everything runs from the executor's timers."""
+        """Everything runs from the joint-state subscription and the diagnostics timer."""
 
     def stop(self) -> None:
         """Nothing of its own to stop."""
@@ -60,10 +68,14 @@ class SimCameraNode(Node):
         if all(j in index for j in JOINT_NAMES):
             self.positions = np.array([msg.position[index[j]] for j in JOINT_NAMES])
             self.stamp = msg.header.stamp
+            now = time.monotonic()
+            if now >= self.next_frame_at:
+                self.next_frame_at += self.period
+                if self.next_frame_at <= now:  # a period or more late: start a new grid, no burst
+                    self.next_frame_at = now + self.period
+                self._publish_image()
 
     def _publish_image(self) -> None:
-        if self.positions is None:
-            return
         pixels = render(self.positions, self.scene, self.size)
         tip = tool_tip(self.positions)
         self.distance = float(np.linalg.norm(tip[:2] - np.asarray(self.scene.target)))

@@ -124,3 +124,11 @@ def test_health_read(driver: ArmDriver) -> None:
     assert driver.cycle(read_health=True) is not None
     assert driver.stats.voltages["gripper"] == pytest.approx(7.4)
     assert driver.stats.temperatures["elbow_flex"] == 32.0
+
+
+def test_a_cycle_is_timed_as_the_guides_robot_components_while_profiling(driver: ArmDriver, profiler) -> None:
+    for _ in range(3):
+        assert driver.cycle() is not None
+    stats = profiler.get_profiling_stats()
+    assert stats["robot.get_observation"]["count"] == 3
+    assert stats["robot.send_action"]["count"] == 3

@@ -35,6 +35,7 @@ from typing import NamedTuple
 from collections.abc import Callable
 
 import numpy as np
+from rtc_runtime.profiling import profile_method
 
 from rtc_policy_node.core.modes import MergeMode
 
@@ -136,6 +137,7 @@ class ActionQueue:
         self._stalls = 0
         self._fresh_from: int | None = None  # chunks with a source_step below this predate a stall
 
+    @profile_method(name="get_actions.action_queue_merge")
     def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None,
               seam_check: SeamCheck | None = None) -> MergeResult:
         """Merge a (length, action_dim) chunk whose row 0 is meant for tick `source_step`;

@@ -11,7 +11,8 @@ Decisions, in the order `decide` takes them:
 3. after publishing, wait until the executor merged or rejected that chunk, at most `merge_wait_s`
    (`AWAITING_MERGE`): a second chunk built on the old leftover would be wrong;
 4. the trigger: infer when the executor's queue is empty or holds at most `trigger_remaining`
-   actions at the tick now (`IDLE` otherwise);
+   actions at the tick now (`IDLE` otherwise); with a `frame_input`, already at that input's last
+   frame before the trigger (`core.frame_clock`), so the frame has not waited for the inference;
 5. at start-up, wait until every input has been fresh once (`WAITING_FOR_INPUTS`) and the chunk
    topic's readers are matched, at most `match_wait_s` once one is (`WAITING_FOR_READERS`);
 6. an input older than `observation_timeout_s` pauses inference (`PAUSED`, counted once per pause);
@@ -36,6 +37,7 @@ import numpy as np
 from rtc_policy_node.core.chunk_history import ChunkHistory
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
+from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
 
 __all__ = ["ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSettings"]
 
@@ -133,12 +135,15 @@ class _Sent:
 
 class InferenceScheduler:
     """Feed it executor statuses (`on_status`), input arrivals (`on_input`), what you published
-    (`on_published`) and errors (`on_error`); ask it what to do (`decide`)."""
+    (`on_published`) and errors (`on_error`); ask it what to do (`decide`). `frame_input`: the
+    input (a camera) whose arrivals may start an inference before the trigger; None: ticks only."""
 
     def __init__(self, settings: SchedulerSettings, inputs: Iterable[str], status_input: str = "executor status",
-                 chunk_output: str = "the chunk topic", history_keep: int = 8) -> None:
+                 chunk_output: str = "the chunk topic", history_keep: int = 8, frame_input: str | None = None) -> None:
         self.settings = settings
         self.inputs = tuple(inputs)
+        self.frame_input = frame_input
+        self.frames = FrameClock()
         self.status_input = status_input  # how stale_inputs names the executor status
         self.chunk_output = chunk_output  # how notices name the chunk topic
         self.notices: list[str] = []  # one-off warnings for the caller to log (and clear)
@@ -175,6 +180,8 @@ class InferenceScheduler:
     def on_input(self, name: str, arrived: float) -> None:
         """An observation input (`name` from `inputs`) arrived at local time `arrived`."""
         self._arrivals[name] = arrived
+        if name == self.frame_input:
+            self.frames.observe(arrived)
 
     def next_chunk_id(self) -> int:
         """The id `on_published` will give the chunk being built."""
@@ -221,7 +228,9 @@ class InferenceScheduler:
                 self._sent = None
         step_now = self.clock.step_at(now)
         behind = 0 if step_now is None else max(0, step_now - status.step)
-        if status.active_chunk_id != 0 and status.remaining - behind > self.settings.trigger_remaining:
+        if status.active_chunk_id != 0 and not starts_at_this_frame(
+                status.remaining - behind, self.settings.trigger_remaining, 1.0 / status.control_rate_hz, now,
+                self.frames.next_arrival()):
             return self._wait(Phase.IDLE, "")
         stale = self.stale_inputs(now)
         if not self._inputs_seen:
