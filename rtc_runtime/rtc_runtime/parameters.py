@@ -106,7 +106,7 @@ def markdown_table(specs: Sequence[ParameterSpec]) -> str:
         allowed = spec.unit or (", ".join(f"`{c}`" for c in spec.choices) if spec.choices else spec._range())
         if spec.unit and spec._range():
             allowed = f"{spec.unit}, {spec._range()}"
-        default = "(required)" if isinstance(spec.default, list) and not spec.default else f"`{_yaml(spec.default)}`"
+        default = "(required)" if spec.non_empty and not spec.default else f"`{_yaml(spec.default)}`"
         lines.append(f"| `{spec.name}` | {default} | {allowed} | {spec.description} |")
     return "\n".join(lines) + "\n"
 
