@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections import Counter, deque
 
 import numpy as np
@@ -28,11 +29,13 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker
-from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     threshold_parameters)
 from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterSpec, declare
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                     request_realtime, request_realtime_process)
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
@@ -48,6 +51,16 @@ COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array")
 OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
+
+# What raises the "control loop" status above OK; the bounds are parameters (docs/diagnostics.md).
+THRESHOLDS = (
+    Threshold("lateness_p99_ms", "99th percentile of tick lateness over lateness_window_s", 5.0, 15.0),
+    Threshold("missed_ticks_in_period", "ticks skipped since the last report", 1, 10),
+    Threshold("underruns_in_period", "ticks that held for want of an action since the last report", 1, 30),
+    Threshold("d_real_over_d_ticks", "the last merged chunk's d_real minus the delay it assumed: its delay "
+              "promise broken", 1, 5),
+    Threshold("rejected_in_period", "chunks rejected since the last report", 1, 3),
+)
 
 PARAMETERS = (
     ParameterSpec("control_rate_hz", 30.0, "tick rate; one action per tick. Must match the rate the policy "
@@ -66,6 +79,7 @@ PARAMETERS = (
                   minimum=OTHER_THREADS_PRIORITY_BELOW + 1, maximum=99),
     ParameterSpec("lateness_window_s", 60.0, "how many recent ticks the lateness percentiles in /diagnostics "
                   "cover", unit="s", minimum=0.0, above_minimum=True),
+    *threshold_parameters(THRESHOLDS),
 )
 
 
@@ -88,6 +102,7 @@ class ExecutorNode(Node):
         rate, mode, command_type = p["control_rate_hz"], p["mode"], p["command_type"]
         self._realtime, self._priority = bool(p["realtime"]), int(p["realtime_priority"])
         window_s = float(p["lateness_window_s"])
+        self._thresholds = configure_thresholds(THRESHOLDS, p)
         self.fatal_error = ""
 
         self._joints = tuple(joints)
@@ -122,6 +137,7 @@ class ExecutorNode(Node):
             JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
+        self._tracer = tracer(self.get_name())
 
     # --- control thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,12 +167,14 @@ class ExecutorNode(Node):
         self._ticker.run(self._tick, self._stop)
 
     def _tick(self, _tick: int) -> None:
+        started_ns = time.monotonic_ns()
         served = self._queue.pop()
         command = served.command if served.command is not None else self._hold
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if command is not None:
             self._publish_command(command, stamp)
         self._publish_status(stamp, served, holding=served.action is None and command is not None)
+        self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), served.chunk_id or 0, self._status.step)
 
     def _publish_command(self, command: np.ndarray, stamp: Time) -> None:
         values = command.tolist()
@@ -201,9 +219,12 @@ class ExecutorNode(Node):
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         received_ns = self.get_clock().now().nanoseconds
+        received_mono_ns = time.monotonic_ns()
         sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
         if sent_ns:
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
+            self._tracer.span("chunk.transport", received_mono_ns - (received_ns - sent_ns), received_mono_ns,
+                              msg.chunk_id, msg.source_step)
         try:
             if self._hold is None:
                 raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
@@ -212,7 +233,10 @@ class ExecutorNode(Node):
             self._contract_rejects[rejected.code] += 1
             self._reject(msg, rejected.reason)
             return
+        merge_ns = time.monotonic_ns()
         result = self._queue.merge(msg.chunk_id, rows, msg.source_step)
+        self._tracer.span("get_actions.action_queue_merge", merge_ns, time.monotonic_ns(), msg.chunk_id,
+                          msg.source_step + result.d_real)
         if not result.accepted:
             self._reject(msg, _queue_reason(result, msg))
             return
@@ -234,13 +258,19 @@ class ExecutorNode(Node):
         report = Report()
         if self._hold is None:
             report.raise_to(Level.WARN, "waiting for /joint_states")
-        if stats.missed > missed_before:
-            report.raise_to(Level.WARN, f"{stats.missed - missed_before} missed ticks")
-        if counters.underruns > underruns_before:
-            report.raise_to(Level.WARN, f"{counters.underruns - underruns_before} underruns (holding)")
-        if rejected > rejected_before:
-            report.raise_to(Level.WARN, f"{rejected - rejected_before} rejected chunks ({self._last_reject_reason})")
+        d_real, d_assumed = self._last_d
+        judged = {
+            "lateness_p99_ms": stats.p99_ms,
+            "missed_ticks_in_period": stats.missed - missed_before,
+            "underruns_in_period": counters.underruns - underruns_before,
+            "d_real_over_d_ticks": d_real - d_assumed if d_real >= 0 else float("nan"),
+            "rejected_in_period": rejected - rejected_before,
+        }
+        for key, value in judged.items():
+            if self._thresholds[key].judge(report, value) and key == "rejected_in_period":
+                report.message += f" (last: {self._last_reject_reason})"
         report.values = {
+            **judged,
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
@@ -248,7 +278,6 @@ class ExecutorNode(Node):
             "ticks": stats.ticks,
             "lateness_window_ticks": stats.window_ticks,
             "lateness_p50_ms": stats.p50_ms,
-            "lateness_p99_ms": stats.p99_ms,
             "lateness_max_ms": stats.window_max_ms,
             "lateness_max_since_start_ms": stats.max_ms,
             "missed_ticks": stats.missed,

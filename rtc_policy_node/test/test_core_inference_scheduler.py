@@ -175,3 +175,10 @@ def test_bad_settings_name_the_setting(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
         SchedulerSettings(**bad)
+
+
+def test_input_ages_are_seconds_since_each_input_arrived():
+    s = scheduler()
+    assert s.input_ages(5.0) == {CAMERA: float("inf")}
+    s.on_input(CAMERA, 4.25)
+    assert s.input_ages(5.0) == {CAMERA: 0.75}

@@ -16,6 +16,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterSpec, declare
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
@@ -48,6 +49,7 @@ class SimCameraNode(Node):
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
         self.create_timer(1.0 / rate_hz, self._publish_image)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
+        self.tracer = tracer(self.get_name())
 
     def start(self) -> None:
         """Everything runs from the executor's timers."""
@@ -64,6 +66,7 @@ class SimCameraNode(Node):
     def _publish_image(self) -> None:
         if self.positions is None:
             return
+        started_ns = time.monotonic_ns()
         pixels = render(self.positions, self.scene, self.size)
         tip = tool_tip(self.positions)
         self.distance = float(np.linalg.norm(tip[:2] - np.asarray(self.scene.target)))
@@ -75,6 +78,7 @@ class SimCameraNode(Node):
         msg.header.stamp = self.stamp
         msg.header.frame_id = self.frame_id
         self.image_pub.publish(msg)
+        self.tracer.span("camera.render_publish", started_ns, time.monotonic_ns())
 
     def _task_report(self) -> Report:
         reached = self.reached_after_s is not None
