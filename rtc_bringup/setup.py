@@ -25,6 +25,7 @@ setup(
             "run = rtc_bringup.run:main",
             "record = rtc_bringup.recorder:main",
             "report = rtc_bringup.report:main",
+            "rtc_trace_report = rtc_bringup.trace_report:main",
         ],
     },
 )

@@ -6,6 +6,7 @@
         policy_path:=/path/to/pretrained_model device:=cuda
 
 Nodes, parameters and remappings come from rtc_bringup.graph, which the runner (`run`) uses too.
+trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
 """
 from pathlib import Path
 
@@ -15,16 +16,29 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph
+from rtc_bringup.graph import ARGUMENTS, build_graph, trace_dir
+from rtc_bringup.trace_session import TraceSession
+from rtc_runtime.tracing import TRACE_ENV
 
 
 def _nodes(context):
     arguments = {a.name: LaunchConfiguration(a.name).perform(context) for a in ARGUMENTS}
     share_dir = Path(get_package_share_directory("rtc_bringup"))
-    return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name,
+    specs = build_graph(arguments, share_dir)
+    actions, env = [], {}
+    traced_into = trace_dir(arguments)
+    if traced_into:
+        from launch.actions import RegisterEventHandler
+        from launch.event_handlers import OnShutdown
+
+        session = TraceSession(traced_into)
+        session.start()
+        env = {TRACE_ENV: "1"}
+        actions.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
+    return actions + [
+        Node(package=spec.package, executable=spec.executable, name=spec.name, additional_env=env,
              parameters=[spec.parameters], remappings=list(spec.remappings), output="screen")
-        for spec in build_graph(arguments, share_dir)
+        for spec in specs
     ]
 
 

@@ -7,6 +7,7 @@ No rclpy or launch import here, so tests and the runner read the graph as plain 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
+    Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
+    Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
 )
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 
@@ -129,6 +132,18 @@ def load_parameter_file(path: Path) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{path}: node {node!r} has no ros__parameters mapping")
         nodes[node] = dict(params)
     return nodes
+
+
+def trace_dir(arguments: Mapping[str, str]) -> Path | None:
+    """Where trace:=true writes the trace; None without trace:=true."""
+    text = arguments.get("trace", "false")
+    try:
+        wanted = _bool(text)
+    except ValueError as exc:
+        raise ValueError(f"argument trace:={text!r}: {exc}") from exc
+    if not wanted:
+        return None
+    return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
 
 
 def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]:
