@@ -78,7 +78,7 @@ def run(duration_s: float, rate_hz: float, baudrate: int, realtime: bool) -> dic
             stop = threading.Event()
             threading.Timer(duration_s, stop.set).start()
 
-            def cycle(tick: int) -> None:
+            def cycle(tick: int, _missed: int) -> None:
                 nonlocal failed
                 began = time.monotonic()
                 phase = 2 * math.pi * 0.25 * began

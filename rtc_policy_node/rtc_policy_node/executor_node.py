@@ -8,19 +8,23 @@ command (reliable, depth 1), /rtc/executor_status (rtc_msgs/ExecutorStatus every
 depth 10) and /diagnostics (1 Hz).
 
 Contract: nothing is commanded before a measured position is known; chunks arriving before then are
-rejected (not_ready). Each tick pops one action from the queue and commands it; on underrun the last
-commanded position is held (before the first chunk: the measured one). A chunk that breaks
-`chunk_contract` or that the queue refuses (future, stale, out_of_order) is logged, counted and causes
-no motion. The control loop is a dedicated thread (`rtc_runtime.deadline_loop.Ticker`), not an rclpy
-timer. This module imports no torch. To keep the GIL from delaying ticks, the process also shortens
-Python's thread switch interval and freezes its start-up objects out of the garbage collector.
+rejected (not_ready). What merges and what each tick commands is decided by `core.ExecutorCore`:
+chunk admission (length, ids per source, one source followed, one merge per tick), the content
+contract, the command guard's checks and the queue's timing rules; a refused chunk is logged, counted
+and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
+counts) and the command guard turns it, or on underrun the last command, into the command: every
+command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
+(`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. This module imports no torch. To keep the
+GIL from delaying ticks, the process also shortens Python's thread switch interval and freezes its
+start-up objects out of the garbage collector.
 """
 from __future__ import annotations
 
 import gc
+import math
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -32,15 +36,17 @@ from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
 from rtc_runtime.lifecycle import run_node
-from rtc_runtime.parameters import ParameterSpec, declare
+from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                     request_realtime, request_realtime_process)
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
-from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
-from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
+from rtc_policy_node.core.action_queue import ActionQueue, MissedRows, PopResult
+from rtc_policy_node.core.chunk_admission import ChunkAdmission
+from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
+from rtc_policy_node.core.executor_core import ExecutorCore
 from rtc_policy_node.core.modes import MergeMode
 from rtc_policy_node.joint_vector import joint_vector
 
@@ -79,19 +85,29 @@ PARAMETERS = (
                   minimum=OTHER_THREADS_PRIORITY_BELOW + 1, maximum=99),
     ParameterSpec("lateness_window_s", 60.0, "how many recent ticks the lateness percentiles in /diagnostics "
                   "cover", unit="s", minimum=0.0, above_minimum=True),
+    # The command guard, chunk admission and stalls: docs/safety.md.
+    ParameterSpec("position_lower_limits", [-math.inf], "lowest command per joint (joint_names order), or one "
+                  "value for all; -inf: unbounded", unit="rad"),
+    ParameterSpec("position_upper_limits", [math.inf], "highest command per joint, or one value for all; "
+                  "inf: unbounded", unit="rad"),
+    ParameterSpec("max_velocity", [3.0], "per joint, or one for all; a command moves at most this times the "
+                  "tick period from the one before", unit="rad/s"),
+    ParameterSpec("max_acceleration", [30.0], "per joint, or one for all; bounds how fast the step grows or "
+                  "reverses (slowing down is free)", unit="rad/s^2"),
+    ParameterSpec("guard_tolerance", 0.05, "excess over a limit or a step that is clamped when played "
+                  "instead of rejecting the chunk", unit="rad", minimum=0.0),
+    ParameterSpec("guard_max_seam", 0.3, "farthest a chunk's first played row may be from the command "
+                  "before it", unit="rad", minimum=0.0),
+    ParameterSpec("max_chunk_length", 100, "longest chunk accepted", unit="rows", minimum=1),
+    ParameterSpec("follow_one_source", True, "follow one chunk source at a time (ActionChunk.source)"),
+    ParameterSpec("source_timeout_s", 2.0, "silence after which another source may take over", unit="s",
+                  minimum=0.0, above_minimum=True),
+    ParameterSpec("missed_tick_rows", MissedRows.DISCARD.value, "what happens to the rows of ticks the loop "
+                  "missed: dropped, or played late", choices=tuple(m.value for m in MissedRows)),
+    ParameterSpec("stall_hold_s", 0.25, "a stall this long or longer empties the queue: hold, wait for a "
+                  "fresh chunk", unit="s", minimum=0.0, above_minimum=True),
     *threshold_parameters(THRESHOLDS),
 )
-
-
-def _queue_reason(result: MergeResult, msg: ActionChunk) -> str:
-    what = {
-        RejectReason.STALE: f"d_real {result.d_real} >= length {msg.length}",
-        RejectReason.FUTURE: f"source_step {msg.source_step} is {-result.d_real} ticks in the future",
-        RejectReason.OUT_OF_ORDER: f"chunk {msg.chunk_id} (source_step {msg.source_step}) is not "
-                                   "newer than the last merged one",
-        RejectReason.NON_FINITE: "non-finite actions",
-    }[result.reason]
-    return f"{result.reason.value}: {what}"
 
 
 class ExecutorNode(Node):
@@ -107,17 +123,29 @@ class ExecutorNode(Node):
 
         self._joints = tuple(joints)
         self._rate = float(rate)
-        self._queue = ActionQueue(len(joints), mode)
+        try:
+            limits = GuardLimits.from_parameters(
+                len(joints), self._rate, p["position_lower_limits"], p["position_upper_limits"],
+                p["max_velocity"], p["max_acceleration"], p["guard_tolerance"], p["guard_max_seam"])
+        except ValueError as err:
+            raise ParameterError(f"command guard: {err}") from None
+        self._queue = ActionQueue(len(joints), mode, missed_rows=p["missed_tick_rows"],
+                                  stall_ticks=max(1, math.ceil(p["stall_hold_s"] * self._rate)))
+        self._core = ExecutorCore(joints, self._queue, CommandGuard(limits),
+                                  ChunkAdmission(p["max_chunk_length"], p["follow_one_source"],
+                                                 p["source_timeout_s"]))
+        if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
+            self.get_logger().warning("no position limits for some joints (position_lower_limits / "
+                                      "position_upper_limits): the guard bounds only their speed")
         self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)))
-        self._hold: np.ndarray | None = None  # measured position, until the first action is served
-        self._contract_rejects: Counter[str] = Counter()
         self._last_reject_reason = ""
+        self._rejection_log: dict[str, tuple[float, int]] = {}  # code: (last logged, skipped since)
         self._last_d = (-1, -1)  # (d_real, d_assumed) of the last merged chunk
         # Receive time minus the chunk's inference_end (set by the sender just before publishing), ms.
         self._transport_ms: deque[float] = deque(maxlen=TRANSPORT_WINDOW_CHUNKS)
         self._scheduling: Scheduling | None = None  # of the control thread
         self._process_scheduling = normal_scheduling()  # of every other thread
-        self._reported = (0, 0, 0)  # (missed, underruns, rejected) at the last diagnostics report
+        self._reported = (0, 0, 0, 0, 0)  # (missed, underruns, rejected, clamped, ticks) at the last report
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="rtc_executor_control")
 
@@ -166,15 +194,19 @@ class ExecutorNode(Node):
             f"{self._scheduling}, other threads {self._process_scheduling}")
         self._ticker.run(self._tick, self._stop)
 
-    def _tick(self, _tick: int) -> None:
+    def _tick(self, _tick: int, missed: int) -> None:
         started_ns = time.monotonic_ns()
-        served = self._queue.pop()
-        command = served.command if served.command is not None else self._hold
+        tick = self._core.tick(missed)
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
-        if command is not None:
-            self._publish_command(command, stamp)
-        self._publish_status(stamp, served, holding=served.action is None and command is not None)
-        self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), served.chunk_id or 0, self._status.step)
+        if tick.command is not None:
+            self._publish_command(tick.command, stamp)
+        self._publish_status(stamp, tick.served, holding=tick.served.action is None and tick.command is not None)
+        self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0,
+                          self._status.step)
+        if tick.clamped_by:
+            where = f"at the seam of chunk {tick.served.chunk_id}" if tick.seam else "while playing"
+            self.get_logger().warning(f"command guard clamped the command {where} ({', '.join(tick.clamped_by)})",
+                                      throttle_duration_sec=1.0)
 
     def _publish_command(self, command: np.ndarray, stamp: Time) -> None:
         values = command.tolist()
@@ -199,22 +231,28 @@ class ExecutorNode(Node):
         status.last_d_real, status.last_d_assumed = self._last_d
         status.merged_count = counters.merged
         status.underrun_count = counters.underruns
-        status.rejected_count = sum(counters.rejected.values()) + sum(self._contract_rejects.values())
+        status.rejected_count = sum(self._core.rejected_by_reason().values())
+        status.clamped_count = self._core.guard.counters()[0]
+        status.missed_tick_count = counters.missed
         status.last_reject_reason = self._last_reject_reason
         status.holding = holding
         self._status_pub.publish(status)
 
     # --- callbacks (executor thread) ------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
-        if self._hold is not None:
+        if self._core.ready:
             return
         try:
-            self._hold = joint_vector(msg.name, msg.position, self._joints)
+            measured = joint_vector(msg.name, msg.position, self._joints)
         except ValueError as err:
             self.get_logger().warning(f"/joint_states not usable for the hold position: {err}",
                                       throttle_duration_sec=5.0)
             return
-        self.get_logger().info(f"hold position from /joint_states: {np.round(self._hold, 4).tolist()}")
+        hold = self._core.start_from(measured)
+        self.get_logger().info(f"hold position from /joint_states: {np.round(hold, 4).tolist()}")
+        if not np.array_equal(hold, measured):
+            self.get_logger().warning(f"measured position {np.round(measured, 4).tolist()} is outside the "
+                                      "position limits: holding the nearest position inside them")
         self.destroy_subscription(self._joint_state_sub)
 
     def _on_chunk(self, msg: ActionChunk) -> None:
@@ -225,38 +263,39 @@ class ExecutorNode(Node):
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
             self._tracer.span("chunk.transport", received_mono_ns - (received_ns - sent_ns), received_mono_ns,
                               msg.chunk_id, msg.source_step)
-        try:
-            if self._hold is None:
-                raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
-            rows = chunk_actions(msg, self._joints)
-        except ChunkRejected as rejected:
-            self._contract_rejects[rejected.code] += 1
-            self._reject(msg, rejected.reason)
-            return
+        now = time.monotonic()
         merge_ns = time.monotonic_ns()
-        result = self._queue.merge(msg.chunk_id, rows, msg.source_step)
+        decision = self._core.receive(msg, now)
         self._tracer.span("get_actions.action_queue_merge", merge_ns, time.monotonic_ns(), msg.chunk_id,
-                          msg.source_step + result.d_real)
-        if not result.accepted:
-            self._reject(msg, _queue_reason(result, msg))
+                          msg.source_step + decision.d_real if decision.merged else msg.source_step)
+        if not decision.merged:
+            self._last_reject_reason = decision.reason
+            self._log_rejection(msg.chunk_id, decision.code, decision.reason, now)
             return
-        self._last_d = (result.d_real, int(msg.inference_delay))
-        self.get_logger().debug(f"merged chunk {msg.chunk_id}: d_real {result.d_real}, "
+        self._last_d = (decision.d_real, int(msg.inference_delay))
+        self.get_logger().debug(f"merged chunk {msg.chunk_id}: d_real {decision.d_real}, "
                                 f"assumed {msg.inference_delay}, length {msg.length}")
 
-    def _reject(self, msg: ActionChunk, reason: str) -> None:
-        self._last_reject_reason = reason
-        self.get_logger().warning(f"rejected chunk {msg.chunk_id}: {reason}")
+    def _log_rejection(self, chunk_id: int, code: str, reason: str, now: float) -> None:
+        """One line per reason code and second: a flood must not flood the log (counters have it all)."""
+        last, skipped = self._rejection_log.get(code, (-math.inf, 0))
+        if now - last < 1.0:
+            self._rejection_log[code] = (last, skipped + 1)
+            return
+        more = f" (and {skipped} more since the last line)" if skipped else ""
+        self.get_logger().warning(f"rejected chunk {chunk_id}: {reason}{more}")
+        self._rejection_log[code] = (now, 0)
 
     def _control_loop_report(self) -> Report:
         stats = self._ticker.stats()
         counters = self._queue.counters()
-        rejects = Counter(counters.rejected) + self._contract_rejects
+        rejects = self._core.rejected_by_reason()
         rejected = sum(rejects.values())
-        missed_before, underruns_before, rejected_before = self._reported
-        self._reported = (stats.missed, counters.underruns, rejected)
+        clamped, clamped_by = self._core.guard.counters()
+        missed_before, underruns_before, rejected_before, clamped_before, ticks_before = self._reported
+        self._reported = (stats.missed, counters.underruns, rejected, clamped, counters.pops)
         report = Report()
-        if self._hold is None:
+        if not self._core.ready:
             report.raise_to(Level.WARN, "waiting for /joint_states")
         d_real, d_assumed = self._last_d
         judged = {
@@ -269,6 +308,10 @@ class ExecutorNode(Node):
         for key, value in judged.items():
             if self._thresholds[key].judge(report, value) and key == "rejected_in_period":
                 report.message += f" (last: {self._last_reject_reason})"
+        if rejected - rejected_before > counters.pops - ticks_before:
+            report.raise_to(Level.ERROR, "more rejected chunks than ticks: a flood (a second publisher, or a broken one)")
+        if clamped > clamped_before:
+            report.raise_to(Level.WARN, f"command guard clamped {clamped - clamped_before} commands")
         report.values = {
             **judged,
             "scheduling": str(self._scheduling or "starting"),
@@ -288,6 +331,13 @@ class ExecutorNode(Node):
             "last_reject_reason": self._last_reject_reason,
             "last_d_assumed": self._last_d[1],
             "last_d_real": self._last_d[0],
+            "guard_clamped_ticks": clamped,
+            "guard_clamped_by_bound": ", ".join(f"{k}={v}" for k, v in sorted(clamped_by.items())),
+            "guard_seam_clamps": self._core.seam_clamps,
+            "followed_source": self._core.admission.followed or "",
+            "source_changes": self._core.admission.source_changes,
+            "stalls": counters.stalls,
+            "rows_dropped_for_missed_ticks": counters.dropped,
         }
         if self._transport_ms:
             transport = np.fromiter(self._transport_ms, float)

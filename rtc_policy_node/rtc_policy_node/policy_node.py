@@ -35,6 +35,7 @@ from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
+from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -56,7 +57,7 @@ THRESHOLDS = (
               "executor, its inputs or its readers), from the first report that saw it; the message says why",
               0.0, 5.0),
     Threshold("observation_age_ms", "age of the oldest observation input (joint states, each camera)",
-              100.0, 500.0),
+              200.0, 5000.0),
 )
 
 _defaults = SchedulerSettings()
@@ -124,6 +125,7 @@ def _ms(seconds: float) -> float:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("rtc_policy")
+        self.source = run_source(self.get_fully_qualified_name())  # ActionChunk.source of this run
         p = declare(self, PARAMETERS)
         self.cameras = parse_camera_topics(p["camera_topics"])
         if _local_path_missing(p["policy_path"]):
@@ -290,6 +292,7 @@ class PolicyNode(Node):
             msg = ActionChunk()
             msg.header.stamp = stamp if stamp is not None else joint_state.header.stamp
             msg.chunk_id = self.scheduler.next_chunk_id()
+            msg.source = self.source
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
             msg.execution_horizon = self.execution_horizon

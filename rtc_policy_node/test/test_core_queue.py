@@ -33,7 +33,7 @@ def test_rtc_merge_skips_the_rows_whose_tick_passed():
     for _ in range(4):
         queue.pop()
     result = queue.merge(2, tagged_chunk(2, 1, 10), source_step=1)  # arrives at step 4
-    assert result == (True, 3, None)
+    assert result[:3] == (True, 3, None)
     assert queue.leftover() == (4, 2, 3, 7)
     popped = queue.pop()
     assert popped.step == 4 and popped.chunk_id == 2 and popped.index == 3
@@ -46,7 +46,7 @@ def test_rejections_are_counted_with_reasons():
     assert queue.merge(2, tagged_chunk(2, 90, 20), 90).reason is RejectReason.OUT_OF_ORDER
     assert queue.merge(1, tagged_chunk(1, 95, 10), 95).reason is RejectReason.OUT_OF_ORDER
     assert queue.merge(3, tagged_chunk(3, 101, 10), 101).reason is RejectReason.FUTURE
-    assert queue.merge(4, tagged_chunk(4, 96, 4), 96) == (False, 4, RejectReason.STALE)
+    assert queue.merge(4, tagged_chunk(4, 96, 4), 96)[:3] == (False, 4, RejectReason.STALE)
     bad = tagged_chunk(5, 99, 10)
     bad[2, 1] = np.nan
     assert queue.merge(5, bad, 99).reason is RejectReason.NON_FINITE
@@ -249,3 +249,42 @@ def test_importable_without_torch():
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_missed_ticks_advance_the_step_and_discard_their_rows():
+    queue = ActionQueue(DIM)
+    queue.merge(1, tagged_chunk(1, 0, 20), 0)
+    queue.pop()
+    popped = queue.pop(missed=3)  # ticks 1, 2, 3 were missed
+    assert popped.step == 4 and popped.index == 4 and popped.action[0] == 4  # row k at tick k
+    counters = queue.counters()
+    assert (counters.missed, counters.dropped, counters.stalls) == (3, 3, 0)
+
+
+def test_missed_rows_can_be_kept_and_played_late():
+    queue = ActionQueue(DIM, missed_rows="keep")
+    queue.merge(1, tagged_chunk(1, 0, 20), 0)
+    queue.pop()
+    popped = queue.pop(missed=3)
+    assert popped.step == 4 and popped.index == 1  # late by the 3 missed ticks
+    assert queue.merge(2, tagged_chunk(2, 4, 20), 4).accepted  # the next rtc merge re-anchors
+    assert queue.pop().index == 1 and queue.pop().step == 6
+
+
+def test_a_long_stall_empties_the_queue_until_a_fresh_chunk():
+    queue = ActionQueue(DIM, stall_ticks=10)
+    queue.merge(1, tagged_chunk(1, 0, 50), 0)
+    queue.pop()
+    held = queue.pop(missed=60)  # two seconds at 30 Hz
+    assert held.action is None and held.step == 61 and queue.leftover().remaining == 0
+    assert queue.merge(2, tagged_chunk(2, 40, 50), 40).reason is RejectReason.PRE_STALL
+    assert queue.merge(3, tagged_chunk(3, 61, 50), 61).accepted
+    counters = queue.counters()
+    assert counters.stalls == 1 and counters.dropped == 49 and counters.rejected == {"pre_stall": 1}
+
+
+def test_bad_missed_rows_or_stall_ticks():
+    with pytest.raises(ValueError, match="unknown missed_rows"):
+        ActionQueue(DIM, missed_rows="replay")
+    with pytest.raises(ValueError, match="stall_ticks"):
+        ActionQueue(DIM, stall_ticks=0)

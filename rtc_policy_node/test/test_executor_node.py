@@ -25,6 +25,9 @@ def executor_args(*params: str) -> list[str]:
 
     script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/executor_node"
     args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}"]
+    # These tests follow rows exactly, so the command guard must never bind (it is tested in
+    # test_core_command_guard.py and, over DDS, by the fault campaign: test_system_fault_campaign.py).
+    args += ["-p", "max_velocity:=[1000.0]", "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"]
     for param in params:
         args += ["-p", param]
     return args
@@ -342,7 +345,7 @@ def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_
 
     peer = peer_factory()
     # Lateness and missed ticks depend on the machine's load, not on this test: off here.
-    proc = start_ready_executor(processes, peer, *(f"threshold.{key}.{level}:=-1.0" for key in
+    proc = start_ready_executor(processes, peer, "max_chunk_length:=1000", *(f"threshold.{key}.{level}:=-1.0" for key in
                                                   ("lateness_p99_ms", "missed_ticks_in_period")
                                                   for level in ("warn", "error")))
 

@@ -184,7 +184,8 @@ def test_a_reader_that_never_matches_delays_the_first_chunk_only_briefly(process
 
 
 def test_a_silent_camera_raises_the_level_by_its_thresholds_and_it_recovers(processes):
-    # observation_age_ms (WARN 100, ERROR 500) and paused_s (WARN at once, the reason in the message)
+    # paused_s (WARN at once, the reason in the message; ERROR after 5 s) and observation_age_ms
+    # (WARN from 200 ms, ERROR from 5 s)
     from rtc_runtime.diagnostics import Level
 
     fake = FakeExecutor(stall_rows=range(0))

@@ -2,7 +2,9 @@
 
 Deadlines sit on a fixed grid (start + k * period), so lateness never accumulates into drift. A tick
 that wakes a whole period or more late does not run the passed deadlines in a burst (that would send
-the arm a burst of commands); they are counted as missed and the loop rejoins the grid. Lateness (wake
+the arm a burst of commands); they are counted as missed, the next tick is told how many it follows
+(so a caller that counts wall ticks, like the executor's step, stays on the wall clock after a stall),
+and the loop rejoins the grid. Lateness (wake
 time minus deadline) is kept for the last `window_ticks` ticks for percentiles, and over the whole run
 for the maximum. No rclpy import: the executor and the driver run this in their control threads.
 """
@@ -31,10 +33,11 @@ class TickStats:
 
 
 class Ticker:
-    """Calls `on_tick(tick)` once per period at absolute deadlines until `stop` is set.
+    """Calls `on_tick(tick, missed)` once per period at absolute deadlines until `stop` is set.
 
-    `tick` counts executed ticks from 0; skipped (missed) deadlines get no tick number, so tick
-    numbers count the actions the loop has actually produced.
+    `tick` is the deadline's number on the grid, from 0, missed deadlines included (wall ticks);
+    `missed` is how many deadlines were skipped just before this one (0 when on time), so
+    `tick - missed` is the tick after the last one that ran.
     """
 
     def __init__(self, rate_hz: float, window_ticks: int,
@@ -49,11 +52,11 @@ class Ticker:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._window = np.zeros(window_ticks)
-        self._ticks = 0
+        self._ticks = 0  # executed
         self._missed = 0
         self._max = 0.0
 
-    def run(self, on_tick: Callable[[int], None], stop: threading.Event) -> None:
+    def run(self, on_tick: Callable[[int, int], None], stop: threading.Event) -> None:
         deadline = self._clock() + self.period
         while not stop.is_set():
             remaining = deadline - self._clock()
@@ -62,17 +65,16 @@ class Ticker:
             lateness = self._clock() - deadline
             skipped = int(lateness // self.period) if lateness >= self.period else 0
             tick = self._record(lateness, skipped)
-            on_tick(tick)
+            on_tick(tick, skipped)
             deadline += (skipped + 1) * self.period
 
     def _record(self, lateness: float, skipped: int) -> int:
         with self._lock:
-            tick = self._ticks
-            self._window[tick % len(self._window)] = lateness
+            self._window[self._ticks % len(self._window)] = lateness
             self._ticks += 1
             self._missed += skipped
             self._max = max(self._max, lateness)
-            return tick
+            return self._ticks + self._missed - 1
 
     def stats(self) -> TickStats:
         """A consistent snapshot; safe to call from any thread."""

@@ -24,12 +24,16 @@ class FakeClock:
         self.now += seconds + self.oversleep
 
 
-def run_ticks(ticker: Ticker, clock: FakeClock, count: int, work: dict[int, float] | None = None):
+def run_ticks(ticker: Ticker, clock: FakeClock, count: int, work: dict[int, float] | None = None,
+              missed: list[int] | None = None):
+    """Run `count` ticks; returns (tick, time) per tick, and appends each tick's `missed` to `missed`."""
     stop = threading.Event()
     seen: list[tuple[int, float]] = []
+    missed = [] if missed is None else missed
 
-    def on_tick(tick: int) -> None:
+    def on_tick(tick: int, skipped: int) -> None:
         seen.append((tick, clock.now))
+        missed.append(skipped)
         clock.now += (work or {}).get(tick, 0.0)
         if len(seen) == count:
             stop.set()
@@ -54,9 +58,11 @@ def test_ticks_land_on_a_fixed_grid_without_drift():
 def test_a_long_tick_skips_passed_deadlines_and_counts_them_missed():
     clock = FakeClock()
     ticker = Ticker(10.0, window_ticks=100, clock=clock, sleep=clock.sleep)
-    seen = run_ticks(ticker, clock, 4, work={1: 0.35})  # tick 1 overruns by 2.5 periods
+    missed: list[int] = []
+    seen = run_ticks(ticker, clock, 4, work={1: 0.35}, missed=missed)  # tick 1 overruns by 2.5 periods
     ticks = [t for t, _ in seen]
-    assert ticks == [0, 1, 2, 3]  # tick numbers count executed ticks only
+    assert ticks == [0, 1, 4, 5]  # wall ticks: deadlines 2 and 3 were missed
+    assert missed == [0, 0, 2, 0]  # told to the tick that follows them
     # tick 2 runs at once (0.25 s late: deadlines 0.3 and 0.4 were passed), then the grid resumes.
     times = [round(at - 100.0, 6) for _, at in seen]
     assert times == [0.1, 0.2, 0.55, 0.6]
@@ -80,7 +86,7 @@ def test_stop_before_start_runs_no_tick():
     ticker = Ticker(10.0, window_ticks=3, clock=clock, sleep=clock.sleep)
     stop = threading.Event()
     stop.set()
-    ticker.run(lambda tick: pytest.fail("ticked"), stop)
+    ticker.run(lambda tick, missed: pytest.fail("ticked"), stop)
     assert ticker.stats().ticks == 0
 
 

@@ -16,13 +16,15 @@ from rtc_sim_eval.cli import evaluate, main, parse_args
 @pytest.fixture(scope="module")
 def delay6(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("sim_eval") / "out.json"
-    evaluate(parse_args(["--modes", "naive,vjp,prefix", "--delays", "6", "--episodes", "4", "--json", str(out)]))
+    evaluate(parse_args(["--modes", "naive,identity,vjp,prefix", "--delays", "6", "--episodes", "4",
+                         "--json", str(out)]))
     return json.loads(out.read_text())["results"]
 
 
 def test_rtc_seams_are_smaller_than_naive_at_delay_6(delay6: dict) -> None:
-    naive, vjp = delay6["naive"]["6"], delay6["vjp"]["6"]
+    naive, vjp, identity = delay6["naive"]["6"], delay6["vjp"]["6"], delay6["identity"]["6"]
     assert naive["seam_ratio"] >= 3.0
+    assert identity["seam_ratio"] <= 1.5 and identity["success_rate"] >= naive["success_rate"]  # the default
     assert vjp["seam_ratio"] <= 1.5
     assert vjp["seam_ratio"] < naive["seam_ratio"]
     assert vjp["success_rate"] >= naive["success_rate"]

@@ -6,14 +6,17 @@ No ROS here: the node (``driver_node``) and the benchmark both drive this class.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
 from .bus import BusError, BusPortError, FeetechBus
 from .protocol import BROADCAST_ID
 from .registers import REGISTERS, STS3215_MODEL_NUMBER
-from .safety import CommandGate
+from .safety import CommandGate, ShutdownPolicy
+from rtc_runtime.deadline_loop import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ _CONFIGURATION = (
     ("D_Coefficient", 32),
 )
 _GRIPPER_CONFIGURATION = (("Max_Torque_Limit", 500), ("Protection_Current", 250), ("Overload_Torque", 25))
+
+
+SETTLE_S = 0.5  # after a shutdown ramp: cycles that let the servos reach the pose
 
 
 class FatalBusError(BusError):
@@ -198,6 +204,36 @@ class ArmDriver:
         self.stats.health_reads += 1
 
     # ----- shutdown -------------------------------------------------------------------------
+    def hold_and_park(self, policy: ShutdownPolicy, rate_hz: float, abort: Callable[[], bool],
+                      on_reading: Callable[[JointReading], None] | None = None) -> None:
+        """The first part of the shutdown policy, torque on: hold `policy.hold_s`, then ramp to the
+        pose and let the servos settle, one cycle per period (each reading goes to `on_reading`).
+        Commands stop counting (the gate forgets them; only the ramp sets targets). Returns early
+        when `abort()` turns true (an explicit request for torque off); raises FatalBusError like
+        `cycle`. Switching torque off is the caller's, per the policy."""
+        if not self.torque_on:
+            return
+        self.gate.freeze()
+        start = self.gate.last_goal
+        ramp = policy.ramp(start, rate_hz) if start is not None else []
+        hold_cycles = round(policy.hold_s * rate_hz)
+        settle_cycles = round(SETTLE_S * rate_hz) if ramp else 0
+        targets = iter([None] * hold_cycles + ramp + [None] * settle_cycles)
+        done = threading.Event()
+
+        def one_cycle(_tick: int, _missed: int) -> None:
+            target = next(targets, done)
+            if target is done or abort():
+                done.set()
+                return
+            if target is not None:
+                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic())
+            reading = self.cycle()
+            if reading is not None and on_reading is not None:
+                on_reading(reading)
+
+        Ticker(rate_hz, window_ticks=1).run(one_cycle, done)
+
     def torque_off(self) -> bool:
         """Best effort: broadcast torque off, then confirm motor by motor. True if all confirmed."""
         self.torque_on = False

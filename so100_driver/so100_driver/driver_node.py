@@ -2,7 +2,10 @@
 
 The control loop runs on its own thread sleeping to absolute deadlines (an rclpy timer is far
 too jittery at 100 Hz); the ROS executor on the main thread only receives commands and
-publishes diagnostics. SIGINT/SIGTERM and fatal bus errors switch the torque off.
+publishes diagnostics. On SIGINT/SIGTERM the shutdown policy runs with torque on (hold, ramp to
+`shutdown_pose`, then torque off per `shutdown_torque_off`; a second signal: torque off now); a
+fatal bus error switches torque off at once. When commands stop, the arm holds (the watchdog,
+WARN on /diagnostics). docs/safety.md has the details.
 
 Parameters: `PARAMETERS` below (names, defaults, units, limits); docs/driver.md shows the same
 table, and a test keeps the two equal.
@@ -21,6 +24,7 @@ Topics:
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -41,7 +45,7 @@ from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
-from .safety import CommandError, CommandGate
+from .safety import HOLD, CommandError, CommandGate, ShutdownPolicy
 from .sim import scene_for_seed, start_position_ticks
 
 JOINT_STATES_TOPIC = "/joint_states"
@@ -89,6 +93,15 @@ PARAMETERS = (
                   "differ; false refuses to start instead"),
     ParameterSpec("realtime", True, "run the control loop under SCHED_FIFO (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
+    # What an exit does to the arm (docs/safety.md).
+    ParameterSpec("shutdown_hold_s", 1.0, "on exit: hold with torque on this long before the ramp", unit="s",
+                  minimum=0.0),
+    ParameterSpec("shutdown_pose", HOLD, "on exit: ramp to this pose, 'joint=radians, ...' (other joints stay), "
+                  "or 'hold' to stay"),
+    ParameterSpec("shutdown_ramp_velocity", 0.5, "on exit: speed of the ramp to shutdown_pose", unit="rad/s",
+                  minimum=0.0, above_minimum=True),
+    ParameterSpec("shutdown_torque_off", True, "on exit: switch torque off at the end of the sequence (false: "
+                  "the servos keep holding while powered)"),
     *threshold_parameters(THRESHOLDS),
 )
 
@@ -123,6 +136,12 @@ class DriverNode(Node):
             self.get_logger().info(f"sim: emulated STS3215 bus on {port}, servos at {pose}")
         elif p["sim_task_seed"] >= 0:
             self.get_logger().warning("parameter sim_task_seed is ignored without sim")
+        try:
+            self.shutdown_policy = ShutdownPolicy.from_parameters(
+                p["shutdown_hold_s"], p["shutdown_pose"], p["shutdown_ramp_velocity"], p["shutdown_torque_off"],
+                self.calibration)
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
         self.gate = CommandGate(self.calibration, p["max_relative_target"], p["command_timeout_s"])
         bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
@@ -184,7 +203,7 @@ class DriverNode(Node):
             self.fatal_error = f"fatal bus error: {exc}"
             self.stop_event.set()
 
-    def _cycle(self, tick: int) -> None:
+    def _cycle(self, tick: int, _missed: int) -> None:
         started_ns = time.monotonic_ns()
         health_every = max(1, int(round(self.rate_hz)))
         reading = self.driver.cycle(read_health=tick % health_every == 1)
@@ -228,6 +247,9 @@ class DriverNode(Node):
         for key, value in judged.items():
             if self.thresholds[key].judge(report, value) and key == "servos_with_error_bits":
                 report.message += f" {servo_faults}"
+        silent = self.gate.seconds_since_command(now)
+        if silent is not None and silent > self.gate.command_timeout_s and self.driver.torque_on:
+            report.raise_to(Level.WARN, f"no command for {silent:.1f} s: holding")
         values = {
             **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
@@ -250,6 +272,8 @@ class DriverNode(Node):
             "commands_rejected": gate.commands_rejected,
             "stale_commands": gate.stale_commands,
             "clipped_goals": gate.clipped_goals,
+            "command_silences": gate.command_silences,
+            "seconds_since_command": "" if silent is None else f"{silent:.2f}",
             "torque_on": self.driver.torque_on,
         }
         for motor_id, bits in sorted(bus.servo_errors.items()):
@@ -262,14 +286,36 @@ class DriverNode(Node):
         return report
 
     # ----- shutdown -------------------------------------------------------------------------
+    def _shut_down(self) -> None:
+        """The shutdown policy; a SIGINT/SIGTERM during it asks for torque off now."""
+        policy, log = self.shutdown_policy, self.get_logger()
+        requested = threading.Event()  # the explicit request, or a failed bus: torque off now
+        previous = {sig: signal.signal(sig, lambda *_: requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            pose = "stay" if policy.pose is None else f"ramp to {policy.pose}"
+            log.info(f"shutting down: hold {policy.hold_s:.1f} s with torque on, then {pose}")
+            self.driver.hold_and_park(policy, self.rate_hz, requested.is_set, self._publish_joint_state)
+        except FatalBusError as exc:
+            log.error(f"bus failed during the shutdown sequence, switching torque off: {exc}")
+            requested.set()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if policy.torque_off or requested.is_set():
+            confirmed = self.driver.torque_off()
+            log.info("torque off" + ("" if confirmed else " (not confirmed by every servo)"))
+        else:
+            log.warning("torque stays on: the servos hold the last goal while powered (shutdown_torque_off "
+                        "is false)")
+
     def stop(self) -> None:
-        """Stop the loop, switch torque off, release the port (and the emulator in sim)."""
+        """Stop the loop, run the shutdown policy (torque on: hold, ramp; then torque off unless the
+        policy keeps it on), release the port (and the emulator in sim)."""
         self.stop_event.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
         if not self.fatal_error:  # after a fatal error the loop already switched torque off
-            confirmed = self.driver.torque_off()
-            self.get_logger().info("torque off" + ("" if confirmed else " (not confirmed by every servo)"))
+            self._shut_down()
         self.driver.bus.close()
         if self.emulator is not None:
             self.emulator.stop()

@@ -8,20 +8,40 @@ Rules, applied every cycle in this order:
    goal.
 3. A fresh target is clamped to the calibrated joint limits, then to
    ``present +/- max_relative_target`` (LeRobot's ``max_relative_target`` rule, in radians).
+
+The watchdog: once every commanded joint has gone stale (the command stream stopped: the executor
+died, stalled or lost the link) the arm holds its last goals; `GateStats` counts such silences and
+`seconds_since_command` says for how long.
+
+`ShutdownPolicy` is what the driver does when its node exits: hold with torque on, ramp to a safe
+pose (or stay), then torque off or not (docs/safety.md).
+
+`executor_guard_parameters` gives the executor's command guard the SO-100's envelope (the executor
+itself knows no robot); `python -m so100_driver.safety CALIBRATION.json` prints it as the
+`rtc_executor` lines of a parameter file.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from collections.abc import Mapping
 
-from .arm import JOINT_NAMES, Calibration
+from .arm import JOINT_NAMES, RADIANS_PER_TICK, Calibration
+
+# The STS3215 at 7.4 V: no-load speed about 3000 ticks/s; the acceleration LeRobot configures
+# (register value 254, in units of 100 ticks/s^2).
+SERVO_MAX_VELOCITY = round(3000 * RADIANS_PER_TICK, 2)  # rad/s
+SERVO_MAX_ACCELERATION = round(254 * 100 * RADIANS_PER_TICK, 1)  # rad/s^2
 
 
 class CommandError(ValueError):
     """A command message was rejected; the message says why (unknown joint, NaN, sizes)."""
+
+
+HOLD = "hold"  # shutdown_pose: stay where the arm is
 
 
 @dataclass
@@ -30,7 +50,66 @@ class GateStats:
     commands_rejected: int = 0
     clipped_goals: int = 0
     stale_commands: int = 0
+    command_silences: int = 0  # times every commanded joint went stale: the arm held (watchdog)
     last_rejection: str = ""
+
+
+@dataclass(frozen=True)
+class ShutdownPolicy:
+    """On node exit: hold `hold_s` with torque on, ramp to `pose` (None: stay) at `ramp_velocity`,
+    then switch torque off if `torque_off` (else the servos keep holding while powered)."""
+
+    hold_s: float = 1.0
+    pose: dict[str, float] | None = None
+    ramp_velocity: float = 0.5  # rad/s, per joint
+    torque_off: bool = True
+
+    @classmethod
+    def from_parameters(cls, hold_s: float, pose: str, ramp_velocity: float, torque_off: bool,
+                        calibration: Calibration) -> ShutdownPolicy:
+        if not hold_s >= 0:
+            raise ValueError(f"parameter shutdown_hold_s must be >= 0, got {hold_s}")
+        if not ramp_velocity > 0:
+            raise ValueError(f"parameter shutdown_ramp_velocity must be positive, got {ramp_velocity}")
+        return cls(float(hold_s), parse_pose(pose, calibration), float(ramp_velocity), bool(torque_off))
+
+    def ramp(self, start: Mapping[str, float], rate_hz: float) -> list[dict[str, float]]:
+        """Goals, one per cycle, from `start` to the pose at `ramp_velocity` (all joints arrive
+        together); empty with the "hold" pose."""
+        if self.pose is None:
+            return []
+        target = {j: self.pose.get(j, start[j]) for j in JOINT_NAMES}
+        distance = max(abs(target[j] - start[j]) for j in JOINT_NAMES)
+        cycles = max(1, math.ceil(distance / self.ramp_velocity * rate_hz))
+        return [{j: start[j] + (target[j] - start[j]) * (k / cycles) for j in JOINT_NAMES}
+                for k in range(1, cycles + 1)]
+
+
+def parse_pose(text: str, calibration: Calibration) -> dict[str, float] | None:
+    """"hold", or "joint=radians, ..." for any subset of the joints (the others stay); each value
+    inside the calibrated limits. A ValueError names the bad joint or value."""
+    text = text.strip()
+    if text == HOLD:
+        return None
+    pose: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in JOINT_NAMES:
+            raise ValueError(f"parameter shutdown_pose: {item!r} is not joint=radians with a joint of "
+                             f"{list(JOINT_NAMES)} (or use {HOLD!r})")
+        try:
+            radians = float(value)
+        except ValueError:
+            raise ValueError(f"parameter shutdown_pose: {value.strip()!r} for {name} is not a number") from None
+        lower, upper = calibration.limits_radians(name)
+        if not lower <= radians <= upper:
+            raise ValueError(f"parameter shutdown_pose: {name}={radians} is outside its calibrated "
+                             f"limits [{lower:.4f}, {upper:.4f}] rad")
+        pose[name] = radians
+    if not pose:
+        raise ValueError(f"parameter shutdown_pose is empty: give {HOLD!r} or joint=radians pairs")
+    return pose
 
 
 class CommandGate:
@@ -46,6 +125,7 @@ class CommandGate:
         self._lock = threading.Lock()
         self._targets: dict[str, tuple[float, float]] = {}
         self._last_goal: dict[str, float] | None = None
+        self._last_command_at: float | None = None
 
     def set_targets(self, names: list[str] | tuple[str, ...], positions: list[float], received_at: float) -> None:
         """Accept targets by joint name (radians); a bad message is rejected whole."""
@@ -67,8 +147,14 @@ class CommandGate:
             raise
         with self._lock:
             self.stats.commands_accepted += 1
+            self._last_command_at = received_at
             for name, position in zip(names, positions):
                 self._targets[name] = (float(position), received_at)
+
+    def seconds_since_command(self, now: float) -> float | None:
+        """Time since the last accepted command (None before the first)."""
+        with self._lock:
+            return None if self._last_command_at is None else now - self._last_command_at
 
     def set_array(self, values: list[float], received_at: float) -> None:
         """Targets as an array in ``JOINT_NAMES`` order (ros2_control forward-controller style)."""
@@ -78,6 +164,16 @@ class CommandGate:
                 self.stats.last_rejection = f"array has {len(values)} values, expected {len(JOINT_NAMES)}"
             raise CommandError(self.stats.last_rejection + f" in the order {list(JOINT_NAMES)}")
         self.set_targets(JOINT_NAMES, list(values), received_at)
+
+    @property
+    def last_goal(self) -> dict[str, float] | None:
+        with self._lock:
+            return None if self._last_goal is None else dict(self._last_goal)
+
+    def freeze(self) -> None:
+        """Forget the commanded targets but keep the last goal: the arm holds where it is going."""
+        with self._lock:
+            self._targets.clear()
 
     def rearm(self) -> None:
         """Forget targets and goals: the next goal is the present position (call at torque-on)."""
@@ -100,6 +196,7 @@ class CommandGate:
                 if now - received_at > self.command_timeout_s:
                     self.stats.stale_commands += 1
                     del self._targets[joint]
+                    self.stats.command_silences += not self._targets
                     goal[joint] = self._last_goal[joint]
                     continue
                 lower, upper = self._limits[joint]
@@ -112,3 +209,31 @@ class CommandGate:
                 goal[joint] = safe
             self._last_goal = goal
             return dict(goal)
+
+
+def executor_guard_parameters(calibration: Calibration) -> dict[str, list[float]]:
+    """The command guard's parameters for this arm, in JOINT_NAMES order: the calibrated limits,
+    and the servos' speed and acceleration."""
+    limits = [calibration.limits_radians(j) for j in JOINT_NAMES]
+    return {
+        "joint_names": list(JOINT_NAMES),
+        # rounded inward to 0.1 mrad, so the printed limits never widen the calibrated ones
+        "position_lower_limits": [math.ceil(low * 1e4) / 1e4 for low, _ in limits],
+        "position_upper_limits": [math.floor(high * 1e4) / 1e4 for _, high in limits],
+        "max_velocity": [SERVO_MAX_VELOCITY],
+        "max_acceleration": [SERVO_MAX_ACCELERATION],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the executor's guard parameters for a calibration file, as parameter-file lines."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m so100_driver.safety CALIBRATION.json", file=sys.stderr)
+        sys.exit(2)
+    for name, value in executor_guard_parameters(Calibration.load(args[0])).items():
+        print(f"    {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,10 @@ from so100_driver.registers import REGISTERS, STS3215_MODEL_NUMBER  # noqa: E402
 
 
 @pytest.fixture
-def sdk(bus_emulator: ServoBusEmulator):
+def sdk(bus_emulator: ServoBusEmulator, monkeypatch: pytest.MonkeyPatch):
+    # The SDK waits 2 x its USB latency timer (16 ms) for a reply; the emulator is a thread of a test
+    # process on a busy machine, not an adapter. Wait longer: this test is about bytes, not timing.
+    monkeypatch.setattr(scs.port_handler, "LATENCY_TIMER", 100)
     port = scs.PortHandler(bus_emulator.port)
     assert port.openPort()
     assert port.setBaudRate(1_000_000)

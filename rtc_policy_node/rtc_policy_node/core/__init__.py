@@ -1,5 +1,5 @@
 """Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
-executor clock, seam metrics.
+executor clock, seam metrics, command guard, chunk admission, the executor's decisions.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -24,6 +24,11 @@ _EXPORTS = {
     "Leftover": "action_queue",
     "RejectReason": "action_queue",
     "QueueCounters": "action_queue",
+    "MissedRows": "action_queue",
+    "CommandGuard": "command_guard",
+    "GuardLimits": "command_guard",
+    "ChunkAdmission": "chunk_admission",
+    "ExecutorCore": "executor_core",
     "DelayEstimator": "delay",
     "ExecutorClock": "executor_clock",
     "seam_and_inner_steps": "seams",
@@ -37,11 +42,15 @@ if TYPE_CHECKING:
         ActionQueue,
         Leftover,
         MergeResult,
+        MissedRows,
         PopResult,
         QueueCounters,
         RejectReason,
     )
+    from rtc_policy_node.core.chunk_admission import ChunkAdmission
+    from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
     from rtc_policy_node.core.delay import DelayEstimator
+    from rtc_policy_node.core.executor_core import ExecutorCore
     from rtc_policy_node.core.executor_clock import ExecutorClock
     from rtc_policy_node.core.guidance import RTCGuidance, guidance_weight
     from rtc_policy_node.core.modes import GuidanceMode, MergeMode

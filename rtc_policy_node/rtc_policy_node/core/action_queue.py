@@ -12,8 +12,17 @@ Modes:
 
 In every mode a chunk older than the last merged one (smaller source_step, or the same chunk
 again), one from the future (source_step > step_now) or one with NaN/Inf is rejected, and the
-reason is counted. On underrun `pop()` returns no action and the last action as the command to
-hold. Thread safety: one producer (merge) and one consumer (pop, leftover) share one lock; a
+reason is counted. `merge` can also be given a seam check (the command guard's): it sees the first
+row the chunk would play and the queued row before it, and refuses the chunk with reason `step`.
+On underrun `pop()` returns no action and the last action as the command to hold.
+
+Stalls: the step counts wall ticks. `pop(missed=n)` first advances the step over n missed ticks and,
+with `missed_rows="discard"` (default), drops the n rows they would have played, so the row popped
+at tick k stays row k - source_step; with "keep" those rows are played late, one per tick (the queue
+then lags the wall clock by n until the next rtc merge re-anchors it). After `stall_ticks` or more
+missed ticks at once the queue is emptied (the executor holds) and chunks built before the stall
+ended (source_step below the resume tick) are rejected as `pre_stall`: only a fresh chunk moves the
+arm again. Thread safety: one producer (merge) and one consumer (pop, leftover) share one lock; a
 merge copies O(remaining + length) rows.
 """
 
@@ -23,6 +32,7 @@ import threading
 from collections import Counter
 from enum import Enum
 from typing import NamedTuple
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,12 +44,26 @@ class RejectReason(str, Enum):
     FUTURE = "future"  # source_step > step_now: not a step of this queue's timeline yet
     OUT_OF_ORDER = "out_of_order"  # older than, or the same as, the chunk merged last
     NON_FINITE = "non_finite"  # NaN or Inf in the actions
+    STEP = "step"  # the seam check refused the first row the chunk would play
+    PRE_STALL = "pre_stall"  # built before the stall the queue was emptied for
+
+
+class MissedRows(str, Enum):
+    """What happens to the rows of ticks the control loop missed."""
+
+    DISCARD = "discard"  # dropped: the row popped at tick k stays row k - source_step
+    KEEP = "keep"  # played late, one per tick
+
+
+# seam_check(first_row, row_before or None for "the last command") -> detail when refused, else None
+SeamCheck = Callable[[np.ndarray, "np.ndarray | None"], "str | None"]
 
 
 class MergeResult(NamedTuple):
     accepted: bool
     d_real: int
     reason: RejectReason | None = None
+    detail: str = ""  # the seam check's words, for STEP
 
 
 class PopResult(NamedTuple):
@@ -64,6 +88,9 @@ class QueueCounters(NamedTuple):
     rejected: dict[str, int]
     underruns: int  # pops with nothing queued after the first action was served
     pops: int
+    missed: int  # ticks advanced without a pop (the control loop missed them)
+    dropped: int  # rows dropped for missed ticks, or emptied after a stall
+    stalls: int  # stalls of stall_ticks or more: the queue was emptied
 
 
 class ActionQueue:
@@ -74,7 +101,8 @@ class ActionQueue:
     caller counts ticks itself and merges between pops.
     """
 
-    def __init__(self, action_dim: int, mode: MergeMode | str = MergeMode.RTC, start_step: int = 0) -> None:
+    def __init__(self, action_dim: int, mode: MergeMode | str = MergeMode.RTC, start_step: int = 0,
+                 missed_rows: MissedRows | str = MissedRows.DISCARD, stall_ticks: int | None = None) -> None:
         if int(action_dim) != action_dim or action_dim < 1:
             raise ValueError(f"action_dim must be a positive integer, got {action_dim!r}")
         try:
@@ -82,6 +110,14 @@ class ActionQueue:
         except ValueError:
             valid = ", ".join(m.value for m in MergeMode)
             raise ValueError(f"unknown merge mode {mode!r}; expected one of {valid}") from None
+        try:
+            self.missed_rows = MissedRows(missed_rows)
+        except ValueError:
+            valid = ", ".join(m.value for m in MissedRows)
+            raise ValueError(f"unknown missed_rows {missed_rows!r}; expected one of {valid}") from None
+        if stall_ticks is not None and stall_ticks < 1:
+            raise ValueError(f"stall_ticks must be >= 1 or None, got {stall_ticks}")
+        self.stall_ticks = stall_ticks
         self.action_dim = int(action_dim)
         self._lock = threading.Lock()
         self._actions = np.empty((0, self.action_dim))
@@ -95,9 +131,15 @@ class ActionQueue:
         self._rejected: Counter[str] = Counter()
         self._underruns = 0
         self._pops = 0
+        self._missed = 0
+        self._dropped = 0
+        self._stalls = 0
+        self._fresh_from: int | None = None  # chunks with a source_step below this predate a stall
 
-    def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None) -> MergeResult:
-        """Merge a (length, action_dim) chunk whose row 0 is meant for tick `source_step`."""
+    def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None,
+              seam_check: SeamCheck | None = None) -> MergeResult:
+        """Merge a (length, action_dim) chunk whose row 0 is meant for tick `source_step`;
+        `seam_check` may refuse it from the first row it would play (see the module docstring)."""
         chunk = np.array(actions, dtype=np.float64)
         if chunk.ndim != 2 or chunk.shape[0] == 0 or chunk.shape[1] != self.action_dim:
             raise ValueError(
@@ -109,10 +151,15 @@ class ActionQueue:
             now = self._step if step_now is None else int(step_now)
             d_real = now - source_step
             reason = self._rejection(chunk_id, source_step, d_real, len(chunk), finite)
+            skip = d_real if self.mode is MergeMode.RTC else 0
+            detail = ""
+            if reason is None and seam_check is not None:
+                queued = self.mode is MergeMode.APPEND and self._head < len(self._actions)
+                detail = seam_check(chunk[skip], self._actions[-1] if queued else None) or ""
+                reason = RejectReason.STEP if detail else None
             if reason is not None:
                 self._rejected[reason.value] += 1
-                return MergeResult(False, d_real, reason)
-            skip = d_real if self.mode is MergeMode.RTC else 0
+                return MergeResult(False, d_real, reason, detail)
             actions_new = chunk[skip:]
             ids_new = np.full(len(actions_new), chunk_id, dtype=np.int64)
             rows_new = np.arange(skip, len(chunk), dtype=np.int64)
@@ -133,6 +180,8 @@ class ActionQueue:
             return RejectReason.NON_FINITE
         if d_real < 0:
             return RejectReason.FUTURE
+        if self._fresh_from is not None and source_step < self._fresh_from:
+            return RejectReason.PRE_STALL
         if self._last_merged is not None:
             last_source, last_id = self._last_merged
             if source_step < last_source or chunk_id == last_id:
@@ -141,9 +190,12 @@ class ActionQueue:
             return RejectReason.STALE
         return None
 
-    def pop(self) -> PopResult:
-        """Serve one tick: the next action, or on underrun None and the last action to hold."""
+    def pop(self, missed: int = 0) -> PopResult:
+        """Serve one tick, after `missed` ticks the control loop skipped: the next action, or on
+        underrun None and the last action to hold."""
         with self._lock:
+            if missed:
+                self._skip(int(missed))
             step = self._step
             self._step += 1
             self._pops += 1
@@ -158,6 +210,19 @@ class ActionQueue:
                 self._underruns += 1
                 held = self._last_action.copy()
             return PopResult(None, held, step, None, None)
+
+    def _skip(self, missed: int) -> None:
+        self._step += missed
+        self._missed += missed
+        queued = len(self._actions) - self._head
+        if self.stall_ticks is not None and missed >= self.stall_ticks:
+            self._stalls += 1
+            self._fresh_from = self._step
+            drop = queued
+        else:
+            drop = min(missed, queued) if self.missed_rows is MissedRows.DISCARD else 0
+        self._head += drop
+        self._dropped += drop
 
     def leftover(self) -> Leftover:
         """Atomic view of what the next pop serves (for ExecutorStatus and the policy's leftover)."""
@@ -180,4 +245,5 @@ class ActionQueue:
 
     def counters(self) -> QueueCounters:
         with self._lock:
-            return QueueCounters(self._merged, dict(self._rejected), self._underruns, self._pops)
+            return QueueCounters(self._merged, dict(self._rejected), self._underruns, self._pops,
+                                 self._missed, self._dropped, self._stalls)

@@ -1,0 +1,720 @@
+"""The fault campaign: attack the executor and the driver over DDS and print what reached the arm.
+
+Each attack starts the simulated driver and the executor as separate processes (the bringup's nodes
+and parameters: rtc_bringup.graph, config/so100_sim.yaml), with this process as their neighbour: a
+well-behaved stand-in policy that publishes smooth chunks from the executor's status (its own
+`source`), and the attacker. Everything the executor commands and every ExecutorStatus is recorded,
+and each attack's row says:
+
+  attack | outcome | commands outside the guard | max step | max speed
+
+- commands outside the guard: commands on /so100/command that leave the guard's envelope (the
+  executor's configured limits, step and acceleration; `GuardLimits.violations`), counted between
+  consecutive ticks (a command the recording missed is found from the status of its tick);
+- max step: the largest change of one joint between consecutive commands, rad;
+- max speed: the largest joint speed the driver measured (/joint_states velocity), rad/s.
+
+Each attack also has its expected outcome (reasons, counters, diagnostics, exit codes); the script
+exits 1 if any expectation fails and prints which.
+
+Usage (in the project's environment, `source tools/env.sh`):
+  python bench/faults.py                       # every attack
+  python bench/faults.py --attacks flood_other_source,stall_executor [--json OUT]
+  python bench/faults.py --list
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+
+import numpy as np
+import rclpy
+from ament_index_python.packages import get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rtc_msgs.msg import ActionChunk, ExecutorStatus
+from sensor_msgs.msg import JointState
+
+from rtc_bringup.graph import build_graph
+from rtc_bringup.run import node_command
+from rtc_policy_node.core.command_guard import GuardLimits
+from so100_driver.arm import JOINT_NAMES, default_calibration_path  # the bench knows the arm; the executor does not
+
+RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+STARTUP_TIMEOUT_S = 30.0
+REAL_POLICY_TIMEOUT_S = 120.0  # the policy node imports torch and LeRobot, and loads its checkpoint
+STAND_IN, REAL, NONE = "stand-in", "real", "none"  # which policy drives the arm during an attack
+SETTLE_S = 1.0  # recorded after each attack
+FLOOD_IDS_FROM = 10_000_000
+AMPLITUDE = 0.15  # rad: the stand-in policy's sine around the start pose
+PERIOD_S = 4.0
+
+
+def stamp_ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+@dataclass
+class Recording:
+    commands: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (stamp ns, positions)
+    statuses: list[ExecutorStatus] = field(default_factory=list)
+    speeds: list[tuple[float, float]] = field(default_factory=list)  # (monotonic s, max |velocity|)
+    diagnostics: list[tuple[float, DiagnosticStatus]] = field(default_factory=list)
+
+
+class Neighbour:
+    """This process's node: records the graph's outputs; publishes the stand-in policy's and the
+    attacker's chunks."""
+
+    def __init__(self, joints: list[str], rate_hz: float, limits: GuardLimits) -> None:
+        self.rate_hz = rate_hz
+        self.limits = limits
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("fault_campaign", context=self.context)
+        self.joints = joints
+        self.lock = threading.Lock()
+        self.rec = Recording()
+        self.policy_source = f"/bench_policy {secrets.token_hex(4)}"
+        self.policy_on = False
+        self.policy_id = 0
+        self.anchor: tuple[int, np.ndarray] | None = None  # (tick, position) the stand-in's sine starts at
+        self.last_command: np.ndarray | None = None
+        self.awaiting: tuple[int, float] | None = None  # decisions count expected, deadline
+        self.start_pose: np.ndarray | None = None
+        self.latest_status: ExecutorStatus | None = None  # kept across recording windows
+        self.chunk_pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)
+        self.node.create_subscription(JointState, "/so100/command", self._on_command, RELIABLE)
+        self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, RELIABLE)
+        self.node.create_subscription(JointState, "/joint_states", self._on_joint_state, 10)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(5.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    # --- recording -----------------------------------------------------------------------------
+    def _on_command(self, msg: JointState) -> None:
+        index = [list(msg.name).index(j) for j in self.joints]
+        with self.lock:
+            self.last_command = np.asarray(msg.position)[index]
+            self.rec.commands.append((stamp_ns(msg.header.stamp), self.last_command))
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        if self.start_pose is None:
+            self.start_pose = np.array([msg.position[list(msg.name).index(j)] for j in self.joints])
+        speed = float(np.max(np.abs(msg.velocity))) if len(msg.velocity) else 0.0
+        with self.lock:
+            self.rec.speeds.append((time.monotonic(), speed))
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        with self.lock:
+            for status in msg.status:
+                self.rec.diagnostics.append((time.monotonic(), status))
+
+    def _on_status(self, msg: ExecutorStatus) -> None:
+        with self.lock:
+            self.rec.statuses.append(msg)
+            self.latest_status = msg
+        if self.policy_on:
+            self._policy_step(msg)
+
+    # --- the stand-in policy -------------------------------------------------------------------
+    def _policy_step(self, status: ExecutorStatus) -> None:
+        """Publish the next chunk when the queue runs low and the previous one was decided."""
+        decided = status.merged_count + status.rejected_count
+        if self.awaiting is not None and decided < self.awaiting[0] and time.monotonic() < self.awaiting[1]:
+            return
+        if status.remaining > 8 and status.active_chunk_id != 0:
+            return
+        if status.active_chunk_id == 0 or self.anchor is None:  # (re)start from where the arm is sent
+            with self.lock:
+                self.anchor = (status.step, self.last_command if self.last_command is not None else self.start_pose)
+        self.policy_id += 1
+        self.publish(self.policy_id, status.step, self.policy_rows(status.step, 30), self.policy_source)
+        self.awaiting = (decided + 1, time.monotonic() + 0.5)
+
+    def policy_rows(self, first_tick: int, length: int) -> np.ndarray:
+        """The stand-in's plan: a slow sine of every joint from its anchor, one row per tick (like a
+        real policy, it continues from where the arm was sent when it started)."""
+        anchor_tick, anchor = self.anchor if self.anchor is not None else (first_tick, self.start_pose)
+        ticks = first_tick - anchor_tick + np.arange(length)
+        phase = 2 * np.pi * ticks / (PERIOD_S * self.rate_hz)
+        room = np.minimum(self.limits.upper - anchor, anchor - self.limits.lower)  # stay inside the limits
+        amplitude = np.clip(room, 0.0, AMPLITUDE)
+        return anchor + np.sin(phase)[:, None] * amplitude
+
+    def publish(self, chunk_id: int, source_step: int, rows: np.ndarray, source: str,
+                names: list[str] | None = None, length: int | None = None) -> None:
+        rows = np.asarray(rows, dtype=np.float32)
+        msg = ActionChunk(chunk_id=int(chunk_id), source=source, source_step=max(0, int(source_step)),
+                          joint_names=names or self.joints, action_dim=rows.shape[1])
+        msg.length = rows.shape[0] if length is None else length
+        msg.actions = rows.ravel().tolist() if rows.size < 10_000 else rows.ravel()
+        msg.inference_end = self.node.get_clock().now().to_msg()
+        self.chunk_pub.publish(msg)
+
+    # --- views ---------------------------------------------------------------------------------
+    def last_status(self) -> ExecutorStatus | None:
+        with self.lock:
+            return self.latest_status
+
+    def reset_recording(self) -> None:
+        with self.lock:
+            self.rec = Recording()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Graph:
+    """The bringup's nodes (sim, seed 0), each in its own process group; normal scheduling, so the
+    campaign does not compete with other real-time work on the machine."""
+
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None) -> None:
+        specs = build_graph({"sim": "true", "seed": "0"}, Path(get_package_share_directory("rtc_bringup")))
+        overrides = {"so100_driver": {"realtime": False, **(driver_overrides or {})},
+                     "rtc_executor": {"realtime": False}}
+        self.specs = {s.name: dataclasses.replace(s, parameters={**s.parameters, **overrides.get(s.name, {})})
+                      for s in specs}
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def executor_spec(self):
+        return self.specs["rtc_executor"]
+
+    @property
+    def driver_spec(self):
+        return self.specs["so100_driver"]
+
+    def start(self, which: tuple[str, ...]) -> None:
+        for name in which:
+            log = open(self.log_dir / f"{name}.log", "w")
+            self.procs[name] = subprocess.Popen(node_command(self.specs[name], self.log_dir), stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def send(self, name: str, sig: int) -> None:
+        os.killpg(self.procs[name].pid, sig)
+
+    def stop(self, name: str, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return proc.returncode
+
+    def stop_all(self) -> dict[str, int]:
+        return {name: self.stop(name) for name in reversed(list(self.procs))}
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+
+
+@dataclass
+class Row:
+    attack: str
+    outcome: str
+    outside: int
+    max_step: float
+    max_speed: float
+    failures: list[str]
+
+
+class Run:
+    """One attack's graph, neighbour and window of recordings."""
+
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None) -> None:
+        self.graph = Graph(log_dir, driver_overrides)
+        params = self.graph.executor_spec.parameters
+        self.joints = list(params.get("joint_names", JOINT_NAMES))
+        self.rate = float(params["control_rate_hz"])
+        self.limits = GuardLimits.from_parameters(
+            len(self.joints), self.rate, params["position_lower_limits"], params["position_upper_limits"],
+            params["max_velocity"], params["max_acceleration"])
+        self.peer = Neighbour(self.joints, self.rate, self.limits)
+        self.failures: list[str] = []
+
+    def start(self, policy: str = STAND_IN) -> None:
+        """Start the driver and the executor, and the policy: the stand-in, the real policy node
+        with the simulated camera, or none."""
+        nodes = ("so100_driver", "rtc_executor") + (("sim_camera", "rtc_policy") if policy == REAL else ())
+        self.graph.start(nodes)
+        self.peer.wait_for(lambda: self.peer.last_status() is not None and self.peer.start_pose is not None
+                           and self.peer.rec.commands, STARTUP_TIMEOUT_S, "the executor commanding")
+        if policy != NONE:
+            self.peer.policy_on = policy == STAND_IN
+            self.peer.wait_for(lambda: self.peer.last_status().merged_count >= 2,
+                               REAL_POLICY_TIMEOUT_S if policy == REAL else 10.0, "a policy's chunks")
+        self.begin()
+
+    def begin(self) -> None:
+        """Start a recording window, with the stand-in (if it drives) just past a merge."""
+        if self.peer.policy_on:
+            merged = self.status().merged_count
+            self.peer.wait_for(lambda: self.status().merged_count > merged, 10.0, "the stand-in's next chunk")
+        time.sleep(0.3)
+        self.peer.reset_recording()
+        self.failures = []
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.failures.append(what)
+
+    def status(self) -> ExecutorStatus:
+        return self.peer.last_status()
+
+    def executor_diagnostics(self) -> list[tuple[float, DiagnosticStatus]]:
+        with self.peer.lock:
+            return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("rtc_executor")]
+
+    def policy_diagnostics(self) -> list[tuple[float, DiagnosticStatus]]:
+        with self.peer.lock:
+            return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("rtc_policy")]
+
+    def driver_diagnostics(self) -> list[tuple[float, DiagnosticStatus]]:
+        with self.peer.lock:
+            return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("so100_driver")]
+
+    def measure(self) -> tuple[int, float, float]:
+        """(commands outside the guard, max step rad, max speed rad/s) over the window."""
+        with self.peer.lock:
+            commands = list(self.peer.rec.commands)
+            statuses = list(self.peer.rec.statuses)
+            speeds = [s for _, s in self.peer.rec.speeds]
+        tick_stamps = np.array(sorted(stamp_ns(s.header.stamp) for s in statuses))
+        outside, max_step = 0, 0.0
+        previous, previous_step = None, None
+        for stamp, q in commands:
+            if previous is not None:
+                before_stamp, before_q = previous
+                between = np.count_nonzero((tick_stamps > before_stamp) & (tick_stamps < stamp))
+                if between == 0:  # consecutive ticks: every bound applies
+                    bad = self.limits.violations(q[None], previous=before_q, previous_step=previous_step)
+                    outside += int(bad[0])
+                    previous_step = q - before_q
+                    max_step = max(max_step, float(np.max(np.abs(previous_step))))
+                else:  # the recording missed `between` commands: positions only
+                    outside += int(self.limits.violations(q[None])[0])
+                    previous_step = None
+            else:
+                outside += int(self.limits.violations(q[None])[0])
+            previous = (stamp, q)
+        return outside, max_step, max(speeds, default=0.0)
+
+    def close(self) -> dict[str, int]:
+        codes = self.graph.stop_all()
+        self.peer.close()
+        return codes
+
+
+# --- the attacks -------------------------------------------------------------------------------
+def far_chunk(run: Run, offset: np.ndarray | float, length: int = 30) -> np.ndarray:
+    base = run.peer.policy_rows(run.status().step, length)
+    return base + offset
+
+
+def attack_from_policy(run: Run, rows: np.ndarray, reason: str) -> str:
+    """The followed policy itself sends `rows` (a buggy or hijacked policy)."""
+    before = run.status()
+    run.peer.policy_on = False
+    time.sleep(0.1)
+    run.peer.policy_id += 1
+    run.peer.publish(run.peer.policy_id, run.status().step, rows, run.peer.policy_source)
+    time.sleep(SETTLE_S)
+    after = run.status()
+    run.expect(after.last_reject_reason.startswith(reason + ":"), f"rejected as {reason}, got "
+               f"{after.last_reject_reason!r}")
+    run.expect(after.merged_count == before.merged_count, "nothing merged")
+    return f"rejected ({after.last_reject_reason.split(':')[0]}); holding"
+
+
+def limits_one_joint(run: Run) -> str:
+    offset = np.zeros(6)
+    offset[0] = 100.0
+    return attack_from_policy(run, far_chunk(run, offset), "limits")
+
+
+def limits_every_joint(run: Run) -> str:
+    return attack_from_policy(run, np.full((30, 6), -100.0), "limits")
+
+
+def jump_one_rad(run: Run) -> str:
+    offset = np.zeros(6)
+    offset[1] = 1.0
+    return attack_from_policy(run, far_chunk(run, offset), "step")
+
+
+def zigzag(run: Run) -> str:
+    offset = np.zeros((30, 6))
+    offset[::2, 0], offset[1::2, 0] = 0.5, -0.5
+    return attack_from_policy(run, far_chunk(run, offset), "step")
+
+
+def long_chunk(run: Run) -> str:
+    rows = np.repeat(run.peer.policy_rows(run.status().step, 1), 166_666, axis=0)
+    return attack_from_policy(run, rows, "too_long")
+
+
+def id_zero(run: Run) -> str:
+    before = run.status()
+    run.peer.policy_on = False
+    run.peer.publish(0, run.status().step, far_chunk(run, 0.0), run.peer.policy_source)
+    time.sleep(SETTLE_S)
+    after = run.status()
+    run.expect(after.last_reject_reason.startswith("bad_id:"), f"bad_id, got {after.last_reject_reason!r}")
+    run.expect(after.active_chunk_id != 0 or after.holding, "status consistent")
+    run.expect(after.merged_count == before.merged_count, "nothing merged")
+    return "rejected (bad_id)"
+
+
+def decreasing_id(run: Run) -> str:
+    before = run.status()
+    run.peer.policy_on = False
+    run.peer.publish(max(1, run.peer.policy_id - 1), run.status().step, far_chunk(run, 0.0), run.peer.policy_source)
+    time.sleep(SETTLE_S)
+    after = run.status()
+    run.expect(after.last_reject_reason.startswith("bad_id:"), f"bad_id, got {after.last_reject_reason!r}")
+    run.expect(after.merged_count == before.merged_count, "nothing merged")
+    return "rejected (bad_id)"
+
+
+def malformed(run: Run) -> str:
+    run.peer.policy_on = False
+    step = run.status().step
+    rows = far_chunk(run, 0.0)
+    cases = []
+    bad = rows.copy()
+    bad[3, 2] = np.nan
+    run.peer.publish(9001, step, bad, run.peer.policy_source)
+    cases.append("non_finite")
+    run.peer.publish(9002, step, rows, run.peer.policy_source, length=29)
+    cases.append("size_mismatch")
+    run.peer.publish(9003, step, rows, run.peer.policy_source, names=run.joints[:5] + ["elbow"])
+    cases.append("unknown_joint")
+    time.sleep(SETTLE_S)
+    diag = run.executor_diagnostics()
+    by_reason = dict(kv.split("=") for kv in next(
+        (v.value for v in diag[-1][1].values if v.key == "rejected_by_reason"), "").split(", ") if "=" in kv) if diag else {}
+    for case in cases:
+        run.expect(case in by_reason, f"{case} counted in /diagnostics ({by_reason})")
+    return "rejected (" + ", ".join(cases) + ")"
+
+
+def flood(run: Run, same_source: bool) -> str:
+    """1000 chunks/s for 3 s; the stand-in policy keeps publishing."""
+    source = run.peer.policy_source if same_source else f"/intruder {secrets.token_hex(4)}"
+    before = run.status()
+    started = time.monotonic()
+    chunk_id = FLOOD_IDS_FROM
+    sent = 0
+    while time.monotonic() - started < 3.0:
+        for _ in range(10):
+            chunk_id += 1
+            run.peer.publish(chunk_id, run.status().step, far_chunk(run, 0.0, 20), source)
+            sent += 1
+        time.sleep(0.01)
+    time.sleep(SETTLE_S)
+    after = run.status()
+    flagged = [t - started for t, s in run.executor_diagnostics()
+               if s.level >= DiagnosticStatus.WARN and "reject" in s.message]
+    run.expect(bool(flagged) and flagged[0] <= 1.0 + 0.2, f"WARN/ERROR on /diagnostics within 1 s (at {flagged[:1]})")
+    merged = after.merged_count - before.merged_count
+    ticks = after.step - before.step
+    if same_source:
+        run.expect(merged <= ticks, f"at most one merge per tick ({merged} merges, {ticks} ticks)")
+        run.expect("rate" in after.last_reject_reason or "bad_id" in after.last_reject_reason,
+                   f"refused by rate, got {after.last_reject_reason!r}")
+    else:
+        run.expect(merged >= 2, f"the followed policy kept merging ({merged})")
+        run.expect(after.last_reject_reason.startswith("other_source:") or merged >= 2,
+                   f"refused as other_source, got {after.last_reject_reason!r}")
+    return f"{sent} sent, {merged} merged in {ticks} ticks; " + (after.last_reject_reason.split(":")[0] or "-")
+
+
+def flood_other_source(run: Run) -> str:
+    return flood(run, same_source=False)
+
+
+def flood_same_source(run: Run) -> str:
+    run.peer.policy_on = False
+    outcome = flood(run, same_source=True)
+    run.peer.policy_id = FLOOD_IDS_FROM + 1_000_000  # the stand-in goes on above the flood's ids
+    return outcome
+
+
+def stall_executor(run: Run) -> str:
+    run.graph.send("rtc_executor", signal.SIGSTOP)
+    time.sleep(2.0)
+    before = run.status()
+    run.graph.send("rtc_executor", signal.SIGCONT)
+    run.peer.wait_for(lambda: run.status().step > before.step + 40, 10.0, "ticks after the stall")
+    time.sleep(SETTLE_S)
+    after = run.status()
+    missed = after.missed_tick_count - before.missed_tick_count
+    run.expect(missed >= 50, f"missed ticks counted ({missed})")
+    run.expect(after.step - before.step >= missed, "the step counts the missed ticks")
+    run.expect(after.merged_count > before.merged_count, "a fresh chunk merged after the stall")
+    return f"{missed} missed ticks counted in step; held, then a fresh chunk"
+
+
+def stall_driver(run: Run) -> str:
+    run.graph.send("so100_driver", signal.SIGSTOP)
+    time.sleep(1.0)
+    run.graph.send("so100_driver", signal.SIGCONT)
+    time.sleep(SETTLE_S)
+    run.expect(run.graph.procs["so100_driver"].poll() is None, "the driver runs on")
+    return "driver resumed from the newest command"
+
+
+def kill_executor(run: Run) -> str:
+    run.graph.send("rtc_executor", signal.SIGKILL)
+    time.sleep(2.5)
+    diag = run.driver_diagnostics()
+    last = diag[-1][1] if diag else None
+    silences = next((v.value for v in last.values if v.key == "command_silences"), "0") if last else "0"
+    run.expect(int(silences) >= 1, f"driver watchdog counted the silence ({silences})")
+    run.expect(last is not None and last.level >= DiagnosticStatus.WARN, "driver diagnostics WARN")
+    with run.peer.lock:
+        recent = [s for t, s in run.peer.rec.speeds if t > time.monotonic() - 0.5]
+    run.expect(bool(recent) and max(recent) < 0.05, f"the arm holds still ({max(recent, default=-1):.3f} rad/s)")
+    return "driver holds the last goal (torque on), diagnostics WARN"
+
+
+def kill_driver(run: Run) -> str:
+    run.graph.send("so100_driver", signal.SIGKILL)
+    time.sleep(1.5)
+    run.expect(run.graph.procs["so100_driver"].wait(5) == -signal.SIGKILL, "driver killed")
+    run.expect(run.graph.procs["rtc_executor"].poll() is None, "the executor runs on")
+    return "nothing in software acts: servos keep the last goal with torque on (docs/safety.md)"
+
+
+def sigterm_driver(run: Run) -> str:
+    started = time.monotonic()
+    code = run.graph.stop("so100_driver", signal.SIGTERM)
+    took = time.monotonic() - started
+    log = run.graph.log("so100_driver")
+    hold = float(run.graph.driver_spec.parameters.get("shutdown_hold_s", 1.0))
+    run.expect(code == 0, f"exit code 0 ({code})")
+    run.expect(took >= hold, f"held {hold} s with torque on before exiting (took {took:.2f} s)")
+    run.expect("torque off" in log and "Traceback" not in log, "torque off at the end, no traceback")
+    return f"held {took:.1f} s, then torque off; exit {code}"
+
+
+def stall_policy(run: Run) -> str:
+    """The real policy node stops for 2 s: the executor plays out its queue, holds, and merges the
+    policy's chunks again once it runs."""
+    run.graph.send("rtc_policy", signal.SIGSTOP)
+    time.sleep(2.0)
+    stopped = run.status()
+    run.graph.send("rtc_policy", signal.SIGCONT)
+    run.expect(stopped.holding, "the executor held while the policy was stopped")
+    run.peer.wait_for(lambda: run.status().merged_count > stopped.merged_count + 1, 20.0, "chunks after SIGCONT")
+    return "executor drained and held; the policy's chunks merged again after SIGCONT"
+
+
+def stall_executor_real(run: Run) -> str:
+    """The executor stops for 2 s under the real policy: its step counts the missed ticks, so the
+    policy's next fresh chunk is anchored right and merges."""
+    run.graph.send("rtc_executor", signal.SIGSTOP)
+    time.sleep(2.0)
+    before = run.status()
+    run.graph.send("rtc_executor", signal.SIGCONT)
+    run.peer.wait_for(lambda: run.status().merged_count > before.merged_count, 10.0, "a chunk after the stall")
+    merged = run.status()
+    time.sleep(SETTLE_S)
+    missed = merged.missed_tick_count - before.missed_tick_count
+    held = merged.underrun_count - before.underrun_count
+    run.expect(missed >= 50, f"missed ticks counted ({missed})")
+    run.expect(merged.step - before.step >= missed, "the step counts the missed ticks")
+    # How long it holds is the policy's inference time (the machine's load), reported, not asserted.
+    return f"{missed} missed ticks counted; {held} ticks held until a fresh chunk"
+
+
+def bad_encoding(run: Run) -> str:
+    """Camera images the policy cannot decode for 3 s (the simulated camera paused), then good ones."""
+    from sensor_msgs.msg import Image
+    from rclpy.qos import qos_profile_sensor_data
+
+    topic = run.graph.specs["rtc_policy"].parameters["camera_topics"][0].split("=", 1)[1]
+    camera = run.peer.node.create_publisher(Image, topic, qos_profile_sensor_data)
+    run.graph.send("sim_camera", signal.SIGSTOP)
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        msg = Image(height=96, width=96, encoding="mono16", step=192, data=bytes(96 * 192))
+        msg.header.stamp = run.peer.node.get_clock().now().to_msg()
+        camera.publish(msg)
+        time.sleep(1 / 30)
+    errors = [s for _, s in run.policy_diagnostics() if s.level >= DiagnosticStatus.ERROR]
+    stopped = run.status()
+    run.graph.send("sim_camera", signal.SIGCONT)
+    run.expect(bool(errors), "the policy reports ERROR on /diagnostics")
+    run.expect(run.graph.procs["rtc_policy"].poll() is None, "the policy node stays up")
+    run.expect(stopped.holding, "the executor held")
+    run.peer.wait_for(lambda: run.status().merged_count > stopped.merged_count + 1, 20.0, "recovery")
+    return f"policy ERROR ({errors[0].message[:40] if errors else '-'}); held; recovered with good images"
+
+
+def bad_start(run: Run, overrides: dict, what: str) -> str:
+    graph = Graph(run.graph.log_dir, overrides)
+    graph.start(("so100_driver",))
+    code = graph.procs["so100_driver"].wait(60)
+    log = graph.log("so100_driver")
+    run.expect(code not in (0, None), f"non-zero exit ({code})")
+    run.expect("Traceback" not in log, "no traceback")
+    return f"{what}: exit {code}, " + (log.strip().splitlines() or ["(no output)"])[-1][:70]
+
+
+def bad_calibration(run: Run) -> str:
+    path = run.graph.log_dir / "bad_calibration.json"
+    path.write_text('{"shoulder_pan": {"id": 1}}')
+    return bad_start(run, {"calibration_file": str(path)}, "bad calibration")
+
+
+def missing_port(run: Run) -> str:
+    return bad_start(run, {"sim": False, "port": "/dev/rtc-no-such-port",
+                           "calibration_file": str(default_calibration_path())}, "missing port")
+
+
+SHARED, FRESH, NO_GRAPH = "shared", "fresh", "no graph"  # where an attack runs (REAL: fresh, real policy)
+
+
+@dataclass(frozen=True)
+class Attack:
+    run: Callable[[Run], str]
+    description: str
+    setup: str = SHARED  # SHARED: one graph for all such attacks (each leaves it as it found it)
+
+
+ATTACKS: dict[str, Attack] = {
+    "limits_one_joint": Attack(limits_one_joint, "the followed policy sends 100 rad on one joint"),
+    "limits_every_joint": Attack(limits_every_joint, "-100 rad on every joint"),
+    "jump_one_rad": Attack(jump_one_rad, "a chunk starting 1 rad from the last command"),
+    "zigzag": Attack(zigzag, "rows alternating +-0.5 rad"),
+    "long_chunk": Attack(long_chunk, "one chunk of 166,666 rows (92 minutes)"),
+    "id_zero": Attack(id_zero, "chunk id 0"),
+    "decreasing_id": Attack(decreasing_id, "a chunk id below the last one"),
+    "malformed": Attack(malformed, "NaN, size mismatch, unknown joint"),
+    "flood_other_source": Attack(flood_other_source, "chunks as fast as this process can send, from another publisher"),
+    "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, from the followed source"),
+    "stall_executor": Attack(stall_executor, "SIGSTOP the executor for 2 s", FRESH),
+    "stall_driver": Attack(stall_driver, "SIGSTOP the driver for 1 s", FRESH),
+    "kill_executor": Attack(kill_executor, "SIGKILL the executor", FRESH),
+    "kill_driver": Attack(kill_driver, "SIGKILL the driver", FRESH),
+    "sigterm_driver": Attack(sigterm_driver, "SIGTERM the driver (shutdown policy)", FRESH),
+    "stall_policy": Attack(stall_policy, "SIGSTOP the real policy node for 2 s", REAL),
+    "stall_executor_real": Attack(stall_executor_real, "SIGSTOP the executor for 2 s under the real policy", REAL),
+    "bad_encoding": Attack(bad_encoding, "camera images the policy cannot decode (mono16), then good ones", REAL),
+    "bad_calibration": Attack(bad_calibration, "driver with a malformed calibration file", NO_GRAPH),
+    "missing_port": Attack(missing_port, "driver on a serial port that does not exist", NO_GRAPH),
+}
+
+
+def _row(name: str, run: Run, attack: Attack) -> Row:
+    try:
+        outcome = attack.run(run)
+        outside, max_step, max_speed = run.measure()
+    except Exception as exc:  # an attack that cannot even be measured is a failed row
+        outcome, outside, max_step, max_speed = f"error: {exc}", -1, float("nan"), float("nan")
+        run.failures.append(str(exc))
+    if outside != 0:
+        run.failures.append(f"{outside} commands outside the guard")
+    return Row(name, outcome, outside, max_step, max_speed, list(run.failures))
+
+
+def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]) -> list[Row]:
+    """Shared attacks first, on one graph; then each other attack on its own graph."""
+    rows: dict[str, Row] = {}
+    shared = [n for n in names if ATTACKS[n].setup == SHARED]
+    if shared:
+        (log_root / "shared").mkdir(parents=True, exist_ok=True)
+        run = Run(log_root / "shared")
+        try:
+            run.start(STAND_IN)
+            for name in shared:
+                run.peer.policy_on = True
+                run.begin()
+                rows[name] = _row(name, run, ATTACKS[name])
+                report(rows[name])
+        finally:
+            run.close()
+    for name in (n for n in names if ATTACKS[n].setup != SHARED):
+        attack = ATTACKS[name]
+        (log_root / name).mkdir(parents=True, exist_ok=True)
+        run = Run(log_root / name)
+        try:
+            if attack.setup != NO_GRAPH:
+                run.start(REAL if attack.setup == REAL else STAND_IN)
+            rows[name] = _row(name, run, attack)
+        except Exception as exc:
+            rows[name] = Row(name, f"error: {exc}", -1, float("nan"), float("nan"), [str(exc)])
+        finally:
+            run.close()
+        report(rows[name])
+    return [rows[n] for n in names]
+
+
+def print_table(rows: list[Row]) -> None:
+    print("| attack | outcome | commands outside the guard | max step (rad) | max speed (rad/s) |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row.attack} | {row.outcome} | {row.outside} | {row.max_step:.3f} | {row.max_speed:.2f} |")
+    for row in rows:
+        for failure in row.failures:
+            print(f"FAILED {row.attack}: {failure}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--attacks", default=",".join(ATTACKS), help="comma-separated attack names")
+    parser.add_argument("--list", action="store_true", help="list the attacks and exit")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    parser.add_argument("--logs", type=Path, help="keep the nodes' logs here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, attack in ATTACKS.items():
+            print(f"{name:20s} {attack.description}")
+        return 0
+    names = [n for n in args.attacks.split(",") if n]
+    unknown = [n for n in names if n not in ATTACKS]
+    if unknown:
+        parser.error(f"unknown attacks {unknown}; --list shows them")
+    log_root = args.logs or Path(tempfile.mkdtemp(prefix="faults-"))
+    rows = run_campaign(names, log_root, lambda row: print(f"{row.attack}: {row.outcome}", file=sys.stderr,
+                                                            flush=True))
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+    return 1 if any(r.failures for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

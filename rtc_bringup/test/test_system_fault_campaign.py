@@ -1,0 +1,48 @@
+"""The fault campaign (bench/faults.py) as tests: every attack against the nodes started as the
+bringup starts them (separate processes, real DDS), each with its expected outcome asserted by the
+script, and no command outside the executor's guard."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
+
+
+def campaign(tmp_path: Path, attacks: list[str], timeout_s: float) -> dict[str, dict]:
+    out = tmp_path / "rows.json"
+    result = subprocess.run([sys.executable, str(BENCH), "--attacks", ",".join(attacks), "--json", str(out),
+                             "--logs", str(tmp_path / "logs")], capture_output=True, text=True, timeout=timeout_s)
+    assert out.exists(), result.stdout + result.stderr
+    rows = {row["attack"]: row for row in json.loads(out.read_text())}
+    for name, row in rows.items():
+        assert row["outside"] == 0, f"{name}: {row}"
+        assert row["failures"] == [], f"{name}: {row}\n{result.stdout}"
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(rows) == attacks
+    return rows
+
+
+def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path):
+    rows = campaign(tmp_path, ["limits_one_joint", "limits_every_joint", "jump_one_rad", "zigzag", "long_chunk",
+                               "id_zero", "decreasing_id", "malformed", "flood_other_source",
+                               "flood_same_source"], timeout_s=240)
+    assert "limits" in rows["limits_one_joint"]["outcome"] and "step" in rows["jump_one_rad"]["outcome"]
+    assert "too_long" in rows["long_chunk"]["outcome"]
+    assert "other_source" in rows["flood_other_source"]["outcome"]
+
+
+def test_stalls_kills_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
+    campaign(tmp_path, ["stall_executor", "stall_driver", "kill_executor", "kill_driver", "sigterm_driver",
+                        "bad_calibration", "missing_port"], timeout_s=300)
+
+
+def test_faults_around_the_real_policy_node(tmp_path):
+    rows = campaign(tmp_path, ["stall_policy", "stall_executor_real", "bad_encoding"], timeout_s=600)
+    assert "ERROR" in rows["bad_encoding"]["outcome"]

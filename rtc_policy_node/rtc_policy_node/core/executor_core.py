@@ -1,0 +1,139 @@
+"""Everything the executor decides, without ROS: which chunk merges, and what each tick commands.
+
+A chunk goes through, in order: admission (length, ids per source, one source followed, one merge
+per tick: `chunk_admission`), the content contract (`chunk_contract`), the command guard's chunk
+check (rows beyond the limits or steps beyond max_step by more than the tolerance: `limits`,
+`step`), then the action queue's merge with the guard's seam check (`step`) and its timing rules
+(`future`, `stale`, `out_of_order`, `pre_stall`). The first refusal names the reason; a refused
+chunk moves nothing. Each tick pops one row (after the ticks the loop missed) and the guard turns it,
+or on underrun the last command, into the command: whatever the source of a row, the command is
+inside the guard's envelope. The node wires this to topics and threads and reports its counters.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import NamedTuple, Protocol
+from collections.abc import Sequence
+
+import numpy as np
+
+from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
+from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
+from rtc_policy_node.core.chunk_admission import ChunkAdmission
+from rtc_policy_node.core.command_guard import CommandGuard
+
+
+class Chunk(Protocol):
+    """The ActionChunk fields the executor reads (any object with these names)."""
+
+    chunk_id: int
+    source: str
+    source_step: int
+    joint_names: Sequence[str]
+    length: int
+    action_dim: int
+    actions: Sequence[float]
+
+
+class Decision(NamedTuple):
+    merged: bool
+    code: str  # "" when merged, else the reason code (counted per code)
+    reason: str  # "" when merged, else code and detail for the log
+    d_real: int | None  # when the queue judged the timing
+
+
+class Tick(NamedTuple):
+    command: np.ndarray | None  # None until a measured position is known
+    served: PopResult
+    clamped_by: tuple[str, ...]  # guard bounds that moved this tick's command
+    seam: bool  # this tick served the first row of a chunk
+
+
+def _queue_detail(result: MergeResult, chunk: Chunk) -> str:
+    reason = result.reason
+    if reason is RejectReason.STEP:
+        return result.detail
+    return {
+        RejectReason.STALE: f"d_real {result.d_real} >= length {chunk.length}",
+        RejectReason.FUTURE: f"source_step {chunk.source_step} is {-result.d_real} ticks in the future",
+        RejectReason.OUT_OF_ORDER: f"chunk {chunk.chunk_id} (source_step {chunk.source_step}) is not "
+                                   "newer than the last merged one",
+        RejectReason.NON_FINITE: "non-finite actions",
+        RejectReason.PRE_STALL: f"source_step {chunk.source_step} is from before the stall the executor "
+                                "held for; waiting for a fresh chunk",
+    }[reason]
+
+
+class ExecutorCore:
+    """Thread-safe like its parts: `receive` runs on the ROS thread, `tick` on the control thread."""
+
+    def __init__(self, joints: Sequence[str], queue: ActionQueue, guard: CommandGuard,
+                 admission: ChunkAdmission) -> None:
+        self.joints = tuple(joints)
+        self.queue = queue
+        self.guard = guard
+        self.admission = admission
+        self._lock = threading.Lock()
+        self._refused: Counter[str] = Counter()  # by admission, contract and guard (the queue counts its own)
+        self._last_served_chunk: int | None = None
+        self.seam_clamps = 0  # seams whose first row the guard clamped
+
+    def start_from(self, position: np.ndarray) -> np.ndarray:
+        """The measured position to hold until the first chunk (moved inside the limits)."""
+        return self.guard.reset(position)
+
+    @property
+    def ready(self) -> bool:
+        return self.guard.ready
+
+    def receive(self, chunk: Chunk, now_s: float) -> Decision:
+        """Judge and merge one chunk (`now_s`: monotonic seconds, for the source timeout)."""
+        source = str(getattr(chunk, "source", ""))
+        refusal = self.admission.admit(source, chunk.chunk_id, chunk.length, now_s)
+        if refusal is not None:
+            return self._refuse(refusal.code, refusal.reason, counted_by_admission=True)
+        try:
+            if not self.guard.ready:
+                raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
+            rows = chunk_actions(chunk, self.joints)
+        except ChunkRejected as rejected:
+            return self._refuse(rejected.code, rejected.reason)
+        verdict = self.guard.check_chunk(rows)
+        if verdict is not None:
+            code, detail = verdict
+            return self._refuse(code, f"{code}: {detail}")
+        result = self.queue.merge(chunk.chunk_id, rows, chunk.source_step, seam_check=self.guard.check_seam)
+        if not result.accepted:
+            code = result.reason.value
+            return Decision(False, code, f"{code}: {_queue_detail(result, chunk)}", result.d_real)
+        self.admission.merged(source, chunk.chunk_id, now_s)
+        return Decision(True, "", "", result.d_real)
+
+    def _refuse(self, code: str, reason: str, counted_by_admission: bool = False) -> Decision:
+        if not counted_by_admission:
+            with self._lock:
+                self._refused[code] += 1
+        return Decision(False, code, reason, None)
+
+    def tick(self, missed: int = 0) -> Tick:
+        """One control tick after `missed` skipped ones: pop, then guard (hold on underrun)."""
+        served = self.queue.pop(missed)
+        self.admission.tick()
+        if not self.guard.ready:
+            return Tick(None, served, (), False)
+        seam = served.chunk_id is not None and served.chunk_id != self._last_served_chunk
+        if served.chunk_id is not None:
+            self._last_served_chunk = served.chunk_id
+        guarded = self.guard.apply(served.action)
+        if seam and guarded.clamped_by:
+            self.seam_clamps += 1
+        return Tick(guarded.command, served, guarded.clamped_by, seam)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Every refusal since start, by reason code: admission, contract, guard and queue."""
+        with self._lock:
+            refused = Counter(self._refused)
+        refused.update(self.admission.counters())
+        refused.update(self.queue.counters().rejected)
+        return dict(refused)
