@@ -336,7 +336,7 @@ class PolicyNode(Node):
         span("get_actions.preprocessing", start, pre, chunk_id, step)
         span("get_actions.policy_inference", pre, model, chunk_id, step)
         span("rtc.guidance", pre, pre + int(guidance_s * 1e9), chunk_id, step)  # its share, not its place
-        if sampled > model:
+        if self.extra_latency_ms > 0:
             span("emulated_latency", model, sampled, chunk_id, step)
         span("get_actions.postprocessing", sampled, post, chunk_id, step)
         span("chunk.publish", post, published, chunk_id, step)
