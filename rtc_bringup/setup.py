@@ -29,6 +29,7 @@ setup(
             "report = rtc_bringup.report:main",
             "rtc_replay = rtc_bringup.replay:main",
             "rtc_play = rtc_bringup.play:main",
+            "rtc_trace_report = rtc_bringup.trace_report:main",
         ],
     },
 )

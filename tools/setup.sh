@@ -61,6 +61,17 @@ else
   say "venv up to date"
 fi
 
+# Tracing: the LTTng Python agent (lttngust) and the babeltrace2 bindings (bt2) come from apt, for the
+# system's Python 3.11; the venv sees these two packages only (not all of dist-packages) through a .pth.
+APT_PYTHON=/usr/lib/python3/dist-packages
+site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mkdir -p "$VENV/apt-tracing"
+for pkg in lttngust bt2; do
+  [ -d "$APT_PYTHON/$pkg" ] || die "$APT_PYTHON/$pkg is missing: apt-get install python3-lttngust python3-bt2"
+  ln -sfn "$APT_PYTHON/$pkg" "$VENV/apt-tracing/$pkg"
+done
+echo "$VENV/apt-tracing" > "$site/rtc_apt_tracing.pth"
+
 # The std_msgs wheel's exported CMake targets name include dirs of the machine that built it;
 # CMake refuses to configure while they do not exist. Point them at this venv's equivalents.
 py_inc="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"

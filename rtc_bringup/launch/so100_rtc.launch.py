@@ -12,6 +12,7 @@ launch_ros.actions.SetRemap (docs/bringup.md, "ros2_control").
 Nodes, parameter files and namespace come from rtc_bringup.graph, which the runner
 (`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
 exits non-zero too, so a half-running graph never drives the arm.
+trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
 """
 import tempfile
 from functools import partial
@@ -25,7 +26,9 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text
+from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.trace_session import TraceSession
+from rtc_runtime.tracing import TRACE_ENV
 
 
 class NodeFailed(RuntimeError):
@@ -46,12 +49,20 @@ def _nodes(context):
     arguments["namespace"] = "/".join(p.strip("/") for p in (pushed, arguments["namespace"]) if p.strip("/"))
     share_dir = Path(get_package_share_directory("rtc_bringup"))
     params_dir = Path(tempfile.mkdtemp(prefix="rtc_launch_params_"))
-    entities = []
+    entities, env = [], {}
+    traced_into = trace_dir(arguments)
+    if traced_into:
+        from launch.event_handlers import OnShutdown
+
+        session = TraceSession(traced_into)
+        session.start()
+        env = {TRACE_ENV: "1"}
+        entities.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
     for spec in build_graph(arguments, share_dir):
         overrides = params_dir / f"{spec.name}.yaml"
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,
-                    namespace=f"/{spec.namespace}" if spec.namespace else None,
+                    namespace=f"/{spec.namespace}" if spec.namespace else None, additional_env=env,
                     parameters=[*spec.parameter_files, overrides], output="screen")
         on_exit = partial(_on_node_exit, spec.fully_qualified_name)
         entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]

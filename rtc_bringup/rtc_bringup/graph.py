@@ -12,6 +12,7 @@ No rclpy or launch import here, so tests and the runner read the graph as plain 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
+    Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
+    Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
 )
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 _NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -194,6 +197,16 @@ def overrides_file_text(spec: NodeSpec) -> str:
     """The parameter file of a node's overrides, keyed by its fully qualified name. Written as a
     file (not a launch_ros dict, whose strings launch_ros re-reads as YAML) so a task "1" stays text."""
     return yaml.safe_dump({spec.fully_qualified_name: {"ros__parameters": spec.overrides}})
+def trace_dir(arguments: Mapping[str, str]) -> Path | None:
+    """Where trace:=true writes the trace; None without trace:=true."""
+    text = arguments.get("trace", "false")
+    try:
+        wanted = _bool(text)
+    except ValueError as exc:
+        raise ValueError(f"argument trace:={text!r}: {exc}") from exc
+    if not wanted:
+        return None
+    return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
 
 
 def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text
+from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
 
@@ -49,9 +50,9 @@ class Graph:
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, command: list[str]) -> None:
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         print(f"run: starting {name}: {' '.join(command)}", flush=True)
-        self.procs[name] = subprocess.Popen(command, start_new_session=True)
+        self.procs[name] = subprocess.Popen(command, start_new_session=True, env=env)
 
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
@@ -79,6 +80,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     parser.add_argument("--record", type=Path, help="record the run into this rosbag2 directory")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
                         help="remap a topic in every node, e.g. so100/joint_trajectory:=/arm_controller/joint_trajectory")
+    parser.add_argument("--trace", type=Path, metavar="DIR", help="record an LTTng trace into DIR "
+                        "(same as trace:=true trace_dir:=DIR)")
     parser.add_argument("launch_arguments", nargs="*", metavar="name:=value")
     args = parser.parse_args(argv)
     launch_arguments: dict[str, str] = {}
@@ -92,6 +95,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     for remap in args.remap:
         if ":=" not in remap or not all(remap.split(":=", 1)):
             parser.error(f"--remap {remap!r} is not FROM:=TO")
+    if args.trace:
+        launch_arguments.update(trace="true", trace_dir=str(args.trace))
     return args, launch_arguments
 
 
@@ -99,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args, launch_arguments = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         specs = build_graph(launch_arguments, Path(get_package_share_directory("rtc_bringup")))
+        traced_into = trace_dir(launch_arguments)
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
@@ -116,12 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     graph = Graph()
     status = 0
+    session = TraceSession(traced_into) if traced_into else None
+    try:
+        if session:
+            session.start()
+            print(f"run: tracing into {session.output_dir} (LTTng session {session.name})", flush=True)
+    except TraceError as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return 1
+    env = node_environment() if session else None
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
                 graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)])
             for spec in specs:
-                graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)))
+                graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
             while not stop_requested and time.monotonic() < deadline:
                 exited = graph.exited()
@@ -135,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             status = 2
         finally:
             graph.stop()
+            if session:
+                session.stop()
     return status
 
 

@@ -34,12 +34,14 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker
-from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     threshold_parameters)
 from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                     request_realtime, request_realtime_process)
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -58,6 +60,16 @@ COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array", "trajectory")
 OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
+
+# What raises the "control loop" status above OK; the bounds are parameters (docs/diagnostics.md).
+THRESHOLDS = (
+    Threshold("lateness_p99_ms", "99th percentile of tick lateness over lateness_window_s", 5.0, 15.0),
+    Threshold("missed_ticks_in_period", "ticks skipped since the last report", 1, 10),
+    Threshold("underruns_in_period", "ticks that held for want of an action since the last report", 1, 30),
+    Threshold("d_real_over_d_ticks", "the last merged chunk's d_real minus the delay it assumed: its delay "
+              "promise broken", 1, 5),
+    Threshold("rejected_in_period", "chunks rejected since the last report", 1, 3),
+)
 
 PARAMETERS = (
     ParameterSpec("control_rate_hz", 30.0, "tick rate; one action per tick. Must match the rate the policy "
@@ -102,6 +114,7 @@ PARAMETERS = (
     ParameterSpec("profiling", True, "record executor.tick, executor.tick.lateness, "
                   "get_actions.action_queue_merge and chunk.transport (docs/profiling.md); print their table at "
                   "shutdown"),
+    *threshold_parameters(THRESHOLDS),
 )
 
 
@@ -116,6 +129,7 @@ class ExecutorNode(Node):
         self._profiling = p["profiling"]
         if self._profiling:
             enable_profiling()
+        self._thresholds = configure_thresholds(THRESHOLDS, p)
         self.fatal_error = ""
 
         self._joints = tuple(joints)
@@ -167,6 +181,7 @@ class ExecutorNode(Node):
             JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
+        self._tracer = tracer(self.get_name())
 
     # --- control thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -199,11 +214,14 @@ class ExecutorNode(Node):
         self._ticker.run(self._tick, self._stop)
 
     def _tick(self, _tick: int, missed: int) -> None:
+        started_ns = time.monotonic_ns()
         tick = self._core.tick(missed)
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if tick.command is not None:
             self._publish_command(tick.command, stamp)
         self._publish_status(stamp, tick.served, holding=tick.served.action is None and tick.command is not None)
+        self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0,
+                          self._status.step)
         if tick.clamped_by:
             where = f"at the seam of chunk {tick.served.chunk_id}" if tick.seam else "while playing"
             self.get_logger().warning(f"command guard clamped the command {where} ({', '.join(tick.clamped_by)})",
@@ -260,12 +278,18 @@ class ExecutorNode(Node):
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         received_ns = self.get_clock().now().nanoseconds
+        received_mono_ns = time.monotonic_ns()
         sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
         if sent_ns:
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
             record_timing("chunk.transport", (received_ns - sent_ns) * 1e-9)
+            self._tracer.span("chunk.transport", received_mono_ns - (received_ns - sent_ns), received_mono_ns,
+                              msg.chunk_id, msg.source_step)
         now = time.monotonic()
+        merge_ns = time.monotonic_ns()
         decision = self._core.receive(msg, now)
+        self._tracer.span("get_actions.action_queue_merge", merge_ns, time.monotonic_ns(), msg.chunk_id,
+                          msg.source_step + decision.d_real if decision.merged else msg.source_step)
         if not decision.merged:
             self._last_reject_reason = decision.reason
             self._log_rejection(msg.chunk_id, decision.code, decision.reason, now)
@@ -295,18 +319,23 @@ class ExecutorNode(Node):
         report = Report()
         if not self._core.ready:
             report.raise_to(Level.WARN, "waiting for /joint_states")
-        if stats.missed > missed_before:
-            report.raise_to(Level.WARN, f"{stats.missed - missed_before} missed ticks")
-        if counters.underruns > underruns_before:
-            report.raise_to(Level.WARN, f"{counters.underruns - underruns_before} underruns (holding)")
-        if rejected > rejected_before:
-            # More refusals than ticks: a flood (a second publisher, or a broken one).
-            flood = rejected - rejected_before > counters.pops - ticks_before
-            report.raise_to(Level.ERROR if flood else Level.WARN,
-                            f"{rejected - rejected_before} rejected chunks ({self._last_reject_reason})")
+        d_real, d_assumed = self._last_d
+        judged = {
+            "lateness_p99_ms": stats.p99_ms,
+            "missed_ticks_in_period": stats.missed - missed_before,
+            "underruns_in_period": counters.underruns - underruns_before,
+            "d_real_over_d_ticks": d_real - d_assumed if d_real >= 0 else float("nan"),
+            "rejected_in_period": rejected - rejected_before,
+        }
+        for key, value in judged.items():
+            if self._thresholds[key].judge(report, value) and key == "rejected_in_period":
+                report.message += f" (last: {self._last_reject_reason})"
+        if rejected - rejected_before > counters.pops - ticks_before:
+            report.raise_to(Level.ERROR, "more rejected chunks than ticks: a flood (a second publisher, or a broken one)")
         if clamped > clamped_before:
             report.raise_to(Level.WARN, f"command guard clamped {clamped - clamped_before} commands")
         report.values = {
+            **judged,
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
@@ -314,7 +343,6 @@ class ExecutorNode(Node):
             "ticks": stats.ticks,
             "lateness_window_ticks": stats.window_ticks,
             "lateness_p50_ms": stats.p50_ms,
-            "lateness_p99_ms": stats.p99_ms,
             "lateness_max_ms": stats.window_max_ms,
             "lateness_max_since_start_ms": stats.max_ms,
             "missed_ticks": stats.missed,

@@ -31,11 +31,13 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
-from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     threshold_parameters)
 from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from rtc_policy_node.core.chunk_admission import run_source
@@ -52,6 +54,18 @@ CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 JOINT_STATES_INPUT = "joint_states"
 WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
+
+# What raises the "inference" status above OK, besides inference errors (ERROR); bounds are parameters
+# (docs/diagnostics.md).
+THRESHOLDS = (
+    Threshold("delay_over_horizon", "the delay estimate as a share of execution_horizon: above 1 the new "
+              "chunk arrives after the leftover that guidance follows", 0.8, 1.0),
+    Threshold("paused_s", "how long inference has not been running (paused on stale inputs, waiting for the "
+              "executor, its inputs or its readers), from the first report that saw it; the message says why",
+              0.0, 5.0),
+    Threshold("observation_age_ms", "age of the oldest observation input (joint states, each camera)",
+              200.0, 5000.0),
+)
 
 _defaults = SchedulerSettings()
 PARAMETERS = (
@@ -95,6 +109,7 @@ PARAMETERS = (
                   "unseeded"),
     ParameterSpec("profiling", True, "record every /rtc/timing component (docs/profiling.md); print their table "
                   "at shutdown"),
+    *threshold_parameters(THRESHOLDS),
 )
 
 
@@ -143,6 +158,7 @@ class PolicyNode(Node):
         self.noise_seed = p["noise_seed"]
         self.device = p["device"]
         self.profiling = p["profiling"]
+        self.thresholds = configure_thresholds(THRESHOLDS, p)
         self.fatal_error = ""
 
         self.policy, self.policy_path = self._load_policy(p)
@@ -173,6 +189,7 @@ class PolicyNode(Node):
             enable_profiling(device=self.device)
         self.last_timing: InferenceTiming | None = None
         self._status_behind_ticks = 0
+        self._stopped_since: float | None = None  # since when a report saw inference not running; None: running
 
         # torch and LeRobot leave ~400k long-lived objects: a full collection of them would land inside
         # an inference and break the delay the chunk promised. Freeze them, before subscribing, so that
@@ -189,6 +206,7 @@ class PolicyNode(Node):
         self.timing_pub = self.create_publisher(InferenceTiming, "rtc/timing", 10)
         self.diagnostics = Diagnostics(self, hardware_id=f"{self.policy.type} on {self.device}")
         self.diagnostics.add("inference", self._inference_report)
+        self.tracer = tracer(self.get_name())
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
 
     def _load_policy(self, p: dict):
@@ -366,6 +384,24 @@ class PolicyNode(Node):
             if not math.isnan(value):
                 record_timing(component, value / 1000.0)
         self.last_timing = timing
+        if self.tracer.enabled:
+            marks = (t_start, t_pre, t_model, t_sampled, t_post, t_pub)
+            self._trace(timing, plan.source_step, marks, chunk.guidance_s)
+
+    def _trace(self, timing: InferenceTiming, step: int, marks: tuple[float, ...], guidance_s: float) -> None:
+        """One span per part of this chunk, from the same clock readings as /rtc/timing."""
+        start, pre, model, sampled, post, published = (int(t * 1e9) for t in marks)
+        span, chunk_id = self.tracer.span, timing.chunk_id
+        span("get_actions.preprocessing", start, pre, chunk_id, step)
+        span("get_actions.policy_inference", pre, model, chunk_id, step)
+        span("rtc.guidance", pre, pre + int(guidance_s * 1e9), chunk_id, step)  # its share, not its place
+        if self.extra_latency_ms > 0:
+            span("emulated_latency", model, sampled, chunk_id, step)
+        span("get_actions.postprocessing", sampled, post, chunk_id, step)
+        span("chunk.publish", post, published, chunk_id, step)
+        if timing.end_to_end_ms == timing.end_to_end_ms:  # not NaN: the observation had a stamp
+            now = time.monotonic_ns()
+            span("chunk.observation_to_chunk", now - int(timing.end_to_end_ms * 1e6), now, chunk_id, step)
 
     def _last_d_real(self) -> int:
         with self._lock:
@@ -374,14 +410,35 @@ class PolicyNode(Node):
 
     # ----- diagnostics -----------------------------------------------------------------------------
     def _inference_report(self) -> Report:
+        now = time.monotonic()
         with self._lock:
             scheduler = self.scheduler
             phase, detail, counts = scheduler.phase, scheduler.detail, scheduler.counts
             estimate = scheduler.delay_estimate
             last_error = scheduler.last_error
-        level = Level.ERROR if phase is Phase.BACKING_OFF else Level.WARN if phase.problem else Level.OK
-        report = Report(level, f"{phase.value} {detail}" if detail else phase.value)
+            ages = scheduler.input_ages(now)
+        if not phase.problem:
+            self._stopped_since = None
+        elif self._stopped_since is None:
+            self._stopped_since = now
+        state = f"{phase.value} {detail}" if detail else phase.value
+        report = Report()
+        if phase is Phase.BACKING_OFF:
+            report.raise_to(Level.ERROR, state)
+        judged = {
+            "delay_over_horizon": float("nan") if estimate is None else estimate / self.execution_horizon,
+            "paused_s": float("nan") if self._stopped_since is None else now - self._stopped_since,
+            # an input never seen is not an age: the phase says the node waits for its first message
+            "observation_age_ms": max((a * 1000.0 for a in ages.values() if a != float("inf")), default=float("nan")),
+        }
+        for key, value in judged.items():
+            self.thresholds[key].judge(report, value)
+        if report.level == Level.OK:
+            report.message = state
+        elif not report.message.startswith(state):  # the phase says why inference is not running
+            report.message = f"{state} ({report.message})"
         report.values = {
+            **judged,
             "state": phase.name.lower(),
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
             "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,

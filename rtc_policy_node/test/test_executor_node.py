@@ -337,3 +337,48 @@ def test_executor_module_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _control_loop_status(peer: Peer):
+    """The latest status; called where peer.wait_for already holds peer.lock."""
+    return peer.diagnostics[-1].status[0] if peer.diagnostics else None
+
+
+def _level(status) -> int:
+    return status.level[0] if isinstance(status.level, (bytes, bytearray)) else int(status.level)
+
+
+def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_factory):
+    """Rejected chunk -> WARN; a chunk later than the delay it assumed -> WARN; a second of underruns ->
+    ERROR; a good chunk -> OK again (defaults of the threshold parameters)."""
+    from rtc_runtime.diagnostics import Level
+
+    peer = peer_factory()
+    # Lateness and missed ticks depend on the machine's load, not on this test: off here.
+    proc = start_ready_executor(processes, peer, "max_chunk_length:=1000", *(f"threshold.{key}.{level}:=-1.0" for key in
+                                                  ("lateness_p99_ms", "missed_ticks_in_period")
+                                                  for level in ("warn", "error")))
+
+    def level_becomes(level: int, *words: str):
+        def seen() -> bool:
+            status = _control_loop_status(peer)
+            return status is not None and _level(status) == level and all(w in status.message for w in words)
+        peer.wait_for(seen, f"level {level} with {words}", proc, processes)
+        with peer.lock:
+            return _control_loop_status(peer)
+
+    level_becomes(Level.OK)
+    step = peer.last_status().step
+    peer.publish_chunk(1, step + 10_000, chunk_rows(10))  # from the future: rejected
+    status = level_becomes(Level.WARN, "rejected_in_period 1 >= 1", "future")
+    assert {kv.key: kv.value for kv in status.values}["rejected_in_period"] == "1"
+    level_becomes(Level.OK)
+
+    step = peer.last_status().step
+    peer.publish_chunk(2, step - 3, chunk_rows(10), inference_delay=0)  # promised 0 ticks, took >= 3
+    # 7 rows served, then 50 ticks/s of holding; the broken promise stays until a chunk keeps its own
+    level_becomes(Level.ERROR, "d_real_over_d_ticks", "underruns_in_period")
+
+    step = peer.last_status().step
+    peer.publish_chunk(3, step, chunk_rows(600), inference_delay=20)  # 12 s of actions, on time
+    level_becomes(Level.OK)

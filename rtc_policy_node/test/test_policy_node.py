@@ -56,6 +56,8 @@ class FakeExecutor:
         self.node.create_subscription(ActionChunk, "/rtc/action_chunk", self._on_chunk, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.policy_state = ""  # message of the policy node's latest diagnostic status
+        self.policy_level = -1  # and its level
+        self.camera_on = True  # publish images with the joint states
         self.lock = threading.Lock()
         self.chunks: list[tuple[object, int]] = []  # (message, step at arrival)
         self.due: list[tuple[int, int]] = []         # (ROS time ns, step): when each status was due
@@ -78,6 +80,7 @@ class FakeExecutor:
         for status in msg.status:
             if status.name.startswith("rtc_policy"):
                 self.policy_state = status.message
+                self.policy_level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
 
     def _tick_loop(self) -> None:
         deadline = time.monotonic()
@@ -116,7 +119,8 @@ class FakeExecutor:
                                  data=np.full(96 * 96 * 3, 120, np.uint8).tobytes())
         joints.header.stamp = image.header.stamp = self.node.get_clock().now().to_msg()
         self.joint_pub.publish(joints)
-        self.image_pub.publish(image)
+        if self.camera_on:
+            self.image_pub.publish(image)
 
     def step_at(self, stamp) -> int:
         """The tick the executor served next at ROS time `stamp`."""
@@ -175,5 +179,34 @@ def test_a_reader_that_never_matches_delays_the_first_chunk_only_briefly(process
         proc = processes.start(policy_args(), name="policy_node")
         fake.wait_for_chunks(1, proc, processes)
         assert "1 of 2 subscribers of /rtc/action_chunk did not match" in processes.log(proc)
+    finally:
+        fake.close()
+
+
+def test_a_silent_camera_raises_the_level_by_its_thresholds_and_it_recovers(processes):
+    # paused_s (WARN at once, the reason in the message; ERROR after 5 s) and observation_age_ms
+    # (WARN from 200 ms, ERROR from 5 s)
+    from rtc_runtime.diagnostics import Level
+
+    fake = FakeExecutor(stall_rows=range(0))
+    try:
+        proc = processes.start(policy_args(), name="policy_node")
+        fake.wait_for_chunks(1, proc, processes)
+
+        def diagnosed(level: int, *words: str) -> None:
+            deadline = time.monotonic() + 20.0
+            while time.monotonic() < deadline:
+                if fake.policy_level == level and all(w in fake.policy_state for w in words):
+                    return
+                assert proc.poll() is None, "policy node died:\n" + processes.log(proc)
+                time.sleep(0.05)
+            pytest.fail(f"no level {level} with {words}; last: {fake.policy_level} {fake.policy_state!r}")
+
+        diagnosed(Level.OK, "running")
+        fake.camera_on = False
+        diagnosed(Level.ERROR, "paused: no recent message on /camera/front/image_raw",
+                  "observation_age_ms", "paused_s")
+        fake.camera_on = True
+        diagnosed(Level.OK, "running")
     finally:
         fake.close()

@@ -4,15 +4,21 @@ Conventions kept: one DiagnosticArray per period on the absolute topic /diagnost
 component named "<node name>: <component>"; a non-empty hardware_id; values as strings with the unit
 in the key (`lateness_p99_ms`); levels OK, WARN, ERROR, STALE. A component is a function returning a
 `Report`; a component that raises is reported as ERROR with the exception, never kills the timer.
+Values that should raise a level do so by a `Threshold`: two bounds that are node parameters
+(`threshold.<key>.warn`, `threshold.<key>.error`), documented in docs/diagnostics.md.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Level", "Report", "Diagnostics", "DIAGNOSTICS_TOPIC"]
+from rtc_runtime.parameters import ParameterError, ParameterSpec
+
+__all__ = ["Level", "Report", "Diagnostics", "DIAGNOSTICS_TOPIC", "Threshold", "threshold_parameters",
+           "configure_thresholds", "threshold_table"]
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 PERIOD_S = 1.0
@@ -39,6 +45,78 @@ class Report:
         """Add a problem: the level becomes the worse of the two, the message lists the problems."""
         self.message = problem if self.level == Level.OK or self.message == "ok" else f"{self.message}; {problem}"
         self.level = max(self.level, level)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The level of one reported value: WARN from `warn` on, ERROR from `error` on; with `below`, the
+    value is a problem when it falls to the bound (a voltage). A negative bound is off. No value (NaN) is OK.
+
+    key: the report value it judges, unit in the name (`lateness_p99_ms`); meaning: for the docs.
+    """
+
+    key: str
+    meaning: str
+    warn: float
+    error: float
+    below: bool = False
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"threshold.{self.key}"
+
+    def parameters(self) -> tuple[ParameterSpec, ParameterSpec]:
+        way = "at or below" if self.below else "at or above"
+        return tuple(ParameterSpec(f"{self.parameter_prefix}.{level}", float(bound),
+                                   f"{level.upper()} when {self.key} is {way} this ({self.meaning}); "
+                                   "negative: off")
+                     for level, bound in (("warn", self.warn), ("error", self.error)))
+
+    def configured(self, values: Mapping[str, Any]) -> Threshold:
+        """This threshold with the bounds of the declared parameters; ParameterError if they cross."""
+        warn = float(values[f"{self.parameter_prefix}.warn"])
+        error = float(values[f"{self.parameter_prefix}.error"])
+        if warn >= 0 and error >= 0 and (warn < error if self.below else warn > error):
+            raise ParameterError(f"parameters {self.parameter_prefix}.warn = {warn:g} and .error = {error:g}: "
+                                 f"WARN must come before ERROR ({'warn >= error' if self.below else 'warn <= error'})")
+        return replace(self, warn=warn, error=error)
+
+    def level(self, value: float) -> Level:
+        if value is None or math.isnan(value):
+            return Level.OK
+        for level, bound in ((Level.ERROR, self.error), (Level.WARN, self.warn)):
+            if bound >= 0 and (value <= bound if self.below else value >= bound):
+                return level
+        return Level.OK
+
+    def judge(self, report: Report, value: float) -> Level:
+        """Raise `report` to this value's level, naming the value and the bound it crossed."""
+        level = self.level(value)
+        if level != Level.OK:
+            bound = self.error if level == Level.ERROR else self.warn
+            report.raise_to(level, f"{self.key} {value:g} {'<=' if self.below else '>='} {bound:g}")
+        return level
+
+
+def threshold_parameters(thresholds: Iterable[Threshold]) -> tuple[ParameterSpec, ...]:
+    """The ParameterSpecs of these thresholds, to append to a node's PARAMETERS."""
+    return tuple(spec for threshold in thresholds for spec in threshold.parameters())
+
+
+def configure_thresholds(thresholds: Iterable[Threshold], values: Mapping[str, Any]) -> dict[str, Threshold]:
+    """{key: threshold with the node's declared bounds}."""
+    return {t.key: t.configured(values) for t in thresholds}
+
+
+def threshold_table(statuses: Iterable[tuple[str, Iterable[Threshold]]]) -> str:
+    """The docs table of every threshold: (status name, its thresholds) in order."""
+    lines = ["| status | value | WARN | ERROR | meaning |", "|---|---|---|---|---|"]
+    for status, thresholds in statuses:
+        for t in thresholds:
+            way = "<=" if t.below else ">="
+            bounds = [f"{way} {b:g}" if b >= 0 else "off" for b in (t.warn, t.error)]
+            lines.append(f"| {status} | `{t.key}` | {bounds[0]} | {bounds[1]} | {t.meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 class Diagnostics:

@@ -50,3 +50,39 @@ def test_statuses_are_named_node_component_with_a_hardware_id_and_a_broken_compo
         executor.shutdown()
     finally:
         context.try_shutdown()
+
+
+def test_a_threshold_turns_a_value_into_a_level_and_names_the_bound_it_crossed():
+    from rtc_runtime.diagnostics import Threshold
+
+    lateness = Threshold("lateness_p99_ms", "tick lateness", warn=5.0, error=15.0)
+    assert [lateness.level(v) for v in (0.3, 5.0, 14.9, 15.0, float("nan"))] == \
+        [Level.OK, Level.WARN, Level.WARN, Level.ERROR, Level.OK]
+    report = Report()
+    assert lateness.judge(report, 7.5) is Level.WARN
+    assert (report.level, report.message) == (Level.WARN, "lateness_p99_ms 7.5 >= 5")
+
+    voltage = Threshold("min_voltage_v", "supply", warn=4.5, error=4.0, below=True)
+    assert [voltage.level(v) for v in (7.4, 4.5, 4.0)] == [Level.OK, Level.WARN, Level.ERROR]
+    warn_only = Threshold("servos_with_error_bits", "servo faults", warn=1, error=-1)
+    assert warn_only.level(6) is Level.WARN  # a negative bound is off
+
+
+def test_threshold_bounds_are_parameters_that_must_not_cross():
+    from rtc_runtime.diagnostics import Threshold, configure_thresholds, threshold_parameters
+    from rtc_runtime.parameters import ParameterError
+
+    thresholds = (Threshold("underruns_in_period", "underruns", 1, 30),
+                  Threshold("min_voltage_v", "supply", 4.5, 4.0, below=True))
+    specs = threshold_parameters(thresholds)
+    assert [s.name for s in specs] == ["threshold.underruns_in_period.warn", "threshold.underruns_in_period.error",
+                                       "threshold.min_voltage_v.warn", "threshold.min_voltage_v.error"]
+    values = {s.name: s.default for s in specs}
+    assert configure_thresholds(thresholds, values)["underruns_in_period"].error == 30
+    configured = configure_thresholds(thresholds, {**values, "threshold.underruns_in_period.warn": 50.0,
+                                                   "threshold.underruns_in_period.error": -1.0})
+    assert configured["underruns_in_period"].level(40) is Level.OK  # warn 50, error off
+    with pytest.raises(ParameterError, match="threshold.underruns_in_period.warn = 40 and .error = 30"):
+        configure_thresholds(thresholds, {**values, "threshold.underruns_in_period.warn": 40.0})
+    with pytest.raises(ParameterError, match="threshold.min_voltage_v"):
+        configure_thresholds(thresholds, {**values, "threshold.min_voltage_v.warn": 3.0})

@@ -31,11 +31,13 @@ import time
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_runtime.deadline_loop import Ticker
-from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     threshold_parameters)
 from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary
 from rtc_runtime.scheduling import request_realtime
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
@@ -53,6 +55,19 @@ COMMAND_TOPIC = "so100/command"
 COMMAND_ARRAY_TOPIC = "so100/command_array"
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
+
+# What raises the "bus" status above OK, besides a fatal bus error (ERROR) and failing cycles (WARN);
+# the bounds are parameters (docs/diagnostics.md).
+THRESHOLDS = (
+    Threshold("bus_errors_in_period", "failed transactions, checksum errors, malformed and unexpected replies "
+              "since the last report", 1, 20),
+    Threshold("bus_retries_in_period", "transaction retries since the last report", 10, 100),
+    Threshold("bus_timeouts_in_period", "transactions without a reply in time since the last report", 1, 20),
+    Threshold("servos_with_error_bits", "servos whose status packets carry error bits (overload, overheat, "
+              "voltage, angle, ...)", 1, -1),
+    Threshold("max_temperature_c", "the hottest servo (STS3215 shuts down at its 70 C limit)", 55.0, 65.0),
+    Threshold("min_voltage_v", "the lowest servo supply voltage", 4.5, 4.0, below=True),
+)
 
 PARAMETERS = (
     ParameterSpec("port", "/dev/ttyACM0", "serial port of the arm's bus adapter; ignored with sim"),
@@ -90,6 +105,7 @@ PARAMETERS = (
                   "the servos keep holding while powered)"),
     ParameterSpec("profiling", True, "record robot.get_observation, robot.send_action, robot.cycle and "
                   "robot.cycle.lateness (docs/profiling.md); print their table at shutdown"),
+    *threshold_parameters(THRESHOLDS),
 )
 
 
@@ -103,6 +119,8 @@ class DriverNode(Node):
         self.profiling = p["profiling"]
         if self.profiling:
             enable_profiling()
+        self.thresholds = configure_thresholds(THRESHOLDS, p)
+        self._bus_before = (0, 0, 0)  # (errors, retries, timeouts) at the last diagnostics report
         calibration_file = p["calibration_file"] or (str(default_calibration_path()) if self.sim else "")
         if not calibration_file:
             raise ParameterError("parameter calibration_file is required on a real arm (the JSON "
@@ -149,6 +167,7 @@ class DriverNode(Node):
         self.create_subscription(Float64MultiArray, COMMAND_ARRAY_TOPIC, self._on_command_array, command_qos)
         self.diagnostics = Diagnostics(self, hardware_id=port)
         self.diagnostics.add("bus", self._bus_report)
+        self.tracer = tracer(self.get_name())
 
         self.stop_event = threading.Event()
         self.ticker = Ticker(self.rate_hz, window_ticks=max(1, round(LATENESS_WINDOW_S * self.rate_hz)),
@@ -192,10 +211,12 @@ class DriverNode(Node):
             self.stop_event.set()
 
     def _cycle(self, tick: int, _missed: int) -> None:
+        started_ns = time.monotonic_ns()
         health_every = max(1, int(round(self.rate_hz)))
         reading = self.driver.cycle(read_health=tick % health_every == 1)
         if reading is not None:
             self._publish_joint_state(reading)
+        self.tracer.span("robot.cycle", started_ns, time.monotonic_ns())
 
     def _publish_joint_state(self, reading) -> None:
         msg = JointState()
@@ -214,17 +235,30 @@ class DriverNode(Node):
         self._rate_window = (now, stats.ticks)
         self._loop_rate = (stats.ticks - ticks_before) / (now - since) if now > since else 0.0
         report = Report()
-        servo_faults = {m: bits for m, bits in bus.servo_errors.items() if bits}
+        servo_faults = {m: describe_error_bits(bits) for m, bits in bus.servo_errors.items() if bits}
         if self.fatal_error:
             report.raise_to(Level.ERROR, self.fatal_error)
         elif cycles.consecutive_failures:
             report.raise_to(Level.WARN, bus.last_error)
-        elif servo_faults:
-            report.raise_to(Level.WARN, f"servo errors {servo_faults}")
+        errors = bus.failed_transactions + bus.checksum_errors + bus.malformed_replies + bus.unexpected_packets
+        (errors_before, retries_before, timeouts_before), self._bus_before = self._bus_before, \
+            (errors, bus.retries, bus.timeouts)
+        judged = {
+            "bus_errors_in_period": errors - errors_before,
+            "bus_retries_in_period": bus.retries - retries_before,
+            "bus_timeouts_in_period": bus.timeouts - timeouts_before,
+            "servos_with_error_bits": len(servo_faults),
+            "max_temperature_c": max(cycles.temperatures.values(), default=float("nan")),
+            "min_voltage_v": min(cycles.voltages.values(), default=float("nan")),
+        }
+        for key, value in judged.items():
+            if self.thresholds[key].judge(report, value) and key == "servos_with_error_bits":
+                report.message += f" {servo_faults}"
         silent = self.gate.seconds_since_command(now)
         if silent is not None and silent > self.gate.command_timeout_s and self.driver.torque_on:
             report.raise_to(Level.WARN, f"no command for {silent:.1f} s: holding")
         values = {
+            **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
             "target_rate_hz": f"{self.rate_hz:.2f}",
             "scheduling": self.scheduling,

@@ -23,6 +23,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterSpec, declare
+from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
@@ -56,6 +57,7 @@ class SimCameraNode(Node):
         self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
+        self.tracer = tracer(self.get_name())
 
     def start(self) -> None:
         """Everything runs from the joint-state subscription and the diagnostics timer."""
@@ -76,6 +78,7 @@ class SimCameraNode(Node):
                 self._publish_image()
 
     def _publish_image(self) -> None:
+        started_ns = time.monotonic_ns()
         pixels = render(self.positions, self.scene, self.size)
         tip = tool_tip(self.positions)
         self.distance = float(np.linalg.norm(tip[:2] - np.asarray(self.scene.target)))
@@ -87,6 +90,7 @@ class SimCameraNode(Node):
         msg.header.stamp = self.stamp
         msg.header.frame_id = self.frame_id
         self.image_pub.publish(msg)
+        self.tracer.span("camera.render_publish", started_ns, time.monotonic_ns())
 
     def _task_report(self) -> Report:
         reached = self.reached_after_s is not None

@@ -261,6 +261,10 @@ class InferenceScheduler:
             stale.append(self.status_input)
         return stale
 
+    def input_ages(self, now: float) -> dict[str, float]:
+        """Seconds since each observation input last arrived (inf: never)."""
+        return {name: now - self._arrivals.get(name, -math.inf) for name in self.inputs}
+
     @property
     def last_status(self) -> ExecutorReport | None:
         return self._status

@@ -1,0 +1,31 @@
+"""rtc_runtime.tracing: the event format round-trips, and tracing is off unless RTC_TRACE=1.
+
+A live LTTng session reading these events back is rtc_bringup/test/test_system_trace.py."""
+from __future__ import annotations
+
+import logging
+
+from rtc_runtime.tracing import LOGGER_PREFIX, TRACE_ENV, TraceEvent, Tracer, parse_event, tracer
+
+
+def test_a_span_is_one_log_record_that_parses_back_into_the_same_event(caplog):
+    # The logger tracer() gives when the agent loads (loading it here would register pytest with LTTng).
+    live = Tracer("rtc_executor", logging.getLogger(f"{LOGGER_PREFIX}.rtc_executor"))
+    with caplog.at_level(logging.INFO, logger=LOGGER_PREFIX):
+        live.span("get_actions.action_queue_merge", 1_000_000_000, 1_000_250_000, chunk_id=7, step=-1)
+        live.span("executor.tick", 2_000_000_000, 2_000_040_000, chunk_id=7, step=123)
+    assert [parse_event(r.name, r.getMessage()) for r in caplog.records] == [
+        TraceEvent("rtc_executor", "get_actions.action_queue_merge", 7, -1, 1_000_000_000, 250_000),
+        TraceEvent("rtc_executor", "executor.tick", 7, 123, 2_000_000_000, 40_000),
+    ]
+    assert parse_event("some.other.logger", "executor.tick chunk_id=1 step=1 start_ns=1 duration_ns=1") is None
+    assert parse_event(f"{LOGGER_PREFIX}.x", "free text") is None
+
+
+def test_without_rtc_trace_the_tracer_emits_nothing(monkeypatch, caplog):
+    monkeypatch.delenv(TRACE_ENV, raising=False)
+    silent = tracer("rtc_policy")
+    assert not silent.enabled
+    with caplog.at_level(logging.DEBUG):
+        silent.span("get_actions.policy_inference", 0, 10, chunk_id=1, step=2)
+    assert caplog.records == []
