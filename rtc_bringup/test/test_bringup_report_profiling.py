@@ -12,6 +12,7 @@ from rtc_bringup.report import main, profiling_stats, read_bag
 from rtc_policy_node.timing_components import COMPONENTS, PARTS, WHOLE
 
 TIMING = "rtc_msgs/msg/InferenceTiming"
+STATUS = "rtc_msgs/msg/ExecutorStatus"
 # The message as it was before the per-component fields (observation age, waits) were added.
 OLD_TIMING = """std_msgs/Header header
 uint64 chunk_id
@@ -29,9 +30,13 @@ int32 execution_horizon
 
 
 def write_timings(path, definition: str, per_chunk: list[dict]) -> None:
+    """A bag of these timings, and the one executor status without which the report refuses a bag."""
     store = get_typestore(Stores.ROS2_KILTED)
     store.register(get_types_from_msg(definition, TIMING))
+    store.register(get_types_from_msg(installed_definition(STATUS), STATUS))
     with Writer(path, version=9) as writer:
+        status = writer.add_connection("/rtc/executor_status", STATUS, typestore=store)
+        writer.write(status, 1, store.serialize_cdr(make(store, STATUS), STATUS))
         topic = writer.add_connection("/rtc/timing", TIMING, typestore=store)
         for k, values in enumerate(per_chunk):
             writer.write(topic, (k + 1) * 10**8, store.serialize_cdr(make(store, TIMING, chunk_id=k + 1, **values),

@@ -105,7 +105,7 @@ def _is_cuda(device: Any) -> bool:
 def _synchronize(device: Any) -> None:
     """Wait for the device's queued kernels (CUDA only; CPU work is done when the call returns)."""
     if _is_cuda(device):
-        import torch  # only reached on a CUDA device, where torch is what made the device
+        torch = sys.modules["torch"]  # only reached on a CUDA device, which torch made: no import here
 
         torch.cuda.synchronize(getattr(device, "device", device))
 

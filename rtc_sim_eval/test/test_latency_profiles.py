@@ -94,7 +94,9 @@ def _timing_bag(path: Path, end_to_end_ms: list[float]) -> None:
                 stamp=store.types["builtin_interfaces/msg/Time"](sec=i, nanosec=0), frame_id="")
             msg = store.types[msgtype](header=header, chunk_id=i + 1, preprocessing_ms=1.0, policy_inference_ms=ms - 5,
                                        guidance_ms=1.0, postprocessing_ms=1.0, publish_ms=1.0, end_to_end_ms=ms,
-                                       extra_latency_ms=0.0, inference_delay=6, last_d_real=-1, execution_horizon=25)
+                                       extra_latency_ms=0.0, inference_delay=6, last_d_real=-1, execution_horizon=25,
+                                       observation_age_ms=0.0, image_transport_ms=0.0, image_wait_ms=0.0,
+                                       joint_state_age_ms=0.0, trigger_wait_ms=0.0, extra_latency_wait_ms=0.0)
             writer.write(topic, (i + 1) * 10**9, store.serialize_cdr(msg, msgtype))
 
 
