@@ -6,6 +6,10 @@ a local checkpoint directory is checked first, so a missing or malformed file is
 naming it. Guidance: LeRobot's policies call `self.rtc_processor.denoise_step(...)` inside their
 sampling loop; every module that holds an `rtc_processor` gets an `RTCGuidance` in its place.
 
+Debugging: `record_denoising(directory)` turns on LeRobot's RTC debug tracking in the guidance and
+writes, per sampled chunk, the tracked denoising steps as `chunk_NNNN.png` and `.npz` (NNNN counts
+chunks from 1, as the policy node numbers them); see `denoising_plot.py`.
+
 Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
 (normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
 feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
@@ -78,12 +82,26 @@ class LeRobotPolicy:
         self.chunk_size = int(getattr(config, "chunk_size", 0)) or None
         # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
         self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
+        self._denoising_dir: Path | None = None
+        self._sampled = 0
 
     def use_guidance(self, guidance: Any) -> None:
         """Install a guidance (an RTCGuidance, or a wrapper with its interface) in the policy."""
         self.guidance = guidance
         for holder in self._holders:
             holder.rtc_processor = guidance
+
+    def record_denoising(self, directory: str | Path) -> None:
+        """Track every denoising step from now on and write one plot (and npz) per chunk into
+        `directory`; writing adds a few hundred milliseconds to each inference. "" does nothing."""
+        if not str(directory):
+            return
+        self._denoising_dir = Path(directory)
+        self._denoising_dir.mkdir(parents=True, exist_ok=True)
+        rtc_config = self.config.rtc_config
+        rtc_config.debug = True
+        rtc_config.debug_maxlen = max(rtc_config.debug_maxlen, 1000)
+        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:
@@ -108,10 +126,18 @@ class LeRobotPolicy:
                 raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
             kwargs["noise"] = self._padded(noise, "noise")
         self.guidance.reset_timing()
+        if self._denoising_dir is not None:
+            self.guidance.reset_tracker()
         with torch.no_grad():
             output = self.policy.predict_action_chunk(batch, **kwargs)
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
+        self._sampled += 1
+        if self._denoising_dir is not None:
+            from rtc_policy_node.denoising_plot import write_denoising_record
+
+            write_denoising_record(self.guidance.get_all_debug_steps(), leftover, inference_delay,
+                                   self._denoising_dir / f"chunk_{self._sampled:04d}", self.action_dim)
         return SampledChunk(model_output=output[0].detach().cpu().numpy(),
                             actions=actions[0].detach().cpu().numpy().astype(np.float64),
                             guidance_s=self.guidance.seconds)

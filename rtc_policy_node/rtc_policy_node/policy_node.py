@@ -21,6 +21,8 @@ Parameters (defaults)            meaning
                                  the delay estimator (rtc_policy_node.core.delay)
   publish_priority (30)          SCHED_FIFO priority of the inference thread while it builds, stamps
                                  and publishes a chunk (inference itself stays normal); 0: never raised
+  debug_denoising ("")           directory: track every denoising step (LeRobot's RTC debug tracker)
+                                 and write chunk_NNNN.png/.npz per chunk there; "": off
 
 Topics: subscribes /joint_states (sensor_msgs/JointState, radians), /rtc/executor_status
 (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS); publishes /rtc/action_chunk
@@ -109,6 +111,7 @@ class PolicyNode(Node):
             self.policy_path, self.device,
             GuidanceSettings(self.guidance_mode, self.execution_horizon, self.max_guidance_weight, self.schedule),
             task=task)
+        self.policy.record_denoising(p("debug_denoising", "").value)
         if self.policy.action_dim != len(self.joints) or self.policy.state_dim != len(self.joints):
             raise ValueError(f"policy {self.policy_path} has state dim {self.policy.state_dim} and action dim "
                              f"{self.policy.action_dim}; joint_names has {len(self.joints)} joints")

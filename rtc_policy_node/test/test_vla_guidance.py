@@ -7,7 +7,6 @@ folder is absent), SmolVLA with the venv's stock transformers.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,19 +21,6 @@ HERE = Path(__file__).resolve().parent
 KINDS = ("smolvla", "pi0", "pi05")
 
 
-def policy_process_env(kind: str, hf_home: Path) -> dict[str, str]:
-    """Environment for a process running `kind`: offline, and for pi0/pi0.5 the patched transformers."""
-    env = {**os.environ, **fixtures.offline_env(hf_home)}
-    if kind in ("pi0", "pi05"):
-        vendor = fixtures.vendor_dir() / "openpi-transformers-replace"
-        if not vendor.is_dir():
-            pytest.skip(f"{vendor} is absent: LeRobot's pi0/pi0.5 need its patched transformers")
-        built = fixtures.openpi_transformers()
-        assert built is not None, f"{vendor} exists but tools/setup.sh has not built .ws/transformers-openpi"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(built), env.get("PYTHONPATH", "")]))
-    return env
-
-
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
     """Run each kind once per test session; the tests below judge its figures."""
@@ -44,7 +30,10 @@ def figures(tmp_path_factory):
         if kind not in cache:
             work = tmp_path_factory.mktemp(kind)
             out = work / "figures.json"
-            env = policy_process_env(kind, work / "hf_home")
+            try:
+                env = fixtures.policy_process_env(kind, work / "hf_home")
+            except fixtures.VendorAbsent as absent:
+                pytest.skip(str(absent))
             done = subprocess.run([sys.executable, str(HERE / "vla_checks.py"), kind, str(work), str(out)],
                                   cwd=HERE, env=env, capture_output=True, text=True, timeout=900)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]

@@ -11,7 +11,7 @@ Nothing is downloaded: every asset is generated here, under a directory the call
   modules only, `get_gemma_config` and the two transformers model classes they build with
   wrappers that shrink the vocabulary, the Gemma widths and the SigLIP tower before building.
   A process that loads such a checkpoint (the policy node) gets the same replacement at start-up
-  through `sitecustomize_dir`. They need LeRobot's patched transformers (see `openpi_transformers`).
+  through `sitecustomize_dir`. They need LeRobot's patched transformers (see `policy_process_env`).
 Set HF_HUB_OFFLINE=1 (`offline_env`): otherwise every missing hub file retries for ~46 s.
 """
 from __future__ import annotations
@@ -69,10 +69,25 @@ def vendor_dir() -> Path:
     return Path(os.environ.get("RTC_VENDOR_DIR", REPO.parent / "shared" / "vendor"))
 
 
-def openpi_transformers() -> Path | None:
-    """LeRobot's patched transformers built by tools/setup.sh, or None where it is not built."""
-    target = REPO / ".ws" / "transformers-openpi"
-    return target if (target / "transformers" / "models" / "siglip" / "check.py").is_file() else None
+class VendorAbsent(Exception):
+    """The shared vendor folder with LeRobot's transformers patch is not next to the checkout."""
+
+
+def policy_process_env(kind: str, hf_home: Path, size_name: str = "tiny") -> dict[str, str]:
+    """Environment for a process that builds or loads a `kind` policy: offline; for pi0/pi0.5 the
+    patched transformers and the small architecture first on PYTHONPATH (see sitecustomize_dir)."""
+    env = {**os.environ, **offline_env(hf_home)}
+    if kind in ("pi0", "pi05"):
+        vendor = vendor_dir() / "openpi-transformers-replace"
+        if not vendor.is_dir():
+            raise VendorAbsent(f"{vendor} is absent: LeRobot's pi0/pi0.5 need its patched transformers")
+        built = REPO / ".ws" / "transformers-openpi"
+        if not (built / "transformers" / "models" / "siglip" / "check.py").is_file():
+            raise RuntimeError(f"{vendor} exists but tools/setup.sh has not built {built}")
+        paths = [str(sitecustomize_dir(hf_home.parent)), str(built), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+        env[SIZE_ENV] = size_name
+    return env
 
 
 # ----- tokenizers ---------------------------------------------------------------------------------
@@ -321,5 +336,14 @@ def parameter_count(policy: torch.nn.Module) -> int:
     return sum(p.numel() for p in policy.parameters())
 
 
-def describe(size_name: str) -> str:
-    return json.dumps(asdict(SIZES[size_name]))
+def main(argv: list[str]) -> int:
+    """`python vla_fixtures.py KIND ROOT CHECKPOINT_DIR [camera ...]`: write a tiny checkpoint
+    (run in the environment `policy_process_env` gives)."""
+    kind, root, path, cameras = argv[0], Path(argv[1]), Path(argv[2]), tuple(argv[3:]) or ("front",)
+    save_checkpoint(kind, root, path, cameras=cameras)
+    print(json.dumps({"checkpoint": str(path), "size": asdict(SIZES["tiny"])}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
