@@ -22,6 +22,9 @@ import vla_fixtures as fixtures  # noqa: E402
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 SIM_CAMERA = "/camera/front/image_raw"
+# Loading torch, transformers and a VLA takes 15-30 s of the run on two shared cores; the chunks
+# are merged in what remains.
+DURATION_S = 60.0
 
 
 @pytest.mark.parametrize("kind, cameras", [
@@ -41,7 +44,7 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
     for name, value in env.items():  # the runner's nodes inherit this environment
         monkeypatch.setenv(name, value)
     debug_dir = tmp_path / "denoising"
-    summary = run_graph(processes, tmp_path, kind, 20.0, f"policy_path:={checkpoint}",
+    summary = run_graph(processes, tmp_path, kind, DURATION_S, f"policy_path:={checkpoint}",
                         "cameras:=" + ",".join(f"{c}={SIM_CAMERA}" for c in cameras), f"task:={fixtures.TASK}",
                         f"debug_denoising:={debug_dir}")
     assert summary["merged"] >= 5, summary

@@ -54,7 +54,7 @@ SIZES = {
     "tiny": Size(width=32, expert_width=32, depth=2, heads=2, head_dim=16, vision_width=32, vision_depth=1,
                  image=32, patch=8),
     # ~20 M parameters per policy (the measured range, at 224 px).
-    "20m": Size(width=256, expert_width=192, depth=8, heads=4, head_dim=64, vision_width=256, vision_depth=6,
+    "20m": Size(width=256, expert_width=192, depth=12, heads=4, head_dim=64, vision_width=256, vision_depth=10,
                 image=224, patch=16),
 }
 
