@@ -33,7 +33,8 @@ DURATION_S = 90.0
     ("pi05", ("front",)),
 ])
 def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_path, monkeypatch, kind, cameras):
-    """Chunks merged at the delay they promised; pi0 also writes its denoising plots (debug_denoising)."""
+    """Chunks merged at the delay they promised (debug_denoising's plots: test_denoising_plot.py;
+    drawn in the inference path, they made a chunk too late to merge on a loaded machine)."""
     try:
         env = fixtures.policy_process_env(kind, tmp_path / "hf_home")
     except fixtures.VendorAbsent as absent:
@@ -46,9 +47,8 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
     # a second OpenMP thread waiting for a busy core made one tiny chunk take seconds (bench/vla_guidance.py).
     for name, value in {**env, "OMP_NUM_THREADS": "1"}.items():
         monkeypatch.setenv(name, value)
-    debug_dir = tmp_path / "denoising"
     arguments = [f"policy_path:={checkpoint}", "cameras:=" + ",".join(f"{c}={SIM_CAMERA}" for c in cameras),
-                 f"task:={fixtures.TASK}"] + ([f"debug_denoising:={debug_dir}"] if kind == "pi0" else [])
+                 f"task:={fixtures.TASK}"]
     summary = run_graph(processes, tmp_path, kind, DURATION_S, *arguments)
     assert summary["merged"] >= 5, summary
     assert summary["rejected"] == 0, summary
@@ -57,5 +57,3 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
     # ticks (a 0.3-1.2 s inference, here), which the built-in policy's system test covers exactly.
     delays = summary["delays"]
     assert sum(real <= assumed for assumed, real in delays) >= 0.8 * len(delays), delays
-    if kind == "pi0":
-        assert len(list(debug_dir.glob("chunk_*.png"))) >= summary["merged"], "debug_denoising wrote no plot per chunk"
