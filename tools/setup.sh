@@ -85,6 +85,19 @@ link_dir() {  # link_dir TARGET LINK
 link_dir "$py_inc" /opt/python/cp311-cp311/include/python3.11
 link_dir "$np_inc" /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include
 
+# --- LeRobot's patched transformers for pi0/pi0.5 (tests only; from ../shared/vendor when present) ---
+# transformers 4.53.2 with openpi's transformers_replace/ copied over it, in its own target folder
+# that only pi0/pi0.5 processes put first on PYTHONPATH (the venv keeps stock transformers).
+OPENPI_VENDOR="${RTC_VENDOR_DIR:-$ROOT/../shared/vendor}/openpi-transformers-replace"
+OPENPI_TARGET="$WS/transformers-openpi"
+if [ -d "$OPENPI_VENDOR/transformers_replace" ] && [ ! -f "$OPENPI_TARGET/transformers/models/siglip/check.py" ]; then
+  say "building LeRobot's patched transformers into $OPENPI_TARGET"
+  mkdir -p "$WS"
+  "$VENV/bin/python" -m pip install -q --no-deps --target "$OPENPI_TARGET" 'transformers==4.53.2' 'tokenizers>=0.21,<0.22' \
+    || die "pip could not install transformers 4.53.2 into $OPENPI_TARGET"
+  cp -r "$OPENPI_VENDOR/transformers_replace/." "$OPENPI_TARGET/transformers/"
+fi
+
 # --- colcon build ---------------------------------------------------------------------------------
 mkdir -p "$WS" && touch "$WS/COLCON_IGNORE"
 # shellcheck disable=SC1091

@@ -65,6 +65,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
+    Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
@@ -129,6 +130,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
+    "debug_denoising": ("rtc_policy", "debug_denoising", str),
 }
 
 _EXECUTABLES = {

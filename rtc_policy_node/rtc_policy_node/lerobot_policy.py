@@ -12,6 +12,10 @@ derived from it; if enough of them are within `max_mode_disagreement` of the lef
 is guided (commit to the leftover's mode), else the first is returned unguided (follow the new
 mode), so a guided chunk does not blend two modes.
 
+Debugging: `record_denoising(directory)` turns on LeRobot's RTC debug tracking in the guidance and
+writes, per sampled chunk, the tracked denoising steps as `chunk_NNNN.png` and `.npz` (NNNN counts
+chunks from 1, as the policy node numbers them); see `denoising_plot.py`.
+
 Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
 (normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
 feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
@@ -99,6 +103,8 @@ class LeRobotPolicy:
         self.joint_names = tuple(getattr(config, "joint_names", None) or ()) or None  # where the policy names them
         # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
         self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
+        self._denoising_dir: Path | None = None
+        self._sampled = 0
 
     def use_guidance(self, guidance: Any) -> None:
         """Install a guidance (an RTCGuidance, or a wrapper with its interface) in the policy."""
@@ -111,6 +117,18 @@ class LeRobotPolicy:
         self.settings = replace(self.settings, mode=mode)
         self.config.rtc_config.enabled = mode != "off"
         self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
+
+    def record_denoising(self, directory: str | Path) -> None:
+        """Track every denoising step from now on and write one plot (and npz) per chunk into
+        `directory`; writing adds a few hundred milliseconds to each inference. "" does nothing."""
+        if not str(directory):
+            return
+        self._denoising_dir = Path(directory)
+        self._denoising_dir.mkdir(parents=True, exist_ok=True)
+        rtc_config = self.config.rtc_config
+        rtc_config.debug = True
+        rtc_config.debug_maxlen = max(rtc_config.debug_maxlen, 1000)
+        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:
@@ -138,6 +156,8 @@ class LeRobotPolicy:
             kwargs = dict(prev_chunk_left_over=self._padded(leftover, "leftover"), inference_delay=inference_delay,
                           execution_horizon=self.settings.execution_horizon)
         self.guidance.reset_timing()
+        if self._denoising_dir is not None:
+            self.guidance.reset_tracker()
         choice, choice_s = None, 0.0
         with torch.no_grad():
             if guided and self.settings.mode_candidates > 0:
@@ -149,6 +169,12 @@ class LeRobotPolicy:
         sampled = synchronized_clock(self.device)
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
+        self._sampled += 1
+        if self._denoising_dir is not None:
+            from rtc_policy_node.denoising_plot import write_denoising_record
+
+            write_denoising_record(self.guidance.get_all_debug_steps(), leftover, inference_delay,
+                                   self._denoising_dir / f"chunk_{self._sampled:04d}", self.action_dim)
         model_output = output[0].detach().cpu().numpy()
         actions = actions[0].detach().cpu().numpy().astype(np.float64)
         return SampledChunk(model_output=model_output, actions=actions, guidance_s=self.guidance.seconds + choice_s,

@@ -104,6 +104,8 @@ PARAMETERS = (
                   "maximum, else this percentile", minimum=0.0, maximum=100.0),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
+    ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
+                  "and write chunk_NNNN.png/.npz per chunk there; empty: off"),
     ParameterSpec("noise_seed", 0, "each chunk's sampling noise is drawn from (noise_seed, chunk id) and the "
                   "seed recorded in the chunk, so that a recorded run replays offline (docs/bags.md); negative: "
                   "unseeded"),
@@ -162,6 +164,7 @@ class PolicyNode(Node):
         self.fatal_error = ""
 
         self.policy, self.policy_path = self._load_policy(p)
+        self.policy.record_denoising(p["debug_denoising"])
         self.joints = self._joint_names(p["joint_names"])
         try:
             self.units = units_from_parameters(p["calibration_file"], self.joints, p["use_degrees"])

@@ -217,11 +217,23 @@ def test_delay_above_horizon_is_clamped_like_lerobot():
     torch.testing.assert_close(at_horizon, expected.detach())
 
 
-def test_leftover_with_other_action_dims_is_an_error():
+def test_leftover_with_more_action_dims_is_an_error():
     guidance = RTCGuidance(config(), "identity")
-    for dims in (DIM - 2, DIM + 1):
-        with pytest.raises(ValueError, match="prev_chunk_left_over has .* action dims"):
-            guidance.denoise_step(torch.randn(LENGTH, DIM), torch.randn(LENGTH, dims), 2, 0.5, Denoiser())
+    with pytest.raises(ValueError, match="prev_chunk_left_over has .* action dims"):
+        guidance.denoise_step(torch.randn(LENGTH, DIM), torch.randn(LENGTH, DIM + 1), 2, 0.5, Denoiser())
+
+
+@pytest.mark.parametrize("leftover_length", [LENGTH, 7])
+def test_leftover_with_fewer_action_dims_is_zero_padded_like_lerobot(leftover_length):
+    x_t, leftover, denoiser = torch.randn(2, LENGTH, DIM), torch.randn(2, leftover_length, DIM - 2), Denoiser()
+    expected = lerobot_rtc.RTCProcessor(config()).denoise_step(x_t, leftover, 3, 0.4, denoiser)
+    got = RTCGuidance(config(), "identity").denoise_step(x_t, leftover, 3, 0.4, denoiser)
+    torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-5)
+    padded = torch.nn.functional.pad(leftover, (0, 2))
+    for mode in ("vjp", "prefix"):
+        guidance = RTCGuidance(config(), mode)
+        torch.testing.assert_close(guidance.denoise_step(x_t, leftover, 3, 0.4, denoiser),
+                                   guidance.denoise_step(x_t, padded, 3, 0.4, denoiser))
 
 
 @pytest.mark.parametrize("delay", [None, -1, 1.5])

@@ -11,6 +11,11 @@ x1 = x_t - time * v toward the leftover of the previous chunk over a soft prefix
 - ``prefix``: training-time RTC: the first d rows are overwritten with the leftover in the
   denoiser's input, and their velocity is set so that they land exactly on the leftover.
 - ``off``: the denoiser's velocity, untouched.
+
+Besides `denoise_step`, `RTCGuidance` carries the rest of LeRobot's `RTCProcessor` surface
+(`rtc_config`, `tracker`, `track`, `get_all_debug_steps`, `is_debug_enabled`, `reset_tracker`,
+`get_prefix_weights`, plus `get_debug_data`), so the policies that call them inside their sampling
+loops, and LeRobot's own debug tools, work with it installed.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ class RTCGuidance:
     config on every call, as LeRobot does. `seconds` accumulates the wall time spent in guidance
     (everything in `denoise_step` except the denoiser's forward call) until `reset_timing()`.
     On CUDA the figure counts kernel launches, not their completion, unless the caller syncs.
+
+    Debug tracking, as LeRobot's processor: when `rtc_config.debug` is true at construction,
+    `tracker` is LeRobot's own `Tracker` (keeping the last `rtc_config.debug_maxlen` steps, keyed
+    by time) and every guided step records the same fields LeRobot's processor records; else
+    `tracker` is None and tracking costs nothing.
     """
 
     def __init__(self, rtc_config: Any, mode: GuidanceMode | str = GuidanceMode.IDENTITY) -> None:
@@ -64,9 +74,43 @@ class RTCGuidance:
         self.seconds = 0.0
         self._weights: dict[tuple, Tensor] = {}
         self._leftover_cache: tuple | None = None
+        self.tracker = None
+        if getattr(rtc_config, "debug", False):
+            from lerobot.policies.rtc.debug_tracker import Tracker
+
+            self.tracker = Tracker(enabled=True, maxlen=rtc_config.debug_maxlen)
 
     def reset_timing(self) -> None:
         self.seconds = 0.0
+
+    # ----- LeRobot RTCProcessor's debug surface ----------------------------------------------------
+    def track(self, time: float | Tensor, **fields: Any) -> None:
+        """Record fields of the step at `time` (LeRobot's `Tracker.track` keywords); no-op without a tracker."""
+        if self.tracker is not None:
+            self.tracker.track(time=time, **fields)
+
+    def get_all_debug_steps(self) -> list:
+        """The tracked steps (LeRobot `DebugStep`s), oldest first; [] without a tracker."""
+        return self.tracker.get_all_steps() if self.tracker is not None else []
+
+    def is_debug_enabled(self) -> bool:
+        return self.tracker is not None and self.tracker.enabled
+
+    def reset_tracker(self) -> None:
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def get_debug_data(self, include_tensors: bool = False) -> list[dict[str, Any]]:
+        """The tracked steps as dicts (`DebugStep.to_dict`): tensor statistics, or the tensors."""
+        return [step.to_dict(include_tensors=include_tensors) for step in self.get_all_debug_steps()]
+
+    def get_prefix_weights(self, start: int, end: int, total: int) -> Tensor:
+        """LeRobot's `get_prefix_weights(start=d, end=H, total=T)`: a (T,) float32 tensor."""
+        return torch.from_numpy(prefix_weights(self._schedule(), start, end, total).copy())
+
+    def _schedule(self) -> PrefixSchedule:
+        configured = self.rtc_config.prefix_attention_schedule
+        return PrefixSchedule(getattr(configured, "value", configured))
 
     def denoise_step(
         self,
@@ -79,8 +123,9 @@ class RTCGuidance:
     ) -> Tensor:
         """Velocity for this step, shaped like x_t ((T, A) or (B, T, A)).
 
-        prev_chunk_left_over: (T_prev, A) or (B, T_prev, A), same A as x_t; rows beyond T are
-        ignored and a shorter leftover gets zero weight past its end. None (first chunk) or
+        prev_chunk_left_over: (T_prev, A') or (B, T_prev, A') with A' <= A (missing dims are
+        zero-padded, as LeRobot pads them); rows beyond T are ignored and a shorter leftover gets
+        zero weight past its end. None (first chunk) or
         mode ``off`` returns the denoiser's velocity. inference_delay d >= 0 (ticks) is clamped
         to the execution horizon, which is clamped to the leftover's length.
         """
@@ -104,7 +149,7 @@ class RTCGuidance:
         if leftover_length == 0:
             return original_denoise_step_partial(x_t)
         horizon = min(int(horizon), leftover_length)
-        delay = min(delay, horizon)
+        requested_delay, delay = delay, min(delay, horizon)
 
         denoiser = original_denoise_step_partial
         if self.mode is GuidanceMode.VJP and torch.is_inference_mode_enabled():
@@ -113,12 +158,22 @@ class RTCGuidance:
                 "torch.no_grad() instead (vjp re-enables grad locally), or use mode 'identity'"
             )
         if self.mode is GuidanceMode.PREFIX:
-            result, denoiser_seconds = _prefix_step(x, leftover, min(delay, length), t, denoiser)
+            result, denoiser_seconds, x1, error, correction = _prefix_step(x, leftover, min(delay, length), t, denoiser)
+            weights, gain = None, None
         else:
             weights = self._weight_tensor(delay, horizon, length, x)
             gain = guidance_weight(t, float(self.rtc_config.max_guidance_weight))
             step = _vjp_step if self.mode is GuidanceMode.VJP else _identity_step
-            result, denoiser_seconds = step(x, leftover, weights, t, gain, denoiser)
+            result, denoiser_seconds, x1, error, correction = step(x, leftover, weights, t, gain, denoiser)
+        if self.tracker is not None:
+            # LeRobot's fields and shapes: tensors without the batch dim the call added, weights (1, T, 1).
+            def unbatched(value: Tensor | None) -> Tensor | None:
+                return value.squeeze(0) if squeezed and value is not None else value
+
+            self.tracker.track(
+                time=time, x1_t=unbatched(x1), err=unbatched(error), correction=unbatched(correction),
+                weights=None if weights is None else weights.unsqueeze(0), guidance_weight=gain,
+                inference_delay=requested_delay, execution_horizon=horizon)
         self.seconds += _clock.perf_counter() - started - denoiser_seconds
         return result.squeeze(0) if squeezed else result
 
@@ -140,8 +195,7 @@ class RTCGuidance:
         return aligned, leftover_length
 
     def _weight_tensor(self, delay: int, horizon: int, length: int, like: Tensor) -> Tensor:
-        configured = self.rtc_config.prefix_attention_schedule
-        schedule = PrefixSchedule(getattr(configured, "value", configured))
+        schedule = self._schedule()
         key = (schedule, delay, horizon, length, like.device, like.dtype)
         weights = self._weights.get(key)
         if weights is None:
@@ -156,8 +210,9 @@ def align_leftover(leftover: Tensor, batch: int, length: int, action_dim: int) -
 
     A shorter leftover is padded by repeating its last row: a zero row would decode to the
     dataset mean, a plausible-looking but wrong pose, if any code ever read past the mask.
-    Fewer (or more) action dims than the chunk is an error: silent zero-padding of joints is
-    how a 6-dim leftover gets compared with a 32-dim padded model space by accident.
+    Fewer action dims than the chunk are zero-padded, as LeRobot's processor pads them: LeRobot's
+    RTC examples pass a leftover in the policy's own action dims (6) to models that pad actions
+    to `max_action_dim` (32) with zeros. More action dims than the chunk is an error.
     """
     if leftover.dim() == 2:
         leftover = leftover.unsqueeze(0)
@@ -165,13 +220,15 @@ def align_leftover(leftover: Tensor, batch: int, length: int, action_dim: int) -
         raise ValueError(
             f"prev_chunk_left_over must be (T_prev, A) or (B, T_prev, A), got shape {tuple(leftover.shape)}"
         )
-    if leftover.shape[2] != action_dim:
+    if leftover.shape[2] > action_dim:
         raise ValueError(
             f"prev_chunk_left_over has {leftover.shape[2]} action dims but x_t has {action_dim}; "
-            "bring the leftover into the denoiser's action space (e.g. pad to max_action_dim) first"
+            "a leftover may have fewer dims (zero-padded, as LeRobot pads them), never more"
         )
     if leftover.shape[0] not in (1, batch):
         raise ValueError(f"prev_chunk_left_over has batch size {leftover.shape[0]} but x_t has {batch}")
+    if leftover.shape[2] < action_dim:
+        leftover = torch.nn.functional.pad(leftover, (0, action_dim - leftover.shape[2]))
     leftover = leftover.expand(batch, -1, -1)
     leftover_length = leftover.shape[1]
     if leftover_length == 0:
@@ -182,20 +239,27 @@ def align_leftover(leftover: Tensor, batch: int, length: int, action_dim: int) -
     return torch.cat([leftover, pad], dim=1), leftover_length
 
 
+# Each step returns (velocity, denoiser seconds, predicted x1, weighted error, correction); the
+# last two are None where the mode has none (prefix).
+StepResult = tuple[Tensor, float, Tensor, "Tensor | None", "Tensor | None"]
+
+
 def _identity_step(
     x: Tensor, leftover: Tensor, weights: Tensor, t: float, gain: float, denoiser: Denoiser
-) -> tuple[Tensor, float]:
+) -> StepResult:
     with torch.no_grad():
         started = _clock.perf_counter()
         velocity = denoiser(x)
         denoiser_seconds = _clock.perf_counter() - started
-        error = (leftover - torch.add(x, velocity, alpha=-t)).mul_(weights)
-        return torch.add(velocity, error, alpha=-gain), denoiser_seconds
+        predicted = torch.add(x, velocity, alpha=-t)
+        error = (leftover - predicted).mul_(weights)
+        # The Jacobian of x1 taken as identity: the correction is the error itself.
+        return torch.add(velocity, error, alpha=-gain), denoiser_seconds, predicted, error, error
 
 
 def _vjp_step(
     x: Tensor, leftover: Tensor, weights: Tensor, t: float, gain: float, denoiser: Denoiser
-) -> tuple[Tensor, float]:
+) -> StepResult:
     with torch.enable_grad():
         x_in = x.detach().clone().requires_grad_(True)
         started = _clock.perf_counter()
@@ -218,10 +282,11 @@ def _vjp_step(
         with torch.no_grad():
             error = (leftover - predicted).mul_(weights)
         (correction,) = torch.autograd.grad(predicted, x_in, error)
-    return torch.add(velocity.detach(), correction, alpha=-gain), denoiser_seconds
+    result = torch.add(velocity.detach(), correction, alpha=-gain)
+    return result, denoiser_seconds, predicted.detach(), error, correction
 
 
-def _prefix_step(x: Tensor, leftover: Tensor, delay: int, t: float, denoiser: Denoiser) -> tuple[Tensor, float]:
+def _prefix_step(x: Tensor, leftover: Tensor, delay: int, t: float, denoiser: Denoiser) -> StepResult:
     with torch.no_grad():
         x_in = x
         if delay > 0:
@@ -234,7 +299,8 @@ def _prefix_step(x: Tensor, leftover: Tensor, delay: int, t: float, denoiser: De
             velocity = velocity.clone()
             # The velocity whose predicted final rows x - t * v equal the leftover.
             velocity[:, :delay] = (x[:, :delay] - leftover[:, :delay]) / t if t > 0 else 0.0
-        return velocity, denoiser_seconds
+        # No weights, error or correction: the first d rows are replaced, the others untouched.
+        return velocity, denoiser_seconds, torch.add(x, velocity, alpha=-t), None, None
 
 
 def _check_type(name: str, value: Any) -> None:

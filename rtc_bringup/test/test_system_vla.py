@@ -1,0 +1,59 @@
+"""System tests: the policy node runs LeRobot's real pi0, pi0.5 and SmolVLA (tiny, built offline)
+in the simulated graph, as separate processes over real DDS, with chunks merged.
+
+Each checkpoint is a local directory in LeRobot's pretrained format written by
+rtc_policy_node/test/vla_fixtures.py (save_pretrained of a tiny model), loaded by the node through
+LeRobot's factory. pi0/pi0.5 run with LeRobot's patched transformers (../shared/vendor; skipped
+with the reason where it is absent) and the small architecture installed at interpreter start-up.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_system_sim import run_graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "rtc_policy_node" / "test"))
+import vla_fixtures as fixtures  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+SIM_CAMERA = "/camera/front/image_raw"
+# Loading torch, transformers and a VLA took 15-45 s of the run on two shared cores; the chunks
+# are merged in what remains.
+DURATION_S = 90.0
+
+
+@pytest.mark.parametrize("kind, cameras", [
+    ("smolvla", ("front", "wrist")),  # two camera inputs (both fed by the one simulated camera) and a task
+    ("pi0", ("front",)),
+    ("pi05", ("front",)),
+])
+def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_path, monkeypatch, kind, cameras):
+    """Chunks merged at the delay they promised (debug_denoising's plots: test_denoising_plot.py;
+    drawn in the inference path, they made a chunk too late to merge on a loaded machine)."""
+    try:
+        env = fixtures.policy_process_env(kind, tmp_path / "hf_home")
+    except fixtures.VendorAbsent as absent:
+        pytest.skip(str(absent))
+    checkpoint = tmp_path / f"{kind}_checkpoint"
+    saved = subprocess.run([sys.executable, str(Path(fixtures.__file__)), kind, str(tmp_path), str(checkpoint), *cameras],
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert saved.returncode == 0, saved.stderr[-4000:]
+    # The runner's nodes inherit this environment. One intra-op thread: on a loaded two-core machine
+    # a second OpenMP thread waiting for a busy core made one tiny chunk take seconds (bench/vla_guidance.py).
+    for name, value in {**env, "OMP_NUM_THREADS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    arguments = [f"policy_path:={checkpoint}", "cameras:=" + ",".join(f"{c}={SIM_CAMERA}" for c in cameras),
+                 f"task:={fixtures.TASK}"]
+    summary = run_graph(processes, tmp_path, kind, DURATION_S, *arguments)
+    assert summary["merged"] >= 5, summary
+    assert summary["rejected"] == 0, summary
+    # The delay estimate (windowed maximum + 1 tick) holds for most merges; on two cores shared with
+    # other jobs a latency spike beyond the window's maximum was seen to make d_real exceed d by a few
+    # ticks (a 0.3-1.2 s inference, here), which the built-in policy's system test covers exactly.
+    delays = summary["delays"]
+    assert sum(real <= assumed for assumed, real in delays) >= 0.8 * len(delays), delays

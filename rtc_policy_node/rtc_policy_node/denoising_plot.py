@@ -1,0 +1,63 @@
+"""One chunk's denoising, as tracked by LeRobot's RTC debug tracker, written as a plot and an npz.
+
+The plot is the per-chunk equivalent of LeRobot's RTC debug example (drawn with its
+`RTCDebugVisualizer`): one row per action dim, columns x_t over the denoising steps, the predicted
+final chunk x1_t, and the guidance correction, with the leftover the chunk was guided toward in
+red and the inference delay marked. The npz holds the same tensors, stacked over steps, for
+offline analysis. Works for every guidance mode (fields a mode does not have are left out).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FIELDS = ("x_t", "v_t", "x1_t", "err", "correction")
+COLUMNS = (("x_t", "x_t over the denoising steps"), ("x1_t", "predicted final chunk x1_t"),
+           ("correction", "guidance correction"))
+
+
+def stacked(steps: list, field: str, action_dim: int) -> np.ndarray | None:
+    """(steps, T, action_dim) of one tracked field (batch 0, the policy's own dims), or None."""
+    arrays = [getattr(step, field) for step in steps]
+    if not arrays or any(a is None for a in arrays):
+        return None
+    rows = [a.detach().float().cpu().numpy() for a in arrays]
+    return np.stack([r[0] if r.ndim == 3 else r for r in rows])[..., :action_dim]
+
+
+def write_denoising_record(steps: list, leftover: np.ndarray | None, inference_delay: int, stem: Path,
+                           action_dim: int) -> None:
+    """Write `stem`.npz and `stem`.png for the tracked `steps` of one chunk."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lerobot.policies.rtc.debug_visualizer import RTCDebugVisualizer
+
+    data = {f: a for f in FIELDS if (a := stacked(steps, f, action_dim)) is not None}
+    data["time"] = np.array([float(s.time) for s in steps])
+    if leftover is not None:
+        data["leftover"] = np.asarray(leftover, dtype=np.float32)
+    np.savez_compressed(stem.with_suffix(".npz"), **data)
+
+    fig, axes = plt.subplots(action_dim, len(COLUMNS), figsize=(15, 1.6 * action_dim), squeeze=False, sharex=True)
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, max(len(steps), 1)))
+    for column, (field, title) in enumerate(COLUMNS):
+        axes[0, column].set_title(title, fontsize=10)
+        values = data.get(field)
+        if values is None:
+            axes[0, column].text(0.5, 0.5, "not tracked in this mode", ha="center", transform=axes[0, column].transAxes)
+            continue
+        for k, value in enumerate(values):
+            RTCDebugVisualizer.plot_waypoints(axes[:, column], value, color=colors[k], alpha=0.6, linewidth=1)
+        if leftover is not None and field != "correction":
+            RTCDebugVisualizer.plot_waypoints(axes[:, column], leftover, color="red", label="leftover", linewidth=2)
+        for ax in axes[:, column]:
+            if inference_delay > 0:
+                ax.axvline(inference_delay - 0.5, color="orange", linestyle="--", alpha=0.6)
+    fig.suptitle(f"{stem.name}: {len(steps)} denoising steps (dark: noise, light: final), "
+                 f"inference delay {inference_delay}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=70)
+    plt.close(fig)
