@@ -30,7 +30,10 @@ ROSDEP_KEYS = {
 }
 # top-level module -> pip distribution, for what has no rosdep key.
 PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk", "mcap": "mcap",
-            "mcap_ros2": "mcap-ros2-support"}
+            "mcap_ros2": "mcap-ros2-support", "transformers": "transformers", "tokenizers": "tokenizers",
+            "safetensors": "safetensors"}
+# Test modules and their helpers (test/*.py of any package): tests import them by name, not as packages.
+TEST_HELPERS = {path.stem for path in ROOT.glob("*/test/*.py")}
 # Dependencies no import shows, with the reason.
 NOT_IMPORTED = {
     "rtc_bringup": {"ros2launch": "`ros2 launch` runs the launch file",
@@ -46,8 +49,7 @@ def imports(files: list[Path]) -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.split(".")[0])
-    siblings = {path.stem for path in files}  # a test importing a helper module beside it
-    return found - set(sys.stdlib_module_names) - {"setuptools"} - siblings
+    return found - set(sys.stdlib_module_names) - {"setuptools"} - TEST_HELPERS
 
 
 def sources(package: str, tests: bool) -> list[Path]:
@@ -144,5 +146,5 @@ def test_apt_requirements_are_lerobots_but_its_numpy_2_visualiser():
     lines = (ROOT / "tools" / "requirements-ros-apt.txt").read_text().splitlines()
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert sorted(wanted - listed) == []
-    assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == ["feetech-servo-sdk", "mcap",
-                                                                              "mcap-ros2-support", "rosbags"]
+    assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == [
+        "feetech-servo-sdk", "mcap", "mcap-ros2-support", "rosbags", "safetensors", "tokenizers", "transformers"]
