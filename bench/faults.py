@@ -48,7 +48,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from sensor_msgs.msg import JointState
 
-from rtc_bringup.graph import build_graph
+from rtc_bringup.graph import build_graph, effective_parameters
 from rtc_bringup.run import node_command
 from rtc_policy_node.core.command_guard import GuardLimits
 from so100_driver.arm import JOINT_NAMES, default_calibration_path  # the bench knows the arm; the executor does not
@@ -199,7 +199,7 @@ class Graph:
         specs = build_graph({"sim": "true", "seed": "0"}, Path(get_package_share_directory("rtc_bringup")))
         overrides = {"so100_driver": {"realtime": False, **(driver_overrides or {})},
                      "rtc_executor": {"realtime": False}}
-        self.specs = {s.name: dataclasses.replace(s, parameters={**s.parameters, **overrides.get(s.name, {})})
+        self.specs = {s.name: dataclasses.replace(s, overrides={**s.overrides, **overrides.get(s.name, {})})
                       for s in specs}
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
@@ -254,7 +254,7 @@ class Run:
 
     def __init__(self, log_dir: Path, driver_overrides: dict | None = None) -> None:
         self.graph = Graph(log_dir, driver_overrides)
-        params = self.graph.executor_spec.parameters
+        params = effective_parameters(self.graph.executor_spec)
         self.joints = list(params.get("joint_names", JOINT_NAMES))
         self.rate = float(params["control_rate_hz"])
         self.limits = GuardLimits.from_parameters(
@@ -522,7 +522,7 @@ def sigterm_driver(run: Run) -> str:
     code = run.graph.stop("so100_driver", signal.SIGTERM)
     took = time.monotonic() - started
     log = run.graph.log("so100_driver")
-    hold = float(run.graph.driver_spec.parameters.get("shutdown_hold_s", 1.0))
+    hold = float(effective_parameters(run.graph.driver_spec).get("shutdown_hold_s", 1.0))
     run.expect(code == 0, f"exit code 0 ({code})")
     run.expect(took >= hold, f"held {hold} s with torque on before exiting (took {took:.2f} s)")
     run.expect("torque off" in log and "Traceback" not in log, "torque off at the end, no traceback")
@@ -564,7 +564,7 @@ def bad_encoding(run: Run) -> str:
     from sensor_msgs.msg import Image
     from rclpy.qos import qos_profile_sensor_data
 
-    topic = run.graph.specs["rtc_policy"].parameters["camera_topics"][0].split("=", 1)[1]
+    topic = effective_parameters(run.graph.specs["rtc_policy"])["camera_topics"][0].split("=", 1)[1]
     camera = run.peer.node.create_publisher(Image, topic, qos_profile_sensor_data)
     run.graph.send("sim_camera", signal.SIGSTOP)
     end = time.monotonic() + 3.0

@@ -195,6 +195,16 @@ def node_parameters(nodes: Mapping[str, Mapping[str, Any]], fully_qualified_name
     return merged
 
 
+def effective_parameters(spec: NodeSpec) -> dict[str, Any]:
+    """The parameters the node will run with: its parameter files' matching keys, then its overrides
+    (what rcl makes of `--params-file` given in that order; parameters the files leave out keep the
+    node's own defaults and are not listed)."""
+    merged: dict[str, Any] = {}
+    for path in spec.parameter_files:
+        merged.update(node_parameters(load_parameter_file(path), spec.fully_qualified_name))
+    return {**merged, **spec.overrides}
+
+
 def overrides_file_text(spec: NodeSpec) -> str:
     """The parameter file of a node's overrides, keyed by its fully qualified name. Written as a
     file (not a launch_ros dict, whose strings launch_ros re-reads as YAML) so a task "1" stays text."""

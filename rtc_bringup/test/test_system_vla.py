@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from test_system_sim import run_graph
 
@@ -25,6 +26,21 @@ SIM_CAMERA = "/camera/front/image_raw"
 # Loading torch, transformers and a VLA took 15-45 s of the run on two shared cores; the chunks
 # are merged in what remains.
 DURATION_S = 90.0
+
+
+def open_guard_config(tmp_path: Path) -> Path:
+    """The bringup's sim parameter file with the executor's command guard opened wide: an untrained
+    VLA's rows jump by tenths of a radian, which the SO-100's guard rightly rejects (the guard itself:
+    test_core_command_guard.py, test_system_fault_campaign.py)."""
+    from ament_index_python.packages import get_package_share_directory
+
+    config = yaml.safe_load((Path(get_package_share_directory("rtc_bringup")) / "config" / "so100_sim.yaml").read_text())
+    config["/**/rtc_executor"]["ros__parameters"].update(
+        position_lower_limits=[-10.0], position_upper_limits=[10.0], max_velocity=[1000.0],
+        max_acceleration=[1000000.0], guard_max_seam=100.0)
+    path = tmp_path / "open_guard.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.mark.parametrize("kind, cameras", [
@@ -48,7 +64,7 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
     for name, value in {**env, "OMP_NUM_THREADS": "1"}.items():
         monkeypatch.setenv(name, value)
     arguments = [f"policy_path:={checkpoint}", "cameras:=" + ",".join(f"{c}={SIM_CAMERA}" for c in cameras),
-                 f"task:={fixtures.TASK}"]
+                 f"task:={fixtures.TASK}", f"config_file:={open_guard_config(tmp_path)}"]
     summary = run_graph(processes, tmp_path, kind, DURATION_S, *arguments)
     assert summary["merged"] >= 5, summary
     assert summary["rejected"] == 0, summary

@@ -183,11 +183,14 @@ class PolicyNode(Node):
         self._woken_at = 0.0  # monotonic arrival of the message that last woke the inference thread
         # The chunk's observation is the first camera's image; its frames may start an inference.
         self._frame_camera = next(iter(self.cameras), None)
+        # The scheduler names inputs by their resolved topics (in diagnostics and notices).
+        self._joint_states_input = self.resolve_topic_name(JOINT_STATES_INPUT)
+        self._camera_inputs = {key: self.resolve_topic_name(topic) for key, (topic, _) in self.cameras.items()}
         self.scheduler = InferenceScheduler(
-            settings, inputs=[JOINT_STATES_INPUT, *(topic for topic, _ in self.cameras.values())],
+            settings, inputs=[self._joint_states_input, *self._camera_inputs.values()],
             status_input=self.resolve_topic_name("rtc/executor_status"),
             chunk_output=self.resolve_topic_name("rtc/action_chunk"),
-            frame_input=self.cameras[self._frame_camera][0] if self._frame_camera else None)
+            frame_input=self._camera_inputs[self._frame_camera] if self._frame_camera else None)
         if self.profiling:
             enable_profiling(device=self.device)
         self.last_timing: InferenceTiming | None = None
@@ -203,7 +206,7 @@ class PolicyNode(Node):
         self.create_subscription(ExecutorStatus, "rtc/executor_status", self._on_status, STATUS_QOS)
         for key, (topic, compressed) in self.cameras.items():
             self.create_subscription(CompressedImage if compressed else Image, topic,
-                                     lambda msg, key=key, topic=topic: self._on_image(key, topic, msg),
+                                     lambda msg, key=key: self._on_image(key, msg),
                                      qos_profile_sensor_data)
         self.chunk_pub = self.create_publisher(ActionChunk, "rtc/action_chunk", CHUNK_QOS)
         self.timing_pub = self.create_publisher(InferenceTiming, "rtc/timing", 10)
@@ -244,13 +247,13 @@ class PolicyNode(Node):
         now = time.monotonic()
         with self._lock:
             self._joint_state = msg
-            self.scheduler.on_input(JOINT_STATES_INPUT, now)
+            self.scheduler.on_input(self._joint_states_input, now)
 
-    def _on_image(self, key: str, topic: str, msg) -> None:
+    def _on_image(self, key: str, msg) -> None:
         now = time.monotonic()
         with self._lock:
             self._images[key] = (msg, self.get_clock().now().nanoseconds)
-            self.scheduler.on_input(topic, now)
+            self.scheduler.on_input(self._camera_inputs[key], now)
             if key == self._frame_camera:
                 self._woken_at = now
                 self._wake.set()
@@ -392,15 +395,18 @@ class PolicyNode(Node):
             self._trace(timing, plan.source_step, marks, chunk.guidance_s)
 
     def _trace(self, timing: InferenceTiming, step: int, marks: tuple[float, ...], guidance_s: float) -> None:
-        """One span per part of this chunk, from the same clock readings as /rtc/timing."""
+        """One span per part of this chunk, with the durations /rtc/timing reports (the sampler splits
+        its own preprocessing, model and postprocessing; the node's clock reads the rest)."""
         start, pre, model, sampled, post, published = (int(t * 1e9) for t in marks)
         span, chunk_id = self.tracer.span, timing.chunk_id
-        span("get_actions.preprocessing", start, pre, chunk_id, step)
-        span("get_actions.policy_inference", pre, model, chunk_id, step)
-        span("rtc.guidance", pre, pre + int(guidance_s * 1e9), chunk_id, step)  # its share, not its place
+        inference_start = start + int(timing.preprocessing_ms * 1e6)
+        span("get_actions.preprocessing", start, inference_start, chunk_id, step)
+        span("get_actions.policy_inference", inference_start, inference_start + int(timing.policy_inference_ms * 1e6),
+             chunk_id, step)
+        span("rtc.guidance", inference_start, inference_start + int(guidance_s * 1e9), chunk_id, step)  # its share
         if self.extra_latency_ms > 0:
             span("emulated_latency", model, sampled, chunk_id, step)
-        span("get_actions.postprocessing", sampled, post, chunk_id, step)
+        span("get_actions.postprocessing", post - int(timing.postprocessing_ms * 1e6), post, chunk_id, step)
         span("chunk.publish", post, published, chunk_id, step)
         if timing.end_to_end_ms == timing.end_to_end_ms:  # not NaN: the observation had a stamp
             now = time.monotonic_ns()
