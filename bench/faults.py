@@ -48,7 +48,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from sensor_msgs.msg import JointState
 
-from rtc_bringup.graph import build_graph, effective_parameters
+from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
 from rtc_policy_node.core.command_guard import GuardLimits
 from so100_driver.arm import JOINT_NAMES, default_calibration_path  # the bench knows the arm; the executor does not
@@ -564,7 +564,8 @@ def bad_encoding(run: Run) -> str:
     from sensor_msgs.msg import Image
     from rclpy.qos import qos_profile_sensor_data
 
-    topic = effective_parameters(run.graph.specs["rtc_policy"])["camera_topics"][0].split("=", 1)[1]
+    cameras = effective_parameters(run.graph.specs["rtc_policy"]).get("camera_topics", [f"front={CAMERA_TOPIC}"])
+    topic = cameras[0].split("=", 1)[1]
     camera = run.peer.node.create_publisher(Image, topic, qos_profile_sensor_data)
     run.graph.send("sim_camera", signal.SIGSTOP)
     end = time.monotonic() + 3.0
