@@ -21,6 +21,7 @@ from pathlib import Path
 from rtc_bringup.bag_reader import BagError, open_bag, raw_messages
 from rtc_bringup.bag_types import ros_message_class
 
+ACK_WAIT_S = 2.0  # at the end, how long reliable readers get to acknowledge the last messages
 SETTLE_S = 1.0  # after creating the publishers, let subscribers match before the first message
 
 
@@ -56,6 +57,7 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
          stopping=lambda: False) -> int:
     """Publish the bag; returns the number of messages published."""
     import rclpy
+    from rclpy.duration import Duration
     from rosgraph_msgs.msg import Clock
 
     node = rclpy.create_node("rtc_play")
@@ -105,6 +107,9 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
                     time.sleep(min(wake - now, 0.05))
                 publishers[connection.topic].publish(bytes(raw))
                 published += 1
+            # Exiting drops what a reliable reader has not acknowledged yet: the last messages.
+            for publisher in publishers.values():
+                publisher.wait_for_all_acked(Duration(seconds=ACK_WAIT_S))
     finally:
         node.destroy_node()
     return published

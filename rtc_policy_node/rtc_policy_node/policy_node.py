@@ -356,7 +356,6 @@ class PolicyNode(Node):
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
-            wall_pub = self.get_clock().now().nanoseconds
         with self._lock:
             self.scheduler.on_published(plan, chunk.model_output, t_start, t_pub)
 
@@ -366,7 +365,8 @@ class PolicyNode(Node):
         timing.header.stamp = self.get_clock().now().to_msg()
         timing.chunk_id = msg.chunk_id
         timing.preprocessing_ms = _ms(t_pre - t_start + chunk.preprocessing_s)
-        timing.policy_inference_ms = _ms(chunk.inference_s)
+        # the sampler's call less its pre- and postprocessor: its glue (noise, leftover) counts as model time
+        timing.policy_inference_ms = _ms(t_model - t_pre - chunk.preprocessing_s - chunk.postprocessing_s)
         timing.guidance_ms = _ms(chunk.guidance_s)
         timing.extra_latency_wait_ms = _ms(t_sampled - t_model)
         timing.postprocessing_ms = _ms(chunk.postprocessing_s + t_post - t_sampled)
@@ -374,7 +374,9 @@ class PolicyNode(Node):
         start_ns = wall_start.nanoseconds
         obs_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         js_ns = joint_state.header.stamp.sec * 10**9 + joint_state.header.stamp.nanosec
-        timing.end_to_end_ms = _age_ms(wall_pub, obs_ns)
+        # one wall-clock reading (at the start) and monotonic durations from it: no part is lost to a
+        # preemption between two clock reads, and a wall-clock step does not bend the figures
+        timing.end_to_end_ms = _age_ms(start_ns + int((t_pub - t_start) * 1e9), obs_ns)
         timing.observation_age_ms = _age_ms(start_ns, obs_ns)
         timing.image_transport_ms = _age_ms(image_arrival_ns, obs_ns)
         timing.image_wait_ms = _age_ms(start_ns, image_arrival_ns)

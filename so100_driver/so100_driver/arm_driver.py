@@ -23,6 +23,9 @@ from rtc_runtime.deadline_loop import Ticker
 log = logging.getLogger(__name__)
 
 _R = REGISTERS
+# The identity block: firmware major (0), minor (1), a reserved byte, model number (3-4).
+_IDENTITY_ADDRESS = REGISTERS["Firmware_Major_Version"].address
+_IDENTITY_SIZE = REGISTERS["Model_Number"].address + REGISTERS["Model_Number"].size - _IDENTITY_ADDRESS
 _IDS = [MOTOR_IDS[j] for j in JOINT_NAMES]
 _POSITION, _VELOCITY = _R["Present_Position"], _R["Present_Velocity"]
 _VOLTAGE, _TEMPERATURE = _R["Present_Voltage"], _R["Present_Temperature"]
@@ -102,11 +105,13 @@ class ArmDriver:
             motor_id = MOTOR_IDS[name]
             try:
                 self.bus.ping(motor_id)
-                model = self.bus.read(motor_id, _R["Model_Number"])
-                firmware[name] = (
-                    self.bus.read(motor_id, _R["Firmware_Major_Version"]),
-                    self.bus.read(motor_id, _R["Firmware_Minor_Version"]),
-                )
+                # One read from the firmware version to the model number: a status packet does not
+                # name its register, so a late reply to one of three small reads was once taken as
+                # the next one's value; a reply of another size is refused by the bus.
+                identity = self.bus.read_block(motor_id, _IDENTITY_ADDRESS, _IDENTITY_SIZE, "identity").data
+                model = _R["Model_Number"].decode(identity[_R["Model_Number"].address - _IDENTITY_ADDRESS :])
+                firmware[name] = (identity[_R["Firmware_Major_Version"].address - _IDENTITY_ADDRESS],
+                                  identity[_R["Firmware_Minor_Version"].address - _IDENTITY_ADDRESS])
             except BusError as exc:
                 raise HandshakeError(f"joint {name} (motor id {motor_id}) does not answer: {exc}") from exc
             if model != STS3215_MODEL_NUMBER:

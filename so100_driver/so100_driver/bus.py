@@ -187,6 +187,7 @@ class FeetechBus:
             return replies, b"", "", BusTimeout
         pending = set(expect)
         corrupt: dict[int, str] = {}
+        wrong_size: dict[int, str] = {}
         received = bytearray()
         deadline = time.monotonic() + self.timeout_s
         while pending - corrupt.keys():
@@ -201,11 +202,12 @@ class FeetechBus:
                     if item.motor_id in pending:
                         corrupt[item.motor_id] = item.describe()
                     continue
-                self._accept(item, pending, corrupt, replies, size)
+                self._accept(item, pending, corrupt, wrong_size, replies, size)
         if not pending:
             return {m: replies[m] for m in expect}, bytes(received), "", BusTimeout
         missing = sorted(pending - corrupt.keys())
         parts = [f"motor {m}: {corrupt[m]}" for m in sorted(corrupt)]
+        parts += [f"motor {m}: {wrong_size[m]}" for m in missing if m in wrong_size]
         if missing:
             stats.timeouts += 1
             parts.append(f"no reply from motor(s) {missing}")
@@ -213,15 +215,17 @@ class FeetechBus:
         return replies, bytes(received), "; ".join(parts), kind
 
     def _accept(
-        self, packet: Packet, pending: set[int], corrupt: dict[int, str], replies: dict[int, Reply], size: int | None
+        self, packet: Packet, pending: set[int], corrupt: dict[int, str], wrong_size: dict[int, str],
+        replies: dict[int, Reply], size: int | None,
     ) -> None:
         stats = self.stats
         if packet.motor_id not in pending or packet.motor_id in corrupt:
             stats.unexpected_packets += 1
             return
         if size is not None and len(packet.params) != size:
+            # Not the answer to this request (a late reply to an earlier one): keep waiting.
             stats.malformed_replies += 1
-            corrupt[packet.motor_id] = f"reply carries {len(packet.params)} data byte(s), expected {size}"
+            wrong_size[packet.motor_id] = f"reply carries {len(packet.params)} data byte(s), expected {size}"
             return
         if packet.code:
             stats.servo_error_replies += 1

@@ -56,6 +56,18 @@ def test_mismatched_calibration_refused_when_writing_is_off(calibration: Calibra
         arm.bus.close()
 
 
+def test_late_replies_during_bring_up_are_not_read_as_another_registers_value(calibration: Calibration,
+                                                                              tmp_path) -> None:
+    """A status packet does not name its register: under load a late reply used to be taken as the
+    next small read's value ('servos run different firmware versions')."""
+    with ServoBusEmulator.for_arm(calibration, link=tmp_path / "bus") as emulator:
+        emulator.delay_replies(0.05, count=2, motor_id=1)  # the ping and its retry are late
+        arm = _driver(emulator.port, calibration)
+        arm.connect(write_calibration=False)
+        arm.bus.close()
+    assert arm.torque_on
+
+
 def test_missing_servo_is_named(calibration: Calibration, tmp_path) -> None:
     with ServoBusEmulator.for_arm(calibration, link=tmp_path / "bus") as emulator:
         emulator.vanish(60.0, motor_ids=[4])
