@@ -73,9 +73,10 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
     assert summary["merged"] >= 5, summary
     assert summary["rejected"] == 0, summary
     if kind == "pi0":  # one plot and npz per chunk, the guided ones with the leftover they were steered to
+        # (the writer is stopped at shutdown after a bounded wait: the last record may lack its plot)
         plots, records = sorted(denoising.glob("chunk_*.png")), sorted(denoising.glob("chunk_*.npz"))
-        assert len(plots) >= 3 and [p.stem for p in plots] == [r.stem for r in records], (plots, records)
-        last = np.load(records[-1])
+        assert len(plots) >= 3 and {p.stem for p in plots} <= {r.stem for r in records}, (plots, records)
+        last = np.load(plots[-1].with_suffix(".npz"))
         assert last["x1_t"].shape[0] == len(last["time"]) and "leftover" in last, list(last.keys())
     # The delay estimate (windowed maximum + 1 tick) holds for most merges; on two cores shared with
     # other jobs a latency spike beyond the window's maximum was seen to make d_real exceed d by a few

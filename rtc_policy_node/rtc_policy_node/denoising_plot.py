@@ -8,7 +8,9 @@ offline analysis. Works for every guidance mode (fields a mode does not have are
 """
 from __future__ import annotations
 
-import queue
+import multiprocessing
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -72,38 +74,74 @@ def write_denoising_record(data: dict[str, np.ndarray], inference_delay: int, st
     plt.close(fig)
 
 
+def _write_records(tasks, results) -> None:
+    """The writer process: lowest CPU priority, one record at a time until None. A Ctrl-C reaches the
+    whole process group: the node, not the writer, decides when the writer stops (`close`)."""
+    os.nice(19)  # it only gets the CPU the graph leaves
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for data, inference_delay, stem, action_dim in iter(tasks.get, None):
+        try:
+            write_denoising_record(data, inference_delay, stem, action_dim)
+            results.put((stem.name, ""))
+        except Exception as exc:  # a full disk must not end the writer: reported, counted by the node
+            results.put((stem.name, f"{type(exc).__name__}: {exc}"))
+
+
 class DenoisingWriter:
-    """Writes records on a thread of its own, so that drawing a plot (hundreds of milliseconds) never
-    delays a chunk. At most `backlog` records wait; a record beyond that is dropped and counted."""
+    """Writes records in a process of its own at the lowest CPU priority, so that drawing a plot
+    (hundreds of milliseconds of Python) neither delays a chunk nor holds the node's GIL. At most
+    `backlog` records are pending; a record beyond that is dropped and counted."""
 
     def __init__(self, backlog: int = 4) -> None:
         if backlog < 1:
             raise ValueError(f"backlog must be >= 1, got {backlog}")
-        self._queue: queue.Queue = queue.Queue(maxsize=backlog)
+        self.backlog = backlog
         self.dropped = 0
         self.failed, self.last_failure = 0, ""
-        self._thread = threading.Thread(target=self._run, name="denoising_writer", daemon=True)
-        self._thread.start()
+        self._pending = 0
+        self._changed = threading.Condition()
+        context = multiprocessing.get_context("spawn")  # forking a process that runs DDS threads is unsafe
+        self._tasks, self._results = context.Queue(), context.Queue()
+        self._process = context.Process(target=_write_records, args=(self._tasks, self._results),
+                                        name="denoising_writer", daemon=True)
+        self._process.start()
+        self._reader = threading.Thread(target=self._read_results, name="denoising_results", daemon=True)
+        self._reader.start()
 
     def submit(self, data: dict[str, np.ndarray], inference_delay: int, stem: Path, action_dim: int) -> bool:
-        """Queue one record; False (and counted in `dropped`) when the backlog is full."""
-        try:
-            self._queue.put_nowait((data, inference_delay, stem, action_dim))
-        except queue.Full:
-            self.dropped += 1
-            return False
+        """Hand one record to the writer; False (and counted in `dropped`) when the backlog is full."""
+        with self._changed:
+            if self._pending >= self.backlog:
+                self.dropped += 1
+                return False
+            self._pending += 1
+        self._tasks.put((data, inference_delay, stem, action_dim))
         return True
 
-    def flush(self) -> None:
-        """Wait until every queued record is written."""
-        self._queue.join()
+    def _read_results(self) -> None:
+        for name, error in iter(self._results.get, None):
+            with self._changed:
+                self._pending -= 1
+                if error:
+                    self.failed, self.last_failure = self.failed + 1, f"{name}: {error}"
+                self._changed.notify_all()
 
-    def _run(self) -> None:
-        while True:
-            data, inference_delay, stem, action_dim = self._queue.get()
-            try:
-                write_denoising_record(data, inference_delay, stem, action_dim)
-            except Exception as exc:  # a full disk must not end the node: counted, reported by the caller
-                self.failed, self.last_failure = self.failed + 1, f"{stem.name}: {type(exc).__name__}: {exc}"
-            finally:
-                self._queue.task_done()
+    def flush(self, timeout_s: float | None = None) -> int:
+        """Wait until the pending records are written, at most `timeout_s`; returns how many are not."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._pending == 0, timeout_s)
+            return self._pending
+
+    def close(self, timeout_s: float) -> int:
+        """Flush for at most `timeout_s`, then stop the writer (what is left is not written);
+        returns the number of records left."""
+        left = self.flush(timeout_s)
+        if left:
+            self._process.kill()  # it ignores SIGTERM (see _write_records)
+        else:
+            self._tasks.put(None)
+        self._process.join(timeout=1.0)
+        self._results.put(None)
+        self._reader.join(timeout=1.0)
+        return left

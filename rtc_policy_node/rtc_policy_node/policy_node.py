@@ -54,6 +54,7 @@ CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 JOINT_STATES_INPUT = "joint_states"
 WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
+DENOISING_FLUSH_S = 3.0  # at shutdown, how long the pending denoising plots may take (the runner waits 10 s)
 
 # What raises the "inference" status above OK, besides inference errors (ERROR); bounds are parameters
 # (docs/diagnostics.md).
@@ -276,8 +277,10 @@ class PolicyNode(Node):
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10.0)
-        if self.policy.denoising_writer is not None:
-            self.policy.denoising_writer.flush()  # the chunks sampled so far get their plots
+        if self.policy.denoising_writer is not None:  # the chunks sampled so far get their plots, within reason
+            left = self.policy.denoising_writer.close(timeout_s=DENOISING_FLUSH_S)
+            if left:
+                self.get_logger().warning(f"debug_denoising: {left} plot(s) not written at shutdown")
         if self.profiling:
             print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
 
