@@ -18,7 +18,7 @@ TIP_HEIGHT = 0.02  # the expert keeps the tool tip this far above the table (m)
 TARGET_X = 0.22
 TARGET_X_JITTER = 0.012
 TARGET_Y_JITTER = 0.025
-MIN_RETARGET_Y = 0.4 * TARGET_Y_JITTER  # a new target is at least this far beside the centre line y = 0
+MIN_RETARGET_Y = 0.6 * TARGET_Y_JITTER  # a new target is at least this far beside the centre line y = 0
 
 
 @dataclass(frozen=True)
