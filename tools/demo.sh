@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck disable=SC1091
 source tools/env.sh
-duration=25
+duration=20
 if [ "${1:-}" = "--duration" ]; then duration="$2"; shift 2; fi
 load_timeout=240  # importing torch and LeRobot takes half a minute on a busy 2-core machine
 story=(extra_latency_ms:=200 retarget_after_s:=1.0 seed:=0)
