@@ -9,7 +9,6 @@ targets shown and reached, and count a move across the obstacle as a contact. Wi
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -18,7 +17,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 
@@ -37,13 +36,13 @@ def pose_at(xy: tuple[float, float]) -> list[float]:
 
 
 class Arm:
-    """The test's node: publishes joint states, records the camera's task diagnostics and images."""
+    """The test's node: publishes joint states and, between them, takes in the camera's task
+    diagnostics and images (callbacks run only inside `hold`)."""
 
     def __init__(self) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("sim_camera_test_arm", context=self.context)
-        self.lock = threading.Lock()
         self.task: dict[str, str] = {}
         self.images = 0
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
@@ -51,44 +50,32 @@ class Arm:
         self.states = self.node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self.executor.spin_once(timeout_sec=0.05)
-        except ExternalShutdownException:
-            pass
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.name == "sim_camera: task":
-                with self.lock:
-                    self.task = {kv.key: kv.value for kv in status.values}
+                self.task = {kv.key: kv.value for kv in status.values}
 
     def _on_image(self, _msg: Image) -> None:
-        with self.lock:
-            self.images += 1
+        self.images += 1
 
     def value(self, key: str) -> str:
-        with self.lock:
-            return self.task.get(key, "")
+        return self.task.get(key, "")
 
     def hold(self, positions: list[float], condition: Callable[[], bool], timeout: float) -> bool:
-        """Publish `positions` at 100 Hz (reversed joint order: matched by name) until `condition`."""
+        """Publish `positions` about every 10 ms (reversed joint order: matched by name) until `condition`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.states.publish(JointState(name=JOINT_NAMES[::-1], position=positions[::-1]))
+            self.executor.spin_once(timeout_sec=0.01)
             if condition():
                 return True
-            time.sleep(0.01)
         return False
 
     def close(self) -> None:
+        self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self.thread.join(timeout=2.0)
 
 
 @pytest.fixture
