@@ -6,18 +6,29 @@
 # row 0: guidance_mode:=off executor_mode:=replace). Each run is the bus emulator + driver, simulated
 # camera, built-in policy and executor, recorded to a rosbag2 for S seconds after its first chunk.
 # Then each run's report and plots, and one comparison figure of both (rtc_bringup.demo_figure).
-# Usage: tools/demo.sh [--duration S] [launch arguments name:=value ...]   (arguments go to both
-# runs; the naive run always gets guidance_mode:=off executor_mode:=replace)
+# Usage: tools/demo.sh [--duration S] [--out DIR] [launch arguments name:=value ...]   (arguments go
+# to both runs; the naive run always gets guidance_mode:=off executor_mode:=replace; DIR defaults to
+# out/demo-<date>-<time>)
 set -eo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+duration=20
+out="$ROOT/out/demo-$(date +%Y%m%d-%H%M%S)"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="${2:-}"; shift 2 || shift ;;
+    --out) out="$(realpath -m "${2:-.}")"; shift 2 || shift ;;
+    *) break ;;
+  esac
+done
+if ! [[ "$duration" =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+  echo "demo: --duration ${duration@Q}: expected seconds (a non-negative number)" >&2
+  exit 2
+fi
 cd "$ROOT"
 # shellcheck disable=SC1091
 source tools/env.sh
-duration=20
-if [ "${1:-}" = "--duration" ]; then duration="$2"; shift 2; fi
 load_timeout=240  # importing torch and LeRobot takes half a minute on a busy 2-core machine
 story=(extra_latency_ms:=200 retarget_after_s:=1.0 seed:=0)
-out="$ROOT/out/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 runner=""
 trap '[ -n "$runner" ] && kill -TERM "$runner" 2>/dev/null; wait; exit 130' INT TERM
