@@ -33,7 +33,7 @@ mkdir -p "$out"
 runner=""
 trap '[ -n "$runner" ] && kill -TERM "$runner" 2>/dev/null; wait; exit 130' INT TERM
 
-# run NAME [launch arguments]: the graph until `duration` s after the policy loaded, recorded.
+# run NAME [launch arguments]: the graph, recorded, until `duration` s after its first chunk was.
 run() {
   local name="$1" log="$out/$1/nodes.log"
   shift
@@ -45,10 +45,13 @@ run() {
   # The clock starts once the first chunk is in the bag: the policy loaded, the recorder sees it.
   until grep -q "recorder: recording /rtc/action_chunk" "$log"; do
     if ! kill -0 "$runner" 2>/dev/null || [ "$waited" -ge $((load_timeout * 2)) ]; then
+      local why="no chunk recorded within ${load_timeout} s"
+      kill -0 "$runner" 2>/dev/null || why="the graph stopped before its first chunk"
       kill -TERM "$runner" 2>/dev/null || true
       wait "$runner" || true
+      runner=""
       tail -n 30 "$log"
-      echo "demo: $name: no chunk recorded within ${load_timeout} s (log: ${log#"$ROOT"/})"
+      echo "demo: $name: $why (log: ${log#"$ROOT"/})"
       exit 1
     fi
     sleep 0.5

@@ -43,3 +43,13 @@ def test_a_bad_duration_is_one_line_before_anything_starts(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == ["demo: --duration 'soon': expected seconds (a non-negative number)"]
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_graph_that_stops_before_its_first_chunk_ends_the_demo_with_its_reason(tmp_path):
+    result = subprocess.run(["bash", str(DEMO), "--out", str(tmp_path / "demo"), "nosuch:=1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2].startswith("run: unknown argument(s) ['nosuch']")
+    assert lines[-1].startswith("demo: rtc: the graph stopped before its first chunk (log: ")
+    assert not (tmp_path / "demo" / "naive").exists()
