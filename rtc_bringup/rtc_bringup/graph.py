@@ -67,6 +67,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
+    Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
     Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
@@ -131,6 +132,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
+    "retarget_after_s": ("sim_camera", "retarget_after_s", float),
 }
 
 _EXECUTABLES = {

@@ -31,11 +31,13 @@ class Recording:
     prev_chunk_ids: dict = field(default_factory=dict)  # chunk id -> the chunk its guidance followed (0: none)
     merge_times: list = field(default_factory=list)   # t of each merge
     chunks: dict = field(default_factory=dict)        # id -> (length, dim) radians
+    guidance_modes: set = field(default_factory=set)  # ActionChunk.guidance_mode values seen
     joint_names: list = field(default_factory=list)
     measured: list = field(default_factory=list)      # (t, positions by joint_names)
     timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
+    task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
     t0: float = 0.0
     t_end: float = 0.0
 
@@ -47,6 +49,9 @@ TOPICS = {
     "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
 }
+
+
+TASK_COUNTS = ("targets_shown", "targets_reached", "obstacle_contacts")  # sim_camera's task diagnostics
 
 
 def read_bag(path: Path) -> Recording:
@@ -68,6 +73,7 @@ def read_bag(path: Path) -> Recording:
                                    f"{msg.action_dim}")
                 rec.chunks[msg.chunk_id] = actions.reshape(msg.length, msg.action_dim)
                 rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
+                rec.guidance_modes.add(msg.guidance_mode)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
                 rec.measured.append((t, dict(zip(msg.name, msg.position))))
@@ -81,6 +87,8 @@ def read_bag(path: Path) -> Recording:
                     values = {kv.key: kv.value for kv in status.values}
                     if values.get("target_reached_after_s"):
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
+                    if all(key in values for key in TASK_COUNTS):
+                        rec.task = {key: int(values[key]) for key in TASK_COUNTS}
     rec.statuses, merges = served_rows_and_merges(status_msgs)
     rec.merges = [merge[1:] for merge in merges]
     rec.merge_times = [merge[0] for merge in merges]
@@ -118,6 +126,7 @@ def summarize(rec: Recording) -> RunSummary:
         inference_ms=Percentiles.of([x[1] for x in rec.timings]),
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
+        task=rec.task,
     )
 
 

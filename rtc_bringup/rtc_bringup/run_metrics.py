@@ -86,6 +86,7 @@ class RunSummary:
     inference_ms: Percentiles | None = None
     end_to_end_ms: Percentiles | None = None
     target_reached_after_s: float | None = None
+    task: dict[str, int] = field(default_factory=dict)  # the simulated task's counts, when it reports them
 
     @property
     def delay_violations(self) -> int:
@@ -105,4 +106,5 @@ class RunSummary:
             f"inference ms        {self.inference_ms}",
             f"obs->chunk ms       {self.end_to_end_ms}",
             f"target reached      {reached}",
-        ]
+        ] + ([f"targets             {self.task['targets_reached']} reached of {self.task['targets_shown']} shown, "
+              f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else [])

@@ -26,22 +26,29 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
 def write_run(path: Path, storage: str = "mcap", joints: list[str] = JOINTS, order=lambda ticks: ticks,
               topics: tuple[str, ...] = ("/rtc/action_chunk", "/rtc/executor_status", "/joint_states",
-                                         "/camera/front/image_raw")) -> None:
+                                         "/camera/front/image_raw"), task: dict[str, str] | None = None) -> None:
     """Chunk 1 from tick 0, chunk 2 (source_step 3) merged with d_real 2 after tick 4; statuses of
-    ticks 0..8 received (stamped) in the order `order` gives; one joint state and one image."""
+    ticks 0..8 received (stamped) in the order `order` gives; one joint state and one image; with
+    `task`, one /diagnostics message with those values as sim_camera's task status."""
     store = typestore()
     time = make(store, "builtin_interfaces/msg/Time", sec=1, nanosec=0)
     with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
         connections = {t: writer.add_connection(t, m, typestore=typestore_with(m)) for t, m in (
             ("/rtc/action_chunk", CHUNK), ("/rtc/executor_status", STATUS),
             ("/joint_states", "sensor_msgs/msg/JointState"), ("/camera/front/image_raw", "sensor_msgs/msg/Image"),
-        ) if t in topics}
+            ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray"),
+        ) if t in topics or (task is not None and t == "/diagnostics")}
 
         def write(topic: str, t_ns: int, msgtype: str, msg) -> None:
             if topic in connections:
                 writer.write(connections[topic], t_ns, store.serialize_cdr(msg, msgtype))
 
         header = make(store, "std_msgs/msg/Header", stamp=time)
+        if task is not None:
+            values = [make(store, "diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in task.items()]
+            status = make(store, "diagnostic_msgs/msg/DiagnosticStatus", name="sim_camera: task", values=values)
+            write("/diagnostics", 10**9, "diagnostic_msgs/msg/DiagnosticArray",
+                  make(store, "diagnostic_msgs/msg/DiagnosticArray", header=header, status=[status]))
         write("/joint_states", 10**8, "sensor_msgs/msg/JointState", make(
             store, "sensor_msgs/msg/JointState", header=header, name=joints, position=np.zeros(len(joints))))
         write("/camera/front/image_raw", 10**8, "sensor_msgs/msg/Image", make(

@@ -96,6 +96,21 @@ def test_replay_reruns_every_recorded_inference_faithfully(recorded_bag, tmp_pat
     assert (out / "denoising_3.png").stat().st_size > 10_000
 
 
+def test_demo_figure_draws_a_recorded_run_with_its_reports_figures(recorded_bag, tmp_path):
+    out = tmp_path / "comparison.png"
+    result = subprocess.run([sys.executable, "-m", "rtc_bringup.demo_figure", str(out), f"RTC={recorded_bag}",
+                             "--json", str(tmp_path / "figures.json")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (figures,) = json.loads((tmp_path / "figures.json").read_text())
+    summary = summarize(read_bag(recorded_bag))
+    assert figures["seam_ratio"] == summary.seam_ratio and figures["chunks_merged"] == summary.merged >= 10
+    assert (figures["guidance"], figures["merge"]) == ("identity", "rtc")  # the shipped configuration
+    # The camera's task counts: one target (no retargeting by default), no obstacle contact.
+    assert figures["targets_shown"] == 1 and figures["obstacle_contacts"] >= 0
+    assert figures["targets_reached"] == (1 if summary.target_reached_after_s is not None else 0)
+    assert 10_000 < out.stat().st_size < 200_000
+
+
 def test_bag_opens_in_mcap_and_rosbags_with_our_definitions(recorded_bag):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory

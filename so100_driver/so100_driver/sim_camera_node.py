@@ -4,7 +4,13 @@ Parameters: `PARAMETERS` below (docs/architecture.md, "Simulation", shows the sa
 Topics (relative): subscribes joint_states (sensor_msgs/JointState, radians, matched by name); publishes
 camera/front/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) stamped with the joint state's
 stamp, and /diagnostics at 1 Hz with the task's progress (tip distance to the target, when the
-target was first reached). No image is published before the first joint state.
+first target was reached, targets shown and reached, obstacle contacts). No image is published
+before the first joint state.
+
+Retargeting: with `retarget_after_s` > 0, once the tool tip has reached the target and that many
+seconds have passed, the scene gets its next target (`scene_for_seed(seed, k)`), so a long run keeps
+the arm moving; a target never reached stays. Obstacle contacts count the frames whose tip moved
+across the obstacle's footprint since the frame before (as `rtc_sim_eval` counts a collision).
 
 Frames: a frame is due every 1/rate_hz s (a fixed grid); the first joint state to arrive after a
 due time is rendered and published at once, so an image leaves the camera a render's time after
@@ -27,7 +33,7 @@ from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
-from so100_driver.sim import at_target, render, scene_for_seed, tool_tip
+from so100_driver.sim import at_target, render, scene_for_seed, segment_hits_obstacle, tool_tip
 
 IMAGE_TOPIC = "camera/front/image_raw"
 
@@ -37,6 +43,9 @@ PARAMETERS = (
                   "arm at its start pose"),
     ParameterSpec("size", 96, "image width and height", unit="pixels", minimum=8, maximum=4096),
     ParameterSpec("frame_id", "sim_camera", "frame_id of the images"),
+    ParameterSpec("retarget_after_s", 0.0, "time the tool tip holds at a reached target before the next target "
+                  "appears (scene_for_seed(seed, k)); 0: the target never changes", unit="s", minimum=0.0,
+                  maximum=3600.0),
 )
 
 
@@ -45,8 +54,14 @@ class SimCameraNode(Node):
         super().__init__("sim_camera")
         p = declare(self, PARAMETERS)
         rate_hz, self.seed, self.size, self.frame_id = p["rate_hz"], p["seed"], p["size"], p["frame_id"]
+        self.retarget_after_s = p["retarget_after_s"]
         self.fatal_error = ""
         self.scene = scene_for_seed(self.seed)
+        self.target_index = 0  # targets shown: target_index + 1
+        self.targets_reached = 0
+        self.current_reached_at: float | None = None  # monotonic time the current target was reached
+        self.obstacle_contacts = 0
+        self.last_tip: np.ndarray | None = None
         self.positions: np.ndarray | None = None
         self.stamp = None
         self.started = time.monotonic()
@@ -79,12 +94,8 @@ class SimCameraNode(Node):
 
     def _publish_image(self) -> None:
         started_ns = time.monotonic_ns()
+        self._update_task(tool_tip(self.positions), time.monotonic())
         pixels = render(self.positions, self.scene, self.size)
-        tip = tool_tip(self.positions)
-        self.distance = float(np.linalg.norm(tip[:2] - np.asarray(self.scene.target)))
-        if self.reached_after_s is None and at_target(tip, self.scene):
-            self.reached_after_s = time.monotonic() - self.started
-            self.get_logger().info(f"target reached after {self.reached_after_s:.1f} s")
         msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8", is_bigendian=0,
                     step=pixels.shape[1] * 3, data=pixels.tobytes())
         msg.header.stamp = self.stamp
@@ -92,14 +103,36 @@ class SimCameraNode(Node):
         self.image_pub.publish(msg)
         self.tracer.span("camera.render_publish", started_ns, time.monotonic_ns())
 
+    def _update_task(self, tip: np.ndarray, now: float) -> None:
+        """Progress of the task for the frame about to be rendered: contacts, reached, next target."""
+        if self.last_tip is not None and segment_hits_obstacle(self.last_tip, tip, self.scene):
+            self.obstacle_contacts += 1
+        self.last_tip = tip
+        self.distance = float(np.linalg.norm(tip[:2] - np.asarray(self.scene.target)))
+        if self.current_reached_at is None and at_target(tip, self.scene):
+            self.current_reached_at = now
+            self.targets_reached += 1
+            if self.reached_after_s is None:
+                self.reached_after_s = now - self.started
+            self.get_logger().info(f"target {self.target_index} reached after {now - self.started:.1f} s")
+        if (self.retarget_after_s > 0.0 and self.current_reached_at is not None
+                and now - self.current_reached_at >= self.retarget_after_s):
+            self.target_index += 1
+            self.scene = scene_for_seed(self.seed, self.target_index)
+            self.current_reached_at = None
+            x, y = self.scene.target
+            self.get_logger().info(f"new target {self.target_index} at ({x:.3f}, {y:.3f}) m")
+
     def _task_report(self) -> Report:
         reached = self.reached_after_s is not None
         if self.positions is None:
             report = Report(Level.WARN, "waiting for /joint_states")
         else:
-            report = Report(Level.OK, "target reached" if reached else "reaching")
+            report = Report(Level.OK, "target reached" if self.current_reached_at is not None else "reaching")
         report.values = {"seed": self.seed, "tip_to_target_m": f"{self.distance:.4f}",
-                         "target_reached_after_s": f"{self.reached_after_s:.2f}" if reached else ""}
+                         "target_reached_after_s": f"{self.reached_after_s:.2f}" if reached else "",
+                         "targets_shown": self.target_index + 1, "targets_reached": self.targets_reached,
+                         "obstacle_contacts": self.obstacle_contacts}
         return report
 
 

@@ -94,6 +94,28 @@ def test_scene_for_seed_is_the_seeded_scene() -> None:
     assert scene_for_seed(5) != scene_for_seed(6)
 
 
+def test_new_targets_stay_in_the_target_area_and_alternate_sides() -> None:
+    # A retargeted run keeps the table (start, obstacle) and moves only the target: inside the area
+    # the demonstrations covered, across the centre line each time, the same for the same seed.
+    from so100_driver.sim.scene import MIN_RETARGET_Y, TARGET_X, TARGET_X_JITTER, TARGET_Y_JITTER
+
+    for seed in range(20):
+        first = scene_for_seed(seed)
+        assert scene_for_seed(seed, 0) == first
+        sides = [np.sign(first.target[1])]
+        for k in range(1, 8):
+            scene = scene_for_seed(seed, k)
+            assert scene == scene_for_seed(seed, k)
+            assert (scene.start_tip, scene.obstacle_center, scene.obstacle_radius) == \
+                (first.start_tip, first.obstacle_center, first.obstacle_radius)
+            x, y = scene.target
+            assert abs(x - TARGET_X) <= TARGET_X_JITTER and MIN_RETARGET_Y <= abs(y) <= TARGET_Y_JITTER
+            sides.append(np.sign(y))
+        assert all(a == -b for a, b in zip(sides, sides[1:])), (seed, sides)
+    with pytest.raises(ValueError, match="target_index"):
+        scene_for_seed(0, -1)
+
+
 def test_start_position_ticks_are_the_start_pose_by_joint_name(calibration: Calibration) -> None:
     for seed in range(20):
         scene = scene_for_seed(seed)

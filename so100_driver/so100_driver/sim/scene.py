@@ -13,6 +13,12 @@ import numpy as np
 from so100_driver.arm import JOINT_NAMES, Calibration, default_calibration_path, load_calibration
 
 TIP_HEIGHT = 0.02  # the expert keeps the tool tip this far above the table (m)
+# Where targets are placed (m): x = TARGET_X +/- TARGET_X_JITTER, |y| <= TARGET_Y_JITTER. The built-in
+# policy was trained on these targets only, so a new target of a longer run stays inside this area.
+TARGET_X = 0.22
+TARGET_X_JITTER = 0.012
+TARGET_Y_JITTER = 0.025
+MIN_RETARGET_Y = 0.6 * TARGET_Y_JITTER  # a new target is at least this far beside the centre line y = 0
 
 
 @dataclass(frozen=True)
@@ -39,14 +45,28 @@ def sample_scene(rng: np.random.Generator) -> Scene:
     """A random scene; the same generator state gives the same scene."""
     start = (0.10 + rng.uniform(-0.005, 0.005), rng.uniform(-0.005, 0.005))
     obstacle = (0.16 + rng.uniform(-0.005, 0.005), rng.uniform(-0.005, 0.005))
-    target = (0.22 + rng.uniform(-0.012, 0.012), rng.uniform(-0.025, 0.025))
+    target = (TARGET_X + rng.uniform(-TARGET_X_JITTER, TARGET_X_JITTER), rng.uniform(-TARGET_Y_JITTER, TARGET_Y_JITTER))
     return Scene(start_tip=start, obstacle_center=obstacle, obstacle_radius=0.025, target=target)
 
 
-def scene_for_seed(seed: int) -> Scene:
+def scene_for_seed(seed: int, target_index: int = 0) -> Scene:
     """The scene of a simulated run with this seed: the camera renders it and the emulated arm
-    starts at its start pose, so both show the same task."""
-    return sample_scene(np.random.default_rng(seed))
+    starts at its start pose, so both show the same task.
+
+    `target_index` k > 0: the same table with its k-th new target, for a run that keeps the arm
+    moving (sim_camera's `retarget_after_s`). It lies in the target area, seeded by (seed, k), on the
+    other side of the task's centre line (y = 0) than target k - 1, so every new target moves the
+    arm across; never outside the area, where the built-in policy was not trained to go."""
+    scene = sample_scene(np.random.default_rng(seed))
+    if target_index < 0:
+        raise ValueError(f"target_index must be >= 0, got {target_index}")
+    if target_index == 0:
+        return scene
+    rng = np.random.default_rng([seed, target_index])
+    side = (1.0 if scene.target[1] >= 0.0 else -1.0) * (-1.0) ** target_index
+    x = TARGET_X + rng.uniform(-TARGET_X_JITTER, TARGET_X_JITTER)
+    y = side * rng.uniform(MIN_RETARGET_Y, TARGET_Y_JITTER)
+    return Scene(scene.start_tip, scene.obstacle_center, scene.obstacle_radius, (x, y), scene.target_tolerance)
 
 
 def segment_hits_obstacle(p0: np.ndarray, p1: np.ndarray, scene: Scene) -> bool:

@@ -1,0 +1,55 @@
+"""`make demo`'s script end to end, shortened: the simulated task with new targets and 200 ms of added
+latency, run with RTC and then with naive chunk switching, both recorded, reported and drawn in one
+figure. RTC keeps its seams smooth, naive switching jumps and the command guard steps in, and the
+arm follows the new targets in both runs."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]
+
+DEMO = Path(__file__).resolve().parents[2] / "tools" / "demo.sh"
+
+
+def test_the_demo_shows_rtc_smooth_where_naive_switching_jumps(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run(["bash", str(DEMO), "--duration", "12", "--out", str(out)],
+                            capture_output=True, text=True, timeout=800)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    print(result.stdout[-3000:])
+    rtc, naive = json.loads((out / "comparison.json").read_text())
+    assert (rtc["name"], rtc["guidance"], rtc["merge"]) == ("RTC", "identity", "rtc")
+    assert (naive["name"], naive["guidance"], naive["merge"]) == ("naive", "off", "replace")
+    # The directions measured by make demo (docs/benchmarks.md: RTC 0.79-0.85, naive 8.3-9.5).
+    assert rtc["seam_ratio"] <= 1.5 and naive["seam_ratio"] >= 3.0, (rtc, naive)
+    assert rtc["chunks_rejected"] == 0 and rtc["ticks_held"] == 0, rtc
+    assert naive["commands_clamped"] > 0, naive  # the guard held naive's seams to its envelope
+    for run in (rtc, naive):  # a new target after each one reached: the arm kept moving
+        assert run["targets_reached"] >= 2 and run["targets_shown"] in (run["targets_reached"], run["targets_reached"] + 1)
+    assert 10_000 < (out / "comparison.png").stat().st_size < 200_000
+    for name in ("rtc", "naive"):
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["task"]["targets_reached"] == (rtc if name == "rtc" else naive)["targets_reached"]
+        assert (out / name / "joints.png").exists() and (out / name / "latency.png").exists()
+
+
+def test_a_bad_duration_is_one_line_before_anything_starts(tmp_path):
+    result = subprocess.run(["bash", str(DEMO), "--duration", "soon", "--out", str(tmp_path / "demo")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == ["demo: --duration 'soon': expected seconds (a non-negative number)"]
+    assert not (tmp_path / "demo").exists()
+
+
+def test_a_graph_that_stops_before_its_first_chunk_ends_the_demo_with_its_reason(tmp_path):
+    result = subprocess.run(["bash", str(DEMO), "--out", str(tmp_path / "demo"), "nosuch:=1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2].startswith("run: unknown argument(s) ['nosuch']")
+    assert lines[-1].startswith("demo: rtc: the graph stopped before its first chunk (log: ")
+    assert not (tmp_path / "demo" / "naive").exists()
