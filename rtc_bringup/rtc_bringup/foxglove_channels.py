@@ -10,19 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Our graph's topics, relative (they follow the graph's namespace) except the global /diagnostics;
-# camera topics come from the graph's `cameras` argument (`forwarded_topics`).
-FORWARDED_TOPICS = (
-    "joint_states",
-    "so100/command",
-    "so100/command_array",
-    "so100/joint_trajectory",
-    "rtc/action_chunk",
-    "rtc/executor_status",
-    "rtc/timing",
-    "/diagnostics",
-    "robot_description",
-)
+from rtc_bringup.bag_types import message_definition
+
+# Our graph's topics and the types our nodes publish on them, relative (they follow the graph's
+# namespace) except the global /diagnostics. Camera topics are the policy's (`camera_types`).
+TOPIC_TYPES = {
+    "joint_states": "sensor_msgs/msg/JointState",
+    "so100/command": "sensor_msgs/msg/JointState",
+    "so100/command_array": "std_msgs/msg/Float64MultiArray",
+    "so100/joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
+    "rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
+    "rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
+    "rtc/timing": "rtc_msgs/msg/InferenceTiming",
+    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+    "robot_description": "std_msgs/msg/String",
+}
+FORWARDED_TOPICS = tuple(TOPIC_TYPES)
 DEFAULT_CAMERA_TOPICS = ("camera/front/image_raw",)
 SCHEMA_ENCODING = "ros2msg"
 MESSAGE_ENCODING = "cdr"
@@ -39,16 +42,16 @@ class ChannelSpec:
     message_encoding: str = MESSAGE_ENCODING
 
 
-def forwarded_topics(camera_topics: Sequence[str] = DEFAULT_CAMERA_TOPICS) -> list[str]:
-    """Our topics and these camera topics, each once, in that order."""
-    return list(dict.fromkeys((*FORWARDED_TOPICS, *camera_topics)))
+def camera_types(camera_topics: Sequence[str]) -> dict[str, str]:
+    """The type of each camera topic, by the policy node's rule: a topic ending in /compressed is a
+    sensor_msgs/CompressedImage, any other a sensor_msgs/Image."""
+    return {t: "sensor_msgs/msg/CompressedImage" if t.endswith("/compressed") else "sensor_msgs/msg/Image"
+            for t in camera_topics}
 
 
 def channel_spec(topic: str, msgtype: str) -> ChannelSpec:
     """The channel for `topic` of ROS 2 type `msgtype` ("pkg/msg/Name"); ValueError (one line,
     naming the topic) when the type's definition, or one it uses, is not known here."""
-    from rtc_bringup.bag_types import message_definition  # rosbags: not for the graph's import
-
     try:
         return ChannelSpec(topic=topic, schema_name=msgtype, schema=message_definition(msgtype))
     except ValueError as exc:

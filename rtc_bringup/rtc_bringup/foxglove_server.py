@@ -2,16 +2,20 @@
 Foxglove app without a ROS install (docs/foxglove.md).
 
 Parameters: `PARAMETERS` below (docs/foxglove.md shows the same table).
-Topics: subscribes each topic of `topics` (relative names resolve in the node's namespace) once the
-graph shows a publisher of it, with the type the graph reports; nothing is published, so the node
-is never on the command path. Subscriptions are best effort (every publisher matches them and none
+Topics: each topic of `topics` and `camera_topics` (relative names resolve in the node's namespace)
+is subscribed once the graph shows a publisher of it; nothing is published, so the node is never on
+the command path. Our topics' channels are advertised at start with the types our nodes publish
+(foxglove_channels.TOPIC_TYPES, the cameras by the policy's rule), so that a client connected
+before the policy has loaded never races a channel advertised while it is subscribing; a publisher
+of another type re-advertises the channel with that type, and any other topic is advertised with the
+type its publishers show. Subscriptions are best effort (every publisher matches them and none
 waits for this node), except a topic whose publishers all offer transient local durability
 (robot_description), taken reliable and transient local so its one message arrives; that message
 is kept and sent again whenever a client subscribes to its channel, as a late ROS subscriber would
-get it. Each message's
-CDR bytes go out unchanged on a Foxglove channel (encoding `cdr`, schema `ros2msg` with the full
-message definition: rtc_bringup.foxglove_channels). A topic whose type has no definition here is
-skipped with one warning. A port that cannot be bound is one line on stderr and exit code 1.
+get it. Each message's CDR bytes go out unchanged on a Foxglove channel (encoding `cdr`, schema
+`ros2msg` with the full message definition: rtc_bringup.foxglove_channels). A topic whose type has
+no definition here is skipped with one warning. A port that cannot be bound is one line on stderr
+and exit code 1.
 """
 from __future__ import annotations
 
@@ -24,14 +28,17 @@ from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterSpec, declare
 
 from rtc_bringup.bag_types import ros_message_class
-from rtc_bringup.foxglove_channels import channel_spec, forwarded_topics, latched
+from rtc_bringup.foxglove_channels import (DEFAULT_CAMERA_TOPICS, FORWARDED_TOPICS, TOPIC_TYPES, camera_types,
+                                           channel_spec, latched)
 
 PARAMETERS = (
     ParameterSpec("port", 8765, "TCP port of the WebSocket server (0: any free port, logged)", minimum=0,
                   maximum=65535),
     ParameterSpec("address", "127.0.0.1", "address the server listens on; 0.0.0.0 for other machines"),
-    ParameterSpec("topics", forwarded_topics(), "topics to forward (relative names: in the node's namespace)",
-                  non_empty=True, unique=True),
+    ParameterSpec("topics", list(FORWARDED_TOPICS), "topics to forward besides the cameras (relative names: in "
+                  "the node's namespace)", unique=True),
+    ParameterSpec("camera_topics", list(DEFAULT_CAMERA_TOPICS), "the policy's camera topics (ending in "
+                  "/compressed: sensor_msgs/CompressedImage, else sensor_msgs/Image)", unique=True),
 )
 DISCOVERY_PERIOD_S = 0.5
 DEPTH = 10
@@ -62,10 +69,15 @@ class FoxgloveServerNode(Node):
         super().__init__("foxglove_server")
         p = declare(self, PARAMETERS)
         self.fatal_error = ""
-        self.pending = {self.resolve_topic_name(t) for t in p["topics"]}
+        known = {**{t: TOPIC_TYPES.get(t) for t in p["topics"]}, **camera_types(p["camera_topics"])}
+        self.pending = {self.resolve_topic_name(t): msgtype for t, msgtype in known.items()}  # not subscribed yet
+        self.channels: dict[str, foxglove.Channel] = {}
         self.subscriptions_by_topic = {}
         self.latched = LatchedTopics()
         self.foxglove_context = foxglove.Context()
+        for topic, msgtype in self.pending.items():  # before any client connects: advertised on connection
+            if msgtype:
+                self.channels[topic] = self._channel(topic, msgtype)
         try:
             self.server = foxglove.start_server(name=self.get_fully_qualified_name(), host=p["address"],
                                                 port=p["port"], context=self.foxglove_context,
@@ -83,24 +95,31 @@ class FoxgloveServerNode(Node):
     def stop(self) -> None:
         self.server.stop()
 
+    def _channel(self, topic: str, msgtype: str) -> foxglove.Channel:
+        spec = channel_spec(topic, msgtype)
+        return foxglove.Channel(spec.topic, schema=foxglove.Schema(
+            name=spec.schema_name, encoding=spec.schema_encoding, data=spec.schema.encode()),
+            message_encoding=spec.message_encoding, context=self.foxglove_context)
+
     def discover(self) -> None:
         """Subscribe to each wanted topic that now has a publisher."""
         for topic in sorted(self.pending):
             infos = self.get_publishers_info_by_topic(topic)
             if not infos:
                 continue
-            self.pending.discard(topic)
+            del self.pending[topic]
             msgtype = infos[0].topic_type
+            channel = self.channels.pop(topic, None)
             try:
-                spec = channel_spec(topic, msgtype)
+                if channel is None or channel.schema_name() != msgtype:
+                    if channel is not None:  # not the type our nodes publish: advertise the one it has
+                        channel.close()
+                    channel = self._channel(topic, msgtype)
                 message_class = ros_message_class(msgtype)
             except (ValueError, ImportError, AttributeError) as exc:
                 self.get_logger().warning(f"not forwarding {topic} ({msgtype}): {exc}")
                 continue
-            channel = foxglove.Channel(
-                spec.topic, schema=foxglove.Schema(name=spec.schema_name, encoding=spec.schema_encoding,
-                                                   data=spec.schema.encode()),
-                message_encoding=spec.message_encoding, context=self.foxglove_context)
+            self.channels[topic] = channel
             keep = latched([info.qos_profile.durability.name.lower() for info in infos])
             self.subscriptions_by_topic[topic] = self.create_subscription(
                 message_class, topic, lambda data, channel=channel, keep=keep: self.forward(channel, data, keep),

@@ -21,8 +21,6 @@ from typing import Any
 import yaml
 from so100_driver.arm import default_calibration_path
 
-from rtc_bringup.foxglove_channels import forwarded_topics
-
 
 @dataclass(frozen=True)
 class Argument:
@@ -294,6 +292,6 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         cameras = {**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides} \
             .get("camera_topics")
         if cameras:  # the policy's cameras, wherever the file or an argument set them
-            overrides["foxglove_server"]["topics"] = forwarded_topics([e.partition("=")[2] for e in cameras])
+            overrides["foxglove_server"]["camera_topics"] = [e.partition("=")[2] for e in cameras]
         names.append("foxglove_server")
     return [spec(n) for n in names]
