@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import struct
 import time
 from collections.abc import Collection
@@ -42,6 +43,8 @@ async def _receive(url: str, until: float, wanted: Collection[str] | None, per_t
                 frame = await asyncio.wait_for(ws.recv(), timeout=max(0.01, min(0.5, until - time.monotonic())))
             except TimeoutError:
                 continue
+            except websockets.ConnectionClosed:  # the server stopped: what arrived so far is the answer
+                break
             if isinstance(frame, bytes):
                 opcode, subscription, _log_time = _MESSAGE_HEADER.unpack_from(frame)
                 if opcode == MESSAGE_DATA and subscription in subscribed:
@@ -79,3 +82,10 @@ def connect_with_retry(port: int, timeout: float) -> None:
             if time.monotonic() > until:
                 raise
             time.sleep(0.5)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server started next)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

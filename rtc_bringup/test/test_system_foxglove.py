@@ -13,19 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from foxglove_client import connect_with_retry, receive
+from foxglove_client import connect_with_retry, free_port, receive
 
 pytestmark = pytest.mark.ros
 
 PKG = Path(__file__).resolve().parents[1]
 ODD_TOPIC = "odd/request"  # a type with no .msg definition anywhere: a service's request
 ODD_TYPE = "diagnostic_msgs/srv/SelfTest_Request"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def forwarded_types() -> dict:
