@@ -37,12 +37,12 @@ def per_call_us(tracer: Tracer, calls: int) -> float:
 
 def span_cost(calls: int, out: Path) -> None:
     off = per_call_us(Tracer("bench", None), calls)
+    session = TraceSession(out / "span_cost")
+    session.start()  # first: it starts the session daemon if absent, which the agent registers with
     import lttngust  # noqa: F401  (registers this process with the session daemon)
 
     logger = logging.getLogger(f"{LOGGER_PREFIX}.bench")
     logger.setLevel(logging.INFO)
-    session = TraceSession(out / "span_cost")
-    session.start()
     time.sleep(1.0)  # the agent attaches its handler when the session daemon enables the events
     try:
         on = per_call_us(Tracer("bench", logger), calls)

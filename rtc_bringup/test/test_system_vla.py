@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -49,8 +50,8 @@ def open_guard_config(tmp_path: Path) -> Path:
     ("pi05", ("front",)),
 ])
 def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_path, monkeypatch, kind, cameras):
-    """Chunks merged at the delay they promised (debug_denoising's plots: test_denoising_plot.py;
-    drawn in the inference path, they made a chunk too late to merge on a loaded machine)."""
+    """Chunks merged at the delay they promised; with pi0, debug_denoising on as well (its plots are
+    drawn on a writer thread, off the inference path: every chunk still merges)."""
     try:
         env = fixtures.policy_process_env(kind, tmp_path / "hf_home")
     except fixtures.VendorAbsent as absent:
@@ -65,9 +66,17 @@ def test_policy_node_drives_the_simulated_graph_with_a_real_vla(processes, tmp_p
         monkeypatch.setenv(name, value)
     arguments = [f"policy_path:={checkpoint}", "cameras:=" + ",".join(f"{c}={SIM_CAMERA}" for c in cameras),
                  f"task:={fixtures.TASK}", f"config_file:={open_guard_config(tmp_path)}"]
+    denoising = tmp_path / "denoising"
+    if kind == "pi0":
+        arguments.append(f"debug_denoising:={denoising}")
     summary = run_graph(processes, tmp_path, kind, DURATION_S, *arguments)
     assert summary["merged"] >= 5, summary
     assert summary["rejected"] == 0, summary
+    if kind == "pi0":  # one plot and npz per chunk, the guided ones with the leftover they were steered to
+        plots, records = sorted(denoising.glob("chunk_*.png")), sorted(denoising.glob("chunk_*.npz"))
+        assert len(plots) >= 3 and [p.stem for p in plots] == [r.stem for r in records], (plots, records)
+        last = np.load(records[-1])
+        assert last["x1_t"].shape[0] == len(last["time"]) and "leftover" in last, list(last.keys())
     # The delay estimate (windowed maximum + 1 tick) holds for most merges; on two cores shared with
     # other jobs a latency spike beyond the window's maximum was seen to make d_real exceed d by a few
     # ticks (a 0.3-1.2 s inference, here), which the built-in policy's system test covers exactly.

@@ -8,6 +8,8 @@ offline analysis. Works for every guidance mode (fields a mode does not have are
 """
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,23 +28,30 @@ def stacked(steps: list, field: str, action_dim: int) -> np.ndarray | None:
     return np.stack([r[0] if r.ndim == 3 else r for r in rows])[..., :action_dim]
 
 
-def write_denoising_record(steps: list, leftover: np.ndarray | None, inference_delay: int, stem: Path,
-                           action_dim: int) -> None:
-    """Write `stem`.npz and `stem`.png for the tracked `steps` of one chunk."""
+def denoising_record(steps: list, leftover: np.ndarray | None, action_dim: int) -> dict[str, np.ndarray]:
+    """The tracked `steps` of one chunk as arrays (taken in the inference path, before the tracker
+    is reset for the next chunk; the rest happens on the writer's thread)."""
+    data = {f: a for f in FIELDS if (a := stacked(steps, f, action_dim)) is not None}
+    data["time"] = np.array([float(s.time) for s in steps])
+    if leftover is not None:
+        data["leftover"] = np.asarray(leftover, dtype=np.float32)
+    return data
+
+
+def write_denoising_record(data: dict[str, np.ndarray], inference_delay: int, stem: Path, action_dim: int) -> None:
+    """Write `stem`.npz and `stem`.png for one chunk's record (`denoising_record`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from lerobot.policies.rtc.debug_visualizer import RTCDebugVisualizer
 
-    data = {f: a for f in FIELDS if (a := stacked(steps, f, action_dim)) is not None}
-    data["time"] = np.array([float(s.time) for s in steps])
-    if leftover is not None:
-        data["leftover"] = np.asarray(leftover, dtype=np.float32)
     np.savez_compressed(stem.with_suffix(".npz"), **data)
+    steps = len(data["time"])
+    leftover = data.get("leftover")
 
     fig, axes = plt.subplots(action_dim, len(COLUMNS), figsize=(15, 1.6 * action_dim), squeeze=False, sharex=True)
-    colors = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, max(len(steps), 1)))
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, max(steps, 1)))
     for column, (field, title) in enumerate(COLUMNS):
         axes[0, column].set_title(title, fontsize=10)
         values = data.get(field)
@@ -56,8 +65,45 @@ def write_denoising_record(steps: list, leftover: np.ndarray | None, inference_d
         for ax in axes[:, column]:
             if inference_delay > 0:
                 ax.axvline(inference_delay - 0.5, color="orange", linestyle="--", alpha=0.6)
-    fig.suptitle(f"{stem.name}: {len(steps)} denoising steps (dark: noise, light: final), "
+    fig.suptitle(f"{stem.name}: {steps} denoising steps (dark: noise, light: final), "
                  f"inference delay {inference_delay}", fontsize=11)
     fig.tight_layout()
     fig.savefig(stem.with_suffix(".png"), dpi=70)
     plt.close(fig)
+
+
+class DenoisingWriter:
+    """Writes records on a thread of its own, so that drawing a plot (hundreds of milliseconds) never
+    delays a chunk. At most `backlog` records wait; a record beyond that is dropped and counted."""
+
+    def __init__(self, backlog: int = 4) -> None:
+        if backlog < 1:
+            raise ValueError(f"backlog must be >= 1, got {backlog}")
+        self._queue: queue.Queue = queue.Queue(maxsize=backlog)
+        self.dropped = 0
+        self.failed, self.last_failure = 0, ""
+        self._thread = threading.Thread(target=self._run, name="denoising_writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, data: dict[str, np.ndarray], inference_delay: int, stem: Path, action_dim: int) -> bool:
+        """Queue one record; False (and counted in `dropped`) when the backlog is full."""
+        try:
+            self._queue.put_nowait((data, inference_delay, stem, action_dim))
+        except queue.Full:
+            self.dropped += 1
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Wait until every queued record is written."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            data, inference_delay, stem, action_dim = self._queue.get()
+            try:
+                write_denoising_record(data, inference_delay, stem, action_dim)
+            except Exception as exc:  # a full disk must not end the node: counted, reported by the caller
+                self.failed, self.last_failure = self.failed + 1, f"{stem.name}: {type(exc).__name__}: {exc}"
+            finally:
+                self._queue.task_done()

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
+from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
 from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode
 from rtc_runtime.profiling import synchronized_clock
 
@@ -104,6 +105,7 @@ class LeRobotPolicy:
         # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
         self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
         self._denoising_dir: Path | None = None
+        self.denoising_writer: DenoisingWriter | None = None
         self._sampled = 0
 
     def use_guidance(self, guidance: Any) -> None:
@@ -120,11 +122,13 @@ class LeRobotPolicy:
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
-        `directory`; writing adds a few hundred milliseconds to each inference. "" does nothing."""
+        `directory`, on a writer thread (`denoising_writer`: its backlog, drops and failures); the
+        inference only copies the tracked steps. "" does nothing."""
         if not str(directory):
             return
         self._denoising_dir = Path(directory)
         self._denoising_dir.mkdir(parents=True, exist_ok=True)
+        self.denoising_writer = self.denoising_writer or DenoisingWriter()
         rtc_config = self.config.rtc_config
         rtc_config.debug = True
         rtc_config.debug_maxlen = max(rtc_config.debug_maxlen, 1000)
@@ -170,11 +174,10 @@ class LeRobotPolicy:
         output = output[..., : self.action_dim]
         actions = self.postprocessor(output.clone())
         self._sampled += 1
-        if self._denoising_dir is not None:
-            from rtc_policy_node.denoising_plot import write_denoising_record
-
-            write_denoising_record(self.guidance.get_all_debug_steps(), leftover, inference_delay,
-                                   self._denoising_dir / f"chunk_{self._sampled:04d}", self.action_dim)
+        if self.denoising_writer is not None:
+            record = denoising_record(self.guidance.get_all_debug_steps(), leftover, self.action_dim)
+            self.denoising_writer.submit(record, inference_delay, self._denoising_dir / f"chunk_{self._sampled:04d}",
+                                         self.action_dim)
         model_output = output[0].detach().cpu().numpy()
         actions = actions[0].detach().cpu().numpy().astype(np.float64)
         return SampledChunk(model_output=model_output, actions=actions, guidance_s=self.guidance.seconds + choice_s,

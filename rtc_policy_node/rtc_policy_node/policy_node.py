@@ -105,7 +105,8 @@ PARAMETERS = (
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
-                  "and write chunk_NNNN.png/.npz per chunk there; empty: off"),
+                  "and write chunk_NNNN.png/.npz per chunk there, on a writer thread (records it cannot keep up "
+                  "with are dropped and counted in /diagnostics); empty: off"),
     ParameterSpec("noise_seed", 0, "each chunk's sampling noise is drawn from (noise_seed, chunk id) and the "
                   "seed recorded in the chunk, so that a recorded run replays offline (docs/bags.md); negative: "
                   "unseeded"),
@@ -275,6 +276,8 @@ class PolicyNode(Node):
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10.0)
+        if self.policy.denoising_writer is not None:
+            self.policy.denoising_writer.flush()  # the chunks sampled so far get their plots
         if self.profiling:
             print_profiling_summary(sort_by="mean", whole=WHOLE, title=f"{self.get_name()}: profiling summary")
 
@@ -460,6 +463,12 @@ class PolicyNode(Node):
         if self.last_timing is not None:
             report.values["policy_inference_ms"] = f"{self.last_timing.policy_inference_ms:.1f}"
             report.values["end_to_end_ms"] = f"{self.last_timing.end_to_end_ms:.1f}"
+        writer = self.policy.denoising_writer
+        if writer is not None:  # debug_denoising: what the writer could not keep up with or write
+            report.values.update(denoising_dropped=writer.dropped, denoising_failed=writer.failed,
+                                 denoising_last_failure=writer.last_failure)
+            if writer.failed:
+                report.raise_to(Level.WARN, f"debug_denoising: {writer.failed} record(s) not written")
         return report
 
 

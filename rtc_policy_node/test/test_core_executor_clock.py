@@ -80,6 +80,17 @@ def test_a_restarted_executor_or_a_new_rate_starts_over():
     assert clock.step_at(status_time(521) + 0.015) == 5
 
 
+def test_the_time_of_a_later_tick_is_on_the_grid_not_now_plus_whole_ticks():
+    """The frame-aligned start compares a trigger tick's time with the next frame's: it must be the
+    tick grid's time, whatever the phase of `now` within a tick."""
+    clock = ExecutorClock()
+    assert clock.time_of(10) is None
+    for step in range(100, 130):
+        clock.observe(step, T, status_time(step) + 0.0005)
+    assert clock.time_of(140) == pytest.approx(status_time(140) + 0.0005)
+    assert clock.step_at(clock.time_of(140) + 1e-6) == 140
+
+
 @pytest.mark.parametrize("window_s", [0.0, -1.0, float("nan")])
 def test_bad_window_is_an_error(window_s):
     with pytest.raises(ValueError, match="window_s"):

@@ -5,7 +5,6 @@ import pytest
 
 from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
 
-TICK = 1 / 30
 
 
 def test_frame_period_is_the_median_interval_and_a_late_frame_does_not_move_it():
@@ -29,15 +28,16 @@ def test_a_repeated_or_older_arrival_adds_no_interval():
 
 
 def test_starts_at_the_last_frame_before_the_trigger():
-    # trigger at remaining 25; 2 ticks to go = 66.7 ms; frames every 33 ms
-    assert not starts_at_this_frame(27, 25, TICK, now_s=0.0, next_frame_s=0.033)
-    # 1 tick to go (33.3 ms) and the next frame comes in 40 ms: this frame is the last before the trigger
-    assert starts_at_this_frame(26, 25, TICK, now_s=0.0, next_frame_s=0.040)
-    # 1 tick to go but the next frame comes first (20 ms): wait for it
-    assert not starts_at_this_frame(26, 25, TICK, now_s=0.0, next_frame_s=0.020)
+    # trigger at remaining 25; its tick comes at 66.7 ms; frames every 33 ms
+    assert not starts_at_this_frame(27, 25, trigger_at_s=0.0667, next_frame_s=0.033)
+    # the trigger tick comes at 33.3 ms and the next frame in 40 ms: this frame is the last before it
+    assert starts_at_this_frame(26, 25, trigger_at_s=0.0333, next_frame_s=0.040)
+    # the next frame comes first (20 ms): wait for it
+    assert not starts_at_this_frame(26, 25, trigger_at_s=0.0333, next_frame_s=0.020)
 
 
-def test_at_or_past_the_trigger_it_always_starts_and_unknown_frame_timing_never_starts_early():
-    assert starts_at_this_frame(25, 25, TICK, now_s=0.0, next_frame_s=None)
-    assert starts_at_this_frame(3, 25, TICK, now_s=0.0, next_frame_s=0.001)
-    assert not starts_at_this_frame(26, 25, TICK, now_s=0.0, next_frame_s=None)
+def test_at_or_past_the_trigger_it_always_starts_and_unknown_timing_never_starts_early():
+    assert starts_at_this_frame(25, 25, trigger_at_s=None, next_frame_s=None)
+    assert starts_at_this_frame(3, 25, trigger_at_s=1.0, next_frame_s=0.001)
+    assert not starts_at_this_frame(26, 25, trigger_at_s=None, next_frame_s=0.04)
+    assert not starts_at_this_frame(26, 25, trigger_at_s=0.03, next_frame_s=None)

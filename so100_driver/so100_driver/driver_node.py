@@ -36,7 +36,7 @@ from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, conf
 from rtc_runtime.lifecycle import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary
-from rtc_runtime.scheduling import request_realtime
+from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, request_realtime
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -331,7 +331,7 @@ class DriverNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node("driver_node", DriverNode, args=args)
+    run_node("driver_node", DriverNode, args=args, switch_interval_s=GIL_SWITCH_INTERVAL_S)
 
 
 if __name__ == "__main__":

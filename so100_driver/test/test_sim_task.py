@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,32 @@ def test_start_position_ticks_are_the_start_pose_by_joint_name(calibration: Cali
             motor = calibration.motors[joint]
             assert motor.range_min <= ticks[joint] <= motor.range_max, (seed, joint)
             assert calibration.ticks_to_radians(joint, ticks[joint]) == pytest.approx(q[i], abs=1e-12)
+
+
+def test_drawing_each_shape_over_its_window_gives_the_image_drawn_over_every_pixel() -> None:
+    """render() paints moving shapes only where they can reach; the image must be the one painted
+    over the whole grid (the policy was trained on those pixels)."""
+    module = importlib.import_module("so100_driver.sim.render")  # the package's `render` is the function
+
+    def everywhere(q: np.ndarray, scene) -> np.ndarray:
+        px, py = module._pixel_grid(module.IMAGE_SIZE)
+        pixel = (VIEW_X[1] - VIEW_X[0]) / module.IMAGE_SIZE
+        image = np.empty((module.IMAGE_SIZE, module.IMAGE_SIZE, 3))
+        image[:] = module.TABLE
+        coverage = lambda d: module._coverage(d, pixel)  # noqa: E731
+        module._paint(image, module.OBSTACLE, coverage(module._disc_distance(
+            px, py, np.array(scene.obstacle_center), scene.obstacle_radius)))
+        points = forward_kinematics(q)[:, :2]
+        links = np.min([module._segment_distance(px, py, points[i], points[i + 1], module.LINK_WIDTH / 2)
+                        for i in range(1, 4)], axis=0)
+        module._paint(image, module.ARM, coverage(links), alpha=0.75)
+        module._paint(image, module.TARGET, coverage(module._disc_distance(
+            px, py, np.array(scene.target), module.TARGET_RADIUS)), alpha=0.85)
+        module._paint(image, module.TIP, coverage(module._disc_distance(px, py, points[4], module.TIP_RADIUS)))
+        return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+    rng = np.random.default_rng(3)
+    for seed in range(5):
+        scene = scene_for_seed(seed)
+        for q in [start_joint_positions(scene), *rng.uniform(-2.5, 2.5, (20, 6))]:  # shapes partly off the image too
+            np.testing.assert_array_equal(render(q, scene), everywhere(q, scene))

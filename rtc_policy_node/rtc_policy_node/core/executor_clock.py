@@ -54,3 +54,10 @@ class ExecutorClock:
         # The status for tick k is sent after tick k - 1 ran, so tick k is next until (k + 1) * T.
         estimate = math.floor((now_s - offset) / self._period_s + 1e-9)
         return max(self._last_step, estimate)
+
+    def time_of(self, step: int) -> float | None:
+        """Local time at which the executor moves on to tick `step` (its status for `step` arrives
+        then at the earliest). None before any status."""
+        if not self._offsets:
+            return None
+        return self._offsets[0][1] + step * self._period_s

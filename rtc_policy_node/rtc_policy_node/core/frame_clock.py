@@ -44,14 +44,14 @@ class FrameClock:
         return None if period is None or self.last_arrival_s is None else self.last_arrival_s + period
 
 
-def starts_at_this_frame(remaining_ticks: int, trigger_remaining: int, tick_period_s: float, now_s: float,
+def starts_at_this_frame(remaining_ticks: int, trigger_remaining: int, trigger_at_s: float | None,
                          next_frame_s: float | None) -> bool:
-    """Whether an inference should start now, at a frame that just arrived: the executor will reach
-    the trigger (`remaining_ticks` down to `trigger_remaining`, one per tick) before the next frame
-    arrives at `next_frame_s`. Unknown frame timing (None): no early start."""
+    """Whether an inference should start now, at a frame that just arrived: the executor is at the
+    trigger (`remaining_ticks` down to `trigger_remaining`), or reaches it at `trigger_at_s` (its
+    tick grid: the status of the triggering tick, not now plus whole ticks, which overshoots by up to a
+    tick) before the next frame arrives at `next_frame_s`. Unknown timing (None): no early start."""
     if remaining_ticks <= trigger_remaining:
         return True
-    if next_frame_s is None or not math.isfinite(next_frame_s):
+    if trigger_at_s is None or next_frame_s is None or not math.isfinite(next_frame_s):
         return False
-    trigger_at = now_s + (remaining_ticks - trigger_remaining) * tick_period_s
-    return trigger_at < next_frame_s
+    return trigger_at_s < next_frame_s

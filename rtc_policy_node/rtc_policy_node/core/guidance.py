@@ -194,6 +194,7 @@ class RTCGuidance:
         self._leftover_cache = (leftover, version, key, aligned, leftover_length)
         return aligned, leftover_length
 
+    @torch.compiler.disable  # a host-side table of numpy weights: under torch.compile, run it eagerly
     def _weight_tensor(self, delay: int, horizon: int, length: int, like: Tensor) -> Tensor:
         schedule = self._schedule()
         key = (schedule, delay, horizon, length, like.device, like.dtype)

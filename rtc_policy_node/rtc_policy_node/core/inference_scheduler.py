@@ -228,9 +228,9 @@ class InferenceScheduler:
                 self._sent = None
         step_now = self.clock.step_at(now)
         behind = 0 if step_now is None else max(0, step_now - status.step)
+        trigger_at = self.clock.time_of(status.step + status.remaining - self.settings.trigger_remaining)
         if status.active_chunk_id != 0 and not starts_at_this_frame(
-                status.remaining - behind, self.settings.trigger_remaining, 1.0 / status.control_rate_hz, now,
-                self.frames.next_arrival()):
+                status.remaining - behind, self.settings.trigger_remaining, trigger_at, self.frames.next_arrival()):
             return self._wait(Phase.IDLE, "")
         stale = self.stale_inputs(now)
         if not self._inputs_seen:

@@ -7,6 +7,7 @@ with the joint angles.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -60,18 +61,55 @@ def _paint(image: np.ndarray, colour: np.ndarray, coverage: np.ndarray, alpha: f
     image += weight * colour
 
 
-def render(joint_positions_rad: np.ndarray, scene: Scene, size: int = IMAGE_SIZE) -> np.ndarray:
-    """The camera image (size, size, 3) uint8 for joint angles (6,) in radians."""
+def _window(size: int, x: tuple[float, float], y: tuple[float, float]) -> tuple[slice, slice]:
+    """The rows and columns whose pixel centres can lie within world x and y ranges (one pixel of
+    margin): outside them a shape's coverage is 0, so painting there changes nothing."""
+    rows = sorted((VIEW_X[1] - v) / (VIEW_X[1] - VIEW_X[0]) * size - 0.5 for v in x)
+    cols = sorted((VIEW_Y[1] - v) / (VIEW_Y[1] - VIEW_Y[0]) * size - 0.5 for v in y)
+    clamp = lambda v: min(max(v, 0), size)  # noqa: E731
+    return (slice(clamp(math.floor(rows[0]) - 1), clamp(math.ceil(rows[1]) + 2)),
+            slice(clamp(math.floor(cols[0]) - 1), clamp(math.ceil(cols[1]) + 2)))
+
+
+def _disc_window(size: int, centre: np.ndarray, radius: float, pixel: float) -> tuple[slice, slice]:
+    reach = radius + pixel
+    return _window(size, (centre[0] - reach, centre[0] + reach), (centre[1] - reach, centre[1] + reach))
+
+
+@lru_cache(maxsize=8)
+def _background(scene: Scene, size: int) -> np.ndarray:
+    """Table and obstacle: they do not move, so they are drawn once per scene."""
     px, py = _pixel_grid(size)
     pixel = (VIEW_X[1] - VIEW_X[0]) / size
     image = np.empty((size, size, 3))
     image[:] = TABLE
     _paint(image, OBSTACLE, _coverage(_disc_distance(px, py, np.array(scene.obstacle_center), scene.obstacle_radius), pixel))
+    image.flags.writeable = False
+    return image
+
+
+def _paint_disc(image: np.ndarray, colour: np.ndarray, centre: np.ndarray, radius: float, alpha: float = 1.0) -> None:
+    size = image.shape[0]
+    px, py = _pixel_grid(size)
+    pixel = (VIEW_X[1] - VIEW_X[0]) / size
+    w = _disc_window(size, centre, radius, pixel)
+    _paint(image[w], colour, _coverage(_disc_distance(px[w], py[w], centre, radius), pixel), alpha)
+
+
+def render(joint_positions_rad: np.ndarray, scene: Scene, size: int = IMAGE_SIZE) -> np.ndarray:
+    """The camera image (size, size, 3) uint8 for joint angles (6,) in radians. Each moving shape is
+    drawn only over the pixels it can cover (the same values as over the whole image, for less work)."""
+    px, py = _pixel_grid(size)
+    pixel = (VIEW_X[1] - VIEW_X[0]) / size
+    image = _background(scene, size).copy()
     points = forward_kinematics(joint_positions_rad)[:, :2]
+    arm = points[1:5]
+    reach = LINK_WIDTH / 2 + pixel
+    w = _window(size, (arm[:, 0].min() - reach, arm[:, 0].max() + reach), (arm[:, 1].min() - reach, arm[:, 1].max() + reach))
     links = np.min(
-        [_segment_distance(px, py, points[i], points[i + 1], LINK_WIDTH / 2) for i in range(1, 4)], axis=0
+        [_segment_distance(px[w], py[w], points[i], points[i + 1], LINK_WIDTH / 2) for i in range(1, 4)], axis=0
     )
-    _paint(image, ARM, _coverage(links, pixel), alpha=0.75)
-    _paint(image, TARGET, _coverage(_disc_distance(px, py, np.array(scene.target), TARGET_RADIUS), pixel), alpha=0.85)
-    _paint(image, TIP, _coverage(_disc_distance(px, py, points[4], TIP_RADIUS), pixel))
+    _paint(image[w], ARM, _coverage(links, pixel), alpha=0.75)
+    _paint_disc(image, TARGET, np.array(scene.target), TARGET_RADIUS, alpha=0.85)
+    _paint_disc(image, TIP, points[4], TIP_RADIUS)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
