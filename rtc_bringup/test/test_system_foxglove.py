@@ -98,3 +98,22 @@ def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"foxglove_server: cannot serve on 127.0.0.1:{port}: Failed to bind port: Address already in use (os error 98)"]
+
+
+def test_topics_resolve_in_the_namespace_and_are_advertised_before_any_publisher(processes):
+    import re
+    import time
+
+    from rtc_bringup.foxglove_channels import TOPIC_TYPES
+
+    proc = processes.start([sys.executable, "-m", "rtc_bringup.foxglove_server", "--ros-args", "-r", "__ns:=/arm1",
+                            "-p", "port:=0", "-p", "camera_topics:=[cam/image_raw/compressed]"], name="server")
+    deadline = time.monotonic() + 30
+    while not (found := re.search(r"ws://127\.0\.0\.1:(\d+)", processes.log(proc))):
+        assert proc.poll() is None and time.monotonic() < deadline, processes.log(proc)
+        time.sleep(0.1)
+    got = receive(int(found.group(1)), timeout=2.0)
+    assert {topic: channel["schemaName"] for topic, channel in got.channels.items()} == {
+        **{t if t.startswith("/") else f"/arm1/{t}": msgtype for t, msgtype in TOPIC_TYPES.items()},
+        "/arm1/cam/image_raw/compressed": "sensor_msgs/msg/CompressedImage"}
+    assert processes.stop(proc) == 0, processes.log(proc)
