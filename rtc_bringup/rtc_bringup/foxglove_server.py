@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 
 import foxglove
+from foxglove.websocket import ServerListener
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rtc_runtime.lifecycle import StartupError, run_node
@@ -46,9 +47,9 @@ BEST_EFFORT = QoSProfile(depth=DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-class LatchedTopics:
+class LatchedTopics(ServerListener):
     """Keeps the last message of each latched topic and sends it again when a client subscribes to
-    its channel (a foxglove.ServerListener), as DDS hands it to a late ROS subscriber."""
+    its channel, as DDS hands it to a late ROS subscriber (the server's other events: no-ops)."""
 
     def __init__(self) -> None:
         self.channels: dict[str, foxglove.Channel] = {}

@@ -86,6 +86,7 @@ def test_a_foxglove_client_decodes_every_forwarded_topic_of_a_simulated_run(proc
 
     assert f"/{ODD_TOPIC}" not in got.channels
     assert f"not forwarding /{ODD_TOPIC} ({ODD_TYPE})" in log
+    assert "Callback failed" not in log and "Traceback" not in log  # the client's unsubscribe on leaving
 
 
 def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path):
