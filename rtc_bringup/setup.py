@@ -12,7 +12,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
-        ("share/" + package_name + "/config", glob("config/*.yaml")),
+        ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.json")),
         ("share/" + package_name + "/urdf", glob("urdf/*.xacro")),
     ],
     install_requires=["setuptools"],
@@ -30,6 +30,7 @@ setup(
             "rtc_replay = rtc_bringup.replay:main",
             "rtc_play = rtc_bringup.play:main",
             "rtc_trace_report = rtc_bringup.trace_report:main",
+            "foxglove_server = rtc_bringup.foxglove_server:main",
         ],
     },
 )

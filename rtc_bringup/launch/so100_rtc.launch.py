@@ -13,6 +13,8 @@ Nodes, parameter files and namespace come from rtc_bringup.graph, which the runn
 (`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
 exits non-zero too, so a half-running graph never drives the arm.
 trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
+foxglove:=true (foxglove_port:=8765) adds a Foxglove WebSocket server that forwards the topics to the
+Foxglove app (docs/foxglove.md); with ROS from apt, foxglove_bridge does the same.
 """
 import tempfile
 from functools import partial

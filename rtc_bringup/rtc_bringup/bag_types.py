@@ -2,8 +2,9 @@
 
 The message definitions are read from rtc_msgs' installed share/ directory: the same .msg files the
 ROS build used, so the CDR bytes rclpy hands over decode with the same layout, and the bag carries
-them for other tools. A bag is read with the definitions it was recorded with (`bag_typestore`), so
-a bag from an older release still reads. `bag_qos` turns a publisher's rclpy QoS into the offered
+them for other tools (`message_definition`, which the live Foxglove server sends too). A bag is
+read with the definitions it was recorded with (`bag_typestore`), so a bag from an older release
+still reads. `bag_qos` turns a publisher's rclpy QoS into the offered
 QoS profile rosbag2 keeps in metadata.yaml (what `ros2 bag play` offers again).
 """
 from __future__ import annotations
@@ -55,6 +56,13 @@ def typestore_with(msgtype: str) -> Typestore:
     except (KeyError, OSError, TypesysError, ValueError) as exc:
         raise ValueError(f"no message definition for {msgtype}: {exc}") from None
     return store
+
+
+def message_definition(msgtype: str) -> str:
+    """The full ROS 2 definition of `msgtype` as rosbag2 and MCAP carry it (schema encoding
+    `ros2msg`): its .msg text, then each type it uses after a line of 80 `=` and `MSG: pkg/Type`.
+    ValueError when a definition is not found."""
+    return typestore_with(msgtype).generate_msgdef(msgtype, ros_version=2)[0]
 
 
 def _qos_time(duration) -> QosTime:

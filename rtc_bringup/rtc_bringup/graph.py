@@ -71,6 +71,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
     Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
+    Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
+    Argument("foxglove_port", "8765", "TCP port of that server (foxglove:=true)"),
 )
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 _NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -102,6 +104,16 @@ def _seed(text: str) -> int:
     if seed < 0:
         raise ValueError(f"argument seed:={text!r}: expected a non-negative integer")
     return seed
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"argument foxglove_port:={text!r}: expected a TCP port, 0 to 65535") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"argument foxglove_port:={text!r}: expected a TCP port, 0 to 65535")
+    return port
 
 
 def _namespace(text: str) -> str:
@@ -141,6 +153,7 @@ _EXECUTABLES = {
     "rtc_policy": ("rtc_policy_node", "policy_node"),
     "rtc_executor": ("rtc_policy_node", "executor_node"),
     "robot_description": ("rtc_bringup", "robot_description"),
+    "foxglove_server": ("rtc_bringup", "foxglove_server"),
 }
 
 
@@ -230,7 +243,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     flags = {}
-    for name in ("sim", "driver", "robot_description"):
+    for name in ("sim", "driver", "robot_description", "foxglove"):
         try:
             flags[name] = _bool(values[name])
         except ValueError as exc:
@@ -275,4 +288,12 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]
     if flags["robot_description"]:
         names.append("robot_description")
+    if flags["foxglove"]:  # a viewer only: it subscribes, in its own process, and is started last
+        overrides["foxglove_server"]["port"] = _port(values["foxglove_port"])
+        policy = spec("rtc_policy")
+        cameras = {**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides} \
+            .get("camera_topics")
+        if cameras:  # the policy's cameras, wherever the file or an argument set them
+            overrides["foxglove_server"]["camera_topics"] = [e.partition("=")[2] for e in cameras]
+        names.append("foxglove_server")
     return [spec(n) for n in names]

@@ -2,6 +2,7 @@
 
     run --sim --duration 30                 # simulated arm for 30 s, then stop cleanly
     run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
+    run --sim --foxglove                    # and watch it in the Foxglove app on ws://localhost:8765
 
 The nodes and their parameters are the launch file's (rtc_bringup.graph). Each node gets its
 parameter files (the config file, then its overrides) and namespace through `--ros-args`, exactly as
@@ -25,6 +26,7 @@ from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_t
 from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
+FOXGLOVE_PORT = next(a.default for a in ARGUMENTS if a.name == "foxglove_port")
 
 
 def node_command(spec: NodeSpec, params_dir: Path, remaps: tuple[str, ...] = ()) -> list[str]:
@@ -82,8 +84,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
                         help="remap a topic in every node, e.g. so100/joint_trajectory:=/arm_controller/joint_trajectory")
     parser.add_argument("--trace", type=Path, metavar="DIR", help="record an LTTng trace into DIR "
                         "(same as trace:=true trace_dir:=DIR)")
+    parser.add_argument("--foxglove", nargs="?", const=FOXGLOVE_PORT, metavar="PORT",
+                        help=f"serve the topics to the Foxglove app on PORT (default {FOXGLOVE_PORT}; same as "
+                        "foxglove:=true foxglove_port:=PORT; docs/foxglove.md)")
     parser.add_argument("launch_arguments", nargs="*", metavar="name:=value")
     args = parser.parse_args(argv)
+    if args.foxglove and ":=" in args.foxglove:  # `--foxglove seed:=3`: a launch argument, not a port
+        args.launch_arguments.insert(0, args.foxglove)
+        args.foxglove = FOXGLOVE_PORT
     launch_arguments: dict[str, str] = {}
     for item in args.launch_arguments:
         name, sep, value = item.partition(":=")
@@ -97,6 +105,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
             parser.error(f"--remap {remap!r} is not FROM:=TO")
     if args.trace:
         launch_arguments.update(trace="true", trace_dir=str(args.trace))
+    if args.foxglove:
+        launch_arguments.update(foxglove="true", foxglove_port=args.foxglove)
     return args, launch_arguments
 
 

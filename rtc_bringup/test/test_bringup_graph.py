@@ -65,6 +65,9 @@ def test_arguments_override_the_parameter_file_with_types():
     ({"config_file": "/nonexistent.yaml"}, "/nonexistent.yaml"),
     ({"namespace": "arm-1"}, "namespace"),
     ({"namespace": "1arm"}, "namespace"),
+    ({"foxglove": "maybe"}, "foxglove"),
+    ({"foxglove": "true", "foxglove_port": "80000"}, "foxglove_port"),
+    ({"foxglove": "true", "foxglove_port": "http"}, "foxglove_port"),
 ])
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -88,6 +91,18 @@ def test_without_the_driver_the_arm_is_another_stacks():
     assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm.json"
     with pytest.raises(ValueError, match="driver:=false needs sim:=false"):
         build_graph({"driver": "false"}, PKG)
+
+
+def test_foxglove_adds_the_live_view_server_last_with_its_port_and_the_cameras():
+    assert "foxglove_server" not in {s.name for s in build_graph({}, PKG)}
+    specs = build_graph({"foxglove": "true", "namespace": "arm1"}, PKG)
+    assert (specs[-1].name, specs[-1].package, specs[-1].executable) == ("foxglove_server", "rtc_bringup",
+                                                                         "foxglove_server")
+    assert specs[-1].fully_qualified_name == "/arm1/foxglove_server"
+    assert specs[-1].overrides == {"port": 8765}  # its default topics: ours and the policy's default camera
+    cameras = build_graph({"foxglove": "true", "foxglove_port": "9000", "cameras": "front=/a/image,wrist=b/image"},
+                          PKG)[-1].overrides
+    assert cameras == {"port": 9000, "camera_topics": ["/a/image", "b/image"]}
 
 
 @pytest.mark.parametrize("argument, namespace, fqn", [
@@ -149,10 +164,13 @@ _NODE_MODULES = {
     "rtc_policy": "rtc_policy_node.policy_node",
     "rtc_executor": "rtc_policy_node.executor_node",
     "robot_description": "rtc_bringup.description_node",
+    "foxglove_server": "rtc_bringup.foxglove_server",
 }
+# Where each node's topic names are written: the live view's in its channel table.
+_TOPIC_MODULES = {**_NODE_MODULES, "foxglove_server": "rtc_bringup.foxglove_channels"}
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}])
+@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):
@@ -180,6 +198,10 @@ def _topic_names(module: str) -> list[str]:
     constants = {t.id: n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
                  for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
     names = [v for k, v in constants.items() if k.endswith("_TOPIC")]
+    names += [e.value for n in ast.walk(tree) if isinstance(n, ast.Assign)  # tables: *_TOPICS, TOPIC_TYPES keys
+              for t in n.targets if isinstance(t, ast.Name) and t.id.endswith(("_TOPICS", "TOPIC_TYPES"))
+              for e in getattr(n.value, "elts", None) or getattr(n.value, "keys", [])
+              if isinstance(e, ast.Constant)]
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and getattr(call.func, "attr", "") in ("create_publisher", "create_subscription"):
             topic = call.args[1] if len(call.args) > 1 else None
@@ -190,7 +212,7 @@ def _topic_names(module: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("module", sorted(set(_NODE_MODULES.values())))
+@pytest.mark.parametrize("module", sorted(set(_TOPIC_MODULES.values())))
 def test_every_topic_is_relative_so_a_namespace_moves_it(module):
     names = _topic_names(module)
     assert names, f"no topic found in {module}"

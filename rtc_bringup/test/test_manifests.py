@@ -31,7 +31,7 @@ ROSDEP_KEYS = {
 # top-level module -> pip distribution, for what has no rosdep key.
 PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk", "mcap": "mcap",
             "mcap_ros2": "mcap-ros2-support", "transformers": "transformers", "tokenizers": "tokenizers",
-            "safetensors": "safetensors"}
+            "safetensors": "safetensors", "foxglove": "foxglove-sdk", "websockets": "websockets"}
 # Test modules and their helpers (test/*.py of any package): tests import them by name, not as packages.
 TEST_HELPERS = {path.stem for path in ROOT.glob("*/test/*.py")}
 # Dependencies no import shows, with the reason.
@@ -147,4 +147,5 @@ def test_apt_requirements_are_lerobots_but_its_numpy_2_visualiser():
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert sorted(wanted - listed) == []
     assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == [
-        "feetech-servo-sdk", "mcap", "mcap-ros2-support", "rosbags", "safetensors", "tokenizers", "transformers"]
+        "feetech-servo-sdk", "foxglove-sdk", "mcap", "mcap-ros2-support", "rosbags", "safetensors", "tokenizers",
+        "transformers", "websockets"]

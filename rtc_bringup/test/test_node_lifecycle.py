@@ -25,6 +25,7 @@ NODES = {
     "policy_node": ("rtc_policy_node", "policy_node"),
     "driver_node": ("so100_driver", "driver_node"),
     "sim_camera": ("so100_driver", "sim_camera"),
+    "foxglove_server": ("rtc_bringup", "foxglove_server"),
 }
 JOINTS = "joint_names:=[a, b]"
 
@@ -58,6 +59,8 @@ def no_heavy_imports(tmp_path: Path) -> dict[str, str]:
     ("driver_node", ["sim:=false"], "calibration_file"),
     ("driver_node", ["sim:=true", "calibration_file:=/no/such.json"], "calibration_file"),
     ("sim_camera", ["size:=0"], "size"),
+    ("foxglove_server", ["port:=70000"], "port"),
+    ("foxglove_server", ["camera_topics:=[a, a]"], "camera_topics"),
 ])
 def test_a_bad_parameter_is_one_line_and_exit_code_2(processes, no_heavy_imports, node, params, named):
     args = [executable(*NODES[node]), "--ros-args"]
@@ -98,5 +101,14 @@ def test_a_policy_node_stopped_while_loading_exits_quietly(processes, sig):
     # torch and LeRobot (several seconds, inside the node's constructor).
     proc = processes.start([executable("rtc_policy_node", "policy_node")], name="policy")
     time.sleep(3.0)
+    assert processes.stop(proc, sig) == 0, processes.log(proc)
+    assert "Traceback" not in processes.log(proc)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_foxglove_server_ends_cleanly_on_a_signal(processes, sig):
+    proc = processes.start([executable("rtc_bringup", "foxglove_server"), "--ros-args", "-p", "port:=0"],
+                           name="foxglove_server")
+    _wait_for_log(processes, proc, "Foxglove WebSocket server on")
     assert processes.stop(proc, sig) == 0, processes.log(proc)
     assert "Traceback" not in processes.log(proc)
