@@ -76,10 +76,10 @@ def write_denoising_record(data: dict[str, np.ndarray], inference_delay: int, st
 
 def _write_records(tasks, results) -> None:
     """The writer process: lowest CPU priority, one record at a time until None. A Ctrl-C reaches the
-    whole process group: the node, not the writer, decides when the writer stops (`close`)."""
+    whole process group: the node, not the writer, decides when the writer stops (`close`; SIGTERM,
+    as multiprocessing sends it at the node's exit, still ends it)."""
     os.nice(19)  # it only gets the CPU the graph leaves
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for data, inference_delay, stem, action_dim in iter(tasks.get, None):
         try:
             write_denoising_record(data, inference_delay, stem, action_dim)
@@ -138,7 +138,7 @@ class DenoisingWriter:
         returns the number of records left."""
         left = self.flush(timeout_s)
         if left:
-            self._process.kill()  # it ignores SIGTERM (see _write_records)
+            self._process.terminate()
         else:
             self._tasks.put(None)
         self._process.join(timeout=1.0)

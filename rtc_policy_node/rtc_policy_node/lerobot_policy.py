@@ -122,7 +122,7 @@ class LeRobotPolicy:
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
-        `directory`, on a writer thread (`denoising_writer`: its backlog, drops and failures); the
+        `directory`, by a writer process (`denoising_writer`: its backlog, drops and failures); the
         inference only copies the tracked steps. "" does nothing."""
         if not str(directory):
             return

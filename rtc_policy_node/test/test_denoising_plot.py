@@ -20,7 +20,7 @@ def test_each_chunk_gets_a_plot_and_its_tracked_steps(tmp_path, mode):
     first = policy.sample(state, images, None, 0)
     leftover = first.model_output[10:]
     second = policy.sample(state, images, leftover, DELAY)
-    assert policy.denoising_writer.flush(timeout_s=60.0) == 0  # written by the writer's process
+    assert policy.denoising_writer.close(timeout_s=60.0) == 0  # written by the writer's process
     names = sorted(p.name for p in (tmp_path / "denoising").iterdir())
     assert names == ["chunk_0001.npz", "chunk_0001.png", "chunk_0002.npz", "chunk_0002.png"]
     record = np.load(tmp_path / "denoising" / "chunk_0002.npz")
@@ -61,3 +61,17 @@ def test_closing_with_records_pending_stops_the_writer_and_says_how_many(tmp_pat
     writer.submit({"time": np.zeros(1)}, 0, tmp_path / "chunk_0001", 3)
     assert writer.close(timeout_s=0.0) == 1
     assert not writer._process.is_alive()
+
+
+def test_a_writer_left_open_does_not_keep_its_process_from_exiting(tmp_path):
+    """multiprocessing ends a daemon child with SIGTERM at exit and waits for it: the writer must not
+    ignore that signal (it ignores only the Ctrl-C sent to the whole process group)."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, pathlib, sys\n"
+              "from rtc_policy_node.denoising_plot import DenoisingWriter\n"
+              "w = DenoisingWriter()\n"
+              "w.submit({'time': np.zeros(1)}, 0, pathlib.Path(sys.argv[1]) / 'chunk_0001', 3)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
