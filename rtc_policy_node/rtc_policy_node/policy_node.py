@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
@@ -417,8 +418,8 @@ class PolicyNode(Node):
         span("get_actions.postprocessing", post - int(timing.postprocessing_ms * 1e6), post, chunk_id, step)
         span("chunk.publish", post, published, chunk_id, step)
         if timing.end_to_end_ms == timing.end_to_end_ms:  # not NaN: the observation had a stamp
-            now = time.monotonic_ns()
-            span("chunk.observation_to_chunk", now - int(timing.end_to_end_ms * 1e6), now, chunk_id, step)
+            # ends at the publish (the clock read after it may come milliseconds later on a busy machine)
+            span("chunk.observation_to_chunk", published - int(timing.end_to_end_ms * 1e6), published, chunk_id, step)
 
     def _last_d_real(self) -> int:
         with self._lock:
@@ -478,7 +479,8 @@ class PolicyNode(Node):
 def main(args: list[str] | None = None) -> None:
     # The publishing section runs under SCHED_FIFO but still needs the GIL: a short switch interval
     # bounds how long a normal thread of this process (ROS callbacks) can keep it.
-    run_node("policy_node", PolicyNode, args=args, switch_interval_s=GIL_SWITCH_INTERVAL_S)
+    # EventsExecutor: the image and state callbacks run without a wait set rebuilt in Python per wake
+    run_node("policy_node", PolicyNode, args=args, executor=EventsExecutor, switch_interval_s=GIL_SWITCH_INTERVAL_S)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,9 @@ def test_late_statuses_neither_delay_the_trigger_nor_anchor_the_chunk_in_the_pas
         (first, _), (second, arrived) = chunks[0], chunks[1]
         assert second.prev_chunk_id == first.chunk_id, "the second chunk was not guided by the first"
         started = fake.step_at(second.inference_start)
-        assert first.source_step + 10 <= started <= first.source_step + 15, "not triggered on time"
+        # the trigger is row 10; with a camera frame each tick, the inference may start at the last
+        # frame before it, one frame period (a tick here) early (core/frame_clock.py)
+        assert first.source_step + 10 - 1 <= started <= first.source_step + 15, "not triggered on time"
         assert started - 1 <= second.source_step <= started, (second.source_step, started)
         assert second.source_step <= arrived, "a chunk for a tick the executor has not reached"
     finally:

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 from rclpy.node import Node
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.lifecycle import run_node
@@ -137,7 +138,8 @@ class SimCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node("sim_camera", SimCameraNode, args=args)
+    # EventsExecutor: a joint state reaches the renderer without a wait set rebuilt in Python per wake
+    run_node("sim_camera", SimCameraNode, args=args, executor=EventsExecutor)
 
 
 if __name__ == "__main__":
