@@ -107,7 +107,7 @@ PARAMETERS = (
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
-                  "and write chunk_NNNN.png/.npz per chunk there, on a writer thread (records it cannot keep up "
+                  "and write chunk_NNNN.png/.npz per chunk there, by a low-priority writer process (records it cannot keep up "
                   "with are dropped and counted in /diagnostics); empty: off"),
     ParameterSpec("noise_seed", 0, "each chunk's sampling noise is drawn from (noise_seed, chunk id) and the "
                   "seed recorded in the chunk, so that a recorded run replays offline (docs/bags.md); negative: "

@@ -40,6 +40,11 @@ def _pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return px, py
 
 
+def _pixel_size(size: int) -> float:
+    """Metres per pixel."""
+    return (VIEW_X[1] - VIEW_X[0]) / size
+
+
 def _coverage(distance: np.ndarray, pixel: float) -> np.ndarray:
     return np.clip(0.5 - distance / pixel, 0.0, 1.0)
 
@@ -80,7 +85,7 @@ def _disc_window(size: int, centre: np.ndarray, radius: float, pixel: float) -> 
 def _background(scene: Scene, size: int) -> np.ndarray:
     """Table and obstacle: they do not move, so they are drawn once per scene."""
     px, py = _pixel_grid(size)
-    pixel = (VIEW_X[1] - VIEW_X[0]) / size
+    pixel = _pixel_size(size)
     image = np.empty((size, size, 3))
     image[:] = TABLE
     _paint(image, OBSTACLE, _coverage(_disc_distance(px, py, np.array(scene.obstacle_center), scene.obstacle_radius), pixel))
@@ -91,7 +96,7 @@ def _background(scene: Scene, size: int) -> np.ndarray:
 def _paint_disc(image: np.ndarray, colour: np.ndarray, centre: np.ndarray, radius: float, alpha: float = 1.0) -> None:
     size = image.shape[0]
     px, py = _pixel_grid(size)
-    pixel = (VIEW_X[1] - VIEW_X[0]) / size
+    pixel = _pixel_size(size)
     w = _disc_window(size, centre, radius, pixel)
     _paint(image[w], colour, _coverage(_disc_distance(px[w], py[w], centre, radius), pixel), alpha)
 
@@ -100,7 +105,7 @@ def render(joint_positions_rad: np.ndarray, scene: Scene, size: int = IMAGE_SIZE
     """The camera image (size, size, 3) uint8 for joint angles (6,) in radians. Each moving shape is
     drawn only over the pixels it can cover (the same values as over the whole image, for less work)."""
     px, py = _pixel_grid(size)
-    pixel = (VIEW_X[1] - VIEW_X[0]) / size
+    pixel = _pixel_size(size)
     image = _background(scene, size).copy()
     points = forward_kinematics(joint_positions_rad)[:, :2]
     arm = points[1:5]
