@@ -76,8 +76,9 @@ THRESHOLDS = (
 )
 
 PARAMETERS = (
-    ParameterSpec("control_rate_hz", 30.0, "tick rate; one action per tick. Must match the rate the policy "
-                  "was trained at (row spacing of its chunks)", unit="Hz", minimum=0.0, above_minimum=True,
+    ParameterSpec("control_rate_hz", 30.0, "policy tick rate: one chunk row per tick (commanded "
+                  "`interpolation` times). Must match the rate the policy was trained at (row spacing of its "
+                  "chunks)", unit="Hz", minimum=0.0, above_minimum=True,
                   maximum=1000.0),
     ParameterSpec("interpolation", 1, "commands per policy row: the loop ticks at control_rate_hz x this, "
                   "commanding points between rows (1: off). Statuses, steps and delays stay in policy ticks; "
