@@ -42,7 +42,7 @@ def test_bad_arguments_say_what_is_allowed(bad, words):
     with pytest.raises(ValueError, match=words):
         Interpolator(**bad)
     with pytest.raises(ValueError, match=r"sub-tick k must be in \[0, 3\)"):
-        Interpolator(3).command(None, START, START, None, 3)
+        Interpolator(3).command(3)
 
 
 @pytest.mark.parametrize("mode", ["linear", "hermite"])
@@ -69,15 +69,21 @@ def test_factor_1_reproduces_the_commands_of_row_by_row_playback(mode):
 
 
 @pytest.mark.parametrize("mode", ["linear", "hermite"])
-def test_row_commanded_at_sub_tick_0_and_points_between_after(mode):
+def test_rows_commanded_at_sub_tick_0_and_points_between_after(mode):
     rows = walk(np.random.default_rng(2), 12)
     interpolator = Interpolator(4, mode)
-    for i in range(1, 10):
-        before, start, end, after = rows[i - 1], rows[i], rows[i + 1], rows[i + 2]
-        assert np.array_equal(interpolator.command(before, start, end, after, 0), start)
+    assert interpolator.command(1) is None  # nothing popped yet: hold
+    for i in range(10):
+        interpolator.start(rows[i], rows[i + 1:i + 3], continuous=i > 0)
+        assert interpolator.command(0) == pytest.approx(rows[i], abs=1e-12)
         if mode == "linear":
-            assert interpolator.command(before, start, end, after, 2) == pytest.approx((start + end) / 2)
-    assert np.array_equal(interpolator.command(rows[0], rows[1], None, None, 3), rows[1])  # nothing to go to
+            assert interpolator.command(2) == pytest.approx((rows[i] + rows[i + 1]) / 2)
+    interpolator.start(rows[10], rows[11:11], continuous=True)  # nothing queued after the row
+    assert interpolator.command(0) == pytest.approx(rows[10], abs=1e-12)
+    if mode == "linear":
+        assert np.array_equal(interpolator.command(3), rows[10])
+    interpolator.start(None, rows[:0], continuous=True)  # underrun
+    assert interpolator.command(2) is None
 
 
 def velocity_jumps(commands: np.ndarray) -> np.ndarray:

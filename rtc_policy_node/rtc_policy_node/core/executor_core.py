@@ -8,8 +8,8 @@ check (rows beyond the limits or steps beyond max_step by more than the toleranc
 chunk moves nothing. Each policy tick pops one row (after the ticks the loop missed) and the guard
 turns it, or on underrun the last command, into the command: whatever the source of a row, the command
 is inside the guard's envelope. With interpolation N (`core.interpolation`) the executor ticks N times
-per policy tick: the first sub-tick pops and commands the row, the others command points between it
-and the next queued row, each through the guard (whose bounds are then per sub-tick). Queue steps,
+per policy tick: the first sub-tick pops the row and starts a segment toward the next queued one, and
+every sub-tick commands the segment's point, through the guard (whose bounds are then per sub-tick). Queue steps,
 d_real and merges stay in policy ticks. The node wires this to topics and threads and reports its
 counters.
 """
@@ -83,7 +83,6 @@ class ExecutorCore:
         self.interpolator = interpolator or Interpolator(1)
         self._sub_ticks = -1  # sub-ticks since start, missed ones included (the last one run)
         self._served: PopResult | None = None  # the last pop
-        self._rows: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # rows played: before, now
         self._lock = threading.Lock()
         self._refused: Counter[str] = Counter()  # by admission, contract and guard (the queue counts its own)
         self._last_served_chunk: int | None = None
@@ -134,23 +133,19 @@ class ExecutorCore:
         policy_ticks = self._sub_ticks // factor - before_ticks // factor
         popped = policy_ticks > 0
         if popped:
-            served = self._served = self.queue.pop(max(policy_ticks, 1) - 1)
+            played_before = self._served is not None and self._served.action is not None
+            served = self._served = self.queue.pop(policy_ticks - 1)
             self.admission.tick()
-            previous = self._rows[1] if policy_ticks == 1 else None
-            self._rows = (previous, served.action)
+            if factor > 1:
+                self.interpolator.start(served.action, self.queue.upcoming(2),
+                                        continuous=played_before and policy_ticks == 1)
         served = self._served
         if not self.guard.ready:
             return Tick(None, served, (), False, popped)
         seam = popped and served.chunk_id is not None and served.chunk_id != self._last_served_chunk
         if popped and served.chunk_id is not None:
             self._last_served_chunk = served.chunk_id
-        before, row = self._rows
-        target = row
-        if row is not None and factor > 1:
-            ahead = self.queue.upcoming(2)
-            target = self.interpolator.command(before, row, ahead[0] if len(ahead) else None,
-                                               ahead[1] if len(ahead) > 1 else None,
-                                               self._sub_ticks % factor)
+        target = served.action if factor == 1 else self.interpolator.command(self._sub_ticks % factor)
         guarded = self.guard.apply(target)
         if seam and guarded.clamped_by:
             self.seam_clamps += 1
