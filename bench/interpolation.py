@@ -2,12 +2,13 @@
 30 fps policy rate x {1, 2, 3} (linear and hermite).
 
 Smoothness: the chunks of a simulated run (a bag recorded by `python -m rtc_bringup.run --sim
---record`, or one this script records with `--record-s`) are fed to the executor core
+--record DIR`) are fed to the executor core
 (`ExecutorCore`, the guard configured as in config/so100_sim.yaml) at the sub-tick each arrived
 (from the bag's receive times, relative to the executor statuses around them): the same chunks, the
 same d_real, for every interpolation. Its commands q are measured two ways, over the span where
 chunks play, as the max (and p99) over joints and ticks of |acceleration| (second difference / dt^2,
-rad/s^2) and |jerk| (third difference / dt^3, rad/s^3):
+rad/s^2) and |jerk| (third difference / dt^3, rad/s^3), from the third policy tick with a row on
+(the first ones start from the hold, through the guard's acceleration bound, alike in every run):
 - `setpoint`: the position the driver holds, as a function of time (each command until the next,
   as the driver's latest-wins subscription does), sampled at 180 Hz, a multiple of every command
   rate: what the servo is asked to follow, the same time base for every N;
@@ -19,13 +20,13 @@ Lateness: the real executor node ticking at 30, 60, 90 Hz (control_rate_hz 30 x 
 `measure`), from the node's own /diagnostics.
 
 Usage (in the project's environment, `source tools/env.sh`; ROS_DOMAIN_ID private, e.g. 78):
-  python bench/interpolation.py --bag DIR | --record-s 60 [--duration 30] [--skip-lateness]
+  python -m rtc_bringup.run --sim --duration 100 --record DIR interpolation:=3
+  python bench/interpolation.py --bag DIR [--duration 30] [--skip-lateness]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -51,14 +52,6 @@ MODES = ("linear", "hermite")
 LATENESS_RUNS = ((30.0, 1), (30.0, 2), (30.0, 3), (100.0 / 3.0, 3))  # (policy Hz, interpolation)
 TOPICS = {"/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus", "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
           "/joint_states": "sensor_msgs/msg/JointState"}
-
-
-def record_bag(seconds: float, out: Path) -> Path:
-    """A simulated run of `seconds`, recorded by the runner (shipped sim configuration, x1)."""
-    bag = out / "bag"
-    subprocess.run([sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(seconds),
-                    "--record", str(bag)], check=True, stdout=subprocess.DEVNULL)
-    return bag
 
 
 def read_run(bag: Path) -> tuple[list, list, np.ndarray]:
@@ -137,16 +130,14 @@ def smoothness(q: np.ndarray, dt: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--bag", type=Path, help="a recorded simulated run")
-    source.add_argument("--record-s", type=float, help="record a simulated run of this many seconds first")
+    parser.add_argument("--bag", type=Path, required=True, help="a recorded simulated run")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per lateness run")
     parser.add_argument("--skip-lateness", action="store_true")
     opts = parser.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", "78")
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     work = Path(tempfile.mkdtemp(prefix="interpolation_bench_"))
-    bag = opts.bag or record_bag(opts.record_s, work)
+    bag = opts.bag
     statuses, chunks, start = read_run(bag)
     print(f"{bag}: {len(chunks)} chunks over {len(statuses)} policy ticks", flush=True)
     print(f"{'measure':9} {'mode':8} {'x':>2} {'Hz':>4} {'merged':>6} {'clamped':>7} {'acc max':>9} {'acc p99':>9} "
@@ -157,7 +148,7 @@ def main() -> None:
             if factor == 1 and mode != MODES[0]:
                 continue  # x1 plays the rows as they are, whatever the mode
             commands, merged, clamped, (first, last) = replay_commands(statuses, chunks, start, factor, mode)
-            played = commands[first:last + 1]
+            played = commands[first + 2 * factor:last + 1]
             hold = int(SETPOINT_HZ / (POLICY_HZ * factor))
             for measure_name, s in (("setpoint", smoothness(np.repeat(played, hold, axis=0), 1.0 / SETPOINT_HZ)),
                                     ("commands", smoothness(played, 1.0 / (POLICY_HZ * factor)))):
