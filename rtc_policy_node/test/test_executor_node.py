@@ -382,3 +382,34 @@ def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_
     step = peer.last_status().step
     peer.publish_chunk(3, step, chunk_rows(600), inference_delay=20)  # 12 s of actions, on time
     level_becomes(Level.OK)
+
+
+def test_a_stalled_control_loop_raises_lateness_and_missed_ticks_and_it_recovers(processes, peer_factory):
+    """The executor process stopped for 0.7 s (SIGSTOP, as a preempted or swapping host would stop
+    it): the ticks it missed and the lateness of the one that ran late raise the level; the level is
+    OK again once the stall has left the lateness window and the report period. The bounds are set
+    well above what a loaded test machine produces on its own (defaults are 5 ms and 1 tick)."""
+    from rtc_runtime.diagnostics import Level
+
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer, "lateness_window_s:=2.0",
+                                "threshold.lateness_p99_ms.warn:=100.0", "threshold.lateness_p99_ms.error:=-1.0",
+                                "threshold.missed_ticks_in_period.warn:=5.0",
+                                "threshold.missed_ticks_in_period.error:=-1.0")
+
+    def level_becomes(level: int, *words: str):
+        def seen() -> bool:
+            status = _control_loop_status(peer)
+            return status is not None and _level(status) == level and all(w in status.message for w in words)
+        peer.wait_for(seen, f"level {level} with {words}", proc, processes)
+        with peer.lock:
+            return _control_loop_status(peer)
+
+    level_becomes(Level.OK)
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGCONT)
+    status = level_becomes(Level.WARN, "missed_ticks_in_period", "lateness_p99_ms")
+    values = {kv.key: kv.value for kv in status.values}
+    assert int(values["missed_ticks_in_period"]) >= 5 and float(values["lateness_p99_ms"]) >= 100.0, values
+    level_becomes(Level.OK)
