@@ -104,6 +104,9 @@ PARAMETERS = (
                   unit="ticks", minimum=0),
     ParameterSpec("delay_percentile", _defaults.delay_percentile, "statistic of the delay window: 0 the "
                   "maximum, else this percentile", minimum=0.0, maximum=100.0),
+    ParameterSpec("follow_first_chunk", _defaults.follow_first_chunk, "guide toward the leftover of "
+                  "a chunk that was itself sampled without one (the first after start or rest); off, the next "
+                  "chunk after it is sampled freely (docs/builtin_policy.md, guidance and the obstacle)"),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -155,7 +158,8 @@ class PolicyNode(Node):
         settings = SchedulerSettings(
             trigger_remaining=p["trigger_remaining"], observation_timeout_s=p["observation_timeout_s"],
             delay_window=p["delay_window"], delay_warmup=p["delay_warmup"],
-            delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"])
+            delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"],
+            follow_first_chunk=p["follow_first_chunk"])
         self.guidance_mode = p["guidance_mode"]
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]

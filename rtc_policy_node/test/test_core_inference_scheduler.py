@@ -59,7 +59,7 @@ def test_start_up_waits_for_every_input_and_for_the_chunk_readers():
 
 
 def test_trigger_remaining_counts_the_ticks_run_since_the_status():
-    s = scheduler(trigger_remaining=10)
+    s = scheduler(trigger_remaining=10, follow_first_chunk=True)
     feed(s, Status(step=0), 0.0)
     plan = s.decide(0.0)
     s.on_published(plan, np.zeros((50, 2)), 0.0, 0.1)
@@ -209,3 +209,30 @@ def test_input_ages_are_seconds_since_each_input_arrived():
     assert s.input_ages(5.0) == {CAMERA: float("inf")}
     s.on_input(CAMERA, 4.25)
     assert s.input_ages(5.0) == {CAMERA: 0.75}
+
+
+def chunk_after(s: InferenceScheduler, plan, step: int, now: float):
+    """Publish `plan`'s chunk (50 rows), have the executor merge it at `step` and run it down to the
+    trigger; the next plan."""
+    chunk_id = s.on_published(plan, np.zeros((50, 2)), now, now + T)
+    merged_count = chunk_id
+    feed(s, Status(step=step, active_chunk_id=chunk_id, remaining=50, merged_count=merged_count, last_d_real=1),
+         step * T)
+    trigger = step + 50 - s.settings.trigger_remaining
+    feed(s, Status(step=trigger, active_chunk_id=chunk_id, index_in_chunk=trigger - step,
+                   remaining=s.settings.trigger_remaining, merged_count=merged_count, last_d_real=1), trigger * T)
+    return s.decide(trigger * T), trigger
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_the_chunk_after_an_unguided_one_follows_it_only_when_asked(follow: bool):
+    # The first chunk had no leftover to continue. By default the second is sampled freely (no
+    # leftover, prev_chunk_id 0); the third follows the second, which did follow one.
+    s = scheduler(follow_first_chunk=follow)
+    feed(s, Status(step=0), 0.0)
+    first = s.decide(0.0)
+    assert first.leftover is None
+    second, step = chunk_after(s, first, 1, T)
+    assert (second.leftover is not None, second.prev_chunk_id) == ((True, 1) if follow else (False, 0))
+    third, _ = chunk_after(s, second, step + 2, (step + 1) * T)
+    assert third.leftover is not None and third.prev_chunk_id == 2

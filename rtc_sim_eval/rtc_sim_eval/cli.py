@@ -80,6 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="start an inference when the executor has this many actions left (node parameter)")
     parser.add_argument("--delay-margin-ticks", type=int, default=SchedulerSettings.delay_margin_ticks,
                         help="ticks added to the delay estimate (node parameter)")
+    parser.add_argument("--follow-first-chunk", action="store_true",
+                        help="guide toward the leftover of a chunk sampled without one (node parameter; off by default)")
     parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
     parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
     parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
@@ -122,7 +124,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     settings = LoopSettings(
         max_ticks=args.max_ticks,
         scheduler=SchedulerSettings(trigger_remaining=args.trigger_remaining,
-                                    delay_margin_ticks=args.delay_margin_ticks),
+                                    delay_margin_ticks=args.delay_margin_ticks,
+                                    follow_first_chunk=args.follow_first_chunk),
         guidance_horizon=args.guidance_horizon,
         max_guidance_weight=args.max_guidance_weight,
         schedule=args.schedule,

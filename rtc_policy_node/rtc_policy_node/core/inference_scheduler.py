@@ -86,6 +86,10 @@ class SchedulerSettings:
     merge_wait_s: float = 2.0
     match_wait_s: float = 2.0
     error_backoff_s: float = 1.0
+    # Guide toward the leftover of the first chunk after start or rest (one planned while no chunk of
+    # ours ran). Off: that chunk had no motion to continue and can be a hesitant plan between two ways
+    # around an obstacle; the chunk after it is sampled freely (docs/builtin_policy.md).
+    follow_first_chunk: bool = False
 
     def __post_init__(self) -> None:
         for name in ("trigger_remaining", "delay_window", "delay_warmup", "delay_margin_ticks"):
@@ -107,8 +111,11 @@ class Plan:
 
     source_step: int
     delay: int  # ticks the chunk is expected to be late on arrival (the guidance's inference_delay)
-    leftover: np.ndarray | None  # the executor's unexecuted rows from source_step on, policy space
+    # the rows guidance follows: the executor's unexecuted rows from source_step on, policy space; None
+    # at start or rest, and while the active chunk is the first after rest (unless follow_first_chunk)
+    leftover: np.ndarray | None
     prev_chunk_id: int  # the chunk the leftover comes from; 0 without one
+    in_motion: bool  # a chunk of ours had rows left (followed or not): this one is not the first after rest
     status_behind_ticks: int  # ticks the executor ran since the status the plan started from
     merged_before: int  # the executor's merged and rejected counts when planned: the next
     rejected_before: int  # change of either is its decision on this chunk
@@ -189,7 +196,7 @@ class InferenceScheduler:
 
     def on_published(self, plan: Plan, model_output: np.ndarray, plan_started: float, published: float) -> int:
         """The chunk of `plan` went out; returns its id. `model_output` is kept for later leftovers."""
-        chunk_id = self.history.add(model_output)
+        chunk_id = self.history.add(model_output, in_motion=plan.in_motion)
         self._sent = _Sent(plan, published, published - plan_started)
         self.counts.chunks += 1
         self.phase, self.detail = Phase.AWAITING_MERGE, ""
@@ -248,7 +255,10 @@ class InferenceScheduler:
         leftover = None
         if status.active_chunk_id != 0:
             leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind)
-        return Plan(source_step=source_step, delay=self.estimator.estimate(), leftover=leftover,
+        in_motion = leftover is not None
+        if in_motion and not (self.settings.follow_first_chunk or self.history.in_motion(status.active_chunk_id)):
+            leftover = None  # the active chunk is the first after rest: sample freely
+        return Plan(source_step=source_step, delay=self.estimator.estimate(), leftover=leftover, in_motion=in_motion,
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
                     rejected_before=int(status.rejected_count))
