@@ -63,6 +63,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("control_rate_hz", "", "executor tick rate"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
+    Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
@@ -85,6 +86,13 @@ def _bool(text: str) -> bool:
     if lowered in ("false", "0", "no", "off"):
         return False
     raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
 def _cameras(text: str) -> list[str]:
@@ -141,6 +149,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "cameras": ("rtc_policy", "camera_topics", _cameras),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
+    "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),

@@ -97,6 +97,9 @@ PARAMETERS = (
                   "or executor status pause inference", unit="s", minimum=0.0, above_minimum=True),
     ParameterSpec("extra_latency_ms", 0.0, "added latency, emulating a larger model on this machine", unit="ms",
                   minimum=0.0),
+    ParameterSpec("extra_latency_sequence_ms", [0.0], "added to extra_latency_ms chunk by chunk, cyclically (chunk "
+                  "n takes element (n - 1) mod length): a jittering or spiking latency profile "
+                  "(bench/graph_seams.py --latency draws one)", unit="ms", minimum=0.0, non_empty=True),
     ParameterSpec("delay_window", _defaults.delay_window, "chunks the delay estimate looks back over", minimum=1),
     ParameterSpec("delay_warmup", _defaults.delay_warmup, "first chunks left out of the delay estimate "
                   "(cold start)", minimum=0),
@@ -163,6 +166,7 @@ class PolicyNode(Node):
         self.guidance_mode = p["guidance_mode"]
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]
+        self.extra_latency_sequence_ms = [float(v) for v in p["extra_latency_sequence_ms"]]
         self.publish_priority = p["publish_priority"]
         self.noise_seed = p["noise_seed"]
         self.device = p["device"]
@@ -314,7 +318,7 @@ class PolicyNode(Node):
                     self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
     def _infer(self, plan: Plan, joint_state: JointState, images: dict, woken_at: float) -> None:
-        from rtc_policy_node.lerobot_policy import emulate_latency
+        from rtc_policy_node.lerobot_policy import chunk_extra_latency_ms, emulate_latency
 
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
@@ -337,7 +341,9 @@ class PolicyNode(Node):
                             self.policy.action_dim) if seeded else None
         chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise)
         t_model = time.monotonic()
-        emulate_latency(self.extra_latency_ms, t_pre)
+        extra_latency_ms = chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
+                                                  self.scheduler.next_chunk_id())
+        emulate_latency(extra_latency_ms, t_pre)
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
@@ -393,7 +399,7 @@ class PolicyNode(Node):
         timing.image_wait_ms = _age_ms(start_ns, image_arrival_ns)
         timing.joint_state_age_ms = _age_ms(start_ns, js_ns)
         timing.trigger_wait_ms = _ms(t_start - woken_at)
-        timing.extra_latency_ms = float(self.extra_latency_ms)
+        timing.extra_latency_ms = float(extra_latency_ms)
         timing.inference_delay = plan.delay
         timing.last_d_real = self._last_d_real()
         timing.execution_horizon = self.execution_horizon
@@ -417,7 +423,7 @@ class PolicyNode(Node):
         span("get_actions.policy_inference", inference_start, inference_start + int(timing.policy_inference_ms * 1e6),
              chunk_id, step)
         span("rtc.guidance", inference_start, inference_start + int(guidance_s * 1e9), chunk_id, step)  # its share
-        if self.extra_latency_ms > 0:
+        if timing.extra_latency_ms > 0:
             span("emulated_latency", model, sampled, chunk_id, step)
         span("get_actions.postprocessing", post - int(timing.postprocessing_ms * 1e6), post, chunk_id, step)
         span("chunk.publish", post, published, chunk_id, step)

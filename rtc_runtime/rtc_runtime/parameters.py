@@ -24,7 +24,8 @@ class ParameterSpec:
     """One parameter: name, default (its type is the parameter's type), unit, meaning and limits.
 
     choices: the allowed values (strings, or each element of a string list);
-    minimum / maximum: inclusive bounds of a number; above_minimum: the bound is exclusive;
+    minimum / maximum: inclusive bounds of a number (of each element of a number list); above_minimum:
+    the bound is exclusive;
     non_empty: a string or list that may not be empty; unique: a list without repeats.
     An empty list default is a string list (rclpy cannot infer the type of []).
     """
@@ -42,13 +43,15 @@ class ParameterSpec:
 
     def check(self, value: Any) -> Any:
         """`value` if it is allowed, else ParameterError."""
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise self._error(value, "a finite number")
-            low_ok = self.minimum is None or (value > self.minimum if self.above_minimum else value >= self.minimum)
-            high_ok = self.maximum is None or value <= self.maximum
+        for number in value if isinstance(value, (list, tuple)) else [value]:  # bounds hold for each element
+            if not isinstance(number, (int, float)) or isinstance(number, bool):
+                continue
+            if not math.isfinite(number):
+                raise self._error(value, "finite numbers" if isinstance(value, (list, tuple)) else "a finite number")
+            low_ok = self.minimum is None or (number > self.minimum if self.above_minimum else number >= self.minimum)
+            high_ok = self.maximum is None or number <= self.maximum
             if not (low_ok and high_ok):
-                raise self._error(value, self._range())
+                raise self._error(value, self._range() + (" for each element" if isinstance(value, (list, tuple)) else ""))
         if self.non_empty and (value is None or len(value) == 0):
             raise ParameterError(f"parameter {self.name} is required: {self.description}")
         if self.unique and len(set(value)) != len(value):
