@@ -42,7 +42,8 @@ from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from rtc_policy_node.core.chunk_admission import run_source
-from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
+from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, InferenceScheduler, Phase, Plan,
+                                                      SchedulerSettings)
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -107,9 +108,10 @@ PARAMETERS = (
                   unit="ticks", minimum=0),
     ParameterSpec("delay_percentile", _defaults.delay_percentile, "statistic of the delay window: 0 the "
                   "maximum, else this percentile", minimum=0.0, maximum=100.0),
-    ParameterSpec("follow_first_chunk", _defaults.follow_first_chunk, "guide toward the leftover of "
-                  "a chunk that was itself sampled without one (the first after start or rest); off, the next "
-                  "chunk after it is sampled freely (docs/builtin_policy.md, guidance and the obstacle)"),
+    ParameterSpec("first_chunk_guidance", _defaults.first_chunk_guidance, "how the chunk after the first one "
+                  "after start or rest follows it: executed = only over the rows run before the new chunk "
+                  "arrives (smooth seam, the rest free), free = not at all (a jump), follow = like any leftover "
+                  "(docs/builtin_policy.md, guidance and the obstacle)", choices=FIRST_CHUNK_GUIDANCE),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -162,7 +164,7 @@ class PolicyNode(Node):
             trigger_remaining=p["trigger_remaining"], observation_timeout_s=p["observation_timeout_s"],
             delay_window=p["delay_window"], delay_warmup=p["delay_warmup"],
             delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"],
-            follow_first_chunk=p["follow_first_chunk"])
+            first_chunk_guidance=p["first_chunk_guidance"])
         self.guidance_mode = p["guidance_mode"]
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]

@@ -59,7 +59,7 @@ def test_start_up_waits_for_every_input_and_for_the_chunk_readers():
 
 
 def test_trigger_remaining_counts_the_ticks_run_since_the_status():
-    s = scheduler(trigger_remaining=10, follow_first_chunk=True)
+    s = scheduler(trigger_remaining=10, first_chunk_guidance="follow")
     feed(s, Status(step=0), 0.0)
     plan = s.decide(0.0)
     s.on_published(plan, np.zeros((50, 2)), 0.0, 0.1)
@@ -224,15 +224,23 @@ def chunk_after(s: InferenceScheduler, plan, step: int, now: float):
     return s.decide(trigger * T), trigger
 
 
-@pytest.mark.parametrize("follow", [False, True])
-def test_the_chunk_after_an_unguided_one_follows_it_only_when_asked(follow: bool):
-    # The first chunk had no leftover to continue. By default the second is sampled freely (no
-    # leftover, prev_chunk_id 0); the third follows the second, which did follow one.
-    s = scheduler(follow_first_chunk=follow)
+@pytest.mark.parametrize("guidance, rows", [("executed", 2), ("free", None), ("follow", 50 - 25)])
+def test_the_chunk_after_the_first_after_rest_follows_it_as_configured(guidance: str, rows: int | None):
+    # The first chunk had no motion to continue. "executed": the second follows only the rows the arm
+    # runs before it arrives (the delay estimate, 2 here: d_real 1 + the margin); "free": none of it;
+    # "follow": its whole leftover. The third follows the second in every case.
+    s = scheduler(first_chunk_guidance=guidance, delay_warmup=0)
     feed(s, Status(step=0), 0.0)
     first = s.decide(0.0)
-    assert first.leftover is None
+    assert first.leftover is None and not first.in_motion
     second, step = chunk_after(s, first, 1, T)
-    assert (second.leftover is not None, second.prev_chunk_id) == ((True, 1) if follow else (False, 0))
+    assert second.in_motion
+    assert (None if second.leftover is None else len(second.leftover)) == rows
+    assert second.prev_chunk_id == (0 if rows is None else 1)
     third, _ = chunk_after(s, second, step + 2, (step + 1) * T)
-    assert third.leftover is not None and third.prev_chunk_id == 2
+    assert third.leftover is not None and len(third.leftover) == 25 and third.prev_chunk_id == 2
+
+
+def test_first_chunk_guidance_must_be_known():
+    with pytest.raises(ValueError, match="first_chunk_guidance must be one of executed, free, follow"):
+        SchedulerSettings(first_chunk_guidance="sometimes")

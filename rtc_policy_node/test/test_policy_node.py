@@ -164,10 +164,10 @@ def test_late_statuses_neither_delay_the_trigger_nor_anchor_the_chunk_in_the_pas
     # policy must start on time (the last status said 43 remaining, but the executor kept ticking)
     # and its chunk must be meant for the tick the executor was at when the inference started, not
     # for a status that arrived late: otherwise the delay it promises is short by the staleness.
-    # (follow_first_chunk: the second chunk follows the first, so that its leftover row is checked.)
+    # (first_chunk_guidance follow: the second chunk follows the first's whole leftover, whose row is checked.)
     fake = FakeExecutor(stall_rows=range(8, 18))
     try:
-        proc = processes.start(policy_args("follow_first_chunk:=true"), name="policy_node")
+        proc = processes.start(policy_args("first_chunk_guidance:=follow"), name="policy_node")
         chunks = fake.wait_for_chunks(2, proc, processes)
         (first, _), (second, arrived) = chunks[0], chunks[1]
         assert second.prev_chunk_id == first.chunk_id, "the second chunk was not guided by the first"

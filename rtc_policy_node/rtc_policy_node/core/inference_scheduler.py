@@ -39,7 +39,9 @@ from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
 from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
 
-__all__ = ["ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSettings"]
+__all__ = ["FIRST_CHUNK_GUIDANCE", "ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSettings"]
+
+FIRST_CHUNK_GUIDANCE = ("executed", "free", "follow")
 
 
 class Phase(Enum):
@@ -86,10 +88,12 @@ class SchedulerSettings:
     merge_wait_s: float = 2.0
     match_wait_s: float = 2.0
     error_backoff_s: float = 1.0
-    # Guide toward the leftover of the first chunk after start or rest (one planned while no chunk of
-    # ours ran). Off: that chunk had no motion to continue and can be a hesitant plan between two ways
-    # around an obstacle; the chunk after it is sampled freely (docs/builtin_policy.md).
-    follow_first_chunk: bool = False
+    # How the chunk after the first one after start or rest is guided. That first chunk had no motion
+    # to continue and can be a hesitant plan between two ways around an obstacle (docs/builtin_policy.md):
+    # "executed" follows it only over the rows the arm runs before the new chunk arrives (the delay:
+    # a smooth seam, the rest chosen freely), "free" not at all (a jump at the seam, as unguided
+    # sampling), "follow" like any other leftover.
+    first_chunk_guidance: str = "executed"
 
     def __post_init__(self) -> None:
         for name in ("trigger_remaining", "delay_window", "delay_warmup", "delay_margin_ticks"):
@@ -101,6 +105,9 @@ class SchedulerSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+        if self.first_chunk_guidance not in FIRST_CHUNK_GUIDANCE:
+            raise ValueError(f"first_chunk_guidance must be one of {', '.join(FIRST_CHUNK_GUIDANCE)}, "
+                             f"got {self.first_chunk_guidance!r}")
         if not 0 <= self.delay_percentile <= 100:
             raise ValueError(f"delay_percentile must be in [0, 100] (0: maximum), got {self.delay_percentile!r}")
 
@@ -112,7 +119,8 @@ class Plan:
     source_step: int
     delay: int  # ticks the chunk is expected to be late on arrival (the guidance's inference_delay)
     # the rows guidance follows: the executor's unexecuted rows from source_step on, policy space; None
-    # at start or rest, and while the active chunk is the first after rest (unless follow_first_chunk)
+    # at start or rest; only the delay's rows or none while the active chunk is the first after rest
+    # (first_chunk_guidance)
     leftover: np.ndarray | None
     prev_chunk_id: int  # the chunk the leftover comes from; 0 without one
     in_motion: bool  # a chunk of ours had rows left (followed or not): this one is not the first after rest
@@ -256,9 +264,11 @@ class InferenceScheduler:
         if status.active_chunk_id != 0:
             leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind)
         in_motion = leftover is not None
-        if in_motion and not (self.settings.follow_first_chunk or self.history.in_motion(status.active_chunk_id)):
-            leftover = None  # the active chunk is the first after rest: sample freely
-        return Plan(source_step=source_step, delay=self.estimator.estimate(), leftover=leftover, in_motion=in_motion,
+        delay = self.estimator.estimate()
+        if in_motion and not self.history.in_motion(status.active_chunk_id):  # the first chunk after rest
+            guidance = self.settings.first_chunk_guidance
+            leftover = None if guidance == "free" else leftover[:max(delay, 1)] if guidance == "executed" else leftover
+        return Plan(source_step=source_step, delay=delay, leftover=leftover, in_motion=in_motion,
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
                     rejected_before=int(status.rejected_count))
