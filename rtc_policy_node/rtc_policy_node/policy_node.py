@@ -359,7 +359,8 @@ class PolicyNode(Node):
             msg.source = self.source
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
-            msg.execution_horizon = self.execution_horizon
+            # the leftover rows guidance followed (fewer than the parameter's after a first chunk: scheduler)
+            msg.execution_horizon = min(self.execution_horizon, len(plan.leftover)) if guided else self.execution_horizon
             msg.guidance_mode = self.guidance_mode
             msg.prev_chunk_id = plan.prev_chunk_id if guided else 0
             msg.joint_names = self.joints
@@ -368,9 +369,8 @@ class PolicyNode(Node):
             msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
             msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
-            # what an offline replay needs: the leftover's first row (chunks of one policy have one
-            # length), the state's stamp, the noise's seed
-            msg.prev_chunk_row = len(chunk.model_output) - len(plan.leftover) if guided else 0
+            # what an offline replay needs: the leftover's first row, the state's stamp, the noise's seed
+            msg.prev_chunk_row = plan.prev_chunk_row if guided else 0
             msg.state_stamp = joint_state.header.stamp
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             self.chunk_pub.publish(msg)

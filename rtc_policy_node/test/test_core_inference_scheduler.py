@@ -236,7 +236,7 @@ def test_the_chunk_after_the_first_after_rest_follows_it_as_configured(guidance:
     second, step = chunk_after(s, first, 1, T)
     assert second.in_motion
     assert (None if second.leftover is None else len(second.leftover)) == rows
-    assert second.prev_chunk_id == (0 if rows is None else 1)
+    assert (second.prev_chunk_id, second.prev_chunk_row) == ((0, 0) if rows is None else (1, 25))  # row at the trigger
     third, _ = chunk_after(s, second, step + 2, (step + 1) * T)
     assert third.leftover is not None and len(third.leftover) == 25 and third.prev_chunk_id == 2
 

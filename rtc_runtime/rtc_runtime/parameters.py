@@ -43,15 +43,13 @@ class ParameterSpec:
 
     def check(self, value: Any) -> Any:
         """`value` if it is allowed, else ParameterError."""
-        for number in value if isinstance(value, (list, tuple)) else [value]:  # bounds hold for each element
-            if not isinstance(number, (int, float)) or isinstance(number, bool):
-                continue
-            if not math.isfinite(number):
-                raise self._error(value, "finite numbers" if isinstance(value, (list, tuple)) else "a finite number")
-            low_ok = self.minimum is None or (number > self.minimum if self.above_minimum else number >= self.minimum)
-            high_ok = self.maximum is None or number <= self.maximum
-            if not (low_ok and high_ok):
-                raise self._error(value, self._range() + (" for each element" if isinstance(value, (list, tuple)) else ""))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise self._error(value, "a finite number")
+            if not self._within(value):
+                raise self._error(value, self._range())
+        if isinstance(value, (list, tuple)) and not all(self._within(v) for v in value if isinstance(v, (int, float))):
+            raise self._error(value, self._range() + " for each element")  # (NaN is within no bound)
         if self.non_empty and (value is None or len(value) == 0):
             raise ParameterError(f"parameter {self.name} is required: {self.description}")
         if self.unique and len(set(value)) != len(value):
@@ -62,6 +60,10 @@ class ParameterSpec:
             if bad:
                 raise self._error(value, "one of " + ", ".join(map(str, self.choices)))
         return value
+
+    def _within(self, number: float) -> bool:
+        low_ok = self.minimum is None or (number > self.minimum if self.above_minimum else number >= self.minimum)
+        return low_ok and (self.maximum is None or number <= self.maximum)
 
     def _range(self) -> str:
         low = "" if self.minimum is None else (f"> {self.minimum:g}" if self.above_minimum else f">= {self.minimum:g}")

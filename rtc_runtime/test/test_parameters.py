@@ -26,7 +26,7 @@ SPECS = (
     ("joint_names", ["a", "a"], "without repeats"),
     ("priority", 5, ">= 11 and <= 99"),
     ("latencies_ms", [10.0, -1.0], ">= 0 for each element"),
-    ("latencies_ms", [math.inf], "finite numbers"),
+    ("latencies_ms", [math.nan], ">= 0 for each element"),
     ("latencies_ms", [], "is required"),
 ])
 def test_a_bad_value_names_the_parameter_and_what_is_allowed(name, value, says):

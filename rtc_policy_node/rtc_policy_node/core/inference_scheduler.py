@@ -123,6 +123,7 @@ class Plan:
     # (first_chunk_guidance)
     leftover: np.ndarray | None
     prev_chunk_id: int  # the chunk the leftover comes from; 0 without one
+    prev_chunk_row: int  # the row of that chunk the leftover starts at; 0 without one
     in_motion: bool  # a chunk of ours had rows left (followed or not): this one is not the first after rest
     status_behind_ticks: int  # ticks the executor ran since the status the plan started from
     merged_before: int  # the executor's merged and rejected counts when planned: the next
@@ -260,9 +261,9 @@ class InferenceScheduler:
             return self._wait(Phase.PAUSED, ", ".join(stale))
         self.phase, self.detail = Phase.INFERRING, ""
         source_step = status.step + behind
-        leftover = None
+        leftover, row = None, status.index_in_chunk + behind
         if status.active_chunk_id != 0:
-            leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind)
+            leftover = self.history.leftover(status.active_chunk_id, row)
         in_motion = leftover is not None
         delay = self.estimator.estimate()
         if in_motion and not self.history.in_motion(status.active_chunk_id):  # the first chunk after rest
@@ -270,6 +271,7 @@ class InferenceScheduler:
             leftover = None if guidance == "free" else leftover[:max(delay, 1)] if guidance == "executed" else leftover
         return Plan(source_step=source_step, delay=delay, leftover=leftover, in_motion=in_motion,
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
+                    prev_chunk_row=row if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
                     rejected_before=int(status.rejected_count))
 
