@@ -332,6 +332,22 @@ def test_bad_parameter_is_named_and_exits_non_zero(processes):
     assert "sideways" in processes.log(proc)
 
 
+def test_allow_unsigned_merges_unsigned_chunks_and_warns(processes, peer_factory, tmp_path):
+    from rtc_policy_node.core.chunk_signature import generate_key_pair
+
+    kid = generate_key_pair(tmp_path / "policy")[2]
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer, f"trusted_keys:=[{tmp_path}]", "allow_unsigned:=true")
+    peer.publish_chunk(1, peer.last_status().step, chunk_rows(20))
+    peer.wait_for(lambda: peer.statuses[-1].merged_count == 1, "the unsigned chunk merged", proc, processes)
+    peer.wait_for(lambda: "chunk_authentication" in str(peer.diagnostics[-1]), "diagnostics", proc, processes)
+    status = peer.diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["chunk_authentication"] == f"keys {kid}, unsigned allowed"
+    assert _level(status) >= 1 and "allow_unsigned: chunks are not authenticated" in status.message
+    assert f"chunks must be signed by one of the keys ['{kid}'] (unsigned chunks allowed)" in processes.log(proc)
+
+
 def test_executor_module_does_not_import_torch():
     code = "import sys, rtc_policy_node.executor_node; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
