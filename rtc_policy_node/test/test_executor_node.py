@@ -340,7 +340,7 @@ def test_allow_unsigned_merges_unsigned_chunks_and_warns(processes, peer_factory
     proc = start_ready_executor(processes, peer, f"trusted_keys:=[{tmp_path}]", "allow_unsigned:=true")
     peer.publish_chunk(1, peer.last_status().step, chunk_rows(20))
     peer.wait_for(lambda: peer.statuses[-1].merged_count == 1, "the unsigned chunk merged", proc, processes)
-    peer.wait_for(lambda: "chunk_authentication" in str(peer.diagnostics[-1]), "diagnostics", proc, processes)
+    peer.wait_for(lambda: "chunk_authentication" in str(peer.diagnostics[-1:]), "diagnostics", proc, processes)
     status = peer.diagnostics[-1].status[0]
     values = {kv.key: kv.value for kv in status.values}
     assert values["chunk_authentication"] == f"keys {kid}, unsigned allowed"
