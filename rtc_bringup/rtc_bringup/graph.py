@@ -67,6 +67,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
+    Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
+    Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
+             "chunks they signed; empty: no authentication"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
@@ -102,6 +105,10 @@ def _cameras(text: str) -> list[str]:
         if not sep or not name or not topic:
             raise ValueError(f"camera entry {entry!r} is not name=topic")
     return entries
+
+
+def _paths(text: str) -> list[str]:
+    return [e.strip() for e in text.split(",") if e.strip()]
 
 
 def _seed(text: str) -> int:
@@ -153,6 +160,8 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
+    "signing_key": ("rtc_policy", "signing_key_file", str),
+    "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
 }
 

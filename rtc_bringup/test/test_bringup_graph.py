@@ -171,7 +171,15 @@ _NODE_MODULES = {
 _TOPIC_MODULES = {**_NODE_MODULES, "foxglove_server": "rtc_bringup.foxglove_channels"}
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"}])
+def test_key_arguments_reach_the_policy_and_the_executor():
+    specs = {s.name: s for s in build_graph({"signing_key": "/keys/policy.key",
+                                             "trusted_keys": "/keys/policy.pub, /keys/trusted/"}, PKG)}
+    assert specs["rtc_policy"].overrides["signing_key_file"] == "/keys/policy.key"
+    assert specs["rtc_executor"].overrides["trusted_keys"] == ["/keys/policy.pub", "/keys/trusted/"]
+
+
+@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"},
+                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):

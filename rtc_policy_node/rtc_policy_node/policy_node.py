@@ -42,6 +42,7 @@ from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from rtc_policy_node.core.chunk_admission import run_source
+from rtc_policy_node.core.chunk_signature import ChunkSigner, KeyFileError, load_private_key
 from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, InferenceScheduler, Phase, Plan,
                                                       SchedulerSettings)
 from rtc_policy_node.core.modes import GuidanceMode
@@ -122,6 +123,8 @@ PARAMETERS = (
                   "unseeded"),
     ParameterSpec("profiling", True, "record every /rtc/timing component (docs/profiling.md); print their table "
                   "at shutdown"),
+    ParameterSpec("signing_key_file", "", "Ed25519 private key (PEM, from rtc_keygen) that signs every chunk "
+                  "(docs/authentication.md); empty: chunks go unsigned"),
     *threshold_parameters(THRESHOLDS),
 )
 
@@ -171,6 +174,7 @@ class PolicyNode(Node):
         self.extra_latency_sequence_ms = [float(v) for v in p["extra_latency_sequence_ms"]]
         self.publish_priority = p["publish_priority"]
         self.noise_seed = p["noise_seed"]
+        self.signer = self._signer(p["signing_key_file"])
         self.device = p["device"]
         self.profiling = p["profiling"]
         self.thresholds = configure_thresholds(THRESHOLDS, p)
@@ -227,6 +231,16 @@ class PolicyNode(Node):
         self.diagnostics.add("inference", self._inference_report)
         self.tracer = tracer(self.get_name())
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
+
+    def _signer(self, key_file: str) -> ChunkSigner | None:
+        if not key_file:
+            return None
+        try:
+            signer = ChunkSigner(load_private_key(Path(key_file).expanduser()))
+        except KeyFileError as err:
+            raise ParameterError(f"parameter signing_key_file: {err}") from None
+        self.get_logger().info(f"signing chunks with key {signer.key_id} ({key_file})")
+        return signer
 
     def _load_policy(self, p: dict):
         """Heavy imports and loading, after every parameter was checked."""
@@ -373,6 +387,8 @@ class PolicyNode(Node):
             msg.prev_chunk_row = plan.prev_chunk_row if guided else 0
             msg.state_stamp = joint_state.header.stamp
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
+            if self.signer is not None:  # last: the signature covers every field above
+                msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
         with self._lock:
@@ -473,6 +489,7 @@ class PolicyNode(Node):
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
             "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,
             "policy": self.policy_path, "guidance_mode": self.guidance_mode, "last_error": last_error,
+            "signing_key_id": self.signer.key_id if self.signer else "(unsigned)",
             "delay_estimate_ticks": "" if estimate is None else estimate,
             "status_behind_ticks": self._status_behind_ticks,
         }

@@ -305,7 +305,9 @@ def test_bad_chunks_are_rejected_with_their_reason_and_cause_no_motion(processes
     log = processes.log(proc)
     assert all(f"rejected chunk {n}: {code}" in log for n, (code, _) in enumerate(bad, start=1))
 
-    peer.wait_for(lambda: "rejected_by_reason" in str(peer.diagnostics[-1]), "diagnostics", proc, processes)
+    # a report from after the last rejection (the key is in every report, empty before any)
+    peer.wait_for(lambda: all(f"{code}=1" in str(peer.diagnostics[-1:]) for code, _ in bad), "diagnostics", proc,
+                  processes)
     diag = peer.diagnostics[-1].status[0]
     values = {kv.key: kv.value for kv in diag.values}
     assert set(values["rejected_by_reason"].replace(" ", "").split(",")) == {f"{code}=1" for code, _ in bad}
@@ -330,6 +332,22 @@ def test_bad_parameter_is_named_and_exits_non_zero(processes):
     proc = processes.start(executor_args("mode:=sideways"), name="executor")
     assert proc.wait(timeout=WAIT_S) != 0
     assert "sideways" in processes.log(proc)
+
+
+def test_allow_unsigned_merges_unsigned_chunks_and_warns(processes, peer_factory, tmp_path):
+    from rtc_policy_node.core.chunk_signature import generate_key_pair
+
+    kid = generate_key_pair(tmp_path / "policy")[2]
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer, f"trusted_keys:=[{tmp_path}]", "allow_unsigned:=true")
+    peer.publish_chunk(1, peer.last_status().step, chunk_rows(20))
+    peer.wait_for(lambda: peer.statuses[-1].merged_count == 1, "the unsigned chunk merged", proc, processes)
+    peer.wait_for(lambda: "chunk_authentication" in str(peer.diagnostics[-1:]), "diagnostics", proc, processes)
+    status = peer.diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["chunk_authentication"] == f"keys {kid}, unsigned allowed"
+    assert _level(status) >= 1 and "allow_unsigned: chunks are not authenticated" in status.message
+    assert f"chunks must be signed by one of the keys ['{kid}'] (unsigned chunks allowed)" in processes.log(proc)
 
 
 def test_executor_module_does_not_import_torch():

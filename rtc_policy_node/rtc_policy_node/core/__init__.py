@@ -1,5 +1,5 @@
 """Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
-executor clock, seam metrics, command guard, chunk admission, the executor's decisions.
+executor clock, seam metrics, command guard, chunk signatures and admission, the executor's decisions.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -28,6 +28,8 @@ _EXPORTS = {
     "CommandGuard": "command_guard",
     "GuardLimits": "command_guard",
     "ChunkAdmission": "chunk_admission",
+    "ChunkSigner": "chunk_signature",
+    "ChunkVerifier": "chunk_signature",
     "ExecutorCore": "executor_core",
     "DelayEstimator": "delay",
     "ExecutorClock": "executor_clock",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
         RejectReason,
     )
     from rtc_policy_node.core.chunk_admission import ChunkAdmission
+    from rtc_policy_node.core.chunk_signature import ChunkSigner, ChunkVerifier
     from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
     from rtc_policy_node.core.delay import DelayEstimator
     from rtc_policy_node.core.executor_core import ExecutorCore
