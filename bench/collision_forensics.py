@@ -1,6 +1,6 @@
 """Why does a guided mode collide where unguided sampling does not? Pictures of the colliding episodes.
 
-    python bench/collision_forensics.py --mode identity --mode-candidates 0 --seed 7 --delay 6 \
+    python bench/collision_forensics.py --mode identity --first-chunk-guidance follow --seed 1001 --delay 4 \
         --episodes 60 --out docs/img
 
 Runs `rtc_sim_eval`'s episodes of one mode and, for every episode that ends on the obstacle, draws
@@ -26,8 +26,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rtc_policy_node.builtin_policy import default_checkpoint_path  # noqa: E402
 from rtc_policy_node.core import RTCGuidance, prefix_weights  # noqa: E402
+from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings  # noqa: E402
 from rtc_policy_node.core.mode_choice import leftover_disagreement  # noqa: E402
-from rtc_sim_eval.denoise_trace import RecordingGuidance  # noqa: E402
+from rtc_policy_node.denoise_trace import RecordingGuidance  # noqa: E402
+from rtc_sim_eval.latency_profiles import Fixed  # noqa: E402
 from rtc_sim_eval.plots import plot_denoising  # noqa: E402
 from rtc_sim_eval.rollout import LoopSettings, run_episode  # noqa: E402
 from rtc_sim_eval.sim_policy import SimPolicy  # noqa: E402
@@ -123,16 +125,19 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=60)
     parser.add_argument("--only", type=str, default="", help="comma-separated episode indices to run")
     parser.add_argument("--out", type=Path, default=Path("forensics"))
+    parser.add_argument("--first-chunk-guidance", default=SchedulerSettings.first_chunk_guidance,
+                        choices=FIRST_CHUNK_GUIDANCE, help="the scheduler's setting (follow: the collisions' cause)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     policy = RecordingPolicy(default_checkpoint_path())
-    settings = LoopSettings(mode_candidates=args.mode_candidates)
+    settings = LoopSettings(mode_candidates=args.mode_candidates,
+                            scheduler=SchedulerSettings(first_chunk_guidance=args.first_chunk_guidance))
     episodes = [int(e) for e in args.only.split(",")] if args.only else range(args.episodes)
     for episode in episodes:
         scene = sample_scene(np.random.default_rng([args.seed, episode]))
         policy.inferences = []
-        record = run_episode(policy, scene, args.mode, args.delay, settings, args.seed, episode)
+        record = run_episode(policy, scene, args.mode, Fixed(args.delay), settings, args.seed, episode)
         if not record.collided:
             continue
         print(f"episode {episode}: collision at tick {len(record.positions) - 2}; chunks merged at ticks "

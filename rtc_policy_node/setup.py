@@ -25,6 +25,7 @@ setup(
             "policy_node = rtc_policy_node.policy_node:main",
             "executor_node = rtc_policy_node.executor_node:main",
             "rtc_profile = rtc_policy_node.profile_tool:main",
+            "rtc_keygen = rtc_policy_node.keygen:main",
         ],
     },
 )

@@ -68,9 +68,13 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
+    Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
+    Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
+    Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
+             "chunks they signed; empty: no authentication"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
@@ -92,6 +96,13 @@ def _bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
 def _cameras(text: str) -> list[str]:
     entries = [e.strip() for e in text.split(",") if e.strip()]
     for entry in entries:
@@ -99,6 +110,10 @@ def _cameras(text: str) -> list[str]:
         if not sep or not name or not topic:
             raise ValueError(f"camera entry {entry!r} is not name=topic")
     return entries
+
+
+def _paths(text: str) -> list[str]:
+    return [e.strip() for e in text.split(",") if e.strip()]
 
 
 def _seed(text: str) -> int:
@@ -148,9 +163,12 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
     "cameras": ("rtc_policy", "camera_topics", _cameras),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
+    "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
+    "signing_key": ("rtc_policy", "signing_key_file", str),
+    "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
 }
 

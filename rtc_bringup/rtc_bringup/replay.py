@@ -3,8 +3,8 @@
 No ROS graph: the bag is read with rosbags and the policy is LeRobot's, loaded as the policy node
 loads it. Every recorded inference (an ActionChunk) is sampled again from what the policy node had
 at that moment, all of it in the bag: the image whose stamp is the chunk's stamp, the /joint_states
-message of `state_stamp`, the leftover (rows `prev_chunk_row`.. of chunk `prev_chunk_id`, as the
-policy's own output) and the delay it assumed, with the noise `chunk_noise(noise_seed, chunk_id)`.
+message of `state_stamp`, the leftover (`execution_horizon` rows from `prev_chunk_row` of chunk
+`prev_chunk_id`, as the policy's own output) and the delay it assumed, with the noise `chunk_noise(noise_seed, chunk_id)`.
 
 First the recorded mode is replayed, chunk after chunk, which rebuilds each chunk's model output
 (the leftovers of the next ones) and checks the replay is faithful: with the recorded policy, mode
@@ -289,8 +289,9 @@ class Replayer:
         from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
         self.policy_path = policy_path = policy_path or str(default_checkpoint_path())
+        horizon = max(inference.horizon for inference in recording.inferences)  # a chunk's own may be shorter
         self.policy = LeRobotPolicy(policy_path, device, GuidanceSettings(
-            first.mode, first.horizon, max_guidance_weight, schedule), task=task)
+            first.mode, horizon, max_guidance_weight, schedule), task=task)
         if self.policy.action_dim != len(first.joint_names):
             raise BagError(f"the bag's chunks have {len(first.joint_names)} joints {first.joint_names}; "
                            f"policy {policy_path} acts on {self.policy.action_dim}")
@@ -316,7 +317,7 @@ class Replayer:
         if output is None:
             raise LookupError(f"chunk {inference.chunk_id}: its leftover's chunk {inference.prev_chunk_id} "
                               "is not in the bag")
-        return output[inference.prev_chunk_row:]
+        return output[inference.prev_chunk_row:inference.prev_chunk_row + inference.horizon]
 
     def sample(self, inference: RecordedInference, observation: Observation, mode: str, delay: int,
                trace: bool = False):

@@ -42,7 +42,7 @@ def test_arguments_override_the_parameter_file_with_types():
     specs = {s.name: s for s in build_graph(
         {"sim": "false", "port": "/dev/ttyUSB0", "control_rate_hz": "100", "execution_horizon": "20",
          "guidance_mode": "identity", "executor_mode": "replace", "extra_latency_ms": "200",
-         "calibration_file": "/tmp/arm.json", "cameras": "front=/a/image,wrist=b/image",
+         "extra_latency_sequence_ms": "0,166.7,33", "calibration_file": "/tmp/arm.json", "cameras": "front=/a/image,wrist=b/image",
          "command_type": "trajectory", "robot_description": "false"}, PKG)}
     assert set(specs) == {"so100_driver", "rtc_policy", "rtc_executor"}
     assert specs["so100_driver"].overrides["port"] == "/dev/ttyUSB0"
@@ -52,6 +52,7 @@ def test_arguments_override_the_parameter_file_with_types():
                                                "command_type": "trajectory"}
     assert specs["rtc_policy"].overrides["execution_horizon"] == 20
     assert specs["rtc_policy"].overrides["extra_latency_ms"] == 200.0
+    assert specs["rtc_policy"].overrides["extra_latency_sequence_ms"] == [0.0, 166.7, 33.0]
     assert specs["rtc_policy"].overrides["calibration_file"] == "/tmp/arm.json"
     assert specs["rtc_policy"].overrides["camera_topics"] == ["front=/a/image", "wrist=b/image"]
 
@@ -185,7 +186,15 @@ _NODE_MODULES = {
 _TOPIC_MODULES = {**_NODE_MODULES, "foxglove_server": "rtc_bringup.foxglove_channels"}
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"}])
+def test_key_arguments_reach_the_policy_and_the_executor():
+    specs = {s.name: s for s in build_graph({"signing_key": "/keys/policy.key",
+                                             "trusted_keys": "/keys/policy.pub, /keys/trusted/"}, PKG)}
+    assert specs["rtc_policy"].overrides["signing_key_file"] == "/keys/policy.key"
+    assert specs["rtc_executor"].overrides["trusted_keys"] == ["/keys/policy.pub", "/keys/trusted/"]
+
+
+@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"},
+                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):

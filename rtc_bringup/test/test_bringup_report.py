@@ -15,7 +15,7 @@ from rtc_bringup.report import read_bag, summarize
 
 STATUS = "rtc_msgs/msg/ExecutorStatus"
 CHUNK = "rtc_msgs/msg/ActionChunk"
-NUMPY = {"float32": np.float32, "float64": np.float64}
+NUMPY = {"float32": np.float32, "float64": np.float64, "uint8": np.uint8}
 
 
 def make(store, msgtype: str, **values):

@@ -40,6 +40,8 @@ def reference_chunk() -> ActionChunk:
     msg.prev_chunk_row = 17
     msg.state_stamp.sec, msg.state_stamp.nanosec = 1_699_999_999, 987_654_321
     msg.noise_seed = 2**40 + 5
+    msg.key_id = "0123456789abcdef"
+    msg.signature = bytes(range(64))
     return msg
 
 
@@ -63,6 +65,8 @@ def as_dict(msg: ActionChunk) -> dict:
         "prev_chunk_row": msg.prev_chunk_row,
         "state_stamp": [msg.state_stamp.sec, msg.state_stamp.nanosec],
         "noise_seed": msg.noise_seed,
+        "key_id": msg.key_id,
+        "signature": list(msg.signature),
     }
 
 

@@ -9,9 +9,9 @@ depth 10) and /diagnostics (1 Hz). Names are relative: they follow the node's na
 
 Contract: nothing is commanded before a measured position is known; chunks arriving before then are
 rejected (not_ready). What merges and what each tick commands is decided by `core.ExecutorCore`:
-chunk admission (length, ids per source, one source followed, one merge per tick), the content
-contract, the command guard's checks and the queue's timing rules; a refused chunk is logged, counted
-and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
+chunk admission (the signature, with trusted_keys; length, ids per source, one source followed, one
+merge per tick), the content contract, the command guard's checks and the queue's timing rules; a
+refused chunk is logged, counted and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
 counts) and the command guard turns it, or on underrun the last command, into the command: every
 command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
 (`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it ticks at
@@ -51,6 +51,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from rtc_policy_node.core.action_queue import ActionQueue, MissedRows, PopResult
 from rtc_policy_node.core.chunk_admission import ChunkAdmission
+from rtc_policy_node.core.chunk_signature import ChunkVerifier, KeyFileError, load_public_key, public_key_files
 from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
 from rtc_policy_node.core.executor_core import ExecutorCore
 from rtc_policy_node.core.interpolation import InterpolationMode, Interpolator
@@ -118,6 +119,11 @@ PARAMETERS = (
     ParameterSpec("follow_one_source", True, "follow one chunk source at a time (ActionChunk.source)"),
     ParameterSpec("source_timeout_s", 2.0, "silence after which another source may take over", unit="s",
                   minimum=0.0, above_minimum=True),
+    # Authenticated chunks: docs/authentication.md.
+    ParameterSpec("trusted_keys", [], "Ed25519 public keys (PEM .pub files from rtc_keygen, or directories of "
+                  "them): only chunks signed by one of them merge; empty: chunks are not authenticated"),
+    ParameterSpec("allow_unsigned", False, "with trusted_keys: unsigned chunks merge too (WARN in /diagnostics "
+                  "while on); without trusted_keys every chunk merges unverified"),
     ParameterSpec("missed_tick_rows", MissedRows.DISCARD.value, "what happens to the rows of ticks the loop "
                   "missed: dropped, or played late", choices=tuple(m.value for m in MissedRows)),
     ParameterSpec("stall_hold_s", 0.25, "a stall this long or longer empties the queue: hold, wait for a "
@@ -156,9 +162,10 @@ class ExecutorNode(Node):
             raise ParameterError(f"command guard: {err}") from None
         self._queue = ActionQueue(len(joints), mode, missed_rows=p["missed_tick_rows"],
                                   stall_ticks=max(1, math.ceil(p["stall_hold_s"] * self._rate)))
+        self._verifier = self._chunk_verifier(p["trusted_keys"], p["allow_unsigned"])
         self._core = ExecutorCore(joints, self._queue, CommandGuard(limits),
                                   ChunkAdmission(p["max_chunk_length"], p["follow_one_source"],
-                                                 p["source_timeout_s"]), interpolator)
+                                                 p["source_timeout_s"], self._verifier), interpolator)
         if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
             self.get_logger().warning("no position limits for some joints (position_lower_limits / "
                                       "position_upper_limits): the guard bounds only their speed")
@@ -197,6 +204,26 @@ class ExecutorNode(Node):
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
         self._tracer = tracer(self.get_name())
+
+    def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool) -> ChunkVerifier:
+        try:
+            verifier = ChunkVerifier([load_public_key(f) for f in public_key_files(trusted_keys)], allow_unsigned)
+        except KeyFileError as err:
+            raise ParameterError(f"parameter trusted_keys: {err}") from None
+        log = self.get_logger()
+        if not verifier.enabled:
+            log.warning("no trusted_keys: chunks are not authenticated, any publisher can drive the arm")
+        else:
+            log.info(f"chunks must be signed by one of the keys {sorted(verifier.keys)}"
+                     + (" (unsigned chunks allowed)" if verifier.allow_unsigned else ""))
+        return verifier
+
+    def _authentication(self) -> str:
+        """What /diagnostics says about chunk authentication."""
+        if not self._verifier.enabled:
+            return "off (no trusted_keys)"
+        keys = ", ".join(sorted(self._verifier.keys))
+        return f"keys {keys}" + (", unsigned allowed" if self._verifier.allow_unsigned else "")
 
     # --- control thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -358,6 +385,8 @@ class ExecutorNode(Node):
             report.raise_to(Level.ERROR, "more rejected chunks than ticks: a flood (a second publisher, or a broken one)")
         if clamped > clamped_before:
             report.raise_to(Level.WARN, f"command guard clamped {clamped - clamped_before} commands")
+        if self._verifier.allow_unsigned:
+            report.raise_to(Level.WARN, "allow_unsigned: chunks are not authenticated")
         report.values = {
             **judged,
             "scheduling": str(self._scheduling or "starting"),
@@ -382,6 +411,7 @@ class ExecutorNode(Node):
             "guard_clamped_ticks": clamped,
             "guard_clamped_by_bound": ", ".join(f"{k}={v}" for k, v in sorted(clamped_by.items())),
             "guard_seam_clamps": self._core.seam_clamps,
+            "chunk_authentication": self._authentication(),
             "followed_source": self._core.admission.followed or "",
             "source_changes": self._core.admission.source_changes,
             "stalls": counters.stalls,

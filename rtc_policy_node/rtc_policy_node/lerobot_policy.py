@@ -221,6 +221,14 @@ class LeRobotPolicy:
         return padded
 
 
+def chunk_extra_latency_ms(fixed_ms: float, sequence_ms: list[float], chunk_id: int) -> float:
+    """The latency added to chunk `chunk_id` (ids from 1): `fixed_ms` plus the sequence's element for
+    it, the sequence taken cyclically, so a recorded or drawn latency profile repeats chunk by chunk."""
+    if not sequence_ms:
+        raise ValueError("the extra latency sequence is empty: give at least one value ([0.0]: none)")
+    return fixed_ms + sequence_ms[(chunk_id - 1) % len(sequence_ms)]
+
+
 def emulate_latency(extra_latency_ms: float, started: float) -> None:
     """Sleep until `extra_latency_ms` after `started` (monotonic seconds) has passed."""
     remaining = started + extra_latency_ms / 1000.0 - time.monotonic()

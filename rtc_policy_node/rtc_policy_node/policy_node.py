@@ -42,7 +42,9 @@ from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from rtc_policy_node.core.chunk_admission import run_source
-from rtc_policy_node.core.inference_scheduler import InferenceScheduler, Phase, Plan, SchedulerSettings
+from rtc_policy_node.core.chunk_signature import ChunkSigner, KeyFileError, load_private_key
+from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, InferenceScheduler, Phase, Plan,
+                                                      SchedulerSettings)
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -97,6 +99,9 @@ PARAMETERS = (
                   "or executor status pause inference", unit="s", minimum=0.0, above_minimum=True),
     ParameterSpec("extra_latency_ms", 0.0, "added latency, emulating a larger model on this machine", unit="ms",
                   minimum=0.0),
+    ParameterSpec("extra_latency_sequence_ms", [0.0], "added to extra_latency_ms chunk by chunk, cyclically (chunk "
+                  "n takes element (n - 1) mod length): a jittering or spiking latency profile "
+                  "(bench/graph_seams.py --latency draws one)", unit="ms", minimum=0.0, non_empty=True),
     ParameterSpec("delay_window", _defaults.delay_window, "chunks the delay estimate looks back over", minimum=1),
     ParameterSpec("delay_warmup", _defaults.delay_warmup, "first chunks left out of the delay estimate "
                   "(cold start)", minimum=0),
@@ -104,6 +109,10 @@ PARAMETERS = (
                   unit="ticks", minimum=0),
     ParameterSpec("delay_percentile", _defaults.delay_percentile, "statistic of the delay window: 0 the "
                   "maximum, else this percentile", minimum=0.0, maximum=100.0),
+    ParameterSpec("first_chunk_guidance", _defaults.first_chunk_guidance, "how the chunk after the first one "
+                  "after start or rest follows it: executed = only over the rows run before the new chunk "
+                  "arrives (smooth seam, the rest free), free = not at all (a jump), follow = like any leftover "
+                  "(docs/builtin_policy.md, guidance and the obstacle)", choices=FIRST_CHUNK_GUIDANCE),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -114,6 +123,8 @@ PARAMETERS = (
                   "unseeded"),
     ParameterSpec("profiling", True, "record every /rtc/timing component (docs/profiling.md); print their table "
                   "at shutdown"),
+    ParameterSpec("signing_key_file", "", "Ed25519 private key (PEM, from rtc_keygen) that signs every chunk "
+                  "(docs/authentication.md); empty: chunks go unsigned"),
     *threshold_parameters(THRESHOLDS),
 )
 
@@ -155,12 +166,15 @@ class PolicyNode(Node):
         settings = SchedulerSettings(
             trigger_remaining=p["trigger_remaining"], observation_timeout_s=p["observation_timeout_s"],
             delay_window=p["delay_window"], delay_warmup=p["delay_warmup"],
-            delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"])
+            delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"],
+            first_chunk_guidance=p["first_chunk_guidance"])
         self.guidance_mode = p["guidance_mode"]
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]
+        self.extra_latency_sequence_ms = [float(v) for v in p["extra_latency_sequence_ms"]]
         self.publish_priority = p["publish_priority"]
         self.noise_seed = p["noise_seed"]
+        self.signer = self._signer(p["signing_key_file"])
         self.device = p["device"]
         self.profiling = p["profiling"]
         self.thresholds = configure_thresholds(THRESHOLDS, p)
@@ -217,6 +231,16 @@ class PolicyNode(Node):
         self.diagnostics.add("inference", self._inference_report)
         self.tracer = tracer(self.get_name())
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
+
+    def _signer(self, key_file: str) -> ChunkSigner | None:
+        if not key_file:
+            return None
+        try:
+            signer = ChunkSigner(load_private_key(Path(key_file).expanduser()))
+        except KeyFileError as err:
+            raise ParameterError(f"parameter signing_key_file: {err}") from None
+        self.get_logger().info(f"signing chunks with key {signer.key_id} ({key_file})")
+        return signer
 
     def _load_policy(self, p: dict):
         """Heavy imports and loading, after every parameter was checked."""
@@ -310,7 +334,7 @@ class PolicyNode(Node):
                     self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
     def _infer(self, plan: Plan, joint_state: JointState, images: dict, woken_at: float) -> None:
-        from rtc_policy_node.lerobot_policy import emulate_latency
+        from rtc_policy_node.lerobot_policy import chunk_extra_latency_ms, emulate_latency
 
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
@@ -333,7 +357,9 @@ class PolicyNode(Node):
                             self.policy.action_dim) if seeded else None
         chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise)
         t_model = time.monotonic()
-        emulate_latency(self.extra_latency_ms, t_pre)
+        extra_latency_ms = chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
+                                                  self.scheduler.next_chunk_id())
+        emulate_latency(extra_latency_ms, t_pre)
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
@@ -347,7 +373,8 @@ class PolicyNode(Node):
             msg.source = self.source
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
-            msg.execution_horizon = self.execution_horizon
+            # the leftover rows guidance followed (fewer than the parameter's after a first chunk: scheduler)
+            msg.execution_horizon = min(self.execution_horizon, len(plan.leftover)) if guided else self.execution_horizon
             msg.guidance_mode = self.guidance_mode
             msg.prev_chunk_id = plan.prev_chunk_id if guided else 0
             msg.joint_names = self.joints
@@ -356,11 +383,12 @@ class PolicyNode(Node):
             msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
             msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
-            # what an offline replay needs: the leftover's first row (chunks of one policy have one
-            # length), the state's stamp, the noise's seed
-            msg.prev_chunk_row = len(chunk.model_output) - len(plan.leftover) if guided else 0
+            # what an offline replay needs: the leftover's first row, the state's stamp, the noise's seed
+            msg.prev_chunk_row = plan.prev_chunk_row if guided else 0
             msg.state_stamp = joint_state.header.stamp
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
+            if self.signer is not None:  # last: the signature covers every field above
+                msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
         with self._lock:
@@ -389,7 +417,7 @@ class PolicyNode(Node):
         timing.image_wait_ms = _age_ms(start_ns, image_arrival_ns)
         timing.joint_state_age_ms = _age_ms(start_ns, js_ns)
         timing.trigger_wait_ms = _ms(t_start - woken_at)
-        timing.extra_latency_ms = float(self.extra_latency_ms)
+        timing.extra_latency_ms = float(extra_latency_ms)
         timing.inference_delay = plan.delay
         timing.last_d_real = self._last_d_real()
         timing.execution_horizon = self.execution_horizon
@@ -413,7 +441,7 @@ class PolicyNode(Node):
         span("get_actions.policy_inference", inference_start, inference_start + int(timing.policy_inference_ms * 1e6),
              chunk_id, step)
         span("rtc.guidance", inference_start, inference_start + int(guidance_s * 1e9), chunk_id, step)  # its share
-        if self.extra_latency_ms > 0:
+        if timing.extra_latency_ms > 0:
             span("emulated_latency", model, sampled, chunk_id, step)
         span("get_actions.postprocessing", post - int(timing.postprocessing_ms * 1e6), post, chunk_id, step)
         span("chunk.publish", post, published, chunk_id, step)
@@ -461,6 +489,7 @@ class PolicyNode(Node):
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
             "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,
             "policy": self.policy_path, "guidance_mode": self.guidance_mode, "last_error": last_error,
+            "signing_key_id": self.signer.key_id if self.signer else "(unsigned)",
             "delay_estimate_ticks": "" if estimate is None else estimate,
             "status_behind_ticks": self._status_behind_ticks,
         }

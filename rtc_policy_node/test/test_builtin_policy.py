@@ -17,7 +17,7 @@ from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, cosine_basis
 from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
 from rtc_policy_node.core.mode_choice import candidate_noises, leftover_disagreement
-from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, emulate_latency
+from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, chunk_extra_latency_ms, emulate_latency
 
 MODES = ("off", "identity", "vjp", "prefix")
 
@@ -128,6 +128,14 @@ def test_extra_latency_sleeps_the_rest_of_the_budget(monkeypatch: pytest.MonkeyP
     emulate_latency(120.0, started=10.0)
     emulate_latency(20.0, started=10.0)
     assert slept == [pytest.approx(0.07)]
+
+
+def test_a_latency_sequence_is_added_chunk_by_chunk_cyclically() -> None:
+    sequence = [0.0, 300.0, 50.0]
+    assert [chunk_extra_latency_ms(10.0, sequence, chunk_id) for chunk_id in range(1, 6)] == [10.0, 310.0, 60.0,
+                                                                                                10.0, 310.0]
+    with pytest.raises(ValueError, match="empty"):
+        chunk_extra_latency_ms(10.0, [], 1)
 
 
 def _edit_config(path: Path, **fields) -> None:

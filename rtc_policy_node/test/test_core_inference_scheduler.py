@@ -59,7 +59,7 @@ def test_start_up_waits_for_every_input_and_for_the_chunk_readers():
 
 
 def test_trigger_remaining_counts_the_ticks_run_since_the_status():
-    s = scheduler(trigger_remaining=10)
+    s = scheduler(trigger_remaining=10, first_chunk_guidance="follow")
     feed(s, Status(step=0), 0.0)
     plan = s.decide(0.0)
     s.on_published(plan, np.zeros((50, 2)), 0.0, 0.1)
@@ -209,3 +209,38 @@ def test_input_ages_are_seconds_since_each_input_arrived():
     assert s.input_ages(5.0) == {CAMERA: float("inf")}
     s.on_input(CAMERA, 4.25)
     assert s.input_ages(5.0) == {CAMERA: 0.75}
+
+
+def chunk_after(s: InferenceScheduler, plan, step: int, now: float):
+    """Publish `plan`'s chunk (50 rows), have the executor merge it at `step` and run it down to the
+    trigger; the next plan."""
+    chunk_id = s.on_published(plan, np.zeros((50, 2)), now, now + T)
+    merged_count = chunk_id
+    feed(s, Status(step=step, active_chunk_id=chunk_id, remaining=50, merged_count=merged_count, last_d_real=1),
+         step * T)
+    trigger = step + 50 - s.settings.trigger_remaining
+    feed(s, Status(step=trigger, active_chunk_id=chunk_id, index_in_chunk=trigger - step,
+                   remaining=s.settings.trigger_remaining, merged_count=merged_count, last_d_real=1), trigger * T)
+    return s.decide(trigger * T), trigger
+
+
+@pytest.mark.parametrize("guidance, rows", [("executed", 2), ("free", None), ("follow", 50 - 25)])
+def test_the_chunk_after_the_first_after_rest_follows_it_as_configured(guidance: str, rows: int | None):
+    # The first chunk had no motion to continue. "executed": the second follows only the rows the arm
+    # runs before it arrives (the delay estimate, 2 here: d_real 1 + the margin); "free": none of it;
+    # "follow": its whole leftover. The third follows the second in every case.
+    s = scheduler(first_chunk_guidance=guidance, delay_warmup=0)
+    feed(s, Status(step=0), 0.0)
+    first = s.decide(0.0)
+    assert first.leftover is None and not first.in_motion
+    second, step = chunk_after(s, first, 1, T)
+    assert second.in_motion
+    assert (None if second.leftover is None else len(second.leftover)) == rows
+    assert (second.prev_chunk_id, second.prev_chunk_row) == ((0, 0) if rows is None else (1, 25))  # row at the trigger
+    third, _ = chunk_after(s, second, step + 2, (step + 1) * T)
+    assert third.leftover is not None and len(third.leftover) == 25 and third.prev_chunk_id == 2
+
+
+def test_first_chunk_guidance_must_be_known():
+    with pytest.raises(ValueError, match="first_chunk_guidance must be one of executed, free, follow"):
+        SchedulerSettings(first_chunk_guidance="sometimes")

@@ -14,20 +14,22 @@ def test_leftover_is_the_active_chunk_from_the_reported_row():
     history = ChunkHistory(keep=2)
     first = np.arange(10.0).reshape(5, 2)
     assert history.last_id == 0
-    first_id = history.add(first)
+    first_id = history.add(first, in_motion=False)
     first[:] = -1  # the history keeps its own copy
     assert first_id == 1 and history.last_id == 1
     assert np.array_equal(history.leftover(1, 3), np.arange(6.0, 10.0).reshape(2, 2))
     assert history.leftover(1, 5) is None  # used up
     assert history.leftover(7, 0) is None  # not ours
+    assert not history.in_motion(1) and not history.in_motion(7)
 
 
 def test_old_chunks_are_forgotten():
     history = ChunkHistory(keep=2)
-    ids = [history.add(np.zeros((3, 1))) for _ in range(3)]
+    ids = [history.add(np.zeros((3, 1)), in_motion=True) for _ in range(3)]
     assert ids == [1, 2, 3]
     assert history.leftover(1, 0) is None
     assert history.leftover(2, 0) is not None and history.leftover(3, 0) is not None
+    assert history.in_motion(3) and not history.in_motion(1)  # forgotten: unknown
 
 
 def test_joint_vector_matches_by_name_not_position():

@@ -58,6 +58,7 @@ class FakeExecutor:
         self.policy_state = ""  # message of the policy node's latest diagnostic status
         self.policy_level = -1  # and its level
         self.camera_on = True  # publish images with the joint states
+        self.d_real = 0  # the d_real every status reports for the last merge
         self.lock = threading.Lock()
         self.chunks: list[tuple[object, int]] = []  # (message, step at arrival)
         self.due: list[tuple[int, int]] = []         # (ROS time ns, step): when each status was due
@@ -82,6 +83,16 @@ class FakeExecutor:
                 self.policy_state = status.message
                 self.policy_level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
 
+    def diagnosed(self, level: int, *words: str, proc, processes) -> None:
+        """Wait until the policy node's status has `level` and a message with every word."""
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline:
+            if self.policy_level == level and all(w in self.policy_state for w in words):
+                return
+            assert proc.poll() is None, "policy node died:\n" + processes.log(proc)
+            time.sleep(0.05)
+        pytest.fail(f"no level {level} with {words}; last: {self.policy_level} {self.policy_state!r}")
+
     def _tick_loop(self) -> None:
         deadline = time.monotonic()
         while not self._stop.is_set():
@@ -105,6 +116,7 @@ class FakeExecutor:
         status = self._status_type(control_rate_hz=RATE_HZ, step=self._step, mode="rtc")
         status.header.stamp = self.node.get_clock().now().to_msg()
         status.merged_count = len(self.chunks)
+        status.last_d_real = self.d_real
         if self.chunks:  # the last chunk that arrived is the active one
             active = self.chunks[-1][0]
             row = self._step - active.source_step
@@ -152,9 +164,10 @@ def test_late_statuses_neither_delay_the_trigger_nor_anchor_the_chunk_in_the_pas
     # policy must start on time (the last status said 43 remaining, but the executor kept ticking)
     # and its chunk must be meant for the tick the executor was at when the inference started, not
     # for a status that arrived late: otherwise the delay it promises is short by the staleness.
+    # (first_chunk_guidance follow: the second chunk follows the first's whole leftover, whose row is checked.)
     fake = FakeExecutor(stall_rows=range(8, 18))
     try:
-        proc = processes.start(policy_args(), name="policy_node")
+        proc = processes.start(policy_args("first_chunk_guidance:=follow"), name="policy_node")
         chunks = fake.wait_for_chunks(2, proc, processes)
         (first, _), (second, arrived) = chunks[0], chunks[1]
         assert second.prev_chunk_id == first.chunk_id, "the second chunk was not guided by the first"
@@ -195,20 +208,32 @@ def test_a_silent_camera_raises_the_level_by_its_thresholds_and_it_recovers(proc
         proc = processes.start(policy_args(), name="policy_node")
         fake.wait_for_chunks(1, proc, processes)
 
-        def diagnosed(level: int, *words: str) -> None:
-            deadline = time.monotonic() + 20.0
-            while time.monotonic() < deadline:
-                if fake.policy_level == level and all(w in fake.policy_state for w in words):
-                    return
-                assert proc.poll() is None, "policy node died:\n" + processes.log(proc)
-                time.sleep(0.05)
-            pytest.fail(f"no level {level} with {words}; last: {fake.policy_level} {fake.policy_state!r}")
-
-        diagnosed(Level.OK, "running")
+        fake.diagnosed(Level.OK, "running", proc=proc, processes=processes)
         fake.camera_on = False
-        diagnosed(Level.ERROR, "paused: no recent message on /camera/front/image_raw",
-                  "observation_age_ms", "paused_s")
+        fake.diagnosed(Level.ERROR, "paused: no recent message on /camera/front/image_raw",
+                       "observation_age_ms", "paused_s", proc=proc, processes=processes)
         fake.camera_on = True
-        diagnosed(Level.OK, "running")
+        fake.diagnosed(Level.OK, "running", proc=proc, processes=processes)
+    finally:
+        fake.close()
+
+
+def test_a_delay_beyond_the_execution_horizon_raises_the_level_and_it_recovers(processes):
+    # The executor reports d_real = 40 ticks for every merge, more than the execution horizon (25):
+    # the delay estimate follows, delay_over_horizon crosses 1.0 (ERROR); back to 2 ticks, the
+    # estimate's window (2 chunks here) forgets the slow ones and the level is OK again.
+    from rtc_runtime.diagnostics import Level
+
+    fake = FakeExecutor(stall_rows=range(0))
+    try:
+        proc = processes.start(policy_args("delay_window:=2", "delay_warmup:=0", "execution_horizon:=25"),
+                               name="policy_node")
+        fake.wait_for_chunks(1, proc, processes)
+        fake.d_real = 2
+        fake.diagnosed(Level.OK, "running", proc=proc, processes=processes)
+        fake.d_real = 40
+        fake.diagnosed(Level.ERROR, "delay_over_horizon", proc=proc, processes=processes)
+        fake.d_real = 2
+        fake.diagnosed(Level.OK, "running", proc=proc, processes=processes)
     finally:
         fake.close()

@@ -24,7 +24,8 @@ class ParameterSpec:
     """One parameter: name, default (its type is the parameter's type), unit, meaning and limits.
 
     choices: the allowed values (strings, or each element of a string list);
-    minimum / maximum: inclusive bounds of a number; above_minimum: the bound is exclusive;
+    minimum / maximum: inclusive bounds of a number (of each element of a number list); above_minimum:
+    the bound is exclusive;
     non_empty: a string or list that may not be empty; unique: a list without repeats.
     An empty list default is a string list (rclpy cannot infer the type of []).
     """
@@ -45,10 +46,10 @@ class ParameterSpec:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
                 raise self._error(value, "a finite number")
-            low_ok = self.minimum is None or (value > self.minimum if self.above_minimum else value >= self.minimum)
-            high_ok = self.maximum is None or value <= self.maximum
-            if not (low_ok and high_ok):
+            if not self._within(value):
                 raise self._error(value, self._range())
+        if isinstance(value, (list, tuple)) and not all(self._within(v) for v in value if isinstance(v, (int, float))):
+            raise self._error(value, self._range() + " for each element")  # (NaN is within no bound)
         if self.non_empty and (value is None or len(value) == 0):
             raise ParameterError(f"parameter {self.name} is required: {self.description}")
         if self.unique and len(set(value)) != len(value):
@@ -59,6 +60,10 @@ class ParameterSpec:
             if bad:
                 raise self._error(value, "one of " + ", ".join(map(str, self.choices)))
         return value
+
+    def _within(self, number: float) -> bool:
+        low_ok = self.minimum is None or (number > self.minimum if self.above_minimum else number >= self.minimum)
+        return low_ok and (self.maximum is None or number <= self.maximum)
 
     def _range(self) -> str:
         low = "" if self.minimum is None else (f"> {self.minimum:g}" if self.above_minimum else f">= {self.minimum:g}")

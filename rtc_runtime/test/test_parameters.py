@@ -13,6 +13,7 @@ SPECS = (
     ParameterSpec("joint_names", [], "the arm's joints", non_empty=True, unique=True),
     ParameterSpec("priority", 50, "SCHED_FIFO priority", minimum=11, maximum=99),
     ParameterSpec("realtime", True, "ask for SCHED_FIFO"),
+    ParameterSpec("latencies_ms", [0.0], "added latency per chunk", unit="ms", minimum=0.0, non_empty=True),
 )
 
 
@@ -24,6 +25,9 @@ SPECS = (
     ("joint_names", [], "is required: the arm's joints"),
     ("joint_names", ["a", "a"], "without repeats"),
     ("priority", 5, ">= 11 and <= 99"),
+    ("latencies_ms", [10.0, -1.0], ">= 0 for each element"),
+    ("latencies_ms", [math.nan], ">= 0 for each element"),
+    ("latencies_ms", [], "is required"),
 ])
 def test_a_bad_value_names_the_parameter_and_what_is_allowed(name, value, says):
     with pytest.raises(ParameterError, match=name) as error:
@@ -32,7 +36,8 @@ def test_a_bad_value_names_the_parameter_and_what_is_allowed(name, value, says):
 
 
 def test_good_values_pass_unchanged():
-    values = {"rate_hz": 100.0, "mode": "append", "joint_names": ["a", "b"], "priority": 11, "realtime": False}
+    values = {"rate_hz": 100.0, "mode": "append", "joint_names": ["a", "b"], "priority": 11, "realtime": False,
+              "latencies_ms": [0.0, 200.0]}
     assert validate(SPECS, dict(values)) == values
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from rtc_policy_node.builtin_policy import default_checkpoint_path
 from rtc_policy_node.core import RTCGuidance
-from rtc_policy_node.core.inference_scheduler import SchedulerSettings
+from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
 
@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="start an inference when the executor has this many actions left (node parameter)")
     parser.add_argument("--delay-margin-ticks", type=int, default=SchedulerSettings.delay_margin_ticks,
                         help="ticks added to the delay estimate (node parameter)")
+    parser.add_argument("--first-chunk-guidance", default=SchedulerSettings.first_chunk_guidance,
+                        choices=FIRST_CHUNK_GUIDANCE, help="how the chunk after the first after rest follows it "
+                        "(node parameter first_chunk_guidance)")
     parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
     parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
     parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
@@ -122,7 +125,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     settings = LoopSettings(
         max_ticks=args.max_ticks,
         scheduler=SchedulerSettings(trigger_remaining=args.trigger_remaining,
-                                    delay_margin_ticks=args.delay_margin_ticks),
+                                    delay_margin_ticks=args.delay_margin_ticks,
+                                    first_chunk_guidance=args.first_chunk_guidance),
         guidance_horizon=args.guidance_horizon,
         max_guidance_weight=args.max_guidance_weight,
         schedule=args.schedule,

@@ -257,23 +257,27 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) ->
     assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
 
 
+def _level_becomes(peer: Peer, level: int, words: tuple[str, ...], processes, proc) -> None:
+    """Wait until the driver's latest bus status has `level` and a message with every word."""
+    def seen() -> bool:
+        with peer.lock:
+            message = peer.messages[-1] if peer.messages else ""
+            return bool(peer.levels) and peer.levels[-1] == level and all(w in message for w in words)
+    assert peer.wait_for(seen, 10.0), (level, words, peer.messages[-3:], processes.log(proc)[-2000:])
+
+
 def test_bus_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer: Peer,
                                                                     bus_emulator: ServoBusEmulator) -> None:
     """Temperature, voltage and servo error bits each raise the level by their threshold, and the level
-    is OK again once the value is back. The bus counter thresholds are off here: on a loaded machine
-    the emulator (in this process) misses reply deadlines by the dozen per second, so no count
-    separates an injected fault from the load; their rule is tested in rtc_runtime's test_diagnostics."""
+    is OK again once the value is back. The bus counter thresholds are off here (a loaded machine's
+    own misses would interleave with these steps); the next test drives them."""
     proc = _start_driver(processes, bus_emulator, *(f"threshold.bus_{what}_in_period.{level}:=-1.0"
                                                     for what in ("errors", "retries", "timeouts")
                                                     for level in ("warn", "error")))
     assert peer.wait_for_driver(30.0), processes.log(proc)
 
     def level_becomes(level: int, *words: str) -> None:
-        def seen() -> bool:
-            with peer.lock:
-                message = peer.messages[-1] if peer.messages else ""
-                return bool(peer.levels) and peer.levels[-1] == level and all(w in message for w in words)
-        assert peer.wait_for(seen, 10.0), (level, words, peer.messages[-3:], processes.log(proc)[-2000:])
+        _level_becomes(peer, level, words, processes, proc)
 
     def set_register(motor_id: int, name: str, value: int) -> None:
         with bus_emulator.lock:
@@ -296,4 +300,38 @@ def test_bus_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, p
     level_becomes(DiagnosticStatus.WARN, "servos_with_error_bits 1 >= 1", "OVERHEAT")
     bus_emulator.set_error_bits(3, 0)
     level_becomes(DiagnosticStatus.OK)
+    assert processes.stop(proc, signal.SIGTERM) == 0, processes.log(proc)
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("corrupt_replies", ("bus_errors_in_period", "bus_retries_in_period")),
+    ("drop_replies", ("bus_timeouts_in_period", "bus_retries_in_period")),
+])
+def test_bus_counter_thresholds_raise_the_level_and_it_recovers(processes, peer: Peer, bus_emulator: ServoBusEmulator,
+                                                                fault: str, words: tuple[str, ...]) -> None:
+    """One reply in every cycle corrupted (checksum) or dropped for 3 s: each costs a retry, which
+    succeeds, so the arm keeps moving, and the counts per report cross their WARN bounds; once the
+    faults stop the level is OK again. The bounds (20 per period) sit above what a loaded test
+    machine's emulator misses on its own, the faults (about 100 per second) far above them."""
+    bounds = [f"threshold.bus_{what}_in_period.{level}:={value}" for what in ("errors", "retries", "timeouts")
+              for level, value in (("warn", 20.0), ("error", -1.0))]
+    proc = _start_driver(processes, bus_emulator, *bounds)
+    assert peer.wait_for_driver(30.0), processes.log(proc)
+    _level_becomes(peer, DiagnosticStatus.OK, (), processes, proc)
+    inject = getattr(bus_emulator, fault)
+    stop = threading.Event()
+
+    def faults() -> None:
+        while not stop.wait(0.01):
+            inject(1)
+
+    thread = threading.Thread(target=faults, daemon=True)
+    thread.start()
+    try:
+        _level_becomes(peer, DiagnosticStatus.WARN, words, processes, proc)
+    finally:
+        stop.set()
+        thread.join()
+    _level_becomes(peer, DiagnosticStatus.OK, (), processes, proc)
+    assert proc.poll() is None, "a retried fault must not end the driver:\n" + processes.log(proc)
     assert processes.stop(proc, signal.SIGTERM) == 0, processes.log(proc)

@@ -1,6 +1,6 @@
 """Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
-executor clock, seam metrics, command guard, chunk admission, the executor's decisions, interpolated
-control.
+executor clock, seam metrics, command guard, chunk signatures and admission, the executor's decisions,
+interpolated control.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -29,6 +29,8 @@ _EXPORTS = {
     "CommandGuard": "command_guard",
     "GuardLimits": "command_guard",
     "ChunkAdmission": "chunk_admission",
+    "ChunkSigner": "chunk_signature",
+    "ChunkVerifier": "chunk_signature",
     "ExecutorCore": "executor_core",
     "Interpolator": "interpolation",
     "InterpolationMode": "interpolation",
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         RejectReason,
     )
     from rtc_policy_node.core.chunk_admission import ChunkAdmission
+    from rtc_policy_node.core.chunk_signature import ChunkSigner, ChunkVerifier
     from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
     from rtc_policy_node.core.delay import DelayEstimator
     from rtc_policy_node.core.executor_core import ExecutorCore

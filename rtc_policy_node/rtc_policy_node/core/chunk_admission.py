@@ -2,6 +2,9 @@
 
 One policy drives the arm at a time. A chunk is refused, with a reason code, when:
 
+- `unsigned`, `unknown_key`, `bad_signature`, `replay`: with trusted keys, it is not signed by one of
+  them, or is a signed chunk seen before (`chunk_signature`; checked first, so nothing else about a
+  chunk of unknown origin is looked at);
 - `too_long`: it has more rows than `max_length` (one chunk must not queue minutes of motion);
 - `bad_id`: its id is 0 (the message spec reserves it for "none") or not above the last id
   merged from the same source (ids increase strictly per source);
@@ -22,6 +25,8 @@ import secrets
 import threading
 from collections import Counter, OrderedDict
 from typing import NamedTuple
+
+from rtc_policy_node.core.chunk_signature import UNSIGNED, ChunkVerifier, SignedFields
 
 TOO_LONG = "too_long"
 BAD_ID = "bad_id"
@@ -45,7 +50,8 @@ class Refusal(NamedTuple):
 
 
 class ChunkAdmission:
-    def __init__(self, max_length: int, follow_one_source: bool = True, source_timeout_s: float = 2.0) -> None:
+    def __init__(self, max_length: int, follow_one_source: bool = True, source_timeout_s: float = 2.0,
+                 verifier: ChunkVerifier | None = None) -> None:
         if max_length < 1:
             raise ValueError(f"max_chunk_length must be >= 1, got {max_length}")
         if not source_timeout_s > 0:
@@ -53,6 +59,7 @@ class ChunkAdmission:
         self.max_length = int(max_length)
         self.follow_one_source = bool(follow_one_source)
         self.source_timeout_s = float(source_timeout_s)
+        self.verifier = verifier or ChunkVerifier(())  # no trusted keys: chunks are not authenticated
         self._lock = threading.Lock()
         self._last_ids: OrderedDict[str, int] = OrderedDict()
         self._followed: str | None = None
@@ -61,10 +68,14 @@ class ChunkAdmission:
         self.refused: Counter[str] = Counter()
         self.source_changes = 0
 
-    def admit(self, source: str, chunk_id: int, length: int, now_s: float) -> Refusal | None:
-        """Judge one chunk (`now_s`: a monotonic clock, seconds); a refusal is counted."""
+    def admit(self, source: str, chunk_id: int, length: int, now_s: float,
+              signed: SignedFields | None = None) -> Refusal | None:
+        """Judge one chunk (`now_s`: a monotonic clock, seconds); a refusal is counted. `signed`: the
+        whole chunk, whose signature is verified when keys are trusted (None counts as unsigned)."""
+        refusal = self._authenticity(signed)  # outside the lock: control ticks never wait for a verification
         with self._lock:
-            refusal = self._refusal(source, int(chunk_id), int(length), now_s)
+            if refusal is None:
+                refusal = self._refusal(source, int(chunk_id), int(length), now_s)
             if refusal is not None:
                 self.refused[refusal.code] += 1
             return refusal
@@ -83,6 +94,14 @@ class ChunkAdmission:
             while len(self._last_ids) > SOURCES_KEPT:
                 self._last_ids.popitem(last=False)
             self._pending.add(source)
+
+    def _authenticity(self, signed: SignedFields | None) -> Refusal | None:
+        if not self.verifier.enabled:
+            return None
+        if signed is None:
+            return None if self.verifier.allow_unsigned else Refusal(UNSIGNED, "no chunk fields to verify")
+        verdict = self.verifier.refusal(signed)
+        return None if verdict is None else Refusal(*verdict)
 
     def _refusal(self, source: str, chunk_id: int, length: int, now_s: float) -> Refusal | None:
         if length > self.max_length:

@@ -1,17 +1,17 @@
 """Everything the executor decides, without ROS: which chunk merges, and what each tick commands.
 
-A chunk goes through, in order: admission (length, ids per source, one source followed, one merge
-per tick: `chunk_admission`), the content contract (`chunk_contract`), the command guard's chunk
-check (rows beyond the limits or steps beyond max_step by more than the tolerance: `limits`,
-`step`), then the action queue's merge with the guard's seam check (`step`) and its timing rules
-(`future`, `stale`, `out_of_order`, `pre_stall`). The first refusal names the reason; a refused
-chunk moves nothing. Each policy tick pops one row (after the ticks the loop missed) and the guard
-turns it, or on underrun the last command, into the command: whatever the source of a row, the command
-is inside the guard's envelope. With interpolation N (`core.interpolation`) the executor ticks N times
-per policy tick: the first sub-tick pops the row and starts a segment toward the next queued one, and
-every sub-tick commands the segment's point, through the guard (whose bounds are then per sub-tick). Queue steps,
-d_real and merges stay in policy ticks. The node wires this to topics and threads and reports its
-counters.
+A chunk goes through, in order: admission (its signature when keys are trusted, length, ids per
+source, one source followed, one merge per tick: `chunk_admission`), the content contract
+(`chunk_contract`), the command guard's chunk check (rows beyond the limits or steps beyond max_step
+by more than the tolerance: `limits`, `step`), then the action queue's merge with the guard's seam
+check (`step`) and its timing rules (`future`, `stale`, `out_of_order`, `pre_stall`). The first
+refusal names the reason; a refused chunk moves nothing. Each policy tick pops one row (after the
+ticks the loop missed) and the guard turns it, or on underrun the last command, into the command:
+whatever the source of a row, the command is inside the guard's envelope. With interpolation N
+(`core.interpolation`) the executor ticks N times per policy tick: the first sub-tick pops the row
+and starts a segment toward the next queued one, and every sub-tick commands the segment's point,
+through the guard (whose bounds are then per sub-tick). Queue steps, d_real and merges stay in
+policy ticks. The node wires this to topics and threads and reports its counters.
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ class ExecutorCore:
     def receive(self, chunk: Chunk, now_s: float) -> Decision:
         """Judge and merge one chunk (`now_s`: monotonic seconds, for the source timeout)."""
         source = str(getattr(chunk, "source", ""))
-        refusal = self.admission.admit(source, chunk.chunk_id, chunk.length, now_s)
+        refusal = self.admission.admit(source, chunk.chunk_id, chunk.length, now_s, signed=chunk)
         if refusal is not None:
             return self._refuse(refusal.code, refusal.reason, counted_by_admission=True)
         try:

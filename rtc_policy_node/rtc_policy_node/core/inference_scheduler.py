@@ -39,7 +39,9 @@ from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.executor_clock import ExecutorClock
 from rtc_policy_node.core.frame_clock import FrameClock, starts_at_this_frame
 
-__all__ = ["ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSettings"]
+__all__ = ["FIRST_CHUNK_GUIDANCE", "ExecutorReport", "InferenceScheduler", "Phase", "Plan", "SchedulerSettings"]
+
+FIRST_CHUNK_GUIDANCE = ("executed", "free", "follow")
 
 
 class Phase(Enum):
@@ -86,6 +88,12 @@ class SchedulerSettings:
     merge_wait_s: float = 2.0
     match_wait_s: float = 2.0
     error_backoff_s: float = 1.0
+    # How the chunk after the first one after start or rest is guided. That first chunk had no motion
+    # to continue and can be a hesitant plan between two ways around an obstacle (docs/builtin_policy.md):
+    # "executed" follows it only over the rows the arm runs before the new chunk arrives (the delay:
+    # a smooth seam, the rest chosen freely), "free" not at all (a jump at the seam, as unguided
+    # sampling), "follow" like any other leftover.
+    first_chunk_guidance: str = "executed"
 
     def __post_init__(self) -> None:
         for name in ("trigger_remaining", "delay_window", "delay_warmup", "delay_margin_ticks"):
@@ -97,6 +105,9 @@ class SchedulerSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+        if self.first_chunk_guidance not in FIRST_CHUNK_GUIDANCE:
+            raise ValueError(f"first_chunk_guidance must be one of {', '.join(FIRST_CHUNK_GUIDANCE)}, "
+                             f"got {self.first_chunk_guidance!r}")
         if not 0 <= self.delay_percentile <= 100:
             raise ValueError(f"delay_percentile must be in [0, 100] (0: maximum), got {self.delay_percentile!r}")
 
@@ -107,8 +118,13 @@ class Plan:
 
     source_step: int
     delay: int  # ticks the chunk is expected to be late on arrival (the guidance's inference_delay)
-    leftover: np.ndarray | None  # the executor's unexecuted rows from source_step on, policy space
+    # the rows guidance follows: the executor's unexecuted rows from source_step on, policy space; None
+    # at start or rest; only the delay's rows or none while the active chunk is the first after rest
+    # (first_chunk_guidance)
+    leftover: np.ndarray | None
     prev_chunk_id: int  # the chunk the leftover comes from; 0 without one
+    prev_chunk_row: int  # the row of that chunk the leftover starts at; 0 without one
+    in_motion: bool  # a chunk of ours had rows left (followed or not): this one is not the first after rest
     status_behind_ticks: int  # ticks the executor ran since the status the plan started from
     merged_before: int  # the executor's merged and rejected counts when planned: the next
     rejected_before: int  # change of either is its decision on this chunk
@@ -189,7 +205,7 @@ class InferenceScheduler:
 
     def on_published(self, plan: Plan, model_output: np.ndarray, plan_started: float, published: float) -> int:
         """The chunk of `plan` went out; returns its id. `model_output` is kept for later leftovers."""
-        chunk_id = self.history.add(model_output)
+        chunk_id = self.history.add(model_output, in_motion=plan.in_motion)
         self._sent = _Sent(plan, published, published - plan_started)
         self.counts.chunks += 1
         self.phase, self.detail = Phase.AWAITING_MERGE, ""
@@ -245,11 +261,17 @@ class InferenceScheduler:
             return self._wait(Phase.PAUSED, ", ".join(stale))
         self.phase, self.detail = Phase.INFERRING, ""
         source_step = status.step + behind
-        leftover = None
+        leftover, row = None, status.index_in_chunk + behind
         if status.active_chunk_id != 0:
-            leftover = self.history.leftover(status.active_chunk_id, status.index_in_chunk + behind)
-        return Plan(source_step=source_step, delay=self.estimator.estimate(), leftover=leftover,
+            leftover = self.history.leftover(status.active_chunk_id, row)
+        in_motion = leftover is not None
+        delay = self.estimator.estimate()
+        if in_motion and not self.history.in_motion(status.active_chunk_id):  # the first chunk after rest
+            guidance = self.settings.first_chunk_guidance
+            leftover = None if guidance == "free" else leftover[:max(delay, 1)] if guidance == "executed" else leftover
+        return Plan(source_step=source_step, delay=delay, leftover=leftover, in_motion=in_motion,
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
+                    prev_chunk_row=row if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
                     rejected_before=int(status.rejected_count))
 
