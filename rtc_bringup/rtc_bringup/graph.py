@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from so100_driver.arm import default_calibration_path
+from so100_driver.topics import IMAGE_TOPIC
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,14 @@ class NodeSpec:
     namespace: str = ""  # relative ("arm1") or empty: under the namespace the launch pushes, if any
     parameter_files: tuple[Path, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)  # after the files, for this node only
+    enclave: str = ""  # SROS2 enclave passed as `--ros-args --enclave` (enclaves:=true); empty: none
 
     @property
     def fully_qualified_name(self) -> str:
         return f"/{self.namespace}/{self.name}" if self.namespace else f"/{self.name}"
 
 
-CAMERA_TOPIC = "camera/front/image_raw"
+CAMERA_TOPIC = IMAGE_TOPIC  # the policy's default camera: the simulated camera's topic
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
@@ -70,6 +72,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
     Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
              "chunks they signed; empty: no authentication"),
+    Argument("enclaves", "false", "true: each node runs in its SROS2 enclave (NODE_ENCLAVES; docs/sros2.md); "
+             "takes effect only with ROS_SECURITY_ENABLE=true and a keystore from rtc_sros2"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
@@ -163,6 +167,17 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "signing_key": ("rtc_policy", "signing_key_file", str),
     "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
+}
+
+# node -> the SROS2 enclave (security identity) it runs in with enclaves:=true; rtc_sros2 writes
+# their keys and permissions. The monitor enclave is for viewers (Foxglove, ros2 topic echo, record).
+NODE_ENCLAVES = {
+    "so100_driver": "/rtc/driver",
+    "sim_camera": "/rtc/camera",
+    "rtc_policy": "/rtc/policy",
+    "rtc_executor": "/rtc/executor",
+    "robot_description": "/rtc/description",
+    "foxglove_server": "/rtc/monitor",
 }
 
 _EXECUTABLES = {
@@ -261,7 +276,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     flags = {}
-    for name in ("sim", "driver", "robot_description", "foxglove"):
+    for name in ("sim", "driver", "robot_description", "foxglove", "enclaves"):
         try:
             flags[name] = _bool(values[name])
         except ValueError as exc:
@@ -290,7 +305,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
 
     def spec(name: str) -> NodeSpec:
         return NodeSpec(*_EXECUTABLES[name], name=name, namespace=namespace, parameter_files=(config,),
-                        overrides=overrides[name])
+                        overrides=overrides[name], enclave=NODE_ENCLAVES[name] if flags["enclaves"] else "")
 
     # The policy converts radians to the policy's units, and the URDF takes its joint limits, with
     # the calibration the driver uses, wherever the file or an argument set it (in sim: the
