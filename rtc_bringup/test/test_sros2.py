@@ -8,6 +8,7 @@ signed permissions say who may publish and subscribe what. sros2's XSDs are not 
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,12 +17,15 @@ from xml.etree import ElementTree
 import pytest
 from cryptography import x509
 
+from rtc_bringup.foxglove_channels import FORWARDED_TOPICS
 from rtc_bringup.graph import NODE_ENCLAVES, build_graph
 from rtc_bringup.run import node_command
 from rtc_bringup.sros2_keystore import main
-from rtc_bringup.sros2_policy import graph_enclaves
+from rtc_bringup.sros2_policy import MONITOR_NODE, NODE_PUBLISH, NODE_SUBSCRIBE, READ_BY_ALL, graph_enclaves
+from rtc_runtime.diagnostics import DIAGNOSTICS_TOPIC
 
 PKG = Path(__file__).resolve().parents[1]
+DOC = PKG.parent / "docs" / "sros2.md"
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl command not installed")
 ENCLAVES = sorted(set(NODE_ENCLAVES.values()))
@@ -195,3 +199,25 @@ def test_every_graph_node_has_an_enclave_and_enclaves_true_passes_it(tmp_path):
     assert command[command.index("--ros-args"):][-2:] == ["--enclave", "/rtc/policy"]
     plain = next(s for s in build_graph({}, PKG) if s.name == "rtc_policy")
     assert plain.enclave == "" and "--enclave" not in node_command(plain, tmp_path)
+
+
+def test_the_docs_table_lists_each_enclave_with_its_own_topics():
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`\w+`", cells[0]) and cells[1].startswith("`/rtc/"):
+            rows[cells[0].strip("`")] = [cells[1].strip("`")] + [
+                {n for n in re.findall(r"`([^`]+)`", c) if not n.startswith("-")} for c in cells[2:]]
+    enclaves = {e.profile.node: e for e in graph_enclaves()}
+    assert set(rows) == set(enclaves)
+    for node, (path, publishes, subscribes) in rows.items():
+        assert path == enclaves[node].path, node
+        if node == MONITOR_NODE:  # documented as "every topic above"
+            continue
+        assert publishes == set(enclaves[node].profile.publish) - {*NODE_PUBLISH, DIAGNOSTICS_TOPIC}, node
+        assert subscribes == set(enclaves[node].profile.subscribe) - {*NODE_SUBSCRIBE, *READ_BY_ALL}, node
+
+
+def test_the_monitor_reads_every_topic_the_foxglove_server_forwards(keystore):
+    assert {f"rt{n}" if n.startswith("/") else f"rt/{NAMESPACE}/{n}" for n in FORWARDED_TOPICS} \
+        <= allowed(keystore, "/rtc/monitor", "subscribe")
