@@ -102,7 +102,7 @@ def _numbers(text: str) -> list[float]:
         raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
-def _cameras(text: str) -> list[str]:
+def camera_entries(text: str) -> list[str]:
     entries = [e.strip() for e in text.split(",") if e.strip()]
     for entry in entries:
         name, sep, topic = entry.partition("=")
@@ -135,7 +135,7 @@ def _port(text: str) -> int:
     return port
 
 
-def _namespace(text: str) -> str:
+def relative_namespace(text: str) -> str:
     """A namespace argument as a relative name ("arm1", "lab/arm1"); "" or "/" for none."""
     tokens = [t for t in text.strip().strip("/").split("/")] if text.strip().strip("/") else []
     bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
@@ -158,7 +158,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "max_guidance_weight": ("rtc_policy", "max_guidance_weight", float),
     "schedule": ("rtc_policy", "schedule", str),
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
-    "cameras": ("rtc_policy", "camera_topics", _cameras),
+    "cameras": ("rtc_policy", "camera_topics", camera_entries),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
@@ -284,7 +284,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     sim = flags["sim"]
     if sim and not flags["driver"]:
         raise ValueError("argument driver:=false needs sim:=false (the simulated arm is the driver's)")
-    namespace = _namespace(values["namespace"])
+    namespace = relative_namespace(values["namespace"])
     config = Path(values["config_file"]) if values["config_file"] else default_config_file(sim, share_dir)
     config = config.resolve()
     file_params = load_parameter_file(config)

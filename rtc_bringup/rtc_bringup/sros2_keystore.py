@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from rtc_bringup.graph import _cameras, _namespace
+from rtc_bringup.graph import camera_entries, relative_namespace
 from rtc_bringup.sros2_policy import Enclave, governance_xml, graph_enclaves, permissions_xml, policy_xml
 
 CA_NAME = "rtc_sros2 CA"
@@ -121,46 +121,41 @@ def write_keystore(root: Path, enclaves: list[Enclave], namespace: str = "", dom
     (root / "policy.xml").write_text(policy_xml(enclaves, namespace))
 
 
-def environment_lines(root: Path, enclave: str) -> list[str]:
-    """The shell lines that make a ROS 2 process use this keystore, enforcing."""
-    return [f"export ROS_SECURITY_KEYSTORE={root}", "export ROS_SECURITY_ENABLE=true",
-            "export ROS_SECURITY_STRATEGY=Enforce",
-            f"export ROS_SECURITY_ENCLAVE_OVERRIDE={enclave}  # optional: one enclave for every node of a shell"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rtc_sros2", description=__doc__.split("\n\n")[0])
     parser.add_argument("keystore", type=Path, help="keystore directory (created or updated)")
     parser.add_argument("--namespace", default="", help="the graph's namespace:= (e.g. arm1); default none")
-    parser.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "0") or 0),
+    parser.add_argument("--domain-id", default=os.environ.get("ROS_DOMAIN_ID", "") or "0",
                         help="DDS domain the permissions and governance allow (default: $ROS_DOMAIN_ID or 0)")
     parser.add_argument("--cameras", default="", help="the policy's cameras:= (name=topic,...); "
                         "default: the simulated camera's topic")
     args = parser.parse_args(argv)
     try:
-        namespace = _namespace(args.namespace)
-        cameras = [e.partition("=")[2] for e in _cameras(args.cameras)] if args.cameras.strip() else None
-        if not 0 <= args.domain_id <= 232:
+        namespace = relative_namespace(args.namespace)
+        cameras = [e.partition("=")[2] for e in camera_entries(args.cameras)]
+        domain_id = int(args.domain_id) if args.domain_id.strip().isdigit() else -1
+        if not 0 <= domain_id <= 232:
             raise ValueError(f"--domain-id {args.domain_id}: expected 0 to 232")
     except ValueError as exc:
         print(f"rtc_sros2: {exc}", file=sys.stderr)
         return 2
-    enclaves = graph_enclaves(cameras) if cameras else graph_enclaves()
+    enclaves = graph_enclaves(cameras)
     root = args.keystore.resolve()
     try:
-        write_keystore(root, enclaves, namespace, args.domain_id)
+        write_keystore(root, enclaves, namespace, domain_id)
     except OSError as exc:
         print(f"rtc_sros2: cannot write the keystore {root}: {exc}", file=sys.stderr)
         return 1
     print(f"rtc_sros2: keystore {root}: enclaves {', '.join(e.path for e in enclaves)} "
-          f"(namespace '/{namespace}', domain {args.domain_id})")
-    print("In each shell that runs the graph (ROS 2 from apt, a Fast DDS with security):")
-    for line in environment_lines(root, "/rtc/monitor")[:3]:
-        print(f"  {line}")
-    print("  ros2 launch rtc_bringup so100_rtc.launch.py enclaves:=true   # or: ros2 run rtc_bringup run enclaves:=true")
-    print("Each node then runs with `--ros-args --enclave <path>`, e.g. the policy with --enclave /rtc/policy.")
-    print("Viewers (ros2 topic echo, record, Foxglove) join the read-only monitor enclave:")
-    print(f"  {environment_lines(root, '/rtc/monitor')[3]}")
+          f"(namespace '/{namespace}', domain {domain_id})")
+    print(f"""In each shell that runs the graph (ROS 2 from apt, a Fast DDS with security; docs/sros2.md):
+  export ROS_SECURITY_KEYSTORE={root}
+  export ROS_SECURITY_ENABLE=true
+  export ROS_SECURITY_STRATEGY=Enforce
+  ros2 launch rtc_bringup so100_rtc.launch.py enclaves:=true   # or: ros2 run rtc_bringup run enclaves:=true
+enclaves:=true starts each node with `--ros-args --enclave <path>`, e.g. the policy with --enclave /rtc/policy.
+Viewers (ros2 topic echo, record, Foxglove) join the read-only monitor enclave:
+  export ROS_SECURITY_ENCLAVE_OVERRIDE=/rtc/monitor""")
     return 0
 
 

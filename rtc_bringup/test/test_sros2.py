@@ -182,6 +182,7 @@ def test_rerunning_keeps_the_ca_and_the_enclave_keys(tmp_path):
     (["--namespace", "1arm"], "'1arm' is not a valid name"),
     (["--cameras", "front"], "camera entry 'front' is not name=topic"),
     (["--domain-id", "300"], "--domain-id 300: expected 0 to 232"),
+    (["--domain-id", "two"], "--domain-id two: expected 0 to 232"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, arguments, message):
     assert main([str(tmp_path / "ks"), *arguments]) == 2
