@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from ament_index_python.packages import get_package_prefix
 from cryptography import x509
 
 from rtc_bringup.foxglove_channels import FORWARDED_TOPICS
@@ -222,3 +223,17 @@ def test_the_docs_table_lists_each_enclave_with_its_own_topics():
 def test_the_monitor_reads_every_topic_the_foxglove_server_forwards(keystore):
     assert {f"rt{n}" if n.startswith("/") else f"rt/{NAMESPACE}/{n}" for n in FORWARDED_TOPICS} \
         <= allowed(keystore, "/rtc/monitor", "subscribe")
+
+
+def test_the_installed_command_prints_what_a_user_exports(tmp_path):
+    command = Path(get_package_prefix("rtc_bringup")) / "lib" / "rtc_bringup" / "rtc_sros2"
+    result = subprocess.run([str(command), str(tmp_path / "ks"), "--domain-id", "3"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    for expected in (f"export ROS_SECURITY_KEYSTORE={tmp_path / 'ks'}", "export ROS_SECURITY_ENABLE=true",
+                     "export ROS_SECURITY_STRATEGY=Enforce", "export ROS_SECURITY_ENCLAVE_OVERRIDE=/rtc/monitor"):
+        assert expected in lines
+    assert any("enclaves:=true" in line for line in lines) and any("--enclave /rtc/policy" in line for line in lines)
+    assert ElementTree.parse(tmp_path / "ks/enclaves/governance.xml").getroot().findtext(
+        "domain_access_rules/domain_rule/domains/id") == "3"
