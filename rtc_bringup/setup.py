@@ -31,6 +31,7 @@ setup(
             "rtc_play = rtc_bringup.play:main",
             "rtc_trace_report = rtc_bringup.trace_report:main",
             "foxglove_server = rtc_bringup.foxglove_server:main",
+            "rtc_sros2 = rtc_bringup.sros2_keystore:main",
         ],
     },
 )

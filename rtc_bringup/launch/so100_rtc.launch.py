@@ -13,6 +13,7 @@ Nodes, parameter files and namespace come from rtc_bringup.graph, which the runn
 (`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
 exits non-zero too, so a half-running graph never drives the arm.
 trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
+enclaves:=true runs each node in its SROS2 enclave (docs/sros2.md; ROS 2 from apt only).
 foxglove:=true (foxglove_port:=8765) adds a Foxglove WebSocket server that forwards the topics to the
 Foxglove app (docs/foxglove.md); with ROS from apt, foxglove_bridge does the same.
 """
@@ -65,7 +66,8 @@ def _nodes(context):
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,
                     namespace=f"/{spec.namespace}" if spec.namespace else None, additional_env=env,
-                    parameters=[*spec.parameter_files, overrides], output="screen")
+                    parameters=[*spec.parameter_files, overrides], output="screen",
+                    ros_arguments=["--enclave", spec.enclave] if spec.enclave else None)
         on_exit = partial(_on_node_exit, spec.fully_qualified_name)
         entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
     return entities

@@ -21,7 +21,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from so100_driver.arm import Calibration, CalibrationError, default_calibration_path
 from std_msgs.msg import String
 
-from rtc_bringup.robot_description import installed_xacro, robot_description
+from rtc_bringup.robot_description import ROBOT_DESCRIPTION_TOPIC, installed_xacro, robot_description
 
 DESCRIPTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -36,7 +36,7 @@ class DescriptionNode(Node):
         usb_port = self.declare_parameter("usb_port", "/dev/ttyACM0").value
         urdf = robot_description(installed_xacro(), Calibration.load(calibration_file), prefix, ros2_control,
                                  usb_port)
-        self.create_publisher(String, "robot_description", DESCRIPTION_QOS).publish(String(data=urdf))
+        self.create_publisher(String, ROBOT_DESCRIPTION_TOPIC, DESCRIPTION_QOS).publish(String(data=urdf))
         self.get_logger().info(f"robot_description published ({len(urdf)} bytes, calibration {calibration_file})")
 
 

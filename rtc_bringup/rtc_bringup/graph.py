@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from so100_driver.arm import default_calibration_path
+from so100_driver.topics import IMAGE_TOPIC
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ class NodeSpec:
     namespace: str = ""  # relative ("arm1") or empty: under the namespace the launch pushes, if any
     parameter_files: tuple[Path, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)  # after the files, for this node only
+    enclave: str = ""  # SROS2 enclave passed as `--ros-args --enclave` (enclaves:=true); empty: none
 
     @property
     def fully_qualified_name(self) -> str:
         return f"/{self.namespace}/{self.name}" if self.namespace else f"/{self.name}"
 
 
-CAMERA_TOPIC = "camera/front/image_raw"
+CAMERA_TOPIC = IMAGE_TOPIC  # the policy's default camera: the simulated camera's topic
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
@@ -75,6 +77,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
     Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
              "chunks they signed; empty: no authentication"),
+    Argument("enclaves", "false", "true: each node runs in its SROS2 enclave (NODE_ENCLAVES; docs/sros2.md); "
+             "takes effect only with ROS_SECURITY_ENABLE=true and a keystore from rtc_sros2"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
@@ -103,7 +107,7 @@ def _numbers(text: str) -> list[float]:
         raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
-def _cameras(text: str) -> list[str]:
+def camera_entries(text: str) -> list[str]:
     entries = [e.strip() for e in text.split(",") if e.strip()]
     for entry in entries:
         name, sep, topic = entry.partition("=")
@@ -136,7 +140,7 @@ def _port(text: str) -> int:
     return port
 
 
-def _namespace(text: str) -> str:
+def relative_namespace(text: str) -> str:
     """A namespace argument as a relative name ("arm1", "lab/arm1"); "" or "/" for none."""
     tokens = [t for t in text.strip().strip("/").split("/")] if text.strip().strip("/") else []
     bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
@@ -161,7 +165,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "interpolation": ("rtc_executor", "interpolation", int),
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
-    "cameras": ("rtc_policy", "camera_topics", _cameras),
+    "cameras": ("rtc_policy", "camera_topics", camera_entries),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
@@ -170,6 +174,17 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "signing_key": ("rtc_policy", "signing_key_file", str),
     "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
+}
+
+# node -> the SROS2 enclave (security identity) it runs in with enclaves:=true; rtc_sros2 writes
+# their keys and permissions. The monitor enclave is for viewers (Foxglove, ros2 topic echo, record).
+NODE_ENCLAVES = {
+    "so100_driver": "/rtc/driver",
+    "sim_camera": "/rtc/camera",
+    "rtc_policy": "/rtc/policy",
+    "rtc_executor": "/rtc/executor",
+    "robot_description": "/rtc/description",
+    "foxglove_server": "/rtc/monitor",
 }
 
 _EXECUTABLES = {
@@ -284,7 +299,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     flags = {}
-    for name in ("sim", "driver", "robot_description", "foxglove"):
+    for name in ("sim", "driver", "robot_description", "foxglove", "enclaves"):
         try:
             flags[name] = _bool(values[name])
         except ValueError as exc:
@@ -292,7 +307,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     sim = flags["sim"]
     if sim and not flags["driver"]:
         raise ValueError("argument driver:=false needs sim:=false (the simulated arm is the driver's)")
-    namespace = _namespace(values["namespace"])
+    namespace = relative_namespace(values["namespace"])
     config = Path(values["config_file"]) if values["config_file"] else default_config_file(sim, share_dir)
     config = config.resolve()
     file_params = load_parameter_file(config)
@@ -313,7 +328,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
 
     def spec(name: str) -> NodeSpec:
         return NodeSpec(*_EXECUTABLES[name], name=name, namespace=namespace, parameter_files=(config,),
-                        overrides=overrides[name])
+                        overrides=overrides[name], enclave=NODE_ENCLAVES[name] if flags["enclaves"] else "")
 
     # The policy converts radians to the policy's units, and the URDF takes its joint limits, with
     # the calibration the driver uses, wherever the file or an argument set it (in sim: the

@@ -19,6 +19,8 @@ import xacro
 from ament_index_python.packages import get_package_share_directory
 from so100_driver.arm import JOINT_NAMES, Calibration, CalibrationError, default_calibration_path
 
+ROBOT_DESCRIPTION_TOPIC = "robot_description"  # relative; std_msgs/String, transient local
+
 
 def xacro_arguments(calibration: Calibration) -> dict[str, str]:
     """Per joint: `<joint>_lower`/`_upper` (radians) and `<joint>_offset` (the midpoint in whole

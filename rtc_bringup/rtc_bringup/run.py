@@ -43,6 +43,8 @@ def node_command(spec: NodeSpec, params_dir: Path, remaps: tuple[str, ...] = ())
         command += ["--params-file", str(params_file)]
     for remap in remaps:  # like launch_ros's SetRemap: for every node
         command += ["-r", remap]
+    if spec.enclave:
+        command += ["--enclave", spec.enclave]
     return command
 
 

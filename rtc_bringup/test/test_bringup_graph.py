@@ -216,9 +216,32 @@ def test_both_config_files_apply_to_their_nodes_in_any_namespace():
                 assert node_parameters(nodes, fqn), (name, fqn)
 
 
+def _module_tree(module: str) -> ast.Module:
+    return ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+
+
+def _imported_topics(tree: ast.Module, package: str) -> list[str]:
+    """The topic names a node imports: *_TOPIC constants and the values of *_TOPICS tables of the
+    project modules it imports them from (e.g. so100_driver.topics)."""
+    names = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        source = f"{package}.{node.module}" if node.level else node.module
+        wanted = {a.name for a in node.names if a.name.endswith(("_TOPIC", "_TOPICS"))}
+        if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_policy_node", "rtc_bringup"):
+            continue
+        for assign in ast.walk(_module_tree(source)):
+            if isinstance(assign, ast.Assign) and any(getattr(t, "id", "") in wanted for t in assign.targets):
+                values = assign.value.values if isinstance(assign.value, ast.Dict) else [assign.value]
+                names += [v.value for v in values if isinstance(v, ast.Constant)]
+    return names
+
+
 def _topic_names(module: str) -> list[str]:
-    """String literals a node passes as topic names, directly or through a *_TOPIC constant."""
-    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    """String literals a node passes as topic names, directly, through a *_TOPIC constant, or
+    imported from its package's topic constants."""
+    tree = _module_tree(module)
     constants = {t.id: n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
                  for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
     names = [v for k, v in constants.items() if k.endswith("_TOPIC")]
@@ -233,7 +256,7 @@ def _topic_names(module: str) -> list[str]:
                 names.append(topic.value)
             elif isinstance(topic, ast.Name) and topic.id in constants:
                 names.append(constants[topic.id])
-    return names
+    return names + _imported_topics(tree, module.rpartition(".")[0])
 
 
 @pytest.mark.parametrize("module", sorted(set(_TOPIC_MODULES.values())))

@@ -23,7 +23,7 @@ from rtc_msgs.msg import ExecutorStatus
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
-from rtc_bringup.graph import load_parameter_file, node_parameters
+from rtc_bringup.graph import NODE_ENCLAVES, load_parameter_file, node_parameters
 
 pytestmark = [pytest.mark.ros]
 
@@ -207,14 +207,16 @@ def test_node_keys_match_rclpy(tmp_path):
 @pytest.mark.timeout(600)  # two graphs load torch at once: minutes on a busy 2-core machine
 def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_node, tmp_path):
     """arm1 from `ros2 launch`, arm2 from the runner, one ROS domain: each graph talks only to itself,
-    and both starters give a node the same parameters."""
+    and both starters give a node the same parameters and, with enclaves:=true, the same SROS2
+    enclave (security off: the enclave is only announced, docs/sros2.md)."""
     # Two graphs on a small shared machine: without SCHED_FIFO, the driver at 50 Hz.
     config = tmp_path / "two_arms.yaml"
     config.write_text((PKG / "config" / "so100_sim.yaml").read_text().replace("rate_hz: 100.0", "rate_hz: 50.0") +
                       "/**:\n  ros__parameters:\n    realtime: false\n" + LATE_BUS)
-    arm1 = ros2_launch(processes, launch_env, "arm1", "namespace:=arm1", "seed:=1", f"config_file:={config}")
+    arm1 = ros2_launch(processes, launch_env, "arm1", "namespace:=arm1", "seed:=1", f"config_file:={config}",
+                       "enclaves:=true")
     arm2 = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "namespace:=arm2", "seed:=2",
-                            f"config_file:={config}"], name="arm2", env=launch_env)
+                            f"config_file:={config}", "enclaves:=true"], name="arm2", env=launch_env)
     watchers = {ns: Watcher(test_node, f"/{ns}") for ns in ("arm1", "arm2")}
     spin_until(test_node, lambda: all(w.merged() >= 3 for w in watchers.values()), 420,
                "three merged chunks on each arm", [arm1, arm2], processes)
@@ -225,6 +227,9 @@ def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_nod
         assert names == ["robot_description", "rtc_executor", "rtc_policy", "sim_camera", "so100_driver"], graph
         for topic in ("rtc/action_chunk", "so100/command", "joint_states", "camera/front/image_raw"):
             assert test_node.count_publishers(f"/{ns}/{topic}") == 1, (ns, topic)
+    enclaves = {(n, space): enclave for n, space, enclave in test_node.get_node_names_and_namespaces_with_enclaves()}
+    assert {key: enclave for key, enclave in enclaves.items() if key[1] != "/"} == \
+        {(n, f"/{ns}"): NODE_ENCLAVES[n] for n in names for ns in ("arm1", "arm2")}
     topics = [t for t, _ in test_node.get_topic_names_and_types()]
     assert [t for t in topics if not t.startswith(("/arm1/", "/arm2/"))
             and t not in ("/diagnostics", "/parameter_events", "/rosout")] == [], topics

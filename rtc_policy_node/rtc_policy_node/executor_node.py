@@ -57,6 +57,7 @@ from rtc_policy_node.core.executor_core import ExecutorCore
 from rtc_policy_node.core.interpolation import InterpolationMode, Interpolator
 from rtc_policy_node.core.modes import MergeMode
 from rtc_policy_node.joint_vector import joint_vector
+from rtc_policy_node.topics import ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -185,22 +186,22 @@ class ExecutorNode(Node):
         self._status = ExecutorStatus(control_rate_hz=self._rate, mode=self._queue.mode.value)
         if command_type == "joint_state":
             self._command = JointState(name=list(joints))
-            self._command_pub = self.create_publisher(JointState, "so100/command", COMMAND_QOS)
+            self._command_pub = self.create_publisher(JointState, COMMAND_TOPICS[command_type], COMMAND_QOS)
         elif command_type == "trajectory":
             period = Duration(nanoseconds=round(1e9 / self._tick_rate)).to_msg()
             self._command = JointTrajectory(joint_names=list(joints),
                                             points=[JointTrajectoryPoint(time_from_start=period)])
-            self._command_pub = self.create_publisher(JointTrajectory, "so100/joint_trajectory", COMMAND_QOS)
+            self._command_pub = self.create_publisher(JointTrajectory, COMMAND_TOPICS[command_type], COMMAND_QOS)
         else:
             layout_dim = MultiArrayDimension(label="joint", size=len(joints), stride=len(joints))
             self._command = Float64MultiArray()
             self._command.layout.dim = [layout_dim]
-            self._command_pub = self.create_publisher(Float64MultiArray, "so100/command_array",
+            self._command_pub = self.create_publisher(Float64MultiArray, COMMAND_TOPICS[command_type],
                                                       COMMAND_QOS)
-        self._status_pub = self.create_publisher(ExecutorStatus, "rtc/executor_status", STATUS_QOS)
-        self.create_subscription(ActionChunk, "rtc/action_chunk", self._on_chunk, CHUNK_QOS)
+        self._status_pub = self.create_publisher(ExecutorStatus, EXECUTOR_STATUS_TOPIC, STATUS_QOS)
+        self.create_subscription(ActionChunk, ACTION_CHUNK_TOPIC, self._on_chunk, CHUNK_QOS)
         self._joint_state_sub = self.create_subscription(
-            JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
+            JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
         self._tracer = tracer(self.get_name())

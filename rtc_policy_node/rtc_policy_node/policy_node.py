@@ -52,10 +52,10 @@ from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
 from rtc_policy_node.joint_vector import joint_vector
 from rtc_policy_node.timing_components import COMPONENTS, WHOLE
+from rtc_policy_node.topics import ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TIMING_TOPIC
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-JOINT_STATES_INPUT = "joint_states"
 WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
 DENOISING_FLUSH_S = 3.0  # at shutdown, how long the pending denoising plots may take (the runner waits 10 s)
 
@@ -201,7 +201,7 @@ class PolicyNode(Node):
         # The chunk's observation is the first camera's image; its frames may start an inference.
         self._frame_camera = next(iter(self.cameras), None)
         # The scheduler names inputs by their resolved topics (in diagnostics and notices).
-        self._joint_states_input = self.resolve_topic_name(JOINT_STATES_INPUT)
+        self._joint_states_input = self.resolve_topic_name(JOINT_STATES_TOPIC)
         self._camera_inputs = {key: self.resolve_topic_name(topic) for key, (topic, _) in self.cameras.items()}
         self.scheduler = InferenceScheduler(
             settings, inputs=[self._joint_states_input, *self._camera_inputs.values()],
@@ -219,14 +219,14 @@ class PolicyNode(Node):
         # no status waits in a queue while the collection runs.
         gc.collect()
         gc.freeze()
-        self.create_subscription(JointState, JOINT_STATES_INPUT, self._on_joint_state, qos_profile_sensor_data)
-        self.create_subscription(ExecutorStatus, "rtc/executor_status", self._on_status, STATUS_QOS)
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
+        self.create_subscription(ExecutorStatus, EXECUTOR_STATUS_TOPIC, self._on_status, STATUS_QOS)
         for key, (topic, compressed) in self.cameras.items():
             self.create_subscription(CompressedImage if compressed else Image, topic,
                                      lambda msg, key=key: self._on_image(key, msg),
                                      qos_profile_sensor_data)
-        self.chunk_pub = self.create_publisher(ActionChunk, "rtc/action_chunk", CHUNK_QOS)
-        self.timing_pub = self.create_publisher(InferenceTiming, "rtc/timing", 10)
+        self.chunk_pub = self.create_publisher(ActionChunk, ACTION_CHUNK_TOPIC, CHUNK_QOS)
+        self.timing_pub = self.create_publisher(InferenceTiming, TIMING_TOPIC, 10)
         self.diagnostics = Diagnostics(self, hardware_id=f"{self.policy.type} on {self.device}")
         self.diagnostics.add("inference", self._inference_report)
         self.tracer = tracer(self.get_name())

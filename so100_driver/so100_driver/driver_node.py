@@ -48,11 +48,9 @@ from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import HOLD, CommandError, CommandGate, ShutdownPolicy
 from .sim import scene_for_seed, start_position_ticks
+from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
 
-JOINT_STATES_TOPIC = "joint_states"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-COMMAND_TOPIC = "so100/command"
-COMMAND_ARRAY_TOPIC = "so100/command_array"
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
 

@@ -35,8 +35,7 @@ from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import at_target, render, scene_for_seed, segment_hits_obstacle, tool_tip
-
-IMAGE_TOPIC = "camera/front/image_raw"
+from so100_driver.topics import IMAGE_TOPIC, JOINT_STATES_TOPIC
 
 PARAMETERS = (
     ParameterSpec("rate_hz", 30.0, "images per second", unit="Hz", minimum=0.0, above_minimum=True, maximum=1000.0),
@@ -70,7 +69,7 @@ class SimCameraNode(Node):
         self.distance = float("nan")
         self.period = 1.0 / rate_hz
         self.next_frame_at = 0.0  # monotonic time the next frame is due
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
         self.tracer = tracer(self.get_name())

@@ -1,0 +1,9 @@
+"""The topics of so100_driver's nodes, relative (they follow the node's namespace) unless absolute.
+
+Plain constants, no rclpy, so the nodes and the graph's access-control policy
+(rtc_bringup.sros2_policy) name the same topics."""
+
+JOINT_STATES_TOPIC = "joint_states"  # driver publishes; sim camera, policy and executor read
+COMMAND_TOPIC = "so100/command"  # sensor_msgs/JointState, the executor's command
+COMMAND_ARRAY_TOPIC = "so100/command_array"  # std_msgs/Float64MultiArray, the executor's command
+IMAGE_TOPIC = "camera/front/image_raw"  # sim camera publishes
