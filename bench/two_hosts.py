@@ -47,13 +47,13 @@ def start(hosts: TwoHosts, out: Path, duration_s: float, clock_offset_s: float, 
           keys: tuple[Path, Path], extra: tuple[str, ...] = ()) -> HostRun:
     """Start both halves of the graph; the arm side stops itself after `duration_s`."""
     private, public = keys
-    common = ["--sim", "--dds-profile", dds_profile, *extra] if dds_profile else ["--sim", *extra]
+    common = ["--sim", "--dds-profile", dds_profile] if dds_profile else ["--sim"]
     runner = [sys.executable, "-m", "rtc_bringup.run"]
     bag = out / "bag"
 
     def launch(host: str, arguments: list[str], name: str) -> subprocess.Popen:
         log = open(out / f"{name}.log", "wb")
-        proc = subprocess.Popen(hosts.host_command(host, [*runner, *common, *arguments]), stdout=log,
+        proc = subprocess.Popen(hosts.host_command(host, [*runner, *common, *arguments, *extra]), stdout=log,
                                 stderr=subprocess.STDOUT, env=hosts.environment(host, clock_offset_s if host == hosts.gpu else 0.0),
                                 start_new_session=True)
         log.close()
