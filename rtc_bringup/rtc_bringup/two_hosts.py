@@ -40,7 +40,7 @@ class TwoHosts:
         self.addresses = {self.gpu: f"{SUBNET}.1.2", self.arm: f"{SUBNET}.2.2"}
         self._veths = {self.gpu: f"rg{tag}"[:15], self.arm: f"ra{tag}"[:15]}  # on the link side
         self._made: list[str] = []
-        self._relay: subprocess.Popen | None = None
+        self.relay: subprocess.Popen | None = None
         self.profile, self._seed, self._log_dir = profile, seed, log_dir
         try:
             self._setup()
@@ -65,7 +65,7 @@ class TwoHosts:
             _ip("-n", host, "route", "add", "default", "via", f"{SUBNET}.{side}.1")
             host_macs.append(_ip("-n", host, "-o", "link", "show", "eth0").split("link/ether ")[1].split()[0])
         log = open(self._log_dir / "link_relay.log", "wb") if self._log_dir else subprocess.DEVNULL
-        self._relay = subprocess.Popen(
+        self.relay = subprocess.Popen(
             ["ip", "netns", "exec", self.link, sys.executable, "-m", "rtc_bringup.link_relay",
              self._veths[self.gpu], host_macs[0], self._veths[self.arm], host_macs[1],
              "--profile", self.profile.name, "--seed", str(self._seed)],
@@ -97,13 +97,13 @@ class TwoHosts:
         return env
 
     def close(self) -> None:
-        if self._relay is not None and self._relay.poll() is None:
-            os.killpg(self._relay.pid, signal.SIGTERM)
+        if self.relay is not None and self.relay.poll() is None:
+            os.killpg(self.relay.pid, signal.SIGTERM)
             try:
-                self._relay.wait(5)
+                self.relay.wait(5)
             except subprocess.TimeoutExpired:
-                os.killpg(self._relay.pid, signal.SIGKILL)
-                self._relay.wait()
+                os.killpg(self.relay.pid, signal.SIGKILL)
+                self.relay.wait()
         for ns in reversed(self._made):
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=10)
         self._made.clear()
