@@ -63,3 +63,20 @@ def test_unknown_nodes_are_one_line_and_exit_2():
     result = subprocess.run([sys.executable, "-m", "rtc_bringup.run", "--sim", "--nodes", "camera"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--nodes 'camera'" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.ros
+def test_the_shipped_dds_profile_loads_without_fast_dds_errors():
+    """Fast DDS reports a bad element on stderr and goes on without the profile: none may be reported."""
+    import os
+
+    from rtc_bringup.run import dds_profile_path
+
+    share = Path(__file__).resolve().parents[1]
+    code = ("import rclpy; from std_msgs.msg import String; rclpy.init(); n = rclpy.create_node('profile_check'); "
+            "n.create_publisher(String, 'x', 10); n.create_subscription(String, 'x', print, 10); "
+            "n.destroy_node(); rclpy.shutdown(); print('done')")
+    env = {**os.environ, "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile_path("lossy_link", share))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.stdout.strip() == "done" and "XMLPARSER" not in result.stderr and "Error" not in result.stderr, \
+        result.stderr
