@@ -1,11 +1,11 @@
 """The simulated graph over two hosts: the policy on "gpu", executor, driver and camera on "arm",
 joined by a link that delays, jitters and loses packets, with the gpu host's wall clock set apart.
 
-    sudo python bench/two_hosts.py [--profiles none,5,20+-5/1,50+-20/2] [--duration 40] [--clock-offset 7]
+    sudo python bench/two_hosts.py [--profiles none,5,20+-5/1,50+-20/2] [--duration 70] [--clock-offset 7]
 
 Each profile is one run (rtc_bringup.two_hosts: network namespaces and rtc_bringup.link_relay in
-a third one; root only): `run --sim --nodes rtc_policy` on gpu under libfaketime (its CLOCK_REALTIME
-`--clock-offset` s ahead; monotonic clocks untouched), `run --sim --nodes so100_driver,sim_camera,
+a third one; root only): `run --sim --nodes rtc_policy` on gpu under libfaketime (its wall clock
+`--clock-offset` s ahead, rclpy's and Fast DDS's clock reads included), `run --sim --nodes so100_driver,sim_camera,
 rtc_executor --record` on arm, both with `--dds-profile` (default: lossy_link) and chunks signed by a
 key only the arm trusts. The bag recorded on arm is judged by rtc_bringup.report. Chunk transport is
 the arm's receive stamp minus the chunk's `inference_end` (the gpu's clock) plus the offset this
@@ -34,13 +34,11 @@ ARM_NODES = "so100_driver,sim_camera,rtc_executor"
 
 @dataclass
 class HostRun:
-    """One profile's run: the two runners' processes and their logs."""
+    """One profile's run: the two runners' processes and the bag the arm side records."""
 
-    hosts: TwoHosts
     gpu: subprocess.Popen
     arm: subprocess.Popen
     bag: Path
-    logs: Path
 
 
 def start(hosts: TwoHosts, out: Path, duration_s: float, clock_offset_s: float, dds_profile: str,
@@ -62,7 +60,7 @@ def start(hosts: TwoHosts, out: Path, duration_s: float, clock_offset_s: float, 
     gpu = launch(hosts.gpu, ["--nodes", "rtc_policy", f"signing_key:={private}"], "gpu")
     arm = launch(hosts.arm, ["--nodes", ARM_NODES, "--record", str(bag), "--duration", str(duration_s),
                              f"trusted_keys:={public}"], "arm")
-    return HostRun(hosts, gpu, arm, bag, out)
+    return HostRun(gpu, arm, bag)
 
 
 def stop(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
@@ -117,7 +115,7 @@ def run_profile(profile: LinkProfile, out: Path, duration_s: float, clock_offset
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", default="none,5,20+-5/1,50+-20/2", help="link profiles, comma-separated")
-    parser.add_argument("--duration", type=float, default=40.0, help="seconds the arm side runs per profile")
+    parser.add_argument("--duration", type=float, default=70.0, help="seconds the arm side runs per profile")
     parser.add_argument("--clock-offset", type=float, default=7.0, help="s the gpu host's wall clock is ahead")
     parser.add_argument("--dds-profile", default="lossy_link", help="run's --dds-profile; '' for Fast DDS defaults")
     parser.add_argument("--seed", type=int, default=0, help="seeds the link's draws")
