@@ -140,15 +140,16 @@ class Neighbours:
 
 
 def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_priority: int,
-            log_dir: str) -> dict:
+            log_dir: str, interpolation: int = 1) -> dict:
+    """One run at policy rate `rate`; the executor ticks at rate x `interpolation`."""
     load_cpu = os.cpu_count() - 1
     load = start_load(load_cpu)
     from so100_driver.arm import JOINT_NAMES
 
     args = executor_command() + ["--ros-args", "-p", f"control_rate_hz:={rate}", "-p", f"joint_names:={list(JOINT_NAMES)}",
                                  "-p", f"realtime:={str(realtime).lower()}",
-                                 "-p", f"lateness_window_s:={duration}"]
-    log_path = os.path.join(log_dir, f"executor_{rate:g}hz_{'rt' if realtime else 'other'}.log")
+                                 "-p", f"lateness_window_s:={duration}", "-p", f"interpolation:={interpolation}"]
+    log_path = os.path.join(log_dir, f"executor_{rate:g}hz_x{interpolation}_{'rt' if realtime else 'other'}.log")
     with open(log_path, "w") as log:
         executor = subprocess.Popen(args, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
                                     preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)

@@ -5,6 +5,8 @@ into the nodes to start. Parameters reach each node the way ROS 2 passes them: f
 file itself (`config_file`; empty: config/so100_sim.yaml or config/so100_rtc.yaml), so that its
 `/**`, `/ns/node`, `node` and wildcard keys keep rcl's semantics, then the overrides from non-empty
 arguments, keyed by the node's fully qualified name (as launch_ros writes a parameter dict).
+The driver runs at least as fast as the executor commands: with `interpolation:=N` (or a file
+that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it.
 `namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
 follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
 No rclpy or launch import here, so tests and the runner read the graph as plain data.
@@ -60,7 +62,10 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("execution_horizon", "", "ticks of the leftover that guidance follows"),
     Argument("max_guidance_weight", "", "clip of the guidance weight (beta)"),
     Argument("schedule", "", "prefix weight schedule: ZEROS | ONES | LINEAR | EXP"),
-    Argument("control_rate_hz", "", "executor tick rate"),
+    Argument("control_rate_hz", "", "policy tick rate of the executor (one chunk row per tick)"),
+    Argument("interpolation", "", "executor commands per chunk row (control_rate_hz x this per second; 1: off); "
+             "raises the driver's rate_hz to at least that"),
+    Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
     Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
@@ -156,6 +161,8 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "max_guidance_weight": ("rtc_policy", "max_guidance_weight", float),
     "schedule": ("rtc_policy", "schedule", str),
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
+    "interpolation": ("rtc_executor", "interpolation", int),
+    "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
     "cameras": ("rtc_policy", "camera_topics", _cameras),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
@@ -257,6 +264,22 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
     return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
 
 
+# The nodes' own defaults where neither the file nor an argument sets them (driver_node, executor_node).
+_DRIVER_RATE_HZ, _CONTROL_RATE_HZ, _INTERPOLATION = 100.0, 30.0, 1
+
+
+def _driver_keeps_up(driver: NodeSpec, executor: NodeSpec, file_params: Mapping[str, Mapping[str, Any]],
+                     driver_overrides: dict[str, Any]) -> None:
+    """Raise the driver's rate_hz to the executor's command rate (control_rate_hz x interpolation)
+    when it is lower: a driver slower than its commands would skip some of them."""
+    executor_params = {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
+    command_rate = float(executor_params.get("control_rate_hz", _CONTROL_RATE_HZ)) * \
+        int(executor_params.get("interpolation", _INTERPOLATION))
+    driver_params = {**node_parameters(file_params, driver.fully_qualified_name), **driver.overrides}
+    if float(driver_params.get("rate_hz", _DRIVER_RATE_HZ)) < command_rate:
+        driver_overrides["rate_hz"] = command_rate
+
+
 def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]:
     """The nodes to start for these launch arguments; `share_dir` is rtc_bringup's share directory."""
     unknown = set(arguments) - ARGUMENT_NAMES
@@ -304,6 +327,9 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     if calibration:
         overrides["rtc_policy"]["calibration_file"] = calibration
         overrides["robot_description"]["calibration_file"] = calibration
+
+    if sim or flags["driver"]:
+        _driver_keeps_up(spec("so100_driver"), spec("rtc_executor"), file_params, overrides["so100_driver"])
 
     names = ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
         ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]

@@ -62,6 +62,7 @@ def test_arguments_override_the_parameter_file_with_types():
     ({"sim": "maybe"}, "sim"),
     ({"robot_description": "maybe"}, "robot_description"),
     ({"control_rate_hz": "fast"}, "control_rate_hz"),
+    ({"interpolation": "1.5"}, "interpolation"),
     ({"cameras": "front"}, "name=topic"),
     ({"config_file": "/nonexistent.yaml"}, "/nonexistent.yaml"),
     ({"namespace": "arm-1"}, "namespace"),
@@ -83,6 +84,20 @@ def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
     assert "sim_task_seed" not in real["so100_driver"].overrides
     with pytest.raises(ValueError, match="seed"):
         build_graph({"seed": "-1"}, PKG)
+
+
+@pytest.mark.parametrize("arguments, driver_rate_hz", [
+    ({"interpolation": "3"}, 100.0),  # 90 Hz of commands: the file's 100 Hz keeps up
+    ({"interpolation": "4"}, 120.0),
+    ({"interpolation": "3", "control_rate_hz": "50"}, 150.0),
+    ({"sim": "false", "interpolation": "5"}, 150.0),
+])
+def test_interpolation_reaches_the_executor_and_the_driver_keeps_up_with_it(arguments, driver_rate_hz):
+    specs = {s.name: s for s in build_graph({**arguments, "interpolation_mode": "linear"}, PKG)}
+    executor = effective(specs["rtc_executor"])
+    assert executor["interpolation"] == int(arguments["interpolation"]) and executor["interpolation_mode"] == "linear"
+    assert effective(specs["so100_driver"])["rate_hz"] == driver_rate_hz
+    assert driver_rate_hz >= executor["control_rate_hz"] * executor["interpolation"]
 
 
 def test_without_the_driver_the_arm_is_another_stacks():

@@ -14,7 +14,10 @@ merge per tick), the content contract, the command guard's checks and the queue'
 refused chunk is logged, counted and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
 counts) and the command guard turns it, or on underrun the last command, into the command: every
 command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
-(`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. This module imports no torch. To keep the
+(`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it ticks at
+control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
+goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy
+node sees the same executor whatever N. This module imports no torch. To keep the
 GIL from delaying ticks, the process also shortens Python's thread switch interval and freezes its
 start-up objects out of the garbage collector.
 """
@@ -51,6 +54,7 @@ from rtc_policy_node.core.chunk_admission import ChunkAdmission
 from rtc_policy_node.core.chunk_signature import ChunkVerifier, KeyFileError, load_public_key, public_key_files
 from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
 from rtc_policy_node.core.executor_core import ExecutorCore
+from rtc_policy_node.core.interpolation import InterpolationMode, Interpolator
 from rtc_policy_node.core.modes import MergeMode
 from rtc_policy_node.joint_vector import joint_vector
 
@@ -73,9 +77,16 @@ THRESHOLDS = (
 )
 
 PARAMETERS = (
-    ParameterSpec("control_rate_hz", 30.0, "tick rate; one action per tick. Must match the rate the policy "
-                  "was trained at (row spacing of its chunks)", unit="Hz", minimum=0.0, above_minimum=True,
+    ParameterSpec("control_rate_hz", 30.0, "policy tick rate: one chunk row per tick (commanded "
+                  "`interpolation` times). Must match the rate the policy was trained at (row spacing of its "
+                  "chunks)", unit="Hz", minimum=0.0, above_minimum=True,
                   maximum=1000.0),
+    ParameterSpec("interpolation", 1, "commands per policy row: the loop ticks at control_rate_hz x this, "
+                  "commanding points between rows (1: off). Statuses, steps and delays stay in policy ticks; "
+                  "the driver's rate_hz must be at least the tick rate", minimum=1, maximum=10),
+    ParameterSpec("interpolation_mode", InterpolationMode.HERMITE.value, "with interpolation > 1: linear "
+                  "(LeRobot's ActionInterpolator), or hermite (cubic, velocity continuous across rows and "
+                  "seams)", choices=tuple(m.value for m in InterpolationMode)),
     ParameterSpec("mode", MergeMode.RTC.value, "how an arriving chunk merges into the queue",
                   choices=tuple(m.value for m in MergeMode)),
     ParameterSpec("joint_names", [], "the arm's joints, in the order the command carries them; chunk columns "
@@ -140,10 +151,13 @@ class ExecutorNode(Node):
 
         self._joints = tuple(joints)
         self._rate = float(rate)
+        interpolator = Interpolator(p["interpolation"], p["interpolation_mode"])
+        self._tick_rate = self._rate * interpolator.factor  # commands per second
         try:
             limits = GuardLimits.from_parameters(
-                len(joints), self._rate, p["position_lower_limits"], p["position_upper_limits"],
-                p["max_velocity"], p["max_acceleration"], p["guard_tolerance"], p["guard_max_seam"])
+                len(joints), self._tick_rate, p["position_lower_limits"], p["position_upper_limits"],
+                p["max_velocity"], p["max_acceleration"], p["guard_tolerance"], p["guard_max_seam"],
+                interpolator.factor)
         except ValueError as err:
             raise ParameterError(f"command guard: {err}") from None
         self._queue = ActionQueue(len(joints), mode, missed_rows=p["missed_tick_rows"],
@@ -151,11 +165,12 @@ class ExecutorNode(Node):
         self._verifier = self._chunk_verifier(p["trusted_keys"], p["allow_unsigned"])
         self._core = ExecutorCore(joints, self._queue, CommandGuard(limits),
                                   ChunkAdmission(p["max_chunk_length"], p["follow_one_source"],
-                                                 p["source_timeout_s"], self._verifier))
+                                                 p["source_timeout_s"], self._verifier), interpolator)
         if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
             self.get_logger().warning("no position limits for some joints (position_lower_limits / "
                                       "position_upper_limits): the guard bounds only their speed")
-        self._ticker = Ticker(self._rate, window_ticks=max(1, round(window_s * self._rate)), name="executor.tick")
+        self._ticker = Ticker(self._tick_rate, window_ticks=max(1, round(window_s * self._tick_rate)),
+                              name="executor.tick")
         self._last_reject_reason = ""
         self._rejection_log: dict[str, tuple[float, int]] = {}  # code: (last logged, skipped since)
         self._last_d = (-1, -1)  # (d_real, d_assumed) of the last merged chunk
@@ -172,7 +187,7 @@ class ExecutorNode(Node):
             self._command = JointState(name=list(joints))
             self._command_pub = self.create_publisher(JointState, "so100/command", COMMAND_QOS)
         elif command_type == "trajectory":
-            period = Duration(nanoseconds=round(1e9 / self._rate)).to_msg()
+            period = Duration(nanoseconds=round(1e9 / self._tick_rate)).to_msg()
             self._command = JointTrajectory(joint_names=list(joints),
                                             points=[JointTrajectoryPoint(time_from_start=period)])
             self._command_pub = self.create_publisher(JointTrajectory, "so100/joint_trajectory", COMMAND_QOS)
@@ -236,7 +251,8 @@ class ExecutorNode(Node):
         fell_back = self._realtime and "SCHED_OTHER" in (self._scheduling.policy,
                                                          self._process_scheduling.policy)
         (log.warning if fell_back else log.info)(
-            f"control loop at {self._rate} Hz, mode {self._queue.mode.value}, control thread "
+            f"control loop at {self._tick_rate} Hz ({self._interpolation_text()}), mode "
+            f"{self._queue.mode.value}, control thread "
             f"{self._scheduling}, other threads {self._process_scheduling}")
         self._ticker.run(self._tick, self._stop)
 
@@ -246,13 +262,21 @@ class ExecutorNode(Node):
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if tick.command is not None:
             self._publish_command(tick.command, stamp)
-        self._publish_status(stamp, tick.served, holding=tick.served.action is None and tick.command is not None)
+        if tick.popped:
+            self._publish_status(stamp, tick.served,
+                                 holding=tick.served.action is None and tick.command is not None)
         self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0,
                           self._status.step)
         if tick.clamped_by:
             where = f"at the seam of chunk {tick.served.chunk_id}" if tick.seam else "while playing"
             self.get_logger().warning(f"command guard clamped the command {where} ({', '.join(tick.clamped_by)})",
                                       throttle_duration_sec=1.0)
+
+    def _interpolation_text(self) -> str:
+        interpolator = self._core.interpolator
+        if interpolator.factor == 1:
+            return "one command per policy row"
+        return f"{interpolator.mode.value} interpolation x{interpolator.factor} of {self._rate} Hz rows"
 
     def _publish_command(self, command: np.ndarray, stamp: Time) -> None:
         values = command.tolist()
@@ -368,6 +392,8 @@ class ExecutorNode(Node):
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
+            "tick_rate_hz": self._tick_rate,
+            "interpolation": self._interpolation_text(),
             "mode": self._queue.mode.value,
             "ticks": stats.ticks,
             "lateness_window_ticks": stats.window_ticks,

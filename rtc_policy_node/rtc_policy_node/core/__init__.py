@@ -1,5 +1,6 @@
 """Pure RTC core (no rclpy): guidance, prefix schedules, flow sampler, action queue, delay,
-executor clock, seam metrics, command guard, chunk signatures and admission, the executor's decisions.
+executor clock, seam metrics, command guard, chunk signatures and admission, the executor's decisions,
+interpolated control.
 
 Names are resolved lazily, so `from rtc_policy_node.core import ActionQueue` (numpy only) does
 not import torch; RTCGuidance and sample_flow import it on first use.
@@ -31,6 +32,8 @@ _EXPORTS = {
     "ChunkSigner": "chunk_signature",
     "ChunkVerifier": "chunk_signature",
     "ExecutorCore": "executor_core",
+    "Interpolator": "interpolation",
+    "InterpolationMode": "interpolation",
     "DelayEstimator": "delay",
     "ExecutorClock": "executor_clock",
     "seam_and_inner_steps": "seams",
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from rtc_policy_node.core.delay import DelayEstimator
     from rtc_policy_node.core.executor_core import ExecutorCore
     from rtc_policy_node.core.executor_clock import ExecutorClock
+    from rtc_policy_node.core.interpolation import InterpolationMode, Interpolator
     from rtc_policy_node.core.guidance import RTCGuidance, guidance_weight
     from rtc_policy_node.core.modes import GuidanceMode, MergeMode
     from rtc_policy_node.core.sampler import sample_flow

@@ -234,6 +234,12 @@ class ActionQueue:
                 return Leftover(self._step, int(self._chunk_ids[head]), int(self._rows[head]), size - head)
             return Leftover(self._step, None, 0, 0)
 
+    def upcoming(self, count: int) -> np.ndarray:
+        """Copies of the next `count` queued rows (fewer when fewer are queued): what interpolated
+        control moves toward between pops."""
+        with self._lock:
+            return self._actions[self._head:self._head + count].copy()
+
     @property
     def step(self) -> int:
         """Tick of the next pop."""

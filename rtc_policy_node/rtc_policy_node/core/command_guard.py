@@ -14,7 +14,10 @@ stalls before. 0 is inside every bound, so a command always exists once the refe
 is inside the limits (`reset` puts it there). `check_chunk` and `check_seam` judge a chunk at
 merge time: rows beyond the limits or steps beyond max_step by more than `tolerance`, or a first
 row farther than `max_seam` from the command before it, reject the chunk whole (reasons `limits`,
-`step`); smaller excesses are clamped by `apply` and counted. numpy only, no rclpy.
+`step`); smaller excesses are clamped by `apply` and counted. With interpolated control the
+commands are `interpolation` per chunk row: dt is the command period (the policy's divided by
+`interpolation`), so the bounds per second stay the same, and a chunk's rows, one policy tick apart,
+are checked against `interpolation` times max_step. numpy only, no rclpy.
 """
 from __future__ import annotations
 
@@ -57,13 +60,15 @@ class GuardLimits:
     max_step_change: np.ndarray  # rad per tick per tick (max_acceleration * dt**2)
     tolerance: float  # rad: excess over a bound that a chunk may have and still be clamped
     max_seam: float  # rad: farthest a chunk's first row may be from the command before it
+    interpolation: int = 1  # commands per chunk row (dt above is the command period)
 
     @classmethod
     def from_parameters(cls, joints: int, rate_hz: float, lower: Sequence[float] = (),
                         upper: Sequence[float] = (), max_velocity: Sequence[float] = (),
                         max_acceleration: Sequence[float] = (), tolerance: float = 0.05,
-                        max_seam: float = 0.3) -> GuardLimits:
-        """From the executor's parameters (units as in docs/safety.md); empty limits = unbounded."""
+                        max_seam: float = 0.3, interpolation: int = 1) -> GuardLimits:
+        """From the executor's parameters (units as in docs/safety.md); empty limits = unbounded.
+        `rate_hz` is the command rate: the policy rate times `interpolation`."""
         dt = 1.0 / rate_hz
         low = per_joint("position_lower_limits", lower, joints, -math.inf)
         high = per_joint("position_upper_limits", upper, joints, math.inf)
@@ -76,7 +81,10 @@ class GuardLimits:
             raise ValueError("max_velocity and max_acceleration must be positive")
         if not (tolerance >= 0 and max_seam >= 0):
             raise ValueError(f"guard_tolerance and guard_max_seam must be >= 0, got {tolerance}, {max_seam}")
-        return cls(low, high, velocity * dt, acceleration * dt * dt, float(tolerance), float(max_seam))
+        if isinstance(interpolation, bool) or int(interpolation) != interpolation or interpolation < 1:
+            raise ValueError(f"interpolation must be an integer >= 1, got {interpolation!r}")
+        return cls(low, high, velocity * dt, acceleration * dt * dt, float(tolerance), float(max_seam),
+                   int(interpolation))
 
     def violations(self, commands: np.ndarray, previous: np.ndarray | None = None,
                    previous_step: np.ndarray | None = None) -> np.ndarray:
@@ -177,11 +185,12 @@ class CommandGuard:
             return LIMITS, (f"row {row} joint {joint}: {rows[row, joint]:.4g} rad is outside "
                             f"[{lim.lower[joint]:.4g}, {lim.upper[joint]:.4g}] by {excess[row, joint]:.4g} rad")
         steps = np.abs(np.diff(rows, axis=0))
-        over = steps - lim.max_step
+        max_row_step = lim.max_step * lim.interpolation
+        over = steps - max_row_step
         if (over > lim.tolerance).any():
             row, joint = np.argwhere(over > lim.tolerance)[0]
             return STEP, (f"rows {row}->{row + 1} joint {joint}: step {steps[row, joint]:.4g} rad > "
-                          f"max {lim.max_step[joint]:.4g} rad per tick")
+                          f"max {max_row_step[joint]:.4g} rad per policy tick")
         return None
 
     def check_seam(self, first_row: np.ndarray, previous_row: np.ndarray | None) -> str | None:

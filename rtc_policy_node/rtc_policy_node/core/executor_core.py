@@ -5,9 +5,13 @@ source, one source followed, one merge per tick: `chunk_admission`), the content
 (`chunk_contract`), the command guard's chunk check (rows beyond the limits or steps beyond max_step
 by more than the tolerance: `limits`, `step`), then the action queue's merge with the guard's seam
 check (`step`) and its timing rules (`future`, `stale`, `out_of_order`, `pre_stall`). The first
-refusal names the reason; a refused chunk moves nothing. Each tick pops one row (after the ticks
-the loop missed) and the guard turns it, or on underrun the last command, into the command: whatever
-the source of a row, the command is inside the guard's envelope. The node wires this to topics and threads and reports its counters.
+refusal names the reason; a refused chunk moves nothing. Each policy tick pops one row (after the
+ticks the loop missed) and the guard turns it, or on underrun the last command, into the command:
+whatever the source of a row, the command is inside the guard's envelope. With interpolation N
+(`core.interpolation`) the executor ticks N times per policy tick: the first sub-tick pops the row
+and starts a segment toward the next queued one, and every sub-tick commands the segment's point,
+through the guard (whose bounds are then per sub-tick). Queue steps, d_real and merges stay in
+policy ticks. The node wires this to topics and threads and reports its counters.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from rtc_policy_node.chunk_contract import NOT_READY, ChunkRejected, chunk_actio
 from rtc_policy_node.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
 from rtc_policy_node.core.chunk_admission import ChunkAdmission
 from rtc_policy_node.core.command_guard import CommandGuard
+from rtc_policy_node.core.interpolation import Interpolator
 
 
 class Chunk(Protocol):
@@ -45,9 +50,10 @@ class Decision(NamedTuple):
 
 class Tick(NamedTuple):
     command: np.ndarray | None  # None until a measured position is known
-    served: PopResult
+    served: PopResult  # the pop of this policy tick (the latest one on a sub-tick without a pop)
     clamped_by: tuple[str, ...]  # guard bounds that moved this tick's command
     seam: bool  # this tick served the first row of a chunk
+    popped: bool = True  # this tick started a policy tick (always, without interpolation)
 
 
 def _queue_detail(result: MergeResult, chunk: Chunk) -> str:
@@ -69,11 +75,14 @@ class ExecutorCore:
     """Thread-safe like its parts: `receive` runs on the ROS thread, `tick` on the control thread."""
 
     def __init__(self, joints: Sequence[str], queue: ActionQueue, guard: CommandGuard,
-                 admission: ChunkAdmission) -> None:
+                 admission: ChunkAdmission, interpolator: Interpolator | None = None) -> None:
         self.joints = tuple(joints)
         self.queue = queue
         self.guard = guard
         self.admission = admission
+        self.interpolator = interpolator or Interpolator(1)
+        self._sub_ticks = -1  # sub-ticks since start, missed ones included (the last one run)
+        self._served: PopResult | None = None  # the last pop
         self._lock = threading.Lock()
         self._refused: Counter[str] = Counter()  # by admission, contract and guard (the queue counts its own)
         self._last_served_chunk: int | None = None
@@ -117,18 +126,30 @@ class ExecutorCore:
         return Decision(False, code, reason, None)
 
     def tick(self, missed: int = 0) -> Tick:
-        """One control tick after `missed` skipped ones: pop, then guard (hold on underrun)."""
-        served = self.queue.pop(missed)
-        self.admission.tick()
+        """One (sub-)tick after `missed` skipped ones: on a policy tick pop (the policy ticks skipped
+        count as missed), then interpolate toward the next queued row and guard (hold on underrun)."""
+        factor = self.interpolator.factor
+        before_ticks, self._sub_ticks = self._sub_ticks, self._sub_ticks + 1 + int(missed)
+        policy_ticks = self._sub_ticks // factor - before_ticks // factor
+        popped = policy_ticks > 0
+        if popped:
+            played_before = self._served is not None and self._served.action is not None
+            served = self._served = self.queue.pop(policy_ticks - 1)
+            self.admission.tick()
+            if factor > 1:
+                self.interpolator.start(served.action, self.queue.upcoming(2),
+                                        continuous=played_before and policy_ticks == 1)
+        served = self._served
         if not self.guard.ready:
-            return Tick(None, served, (), False)
-        seam = served.chunk_id is not None and served.chunk_id != self._last_served_chunk
-        if served.chunk_id is not None:
+            return Tick(None, served, (), False, popped)
+        seam = popped and served.chunk_id is not None and served.chunk_id != self._last_served_chunk
+        if popped and served.chunk_id is not None:
             self._last_served_chunk = served.chunk_id
-        guarded = self.guard.apply(served.action)
+        target = served.action if factor == 1 else self.interpolator.command(self._sub_ticks % factor)
+        guarded = self.guard.apply(target)
         if seam and guarded.clamped_by:
             self.seam_clamps += 1
-        return Tick(guarded.command, served, guarded.clamped_by, seam)
+        return Tick(guarded.command, served, guarded.clamped_by, seam, popped)
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Every refusal since start, by reason code: admission, contract, guard and queue."""
