@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 WS="$ROOT/.ws"
 REQ="$ROOT/tools/requirements.txt"
-APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2)
+APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2 iproute2 libfaketime)
 
 die() { echo "setup: $*" >&2; exit 1; }
 say() { echo "setup: $*"; }

@@ -72,6 +72,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
     Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
+    Argument("delay_margin_ticks", "", "ticks added to the policy's delay estimate; 3 on a link between hosts "
+             "that loses packets (docs/multi_host.md)"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
@@ -170,6 +172,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
+    "delay_margin_ticks": ("rtc_policy", "delay_margin_ticks", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
     "signing_key": ("rtc_policy", "signing_key_file", str),
     "trusted_keys": ("rtc_executor", "trusted_keys", _paths),

@@ -3,11 +3,16 @@
     run --sim --duration 30                 # simulated arm for 30 s, then stop cleanly
     run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
     run --sim --foxglove                    # and watch it in the Foxglove app on ws://localhost:8765
+    run --sim --nodes rtc_policy --dds-profile lossy_link   # this host's part of a graph over hosts
 
 The nodes and their parameters are the launch file's (rtc_bringup.graph). Each node gets its
 parameter files (the config file, then its overrides) and namespace through `--ros-args`, exactly as
 `ros2 launch` passes them. SIGINT/SIGTERM are forwarded; a node that exits on its own stops the
 whole graph (exit code 1 if a node failed, 0 if every node that exited did so cleanly).
+
+`--nodes` starts only some of the graph's nodes, with the parameters they have in the whole graph,
+so one graph runs over several hosts (docs/multi_host.md); `--dds-profile` gives the nodes a Fast
+DDS XML profile (`lossy_link`: the shipped config/fastdds_lossy_link.xml).
 """
 from __future__ import annotations
 
@@ -74,6 +79,26 @@ class Graph:
                 proc.wait()
 
 
+def dds_profile_path(text: str, share_dir: Path) -> Path:
+    """`--dds-profile`'s file: a path, or the name of a profile shipped in config/ (fastdds_NAME.xml)."""
+    shipped = share_dir / "config" / f"fastdds_{text}.xml"
+    path = shipped if shipped.exists() else Path(text)
+    if not path.is_file():
+        raise ValueError(f"--dds-profile {text!r}: no such file and no shipped profile {shipped.name}")
+    return path.resolve()
+
+
+def select_nodes(specs: list[NodeSpec], names: str | None) -> list[NodeSpec]:
+    """The graph's nodes named in `--nodes` (comma-separated), in the graph's start order."""
+    if names is None:
+        return specs
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - {s.name for s in specs})
+    if unknown or not wanted:
+        raise ValueError(f"--nodes {names!r}: not in this graph: {unknown}; its nodes: {[s.name for s in specs]}")
+    return [s for s in specs if s.name in wanted]
+
+
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     parser = argparse.ArgumentParser(
         prog="run", description=__doc__.split("\n\n")[0],
@@ -89,6 +114,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     parser.add_argument("--foxglove", nargs="?", const=FOXGLOVE_PORT, metavar="PORT",
                         help=f"serve the topics to the Foxglove app on PORT (default {FOXGLOVE_PORT}; same as "
                         "foxglove:=true foxglove_port:=PORT; docs/foxglove.md)")
+    parser.add_argument("--nodes", metavar="NAME,...", help="start only these nodes of the graph "
+                        "(the rest runs elsewhere, e.g. rtc_policy on a GPU host; docs/multi_host.md)")
+    parser.add_argument("--dds-profile", metavar="FILE|NAME", help="Fast DDS XML profile for the nodes "
+                        "(FASTDDS_DEFAULT_PROFILES_FILE); lossy_link: the shipped one for links that lose packets")
     parser.add_argument("launch_arguments", nargs="*", metavar="name:=value")
     args = parser.parse_args(argv)
     if args.foxglove and ":=" in args.foxglove:  # `--foxglove seed:=3`: a launch argument, not a port
@@ -115,8 +144,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     args, launch_arguments = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        specs = build_graph(launch_arguments, Path(get_package_share_directory("rtc_bringup")))
+        share_dir = Path(get_package_share_directory("rtc_bringup"))
+        specs = select_nodes(build_graph(launch_arguments, share_dir), args.nodes)
         traced_into = trace_dir(launch_arguments)
+        dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
@@ -143,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run: {exc}", file=sys.stderr)
         return 1
     env = node_environment() if session else None
+    if dds_profile:
+        env = {**(env or os.environ), "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)}
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
-                graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)])
+                graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)], env)
             for spec in specs:
                 graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")

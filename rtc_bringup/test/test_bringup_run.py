@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,53 @@ def test_foxglove_option_takes_an_optional_port_and_leaves_launch_arguments_alon
     assert parse_args(["--foxglove", "9001"])[1] == {"foxglove": "true", "foxglove_port": "9001"}
     assert parse_args(["--foxglove", "seed:=3"])[1] == {"seed": "3", "foxglove": "true", "foxglove_port": "8765"}
     assert "foxglove" not in parse_args(["--sim"])[1]
+
+
+def test_nodes_selects_part_of_the_graph_in_its_order_and_refuses_unknown_names(tmp_path):
+    from rtc_bringup.graph import build_graph
+    from rtc_bringup.run import select_nodes
+
+    share = Path(__file__).resolve().parents[1]
+    specs = build_graph({"sim": "true"}, share)
+    assert [s.name for s in select_nodes(specs, "rtc_executor,so100_driver")] == ["so100_driver", "rtc_executor"]
+    policy = select_nodes(specs, "rtc_policy")[0]
+    assert policy == next(s for s in specs if s.name == "rtc_policy")  # same parameters as in the whole graph
+    assert select_nodes(specs, None) == specs
+    for names in ("rtc_policy,camera", ""):
+        with pytest.raises(ValueError, match="--nodes"):
+            select_nodes(specs, names)
+
+
+def test_dds_profile_takes_a_shipped_name_or_a_file(tmp_path):
+    from rtc_bringup.run import dds_profile_path
+
+    share = Path(__file__).resolve().parents[1]
+    assert dds_profile_path("lossy_link", share) == (share / "config" / "fastdds_lossy_link.xml").resolve()
+    own = tmp_path / "mine.xml"
+    own.write_text("<dds/>")
+    assert dds_profile_path(str(own), share) == own.resolve()
+    with pytest.raises(ValueError, match="--dds-profile"):
+        dds_profile_path("fast", share)
+
+
+def test_unknown_nodes_are_one_line_and_exit_2():
+    result = subprocess.run([sys.executable, "-m", "rtc_bringup.run", "--sim", "--nodes", "camera"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--nodes 'camera'" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.ros
+def test_the_shipped_dds_profile_loads_without_fast_dds_errors():
+    """Fast DDS reports a bad element on stderr and goes on without the profile: none may be reported."""
+    import os
+
+    from rtc_bringup.run import dds_profile_path
+
+    share = Path(__file__).resolve().parents[1]
+    code = ("import rclpy; from std_msgs.msg import String; rclpy.init(); n = rclpy.create_node('profile_check'); "
+            "n.create_publisher(String, 'x', 10); n.create_subscription(String, 'x', print, 10); "
+            "n.destroy_node(); rclpy.shutdown(); print('done')")
+    env = {**os.environ, "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile_path("lossy_link", share))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.stdout.strip() == "done" and "XMLPARSER" not in result.stderr and "Error" not in result.stderr, \
+        result.stderr
