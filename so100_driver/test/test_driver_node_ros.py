@@ -309,12 +309,12 @@ def test_bus_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, p
 ])
 def test_bus_counter_thresholds_raise_the_level_and_it_recovers(processes, peer: Peer, bus_emulator: ServoBusEmulator,
                                                                 fault: str, words: tuple[str, ...]) -> None:
-    """One reply in every cycle corrupted (checksum) or dropped for 3 s: each costs a retry, which
-    succeeds, so the arm keeps moving, and the counts per report cross their WARN bounds; once the
-    faults stop the level is OK again. The bounds (20 per period) sit above what a loaded test
-    machine's emulator misses on its own, the faults (about 100 per second) far above them."""
+    """One reply in every 40 ms corrupted (checksum) or dropped: each costs a retry, which succeeds,
+    so the arm keeps moving, and the counts per report cross their WARN bounds; once the faults stop
+    the level is OK again. The bounds (10 per period) sit above what the emulator misses on its own
+    on a test machine, the faults (about 25 per second) well above them."""
     bounds = [f"threshold.bus_{what}_in_period.{level}:={value}" for what in ("errors", "retries", "timeouts")
-              for level, value in (("warn", 20.0), ("error", -1.0))]
+              for level, value in (("warn", 10.0), ("error", -1.0))]
     proc = _start_driver(processes, bus_emulator, *bounds)
     assert peer.wait_for_driver(30.0), processes.log(proc)
     _level_becomes(peer, DiagnosticStatus.OK, (), processes, proc)
@@ -322,7 +322,10 @@ def test_bus_counter_thresholds_raise_the_level_and_it_recovers(processes, peer:
     stop = threading.Event()
 
     def faults() -> None:
-        while not stop.wait(0.01):
+        # One fault every 40 ms, longer than a transaction with both retries takes (3 x 5 ms timeout):
+        # a retry's reply is never the next victim, so no cycle fails (20 failed cycles in a row are
+        # fatal by max_failed_cycles).
+        while not stop.wait(0.04):
             inject(1)
 
     thread = threading.Thread(target=faults, daemon=True)
