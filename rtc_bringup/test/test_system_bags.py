@@ -55,22 +55,28 @@ def stop(proc: subprocess.Popen, timeout: float = 60.0) -> int:
         return proc.wait()
 
 
-@pytest.fixture(scope="module")
-def recorded_bag(tmp_path_factory) -> Path:
-    """20 s of the simulated graph after its policy has loaded, recorded to MCAP with the runner."""
-    out = tmp_path_factory.mktemp("recorded")
-    bag, log_path = out / "bag", out / "run.log"
+def record_after_load(out: Path, name: str, seconds: float, *arguments: str) -> Path:
+    """The bag (out/NAME_bag) of a runner run that lasts `seconds` from the policy's load on (its
+    imports take from 1 to 30 s on a loaded machine, which a fixed-length run would lose)."""
+    bag, log_path = out / f"{name}_bag", out / f"{name}.log"
     with open(log_path, "wb") as log:
-        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag)],
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag),
+                                   *arguments], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_line(log_path, LOADED, runner, LOAD_TIMEOUT_S)
-        time.sleep(RUN_S)
+        time.sleep(seconds)
         # The runner stops every node it started, recorder last, and only then exits.
         assert stop(runner) == 0, log_path.read_text(errors="replace")[-3000:]
     finally:
         stop(runner, timeout=1.0)
     return bag
+
+
+@pytest.fixture(scope="module")
+def recorded_bag(tmp_path_factory) -> Path:
+    """20 s of the simulated graph after its policy has loaded, recorded to MCAP with the runner."""
+    out = tmp_path_factory.mktemp("recorded")
+    return record_after_load(out, "recorded", RUN_S)
 
 
 def test_replay_reruns_every_recorded_inference_faithfully(recorded_bag, tmp_path):

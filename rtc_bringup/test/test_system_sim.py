@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from test_system_bags import record_after_load
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -29,24 +29,6 @@ def run_graph(processes, tmp_path: Path, name: str, duration: float, *arguments:
         pytest.fail(f"runner did not stop; log:\n{processes.log(runner)[-4000:]}")
     assert code == 0, processes.log(runner)[-4000:]
     return judge(tmp_path, name, bag)
-
-
-def record_after_load(tmp_path: Path, name: str, seconds: float, *arguments: str) -> Path:
-    """The bag of a runner run that lasts `seconds` from the policy's load on (its imports take from
-    1 to 30 s on a loaded machine, which a fixed-length run would lose)."""
-    from test_system_bags import LOAD_TIMEOUT_S, LOADED, stop, wait_for_line
-
-    bag, log_path = tmp_path / f"{name}_bag", tmp_path / f"{name}.log"
-    with open(log_path, "wb") as log:
-        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag),
-                                   *arguments], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for_line(log_path, LOADED, runner, LOAD_TIMEOUT_S)
-        time.sleep(seconds)
-        assert stop(runner) == 0, log_path.read_text(errors="replace")[-3000:]
-    finally:
-        stop(runner, timeout=1.0)
-    return bag
 
 
 def judge(tmp_path: Path, name: str, bag: Path) -> dict:

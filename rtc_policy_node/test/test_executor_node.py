@@ -366,6 +366,16 @@ def _level(status) -> int:
     return status.level[0] if isinstance(status.level, (bytes, bytearray)) else int(status.level)
 
 
+def _control_loop_level_becomes(peer: Peer, proc, processes, level: int, *words: str):
+    """Wait until the control loop's status has `level` and a message with every word; that status."""
+    def seen() -> bool:
+        status = _control_loop_status(peer)
+        return status is not None and _level(status) == level and all(w in status.message for w in words)
+    peer.wait_for(seen, f"level {level} with {words}", proc, processes)
+    with peer.lock:
+        return _control_loop_status(peer)
+
+
 def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_factory):
     """Rejected chunk -> WARN; a chunk later than the delay it assumed -> WARN; a second of underruns ->
     ERROR; a good chunk -> OK again (defaults of the threshold parameters)."""
@@ -378,12 +388,7 @@ def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_
                                                   for level in ("warn", "error")))
 
     def level_becomes(level: int, *words: str):
-        def seen() -> bool:
-            status = _control_loop_status(peer)
-            return status is not None and _level(status) == level and all(w in status.message for w in words)
-        peer.wait_for(seen, f"level {level} with {words}", proc, processes)
-        with peer.lock:
-            return _control_loop_status(peer)
+        return _control_loop_level_becomes(peer, proc, processes, level, *words)
 
     level_becomes(Level.OK)
     step = peer.last_status().step
@@ -418,12 +423,7 @@ def test_a_stalled_control_loop_raises_lateness_and_missed_ticks_and_it_recovers
                                 "threshold.missed_ticks_in_period.error:=-1.0")
 
     def level_becomes(level: int, *words: str):
-        def seen() -> bool:
-            status = _control_loop_status(peer)
-            return status is not None and _level(status) == level and all(w in status.message for w in words)
-        peer.wait_for(seen, f"level {level} with {words}", proc, processes)
-        with peer.lock:
-            return _control_loop_status(peer)
+        return _control_loop_level_becomes(peer, proc, processes, level, *words)
 
     level_becomes(Level.OK)
     proc.send_signal(signal.SIGSTOP)
