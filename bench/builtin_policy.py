@@ -5,8 +5,9 @@ Times `LeRobotPolicy.sample` as the policy node calls it (preprocessing, 10 Eule
 preprocessed batch. "unguided" is the first chunk of an episode (no leftover); the guided modes
 get a 25-row leftover and a delay of 6 ticks. "after first" is the chunk after a first one after
 rest (the scheduler's plan): guided over the 6 executed rows only, and "+ test" also samples it
-unguided to compare (first_chunk_max_disagreement, core.mode_choice.keep_or_follow). Each repeat runs every variant once, in turn, so
-that background load hits them alike; figures are medians and p90s.
+unguided to compare (first_chunk_max_disagreement, core.mode_choice.keep_or_follow). Each repeat
+runs every variant once, in turn, so that background load hits them alike; figures are medians and
+p90s.
 
     python bench/builtin_policy.py [--repeats 200] [--threads 1] [--checkpoint DIR]
 Target: unguided <= 20 ms.

@@ -51,6 +51,7 @@ COLUMNS = (
     ("late_chunk_rate", "d_real>d"),
     ("underruns_per_episode", "underruns"),
     ("assumed_delay_mean", "d mean"),
+    ("fresh_plan_rate", "fresh"),
 )
 MODES = (*EVAL_MODES, LEROBOT_MODE)
 DEFAULT_DELAYS = [0, 2, 4, 6, 8]
