@@ -53,8 +53,9 @@ class RecordingPolicy(SimPolicy):
 
     inferences: list[Inference]
 
-    def infer(self, guidance, joint_positions, scene, noise, leftover, inference_delay):
-        actions, sampled = super().infer(guidance, joint_positions, scene, noise, leftover, inference_delay)
+    def infer(self, guidance, joint_positions, scene, noise, leftover, inference_delay, max_disagreement=0.0):
+        actions, sampled = super().infer(guidance, joint_positions, scene, noise, leftover, inference_delay,
+                                         max_disagreement)
         off = type(guidance)("off")
         plain, plain_sampled = super().infer(off, joint_positions, scene, noise, None, inference_delay)
         self.inferences.append(Inference(joint_positions.copy(), noise.copy(), leftover, inference_delay,
@@ -127,12 +128,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("forensics"))
     parser.add_argument("--first-chunk-guidance", default=SchedulerSettings.first_chunk_guidance,
                         choices=FIRST_CHUNK_GUIDANCE, help="the scheduler's setting (follow: the collisions' cause)")
+    parser.add_argument("--first-chunk-max-disagreement", type=float,
+                        default=SchedulerSettings.first_chunk_max_disagreement, help="the scheduler's setting")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     policy = RecordingPolicy(default_checkpoint_path())
     settings = LoopSettings(mode_candidates=args.mode_candidates,
-                            scheduler=SchedulerSettings(first_chunk_guidance=args.first_chunk_guidance))
+                            scheduler=SchedulerSettings(first_chunk_guidance=args.first_chunk_guidance,
+                                                        first_chunk_max_disagreement=args.first_chunk_max_disagreement))
     episodes = [int(e) for e in args.only.split(",")] if args.only else range(args.episodes)
     for episode in episodes:
         scene = sample_scene(np.random.default_rng([args.seed, episode]))

@@ -72,21 +72,24 @@ def main() -> None:
                 for k, (name, extra) in enumerate(VARIANTS.items()):
                     summary = run_once(Path(tmp) / f"{i}_{k}", args.duration, (*common, *extra))
                     results[name].append(summary)
-                    print(f"{profile.spec} run {i + 1} {name}: seam ratio {summary['seam_ratio']:.2f}", flush=True)
+                    print(f"{profile.spec} run {i + 1} {name}: seam ratio {summary['seam_ratio']:.2f}, fresh-plan "
+                          f"seams {summary['fresh_plan_seams']} ({summary['fresh_plan_seam_ratio']:.2f})", flush=True)
         print(f"\n{profile.spec}: {args.runs} runs of {args.duration:g} s per variant, added latency in ticks at 30 Hz")
         print_table(results)
 
 
 def print_table(results: dict[str, list[dict]]) -> None:
-    print(f"{'variant':>24} {'seam min':>9} {'median':>7} {'max':>6} {'merged':>7} {'d_real > d':>11} {'underruns':>10}")
+    print(f"{'variant':>24} {'seam min':>9} {'median':>7} {'max':>6} {'merged':>7} {'d_real > d':>11} {'underruns':>10} "
+          f"{'fresh seams':>12}")
     for name, summaries in results.items():
         ratios = np.array([s["seam_ratio"] for s in summaries])
         violations = sum(sum(real > assumed for assumed, real in s["delays"]) for s in summaries)
         guided = sum(len(s["delays"]) for s in summaries)
         merged = sum(s["merged"] for s in summaries)
         underruns = sum(s["underruns"] for s in summaries)
+        fresh = sum(s["fresh_plan_seams"] for s in summaries)
         print(f"{name:>24} {ratios.min():9.2f} {np.median(ratios):7.2f} {ratios.max():6.2f} {merged:7d} "
-              f"{f'{violations} of {guided}':>11} {underruns:10d}", flush=True)
+              f"{f'{violations} of {guided}':>11} {underruns:10d} {fresh:12d}", flush=True)
 
 
 if __name__ == "__main__":

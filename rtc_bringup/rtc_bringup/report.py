@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from rtc_bringup.bag_reader import BagError, decoded, open_bag, require_topics
-from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
+from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, fresh_plan_seams, seam_ratio
 from rtc_policy_node.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -32,6 +32,7 @@ class Recording:
     merge_times: list = field(default_factory=list)   # t of each merge
     chunks: dict = field(default_factory=dict)        # id -> (length, dim) radians
     guidance_modes: set = field(default_factory=set)  # ActionChunk.guidance_mode values seen
+    fresh_plans: set = field(default_factory=set)  # ids of guided-mode chunks that follow no leftover
     joint_names: list = field(default_factory=list)
     measured: list = field(default_factory=list)      # (t, positions by joint_names)
     timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
@@ -74,6 +75,8 @@ def read_bag(path: Path) -> Recording:
                 rec.chunks[msg.chunk_id] = actions.reshape(msg.length, msg.action_dim)
                 rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
                 rec.guidance_modes.add(msg.guidance_mode)
+                if msg.guidance_mode != "off" and msg.prev_chunk_id == 0:
+                    rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
                 rec.measured.append((t, dict(zip(msg.name, msg.position))))
@@ -122,7 +125,9 @@ def summarize(rec: Recording) -> RunSummary:
         underruns=last.underrun_count if last else 0,
         # The delay is a promise only to guided chunks; the first chunk follows nothing.
         delays=[(assumed, real) for assumed, real, chunk_id in rec.merges if rec.prev_chunk_ids.get(chunk_id)],
-        seam_ratio=seam_ratio(trajectory),
+        seam_ratio=seam_ratio(trajectory, rec.fresh_plans, exclude=True),
+        fresh_plan_seams=fresh_plan_seams(trajectory, rec.fresh_plans),
+        fresh_plan_seam_ratio=seam_ratio(trajectory, rec.fresh_plans),
         inference_ms=Percentiles.of([x[1] for x in rec.timings]),
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,

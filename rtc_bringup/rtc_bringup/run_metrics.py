@@ -48,11 +48,21 @@ def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float
     )
 
 
-def seam_ratio(trajectory: ExecutedTrajectory) -> float:
+def seam_ratio(trajectory: ExecutedTrajectory, into: set[int] | None = None, *, exclude: bool = False) -> float:
     """Largest seam step over the p99 step within chunks (rtc_policy_node.core.seams); NaN
-    without seams."""
+    without seams. `into`: only the seams into these chunks (`exclude`: all but those)."""
     seams, inner = seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
+    if into is not None:
+        entered = trajectory.chunk_ids[1:][np.diff(trajectory.chunk_ids) != 0]
+        chosen = np.isin(entered, list(into))
+        seams = seams[~chosen if exclude else chosen]
     return ratio_of_steps(seams.max(), inner) if len(seams) else float("nan")
+
+
+def fresh_plan_seams(trajectory: ExecutedTrajectory, fresh: set[int]) -> int:
+    """Seams into a chunk of `fresh` (a guided policy's chunk that follows no leftover)."""
+    entered = trajectory.chunk_ids[1:][np.diff(trajectory.chunk_ids) != 0]
+    return int(np.isin(entered, list(fresh)).sum())
 
 
 @dataclass
@@ -82,7 +92,11 @@ class RunSummary:
     rejected: int
     underruns: int
     delays: list[tuple[int, int]] = field(default_factory=list)  # (d assumed, d_real) per guided merge
-    seam_ratio: float = float("nan")
+    seam_ratio: float = float("nan")  # over the seams into guided chunks (or every seam of an unguided run)
+    # Seams into chunks a guided policy sampled without a leftover: the first after rest's successor
+    # when it follows the policy's new plan instead (first_chunk_max_disagreement), a jump by design.
+    fresh_plan_seams: int = 0
+    fresh_plan_seam_ratio: float = float("nan")
     inference_ms: Percentiles | None = None
     end_to_end_ms: Percentiles | None = None
     target_reached_after_s: float | None = None
@@ -103,6 +117,8 @@ class RunSummary:
             f"d assumed/d_real    {d_pairs or '-'}",
             f"d_real > d          {self.delay_violations} of {len(self.delays)} guided merges",
             f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 step within chunks)",
+        ] + ([f"fresh-plan seams    {self.fresh_plan_seams}, ratio {self.fresh_plan_seam_ratio:.2f} (into chunks "
+              "that follow no leftover: a switch to the policy's new plan)"] if self.fresh_plan_seams else []) + [
             f"inference ms        {self.inference_ms}",
             f"obs->chunk ms       {self.end_to_end_ms}",
             f"target reached      {reached}",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, seam_ratio
+from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, fresh_plan_seams, seam_ratio
 
 
 def _ramp_chunk(start: float, length: int = 10, slope: float = 0.01) -> np.ndarray:
@@ -29,6 +29,19 @@ def test_seam_ratio_is_one_for_a_continuing_chunk_and_large_for_a_jump():
     assert seam_ratio(executed_trajectory(statuses, jumpy, 0.0)) > 10
 
 
+def test_seams_into_fresh_plans_are_measured_apart_from_the_guided_ones():
+    # chunk 2 (a fresh plan: it followed no leftover) jumps in, chunk 3 continues chunk 2
+    chunks = {1: _ramp_chunk(0.0), 2: _ramp_chunk(0.5), 3: _ramp_chunk(0.55)}
+    statuses = [(0.0, k, 1, k) for k in range(5)] + [(0.0, 5 + k, 2, k) for k in range(5)]
+    statuses += [(0.0, 10 + k, 3, k) for k in range(5)]
+    trajectory = executed_trajectory(statuses, chunks, 0.0)
+    assert seam_ratio(trajectory) > 10  # every seam
+    assert np.isclose(seam_ratio(trajectory, {2}, exclude=True), 1.0)  # the guided seam only
+    assert seam_ratio(trajectory, {2}) > 10
+    assert fresh_plan_seams(trajectory, {2}) == 1 and fresh_plan_seams(trajectory, set()) == 0
+    assert np.isnan(seam_ratio(trajectory, set()))
+
+
 def test_summary_counts_delay_violations_and_prints():
     summary = RunSummary(duration_s=3.0, chunks=3, merged=3, rejected=0, underruns=0,
                          delays=[(4, 3), (4, 5), (4, 4)], seam_ratio=1.2,
@@ -36,3 +49,7 @@ def test_summary_counts_delay_violations_and_prints():
     assert summary.delay_violations == 1
     text = "\n".join(summary.lines())
     assert "4/3, 4/5, 4/4" in text and "1 of 3 guided merges" in text and "1.20" in text
+    assert "fresh-plan seams" not in text
+    switched = RunSummary(duration_s=3.0, chunks=3, merged=3, rejected=0, underruns=0, seam_ratio=0.9,
+                          fresh_plan_seams=1, fresh_plan_seam_ratio=3.5)
+    assert "fresh-plan seams    1, ratio 3.50" in "\n".join(switched.lines())

@@ -62,8 +62,11 @@ def test_rtc_keeps_seams_smooth_where_naive_switching_jumps(processes, tmp_path)
     naive = judge(tmp_path, "naive_delay6", record_after_load(tmp_path, "naive_delay6", 15.0, *arguments,
                                                               "guidance_mode:=off", "executor_mode:=replace"))
     assert all(real <= assumed for assumed, real in rtc["delays"]), rtc["delays"]
-    # Measured over 5 runs each (bench/graph_seams.py): RTC 0.96-1.07, naive 5.6-7.1.
+    # Measured over 5 runs each (bench/graph_seams.py): RTC 0.96-1.07, naive 5.6-7.1. The chunk after
+    # the first may switch to the policy's new plan, unguided (first_chunk_max_disagreement): that
+    # seam is measured apart, and it happens at most once per start from rest.
     assert rtc["seam_ratio"] <= 1.5, rtc
+    assert rtc["fresh_plan_seams"] <= 1, rtc
     assert naive["seam_ratio"] >= 3.0, naive
 
 

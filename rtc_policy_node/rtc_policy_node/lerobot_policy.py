@@ -10,7 +10,9 @@ Mode choice (`core.mode_choice`, off by default): with a leftover and `mode_cand
 `mode_candidates` chunks are first sampled unguided in one batch, from the given noise and noises
 derived from it; if enough of them are within `max_mode_disagreement` of the leftover, the closest
 is guided (commit to the leftover's mode), else the first is returned unguided (follow the new
-mode), so a guided chunk does not blend two modes.
+mode), so a guided chunk does not blend two modes. The chunk after a first one after rest
+(`max_disagreement` > 0, from the scheduler) is likewise sampled unguided too and the unguided one
+kept when the guided one strays from it (`core.mode_choice.keep_or_follow`).
 
 Debugging: `record_denoising(directory)` turns on LeRobot's RTC debug tracking in the guidance and
 writes, per sampled chunk, the tracked denoising steps as `chunk_NNNN.png` and `.npz` (NNNN counts
@@ -32,7 +34,7 @@ import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
 from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
-from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode
+from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode, keep_or_follow
 from rtc_runtime.profiling import synchronized_clock
 
 STATE_KEY = "observation.state"
@@ -135,10 +137,15 @@ class LeRobotPolicy:
         self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
-               inference_delay: int, noise: np.ndarray | None = None) -> SampledChunk:
+               inference_delay: int, noise: np.ndarray | None = None, max_disagreement: float = 0.0
+               ) -> SampledChunk:
         """One chunk. `state` in feature units, images HxWx3 uint8 by image key, `leftover` a
         (rows, action_dim) slice of an earlier `model_output` or None for the first chunk.
         `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons.
+        `max_disagreement` > 0 (a guided chunk after a first one after rest, the scheduler's Plan):
+        the chunk is also sampled unguided from the same noise, and that one is returned when the
+        guided one differs from it by more than this from row `inference_delay` on
+        (core.mode_choice.keep_or_follow; `mode_choice` says which).
         The three parts' times are split on a CUDA device only while profiling is enabled
         (rtc_runtime.profiling synchronizes then); their sum is right either way."""
         started = synchronized_clock(self.device)
@@ -164,7 +171,10 @@ class LeRobotPolicy:
             self.guidance.reset_tracker()
         choice, choice_s = None, 0.0
         with torch.no_grad():
-            if guided and self.settings.mode_candidates > 0:
+            if guided and max_disagreement > 0:
+                output, choice, choice_s = self._kept_or_followed(batch, inference_delay, noise, kwargs,
+                                                                  max_disagreement)
+            elif guided and self.settings.mode_candidates > 0:
                 output, choice, choice_s = self._chosen_mode(batch, leftover, inference_delay, noise, kwargs)
             else:
                 if noise is not None:
@@ -192,10 +202,7 @@ class LeRobotPolicy:
         Also returns the seconds spent on the candidates and the choice: guidance overhead.
         """
         started = time.perf_counter()
-        if noise is None:
-            if self.chunk_size is None:
-                raise ValueError(f"mode choice needs the chunk length; policy type {self.type!r} has no chunk_size")
-            noise = torch.randn(self.chunk_size, self.action_dim).numpy()
+        noise = self._chunk_noise(noise)
         count = self.settings.mode_candidates
         noises = self._padded(candidate_noises(noise, count), "noise")
         replicated = {key: value.repeat(count, *([1] * (value.dim() - 1)))
@@ -209,6 +216,34 @@ class LeRobotPolicy:
             return candidates[choice.candidate : choice.candidate + 1], choice, choice_s
         chosen = noises[choice.candidate : choice.candidate + 1]
         return self.policy.predict_action_chunk(batch, noise=chosen, **guided_kwargs), choice, choice_s
+
+    def _kept_or_followed(self, batch: dict[str, Any], inference_delay: int, noise: np.ndarray | None,
+                          guided_kwargs: dict[str, Any], max_disagreement: float
+                          ) -> tuple[torch.Tensor, ModeChoice, float]:
+        """Sample unguided, then guided from the same noise; keep the guided one unless they disagree.
+
+        Also returns the seconds the unguided sample and the comparison took: guidance overhead.
+        """
+        started = time.perf_counter()
+        noise = self._chunk_noise(noise)
+        padded = self._padded(noise, "noise")
+        unguided = self.policy.predict_action_chunk(batch, noise=padded)
+        unguided_s = time.perf_counter() - started
+        if self._denoising_dir is not None:  # the record shows the guided sample's steps
+            self.guidance.reset_tracker()
+        guided = self.policy.predict_action_chunk(batch, noise=padded, **guided_kwargs)
+        compared = time.perf_counter()
+        choice = keep_or_follow(guided[0, :, : self.action_dim].cpu().numpy(),
+                                unguided[0, :, : self.action_dim].cpu().numpy(), inference_delay, max_disagreement)
+        return (guided if choice.guided else unguided), choice, unguided_s + time.perf_counter() - compared
+
+    def _chunk_noise(self, noise: np.ndarray | None) -> np.ndarray:
+        """The given noise, or a fresh draw: comparisons between samples need one noise for all."""
+        if noise is not None:
+            return noise
+        if self.chunk_size is None:
+            raise ValueError(f"comparing samples needs the chunk length; policy type {self.type!r} has no chunk_size")
+        return torch.randn(self.chunk_size, self.action_dim).numpy()
 
     def _padded(self, rows: np.ndarray, name: str) -> torch.Tensor:
         """(rows, action_dim) or (K, rows, action_dim) -> (1 or K, rows, model_action_dim), zero-padded

@@ -113,6 +113,10 @@ PARAMETERS = (
                   "after start or rest follows it: executed = only over the rows run before the new chunk "
                   "arrives (smooth seam, the rest free), free = not at all (a jump), follow = like any leftover "
                   "(docs/builtin_policy.md, guidance and the obstacle)", choices=FIRST_CHUNK_GUIDANCE),
+    ParameterSpec("first_chunk_max_disagreement", _defaults.first_chunk_max_disagreement, "with executed: that "
+                  "chunk is also sampled unguided from the same noise, and the unguided one is published when the "
+                  "guided one differs from it by more than this from the delay's row on (a clean switch to the "
+                  "policy's new plan instead of a blend); 0: never", unit="normalised", minimum=0.0),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -167,7 +171,8 @@ class PolicyNode(Node):
             trigger_remaining=p["trigger_remaining"], observation_timeout_s=p["observation_timeout_s"],
             delay_window=p["delay_window"], delay_warmup=p["delay_warmup"],
             delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"],
-            first_chunk_guidance=p["first_chunk_guidance"])
+            first_chunk_guidance=p["first_chunk_guidance"],
+            first_chunk_max_disagreement=p["first_chunk_max_disagreement"])
         self.guidance_mode = p["guidance_mode"]
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]
@@ -355,7 +360,7 @@ class PolicyNode(Node):
         seeded = self.noise_seed >= 0 and self.policy.chunk_size is not None
         noise = chunk_noise(self.noise_seed, self.scheduler.next_chunk_id(), self.policy.chunk_size,
                             self.policy.action_dim) if seeded else None
-        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise)
+        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise, plan.max_disagreement)
         t_model = time.monotonic()
         extra_latency_ms = chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
                                                   self.scheduler.next_chunk_id())
@@ -364,7 +369,9 @@ class PolicyNode(Node):
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
 
-        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value
+        # a mode choice may have published the unguided sample: then no leftover was followed
+        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and (
+            chunk.mode_choice is None or chunk.mode_choice.guided)
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
@@ -391,6 +398,10 @@ class PolicyNode(Node):
                 msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
+        if plan.max_disagreement > 0 and chunk.mode_choice is not None and not chunk.mode_choice.guided:
+            self.get_logger().info(f"chunk {msg.chunk_id}: the policy's new plan is {chunk.mode_choice.disagreement:.2f} "
+                                   f"from the first chunk's continuation (> first_chunk_max_disagreement "
+                                   f"{plan.max_disagreement:g}): published unguided, a switch instead of a blend")
         with self._lock:
             self.scheduler.on_published(plan, chunk.model_output, t_start, t_pub)
 

@@ -103,6 +103,26 @@ def test_mode_choice_samples_candidates_and_guides_or_follows_the_chosen_one(
     assert plain.sample(*_observation(), leftover, 3, noise=noise).mode_choice is None  # off by default
 
 
+@pytest.mark.parametrize("mode", ["identity", "vjp", "prefix"])
+@pytest.mark.parametrize("max_disagreement", [1e-6, 1e6])
+def test_a_chunk_after_a_first_one_is_kept_guided_or_replaced_by_its_unguided_sample(
+    checkpoint: Path, mode: str, max_disagreement: float
+) -> None:
+    """max_disagreement > 0 (the scheduler's Plan): the guided sample, or the unguided one from the
+    same noise when the two differ more than that from the delay's row on (core.mode_choice.keep_or_follow)."""
+    rng = np.random.default_rng(4)
+    executed, noise = rng.normal(size=(3, 6)), rng.normal(size=(12, 6)).astype(np.float32)
+    policy = _load(checkpoint, mode)
+    chunk = policy.sample(*_observation(), executed, 3, noise=noise, max_disagreement=max_disagreement)
+    guided = policy.sample(*_observation(), executed, 3, noise=noise).model_output
+    unguided = policy.sample(*_observation(), None, 3, noise=noise).model_output
+    gap = np.sqrt(np.mean((guided[3:] - unguided[3:]) ** 2, axis=-1)).max()
+    assert chunk.mode_choice.disagreement == pytest.approx(gap, rel=1e-4)
+    assert chunk.mode_choice.guided == (max_disagreement > 1)
+    np.testing.assert_allclose(chunk.model_output, guided if max_disagreement > 1 else unguided, atol=1e-5)
+    assert gap > 1e-6  # the executed rows do move the rest of the chunk
+
+
 def test_guidance_settings_refuse_bad_mode_choice_values() -> None:
     with pytest.raises(ValueError, match="mode_candidates"):
         GuidanceSettings(mode_candidates=-1)

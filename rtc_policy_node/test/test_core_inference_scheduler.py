@@ -237,8 +237,18 @@ def test_the_chunk_after_the_first_after_rest_follows_it_as_configured(guidance:
     assert second.in_motion
     assert (None if second.leftover is None else len(second.leftover)) == rows
     assert (second.prev_chunk_id, second.prev_chunk_row) == ((0, 0) if rows is None else (1, 25))  # row at the trigger
+    # only an "executed" chunk is compared with its unguided sample (first_chunk_max_disagreement)
+    assert second.max_disagreement == (s.settings.first_chunk_max_disagreement if guidance == "executed" else 0.0)
+    assert first.max_disagreement == 0.0
     third, _ = chunk_after(s, second, step + 2, (step + 1) * T)
     assert third.leftover is not None and len(third.leftover) == 25 and third.prev_chunk_id == 2
+    assert third.max_disagreement == 0.0
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf")])
+def test_first_chunk_max_disagreement_must_be_a_non_negative_number(value: float):
+    with pytest.raises(ValueError, match="first_chunk_max_disagreement must be a non-negative number, got"):
+        SchedulerSettings(first_chunk_max_disagreement=value)
 
 
 def test_first_chunk_guidance_must_be_known():

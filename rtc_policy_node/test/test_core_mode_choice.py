@@ -12,6 +12,7 @@ from rtc_policy_node.core.mode_choice import (
     candidate_noises,
     choose_mode,
     compared_rows,
+    keep_or_follow,
     leftover_disagreement,
 )
 
@@ -123,3 +124,27 @@ def test_candidate_noises_start_with_the_given_noise_and_follow_from_it():
     np.testing.assert_array_equal(candidate_noises(noise, 5), noises)
     assert not np.allclose(candidate_noises(noise + 1.0, 5)[1:], noises[1:])
     assert len({n.tobytes() for n in noises}) == 5
+
+
+def test_keep_or_follow_keeps_the_guided_chunk_unless_it_strays_from_the_unguided_one_after_the_delay():
+    unguided = np.zeros((LENGTH, DIM))
+    guided = unguided.copy()
+    guided[:DELAY] = 5.0  # the executed rows: any difference there is what the prefix is for
+    guided[DELAY:] = 0.1
+    assert keep_or_follow(guided, unguided, DELAY, max_disagreement=0.2) == ModeChoice(0, True, pytest.approx(0.1))
+    guided[LENGTH - 1, 0] = 0.5  # one row farther off the new plan: RMS over dims sqrt((0.25 + 0.01) / 2)
+    choice = keep_or_follow(guided, unguided, DELAY, max_disagreement=0.2)
+    assert choice == ModeChoice(0, False, pytest.approx(np.sqrt(0.13)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_disagreement=0.0), "max_disagreement must be > 0"),
+    (dict(max_disagreement=float("nan")), "max_disagreement must be > 0"),
+    (dict(inference_delay=-1), "inference_delay must be a non-negative integer"),
+    (dict(unguided=np.zeros((LENGTH - 1, DIM))), r"guided and unguided must both be \(T, A\)"),
+])
+def test_keep_or_follow_rejects_bad_arguments(kwargs, message):
+    arguments = dict(guided=np.zeros((LENGTH, DIM)), unguided=np.zeros((LENGTH, DIM)), inference_delay=DELAY,
+                     max_disagreement=0.1) | kwargs
+    with pytest.raises(ValueError, match=message):
+        keep_or_follow(**arguments)

@@ -181,6 +181,26 @@ def test_late_statuses_neither_delay_the_trigger_nor_anchor_the_chunk_in_the_pas
         fake.close()
 
 
+@pytest.mark.parametrize("max_disagreement, followed", [("0.0", True), ("0.000001", False)])
+def test_the_chunk_after_the_first_is_published_guided_or_as_its_unguided_sample(processes, max_disagreement,
+                                                                                 followed):
+    # first_chunk_guidance executed (default): the second chunk is guided over the rows the arm runs
+    # before it arrives. With first_chunk_max_disagreement 0 it is published guided; with a bound any
+    # difference exceeds, its unguided sample is published instead, and the message says that no
+    # leftover was followed (prev_chunk_id 0), so a replay samples it unguided too. Later chunks are
+    # guided either way.
+    fake = FakeExecutor(stall_rows=range(0))
+    try:
+        proc = processes.start(policy_args(f"first_chunk_max_disagreement:={max_disagreement}"), name="policy_node")
+        chunks = fake.wait_for_chunks(3, proc, processes)
+        (first, _), (second, _), (third, _) = chunks[:3]
+        assert second.prev_chunk_id == (first.chunk_id if followed else 0)
+        assert third.prev_chunk_id == second.chunk_id
+        assert ("published unguided, a switch instead of a blend" in processes.log(proc)) != followed
+    finally:
+        fake.close()
+
+
 def test_a_reader_that_never_matches_delays_the_first_chunk_only_briefly(processes):
     # Before its first chunk the node waits for every reader of /rtc/action_chunk in the graph to
     # match (so that a recorder does not miss it); one with incompatible QoS never does.

@@ -51,6 +51,7 @@ COLUMNS = (
     ("late_chunk_rate", "d_real>d"),
     ("underruns_per_episode", "underruns"),
     ("assumed_delay_mean", "d mean"),
+    ("fresh_plan_rate", "fresh"),
 )
 MODES = (*EVAL_MODES, LEROBOT_MODE)
 DEFAULT_DELAYS = [0, 2, 4, 6, 8]
@@ -83,6 +84,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-chunk-guidance", default=SchedulerSettings.first_chunk_guidance,
                         choices=FIRST_CHUNK_GUIDANCE, help="how the chunk after the first after rest follows it "
                         "(node parameter first_chunk_guidance)")
+    parser.add_argument("--first-chunk-max-disagreement", type=float,
+                        default=SchedulerSettings.first_chunk_max_disagreement,
+                        help="with executed: use the unguided chunk when the guided one differs more from the "
+                        "delay's row on (normalised; 0: never; node parameter first_chunk_max_disagreement)")
     parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
     parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
     parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
@@ -126,7 +131,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         max_ticks=args.max_ticks,
         scheduler=SchedulerSettings(trigger_remaining=args.trigger_remaining,
                                     delay_margin_ticks=args.delay_margin_ticks,
-                                    first_chunk_guidance=args.first_chunk_guidance),
+                                    first_chunk_guidance=args.first_chunk_guidance,
+                                    first_chunk_max_disagreement=args.first_chunk_max_disagreement),
         guidance_horizon=args.guidance_horizon,
         max_guidance_weight=args.max_guidance_weight,
         schedule=args.schedule,

@@ -62,6 +62,10 @@ def delay_figures(records: list[EpisodeRecord]) -> dict[str, float | list[float]
         "assumed_delay_by_chunk": [_round(np.mean(values)) for values in by_chunk],
         "underruns_per_episode": _round(np.mean([r.underruns for r in records])) if records else None,
         "rejected_per_episode": _round(np.mean([r.rejected for r in records])) if records else None,
+        # episodes where a chunk after the first followed no leftover: the switch to the policy's new
+        # plan after a start (first_chunk_max_disagreement), or first_chunk_guidance free
+        "fresh_plan_rate": _round(np.mean([any(not d.follows_leftover for d in r.delays[1:]) for r in records]))
+        if records else None,
     }
 
 

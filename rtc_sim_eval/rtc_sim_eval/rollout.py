@@ -166,10 +166,12 @@ def run_episode(
                 chunk_id = scheduler.next_chunk_id()
                 noise = chunk_noise(seed, episode, chunk_id - 1, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_id - 1, tick, settings.max_ticks))
-                actions, sampled = policy.infer(guidance, q, scene, noise, plan.leftover, plan.delay)
+                actions, sampled = policy.infer(guidance, q, scene, noise, plan.leftover, plan.delay,
+                                                plan.max_disagreement)
                 scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
                 pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
-                record.delays.append(ChunkDelay(plan.delay, delay, plan.leftover is not None))
+                followed = plan.leftover is not None and (sampled.mode_choice is None or sampled.mode_choice.guided)
+                record.delays.append(ChunkDelay(plan.delay, delay, followed))
 
         if spec.waits and pending is not None:
             command, chunk_id = q, -1

@@ -85,9 +85,12 @@ class SimPolicy:
         noise: np.ndarray,
         leftover: np.ndarray | None,
         inference_delay: int,
+        max_disagreement: float = 0.0,
     ) -> tuple[np.ndarray, SampledChunk]:
-        """(chunk in radians (H, 6), the sampled chunk with its model output)."""
+        """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
+        as LeRobotPolicy.sample takes it from the scheduler's Plan."""
         state = self.units.to_features(joint_positions)
         images = {self.image_key: render(joint_positions, scene)}
-        sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise)
+        sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise,
+                                               max_disagreement=max_disagreement)
         return self.units.to_radians(sampled.actions), sampled

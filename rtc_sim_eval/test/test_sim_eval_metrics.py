@@ -61,3 +61,6 @@ def test_delay_figures_count_late_promises_underruns_and_the_assumed_delay_by_ch
     assert figures["assumed_delay_by_chunk"] == [2, 6, 9]
     assert figures["assumed_delay_mean"] == pytest.approx(5) and figures["true_delay_mean"] == pytest.approx(6.4)
     assert figures["underruns_per_episode"] == pytest.approx(1.5)
+    assert figures["fresh_plan_rate"] == 0  # every chunk after the first followed a leftover
+    second.delays[1] = ChunkDelay(5, 5, False)  # the chunk after the first switched to its unguided sample
+    assert delay_figures([first, second])["fresh_plan_rate"] == pytest.approx(0.5)

@@ -94,6 +94,11 @@ class SchedulerSettings:
     # a smooth seam, the rest chosen freely), "free" not at all (a jump at the seam, as unguided
     # sampling), "follow" like any other leftover.
     first_chunk_guidance: str = "executed"
+    # With "executed": that chunk is also sampled unguided from the same noise, and the unguided one
+    # is used when the two differ by more than this from the delay's row on (normalised units,
+    # core.mode_choice.keep_or_follow): the executed rows drag the guided one off the policy's new
+    # plan. 0: never.
+    first_chunk_max_disagreement: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("trigger_remaining", "delay_window", "delay_warmup", "delay_margin_ticks"):
@@ -101,10 +106,12 @@ class SchedulerSettings:
             if int(value) != value or value < (1 if name == "delay_window" else 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'delay_window' else 'non-negative'} "
                                  f"integer, got {value!r}")
-        for name in ("observation_timeout_s", "merge_wait_s", "match_wait_s", "error_backoff_s"):
+        for name in ("observation_timeout_s", "merge_wait_s", "match_wait_s", "error_backoff_s",
+                     "first_chunk_max_disagreement"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+                unit = "" if name == "first_chunk_max_disagreement" else " of seconds"
+                raise ValueError(f"{name} must be a non-negative number{unit}, got {value!r}")
         if self.first_chunk_guidance not in FIRST_CHUNK_GUIDANCE:
             raise ValueError(f"first_chunk_guidance must be one of {', '.join(FIRST_CHUNK_GUIDANCE)}, "
                              f"got {self.first_chunk_guidance!r}")
@@ -125,6 +132,9 @@ class Plan:
     prev_chunk_id: int  # the chunk the leftover comes from; 0 without one
     prev_chunk_row: int  # the row of that chunk the leftover starts at; 0 without one
     in_motion: bool  # a chunk of ours had rows left (followed or not): this one is not the first after rest
+    # > 0: also sample unguided and use that if the guided chunk differs more than this from the
+    # delay's row on (core.mode_choice.keep_or_follow); 0: use the guided chunk
+    max_disagreement: float
     status_behind_ticks: int  # ticks the executor ran since the status the plan started from
     merged_before: int  # the executor's merged and rejected counts when planned: the next
     rejected_before: int  # change of either is its decision on this chunk
@@ -266,10 +276,14 @@ class InferenceScheduler:
             leftover = self.history.leftover(status.active_chunk_id, row)
         in_motion = leftover is not None
         delay = self.estimator.estimate()
+        max_disagreement = 0.0
         if in_motion and not self.history.in_motion(status.active_chunk_id):  # the first chunk after rest
             guidance = self.settings.first_chunk_guidance
             leftover = None if guidance == "free" else leftover[:max(delay, 1)] if guidance == "executed" else leftover
+            if guidance == "executed":
+                max_disagreement = self.settings.first_chunk_max_disagreement
         return Plan(source_step=source_step, delay=delay, leftover=leftover, in_motion=in_motion,
+                    max_disagreement=max_disagreement,
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
                     prev_chunk_row=row if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),

@@ -81,6 +81,30 @@ def choose_mode(
     return ModeChoice(0, False, float(disagreement[0]))
 
 
+def keep_or_follow(guided: np.ndarray, unguided: np.ndarray, inference_delay: int,
+                   max_disagreement: float) -> ModeChoice:
+    """Keep a chunk guided over the executed rows only, or follow the new plan unguided.
+
+    `guided` and `unguided` (T, A) are sampled from the same observation and noise, `guided` with a
+    hard prefix over the rows [0, d) the arm runs before it arrives (the chunk after a first one after
+    rest, core.inference_scheduler). Their rows from d on differ only because of those rows: where the
+    difference is above `max_disagreement` (its largest RMS over action dims), the prefix drags the
+    chunk off the plan the policy now makes, and the guided chunk is a blend of the two, so the
+    unguided one is used, a clean switch as unguided sampling makes it (candidate 0, guided False).
+    """
+    if not max_disagreement > 0:
+        raise ValueError(f"max_disagreement must be > 0, got {max_disagreement!r}")
+    guided = np.asarray(guided, dtype=np.float64)
+    unguided = np.asarray(unguided, dtype=np.float64)
+    if guided.ndim != 2 or guided.shape != unguided.shape:
+        raise ValueError(f"guided and unguided must both be (T, A), got {guided.shape} and {unguided.shape}")
+    if int(inference_delay) != inference_delay or inference_delay < 0:
+        raise ValueError(f"inference_delay must be a non-negative integer, got {inference_delay!r}")
+    rows = slice(min(int(inference_delay), guided.shape[0]), None)
+    disagreement = float(_disagreement(guided[None, rows], unguided[None, rows])[0])
+    return ModeChoice(0, disagreement <= max_disagreement, disagreement)
+
+
 def _checked(
     candidates: np.ndarray, leftover: np.ndarray, inference_delay: int, execution_horizon: int
 ) -> tuple[np.ndarray, np.ndarray, range]:
