@@ -8,7 +8,9 @@ the tool tip seen from above: the executed path with its seams, and for every ch
 chunk next to the unguided chunk from the same observation and noise; then, for the last seam
 before the collision, the shoulder_pan row by row (leftover, unguided, guided, prefix mask) and
 the denoising trace of that chunk. Prints, per chunk, how far the unguided chunk is from the
-leftover (core.mode_choice's disagreement) and the guided chunk's clearance to the obstacle.
+leftover (core.mode_choice's disagreement) and the guided chunk's clearance to the obstacle; and for
+every episode, how far its chunk after the first is from that chunk's unguided sample (the figure
+first_chunk_max_disagreement bounds; run with --first-chunk-max-disagreement 0 to see it unswitched).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch  # noqa: E402
 from rtc_policy_node.builtin_policy import default_checkpoint_path  # noqa: E402
 from rtc_policy_node.core import RTCGuidance, prefix_weights  # noqa: E402
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings  # noqa: E402
-from rtc_policy_node.core.mode_choice import leftover_disagreement  # noqa: E402
+from rtc_policy_node.core.mode_choice import keep_or_follow, leftover_disagreement  # noqa: E402
 from rtc_policy_node.denoise_trace import RecordingGuidance  # noqa: E402
 from rtc_sim_eval.latency_profiles import Fixed  # noqa: E402
 from rtc_sim_eval.plots import plot_denoising  # noqa: E402
@@ -61,6 +63,18 @@ class RecordingPolicy(SimPolicy):
         self.inferences.append(Inference(joint_positions.copy(), noise.copy(), leftover, inference_delay,
                                          actions, sampled.model_output, plain, plain_sampled.model_output))
         return actions, sampled
+
+
+def report_after_first(episode: int, record, inferences: list[Inference]) -> list[float]:
+    """Print how far the chunk after the first (the one first_chunk_max_disagreement judges) is from
+    its unguided sample from row d on (core.mode_choice.keep_or_follow's figure); [] without one."""
+    second = next((inference for inference in inferences if inference.leftover is not None), None)
+    if second is None:
+        return []
+    gap = keep_or_follow(second.guided_output, second.unguided_output, second.delay, 1.0).disagreement
+    print(f"episode {episode}: {'collision' if record.collided else 'no collision'}; chunk after the first "
+          f"{gap:.2f} from its unguided sample")
+    return [gap]
 
 
 def clearance_cm(joint_positions: np.ndarray, scene) -> np.ndarray:
@@ -138,10 +152,12 @@ def main() -> None:
                             scheduler=SchedulerSettings(first_chunk_guidance=args.first_chunk_guidance,
                                                         first_chunk_max_disagreement=args.first_chunk_max_disagreement))
     episodes = [int(e) for e in args.only.split(",")] if args.only else range(args.episodes)
+    after_first: list[float] = []
     for episode in episodes:
         scene = sample_scene(np.random.default_rng([args.seed, episode]))
         policy.inferences = []
         record = run_episode(policy, scene, args.mode, Fixed(args.delay), settings, args.seed, episode)
+        after_first += report_after_first(episode, record, policy.inferences)
         if not record.collided:
             continue
         print(f"episode {episode}: collision at tick {len(record.positions) - 2}; chunks merged at ticks "
@@ -181,6 +197,10 @@ def main() -> None:
         plot_denoising(traces[0], traces[1], inference.leftover, joint=0,
                        title=f"episode {episode}, chunk {seam}: shoulder_pan (normalised), {args.mode} vs none",
                        path=args.out / f"{name}_denoising.png")
+    if after_first:
+        print(f"chunk after the first, published vs unguided from row d on, over {len(after_first)} episodes: "
+              f"median {np.median(after_first):.2f}, p90 {np.percentile(after_first, 90):.2f}, "
+              f"max {np.max(after_first):.2f}")
 
 
 if __name__ == "__main__":
