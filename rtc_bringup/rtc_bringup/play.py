@@ -22,7 +22,7 @@ from rtc_bringup.bag_reader import BagError, open_bag, raw_messages
 from rtc_bringup.bag_types import ros_message_class
 
 ACK_WAIT_S = 2.0  # at the end, how long reliable readers get to acknowledge the last messages
-SETTLE_S = 1.0  # after creating the publishers, let subscribers match before the first message
+DELAY_S = 1.0  # default --delay: after creating the publishers, let subscribers match before the first message
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def publisher_qos(offered: list):
 
 
 def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock_hz: float,
-         stopping=lambda: False) -> int:
+         stopping=lambda: False, delay_s: float = DELAY_S) -> int:
     """Publish the bag; returns the number of messages published."""
     import rclpy
     from rclpy.duration import Duration
@@ -86,7 +86,7 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
             if not connections:
                 return 0
             bag_start = reader.start_time + int(start_s * 1e9)
-            time.sleep(SETTLE_S)
+            time.sleep(delay_s)
             schedule = Schedule(bag_start, time.monotonic(), rate)
             next_clock = schedule.wall_start_s
             for connection, stamp_ns, raw in raw_messages(reader, connections, bag_start):
@@ -122,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="skip the bag's first seconds")
     parser.add_argument("--topics", nargs="+", help="topics to publish; default: all")
     parser.add_argument("--clock", type=float, default=0.0, metavar="HZ", help="publish /clock at this rate")
+    parser.add_argument("--delay", type=float, default=DELAY_S, metavar="SECONDS",
+                        help="wait this long after creating the publishers, so that subscribers match first "
+                        "(as ros2 bag play --delay)")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.start < 0 or args.clock < 0:
-        print("rtc_play: --rate must be > 0, --start and --clock >= 0", file=sys.stderr)
+    if args.rate <= 0 or args.start < 0 or args.clock < 0 or not args.delay >= 0:
+        print("rtc_play: --rate must be > 0, --start, --clock and --delay >= 0", file=sys.stderr)
         return 2
     import rclpy
     from rclpy.signals import SignalHandlerOptions
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        count = play(args.bag, args.rate, args.start, args.topics, args.clock, lambda: stop)
+        count = play(args.bag, args.rate, args.start, args.topics, args.clock, lambda: stop, args.delay)
     except BagError as exc:
         print(f"rtc_play: {exc}", file=sys.stderr)
         return 1

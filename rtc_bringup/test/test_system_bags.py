@@ -159,8 +159,11 @@ def test_play_feeds_a_live_policy_node_without_camera_or_driver(recorded_bag, pr
     executor = processes.start(node_command(specs["rtc_executor"], params_dir), name="executor")
     wait_for_line(tmp_path / "policy.log", LOADED, policy, LOAD_TIMEOUT_S)
     # the recorded run's inputs from just before its first inference to the end: the same window
+    # --delay 3: on a loaded machine the executor can match the player's /joint_states after the policy
+    # node has, and refuse the first chunk (not_ready); give discovery time before the first message
     play = subprocess.run([sys.executable, "-m", "rtc_bringup.play", str(recorded_bag), "--start",
-                           str(max(first_chunk_s - 0.3, 0.0)), "--topics", "/joint_states", CAMERA],
+                           str(max(first_chunk_s - 0.3, 0.0)), "--delay", "3", "--topics", "/joint_states",
+                           CAMERA],
                           capture_output=True, text=True, timeout=RUN_S + 120)
     assert play.returncode == 0, play.stderr[-2000:]
     for proc in (policy, executor, recorder):

@@ -137,6 +137,12 @@ def test_keep_or_follow_keeps_the_guided_chunk_unless_it_strays_from_the_unguide
     assert choice == ModeChoice(0, False, pytest.approx(np.sqrt(0.13)))
 
 
+def test_keep_or_follow_does_not_keep_a_guided_chunk_it_cannot_compare():
+    guided = np.zeros((LENGTH, DIM))
+    guided[DELAY + 1, 0] = np.nan  # a broken guided sample
+    assert not keep_or_follow(guided, np.zeros((LENGTH, DIM)), DELAY, max_disagreement=0.1).guided
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(max_disagreement=0.0), "max_disagreement must be > 0"),
     (dict(max_disagreement=float("nan")), "max_disagreement must be > 0"),

@@ -91,6 +91,8 @@ def keep_or_follow(guided: np.ndarray, unguided: np.ndarray, inference_delay: in
     difference is above `max_disagreement` (its largest RMS over action dims), the prefix drags the
     chunk off the plan the policy now makes, and the guided chunk is a blend of the two, so the
     unguided one is used, a clean switch as unguided sampling makes it (candidate 0, guided False).
+    A NaN difference (a broken sample) is not kept either: the unguided chunk goes out, and if it is
+    the broken one, the executor's chunk check refuses it like any non-finite chunk.
     """
     if not max_disagreement > 0:
         raise ValueError(f"max_disagreement must be > 0, got {max_disagreement!r}")
