@@ -26,6 +26,10 @@ class ExecutedTrajectory:
         """Indices i where action i+1 comes from another chunk than action i."""
         return np.flatnonzero(np.diff(self.chunk_ids) != 0)
 
+    def entered(self) -> np.ndarray:
+        """The chunk each seam enters, in the order of `seams()`."""
+        return self.chunk_ids[self.seams() + 1]
+
 
 def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
     """`statuses`: (time_s, tick, served chunk id, served row) in arrival order; `chunks`:
@@ -53,16 +57,14 @@ def seam_ratio(trajectory: ExecutedTrajectory, into: set[int] | None = None, *, 
     without seams. `into`: only the seams into these chunks (`exclude`: all but those)."""
     seams, inner = seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
     if into is not None:
-        entered = trajectory.chunk_ids[1:][np.diff(trajectory.chunk_ids) != 0]
-        chosen = np.isin(entered, list(into))
+        chosen = np.isin(trajectory.entered(), list(into))
         seams = seams[~chosen if exclude else chosen]
     return ratio_of_steps(seams.max(), inner) if len(seams) else float("nan")
 
 
 def fresh_plan_seams(trajectory: ExecutedTrajectory, fresh: set[int]) -> int:
     """Seams into a chunk of `fresh` (a guided policy's chunk that follows no leftover)."""
-    entered = trajectory.chunk_ids[1:][np.diff(trajectory.chunk_ids) != 0]
-    return int(np.isin(entered, list(fresh)).sum())
+    return int(np.isin(trajectory.entered(), list(fresh)).sum())
 
 
 @dataclass

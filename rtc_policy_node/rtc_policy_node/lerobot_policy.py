@@ -67,6 +67,11 @@ class SampledChunk:
     inference_s: float = 0.0       # predict_action_chunk: every denoising step, guidance included
     postprocessing_s: float = 0.0  # the policy's postprocessor, and back to numpy
 
+    @property
+    def unguided_instead(self) -> bool:
+        """A mode choice returned the unguided sample: the chunk follows no leftover, whatever was given."""
+        return self.mode_choice is not None and not self.mode_choice.guided
+
 
 class LeRobotPolicy:
     """Load once, then `sample()` one chunk per inference."""

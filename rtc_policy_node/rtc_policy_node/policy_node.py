@@ -370,8 +370,7 @@ class PolicyNode(Node):
         t_post = time.monotonic()
 
         # a mode choice may have published the unguided sample: then no leftover was followed
-        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and (
-            chunk.mode_choice is None or chunk.mode_choice.guided)
+        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and not chunk.unguided_instead
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
@@ -398,7 +397,7 @@ class PolicyNode(Node):
                 msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)
             t_pub = time.monotonic()  # the chunk is out; going back to normal scheduling is not
-        if plan.max_disagreement > 0 and chunk.mode_choice is not None and not chunk.mode_choice.guided:
+        if plan.max_disagreement > 0 and chunk.unguided_instead:
             self.get_logger().info(f"chunk {msg.chunk_id}: the policy's new plan is {chunk.mode_choice.disagreement:.2f} "
                                    f"from the first chunk's continuation (> first_chunk_max_disagreement "
                                    f"{plan.max_disagreement:g}): published unguided, a switch instead of a blend")

@@ -170,7 +170,7 @@ def run_episode(
                                                 plan.max_disagreement)
                 scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
                 pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
-                followed = plan.leftover is not None and (sampled.mode_choice is None or sampled.mode_choice.guided)
+                followed = plan.leftover is not None and not sampled.unguided_instead
                 record.delays.append(ChunkDelay(plan.delay, delay, followed))
 
         if spec.waits and pending is not None:

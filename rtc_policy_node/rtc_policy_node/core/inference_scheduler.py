@@ -106,12 +106,13 @@ class SchedulerSettings:
             if int(value) != value or value < (1 if name == "delay_window" else 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'delay_window' else 'non-negative'} "
                                  f"integer, got {value!r}")
-        for name in ("observation_timeout_s", "merge_wait_s", "match_wait_s", "error_backoff_s",
-                     "first_chunk_max_disagreement"):
+        for name in ("observation_timeout_s", "merge_wait_s", "match_wait_s", "error_backoff_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                unit = "" if name == "first_chunk_max_disagreement" else " of seconds"
-                raise ValueError(f"{name} must be a non-negative number{unit}, got {value!r}")
+                raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+        if not (math.isfinite(self.first_chunk_max_disagreement) and self.first_chunk_max_disagreement >= 0):
+            raise ValueError(f"first_chunk_max_disagreement must be a non-negative number, "
+                             f"got {self.first_chunk_max_disagreement!r}")
         if self.first_chunk_guidance not in FIRST_CHUNK_GUIDANCE:
             raise ValueError(f"first_chunk_guidance must be one of {', '.join(FIRST_CHUNK_GUIDANCE)}, "
                              f"got {self.first_chunk_guidance!r}")
