@@ -127,6 +127,16 @@ class LeRobotPolicy:
         self.config.rtc_config.enabled = mode != "off"
         self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
 
+    def set_guidance(self, execution_horizon: int, max_guidance_weight: float, schedule: str) -> None:
+        """Guide with these from the next `sample` on (the policy node's settable parameters, applied
+        between inferences, so one chunk is made with one set of them)."""
+        self.settings = replace(self.settings, execution_horizon=execution_horizon,
+                                max_guidance_weight=max_guidance_weight, schedule=schedule)
+        rtc_config = self.config.rtc_config
+        rtc_config.execution_horizon, rtc_config.max_guidance_weight = execution_horizon, max_guidance_weight
+        rtc_config.prefix_attention_schedule = PrefixSchedule[schedule.upper()].value
+        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
+
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
         `directory`, by a writer process (`denoising_writer`: its backlog, drops and failures); the

@@ -7,6 +7,7 @@ ACTION_CHUNK_TOPIC = "rtc/action_chunk"  # policy publishes, executor merges
 EXECUTOR_STATUS_TOPIC = "rtc/executor_status"  # executor publishes, policy plans with it
 TIMING_TOPIC = "rtc/timing"  # policy publishes rtc_msgs/InferenceTiming
 JOINT_STATES_TOPIC = "joint_states"  # both read the arm's joint states
+TASK_TOPIC = "rtc/task"  # std_msgs/String: the policy's language instruction from its next inference on
 # The executor's command topic for each command_type.
 COMMAND_TOPICS = {
     "joint_state": "so100/command",
