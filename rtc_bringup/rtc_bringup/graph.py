@@ -6,10 +6,13 @@ file itself (`config_file`; empty: config/so100_sim.yaml or config/so100_rtc.yam
 `/**`, `/ns/node`, `node` and wildcard keys keep rcl's semantics, then the overrides from non-empty
 arguments, keyed by the node's fully qualified name (as launch_ros writes a parameter dict).
 The driver runs at least as fast as the executor commands: with `interpolation:=N` (or a file
-that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it.
+that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it (the nodes' own defaults
+come from their PARAMETERS). LeRobot's names of parameters (`rtc_runtime.lerobot_names`) are
+arguments too: `prefix_attention_schedule:=EXP` is `schedule:=EXP`; both with different values is
+an error.
 `namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
 follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
-No rclpy or launch import here, so tests and the runner read the graph as plain data.
+No rclpy or launch import at module level, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rtc_runtime.lerobot_names import LEROBOT_NAMES, with_our_names
 from so100_driver.arm import default_calibration_path
 from so100_driver.topics import IMAGE_TOPIC
 
@@ -75,6 +79,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("delay_margin_ticks", "", "ticks added to the policy's delay estimate; 3 on a link between hosts "
              "that loses packets (docs/multi_host.md)"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
+    Argument("use_torch_compile", "", "true: torch.compile the policy (compiled during its warm-up inferences)"),
+    Argument("warmup_inferences", "", "the policy's first inferences, not published (at least 2 with "
+             "use_torch_compile)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
     Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
@@ -89,6 +96,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
     Argument("foxglove_port", "8765", "TCP port of that server (foxglove:=true)"),
 )
+_OURS = frozenset(a.name for a in ARGUMENTS)
+ARGUMENTS += tuple(Argument(theirs, "", f"LeRobot's name for {ours}") for theirs, ours in LEROBOT_NAMES.items()
+                   if ours in _OURS)
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 _NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -171,6 +181,8 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
+    "use_torch_compile": ("rtc_policy", "use_torch_compile", _bool),
+    "warmup_inferences": ("rtc_policy", "warmup_inferences", int),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "delay_margin_ticks": ("rtc_policy", "delay_margin_ticks", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
@@ -279,19 +291,31 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
     return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
 
 
-# The nodes' own defaults where neither the file nor an argument sets them (driver_node, executor_node).
-_DRIVER_RATE_HZ, _CONTROL_RATE_HZ, _INTERPOLATION = 100.0, 30.0, 1
+# The modules whose PARAMETERS hold a node's own defaults (where neither the file nor an argument
+# sets a parameter).
+_NODE_MODULES = {"so100_driver": "so100_driver.driver_node", "rtc_executor": "rtc_policy_node.executor_node"}
+
+
+def _with_node_defaults(node: NodeSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` over the node's own defaults; LeRobot's names as ours. (The node module is imported
+    here only: it imports rclpy.)"""
+    import importlib
+
+    from rtc_runtime.parameters import defaults
+
+    return {**defaults(importlib.import_module(_NODE_MODULES[node.name]).PARAMETERS), **with_our_names(params)}
 
 
 def _driver_keeps_up(driver: NodeSpec, executor: NodeSpec, file_params: Mapping[str, Mapping[str, Any]],
                      driver_overrides: dict[str, Any]) -> None:
     """Raise the driver's rate_hz to the executor's command rate (control_rate_hz x interpolation)
     when it is lower: a driver slower than its commands would skip some of them."""
-    executor_params = {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
-    command_rate = float(executor_params.get("control_rate_hz", _CONTROL_RATE_HZ)) * \
-        int(executor_params.get("interpolation", _INTERPOLATION))
-    driver_params = {**node_parameters(file_params, driver.fully_qualified_name), **driver.overrides}
-    if float(driver_params.get("rate_hz", _DRIVER_RATE_HZ)) < command_rate:
+    executor_params = _with_node_defaults(executor, {**node_parameters(file_params, executor.fully_qualified_name),
+                                                     **executor.overrides})
+    command_rate = float(executor_params["control_rate_hz"]) * int(executor_params["interpolation"])
+    driver_params = _with_node_defaults(driver, {**node_parameters(file_params, driver.fully_qualified_name),
+                                                 **driver.overrides})
+    if float(driver_params["rate_hz"]) < command_rate:
         driver_overrides["rate_hz"] = command_rate
 
 
@@ -301,6 +325,8 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     if unknown:
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
+    given = {name: text for name, text in values.items() if text.strip() and name in _OURS | set(LEROBOT_NAMES)}
+    values.update(with_our_names(given, where="argument"))  # LeRobot's names as ours
     flags = {}
     for name in ("sim", "driver", "robot_description", "foxglove", "enclaves"):
         try:

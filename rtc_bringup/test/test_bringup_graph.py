@@ -100,6 +100,47 @@ def test_interpolation_reaches_the_executor_and_the_driver_keeps_up_with_it(argu
     assert driver_rate_hz >= executor["control_rate_hz"] * executor["interpolation"]
 
 
+def test_the_driver_rule_takes_the_nodes_own_defaults_from_their_specs(tmp_path, monkeypatch):
+    # A file that sets neither rate: the rule compares the executor's and the driver's PARAMETERS defaults.
+    from rtc_policy_node import executor_node
+    from so100_driver import driver_node
+
+    from rtc_runtime.parameters import ParameterSpec
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("/**:\n  ros__parameters:\n    use_sim_time: false\n")
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    assert "rate_hz" not in specs["so100_driver"].overrides  # 30 Hz x 1 <= 100 Hz: untouched
+    slower = tuple(ParameterSpec("rate_hz", 20.0, "test") if s.name == "rate_hz" else s for s in driver_node.PARAMETERS)
+    monkeypatch.setattr(driver_node, "PARAMETERS", slower)
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    rate = next(s.default for s in executor_node.PARAMETERS if s.name == "control_rate_hz")
+    assert specs["so100_driver"].overrides["rate_hz"] == rate
+
+
+def test_lerobot_names_are_arguments_and_parameter_file_keys_too(tmp_path):
+    specs = {s.name: s for s in build_graph({"prefix_attention_schedule": "EXP", "queue_threshold": "30",
+                                             "interpolation_multiplier": "4", "compile_warmup_inferences": "2"}, PKG)}
+    assert {k: specs["rtc_policy"].overrides[k] for k in ("schedule", "trigger_remaining", "warmup_inferences")} == \
+        {"schedule": "EXP", "trigger_remaining": 30, "warmup_inferences": 2}
+    assert specs["rtc_executor"].overrides["interpolation"] == 4
+    assert effective(specs["so100_driver"])["rate_hz"] == 120.0  # 30 Hz x 4
+    # in a parameter file (the node maps the name itself; the graph's driver rule reads it too)
+    config = tmp_path / "lerobot.yaml"
+    config.write_text(yaml.safe_dump({"/**/rtc_executor": {"ros__parameters": {
+        "joint_names": ["a"], "interpolation_multiplier": 5}}}))
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    assert effective(specs["so100_driver"])["rate_hz"] == 150.0
+
+
+def test_one_setting_under_both_names_with_different_values_is_one_clear_error():
+    with pytest.raises(ValueError, match="argument schedule is given twice, as schedule = 'LINEAR' and "
+                                         "prefix_attention_schedule = 'EXP': give one of them"):
+        build_graph({"schedule": "LINEAR", "prefix_attention_schedule": "EXP"}, PKG)
+    specs = {s.name: s for s in build_graph({"schedule": "EXP", "prefix_attention_schedule": "EXP"}, PKG)}
+    assert specs["rtc_policy"].overrides["schedule"] == "EXP"
+
+
 def test_without_the_driver_the_arm_is_another_stacks():
     specs = {s.name: s for s in build_graph({"sim": "false", "driver": "false", "command_type": "trajectory",
                                              "calibration_file": "/cal/arm.json"}, PKG)}
