@@ -414,11 +414,16 @@ class PolicyNode(Node):
 
     def _warm_up(self, plan: Plan, joint_state: JointState, images: dict) -> None:
         """One warm-up inference on the live inputs: nothing published, no delay sample. From the
-        second on, the previous one's last rows are its leftover, so a guided inference runs too."""
+        second on, the previous one's last rows are its leftover, so a guided inference runs too.
+        The emulated latency counts (a larger model warms up at least as long)."""
+        from rtc_policy_node.lerobot_policy import chunk_extra_latency_ms, emulate_latency
+
         started = time.monotonic()
         self._settable()
         state, arrays = self._observation(joint_state, images)
         chunk = self.policy.sample(state, arrays, self._warmup_leftover, plan.delay)
+        emulate_latency(chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
+                                               self.warmups_done + 1), started)
         self._warmup_leftover = chunk.model_output[-self.scheduler.settings.trigger_remaining:] \
             if self.scheduler.settings.trigger_remaining else None
         self.warmups_done += 1
