@@ -119,3 +119,26 @@ def test_ros2_param_describe_shows_every_parameter_as_its_spec(processes, node):
     if node == "rtc_executor":  # the issue's own example
         rate = shown["control_rate_hz"]
         assert rate["Read only"] == "true" and float(rate["Min value"]) == 0.0 and "> 0" in rate["Additional constraints"]
+
+
+def test_a_parameter_file_with_lerobots_names_starts_the_node_with_them(processes, tmp_path):
+    params = tmp_path / "lerobot_names.yaml"
+    params.write_text("/**/rtc_policy:\n  ros__parameters:\n    prefix_attention_schedule: EXP\n"
+                      "    queue_threshold: 30\n    compile_warmup_inferences: 3\n    execution_horizon: 20\n")
+    proc = start_node(processes, "rtc_policy", "--params-file", str(params))
+    wait_for_parameters(processes, proc, "rtc_policy")
+    got = {name: ros2_cli("param", "get", "/rtc_policy", name, "--timeout", "10").stdout.strip()
+           for name in ("schedule", "trigger_remaining", "warmup_inferences", "execution_horizon")}
+    assert got == {"schedule": "String value is: EXP", "trigger_remaining": "Integer value is: 30",
+                   "warmup_inferences": "Integer value is: 3", "execution_horizon": "Integer value is: 20"}
+    listed = ros2_cli("param", "list", "/rtc_policy").stdout.split()
+    assert "prefix_attention_schedule" not in listed and "queue_threshold" not in listed  # ours only
+
+
+def test_both_names_with_different_values_is_one_line_and_exit_2(processes, tmp_path):
+    params = tmp_path / "both.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    schedule: LINEAR\n    prefix_attention_schedule: EXP\n")
+    proc = start_node(processes, "rtc_policy", "--params-file", str(params))
+    assert proc.wait(timeout=60) == 2
+    assert processes.log(proc).strip() == ("policy_node: parameter schedule is given twice, as schedule = 'LINEAR' "
+                                           "and prefix_attention_schedule = 'EXP': give one of them")
