@@ -1,6 +1,6 @@
 """Publishes the SO-100 URDF on `robot_description`, as robot_state_publisher does.
 
-Parameters: `PARAMETERS` below (docs/robot_description.md shows the same table).
+Parameters: `PARAMETERS` below (docs/bringup.md shows the same table).
 
 Topic (relative, remappable): publishes `robot_description` (std_msgs/String, reliable, transient
 local, depth 1) once; late subscribers (RViz, controller_manager) get it too. A bad calibration file
