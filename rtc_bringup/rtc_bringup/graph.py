@@ -9,7 +9,8 @@ The driver runs at least as fast as the executor commands: with `interpolation:=
 that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it (the nodes' own defaults
 come from their PARAMETERS). LeRobot's names of parameters (`rtc_runtime.lerobot_names`) are
 arguments too: `prefix_attention_schedule:=EXP` is `schedule:=EXP`; both with different values is
-an error.
+an error. `inference:=sync` (LeRobot's inference type) is a preset: the arguments of `INFERENCE_PRESETS`
+that are not given themselves.
 `namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
 follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
 No rclpy or launch import at module level, so tests and the runner read the graph as plain data.
@@ -55,6 +56,9 @@ CAMERA_TOPIC = IMAGE_TOPIC  # the policy's default camera: the simulated camera'
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
+    Argument("inference", "rtc", "rtc: asynchronous chunks continued by RTC guidance (the nodes' defaults); sync: "
+             "the synchronous baseline (stop, infer, run: no guidance, whole chunks, inference once the queue is "
+             "empty)"),
     Argument("driver", "true", "false (with sim:=false): no so100_driver, the arm runs under ros2_control"),
     Argument("namespace", "", "namespace of every node and topic, e.g. arm1; empty: none"),
     Argument("config_file", "", "ROS 2 parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
@@ -161,6 +165,13 @@ def relative_namespace(text: str) -> str:
                          "(letters, digits and _, not starting with a digit)")
     return "/".join(tokens)
 
+
+# inference:=NAME -> the arguments it stands for, where they are not given themselves. sync: the
+# classic loop (rtc_sim_eval's mode sync): the arm holds while the policy infers, then runs the whole chunk.
+INFERENCE_PRESETS: dict[str, dict[str, str]] = {
+    "rtc": {},
+    "sync": {"guidance_mode": "off", "executor_mode": "replace", "trigger_remaining": "0"},
+}
 
 # argument -> (node, parameter, parser): where a non-empty argument lands.
 _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
@@ -327,6 +338,11 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     given = {name: text for name, text in values.items() if text.strip() and name in _OURS | set(LEROBOT_NAMES)}
     values.update(with_our_names(given, where="argument"))  # LeRobot's names as ours
+    preset = values["inference"].strip()
+    if preset not in INFERENCE_PRESETS:
+        raise ValueError(f"argument inference:={preset!r}: expected one of {', '.join(INFERENCE_PRESETS)}")
+    for name, text in INFERENCE_PRESETS[preset].items():
+        values[name] = values[name] if values[name].strip() else text
     flags = {}
     for name in ("sim", "driver", "robot_description", "foxglove", "enclaves"):
         try:

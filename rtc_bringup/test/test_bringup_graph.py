@@ -141,6 +141,19 @@ def test_one_setting_under_both_names_with_different_values_is_one_clear_error()
     assert specs["rtc_policy"].overrides["schedule"] == "EXP"
 
 
+def test_inference_sync_is_the_synchronous_baseline_and_arguments_beat_it():
+    specs = {s.name: s for s in build_graph({"inference": "sync"}, PKG)}
+    assert {k: specs["rtc_policy"].overrides[k] for k in ("guidance_mode", "trigger_remaining")} == \
+        {"guidance_mode": "off", "trigger_remaining": 0}
+    assert specs["rtc_executor"].overrides["mode"] == "replace"
+    specs = {s.name: s for s in build_graph({"inference": "sync", "trigger_remaining": "5"}, PKG)}
+    assert specs["rtc_policy"].overrides["trigger_remaining"] == 5
+    rtc = {s.name: s for s in build_graph({"inference": "rtc"}, PKG)}
+    assert "guidance_mode" not in rtc["rtc_policy"].overrides and "mode" not in rtc["rtc_executor"].overrides
+    with pytest.raises(ValueError, match="argument inference:='async': expected one of rtc, sync"):
+        build_graph({"inference": "async"}, PKG)
+
+
 def test_without_the_driver_the_arm_is_another_stacks():
     specs = {s.name: s for s in build_graph({"sim": "false", "driver": "false", "command_type": "trajectory",
                                              "calibration_file": "/cal/arm.json"}, PKG)}
