@@ -12,9 +12,9 @@ They are all checked before torch or LeRobot is imported, so a bad value costs n
 while running (`ros2 param set`, checked like at start-up): each inference reads them once when it
 starts, so a chunk is made with one set of them and the queue is never flushed. Every other
 parameter is read-only. The `rtc/task` topic (std_msgs/String) sets `task` the same way.
-Warm-up: the first `warmup_inferences` inferences (at least 2 with `use_torch_compile`: an unguided
-and a guided one compile different graphs) run on the live inputs but publish nothing and give the
-delay estimate no sample; /diagnostics says "warming up (n of N)" and the executor holds meanwhile.
+Warm-up: the first `warmup_inferences` inferences (at least 2 with `use_torch_compile`: the first
+compiles, the second is guided, docs/policy_node.md) run on the live inputs but publish nothing and
+give the delay estimate no sample; /diagnostics says "warming up (n of N)" and the executor holds.
 
 Topics (relative: they follow the node's namespace): subscribes joint_states (sensor_msgs/JointState,
 radians), rtc/executor_status (rtc_msgs/ExecutorStatus), rtc/task (std_msgs/String) and the camera
@@ -204,7 +204,7 @@ class PolicyNode(Node):
         self.noise_seed = p["noise_seed"]
         self.signer = self._signer(p["signing_key_file"])
         self.device = p["device"]
-        # unpublished first inferences: with torch.compile an unguided and a guided one (different graphs)
+        # unpublished first inferences; with torch.compile at least an unguided (compiling) and a guided one
         self.warmup_inferences = max(p["warmup_inferences"], 2) if p["use_torch_compile"] else p["warmup_inferences"]
         self.warmups_done = 0
         self._warmup_leftover = None  # the last warm-up's rows, the leftover of the next (a guided one)
