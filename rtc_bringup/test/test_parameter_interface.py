@@ -142,3 +142,12 @@ def test_both_names_with_different_values_is_one_line_and_exit_2(processes, tmp_
     assert proc.wait(timeout=60) == 2
     assert processes.log(proc).strip() == ("policy_node: parameter schedule is given twice, as schedule = 'LINEAR' "
                                            "and prefix_attention_schedule = 'EXP': give one of them")
+
+
+def test_a_lerobot_name_with_the_wrong_type_is_one_line_and_exit_2(processes, tmp_path):
+    params = tmp_path / "float.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    queue_threshold: 30.5\n")
+    proc = start_node(processes, "rtc_policy", "--params-file", str(params))
+    assert proc.wait(timeout=60) == 2
+    assert processes.log(proc).strip() == ("policy_node: parameter queue_threshold = 30.5 (LeRobot's name for "
+                                           "trigger_remaining) has the wrong type: trigger_remaining is an integer (default 25)")

@@ -25,6 +25,7 @@ from rtc_runtime.lerobot_names import lerobot_names_of, with_our_names
 __all__ = ["ParameterError", "ParameterSpec", "declare", "defaults", "markdown_table", "validate"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_KINDS = {bool: "a boolean", int: "an integer", float: "a double", str: "a string", list: "a list"}
 
 
 class ParameterError(ValueError):
@@ -216,7 +217,13 @@ def _lerobot_name_value(node, spec: ParameterSpec) -> Any:
         with_our_names(given)
     except ValueError as err:
         raise ParameterError(str(err)) from None
-    return None if not given or spec.name in given else next(iter(given.values()))
+    if not given or spec.name in given:
+        return None
+    name, value = next(iter(given.items()))
+    if type(_plain(spec, value)) is not type(spec.default):  # as strict as rclpy is with our name
+        raise ParameterError(f"parameter {name} = {value!r} (LeRobot's name for {spec.name}) has the wrong type: "
+                             f"{spec.name} is {_KINDS[type(spec.default)]} (default {_yaml(spec.default)})")
+    return value
 
 
 def _dynamically_typed():
