@@ -1,16 +1,34 @@
-"""Seam discontinuity: how much a chunk switch steps the arm beyond the steps within a chunk.
+"""Seam discontinuity: how much a chunk switch moves the arm beyond what playing one chunk does.
 
-One definition for the simulated evaluation (`rtc_sim_eval`) and for recorded ROS runs (the
-report). A step is the largest joint change between two consecutive executed actions; it is a
-seam step when the two come from different chunks, else an inner step. Ticks that held (underrun,
-or waiting for a chunk) are left out by the caller: a hold keeps the last action, so the step
-after it is measured from that action. The ratio is the largest seam step over the p99 inner
-step: 1 means switching chunks moves the arm no more than playing one does.
+One set of definitions for the simulated evaluation (`rtc_sim_eval`) and for recorded ROS runs (the
+report), on two signals:
+
+- Commanded steps. A step is the largest joint change between two consecutive executed actions; it
+  is a seam step when the two come from different chunks, else an inner step. Ticks that held
+  (underrun, or waiting for a chunk) are left out by the caller: a hold keeps the last action, so the
+  step after it is measured from that action.
+- Measured motion. Velocity, acceleration and jerk of the joint positions the arm reported (not the
+  commands), estimated by `measured_motion`; the seam jerk is the largest joint jerk within
+  `SEAM_WINDOW_S` of a seam's execution time, the inner jerk every sample farther from all seams.
+
+The ratio (`seam_ratio`) is the largest seam value over the p99 of the inner values the arm moved by,
+floored at what the servo can resolve: values at or below the floor (one STS3215 tick for steps, what
+one tick of position flicker produces through the filter for jerk) are rest, not motion, so an arm
+that holds still reads at most 1 instead of dividing by its own noise. About 1: switching chunks moves
+the arm no more than playing one does.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+SERVO_RESOLUTION_RAD = 2 * np.pi / 4096  # one STS3215 position tick (12-bit encoder over a turn)
+FILTER_WINDOW_S = 0.1  # the local polynomial fit's span: several 30 Hz command periods
+MIN_FILTER_SAMPLES = 5  # a cubic fit needs more points than coefficients; at 30 Hz: the central differences
+GAP_FACTOR = 3.0  # a sampling gap longer than this many typical intervals splits the signal
+SEAM_WINDOW_S = 0.15  # half-width around a seam: the filter's span plus the servo's reaction
 
 
 def seam_and_inner_steps(actions: np.ndarray, chunk_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,9 +44,121 @@ def seam_and_inner_steps(actions: np.ndarray, chunk_ids: np.ndarray) -> tuple[np
     return steps[switch], steps[~switch]
 
 
-def seam_ratio(largest_seam_step: float, inner_steps: np.ndarray) -> float:
-    """`largest_seam_step` over the p99 of `inner_steps`; NaN without inner steps."""
-    inner_steps = np.asarray(inner_steps, dtype=float)
-    if inner_steps.size == 0:
+def seam_ratio(largest_seam: float, inner: np.ndarray, floor: float = SERVO_RESOLUTION_RAD) -> float:
+    """`largest_seam` over the p99 of the `inner` values above `floor` (the motion; the rest are
+    rest), that reference floored at `floor`; NaN without inner values. Steps by default; pass the
+    jerk floor (`MeasuredMotion.jerk_floor`) for jerk."""
+    inner = np.asarray(inner, dtype=float)
+    if inner.size == 0:
         return float("nan")
-    return float(largest_seam_step / max(float(np.percentile(inner_steps, 99)), 1e-9))
+    moving = inner[inner > floor]
+    reference = max(float(np.percentile(moving, 99)) if moving.size else 0.0, floor)
+    return float(largest_seam / reference)
+
+
+@dataclass
+class MeasuredMotion:
+    """Derivatives of measured joint positions on a uniform grid (joints as the columns given)."""
+
+    times: np.ndarray  # (n,) s, the grid's samples that had a full filter window
+    velocity: np.ndarray  # (n, dim) rad/s
+    acceleration: np.ndarray  # (n, dim) rad/s^2
+    jerk: np.ndarray  # (n, dim) rad/s^3
+    interval_s: float  # the grid's spacing: the median interval between measured samples
+    velocity_floor: float  # the most one tick of position flicker can produce through the filter
+    acceleration_floor: float
+    jerk_floor: float
+
+
+def _derivative_filters(samples: int) -> np.ndarray:
+    """(3, samples): a cubic least-squares fit's 1st, 2nd and 3rd derivative at the window's centre,
+    per grid interval (Savitzky-Golay coefficients)."""
+    offsets = np.arange(samples) - samples // 2
+    fit = np.linalg.pinv(np.vander(offsets, 4, increasing=True))  # rows: coefficients of k^0..k^3
+    return fit[1:] * np.array([1.0, 2.0, 6.0])[:, None]
+
+
+def measured_motion(times: np.ndarray, positions: np.ndarray, *, window_s: float = FILTER_WINDOW_S,
+                    resolution: float = SERVO_RESOLUTION_RAD) -> MeasuredMotion:
+    """Velocity, acceleration and jerk of measured `positions` (n, dim) sampled at `times` (n,) s,
+    the stamps of the messages: samples are sorted by stamp, a repeated stamp keeps its last sample,
+    non-finite samples are dropped; the signal is split at gaps longer than GAP_FACTOR typical
+    intervals, each piece resampled linearly onto a uniform grid at the median interval, and
+    differentiated by a cubic least-squares fit over `window_s` (at least MIN_FILTER_SAMPLES samples:
+    exact on cubics, the plain central differences at 5 samples). Quantisation noise of one tick of
+    `resolution` stays below the returned floors."""
+    times = np.asarray(times, dtype=float)
+    positions = np.asarray(positions, dtype=float)
+    if positions.ndim != 2 or len(times) != len(positions):
+        raise ValueError(f"positions of shape {positions.shape} for {len(times)} times: expected (n, joints)")
+    finite = np.isfinite(times) & np.isfinite(positions).all(axis=1)
+    times, positions = times[finite], positions[finite]
+    order = np.argsort(times, kind="stable")
+    times, positions = times[order], positions[order]
+    last = np.diff(times, append=np.inf) > 0  # the last sample of each stamp
+    times, positions = times[last], positions[last]
+    intervals = np.diff(times)
+    interval = float(np.median(intervals)) if len(intervals) else float("nan")
+    samples = max(MIN_FILTER_SAMPLES, int(round(window_s / interval)) // 2 * 2 + 1) if len(intervals) else 0
+    filters = _derivative_filters(samples) if samples else np.zeros((3, 1))
+    floors = resolution * np.abs(filters).sum(axis=1) / 2 / interval ** np.arange(1, 4) if samples else [np.nan] * 3
+    pieces = []
+    for start, stop in _pieces(intervals, GAP_FACTOR * interval) if samples else []:
+        grid = np.arange(times[start], times[stop] + interval / 2, interval)
+        if len(grid) < samples:
+            continue
+        resampled = np.column_stack([np.interp(grid, times[start:stop + 1], column)
+                                     for column in positions[start:stop + 1].T])
+        windows = np.lib.stride_tricks.sliding_window_view(resampled, samples, axis=0)  # (m, dim, samples)
+        derivatives = [windows @ f / interval**order for order, f in enumerate(filters, start=1)]
+        pieces.append((grid[samples // 2:len(grid) - samples // 2], *derivatives))
+    dim = positions.shape[1]
+    columns = [np.concatenate(parts) for parts in zip(*pieces)] if pieces else \
+        [np.empty(0), np.empty((0, dim)), np.empty((0, dim)), np.empty((0, dim))]
+    return MeasuredMotion(*columns, interval, *(float(f) for f in floors))
+
+
+def _pieces(intervals: np.ndarray, longest: float) -> list[tuple[int, int]]:
+    """(first, last) sample indices of the runs without an interval longer than `longest`."""
+    breaks = np.flatnonzero(intervals > longest)
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [len(intervals)]])
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+@dataclass
+class SeamJerk:
+    """The measured jerk at seams against the measured jerk within chunks (largest joint, rad/s^3)."""
+
+    seam_max: float  # the largest jerk within SEAM_WINDOW_S of a counted seam
+    inner_p99: float  # p99 of the jerk farther than that from every seam
+    ratio: float  # seam_ratio(seam_max, inner, floor)
+    floor: float  # the motion's jerk floor: jerk at or below it is rest
+    at_seams: np.ndarray  # per-sample jerk near any seam
+    inner: np.ndarray  # per-sample jerk away from every seam
+
+
+def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarray | None = None, *,
+              half_width: float = SEAM_WINDOW_S) -> SeamJerk:
+    """Measured jerk near the seams executed at `seam_times` (s, the base of `motion.times`) against
+    the jerk away from all of them; `counted` (bool per seam) chooses the seams whose jerk the
+    ratio judges (default all); the others' windows are left out of both sides."""
+    seam_times = np.asarray(seam_times, dtype=float)
+    counted = np.ones(len(seam_times), bool) if counted is None else np.asarray(counted, bool)
+    jerk = np.abs(motion.jerk).max(axis=1) if motion.jerk.size else np.zeros(len(motion.times))
+    near_counted = _near(motion.times, seam_times[counted], half_width)
+    inner = jerk[~_near(motion.times, seam_times, half_width)]
+    seam_max = float(jerk[near_counted].max()) if near_counted.any() else float("nan")
+    inner_p99 = float(np.percentile(inner, 99)) if inner.size else float("nan")
+    ratio = seam_ratio(seam_max, inner, motion.jerk_floor) if near_counted.any() else float("nan")
+    return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, jerk[near_counted], inner)
+
+
+def _near(times: np.ndarray, centres: np.ndarray, half_width: float) -> np.ndarray:
+    """Whether each of `times` lies within `half_width` of one of `centres`."""
+    if len(centres) == 0:
+        return np.zeros(len(times), bool)
+    centres = np.sort(centres)
+    after = np.clip(np.searchsorted(centres, times), 0, len(centres) - 1)
+    before = np.clip(after - 1, 0, len(centres) - 1)
+    return np.minimum(np.abs(times - centres[before]), np.abs(times - centres[after])) <= half_width
