@@ -2,9 +2,16 @@
 
 Reads the rosbag2 the runner's recorder wrote (MCAP or sqlite3, or any bag with the same topics,
 `ros2 bag record`'s included), prints a short report (chunks, d vs d_real, underruns, rejections,
-seam ratio, latency percentiles), the policy node's per-chunk timing components as a profiling table
-(docs/profiling.md), and writes PNG plots: executed and measured joints with the chunk seams marked,
-and latency over time. A bag that cannot be read is one line on stderr and exit code 1.
+seam ratio and step, latency percentiles, and what the arm did: tracking error per joint, measured
+velocity, acceleration and jerk overall and at the seams, the measured seam jerk ratio), the policy
+node's per-chunk timing components as a profiling table (docs/profiling.md), and writes PNG plots:
+executed and measured joints with the chunk seams marked, and latency over time. A bag that cannot be
+read is one line on stderr and exit code 1.
+
+Times: the commands (/so100/command), the executor's statuses and /joint_states are placed by their
+header stamps, the clock of the arm's host where the executor and driver stamp them, so that command
+and measurement compare on one clock whatever the recorder's delivery delays; a message stamped zero
+falls back to the time the recorder received it, as do the other topics.
 """
 from __future__ import annotations
 
@@ -16,7 +23,17 @@ from pathlib import Path
 
 import numpy as np
 from rtc_bringup.bag_reader import BagError, decoded, open_bag, require_topics
-from rtc_bringup.run_metrics import Percentiles, RunSummary, executed_trajectory, fresh_plan_seams, seam_ratio
+from rtc_bringup.run_metrics import (
+    Percentiles,
+    RunSummary,
+    counted_seams,
+    executed_trajectory,
+    fresh_plan_seams,
+    measured_figures,
+    seam_ratio,
+    seam_step_max,
+    tracking_errors,
+)
 from rtc_policy_node.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -34,7 +51,8 @@ class Recording:
     guidance_modes: set = field(default_factory=set)  # ActionChunk.guidance_mode values seen
     fresh_plans: set = field(default_factory=set)  # ids of guided-mode chunks that follow no leftover
     joint_names: list = field(default_factory=list)
-    measured: list = field(default_factory=list)      # (t, positions by joint_names)
+    measured: list = field(default_factory=list)      # (t, {joint name: position}) from /joint_states
+    commands: list = field(default_factory=list)      # (t, {joint name: position}) from the JointState command
     timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
@@ -43,10 +61,12 @@ class Recording:
     t_end: float = 0.0
 
 
+COMMAND_TOPIC = "/so100/command"  # the executor's JointState command (the array command carries no names)
 TOPICS = {
     "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
     "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
     "/joint_states": "sensor_msgs/msg/JointState",
+    COMMAND_TOPIC: "sensor_msgs/msg/JointState",
     "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
 }
@@ -66,7 +86,7 @@ def read_bag(path: Path) -> Recording:
         for topic, stamp_ns, msg in decoded(reader, store, TOPICS):
             t = (stamp_ns - start) / 1e9
             if topic == "/rtc/executor_status":
-                status_msgs.append((t, msg))
+                status_msgs.append((header_time(msg, start, t), msg))
             elif topic == "/rtc/action_chunk":
                 actions = np.asarray(msg.actions, dtype=np.float64)
                 if actions.size != msg.length * msg.action_dim:
@@ -79,7 +99,9 @@ def read_bag(path: Path) -> Recording:
                     rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
-                rec.measured.append((t, dict(zip(msg.name, msg.position))))
+                rec.measured.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
+            elif topic == COMMAND_TOPIC:
+                rec.commands.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
             elif topic == "/rtc/timing":
                 rec.timings.append((t, msg.policy_inference_ms, msg.end_to_end_ms, msg.inference_delay))
                 for name in COMPONENTS:  # bags from before a field existed lack it
@@ -97,6 +119,12 @@ def read_bag(path: Path) -> Recording:
     rec.merge_times = [merge[0] for merge in merges]
     rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
     return rec
+
+
+def header_time(msg, start_ns: int, received_s: float) -> float:
+    """Seconds from the bag's start to `msg`'s header stamp; `received_s` when it is stamped zero."""
+    stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+    return (stamp_ns - start_ns) / 1e9 if stamp_ns else received_s
 
 
 def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
@@ -117,6 +145,10 @@ def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
 def summarize(rec: Recording) -> RunSummary:
     trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
     last = rec.last_status
+    # The delay is a promise only to guided chunks, and a fresh plan's seam a switch by design: the
+    # seam figures count the seams into the others (all of them in an unguided run).
+    counted = counted_seams(trajectory, rec.fresh_plans, exclude=True)
+    measured = measured_figures(rec.measured, trajectory, counted)
     return RunSummary(
         duration_s=rec.t_end - rec.t0,
         chunks=len(rec.chunks),
@@ -132,6 +164,10 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
+        seam_step_max_rad=seam_step_max(trajectory, rec.fresh_plans, exclude=True),
+        measured_seam_jerk_ratio=measured.seam_jerk_ratio if measured else float("nan"),
+        tracking_error_rad=tracking_errors(rec.commands, rec.measured),
+        measured=measured,
     )
 
 
