@@ -89,16 +89,6 @@ def load_run(name: str, bag: Path) -> Run:
     return Run(figures, trajectory, rec)
 
 
-def largest_seam(trajectory: ExecutedTrajectory) -> tuple[float, int]:
-    """(time of the first action after the largest seam step, the joint that stepped most)."""
-    seams = trajectory.seams()
-    steps = np.abs(np.diff(trajectory.actions, axis=0))
-    if not len(seams):
-        return float(trajectory.times[len(trajectory.times) // 2]), 0
-    i = seams[int(np.argmax(steps[seams].max(axis=1)))]
-    return float(trajectory.times[i + 1]), int(np.argmax(steps[i]))
-
-
 def draw(runs: list[Run], out: Path) -> Path:
     """The comparison figure as a PNG at `out`."""
     import matplotlib
@@ -120,7 +110,7 @@ def draw(runs: list[Run], out: Path) -> Path:
         full.set_ylabel("commanded [rad]", fontsize=8)
         full.set_xlim(0, max(r.trajectory.times[-1] - r.trajectory.times[0] for r in runs))
 
-        at, joint = largest_seam(traj)
+        at, joint = traj.largest_seam()
         name = rec.joint_names[joint]
         window = (times >= at - t0 - ZOOM_S) & (times <= at - t0 + ZOOM_S)
         zoom.plot(times[window], traj.actions[window, joint], ".-", ms=3, lw=0.8, label="planned (chunk rows)")

@@ -177,6 +177,22 @@ def profiling_stats(rec: Recording) -> dict[str, dict[str, float]]:
             for name, values in rec.components.items() if values}
 
 
+DETAIL_S = 20.0  # a longer run's joint plot: the whole run as an envelope beside this long in full
+OVERVIEW_BINS = 1000  # the envelope's time bins: about one per pixel column of the overview
+
+
+def envelope(times: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin centres, min, max) of `values` over `bins` equal time bins (empty bins left out): a
+    decimation for drawing that keeps every jump a bin contains."""
+    edges = np.linspace(times[0], times[-1], bins + 1)
+    which = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, bins - 1)
+    lo, hi = np.full(bins, np.inf), np.full(bins, -np.inf)
+    np.minimum.at(lo, which, values)
+    np.maximum.at(hi, which, values)
+    full = np.isfinite(lo)
+    return ((edges[:-1] + edges[1:]) / 2)[full], lo[full], hi[full]
+
+
 def plot(rec: Recording, out_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -186,21 +202,53 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
     names = rec.joint_names
-    fig, axes = plt.subplots(len(names) or 1, 1, figsize=(11, 2.0 * max(len(names), 1)), sharex=True)
-    axes = np.atleast_1d(axes)
-    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else []
-    for j, (ax, name) in enumerate(zip(axes, names)):
-        if len(trajectory.steps):
-            ax.plot(trajectory.times, trajectory.actions[:, j], lw=1.2, label="commanded (executed chunk rows)")
-        measured = [(t, p[name]) for t, p in rec.measured if name in p]
-        if measured:
-            ax.plot(*zip(*measured), lw=1.0, alpha=0.8, label="measured /joint_states")
-        for s in seam_times:
+    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else np.empty(0)
+    # A long run drawn whole is a grey wash of seam lines: its overview draws envelopes with the seams
+    # as a rug, and the detail shows DETAIL_S around the largest seam step at full resolution.
+    long_run = len(trajectory.steps) > 1 and trajectory.times[-1] - trajectory.times[0] > DETAIL_S
+    if long_run:
+        at, _ = trajectory.largest_seam()
+        start = min(max(at - DETAIL_S / 2, trajectory.times[0]), trajectory.times[-1] - DETAIL_S)
+        detail = (start, start + DETAIL_S)
+    else:
+        detail = (-np.inf, np.inf)
+    rows = max(len(names), 1)
+    fig, axes = plt.subplots(rows, 2 if long_run else 1, figsize=(15 if long_run else 11, 2.0 * rows),
+                             squeeze=False, sharex="col", gridspec_kw={"width_ratios": [1.4, 1]} if long_run else None)
+    for j, name in enumerate(names):
+        measured = np.array([(t, p[name]) for t, p in rec.measured if name in p]).reshape(-1, 2)
+        ax = axes[j][-1]
+        shown = (trajectory.times >= detail[0]) & (trajectory.times <= detail[1])
+        if shown.any():
+            ax.plot(trajectory.times[shown], trajectory.actions[shown, j], lw=1.2,
+                    label="commanded (executed chunk rows)")
+        measured_shown = measured[(measured[:, 0] >= detail[0]) & (measured[:, 0] <= detail[1])]
+        if len(measured_shown):
+            ax.plot(measured_shown[:, 0], measured_shown[:, 1], lw=1.0, alpha=0.8, label="measured /joint_states")
+        for s in seam_times[(seam_times >= detail[0]) & (seam_times <= detail[1])]:
             ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
         ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams")
-    axes[-1].set_xlabel("time [s]")
+        if long_run:
+            overview = axes[j][0]
+            for t, y, label in ((trajectory.times, trajectory.actions[:, j], "commanded"),
+                                (measured[:, 0], measured[:, 1], "measured")):
+                if len(t) > 1:
+                    centres, lo, hi = envelope(t, y, OVERVIEW_BINS)
+                    (line,) = overview.plot(centres, hi, lw=0.9, label=f"{label} (min-max per bin)")
+                    overview.plot(centres, lo, lw=0.9, color=line.get_color())
+                    overview.fill_between(centres, lo, hi, color=line.get_color(), alpha=0.3, lw=0)
+            overview.vlines(seam_times, 0.0, 0.06, color="grey", lw=0.4, transform=overview.get_xaxis_transform())
+            overview.axvspan(*detail, color="orange", alpha=0.15)
+            overview.set_ylabel(f"{name}\n[rad]", fontsize=8)
+    axes[0][-1].legend(loc="upper right", fontsize=8)
+    if long_run:
+        axes[0][0].legend(loc="upper right", fontsize=8)
+        axes[0][0].set_title(f"Whole run; seams as the grey rug; orange: the {DETAIL_S:.0f} s on the right", fontsize=9)
+        axes[0][1].set_title("Around the largest seam step; grey lines are chunk seams", fontsize=9)
+        axes[-1][0].set_xlabel("time [s]")
+    else:
+        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams")
+    axes[-1][-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"
     fig.savefig(joints_png, dpi=90)

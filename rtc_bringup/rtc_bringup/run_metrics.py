@@ -30,6 +30,16 @@ class ExecutedTrajectory:
         """The chunk each seam enters, in the order of `seams()`."""
         return self.chunk_ids[self.seams() + 1]
 
+    def largest_seam(self) -> tuple[float, int]:
+        """(time of the first action after the largest seam step, the joint that stepped most); the
+        middle of the run without seams."""
+        seams = self.seams()
+        steps = np.abs(np.diff(self.actions, axis=0))
+        if not len(seams):
+            return float(self.times[len(self.times) // 2]), 0
+        i = seams[int(np.argmax(steps[seams].max(axis=1)))]
+        return float(self.times[i + 1]), int(np.argmax(steps[i]))
+
 
 def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
     """`statuses`: (time_s, tick, served chunk id, served row) in arrival order; `chunks`:

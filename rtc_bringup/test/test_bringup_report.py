@@ -11,7 +11,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Nodetype
 
 from rtc_bringup.bag_types import installed_definition
-from rtc_bringup.report import read_bag, summarize
+from rtc_bringup.report import Recording, envelope, plot, read_bag, summarize
 
 STATUS = "rtc_msgs/msg/ExecutorStatus"
 CHUNK = "rtc_msgs/msg/ActionChunk"
@@ -117,3 +117,25 @@ def test_a_bag_recorded_before_the_served_fields_still_reads(tmp_path):
     assert [(step, chunk) for _, step, chunk, _ in rec.statuses] == [(t, 1) for t in range(1, 5)] + \
         [(t, 2) for t in range(5, 10)]
     assert summarize(rec).chunks == 2
+
+
+def test_the_overview_envelope_keeps_every_jump():
+    times = np.arange(0.0, 600.0, 0.01)
+    values = np.where(np.arange(len(times)) == 33_333, 1.0, 0.0)  # one sample's spike in ten minutes
+    centres, lo, hi = envelope(times, values, 1000)
+    assert len(centres) == 1000 and hi.max() == 1.0 and lo.max() == 0.0
+    assert abs(centres[np.argmax(hi)] - times[33_333]) <= 0.6
+
+
+def test_a_long_run_is_drawn_as_an_overview_beside_its_largest_seam(tmp_path):
+    ticks = np.arange(30 * 120)  # two minutes at 30 Hz, chunks of 15 rows on a slow sine, one jump
+    positions = 0.3 * np.sin(ticks / 100.0) + np.where(ticks >= 1500, 0.05, 0.0)
+    chunks = {1 + k // 15: None for k in ticks}
+    for chunk_id in chunks:
+        rows = positions[(chunk_id - 1) * 15:chunk_id * 15]
+        chunks[chunk_id] = np.column_stack([rows, -rows])
+    rec = Recording(statuses=[(k / 30, k, 1 + k // 15, k % 15) for k in ticks], chunks=chunks,
+                    joint_names=["a", "b"],
+                    measured=[(k / 30 + 0.02, {"b": -p, "a": p}) for k, p in zip(ticks, positions)])
+    joints, latency = plot(rec, tmp_path)
+    assert joints.stat().st_size > 10_000 and latency.exists()

@@ -91,12 +91,7 @@ def measured_motion(times: np.ndarray, positions: np.ndarray, *, window_s: float
     positions = np.asarray(positions, dtype=float)
     if positions.ndim != 2 or len(times) != len(positions):
         raise ValueError(f"positions of shape {positions.shape} for {len(times)} times: expected (n, joints)")
-    finite = np.isfinite(times) & np.isfinite(positions).all(axis=1)
-    times, positions = times[finite], positions[finite]
-    order = np.argsort(times, kind="stable")
-    times, positions = times[order], positions[order]
-    last = np.diff(times, append=np.inf) > 0  # the last sample of each stamp
-    times, positions = times[last], positions[last]
+    times, positions = ordered_samples(times, positions)
     intervals = np.diff(times)
     interval = float(np.median(intervals)) if len(intervals) else float("nan")
     samples = max(MIN_FILTER_SAMPLES, int(round(window_s / interval)) // 2 * 2 + 1) if len(intervals) else 0
@@ -116,6 +111,17 @@ def measured_motion(times: np.ndarray, positions: np.ndarray, *, window_s: float
     columns = [np.concatenate(parts) for parts in zip(*pieces)] if pieces else \
         [np.empty(0), np.empty((0, dim)), np.empty((0, dim)), np.empty((0, dim))]
     return MeasuredMotion(*columns, interval, *(float(f) for f in floors))
+
+
+def ordered_samples(times: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Samples (times (n,), positions (n, dim)) sorted by time, the last of each repeated stamp kept,
+    those with a non-finite value dropped: what interpolation and differentiation can use."""
+    finite = np.isfinite(times) & np.isfinite(positions).all(axis=1)
+    times, positions = times[finite], positions[finite]
+    order = np.argsort(times, kind="stable")
+    times, positions = times[order], positions[order]
+    last = np.diff(times, append=np.inf) > 0
+    return times[last], positions[last]
 
 
 def _pieces(intervals: np.ndarray, longest: float) -> list[tuple[int, int]]:
@@ -146,15 +152,15 @@ def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarra
     seam_times = np.asarray(seam_times, dtype=float)
     counted = np.ones(len(seam_times), bool) if counted is None else np.asarray(counted, bool)
     jerk = np.abs(motion.jerk).max(axis=1) if motion.jerk.size else np.zeros(len(motion.times))
-    near_counted = _near(motion.times, seam_times[counted], half_width)
-    inner = jerk[~_near(motion.times, seam_times, half_width)]
+    near_counted = near_seams(motion.times, seam_times[counted], half_width)
+    inner = jerk[~near_seams(motion.times, seam_times, half_width)]
     seam_max = float(jerk[near_counted].max()) if near_counted.any() else float("nan")
     inner_p99 = float(np.percentile(inner, 99)) if inner.size else float("nan")
     ratio = seam_ratio(seam_max, inner, motion.jerk_floor) if near_counted.any() else float("nan")
     return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, jerk[near_counted], inner)
 
 
-def _near(times: np.ndarray, centres: np.ndarray, half_width: float) -> np.ndarray:
+def near_seams(times: np.ndarray, centres: np.ndarray, half_width: float = SEAM_WINDOW_S) -> np.ndarray:
     """Whether each of `times` lies within `half_width` of one of `centres`."""
     if len(centres) == 0:
         return np.zeros(len(times), bool)
