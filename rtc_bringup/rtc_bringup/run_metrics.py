@@ -141,7 +141,7 @@ def tracking_errors(commands: list, measured: list) -> dict[str, Percentiles]:
 @dataclass
 class MeasuredFigures:
     """What the arm did, from /joint_states (rtc_policy_node.core.seams): per quantity, the largest
-    joint's magnitude per sample, over the run and within SEAM_WINDOW_S of a seam."""
+    joint's magnitude per sample, over the run and in the SEAM_WINDOW_S around the seams."""
 
     velocity_rad_s: dict[str, Percentiles]  # "overall", "at_seams"
     acceleration_rad_s2: dict[str, Percentiles]
@@ -176,7 +176,8 @@ def measured_figures(measured: list, trajectory: ExecutedTrajectory, counted: np
         inner_jerk_p99_rad_s3=jerk.inner_p99,
         seam_jerk_ratio=jerk.ratio,
         filter={"interval_s": motion.interval_s, "fit_window_s": core_seams.FILTER_WINDOW_S,
-                "seam_window_s": core_seams.SEAM_WINDOW_S, "velocity_floor_rad_s": motion.velocity_floor,
+                "seam_window_before_s": core_seams.SEAM_WINDOW_S[0],
+                "seam_window_after_s": core_seams.SEAM_WINDOW_S[1], "velocity_floor_rad_s": motion.velocity_floor,
                 "acceleration_floor_rad_s2": motion.acceleration_floor, "jerk_floor_rad_s3": motion.jerk_floor},
     )
 
@@ -240,8 +241,8 @@ class RunSummary:
         for label, figures in (("|v| rad/s", measured.velocity_rad_s), ("|acc| rad/s^2", measured.acceleration_rad_s2),
                                ("|jerk| rad/s^3", measured.jerk_rad_s3)):
             lines.append(f"measured {label:<14} {figures['overall'].text('.2f')}  (whole run)")
-            lines.append(f"{'':<24}{figures['at_seams'].text('.2f')}  (within {measured.filter['seam_window_s']} s "
-                         "of a seam)")
+            lines.append(f"{'':<24}{figures['at_seams'].text('.2f')}  (from {measured.filter['seam_window_before_s']}"
+                         f" s before to {measured.filter['seam_window_after_s']} s after a seam)")
         lines.append(f"measured seam jerk  ratio {self.measured_seam_jerk_ratio:.2f} (max "
                      f"{measured.seam_jerk_max_rad_s3:.1f} rad/s^3 at seams / p99 {measured.inner_jerk_p99_rad_s3:.1f}"
                      f" within chunks, floor {measured.filter['jerk_floor_rad_s3']:.1f}: one tick of flicker)")

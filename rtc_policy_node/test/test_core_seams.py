@@ -6,6 +6,7 @@ import pytest
 from rtc_policy_node.core.seams import (
     SERVO_RESOLUTION_RAD,
     measured_motion,
+    near_seams,
     seam_and_inner_steps,
     seam_jerk,
     seam_ratio,
@@ -101,3 +102,11 @@ def test_gaps_split_the_signal_and_bad_samples_are_dropped():
     empty = measured_motion(np.empty(0), np.empty((0, 6)))
     assert empty.times.size == 0 and empty.jerk.shape == (0, 6)
     assert np.isnan(seam_jerk(empty, np.array([1.0])).ratio)
+
+
+def test_a_seam_window_reaches_further_after_the_seam_than_before():
+    times = np.arange(0.0, 3.0, 0.05)
+    near = near_seams(times, np.array([2.0, 1.0]), (0.1, 0.3))
+    assert np.allclose(times[near], [0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.9, 1.95, 2.0, 2.05, 2.1,
+                                     2.15, 2.2, 2.25, 2.3])
+    assert not near_seams(times, np.empty(0)).any()

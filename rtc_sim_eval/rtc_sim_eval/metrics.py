@@ -29,7 +29,7 @@ def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]
 
 
 def measured_seam_jerk(record: EpisodeRecord) -> core_seams.SeamJerk:
-    """The arm's jerk within core_seams.SEAM_WINDOW_S of each seam against the jerk away from them;
+    """The arm's jerk in the core_seams.SEAM_WINDOW_S around each seam against the jerk outside them;
     a seam's time is that of the first position its new chunk commanded."""
     positions = np.asarray(record.positions)
     motion = core_seams.measured_motion(np.arange(len(positions)) / CONTROL_RATE_HZ, positions)

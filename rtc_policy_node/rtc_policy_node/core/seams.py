@@ -8,8 +8,8 @@ report), on two signals:
   (underrun, or waiting for a chunk) are left out by the caller: a hold keeps the last action, so the
   step after it is measured from that action.
 - Measured motion. Velocity, acceleration and jerk of the joint positions the arm reported (not the
-  commands), estimated by `measured_motion`; the seam jerk is the largest joint jerk within
-  `SEAM_WINDOW_S` of a seam's execution time, the inner jerk every sample farther from all seams.
+  commands), estimated by `measured_motion`; the seam jerk is the largest joint jerk in the
+  `SEAM_WINDOW_S` around a seam's execution time, the inner jerk every sample outside all of them.
 
 The ratio (`seam_ratio`) is the largest seam value over the p99 of the inner values the arm moved by,
 floored at what the servo can resolve: values at or below the floor (one STS3215 tick for steps, what
@@ -28,7 +28,9 @@ SERVO_RESOLUTION_RAD = 2 * np.pi / 4096  # one STS3215 position tick (12-bit enc
 FILTER_WINDOW_S = 0.1  # the local polynomial fit's span: several 30 Hz command periods
 MIN_FILTER_SAMPLES = 5  # a cubic fit needs more points than coefficients; at 30 Hz: the central differences
 GAP_FACTOR = 3.0  # a sampling gap longer than this many typical intervals splits the signal
-SEAM_WINDOW_S = 0.15  # half-width around a seam: the filter's span plus the servo's reaction
+# (before, after) a seam's execution time: before, half the filter's span plus the command's way to the
+# servo; after, the servo's response to a step (the naive switch's jerk lasts about this long)
+SEAM_WINDOW_S = (0.1, 0.3)
 
 
 def seam_and_inner_steps(actions: np.ndarray, chunk_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +138,7 @@ def _pieces(intervals: np.ndarray, longest: float) -> list[tuple[int, int]]:
 class SeamJerk:
     """The measured jerk at seams against the measured jerk within chunks (largest joint, rad/s^3)."""
 
-    seam_max: float  # the largest jerk within SEAM_WINDOW_S of a counted seam
+    seam_max: float  # the largest jerk in the SEAM_WINDOW_S of a counted seam
     inner_p99: float  # p99 of the jerk farther than that from every seam
     ratio: float  # seam_ratio(seam_max, inner, floor)
     floor: float  # the motion's jerk floor: jerk at or below it is rest
@@ -145,26 +147,28 @@ class SeamJerk:
 
 
 def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarray | None = None, *,
-              half_width: float = SEAM_WINDOW_S) -> SeamJerk:
-    """Measured jerk near the seams executed at `seam_times` (s, the base of `motion.times`) against
+              window: tuple[float, float] = SEAM_WINDOW_S) -> SeamJerk:
+    """Measured jerk in the `window` (s before, s after) of the seams executed at `seam_times` (s, the
+    base of `motion.times`) against
     the jerk away from all of them; `counted` (bool per seam) chooses the seams whose jerk the
     ratio judges (default all); the others' windows are left out of both sides."""
     seam_times = np.asarray(seam_times, dtype=float)
     counted = np.ones(len(seam_times), bool) if counted is None else np.asarray(counted, bool)
     jerk = np.abs(motion.jerk).max(axis=1) if motion.jerk.size else np.zeros(len(motion.times))
-    near_counted = near_seams(motion.times, seam_times[counted], half_width)
-    inner = jerk[~near_seams(motion.times, seam_times, half_width)]
+    near_counted = near_seams(motion.times, seam_times[counted], window)
+    inner = jerk[~near_seams(motion.times, seam_times, window)]
     seam_max = float(jerk[near_counted].max()) if near_counted.any() else float("nan")
     inner_p99 = float(np.percentile(inner, 99)) if inner.size else float("nan")
     ratio = seam_ratio(seam_max, inner, motion.jerk_floor) if near_counted.any() else float("nan")
     return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, jerk[near_counted], inner)
 
 
-def near_seams(times: np.ndarray, centres: np.ndarray, half_width: float = SEAM_WINDOW_S) -> np.ndarray:
-    """Whether each of `times` lies within `half_width` of one of `centres`."""
-    if len(centres) == 0:
+def near_seams(times: np.ndarray, seam_times: np.ndarray,
+               window: tuple[float, float] = SEAM_WINDOW_S) -> np.ndarray:
+    """Whether each of `times` lies in the `window` (s before, s after) of one of `seam_times`."""
+    if len(seam_times) == 0:
         return np.zeros(len(times), bool)
-    centres = np.sort(centres)
-    after = np.clip(np.searchsorted(centres, times), 0, len(centres) - 1)
-    before = np.clip(after - 1, 0, len(centres) - 1)
-    return np.minimum(np.abs(times - centres[before]), np.abs(times - centres[after])) <= half_width
+    seam_times = np.sort(seam_times)
+    before, after = window
+    first = np.searchsorted(seam_times, times - after)  # the earliest seam whose window has not ended
+    return (first < len(seam_times)) & (seam_times[np.clip(first, 0, len(seam_times) - 1)] <= times + before)
