@@ -105,8 +105,7 @@ def test_gaps_split_the_signal_and_bad_samples_are_dropped():
 
 
 def test_a_seam_window_reaches_further_after_the_seam_than_before():
-    times = np.arange(0.0, 3.0, 0.05)
+    times = np.arange(0.025, 3.0, 0.05)  # no sample on a window's edge
     near = near_seams(times, np.array([2.0, 1.0]), (0.1, 0.3))
-    assert np.allclose(times[near], [0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.9, 1.95, 2.0, 2.05, 2.1,
-                                     2.15, 2.2, 2.25, 2.3])
+    np.testing.assert_array_equal(near, ((times > 0.9) & (times < 1.3)) | ((times > 1.9) & (times < 2.3)))
     assert not near_seams(times, np.empty(0)).any()
