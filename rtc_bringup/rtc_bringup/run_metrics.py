@@ -147,7 +147,7 @@ class MeasuredFigures:
     acceleration_rad_s2: dict[str, Percentiles]
     jerk_rad_s3: dict[str, Percentiles]
     seam_jerk_max_rad_s3: float  # the largest jerk near a counted seam
-    inner_jerk_p99_rad_s3: float  # p99 of the jerk away from every seam
+    inner_jerk_p99_rad_s3: float  # p99 of the moving jerk outside every seam window, at least the floor
     seam_jerk_ratio: float  # core.seams.seam_ratio of the two, floored at jerk_floor_rad_s3
     filter: dict[str, float]  # sample interval, fit window, seam window, the floors one tick gives
 
@@ -161,7 +161,8 @@ def measured_figures(measured: list, trajectory: ExecutedTrajectory, counted: np
     if motion.times.size == 0:
         return None
     seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else np.empty(0)
-    jerk = core_seams.seam_jerk(motion, seam_times, counted)
+    started = float(trajectory.times[0]) if len(trajectory.steps) else None
+    jerk = core_seams.seam_jerk(motion, seam_times, counted, started=started)
     near = core_seams.near_seams(motion.times, seam_times)
 
     def split(values: np.ndarray) -> dict[str, Percentiles]:
@@ -245,5 +246,6 @@ class RunSummary:
                          f" s before to {measured.filter['seam_window_after_s']} s after a seam)")
         lines.append(f"measured seam jerk  ratio {self.measured_seam_jerk_ratio:.2f} (max "
                      f"{measured.seam_jerk_max_rad_s3:.1f} rad/s^3 at seams / p99 {measured.inner_jerk_p99_rad_s3:.1f}"
-                     f" within chunks, floor {measured.filter['jerk_floor_rad_s3']:.1f}: one tick of flicker)")
+                     f" of the moving jerk within chunks, floor {measured.filter['jerk_floor_rad_s3']:.1f}: one tick of "
+                     "flicker)")
         return lines

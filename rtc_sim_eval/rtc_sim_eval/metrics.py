@@ -30,13 +30,15 @@ def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]
 
 def measured_seam_jerk(record: EpisodeRecord) -> core_seams.SeamJerk:
     """The arm's jerk in the core_seams.SEAM_WINDOW_S around each seam against the jerk outside them;
-    a seam's time is that of the first position its new chunk commanded."""
+    a seam's time is that of the first position its new chunk commanded; the episode's start from
+    rest is judged on neither side."""
     positions = np.asarray(record.positions)
     motion = core_seams.measured_motion(np.arange(len(positions)) / CONTROL_RATE_HZ, positions)
     chunk_ids = np.asarray(record.chunk_ids)
     executed = np.flatnonzero(chunk_ids >= 0)
     entering = executed[1:][np.diff(chunk_ids[executed]) != 0]  # ticks serving a new chunk's first row
-    return core_seams.seam_jerk(motion, (entering + 1) / CONTROL_RATE_HZ)
+    started = (executed[0] + 1) / CONTROL_RATE_HZ if len(executed) else None
+    return core_seams.seam_jerk(motion, (entering + 1) / CONTROL_RATE_HZ, started=started)
 
 
 def derivative_peaks(record: EpisodeRecord) -> tuple[float, float]:
@@ -94,8 +96,9 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
     peaks = np.array([derivative_peaks(r) for r in records])
     jerks = [measured_seam_jerk(r) for r in records]
     inner_jerk = np.concatenate([j.inner for j in jerks]) if jerks else np.array([])
-    seam_jerk_max = [(j.seam_max, j.floor) for j in jerks if np.isfinite(j.seam_max)]
-    jerk_ratios = np.array([core_seams.seam_ratio(largest, inner_jerk, floor) for largest, floor in seam_jerk_max])
+    inner_jerk_p99 = core_seams.moving_p99(inner_jerk, jerks[0].floor) if jerks else float("nan")  # one rate: one floor
+    seam_jerk_max = np.array([j.seam_max for j in jerks if np.isfinite(j.seam_max)])
+    jerk_ratios = seam_jerk_max / inner_jerk_p99
     successes = [r for r in records if r.success]
     return {
         "episodes": len(records),
@@ -107,8 +110,8 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
         "inner_step_p99_rad": _round(p99_inner),
         "measured_seam_jerk_ratio": _round(jerk_ratios.mean()) if len(jerk_ratios) else None,
         "measured_seam_jerk_ratio_max": _round(jerk_ratios.max()) if len(jerk_ratios) else None,
-        "measured_seam_jerk_max_rad_s3": _round(max(j for j, _ in seam_jerk_max)) if seam_jerk_max else None,
-        "measured_inner_jerk_p99_rad_s3": _round(np.percentile(inner_jerk, 99)) if len(inner_jerk) else None,
+        "measured_seam_jerk_max_rad_s3": _round(seam_jerk_max.max()) if len(seam_jerk_max) else None,
+        "measured_inner_jerk_p99_rad_s3": _round(inner_jerk_p99) if np.isfinite(inner_jerk_p99) else None,
         "max_acceleration_rad_s2": _round(peaks[:, 0].mean()),
         "max_jerk_rad_s3": _round(peaks[:, 1].mean()),
         "mode_switches_per_episode": _round(np.mean([mode_switches(r) for r in records])),

@@ -47,15 +47,19 @@ def seam_and_inner_steps(actions: np.ndarray, chunk_ids: np.ndarray) -> tuple[np
 
 
 def seam_ratio(largest_seam: float, inner: np.ndarray, floor: float = SERVO_RESOLUTION_RAD) -> float:
-    """`largest_seam` over the p99 of the `inner` values above `floor` (the motion; the rest are
-    rest), that reference floored at `floor`; NaN without inner values. Steps by default; pass the
-    jerk floor (`MeasuredMotion.jerk_floor`) for jerk."""
+    """`largest_seam` over `moving_p99(inner, floor)`; NaN without inner values. Steps by default;
+    pass the jerk floor (`MeasuredMotion.jerk_floor`) for jerk."""
+    return float(largest_seam / moving_p99(inner, floor))
+
+
+def moving_p99(inner: np.ndarray, floor: float = SERVO_RESOLUTION_RAD) -> float:
+    """The p99 of the `inner` values above `floor` (the motion; the others are rest), at least
+    `floor`: what a seam is compared with. NaN without inner values."""
     inner = np.asarray(inner, dtype=float)
     if inner.size == 0:
         return float("nan")
     moving = inner[inner > floor]
-    reference = max(float(np.percentile(moving, 99)) if moving.size else 0.0, floor)
-    return float(largest_seam / reference)
+    return max(float(np.percentile(moving, 99)) if moving.size else 0.0, floor)
 
 
 @dataclass
@@ -139,7 +143,7 @@ class SeamJerk:
     """The measured jerk at seams against the measured jerk within chunks (largest joint, rad/s^3)."""
 
     seam_max: float  # the largest jerk in the SEAM_WINDOW_S of a counted seam
-    inner_p99: float  # p99 of the jerk farther than that from every seam
+    inner_p99: float  # moving_p99 of the jerk outside every seam's window (and the start's)
     ratio: float  # seam_ratio(seam_max, inner, floor)
     floor: float  # the motion's jerk floor: jerk at or below it is rest
     at_seams: np.ndarray  # per-sample jerk near any seam
@@ -147,19 +151,22 @@ class SeamJerk:
 
 
 def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarray | None = None, *,
-              window: tuple[float, float] = SEAM_WINDOW_S) -> SeamJerk:
+              started: float | None = None, window: tuple[float, float] = SEAM_WINDOW_S) -> SeamJerk:
     """Measured jerk in the `window` (s before, s after) of the seams executed at `seam_times` (s, the
-    base of `motion.times`) against
-    the jerk away from all of them; `counted` (bool per seam) chooses the seams whose jerk the
-    ratio judges (default all); the others' windows are left out of both sides."""
+    base of `motion.times`) against the jerk outside all of them. `counted` (bool per seam) chooses
+    the seams whose jerk is judged (default all); the others' windows are left out of both sides, as
+    is the window of `started`, when the first chunk's first row was executed: a start from rest is a
+    switch from no chunk, neither a seam nor the motion within one."""
     seam_times = np.asarray(seam_times, dtype=float)
     counted = np.ones(len(seam_times), bool) if counted is None else np.asarray(counted, bool)
+    if started is not None:
+        seam_times, counted = np.append(seam_times, started), np.append(counted, False)
     jerk = np.abs(motion.jerk).max(axis=1) if motion.jerk.size else np.zeros(len(motion.times))
     near_counted = near_seams(motion.times, seam_times[counted], window)
     inner = jerk[~near_seams(motion.times, seam_times, window)]
     seam_max = float(jerk[near_counted].max()) if near_counted.any() else float("nan")
-    inner_p99 = float(np.percentile(inner, 99)) if inner.size else float("nan")
-    ratio = seam_ratio(seam_max, inner, motion.jerk_floor) if near_counted.any() else float("nan")
+    inner_p99 = moving_p99(inner, motion.jerk_floor)
+    ratio = seam_max / inner_p99 if near_counted.any() else float("nan")
     return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, jerk[near_counted], inner)
 
 
