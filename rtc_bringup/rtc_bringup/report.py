@@ -148,7 +148,7 @@ def summarize(rec: Recording) -> RunSummary:
     # The delay is a promise only to guided chunks, and a fresh plan's seam a switch by design: the
     # seam figures count the seams into the others (all of them in an unguided run).
     counted = counted_seams(trajectory, rec.fresh_plans, exclude=True)
-    measured = measured_figures(rec.measured, trajectory, counted)
+    measured, measured_seam_jerk_ratio = measured_figures(rec.measured, trajectory, counted)
     return RunSummary(
         duration_s=rec.t_end - rec.t0,
         chunks=len(rec.chunks),
@@ -165,7 +165,7 @@ def summarize(rec: Recording) -> RunSummary:
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
         seam_step_max_rad=seam_step_max(trajectory, rec.fresh_plans, exclude=True),
-        measured_seam_jerk_ratio=measured.seam_jerk_ratio if measured else float("nan"),
+        measured_seam_jerk_ratio=measured_seam_jerk_ratio,
         tracking_error_rad=tracking_errors(rec.commands, rec.measured),
         measured=measured,
     )

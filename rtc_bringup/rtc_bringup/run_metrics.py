@@ -148,18 +148,19 @@ class MeasuredFigures:
     jerk_rad_s3: dict[str, Percentiles]
     seam_jerk_max_rad_s3: float  # the largest jerk near a counted seam
     inner_jerk_p99_rad_s3: float  # p99 of the moving jerk outside every seam window, at least the floor
-    seam_jerk_ratio: float  # core.seams.seam_ratio of the two, floored at jerk_floor_rad_s3
     filter: dict[str, float]  # sample interval, fit window, seam window, the floors one tick gives
 
 
-def measured_figures(measured: list, trajectory: ExecutedTrajectory, counted: np.ndarray) -> MeasuredFigures | None:
+def measured_figures(measured: list, trajectory: ExecutedTrajectory,
+                     counted: np.ndarray) -> tuple[MeasuredFigures | None, float]:
     """Figures of the measured joint samples `measured`, (t, {joint name: position}), on the clock
-    of `trajectory.times`; `counted`: per seam of `trajectory`, whether its jerk is judged. None
-    without enough samples to differentiate."""
+    of `trajectory.times`, and the measured seam jerk ratio (their seam jerk over their inner jerk);
+    `counted`: per seam of `trajectory`, whether its jerk is judged. (None, NaN) without enough
+    samples to differentiate."""
     names = sorted(measured[0][1]) if measured else []
     motion = core_seams.measured_motion(*joint_samples(measured, names))
     if motion.times.size == 0:
-        return None
+        return None, float("nan")
     seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else np.empty(0)
     started = float(trajectory.times[0]) if len(trajectory.steps) else None
     jerk = core_seams.seam_jerk(motion, seam_times, counted, started=started)
@@ -175,12 +176,11 @@ def measured_figures(measured: list, trajectory: ExecutedTrajectory, counted: np
         jerk_rad_s3=split(motion.jerk),
         seam_jerk_max_rad_s3=jerk.seam_max,
         inner_jerk_p99_rad_s3=jerk.inner_p99,
-        seam_jerk_ratio=jerk.ratio,
         filter={"interval_s": motion.interval_s, "fit_window_s": core_seams.FILTER_WINDOW_S,
                 "seam_window_before_s": core_seams.SEAM_WINDOW_S[0],
                 "seam_window_after_s": core_seams.SEAM_WINDOW_S[1], "velocity_floor_rad_s": motion.velocity_floor,
                 "acceleration_floor_rad_s2": motion.acceleration_floor, "jerk_floor_rad_s3": motion.jerk_floor},
-    )
+    ), jerk.ratio
 
 
 @dataclass
@@ -197,7 +197,7 @@ class RunSummary:
     fresh_plan_seams: int = 0
     fresh_plan_seam_ratio: float = float("nan")
     seam_step_max_rad: float = float("nan")  # the largest commanded step at the seams seam_ratio counts
-    # The arm's measured jerk at those seams over its jerk within chunks (MeasuredFigures.seam_jerk_ratio)
+    # The arm's measured jerk at those seams over its jerk within chunks (core.seams.seam_jerk)
     measured_seam_jerk_ratio: float = float("nan")
     tracking_error_rad: dict[str, Percentiles] = field(default_factory=dict)  # per joint, |command - measured|
     measured: MeasuredFigures | None = None

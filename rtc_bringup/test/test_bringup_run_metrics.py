@@ -75,7 +75,8 @@ def test_tracking_error_matches_joints_by_name_and_leaves_out_what_it_cannot_com
 
 def test_too_few_measured_samples_give_no_measured_figures():
     trajectory = executed_trajectory([], {}, 0.0)
-    assert measured_figures([(0.0, {"a": 0.0}), (0.01, {"a": 0.0})], trajectory, np.empty(0, bool)) is None
-    assert measured_figures([], trajectory, np.empty(0, bool)) is None
+    figures, ratio = measured_figures([(0.0, {"a": 0.0}), (0.01, {"a": 0.0})], trajectory, np.empty(0, bool))
+    assert figures is None and np.isnan(ratio)
+    assert measured_figures([], trajectory, np.empty(0, bool))[0] is None
     text = "\n".join(RunSummary(duration_s=1.0, chunks=0, merged=0, rejected=0, underruns=0).lines())
     assert "no named command topic" in text and "too few /joint_states samples" in text
