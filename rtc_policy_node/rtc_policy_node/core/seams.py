@@ -144,10 +144,9 @@ class SeamJerk:
 
     seam_max: float  # the largest jerk in the SEAM_WINDOW_S of a counted seam
     inner_p99: float  # moving_p99 of the jerk outside every seam's window (and the start's)
-    ratio: float  # seam_ratio(seam_max, inner, floor)
+    ratio: float  # seam_max / inner_p99, as seam_ratio does for steps
     floor: float  # the motion's jerk floor: jerk at or below it is rest
-    at_seams: np.ndarray  # per-sample jerk near any seam
-    inner: np.ndarray  # per-sample jerk away from every seam
+    inner: np.ndarray  # per-sample jerk outside every window (to pool over episodes)
 
 
 def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarray | None = None, *,
@@ -167,7 +166,7 @@ def seam_jerk(motion: MeasuredMotion, seam_times: np.ndarray, counted: np.ndarra
     seam_max = float(jerk[near_counted].max()) if near_counted.any() else float("nan")
     inner_p99 = moving_p99(inner, motion.jerk_floor)
     ratio = seam_max / inner_p99 if near_counted.any() else float("nan")
-    return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, jerk[near_counted], inner)
+    return SeamJerk(seam_max, inner_p99, ratio, motion.jerk_floor, inner)
 
 
 def near_seams(times: np.ndarray, seam_times: np.ndarray,
