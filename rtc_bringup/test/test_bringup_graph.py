@@ -229,7 +229,8 @@ def _imported_topics(tree: ast.Module, package: str) -> list[str]:
             continue
         source = f"{package}.{node.module}" if node.level else node.module
         wanted = {a.name for a in node.names if a.name.endswith(("_TOPIC", "_TOPICS"))}
-        if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_policy_node", "rtc_bringup"):
+        if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_contract", "rtc_executor",
+                                                        "rtc_policy_node", "rtc_tools", "rtc_bringup"):
             continue
         for assign in ast.walk(_module_tree(source)):
             if isinstance(assign, ast.Assign) and any(getattr(t, "id", "") in wanted for t in assign.targets):

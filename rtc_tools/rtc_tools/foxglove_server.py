@@ -1,5 +1,6 @@
 """A Foxglove WebSocket server that forwards the graph's topics, for watching a run live in the
-Foxglove app without a ROS install (docs/foxglove.md).
+Foxglove app without a ROS install (docs/foxglove.md): a stand-in for `foxglove_bridge`, which
+comes only with ROS 2 from apt.
 
 Parameters: `PARAMETERS` below (docs/foxglove.md shows the same table).
 Topics: each topic of `topics` and `camera_topics` (relative names resolve in the node's namespace)

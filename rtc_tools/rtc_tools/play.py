@@ -1,4 +1,5 @@
-"""Publish a bag's messages again on their recorded schedule, where `ros2 bag play` is not installed.
+"""Publish a bag's messages again on their recorded schedule, where `ros2 bag play` is not installed:
+a stand-in for `ros2 bag play`, which comes only with ROS 2 from apt (the wheels have no rosbag2).
 
     rtc_play BAG [--rate 1.0] [--start SECONDS] [--topics /a /b ...] [--clock HZ]
 

@@ -1,6 +1,7 @@
 """Record a run into a rosbag2 directory: MCAP by default (rosbag2's default since Iron), sqlite3 on
 request, written with rosbags, so `ros2 bag info|play`, rosbags, the `mcap` tools, Foxglove and
-PlotJuggler open it.
+PlotJuggler open it. A stand-in for `ros2 bag record -s mcap`, which comes only with ROS 2 from apt
+(the ROS 2 wheels have no rosbag2).
 
     python -m rtc_tools.recorder OUT_DIR [--storage mcap|sqlite3] [--images compressed|raw|none]
                                            [--cameras TOPIC ...] [--topics EXTRA_TOPIC ...]
