@@ -96,7 +96,7 @@ def test_schema_decodes_rclpy_bytes_in_an_independent_parser(make, check):
     assert check(decode(serialize_message(message)))
 
 
-LAYOUT = Path(__file__).resolve().parents[1] / "config" / "foxglove_layout.json"
+LAYOUT = Path(__file__).resolve().parents[2] / "rtc_bringup" / "config" / "foxglove_layout.json"  # shipped with the graph
 LAYOUT_TYPES = {"/rtc/timing": "rtc_msgs/msg/InferenceTiming", "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
                 "/joint_states": "sensor_msgs/msg/JointState", "/so100/command": "sensor_msgs/msg/JointState",
                 "/camera/front/image_raw": "sensor_msgs/msg/Image",
