@@ -51,7 +51,8 @@ def test_play_publishes_from_the_offset_in_order_with_clock(tmp_path):
     node.create_subscription(Clock, "/clock", lambda m: clocks.append(m.clock.sec * 10**9 + m.clock.nanosec), 100)
     try:
         play = subprocess.Popen([sys.executable, "-m", "rtc_tools.play", str(tmp_path / "bag"), "--start", "0.5",
-                                 "--rate", "2", "--clock", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 "--rate", "2", "--clock", "50", "--delay", "3"],  # --delay: discovery under load
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         while play.poll() is None:
             executor.spin_once(timeout_sec=0.05)
