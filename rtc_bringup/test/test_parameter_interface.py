@@ -17,18 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from rtc_bringup.graph import _EXECUTABLES
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-# node name -> (package, executable, module with PARAMETERS, extra --ros-args)
+# node name -> (module with PARAMETERS, extra --ros-args); package and executable: the graph's
 NODES = {
-    "rtc_executor": ("rtc_policy_node", "executor_node", "rtc_policy_node.executor_node",
-                     ["-p", "joint_names:=[a, b]", "-p", "realtime:=false"]),
-    "rtc_policy": ("rtc_policy_node", "policy_node", "rtc_policy_node.policy_node", []),
-    "so100_driver": ("so100_driver", "driver_node", "so100_driver.driver_node",
-                     ["-p", "sim:=true", "-p", "realtime:=false"]),
-    "sim_camera": ("so100_driver", "sim_camera", "so100_driver.sim_camera_node", []),
-    "foxglove_server": ("rtc_bringup", "foxglove_server", "rtc_bringup.foxglove_server", ["-p", "port:=0"]),
-    "robot_description": ("rtc_bringup", "robot_description", "rtc_bringup.description_node", []),
+    "rtc_executor": ("rtc_executor.executor_node", ["-p", "joint_names:=[a, b]", "-p", "realtime:=false"]),
+    "rtc_policy": ("rtc_policy_node.policy_node", []),
+    "so100_driver": ("so100_driver.driver_node", ["-p", "sim:=true", "-p", "realtime:=false"]),
+    "sim_camera": ("so100_driver.sim_camera_node", []),
+    "foxglove_server": ("rtc_tools.foxglove_server", ["-p", "port:=0"]),
+    "robot_description": ("rtc_bringup.description_node", []),
 }
 START_TIMEOUT_S = 90.0  # the policy node imports torch and LeRobot first
 TYPES = {bool: "boolean", int: "integer", float: "double", str: "string"}
@@ -47,7 +47,8 @@ def ros2_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
 def start_node(processes, node: str, *more: str):
     from ament_index_python.packages import get_package_prefix
 
-    package, executable, _, extra = NODES[node]
+    package, executable = _EXECUTABLES[node]
+    extra = NODES[node][1]
     script = f"{get_package_prefix(package)}/lib/{package}/{executable}"
     return processes.start([script, "--ros-args", "-r", f"__node:={node}", *extra, *more], name=node)
 
@@ -109,7 +110,7 @@ def check_described(spec, shown: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("node", sorted(NODES))
 def test_ros2_param_describe_shows_every_parameter_as_its_spec(processes, node):
-    specs = importlib.import_module(NODES[node][2]).PARAMETERS
+    specs = importlib.import_module(NODES[node][0]).PARAMETERS
     proc = start_node(processes, node)
     wait_for_parameters(processes, proc, node)
     shown = described(node, [spec.name for spec in specs])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_system_bags import record_after_load
 
-from rtc_bringup.report import read_bag, summarize
+from rtc_tools.report import read_bag, summarize
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

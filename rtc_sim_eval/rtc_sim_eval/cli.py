@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rtc_policy_node.builtin_policy import default_checkpoint_path
-from rtc_policy_node.core import RTCGuidance
+from rtc_policy_node.core.guidance import RTCGuidance
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
@@ -44,6 +44,7 @@ COLUMNS = (
     ("collision_rate", "collide"),
     ("seam_ratio", "seam"),
     ("seam_ratio_max", "seam max"),
+    ("measured_seam_jerk_ratio", "m.jerk"),
     ("max_acceleration_rad_s2", "acc"),
     ("max_jerk_rad_s3", "jerk"),
     ("mode_switches_per_episode", "switches"),
