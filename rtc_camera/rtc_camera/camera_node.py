@@ -28,7 +28,7 @@ from rtc_runtime.lifecycle import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from sensor_msgs.msg import CompressedImage, Image
 
-from rtc_camera.camera_spec import CameraSpec, compressed_topic, image_topic, parse_cameras
+from rtc_camera.camera_spec import IMAGE_TOPIC, CameraSpec, compressed_topic, image_topic, parse_cameras
 from rtc_camera.frame_pacing import CaptureStats, FramePacer
 from rtc_camera.opencv_source import OpenCVSource, SourceError, to_jpeg, to_rgb
 
@@ -41,6 +41,7 @@ PARAMETERS = (
                   minimum=0.0, above_minimum=True),
 )
 COMPRESSED_FORMAT = "rgb8; jpeg compressed bgr8"  # image_transport's naming
+TOPICS = (IMAGE_TOPIC, f"{IMAGE_TOPIC}/compressed")  # per camera, {name} filled in
 
 
 @dataclass

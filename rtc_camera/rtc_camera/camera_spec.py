@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CameraSpec", "parse_cameras", "image_topic", "compressed_topic"]
+__all__ = ["CameraSpec", "IMAGE_TOPIC", "parse_cameras", "image_topic", "compressed_topic"]
+
+IMAGE_TOPIC = "camera/{name}/image_raw"  # relative: it follows the node's namespace
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 KEYS = ("type", "index_or_path", "width", "height", "fps", "fourcc", "warmup_s", "rotation", "color_mode")
@@ -44,7 +46,7 @@ class CameraSpec:
 
 
 def image_topic(name: str) -> str:
-    return f"camera/{name}/image_raw"
+    return IMAGE_TOPIC.format(name=name)
 
 
 def compressed_topic(name: str) -> str:
