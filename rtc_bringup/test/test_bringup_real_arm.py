@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -109,8 +110,10 @@ def test_lerobots_cameras_start_one_camera_node_whose_topics_the_policy_reads():
     assert "rtc_camera" not in plain  # name=topic: another camera driver publishes
 
 
-def test_dry_run_reaches_the_driver_only():
+def test_dry_run_keeps_the_drivers_torque_off_and_lifts_only_the_seam_check():
     specs = {s.name: s for s in build_graph({**REAL, "dry_run": "true"}, PKG)}
     assert specs["so100_driver"].overrides["dry_run"] is True
     assert all("dry_run" not in s.overrides for n, s in specs.items() if n != "so100_driver")
-    assert "dry_run" not in build_graph(REAL, PKG)[0].overrides
+    assert specs["rtc_executor"].overrides["guard_max_seam"] >= 2 * math.pi
+    live = {s.name: s for s in build_graph(REAL, PKG)}
+    assert "dry_run" not in live["so100_driver"].overrides and "guard_max_seam" not in live["rtc_executor"].overrides

@@ -1,11 +1,12 @@
 """A video file of known frames: the camera to point the node at where there is none (tests, bench/camera.py).
 
 Each frame is red in its left half and blue in its right half (so a swapped channel order shows),
-with a bright bar whose row is the frame's index, written as Motion JPEG (OpenCV's own encoder, in
+with a bright bar whose row is the frame's index (`write_video` writes any frames), as Motion JPEG (OpenCV's own encoder, in
 every opencv-python build).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -22,11 +23,15 @@ def frame_rgb(index: int, width: int, height: int) -> np.ndarray:
     return frame
 
 
-def write_test_video(path: Path, width: int, height: int, frames: int, fps: float = 30.0) -> Path:
+def write_video(path: Path, frames_rgb: Iterable[np.ndarray], width: int, height: int, fps: float = 30.0) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
-    for index in range(frames):
-        writer.write(np.ascontiguousarray(frame_rgb(index, width, height)[:, :, ::-1]))
+    for frame in frames_rgb:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
     writer.release()
     return path
+
+
+def write_test_video(path: Path, width: int, height: int, frames: int, fps: float = 30.0) -> Path:
+    return write_video(path, (frame_rgb(i, width, height) for i in range(frames)), width, height, fps)
