@@ -1,9 +1,9 @@
 """Launch the SO-100 RTC graph.
 
     ros2 launch rtc_bringup so100_rtc.launch.py                      # simulated arm, built-in policy
-    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 \
-        calibration_file:=$HOME/.cache/huggingface/lerobot/calibration/robots/so100_follower/arm.json \
-        policy_path:=/path/to/pretrained_model device:=cuda
+    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 robot_id:=my_arm \
+        policy_path:=/path/to/pretrained_model device:=cuda \
+        cameras:="{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}"   # docs/real_arm.md
     ros2 launch rtc_bringup so100_rtc.launch.py namespace:=arm1 config_file:=my_params.yaml
 
 Every topic is relative: remap one for the whole graph by including this file after a
