@@ -39,6 +39,7 @@ class Recording:
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
+    torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
     t0: float = 0.0
     t_end: float = 0.0
 
@@ -92,6 +93,8 @@ def read_bag(path: Path) -> Recording:
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
                     if all(key in values for key in TASK_COUNTS):
                         rec.task = {key: int(values[key]) for key in TASK_COUNTS}
+                    if status.name.endswith("so100_driver: bus") and "torque_on" in values:
+                        rec.torque_on.add(values["torque_on"] == "True")
     rec.statuses, merges = served_rows_and_merges(status_msgs)
     rec.merges = [merge[1:] for merge in merges]
     rec.merge_times = [merge[0] for merge in merges]
@@ -132,6 +135,7 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
+        dry_run=rec.torque_on == {False},
     )
 
 
@@ -163,7 +167,8 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
             ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
         ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
     axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams")
+    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams" +
+                      ("; dry run: torque off, the arm did not follow" if rec.torque_on == {False} else ""))
     axes[-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"

@@ -78,6 +78,7 @@ def test_the_real_arm_graph_merges_chunks_inside_the_calibrations_envelope(arm, 
     assert "rtc_camera" in log and "camera front" in log
     assert all(emulator.torque_was_enabled().values())
     assert all(n > 0 for n in emulator.writes("Goal_Position").values())
+    assert not summary.dry_run
 
 
 def test_a_dry_run_reads_the_arm_runs_the_policy_and_never_writes_a_goal(arm, tmp_path):
@@ -92,6 +93,10 @@ def test_a_dry_run_reads_the_arm_runs_the_policy_and_never_writes_a_goal(arm, tm
     assert len(commands) > RUN_S * 10 and len(states) > RUN_S * 10  # commanded and measured, both recorded
     assert np.ptp(states, axis=0).max() < 1e-9  # the arm did not move
     assert "dry run: torque off, reading only" in (tmp_path / "dry.log").read_text(errors="replace")
+    report = subprocess.run([sys.executable, "-m", "rtc_bringup.report", str(bag), "--plots", str(tmp_path / "plots")],
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "torque off the whole run (dry run)" in report.stdout and (tmp_path / "plots" / "joints.png").exists()
 
 
 def test_an_empty_policy_path_on_a_real_arm_is_one_line_and_exit_2():
