@@ -18,7 +18,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "camera_node = rtc_camera.camera_node:main",
+            "rtc_camera = rtc_camera.camera_node:main",
         ],
     },
 )

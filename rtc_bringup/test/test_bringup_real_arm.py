@@ -101,7 +101,7 @@ def test_lerobots_cameras_start_one_camera_node_whose_topics_the_policy_reads():
     names = [s.name for s in specs]
     assert names.index("rtc_camera") < names.index("rtc_policy") and names.count("rtc_camera") == 1
     by_name = {s.name: s for s in specs}
-    assert (by_name["rtc_camera"].package, by_name["rtc_camera"].executable) == ("rtc_camera", "camera_node")
+    assert (by_name["rtc_camera"].package, by_name["rtc_camera"].executable) == ("rtc_camera", "rtc_camera")
     assert effective_parameters(by_name["rtc_camera"])["cameras"] == cameras
     assert by_name["rtc_policy"].overrides["camera_topics"] == ["front=camera/front/image_raw",
                                                                 "wrist=camera/wrist/image_raw"]

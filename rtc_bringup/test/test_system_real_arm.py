@@ -23,8 +23,8 @@ from so100_driver.emulator import ServoBusEmulator
 from so100_driver.sim import render, scene_for_seed, start_joint_positions, start_position_ticks
 from test_system_bags import record_after_load
 
-from rtc_bringup.bag_reader import decoded, open_bag
-from rtc_bringup.report import read_bag, summarize
+from rtc_tools.bag_reader import decoded, open_bag
+from rtc_tools.report import read_bag, summarize
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]  # LeRobot imports slowly under load
 
@@ -93,7 +93,7 @@ def test_a_dry_run_reads_the_arm_runs_the_policy_and_never_writes_a_goal(arm, tm
     assert len(commands) > RUN_S * 10 and len(states) > RUN_S * 10  # commanded and measured, both recorded
     assert np.ptp(states, axis=0).max() < 1e-9  # the arm did not move
     assert "dry run: torque off, reading only" in (tmp_path / "dry.log").read_text(errors="replace")
-    report = subprocess.run([sys.executable, "-m", "rtc_bringup.report", str(bag), "--plots", str(tmp_path / "plots")],
+    report = subprocess.run([sys.executable, "-m", "rtc_tools.report", str(bag), "--plots", str(tmp_path / "plots")],
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     assert "torque off the whole run (dry run)" in report.stdout and (tmp_path / "plots" / "joints.png").exists()

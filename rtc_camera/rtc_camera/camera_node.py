@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
-from rtc_runtime.lifecycle import run_node
+from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from sensor_msgs.msg import CompressedImage, Image
 

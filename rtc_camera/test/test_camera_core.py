@@ -90,7 +90,7 @@ def test_a_video_file_opens_with_its_fps_and_gives_rgb_frames(tmp_path: Path):
 
 def test_the_frames_are_what_the_policy_node_decodes(tmp_path: Path):
     """rgb8 rows and the JPEG, read back with the policy node's own decoders (the consumer's view)."""
-    decoding = pytest.importorskip("rtc_policy_node.image_decoding")
+    decoding = pytest.importorskip("rtc_contract.image_decoding")
     rgb = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     assert np.array_equal(decoding.raw_to_rgb("rgb8", 48, 64, 64 * 3, rgb.tobytes()), rgb)
     decoded = decoding.compressed_to_rgb("rgb8; jpeg compressed bgr8", to_jpeg(np.full((48, 64, 3), RED, np.uint8), 95))

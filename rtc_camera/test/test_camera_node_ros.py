@@ -23,7 +23,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from rtc_camera.test_video import BLUE, RED, write_test_video  # noqa: E402
-from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb  # noqa: E402
+from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb  # noqa: E402
 
 pytestmark = [pytest.mark.ros]
 
