@@ -27,6 +27,7 @@ NODES = {
     "rtc_policy": ("rtc_policy_node.policy_node", []),
     "so100_driver": ("so100_driver.driver_node", ["-p", "sim:=true", "-p", "realtime:=false"]),
     "sim_camera": ("so100_driver.sim_camera_node", []),
+    "rtc_camera": ("rtc_camera.camera_node", []),  # cameras: a video file the test writes
     "foxglove_server": ("rtc_tools.foxglove_server", ["-p", "port:=0"]),
     "robot_description": ("rtc_bringup.description_node", []),
 }
@@ -109,9 +110,15 @@ def check_described(spec, shown: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("node", sorted(NODES))
-def test_ros2_param_describe_shows_every_parameter_as_its_spec(processes, node):
+def test_ros2_param_describe_shows_every_parameter_as_its_spec(processes, node, tmp_path):
     specs = importlib.import_module(NODES[node][0]).PARAMETERS
-    proc = start_node(processes, node)
+    more = []
+    if node == "rtc_camera":
+        from rtc_camera.test_video import write_test_video
+
+        video = write_test_video(tmp_path / "front.avi", 64, 48, frames=15, fps=30)
+        more = ["-p", f'cameras:="{{front: {{type: opencv, index_or_path: {video}, width: 64, height: 48, fps: 30}}}}"']
+    proc = start_node(processes, node, *more)
     wait_for_parameters(processes, proc, node)
     shown = described(node, [spec.name for spec in specs])
     assert sorted(shown) == sorted(spec.name for spec in specs)
@@ -136,19 +143,18 @@ def test_a_parameter_file_with_lerobots_names_starts_the_node_with_them(processe
     assert "prefix_attention_schedule" not in listed and "queue_threshold" not in listed  # ours only
 
 
-def test_both_names_with_different_values_is_one_line_and_exit_2(processes, tmp_path):
-    params = tmp_path / "both.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    schedule: LINEAR\n    prefix_attention_schedule: EXP\n")
+@pytest.mark.parametrize("file_text, message", [
+    ("/**:\n  ros__parameters:\n    schedule: LINEAR\n    prefix_attention_schedule: EXP\n",
+     "parameter schedule is given twice, as schedule = 'LINEAR' and prefix_attention_schedule = 'EXP': "
+     "give one of them"),
+    ("/**:\n  ros__parameters:\n    queue_threshold: 30.5\n",
+     "parameter queue_threshold = 30.5 (LeRobot's name for trigger_remaining) has the wrong type: "
+     "trigger_remaining is an integer (default 25)"),
+])
+def test_a_bad_lerobot_name_is_one_line_and_exit_2(processes, tmp_path, file_text, message):
+    # both names with different values, or LeRobot's name with the wrong type
+    params = tmp_path / "params.yaml"
+    params.write_text(file_text)
     proc = start_node(processes, "rtc_policy", "--params-file", str(params))
     assert proc.wait(timeout=60) == 2
-    assert processes.log(proc).strip() == ("policy_node: parameter schedule is given twice, as schedule = 'LINEAR' "
-                                           "and prefix_attention_schedule = 'EXP': give one of them")
-
-
-def test_a_lerobot_name_with_the_wrong_type_is_one_line_and_exit_2(processes, tmp_path):
-    params = tmp_path / "float.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    queue_threshold: 30.5\n")
-    proc = start_node(processes, "rtc_policy", "--params-file", str(params))
-    assert proc.wait(timeout=60) == 2
-    assert processes.log(proc).strip() == ("policy_node: parameter queue_threshold = 30.5 (LeRobot's name for "
-                                           "trigger_remaining) has the wrong type: trigger_remaining is an integer (default 25)")
+    assert processes.log(proc).strip() == f"policy_node: {message}"
