@@ -47,7 +47,7 @@ _GRIPPER_CONFIGURATION = (("Max_Torque_Limit", 500), ("Protection_Current", 250)
 
 
 SETTLE_S = 0.5  # after a shutdown ramp: cycles that let the servos reach the pose
-BRINGUP_TIMEOUT_S = 5.0  # bring-up retries each failing transaction until this much time has passed
+BRINGUP_TIMEOUT_S = 10.0  # bring-up retries each failing transaction until this much time has passed
 _BRINGUP_RETRY_PAUSE_S = 0.05
 # Status bits that end in a controlled stop: the servo protects itself and will not follow much longer.
 STOPPING_ERROR_BITS = StatusError.OVERLOAD | StatusError.OVERHEAT
@@ -91,6 +91,7 @@ class ArmDriver:
         self.torque_on = False
         self.servo_fault = ""  # set by a cycle whose replies carry STOPPING_ERROR_BITS
         self._bringup_deadline = 0.0
+        self._bringup_waited = False
 
     # ----- bring-up -------------------------------------------------------------------------
     def connect(self, write_calibration: bool = True, timeout_s: float = BRINGUP_TIMEOUT_S) -> None:
@@ -101,6 +102,7 @@ class ArmDriver:
         if not self.bus.is_open:
             self.bus.open()
         self._bringup_deadline = time.monotonic() + timeout_s
+        self._bringup_waited = False
         self._handshake()
         self._write_each(("Torque_Enable", 0), ("Lock", 0))
         for name in JOINT_NAMES:
@@ -118,9 +120,12 @@ class ArmDriver:
             except BusPortError:
                 raise
             except BusError as exc:
-                if time.monotonic() + _BRINGUP_RETRY_PAUSE_S > self._bringup_deadline:
+                left = self._bringup_deadline - time.monotonic()
+                if left < _BRINGUP_RETRY_PAUSE_S:
                     raise
-                log.info("bring-up: %s; retrying", exc)
+                if not self._bringup_waited:
+                    log.warning("bring-up: %s; waiting up to %.1f s more for the servos", exc, left)
+                    self._bringup_waited = True
                 time.sleep(_BRINGUP_RETRY_PAUSE_S)
 
     def _handshake(self) -> None:

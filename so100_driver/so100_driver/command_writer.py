@@ -14,11 +14,16 @@ The rules, pure (the node feeds it the graph and each message's GID):
   accepted and its GID followed from then on (a second publisher of that name is still refused);
 - every other message is refused, and its publisher is an intruder (ERROR on /diagnostics);
 - the followed publisher leaving the graph (its node restarted) frees the place for the next one.
+A publisher whose node the graph does not know yet (node names arrive after endpoints) is refused
+until it does, and is not yet called an intruder.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+
+UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # rmw's node name for an endpoint whose node is not discovered yet
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,10 @@ class Publisher:
     gid: bytes
     node: str  # fully qualified node name, e.g. /rtc_executor
     topic: str
+
+    @property
+    def known(self) -> bool:
+        return UNKNOWN_NODE not in self.node
 
 
 @dataclass
@@ -42,46 +51,52 @@ def qualified(name: str, namespace: str) -> str:
 
 
 class CommandWriter:
-    """Which publisher the driver follows. `writer` is a node name: "/ns/name" matches exactly, a
-    plain "name" matches that node name in any namespace; empty: the first publisher heard."""
+    """Which publisher the driver follows, one per command topic, all of one node. `writer` is a node
+    name: "/ns/name" matches exactly, a plain "name" matches that node name in any namespace; empty:
+    the first publisher heard."""
 
     def __init__(self, writer: str) -> None:
         self.writer = writer.strip()
-        self.followed: Publisher | None = None
+        self.followed: dict[str, Publisher] = {}  # by topic
         self.stats = WriterStats()
 
+    @property
+    def followed_node(self) -> str:
+        return next(iter(self.followed.values())).node if self.followed else ""
+
     def is_writer(self, publisher: Publisher) -> bool:
+        if self.followed:  # a second topic's publisher must belong to the node already followed
+            return publisher.node == self.followed_node
         if not self.writer:
             return True
         if self.writer.startswith("/"):
             return publisher.node == self.writer
         return publisher.node.rsplit("/", 1)[-1] == self.writer
 
+    def _may_follow(self, publisher: Publisher) -> bool:
+        return publisher.known and publisher.topic not in self.followed and self.is_writer(publisher)
+
     def admit(self, gid: bytes, publishers: Callable[[], dict[bytes, Publisher]]) -> bool:
         """True when a message from `gid` may command the arm; `publishers()`: the command topics'
-        publishers by GID, as the graph lists them now (asked only for a GID not yet judged)."""
-        if self.followed is not None and gid == self.followed.gid:
+        publishers by GID, as the graph lists them now (asked only for a GID not yet followed)."""
+        if any(p.gid == gid for p in self.followed.values()):
             self.stats.accepted += 1
             return True
         publisher = self.stats.intruders.get(gid) or publishers().get(gid)
-        if self.followed is None and publisher is not None and self.is_writer(publisher):
-            self.followed = publisher
+        if publisher is not None and self._may_follow(publisher):
+            self.followed[publisher.topic] = publisher
             self.stats.intruders.pop(gid, None)
             self.stats.accepted += 1
             return True
         self.stats.refused += 1
-        if publisher is not None:
+        if publisher is not None and publisher.known:
             self.stats.intruders[gid] = publisher
         return False
 
     def observe(self, publishers: dict[bytes, Publisher]) -> None:
-        """The graph's command publishers now: the followed one leaving frees its place; every
-        publisher that is not the followed one and not a writer waiting to be followed is an intruder."""
-        if self.followed is not None and self.followed.gid not in publishers:
-            self.followed = None
-        for gid, publisher in publishers.items():
-            followed = self.followed is not None and gid == self.followed.gid
-            if not followed and (self.followed is not None or not self.is_writer(publisher)):
-                self.stats.intruders[gid] = publisher
-        for gid in [g for g in self.stats.intruders if g not in publishers]:
-            del self.stats.intruders[gid]
+        """The graph's command publishers now: a followed one leaving frees its place; every other
+        publisher is an intruder unless it could still be followed (a writer not heard yet)."""
+        self.followed = {t: p for t, p in self.followed.items() if p.gid in publishers}
+        followed = {p.gid for p in self.followed.values()}
+        self.stats.intruders = {gid: p for gid, p in publishers.items()
+                                if p.known and gid not in followed and not self._may_follow(p)}

@@ -116,6 +116,8 @@ PARAMETERS = (
     ParameterSpec("bus_timeout_s", 0.01, "wait for a transaction's status packets before a retry", unit="s",
                   minimum=0.0, above_minimum=True),
     ParameterSpec("bus_retries", 2, "retries per transaction before it fails", minimum=0),
+    ParameterSpec("bringup_timeout_s", 10.0, "bring-up retries a transaction that fails (servos still powering "
+                  "up, a loaded machine) until this long after it began", unit="s", minimum=0.0, above_minimum=True),
     ParameterSpec("max_failed_cycles", 20, "failed cycles in a row that are fatal (torque off, exit code 1)",
                   minimum=1),
     ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
@@ -189,7 +191,7 @@ class DriverNode(Node):
         bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
         try:
-            self.driver.connect(write_calibration=p["write_calibration"])
+            self.driver.connect(write_calibration=p["write_calibration"], timeout_s=p["bringup_timeout_s"])
         except Exception as err:
             bus.close()
             if self.emulator is not None:
@@ -255,8 +257,7 @@ class DriverNode(Node):
                 for topic in self._command_topics for info in self.get_publishers_info_by_topic(topic)}
 
     def _followed_name(self) -> str:
-        followed = self.writer.followed
-        return followed.node if followed else f"the first publisher of node {self.writer.writer or '(any)'!r}"
+        return self.writer.followed_node or f"the first publisher of node {self.writer.writer or '(any)'!r}"
 
     # ----- control loop (own thread) --------------------------------------------------------
     def _control_loop(self) -> None:
@@ -285,6 +286,7 @@ class DriverNode(Node):
             self.parked = True
             self.ticker.run(self._cycle, self.stop_event)  # torque off: reads and publishes only
         elif self.stopping:
+            self.diagnostics.publish()
             self.fatal_error = self.stopping
             self.stop_event.set()
 
@@ -422,8 +424,7 @@ class DriverNode(Node):
         """Who commands the arm: ERROR while another publisher is on a command topic."""
         self.writer.observe(self._command_publishers())
         stats = self.writer.stats
-        followed = self.writer.followed
-        report = Report(values={"command_writer": self.writer.writer, "followed": followed.node if followed else "",
+        report = Report(values={"command_writer": self.writer.writer, "followed": self.writer.followed_node,
                                 "commands_from_writer": stats.accepted, "commands_ignored": stats.refused,
                                 "intruders": ", ".join(sorted(f"{p.node} on {p.topic}"
                                                               for p in stats.intruders.values()))})
