@@ -14,9 +14,11 @@ Nodes, parameter files and namespace come from rtc_bringup.graph, which the runn
 exits non-zero too, so a half-running graph never drives the arm.
 trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
 enclaves:=true runs each node in its SROS2 enclave (docs/sros2.md; ROS 2 from apt only).
+discovery_range:=SUBNET lets other hosts of the subnet take part (default LOCALHOST; docs/multi_host.md).
 foxglove:=true (foxglove_port:=8765) adds a Foxglove WebSocket server that forwards the topics to the
 Foxglove app (docs/foxglove.md); with ROS from apt, foxglove_bridge does the same.
 """
+import os
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -29,7 +31,7 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import ARGUMENTS, build_graph, discovery_environment, overrides_file_text, trace_dir
 from rtc_bringup.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
@@ -52,14 +54,14 @@ def _nodes(context):
     arguments["namespace"] = "/".join(p.strip("/") for p in (pushed, arguments["namespace"]) if p.strip("/"))
     share_dir = Path(get_package_share_directory("rtc_bringup"))
     params_dir = Path(tempfile.mkdtemp(prefix="rtc_launch_params_"))
-    entities, env = [], {}
+    entities, env = [], discovery_environment(arguments, os.environ)
     traced_into = trace_dir(arguments)
     if traced_into:
         from launch.event_handlers import OnShutdown
 
         session = TraceSession(traced_into)
         session.start()
-        env = {TRACE_ENV: "1"}
+        env[TRACE_ENV] = "1"
         entities.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
     for spec in build_graph(arguments, share_dir):
         overrides = params_dir / f"{spec.name}.yaml"

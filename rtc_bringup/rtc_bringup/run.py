@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import (ARGUMENTS, NodeSpec, build_graph, discovery_environment, overrides_file_text,
+                               trace_dir)
 from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         share_dir = Path(get_package_share_directory("rtc_bringup"))
         specs = select_nodes(build_graph(launch_arguments, share_dir), args.nodes)
         traced_into = trace_dir(launch_arguments)
+        discovery = discovery_environment(launch_arguments, os.environ)
         dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
@@ -173,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     except TraceError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
-    env = node_environment() if session else None
+    env = {**(node_environment() if session else os.environ), **discovery}
     if dds_profile:
-        env = {**(env or os.environ), "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)}
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(dds_profile)
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:

@@ -14,6 +14,7 @@ import pytest
     (["--remap", "so100/command"], "is not FROM:=TO"),
     (["driver:=false"], "driver:=false needs sim:=false"),
     (["--foxglove", "99999"], "foxglove_port"),
+    (["--sim", "discovery_range:=WAN"], "discovery_range"),
 ])
 def test_bad_runner_arguments_are_one_line_and_exit_2(arguments, message):
     result = subprocess.run([sys.executable, "-m", "rtc_bringup.run", *arguments], capture_output=True,
