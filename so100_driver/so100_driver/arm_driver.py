@@ -280,7 +280,7 @@ class ArmDriver:
                 done.set()
                 return
             if target is not None:
-                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic())
+                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic(), own=True)
             reading = self.cycle()
             if reading is not None and on_reading is not None:
                 on_reading(reading)

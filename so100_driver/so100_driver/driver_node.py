@@ -393,6 +393,7 @@ class DriverNode(Node):
             "clipped_goals": gate.clipped_goals,
             "motion_limited_goals": gate.motion_limited_goals,
             "first_commands_rejected": gate.first_commands_rejected,
+            "commands_while_stopping": gate.commands_while_stopping,
             "last_rejection": gate.last_rejection,
             "command_silences": gate.command_silences,
             "seconds_since_command": "" if silent is None else f"{silent:.2f}",

@@ -53,6 +53,7 @@ class GateStats:
     commands_accepted: int = 0
     commands_rejected: int = 0
     first_commands_rejected: int = 0  # first commands of a stream too far from the present position
+    commands_while_stopping: int = 0  # commands ignored during and after a controlled stop
     clipped_goals: int = 0
     motion_limited_goals: int = 0  # goals slowed by MotionLimits (a fast command spread over cycles)
     stale_commands: int = 0
@@ -158,14 +159,21 @@ class CommandGate:
         self.motion = motion  # None: no velocity/acceleration bound (the shutdown tests' bare gate)
         self._steps = {j: 0.0 for j in JOINT_NAMES}  # last step of each goal
         self._first_pending = True  # the next fresh command starts a stream
+        self._frozen = False  # a controlled stop runs: only the driver's own targets count
         self.stats = GateStats()
         self._lock = threading.Lock()
         self._targets: dict[str, tuple[float, float]] = {}
         self._last_goal: dict[str, float] | None = None
         self._last_command_at: float | None = None
 
-    def set_targets(self, names: list[str] | tuple[str, ...], positions: list[float], received_at: float) -> None:
-        """Accept targets by joint name (radians); a bad message is rejected whole."""
+    def set_targets(self, names: list[str] | tuple[str, ...], positions: list[float], received_at: float,
+                    own: bool = False) -> None:
+        """Accept targets by joint name (radians); a bad message is rejected whole. After `freeze()`
+        only the driver's `own` targets (the ramp to the rest pose) are taken; commands are ignored."""
+        if self._frozen and not own:
+            with self._lock:
+                self.stats.commands_while_stopping += 1
+            return
         try:
             if len(names) != len(positions):
                 raise CommandError(f"{len(names)} joint names but {len(positions)} positions")
@@ -213,6 +221,7 @@ class CommandGate:
         with self._lock:
             self._targets.clear()
             self._first_pending = False
+            self._frozen = True
 
     def rearm(self) -> None:
         """Forget targets and goals: the next goal is the present position (call at torque-on)."""
@@ -221,6 +230,7 @@ class CommandGate:
             self._last_goal = None
             self._steps = dict.fromkeys(JOINT_NAMES, 0.0)
             self._first_pending = True
+            self._frozen = False
 
     def _reject_far_first(self, present: Mapping[str, float]) -> None:
         """Rule 3: drop a stream's first command if it is far from the present position."""
