@@ -10,8 +10,9 @@ Every topic is relative: remap one for the whole graph by including this file af
 launch_ros.actions.SetRemap (docs/bringup.md, "ros2_control").
 
 Nodes, parameter files and namespace come from rtc_bringup.graph, which the runner
-(`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
-exits non-zero too, so a half-running graph never drives the arm.
+(`run`) uses too. Any node that exits ends the launch, but the policy node (the executor and the
+driver then hold the arm); if it failed (non-zero exit), the launch exits non-zero too, so a
+half-running graph never drives the arm.
 trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
 enclaves:=true runs each node in its SROS2 enclave (docs/sros2.md; ROS 2 from apt only).
 discovery_range:=SUBNET lets other hosts of the subnet take part (default LOCALHOST; docs/multi_host.md).
@@ -25,13 +26,14 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, discovery_environment, overrides_file_text, trace_dir
+from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, build_graph, discovery_environment, overrides_file_text,
+                               trace_dir)
 from rtc_bringup.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
@@ -43,6 +45,9 @@ class NodeFailed(RuntimeError):
 def _on_node_exit(node_name, event, context):
     if context.is_shutdown:  # stopping anyway (Ctrl-C, or another node ended the launch)
         return None
+    if node_name.rsplit("/", 1)[-1] in OUTLIVED_NODES:  # the arm holds; the rest runs on
+        return [LogInfo(msg=f"{node_name} exited with code {event.returncode}; the arm holds and the rest "
+                            "of the graph runs on (Ctrl-C stops it)")]
     if event.returncode != 0:
         raise NodeFailed(f"{node_name} exited with code {event.returncode}; stopping the graph")
     return [EmitEvent(event=Shutdown(reason=f"{node_name} exited; stopping the graph"))]

@@ -282,6 +282,10 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
     return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
 
 
+# Nodes whose exit does not stop the graph: without the policy the executor holds and the driver holds
+# with it (docs/safety.md), so a policy that dies does not take the arm down.
+OUTLIVED_NODES = frozenset({"rtc_policy"})
+
 DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
 
 

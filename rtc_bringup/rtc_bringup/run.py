@@ -27,8 +27,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import (ARGUMENTS, NodeSpec, build_graph, discovery_environment, overrides_file_text,
-                               trace_dir)
+from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
+                               overrides_file_text, trace_dir)
 from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
@@ -185,11 +185,18 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs:
                 graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
+            outlived: set[str] = set()
             while not stop_requested and time.monotonic() < deadline:
                 exited = graph.exited()
+                for name in set(exited) & OUTLIVED_NODES - outlived:
+                    outlived.add(name)
+                    status = 1
+                    print(f"run: {name} exited (code {exited[name]}); the arm holds and the rest of the graph "
+                          f"runs on (Ctrl-C stops it)", flush=True)
+                exited = {n: code for n, code in exited.items() if n not in OUTLIVED_NODES}
                 if exited:
                     print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
-                    status = 1 if any(exited.values()) else 0
+                    status = 1 if any(exited.values()) or status else 0
                     break
                 time.sleep(0.1)
         except FileNotFoundError as exc:
