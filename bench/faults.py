@@ -755,13 +755,18 @@ def rogue_reversal(run: Run) -> str:
     return f"reversals bounded by the driver's acceleration limit: {speed:.2f} rad/s measured"
 
 
+def fatal_stop(run: Run, what: str, logged: str) -> str:
+    """The driver ends in a controlled stop at the rest pose, ERROR (`logged` in its log), exit 1."""
+    code = run.graph.procs["so100_driver"].wait(STOP_WAIT_S)
+    stop = run.wait_for_stop(what)
+    run.expect(code == 1, f"driver exit code 1 ({code})")
+    run.expect(logged in run.graph.log("so100_driver"), f"{logged!r} logged")
+    return f"ERROR, controlled stop ({stop}), exit {code}"
+
+
 def driver_bug(run: Run) -> str:
     """bench/faulty_driver.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
-    code = run.graph.procs["so100_driver"].wait(STOP_WAIT_S)
-    stop = run.wait_for_stop("the control-loop exception")
-    run.expect(code == 1, f"driver exit code 1 ({code})")
-    run.expect("control loop failed: RuntimeError" in run.graph.log("so100_driver"), "the failure logged")
-    return f"controlled stop ({stop}), ERROR, exit {code}"
+    return fatal_stop(run, "the control-loop exception", "control loop failed: RuntimeError")
 
 
 def bus_loss(run: Run) -> str:
@@ -770,21 +775,13 @@ def bus_loss(run: Run) -> str:
     run.emulator.vanish(STOP_WAIT_S)
     run.peer.wait_for(lambda: "fatal bus error" in run.graph.log("so100_driver"), STOP_WAIT_S, "the fatal bus error")
     run.emulator.vanish(0.0)
-    code = run.graph.procs["so100_driver"].wait(STOP_WAIT_S)
-    stop = run.wait_for_stop("the bus loss")
-    run.expect(code == 1, f"driver exit code 1 ({code})")
-    run.expect("fatal bus error" in run.graph.log("so100_driver"), "fatal bus error logged")
-    return f"fatal bus error; the bus answered again: controlled stop ({stop}), exit {code}"
+    return "fatal bus error, the bus back: " + fatal_stop(run, "the bus loss", "fatal bus error")
 
 
 def overload(run: Run) -> str:
-    """wrist_flex reports OVERLOAD mid-motion."""
+    """wrist_flex reports OVERLOAD mid-motion (the bit stays set)."""
     run.emulator.set_error_bits(MOTOR_IDS["wrist_flex"], int(StatusError.OVERLOAD))
-    code = run.graph.procs["so100_driver"].wait(STOP_WAIT_S)
-    stop = run.wait_for_stop("the overload bit")
-    run.emulator.set_error_bits(MOTOR_IDS["wrist_flex"], 0)
-    run.expect(code == 1, f"driver exit code 1 ({code})")
-    return f"ERROR, controlled stop ({stop}), exit {code}"
+    return fatal_stop(run, "the overload bit", "wrist_flex OVERLOAD")
 
 
 def slow_start(run: Run) -> str:
