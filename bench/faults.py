@@ -658,6 +658,13 @@ class Rogue:
     def send(self, targets: dict[str, float]) -> None:
         self.publisher.publish(JointState(name=list(targets), position=list(targets.values())))
 
+    def start_stream(self, targets: dict[str, float]) -> None:
+        """A near first command for 0.5 s at 200 Hz (the driver takes one once it knows this node)."""
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            self.send(targets)
+            time.sleep(0.005)
+
     def close(self) -> None:
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
@@ -721,9 +728,7 @@ def rogue_first_step(run: Run) -> str:
 def rogue_speed(run: Run) -> str:
     """An impostor starts near the arm, then commands wrist_roll to its upper limit at 200 Hz for 2 s."""
     def drive(rogue: Rogue) -> None:
-        here = measured(run, "wrist_roll")
-        rogue.send({"wrist_roll": here + 0.05})
-        time.sleep(0.05)
+        rogue.start_stream({"wrist_roll": measured(run, "wrist_roll") + 0.05})
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             rogue.send({"wrist_roll": float(run.limits.upper[run.joints.index("wrist_roll")])})
@@ -734,6 +739,7 @@ def rogue_speed(run: Run) -> str:
         speed = max((s for _, s in run.peer.rec.speeds), default=0.0)
     limit = float(run.servo_limits.max_step[run.joints.index("wrist_roll")] * run.driver_rate)
     run.expect(speed <= limit * 1.1, f"measured speed within the driver's max_velocity ({speed:.2f} > {limit:.2f})")
+    run.expect(speed > 1.0, f"the impostor's commands were followed ({speed:.2f} rad/s)")
     return f"followed within the driver's limits: {speed:.2f} rad/s measured (max_velocity {limit:.1f})"
 
 
@@ -741,8 +747,7 @@ def rogue_reversal(run: Run) -> str:
     """An impostor starts near the arm, then alternates wrist_roll +-0.5 rad every message at 200 Hz for 2 s."""
     def drive(rogue: Rogue) -> None:
         here = measured(run, "wrist_roll")
-        rogue.send({"wrist_roll": here})
-        time.sleep(0.05)
+        rogue.start_stream({"wrist_roll": here})
         end, k = time.monotonic() + 2.0, 0
         while time.monotonic() < end:
             k += 1
@@ -752,6 +757,7 @@ def rogue_reversal(run: Run) -> str:
     time.sleep(0.5)
     with run.peer.lock:
         speed = max((s for _, s in run.peer.rec.speeds), default=0.0)
+    run.expect(speed > 0.2, f"the impostor's commands were followed ({speed:.2f} rad/s)")
     return f"reversals bounded by the driver's acceleration limit: {speed:.2f} rad/s measured"
 
 
