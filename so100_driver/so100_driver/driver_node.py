@@ -331,6 +331,7 @@ class DriverNode(Node):
                         "is false)")
 
     def _publish_joint_state(self, reading) -> None:
+        self._last_cycle_at = time.monotonic()  # the heartbeat, also during a controlled stop's cycles
         msg = JointState()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.name = list(JOINT_NAMES)
