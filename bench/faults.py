@@ -55,7 +55,7 @@ from sensor_msgs.msg import JointState
 
 from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
-from rtc_policy_node.core.command_guard import GuardLimits
+from rtc_executor.core.command_guard import GuardLimits
 from so100_driver.arm import (JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, default_calibration_path,  # the bench knows
                               load_calibration)  # the arm; the executor does not
 from so100_driver.emulator import ServoBusEmulator

@@ -34,7 +34,7 @@ from launch_ros.actions import Node
 
 from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, build_graph, discovery_environment, overrides_file_text,
                                trace_dir)
-from rtc_bringup.trace_session import TraceSession
+from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
 
