@@ -400,6 +400,11 @@ class Run:
         self.expect(stop == "yes", f"controlled stop at the rest pose after {what} ({stop})")
         return stop
 
+    def driver_follows(self, node: str) -> bool:
+        """Whether the driver's latest command-writer status names `node` as followed."""
+        statuses = [s for _, s in self.driver_diagnostics() if s.name == "so100_driver: command writer"]
+        return bool(statuses) and any(v.key == "followed" and v.value == node for v in statuses[-1].values)
+
     def driver_says(self, component: str, level: int, *words: str) -> bool:
         return any(s.name == f"so100_driver: {component}" and s.level == level and all(w in s.message for w in words)
                    for _, s in self.driver_diagnostics())
@@ -658,10 +663,11 @@ class Rogue:
     def send(self, targets: dict[str, float]) -> None:
         self.publisher.publish(JointState(name=list(targets), position=list(targets.values())))
 
-    def start_stream(self, targets: dict[str, float]) -> None:
-        """A near first command for 0.5 s at 200 Hz (the driver takes one once it knows this node)."""
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
+    def start_stream(self, targets: dict[str, float], followed: Callable[[], bool]) -> None:
+        """A near first command at 200 Hz until the driver follows this node (it takes none before it
+        knows the node's name), at most 15 s."""
+        end = time.monotonic() + 15.0
+        while not followed() and time.monotonic() < end:
             self.send(targets)
             time.sleep(0.005)
 
@@ -728,7 +734,7 @@ def rogue_first_step(run: Run) -> str:
 def rogue_speed(run: Run) -> str:
     """An impostor starts near the arm, then commands wrist_roll to its upper limit at 200 Hz for 2 s."""
     def drive(rogue: Rogue) -> None:
-        rogue.start_stream({"wrist_roll": measured(run, "wrist_roll") + 0.05})
+        rogue.start_stream({"wrist_roll": measured(run, "wrist_roll") + 0.05}, lambda: run.driver_follows("/rtc_executor"))
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             rogue.send({"wrist_roll": float(run.limits.upper[run.joints.index("wrist_roll")])})
@@ -747,7 +753,7 @@ def rogue_reversal(run: Run) -> str:
     """An impostor starts near the arm, then alternates wrist_roll +-0.5 rad every message at 200 Hz for 2 s."""
     def drive(rogue: Rogue) -> None:
         here = measured(run, "wrist_roll")
-        rogue.start_stream({"wrist_roll": here})
+        rogue.start_stream({"wrist_roll": here}, lambda: run.driver_follows("/rtc_executor"))
         end, k = time.monotonic() + 2.0, 0
         while time.monotonic() < end:
             k += 1

@@ -18,7 +18,7 @@ rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
-from so100_driver.arm import MOTOR_IDS, Calibration, default_calibration_path  # noqa: E402
+from so100_driver.arm import MOTOR_IDS, RADIANS_PER_TICK, Calibration, default_calibration_path  # noqa: E402
 from so100_driver.driver_node import COMMAND_TOPIC, DIAGNOSTICS_TOPIC  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from test_driver_node_ros import Peer, _near, _start_driver  # noqa: E402
@@ -89,18 +89,20 @@ def test_a_second_publisher_is_error_and_ignored(processes, peer: Peer, bus_emul
 
 
 def test_the_drivers_own_velocity_bound_holds_whatever_the_writer_sends(processes, peer: Peer,
-                                                                        bus_emulator: ServoBusEmulator) -> None:
+                                                                        bus_emulator: ServoBusEmulator,
+                                                                        calibration: Calibration) -> None:
     proc = _start_driver(processes, bus_emulator, "max_velocity:=1.0", "max_relative_target:=0.25")
     assert peer.wait_for_driver(30.0), processes.log(proc)
     _move_a_little(peer, proc, processes)
-    with peer.lock:
-        seen = len(peer.states)
+    bus_emulator.goal_writes = []
     for k in range(150):  # reversals every command, 1 rad away
         peer.send({"elbow_flex": 1.2 if k % 2 else -0.9})
         time.sleep(0.01)
-    with peer.lock:
-        speeds = [abs(dict(zip(m.name, m.velocity))["elbow_flex"]) for m in peer.states[seen:]]
-    assert speeds and max(speeds) <= 1.0 + 0.15, max(speeds)  # servo velocity readings: a few ticks/s of noise
+    goals = [calibration.ticks_to_radians("elbow_flex", ticks[MOTOR_IDS["elbow_flex"]])
+             for _, ticks in bus_emulator.goal_writes]
+    steps = [abs(b - a) for a, b in zip(goals, goals[1:])]
+    assert steps and max(steps) > 0.005  # it moved
+    assert max(steps) <= 1.0 / 100.0 + 2 * RADIANS_PER_TICK  # 1 rad/s at 100 Hz, goals in whole ticks
     assert processes.stop(proc, signal.SIGTERM) == 0, processes.log(proc)
 
 
