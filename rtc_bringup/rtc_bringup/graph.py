@@ -112,6 +112,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
+    Argument("discovery_range", "", "ROS_AUTOMATIC_DISCOVERY_RANGE of every node: LOCALHOST, SUBNET, "
+             "SYSTEM_DEFAULT or OFF; empty: the environment's, else LOCALHOST (no other host takes part unless "
+             "ROS_STATIC_PEERS names it; docs/multi_host.md)"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
     Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
     Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
@@ -318,6 +321,23 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
     if not wanted:
         return None
     return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
+
+
+# Nodes whose exit does not stop the graph: without the policy the executor holds and the driver holds
+# with it (docs/safety.md), so a policy that dies does not take the arm down.
+OUTLIVED_NODES = frozenset({"rtc_policy"})
+
+DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
+
+
+def discovery_environment(arguments: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The nodes' ROS_AUTOMATIC_DISCOVERY_RANGE: the argument, else the environment's, else LOCALHOST
+    (a graph that drives an arm talks to this host only unless told otherwise)."""
+    text = arguments.get("discovery_range", "").strip() or environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "")
+    value = text.strip().upper() or "LOCALHOST"
+    if value not in DISCOVERY_RANGES:
+        raise ValueError(f"argument discovery_range:={text!r}: expected one of {', '.join(DISCOVERY_RANGES)}")
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": value}
 
 
 # The modules whose PARAMETERS hold a node's own defaults (where neither the file nor an argument

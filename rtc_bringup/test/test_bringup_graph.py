@@ -328,3 +328,14 @@ def test_every_topic_is_relative_so_a_namespace_moves_it(module):
     names = _topic_names(module)
     assert names, f"no topic found in {module}"
     assert [n for n in names if n.startswith("/") and n != "/diagnostics"] == []
+
+
+def test_discovery_stays_on_this_host_unless_widened():
+    from rtc_bringup.graph import discovery_environment
+
+    key = "ROS_AUTOMATIC_DISCOVERY_RANGE"
+    assert discovery_environment({}, {}) == {key: "LOCALHOST"}
+    assert discovery_environment({}, {key: "SUBNET"}) == {key: "SUBNET"}  # the user's environment
+    assert discovery_environment({"discovery_range": "subnet"}, {key: "LOCALHOST"}) == {key: "SUBNET"}
+    with pytest.raises(ValueError, match="discovery_range:='WAN'"):
+        discovery_environment({"discovery_range": "WAN"}, {})

@@ -186,6 +186,9 @@ class ServoBusEmulator:
         self.instructions_served = 0
         self.bytes_received = 0
         self.bytes_sent = 0
+        # While a list: every SYNC_WRITE of Goal_Position, as (monotonic time, {motor id: ticks}): what
+        # reached the servos (the fault campaign checks it against the guard's envelope).
+        self.goal_writes: list[tuple[float, dict[int, int]]] | None = None
         self._master = -1
         self._slave = -1
         self._stop_r, self._stop_w = -1, -1
@@ -366,10 +369,14 @@ class ServoBusEmulator:
         if instruction == Instruction.SYNC_WRITE and len(params) >= 2 and target == BROADCAST_ID:
             address, size = params[0], params[1]
             body = params[2:]
+            written = {}
             for start in range(0, len(body) - size, size + 1):
                 motor_id = body[start]
                 if motor_id in present:
                     self.servos[motor_id].write(address, body[start + 1 : start + 1 + size])
+                    written[motor_id] = self.servos[motor_id].get("Goal_Position")
+            if self.goal_writes is not None and address == _R["Goal_Position"].address and written:
+                self.goal_writes.append((now, written))
         return []
 
     def _status(self, motor_id: int, data: bytes | None) -> bytes:
