@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from so100_driver.arm import JOINT_NAMES, Calibration
+from so100_driver.twin.meshes import cluster, read_stl
 from so100_driver.twin.servo import STS3215, ServoModel
 from so100_driver.worlds import WorldUnavailable
 
@@ -37,6 +38,7 @@ PAN_AXIS_X = 0.0452  # m: the pan axis from the base mesh's origin
 CUBE_HALF = 0.0125  # m
 OBSTACLE_HALF = (0.015, 0.03, 0.05)  # m: a wall across the way, higher than the carried cube
 ZONE_HALF = 0.03  # m
+MESH_CELL_M = 0.004  # vertex clustering grid of the arm's meshes
 STOP_MARGIN_RAD = math.radians(3.0)  # the mechanical stops lie this far outside the calibrated range
 
 
@@ -136,6 +138,11 @@ def _compiled(frozen: tuple, servo: ServoModel):
     source, motors = frozen
     calibration = Calibration.from_dict({name: dict(fields) for name, fields in motors}, source=source)
     spec = mujoco.MjSpec.from_string(_scene_xml(assets_dir()))
+    for mesh in spec.meshes:  # coarser meshes: rendering costs per triangle (meshes.py)
+        vertices, faces = cluster(read_stl(assets_dir() / mesh.file), MESH_CELL_M)
+        mesh.file = ""
+        mesh.uservert = vertices.reshape(-1).tolist()
+        mesh.userface = faces.reshape(-1).tolist()
     arm = spec.body(ARM_PREFIX.rstrip("/"))
     arm.pos = [-PAN_AXIS_X, 0.0, 0.0]  # the pan axis on the origin
     arm.quat = [0.7071068, 0.0, 0.0, 0.7071068]  # the model's arm faces -y of its base: turn it to +x
