@@ -36,7 +36,7 @@ FRONT_CAMERA, WRIST_CAMERA = "front", "wrist"
 TIMESTEP_S = 0.002
 PAN_AXIS_X = 0.0452  # m: the pan axis from the base mesh's origin
 CUBE_HALF = 0.0125  # m
-OBSTACLE_HALF = (0.015, 0.03, 0.05)  # m: a wall across the way, higher than the carried cube
+OBSTACLE_HALF = (0.03, 0.012, 0.04)  # m: a wall across the way (long along x), higher than the cube
 ZONE_HALF = 0.03  # m
 MESH_CELL_M = 0.004  # vertex clustering grid of the arm's meshes
 STOP_MARGIN_RAD = math.radians(3.0)  # the mechanical stops lie this far outside the calibrated range
@@ -80,10 +80,11 @@ def assets_dir() -> Path:
     return Path(spec.origin).parent / "assets"
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray) -> list[float]:
-    """MJCF xyaxes of a camera at `eye` looking at `target` with world z up in the image."""
+def _look_at(eye: np.ndarray, target: np.ndarray, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> list[float]:
+    """MJCF xyaxes of a camera at `eye` looking at `target` with `up` up in the image (parent frame)."""
+    eye, target = np.asarray(eye, dtype=float), np.asarray(target, dtype=float)
     forward = (target - eye) / np.linalg.norm(target - eye)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right = np.cross(forward, up)
     right /= np.linalg.norm(right)
     up = np.cross(right, forward)
     return [*right, *up]
@@ -97,12 +98,13 @@ def _scene_xml(assets: Path) -> str:
   <include file="{assets}/so_arm100_dependencies.xml"/>
   <option timestep="{TIMESTEP_S}" integrator="implicitfast"/>
   <visual>
+    <headlight ambient="0.25 0.25 0.25" diffuse="0.2 0.2 0.2" specular="0 0 0"/>
     <quality shadowsize="0" offsamples="0"/>
     <global offwidth="640" offheight="480"/>
   </visual>
   <worldbody>
-    <light directional="true" pos="0 0 1" dir="0 0 -1" castshadow="false" diffuse="0.8 0.8 0.8"/>
-    <light directional="true" pos="1 0 1" dir="-1 0 -1" castshadow="false" diffuse="0.3 0.3 0.3"/>
+    <light directional="true" pos="0 0 1" dir="0 0 -1" castshadow="false" diffuse="0.45 0.45 0.45"/>
+    <light directional="true" pos="1 0 1" dir="-1 0 -1" castshadow="false" diffuse="0.2 0.2 0.2"/>
     <geom name="table" type="box" size="0.40 0.35 0.01" pos="0.15 0 -0.01" rgba="0.84 0.80 0.72 1"/>
     <camera name="{FRONT_CAMERA}" pos="{eye[0]} {eye[1]} {eye[2]}" xyaxes="{xyaxes}" fovy="50"/>
     <include file="{assets}/so_arm100_right.xml"/>
@@ -155,9 +157,11 @@ def _compiled(frozen: tuple, servo: ServoModel):
         mapped.range = list(_calibrated_range(calibration, joint))
         spec.add_actuator(name=joint, target=mapped.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
     jaw = spec.body(ARM_PREFIX + "Fixed_Jaw")
-    jaw.add_site(name=TCP_SITE, pos=[0.0, -0.08, 0.0], size=[0.004, 0.004, 0.004], rgba=[0, 0, 0, 0])
-    jaw.add_camera(name=WRIST_CAMERA, pos=[0.0, -0.035, 0.035], fovy=75.0,
-                   xyaxes=[-1.0, 0.0, 0.0, 0.0, -0.55, 0.835])
+    jaw.add_site(name=TCP_SITE, pos=[-0.003, -0.085, 0.0], size=[0.004, 0.004, 0.004], rgba=[0, 0, 0, 0])
+    # above the fixed jaw's outer side, looking past the jaws' tips (the jaw's frame: tips toward -y,
+    # the moving jaw toward -x, z along the jaw's axis)
+    wrist_eye, wrist_target = [0.0, 0.0, 0.07], [-0.005, -0.10, 0.0]
+    jaw.add_camera(name=WRIST_CAMERA, pos=wrist_eye, fovy=80.0, xyaxes=_look_at(wrist_eye, wrist_target, (0.0, 0.0, 1.0)))
     return spec.compile()
 
 

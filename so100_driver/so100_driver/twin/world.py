@@ -19,6 +19,7 @@ import numpy as np
 from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, default_calibration_path, load_calibration
 from so100_driver.twin.model import ARM_PREFIX, JOINT_MAP, TIMESTEP_S, load_model
 from so100_driver.twin.servo import STS3215, ServoModel, motion_profile, profile_limits
+from so100_driver.twin.task import TaskMonitor, layout_for_seed, place_layout
 
 SETTLE_S = 0.5  # a placed arm settles this long (contacts, the gear trains taking the load)
 _LOAD_MAX = 1000  # Present_Load: duty in 0.1 %
@@ -55,6 +56,8 @@ class MujocoWorld:
         self.duty = np.zeros(len(JOINT_NAMES))
         self._torque_on = np.zeros(len(JOINT_NAMES), dtype=bool)
         self._pending_s = 0.0
+        self.layout = layout_for_seed(seed)
+        self.task = TaskMonitor(self.model, self.layout)
 
     # ----- ticks <-> joints -----------------------------------------------------------------
     def _ticks_per_rad(self) -> np.ndarray:
@@ -88,14 +91,17 @@ class MujocoWorld:
 
     # ----- World ------------------------------------------------------------------------------
     def place(self, servos: dict) -> None:
-        """Put the joints at the servos' positions and let the arm settle (SETTLE_S), as a real arm
-        lies when the bus comes up; the servos then read where it came to rest."""
+        """Put the joints at the servos' positions and the task's objects at the seed's layout, and
+        let everything settle (SETTLE_S), as a real arm lies when the bus comes up; the servos then
+        read where it came to rest, and the task's clock starts."""
         offsets = np.array([servos[m].get("Homing_Offset") for m in self._ids], dtype=float)
         self._set_joints_from_ticks(np.array([servos[m].position for m in self._ids]), offsets)
+        place_layout(self.model, self.data, self.layout)
         self._mujoco.mj_forward(self.model, self.data)
         self.advance(servos, SETTLE_S)
         for m in self._ids:
             servos[m].set("Goal_Position", servos[m].present_ticks())
+        self.task.restart(float(self.data.time))
 
     def advance(self, servos: dict, dt: float) -> None:
         regs = [servos[m] for m in self._ids]
@@ -131,6 +137,7 @@ class MujocoWorld:
             output = np.where(torque_on, self.servo.torque(self.duty, shaft), 0.0)
             self.data.ctrl[self._actuators] = output * direction
             self._mujoco.mj_step(self.model, self.data)
+            self.task.observe(self.model, self.data)
         present = self.encoder_ticks(offsets)
         velocity = self.data.qvel[self._dof] * ticks_per_rad
         output = self.data.actuator_force[self._actuators] * direction
