@@ -25,6 +25,7 @@ setup(
             "driver_node = so100_driver.driver_node:main",
             "bus_emulator = so100_driver.emulator:main",
             "sim_camera = so100_driver.sim_camera_node:main",
+            "twin = so100_driver.twin_node:main",
         ],
     },
 )

@@ -1,6 +1,7 @@
 """Launch the SO-100 RTC graph.
 
     ros2 launch rtc_bringup so100_rtc.launch.py                      # simulated arm, built-in policy
+    ros2 launch rtc_bringup so100_rtc.launch.py world:=mujoco        # on the MuJoCo twin (docs/twin.md)
     ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 \
         calibration_file:=$HOME/.cache/huggingface/lerobot/calibration/robots/so100_follower/arm.json \
         policy_path:=/path/to/pretrained_model device:=cuda
@@ -17,13 +18,14 @@ enclaves:=true runs each node in its SROS2 enclave (docs/sros2.md; ROS 2 from ap
 foxglove:=true (foxglove_port:=8765) adds a Foxglove WebSocket server that forwards the topics to the
 Foxglove app (docs/foxglove.md); with ROS from apt, foxglove_bridge does the same.
 """
+import os
 import tempfile
 from functools import partial
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler, TimerAction
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
@@ -32,6 +34,9 @@ from launch_ros.actions import Node
 from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
 from rtc_bringup.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
+
+
+WAIT_FOR_PATH_S = 60.0
 
 
 class NodeFailed(RuntimeError):
@@ -69,8 +74,19 @@ def _nodes(context):
                     parameters=[*spec.parameter_files, overrides], output="screen",
                     ros_arguments=["--enclave", spec.enclave] if spec.enclave else None)
         on_exit = partial(_on_node_exit, spec.fully_qualified_name)
-        entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
+        started = [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
+        entities += _once_exists(spec.waits_for, started) if spec.waits_for else started
     return entities
+
+
+def _once_exists(path, entities, waited_s=0.0):
+    """`entities` once `path` exists (the twin's bus link, for the driver), polled without blocking launch."""
+    if os.path.lexists(path):
+        return entities
+    if waited_s > WAIT_FOR_PATH_S:
+        raise NodeFailed(f"{path} did not appear within {WAIT_FOR_PATH_S:.0f} s; stopping the graph")
+    return [TimerAction(period=0.1, actions=[OpaqueFunction(
+        function=lambda _context: _once_exists(path, entities, waited_s + 0.1))])]
 
 
 def generate_launch_description():

@@ -360,6 +360,12 @@ class ServoBusEmulator:
         with self.lock:
             self.world.advance(self.servos, dt)
 
+    def catch_up(self) -> None:
+        """Bring the world up to the wall clock now (a started emulator does on every transaction); call
+        with `lock` held to keep the state until it has been read."""
+        with self.lock:
+            self._advance_all()
+
     def _advance_all(self) -> None:
         """Bring the world up to the wall clock (at most `pacing`'s catch-up per call)."""
         now = time.monotonic()

@@ -18,6 +18,9 @@ import numpy as np
 
 from so100_driver.twin.model import ARM_PREFIX, CUBE_BODY, CUBE_HALF, OBSTACLE_BODY, ZONE_BODY, ZONE_HALF
 
+# Where an episode starts (ROS-side radians, JOINT_NAMES order): the tool 10 cm above the table in front
+# of the base, pointing down, jaws open (twin.kinematics puts the tool there; a test checks it).
+READY_POSE = (0.0, -0.44, 0.39, -1.62, -1.57, 0.0)
 RESTING_HEIGHT_M = CUBE_HALF + 0.004  # cube centre at most this high: it lies on the table
 LIFTED_HEIGHT_M = CUBE_HALF + 0.02  # once this high, it was picked up
 
@@ -49,6 +52,13 @@ def layout_for_seed(seed: int) -> Layout:
     obstacle = (rng.uniform(0.18, 0.20), rng.uniform(-0.01, 0.01))
     return Layout(cube_xy=cube, cube_yaw=float(rng.uniform(-math.pi / 4, math.pi / 4)), zone_xy=zone,
                   obstacle_xy=obstacle)
+
+
+def ready_position_ticks(calibration) -> dict[str, float]:
+    """READY_POSE as Present_Position ticks by joint name: where the twin's servos start."""
+    from so100_driver.arm import JOINT_NAMES
+
+    return {name: calibration.radians_to_ticks(name, READY_POSE[i]) for i, name in enumerate(JOINT_NAMES)}
 
 
 def place_layout(model, data, layout: Layout) -> None:
