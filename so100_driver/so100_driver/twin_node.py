@@ -4,7 +4,10 @@ The node serves the six STS3215 servos on a pty linked at `link` (the real Feete
 driver node opens that path as its port, exactly as it opens a real arm's adapter, so the driver, the
 vendor SDK and LeRobot see a physical arm. The servos move the twin's joints (so100_driver.twin.world);
 the physics follows the wall clock: every bus transaction and every camera frame first brings it up to
-now. It prints one line `twin: bus ready on LINK` on stdout once the driver may connect.
+now. It prints one line `twin: bus ready on LINK` on stdout once the driver may connect. On SIGINT or
+SIGTERM it stops rendering at once and keeps serving the bus until no transaction came for BUS_QUIET_S
+(the driver's own shutdown sequence, which the same signal starts, needs the arm), at most
+SERVE_AFTER_STOP_S.
 
 Parameters: `PARAMETERS` below (docs/twin.md shows the same table).
 Topics (relative): publishes camera/<name>/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS) for each
@@ -43,6 +46,8 @@ from so100_driver.worlds import WorldUnavailable, make_world
 
 CAMERAS = ("front", "wrist")
 RENDER_BUDGET_MS = 8.0
+SERVE_AFTER_STOP_S = 15.0  # longest the bus stays up after a stop signal while a driver still talks
+BUS_QUIET_S = 0.5  # no transaction for this long: the driver has let go
 
 PARAMETERS = (
     ParameterSpec("link", "/tmp/so100_twin", "path of the symlink to the emulated bus's pty: the driver's port"),
@@ -103,9 +108,16 @@ class TwinNode(Node):
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop rendering; keep serving the bus until the driver is done with it (its own shutdown
+        sequence runs on the same signal under `ros2 launch`), at most SERVE_AFTER_STOP_S."""
         self.stop_event.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
+        deadline = time.monotonic() + SERVE_AFTER_STOP_S
+        served = -1
+        while time.monotonic() < deadline and served != self.emulator.instructions_served:
+            served = self.emulator.instructions_served
+            time.sleep(BUS_QUIET_S)
         self.emulator.stop()
 
     # ----- cameras (own thread: the GL context belongs to it) ---------------------------------
