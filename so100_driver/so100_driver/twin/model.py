@@ -38,7 +38,7 @@ PAN_AXIS_X = 0.0452  # m: the pan axis from the base mesh's origin
 CUBE_HALF = 0.0125  # m
 OBSTACLE_HALF = (0.03, 0.012, 0.04)  # m: a wall across the way (long along x), higher than the cube
 ZONE_HALF = 0.03  # m
-MESH_CELL_M = 0.004  # vertex clustering grid of the arm's meshes
+MESH_CELL_M = 0.006  # vertex clustering grid of the arm's meshes
 STOP_MARGIN_RAD = math.radians(3.0)  # the mechanical stops lie this far outside the calibrated range
 
 
