@@ -25,9 +25,10 @@ def check_world_name(name: str) -> str:
     return name
 
 
-def make_world(name: str, calibration: Calibration | None = None, seed: int = 0) -> World:
+def make_world(name: str, calibration: Calibration | None = None, seed: int = 0, with_task: bool = True) -> World:
     """A fresh world of this name. `calibration`: how the twin's encoders read (default: the simulated
-    arm's shipped calibration); `seed`: the twin's task scene."""
+    arm's shipped calibration); `seed`: the twin's task layout; `with_task` False: the twin's arm alone
+    (no table, no objects)."""
     check_world_name(name)
     if name == "kinematic":
         from so100_driver.emulator import KinematicWorld
@@ -38,4 +39,4 @@ def make_world(name: str, calibration: Calibration | None = None, seed: int = 0)
     require_twin()
     from so100_driver.twin.world import MujocoWorld
 
-    return MujocoWorld(calibration, seed=seed)
+    return MujocoWorld(calibration, seed=seed, with_task=with_task)

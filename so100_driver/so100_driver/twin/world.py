@@ -30,14 +30,15 @@ class MujocoWorld:
 
     name = "mujoco"
 
-    def __init__(self, calibration: Calibration | None = None, seed: int = 0, servo: ServoModel = STS3215) -> None:
+    def __init__(self, calibration: Calibration | None = None, seed: int = 0, servo: ServoModel = STS3215,
+                 with_task: bool = True) -> None:
         import mujoco
 
         self._mujoco = mujoco
         self.calibration = calibration or load_calibration(default_calibration_path())
         self.servo = servo
         self.seed = seed
-        self.model = load_model(self.calibration, servo)
+        self.model = load_model(self.calibration, servo, with_task)
         self.data = mujoco.MjData(self.model)
         joints = [self.model.joint(ARM_PREFIX + JOINT_MAP[j].mjcf_joint) for j in JOINT_NAMES]
         self._qpos = np.array([int(j.qposadr[0]) for j in joints])
@@ -56,8 +57,8 @@ class MujocoWorld:
         self.duty = np.zeros(len(JOINT_NAMES))
         self._torque_on = np.zeros(len(JOINT_NAMES), dtype=bool)
         self._pending_s = 0.0
-        self.layout = layout_for_seed(seed)
-        self.task = TaskMonitor(self.model, self.layout)
+        self.layout = layout_for_seed(seed) if with_task else None
+        self.task = TaskMonitor(self.model, self.layout) if with_task else None
 
     # ----- ticks <-> joints -----------------------------------------------------------------
     def _ticks_per_rad(self) -> np.ndarray:
@@ -96,12 +97,14 @@ class MujocoWorld:
         read where it came to rest, and the task's clock starts."""
         offsets = np.array([servos[m].get("Homing_Offset") for m in self._ids], dtype=float)
         self._set_joints_from_ticks(np.array([servos[m].position for m in self._ids]), offsets)
-        place_layout(self.model, self.data, self.layout)
+        if self.task is not None:
+            place_layout(self.model, self.data, self.layout)
         self._mujoco.mj_forward(self.model, self.data)
         self.advance(servos, SETTLE_S)
         for m in self._ids:
             servos[m].set("Goal_Position", servos[m].present_ticks())
-        self.task.restart(float(self.data.time))
+        if self.task is not None:
+            self.task.restart(float(self.data.time))
 
     def advance(self, servos: dict, dt: float) -> None:
         regs = [servos[m] for m in self._ids]
@@ -137,7 +140,8 @@ class MujocoWorld:
             output = np.where(torque_on, self.servo.torque(self.duty, shaft), 0.0)
             self.data.ctrl[self._actuators] = output * direction
             self._mujoco.mj_step(self.model, self.data)
-            self.task.observe(self.model, self.data)
+            if self.task is not None:
+                self.task.observe(self.model, self.data)
         present = self.encoder_ticks(offsets)
         velocity = self.data.qvel[self._dof] * ticks_per_rad
         output = self.data.actuator_force[self._actuators] * direction
