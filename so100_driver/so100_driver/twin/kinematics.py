@@ -40,15 +40,15 @@ class TwinKinematics:
         self.data = mujoco.MjData(model)
         joints = [model.joint(ARM_PREFIX + JOINT_MAP[j].mjcf_joint) for j in JOINT_NAMES]
         self._qpos = np.array([int(j.qposadr[0]) for j in joints])
-        self._dof = np.array([int(j.dofadr[0]) for j in joints])
+        self.dof = np.array([int(j.dofadr[0]) for j in joints])
         self._range = np.array([model.jnt_range[j.id] for j in joints])
-        self._sign = np.array([JOINT_MAP[j].sign for j in JOINT_NAMES])
+        self.sign = np.array([JOINT_MAP[j].sign for j in JOINT_NAMES])
         self._offset = np.array([JOINT_MAP[j].offset for j in JOINT_NAMES])
         self._site = model.site(TCP_SITE).id
 
     def tool_pose(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position (3,), rotation (3, 3)) of the tool-centre site for joint angles q (6,)."""
-        self.data.qpos[self._qpos] = self._sign * np.asarray(q, dtype=float) + self._offset
+        self.data.qpos[self._qpos] = self.sign * np.asarray(q, dtype=float) + self._offset
         self._mujoco.mj_kinematics(self.model, self.data)
         self._mujoco.mj_comPos(self.model, self.data)
         return self.data.site_xpos[self._site].copy(), self.data.site_xmat[self._site].reshape(3, 3).copy()
@@ -59,8 +59,8 @@ class TwinKinematics:
         q = np.array(start, dtype=float)
         target = down_frame(yaw)
         jacp, jacr = np.zeros((3, self.model.nv)), np.zeros((3, self.model.nv))
-        low = (self._range[:, 0] - self._offset) / self._sign
-        high = (self._range[:, 1] - self._offset) / self._sign
+        low = (self._range[:, 0] - self._offset) / self.sign
+        high = (self._range[:, 1] - self._offset) / self.sign
         low, high = np.minimum(low, high), np.maximum(low, high)
         for _ in range(iterations):
             pos, rot = self.tool_pose(q)
@@ -69,7 +69,7 @@ class TwinKinematics:
             if np.linalg.norm(position_error) < tolerance_m and np.linalg.norm(rotation_error) < 0.02:
                 return q
             self._mujoco.mj_jacSite(self.model, self.data, jacp, jacr, self._site)
-            jacobian = np.vstack([jacp, 0.1 * jacr])[:, self._dof[:ARM_JOINTS]] * self._sign[:ARM_JOINTS]
+            jacobian = np.vstack([jacp, 0.1 * jacr])[:, self.dof[:ARM_JOINTS]] * self.sign[:ARM_JOINTS]
             error = np.concatenate([position_error, 0.1 * rotation_error])
             step = jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + 1e-5 * np.eye(6), error)
             q[:ARM_JOINTS] = np.clip(q[:ARM_JOINTS] + np.clip(step, -0.2, 0.2), low[:ARM_JOINTS], high[:ARM_JOINTS])

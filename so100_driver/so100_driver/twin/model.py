@@ -164,7 +164,7 @@ def _compiled(frozen: tuple, servo: ServoModel, with_task: bool):
         mapped.range = list(_calibrated_range(calibration, joint))
         spec.add_actuator(name=joint, target=mapped.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
     jaw = spec.body(ARM_PREFIX + "Fixed_Jaw")
-    jaw.add_site(name=TCP_SITE, pos=[-0.003, -0.085, 0.0], size=[0.004, 0.004, 0.004], rgba=[0, 0, 0, 0])
+    jaw.add_site(name=TCP_SITE, pos=[-0.016, -0.088, 0.0], size=[0.004, 0.004, 0.004], rgba=[0, 0, 0, 0])
     # above the fixed jaw's outer side, looking past the jaws' tips (the jaw's frame: tips toward -y,
     # the moving jaw toward -x, z along the jaw's axis)
     wrist_eye, wrist_target = [0.0, 0.0, 0.07], [-0.005, -0.10, 0.0]

@@ -18,9 +18,9 @@ import numpy as np
 
 from so100_driver.twin.model import ARM_PREFIX, CUBE_BODY, CUBE_HALF, OBSTACLE_BODY, ZONE_BODY, ZONE_HALF
 
-# Where an episode starts (ROS-side radians, JOINT_NAMES order): the tool 10 cm above the table in front
-# of the base, pointing down, jaws open (twin.kinematics puts the tool there; a test checks it).
-READY_POSE = (0.0, -0.44, 0.39, -1.62, -1.57, 0.0)
+# Where an episode starts (ROS-side radians, JOINT_NAMES order): the tool 11 cm above the table, close
+# to the base and clear of the wall, pointing down, jaws open (twin.kinematics; a test checks it).
+READY_POSE = (0.0, -0.69, 0.47, -1.77, 0.0, -0.4)
 RESTING_HEIGHT_M = CUBE_HALF + 0.004  # cube centre at most this high: it lies on the table
 LIFTED_HEIGHT_M = CUBE_HALF + 0.02  # once this high, it was picked up
 
