@@ -9,8 +9,9 @@ velocity and acceleration. Faults can be injected to test the client's recovery.
 What moves the servos is a world (`World`): the kinematic one (each servo follows the firmware's motion
 profile exactly, nothing has mass) or the MuJoCo twin (`so100_driver.twin`: the servos drive the
 joints of a simulated SO-100 with torque, and read back what the joints did). Time: behind a pty the
-world advances by the wall-clock time since the last transaction (`pacing` says whether it keeps up);
-without a pty, `advance(dt)` steps it in simulated time.
+world advances by the wall-clock time since the last transaction, or, with `start(step_every_s)`, in a
+thread of its own (`pacing` says whether it keeps up); without a pty, `advance(dt)` steps it in
+simulated time.
 
 Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE] [--world kinematic|mujoco]`` serves until killed.
 """
@@ -222,6 +223,8 @@ class ServoBusEmulator:
         self._slave = -1
         self._stop_r, self._stop_w = -1, -1
         self._thread: threading.Thread | None = None
+        self._stepper: threading.Thread | None = None  # the world's own stepping thread, if any
+        self._stepping = threading.Event()
         self._last_advance = time.monotonic()
         self._decoder = PacketDecoder()
 
@@ -263,7 +266,10 @@ class ServoBusEmulator:
             raise RuntimeError("emulator is not started")
         return str(self.link) if self.link else os.ttyname(self._slave)
 
-    def start(self) -> ServoBusEmulator:
+    def start(self, step_every_s: float = 0.0) -> ServoBusEmulator:
+        """Serve the pty. `step_every_s` > 0: a thread of its own brings the world up to the wall clock
+        that often, and transactions answer from the latest state (as a servo samples its encoder on
+        its own clock) instead of stepping the world first: replies stay prompt under a costly world."""
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         if self.link:
@@ -274,9 +280,22 @@ class ServoBusEmulator:
         self._last_advance = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name="bus-emulator", daemon=True)
         self._thread.start()
+        if step_every_s > 0:
+            self._stepping = threading.Event()
+            self._stepper = threading.Thread(target=self._step_continuously, args=(step_every_s,),
+                                             name="world-stepper", daemon=True)
+            self._stepper.start()
         return self
 
+    def _step_continuously(self, period_s: float) -> None:
+        while not self._stepping.wait(period_s):
+            self.catch_up()
+
     def stop(self) -> None:
+        if self._stepper is not None:
+            self._stepping.set()
+            self._stepper.join(timeout=2.0)
+            self._stepper = None
         if self._thread is not None:
             os.write(self._stop_w, b"x")
             self._thread.join(timeout=2.0)
@@ -376,7 +395,8 @@ class ServoBusEmulator:
 
     def _handle(self, packet: Packet) -> None:
         with self.lock:
-            self._advance_all()
+            if self._stepper is None:
+                self._advance_all()
             self.instructions_served += 1
             replies = self._execute(packet)
         for motor_id, frame in replies:

@@ -3,8 +3,9 @@
 The node serves the six STS3215 servos on a pty linked at `link` (the real Feetech protocol); the
 driver node opens that path as its port, exactly as it opens a real arm's adapter, so the driver, the
 vendor SDK and LeRobot see a physical arm. The servos move the twin's joints (so100_driver.twin.world);
-the physics follows the wall clock: every bus transaction and every camera frame first brings it up to
-now. It prints one line `twin: bus ready on LINK` on stdout once the driver may connect. On SIGINT or
+the physics follows the wall clock in a thread of its own (every STEP_EVERY_S; a camera frame also
+brings it up to now first), and the bus answers at once from the latest state, as a servo does.
+It prints one line `twin: bus ready on LINK` on stdout once the driver may connect. On SIGINT or
 SIGTERM it stops rendering at once and keeps serving the bus until no transaction came for BUS_QUIET_S
 (the driver's own shutdown sequence, which the same signal starts, needs the arm), at most
 SERVE_AFTER_STOP_S.
@@ -46,6 +47,7 @@ from so100_driver.worlds import WorldUnavailable, make_world
 
 CAMERAS = ("front", "wrist")
 RENDER_BUDGET_MS = 8.0
+STEP_EVERY_S = 0.004  # the physics' own thread catches up this often; bus replies answer from its latest state
 SERVE_AFTER_STOP_S = 15.0  # longest the bus stays up after a stop signal while a driver still talks
 BUS_QUIET_S = 0.5  # no transaction for this long: the driver has let go
 
@@ -84,7 +86,7 @@ class TwinNode(Node):
             raise StartupError(f"twin: {err}") from None
         self.emulator = ServoBusEmulator.for_arm(calibration, link=p["link"], positions=ready_position_ticks(calibration),
                                                  baudrate=p["baudrate"], world=self.world)
-        self.emulator.start()
+        self.emulator.start(step_every_s=STEP_EVERY_S)
         self.link = p["link"]
         self.tick_s = 1.0 / p["control_rate_hz"]
         self.camera_names = tuple(p["cameras"])
