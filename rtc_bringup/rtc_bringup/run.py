@@ -29,7 +29,7 @@ from pathlib import Path
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
 from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
-from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
+from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
 WAIT_FOR_PATH_S = 60.0  # a node waiting for another's path (the driver for the twin's bus) gives up after this
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
-                graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)], env)
+                graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record)], env)
             for spec in specs:
                 if spec.waits_for and not graph.wait_for_path(spec.waits_for, WAIT_FOR_PATH_S):
                     print(f"run: {spec.name} needs {spec.waits_for}, which did not appear; stopping the graph",

@@ -33,7 +33,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
-from rtc_runtime.lifecycle import StartupError, run_node
+from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image
