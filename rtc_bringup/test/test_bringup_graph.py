@@ -177,6 +177,7 @@ def test_calibration_from_the_config_file_reaches_policy_and_description(tmp_pat
 _NODE_MODULES = {
     "so100_driver": "so100_driver.driver_node",
     "sim_camera": "so100_driver.sim_camera_node",
+    "twin": "so100_driver.twin_node",
     "rtc_policy": "rtc_policy_node.policy_node",
     "rtc_executor": "rtc_executor.executor_node",
     "robot_description": "rtc_bringup.description_node",
@@ -194,7 +195,7 @@ def test_key_arguments_reach_the_policy_and_the_executor():
 
 
 @pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"},
-                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}])
+                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}, {"world": "mujoco"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):

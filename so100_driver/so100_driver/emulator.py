@@ -153,6 +153,7 @@ class World(Protocol):
     """What moves the servos' shafts (so100_driver.worlds names them)."""
 
     name: str
+    step_every_s: float  # > 0: behind a pty, step in a thread of its own this often (a costly world)
 
     def place(self, servos: dict[int, EmulatedServo]) -> None:
         """Start at the servos' present positions."""
@@ -169,6 +170,7 @@ class KinematicWorld:
     """Each servo follows its motion profile exactly: no mass, no gravity, no contact."""
 
     name = "kinematic"
+    step_every_s = 0.0  # cheap: stepped on each transaction
 
     def place(self, servos: dict[int, EmulatedServo]) -> None:
         """Nothing to place: the servos' positions are the world's state."""
@@ -266,10 +268,13 @@ class ServoBusEmulator:
             raise RuntimeError("emulator is not started")
         return str(self.link) if self.link else os.ttyname(self._slave)
 
-    def start(self, step_every_s: float = 0.0) -> ServoBusEmulator:
-        """Serve the pty. `step_every_s` > 0: a thread of its own brings the world up to the wall clock
-        that often, and transactions answer from the latest state (as a servo samples its encoder on
-        its own clock) instead of stepping the world first: replies stay prompt under a costly world."""
+    def start(self, step_every_s: float | None = None) -> ServoBusEmulator:
+        """Serve the pty. `step_every_s` > 0 (default: the world's `step_every_s`, 0 for the kinematic
+        one): a thread of its own brings the world up to the wall clock that often, and transactions
+        answer from the latest state (as a servo samples its encoder on its own clock) instead of
+        stepping the world first: replies stay prompt under a costly world."""
+        if step_every_s is None:
+            step_every_s = self.world.step_every_s
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         if self.link:
@@ -286,6 +291,10 @@ class ServoBusEmulator:
                                              name="world-stepper", daemon=True)
             self._stepper.start()
         return self
+
+    def native_thread_ids(self) -> list[int]:
+        """The OS ids of the emulator's threads (serving, and stepping if any): for real-time scheduling."""
+        return [t.native_id for t in (self._thread, self._stepper) if t is not None and t.native_id is not None]
 
     def _step_continuously(self, period_s: float) -> None:
         while not self._stepping.wait(period_s):

@@ -8,7 +8,7 @@ COMMAND_TOPIC = "so100/command"  # sensor_msgs/JointState, the executor's comman
 COMMAND_ARRAY_TOPIC = "so100/command_array"  # std_msgs/Float64MultiArray, the executor's command
 IMAGE_TOPIC = "camera/front/image_raw"  # sim camera publishes
 
-
-def camera_topic(camera: str) -> str:
-    """The image topic of a named camera (the twin's front and wrist cameras; front is IMAGE_TOPIC)."""
-    return f"camera/{camera}/image_raw"
+CAMERA_TOPICS = {  # the twin's cameras (sensor_msgs/Image); front is the simulated camera's topic too
+    "front": IMAGE_TOPIC,
+    "wrist": "camera/wrist/image_raw",
+}

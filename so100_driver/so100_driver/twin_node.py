@@ -3,8 +3,8 @@
 The node serves the six STS3215 servos on a pty linked at `link` (the real Feetech protocol); the
 driver node opens that path as its port, exactly as it opens a real arm's adapter, so the driver, the
 vendor SDK and LeRobot see a physical arm. The servos move the twin's joints (so100_driver.twin.world);
-the physics follows the wall clock in a thread of its own (every STEP_EVERY_S; a camera frame also
-brings it up to now first), and the bus answers at once from the latest state, as a servo does.
+the physics follows the wall clock in a thread of its own (every MujocoWorld.step_every_s; a camera
+frame also brings it up to now first), and the bus answers at once from the latest state, as a servo does.
 It prints one line `twin: bus ready on LINK` on stdout once the driver may connect. On SIGINT or
 SIGTERM it stops rendering at once and keeps serving the bus until no transaction came for BUS_QUIET_S
 (the driver's own shutdown sequence, which the same signal starts, needs the arm), at most
@@ -35,6 +35,7 @@ from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
+from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, request_realtime
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image
 
@@ -42,14 +43,14 @@ from so100_driver.arm import CalibrationError, default_calibration_path, load_ca
 from so100_driver.camera_frames import image_message
 from so100_driver.emulator import ServoBusEmulator
 from so100_driver.twin.task import ready_position_ticks
-from so100_driver.topics import camera_topic
+from so100_driver.topics import CAMERA_TOPICS
 from so100_driver.worlds import WorldUnavailable, make_world
 
-CAMERAS = ("front", "wrist")
+CAMERAS = tuple(CAMERA_TOPICS)
 RENDER_BUDGET_MS = 8.0
-STEP_EVERY_S = 0.004  # the physics' own thread catches up this often; bus replies answer from its latest state
 SERVE_AFTER_STOP_S = 15.0  # longest the bus stays up after a stop signal while a driver still talks
 BUS_QUIET_S = 0.5  # no transaction for this long: the driver has let go
+BUS_PRIORITY = 45  # SCHED_FIFO of the bus and physics threads: below the driver's control loop (50)
 
 PARAMETERS = (
     ParameterSpec("link", "/tmp/so100_twin", "path of the symlink to the emulated bus's pty: the driver's port"),
@@ -86,13 +87,13 @@ class TwinNode(Node):
             raise StartupError(f"twin: {err}") from None
         self.emulator = ServoBusEmulator.for_arm(calibration, link=p["link"], positions=ready_position_ticks(calibration),
                                                  baudrate=p["baudrate"], world=self.world)
-        self.emulator.start(step_every_s=STEP_EVERY_S)
+        self.emulator.start()
         self.link = p["link"]
         self.tick_s = 1.0 / p["control_rate_hz"]
         self.camera_names = tuple(p["cameras"])
         self.size = (p["width"], p["height"])
         self.rate_hz = p["rate_hz"]
-        self.publishers_ = {name: self.create_publisher(Image, camera_topic(name), qos_profile_sensor_data)
+        self.publishers_ = {name: self.create_publisher(Image, CAMERA_TOPICS[name], qos_profile_sensor_data)
                             for name in self.camera_names}
         self.render_ms: list[float] = []
         self.render_lock = threading.Lock()
@@ -107,6 +108,10 @@ class TwinNode(Node):
         print(f"twin: bus ready on {self.link}", flush=True)
 
     def start(self) -> None:
+        # The bus stands in for servo hardware, which answers whatever the host's load: its threads run
+        # under SCHED_FIFO when permitted (below the driver's control loop), the cameras do not.
+        got = [request_realtime(BUS_PRIORITY, tid) for tid in self.emulator.native_thread_ids()]
+        self.get_logger().info(f"bus and physics threads: {got[0] if got else 'none'}")
         self._thread.start()
 
     def stop(self) -> None:
@@ -196,7 +201,7 @@ class TwinNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node("twin", TwinNode, args=args)
+    run_node("twin", TwinNode, args=args, switch_interval_s=GIL_SWITCH_INTERVAL_S)
 
 
 if __name__ == "__main__":

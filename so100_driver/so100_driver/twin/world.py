@@ -29,6 +29,7 @@ class MujocoWorld:
     """One SO-100 on a table, in MuJoCo, behind the emulated servos."""
 
     name = "mujoco"
+    step_every_s = 0.004  # behind a pty the physics steps in its own thread; the bus answers at once
 
     def __init__(self, calibration: Calibration | None = None, seed: int = 0, servo: ServoModel = STS3215,
                  with_task: bool = True) -> None:
