@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import tty
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,7 @@ from .worlds import WORLD_NAMES, WorldUnavailable, make_world
 DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
+_NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
 
 
 def _reg_default(table: bytearray, reg: Register, value: int) -> None:
@@ -59,6 +61,8 @@ class EmulatedServo:
         self.load = 0  # Present_Load: signed duty in 0.1 % (the kinematic world leaves it 0)
         self.current = 0  # Present_Current, in its register unit
         self.error_bits = 0
+        self.writes: Counter[str] = Counter()  # register name -> client writes starting there (WRITE, SYNC_WRITE)
+        self.torque_was_enabled = False  # a client switched torque on at some point
         for name, value in (
             ("Firmware_Major_Version", 3),
             ("Firmware_Minor_Version", 9),
@@ -103,6 +107,8 @@ class EmulatedServo:
             return False
         old_offset = self.get("Homing_Offset")
         self.table[address : address + len(data)] = data
+        self.writes[_NAME_AT.get(address, str(address))] += 1
+        self.torque_was_enabled |= self.torque_enabled
         new_offset = self.get("Homing_Offset")
         if new_offset != old_offset:
             # Present_Position = actual - Homing_Offset, so the reading shifts; the shaft does not move.
@@ -365,6 +371,16 @@ class ServoBusEmulator:
     def torque_enabled(self) -> dict[int, bool]:
         with self.lock:
             return {motor_id: servo.torque_enabled for motor_id, servo in self.servos.items()}
+
+    def writes(self, register: str) -> dict[int, int]:
+        """Client writes to `register` per motor id since the start (e.g. none to Goal_Position in a dry run)."""
+        with self.lock:
+            return {motor_id: servo.writes[register] for motor_id, servo in self.servos.items()}
+
+    def torque_was_enabled(self) -> dict[int, bool]:
+        """Per motor id: whether a client ever switched its torque on."""
+        with self.lock:
+            return {motor_id: servo.torque_was_enabled for motor_id, servo in self.servos.items()}
 
     # ----- serving --------------------------------------------------------------------------
     def _serve(self) -> None:
