@@ -1,10 +1,12 @@
 """The policy node's start to first chunk with the built-in policy, and what it waits for.
 
-Two measurements, each in fresh processes (--runs times; medians printed):
+Three measurements, in fresh processes (phases and graph --runs times; medians printed):
   - phases: one interpreter does what the node does before its first chunk, timed step by step:
     the node's module (rclpy, messages, the contract), torch, the policy's module, loading the
     built-in checkpoint through LeRobotPolicy (LeRobot's imports and the weights), the first and the
     second sample (zero state, grey image); and which heavy modules the load pulled in;
+  - imports: `python -X importtime` of the same imports, self time summed by package (top-level,
+    torch's and lerobot's by subpackage): where the import phases go;
   - graph: the simulated driver, camera and executor run (their bringup commands); the policy node
     starts by its command, and this process records when its log lines appear (ROS stamps them) and
     when the first ActionChunk arrives, from the moment the process was started.
@@ -36,7 +38,7 @@ def phases_child() -> None:
     def lap(name: str) -> None:
         nonlocal clock
         now = time.perf_counter()
-        print(f"{name} {now - clock:.3f}", flush=True)
+        print(f"phase {name} {now - clock:.3f}", flush=True)
         clock = now
 
     import rtc_policy_node.policy_node  # noqa: F401
@@ -55,7 +57,7 @@ def phases_child() -> None:
     lap("first_sample")
     policy.sample(np.zeros(policy.state_dim), images, None, 0)
     lap("second_sample")
-    print("heavy " + ",".join(m for m in HEAVY_MODULES if m in sys.modules))
+    print("phase heavy " + ",".join(m for m in HEAVY_MODULES if m in sys.modules))
 
 
 def phases(runs: int) -> None:
@@ -64,8 +66,10 @@ def phases(runs: int) -> None:
     for _ in range(runs):
         out = subprocess.run([sys.executable, __file__, PHASES_CHILD], check=True, capture_output=True,
                              text=True).stdout
-        for line in out.splitlines():
-            name, value = line.split(" ", 1) if " " in line else (line, "")
+        for line in out.splitlines():  # LeRobot prints to stdout too
+            if not line.startswith("phase "):
+                continue
+            name, value = (line[len("phase "):].split(" ", 1) + [""])[:2]
             if name == "heavy":
                 heavy = value
             else:
@@ -76,6 +80,26 @@ def phases(runs: int) -> None:
     total = sum(statistics.median(v) for k, v in samples.items() if k != "second_sample")
     print(f"  {'to first chunk':15s} {total:6.2f} s   (sum of the medians, second sample excluded)")
     print(f"  heavy modules the load imported: {heavy or 'none of ' + ', '.join(HEAVY_MODULES)}")
+
+
+IMPORTS = ("import rtc_policy_node.policy_node, rtc_policy_node.lerobot_policy, rtc_policy_node.builtin_policy, "
+           "lerobot.policies.factory, rtc_policy_node.builtin_policy.modeling_small_flow")
+
+
+def imports(top: int = 15) -> None:
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", IMPORTS], check=True, capture_output=True,
+                         text=True).stderr
+    by_package: dict[str, float] = {}
+    for line in err.splitlines():
+        fields = [f.strip() for f in line.removeprefix("import time:").split("|")]
+        if len(fields) != 3 or not fields[0].isdigit():
+            continue
+        parts = fields[2].split(".")
+        package = ".".join(parts[:3] if parts[0] == "lerobot" else parts[:2] if parts[0] == "torch" else parts[:1])
+        by_package[package] = by_package.get(package, 0.0) + int(fields[0]) / 1e6
+    print(f"imports (python -X importtime, one run): {sum(by_package.values()):.2f} s of self time; by package:")
+    for package, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:top]:
+        print(f"  {seconds:6.2f} s  {package}")
 
 
 def graph(runs: int) -> None:
@@ -123,7 +147,7 @@ def graph(runs: int) -> None:
                     policy.wait(20)
                 if not first_chunk:
                     raise RuntimeError(f"no chunk from the policy node:\n{log_path.read_text()}")
-                lines = [(float(m.group(1)) - started, m.group(2)[:100]) for m in
+                lines = [(float(m.group(1)) - started, re.sub(r"from \S+", "from <path>", m.group(2))) for m in
                          (stamped.search(line) for line in log_path.read_text().splitlines()) if m]
                 results.append((first_chunk[0] - started, lines))
         finally:
@@ -145,6 +169,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     phases(args.runs)
+    imports()
     graph(args.runs)
 
 
