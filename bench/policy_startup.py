@@ -105,6 +105,7 @@ def imports(top: int = 15) -> None:
 def graph(runs: int) -> None:
     import rclpy
     from ament_index_python.packages import get_package_share_directory
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rtc_msgs.msg import ActionChunk, ExecutorStatus
 
@@ -120,7 +121,9 @@ def graph(runs: int) -> None:
     node.create_subscription(ActionChunk, "/rtc/action_chunk", lambda _: first_chunk.append(time.time()), reliable)
     node.create_subscription(ExecutorStatus, "/rtc/executor_status", lambda _: statuses.append(time.time()),
                              reliable)
-    spinner = threading.Thread(target=rclpy.spin, args=(node,), daemon=True)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     stamped = re.compile(r"\[(\d+\.\d+)\] \[[^\]]*\]: (.*)")
     results: list[tuple[float, list[tuple[float, str]]]] = []
@@ -154,6 +157,8 @@ def graph(runs: int) -> None:
             for proc in procs:
                 proc.terminate()
                 proc.wait(20)
+    executor.shutdown()
+    spinner.join(5.0)
     node.destroy_node()
     rclpy.try_shutdown()
     print(f"graph running, policy node started by its command: start to first chunk "
