@@ -1,35 +1,39 @@
 """Launch the SO-100 RTC graph.
 
     ros2 launch rtc_bringup so100_rtc.launch.py                      # simulated arm, built-in policy
-    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 \
-        calibration_file:=$HOME/.cache/huggingface/lerobot/calibration/robots/so100_follower/arm.json \
-        policy_path:=/path/to/pretrained_model device:=cuda
+    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 robot_id:=my_arm \
+        policy_path:=/path/to/pretrained_model device:=cuda \
+        cameras:="{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}"   # docs/real_arm.md
     ros2 launch rtc_bringup so100_rtc.launch.py namespace:=arm1 config_file:=my_params.yaml
 
 Every topic is relative: remap one for the whole graph by including this file after a
 launch_ros.actions.SetRemap (docs/bringup.md, "ros2_control").
 
 Nodes, parameter files and namespace come from rtc_bringup.graph, which the runner
-(`run`) uses too. Any node that exits ends the launch; if it failed (non-zero exit), the launch
-exits non-zero too, so a half-running graph never drives the arm.
+(`run`) uses too. Any node that exits ends the launch, but the policy node (the executor and the
+driver then hold the arm); if it failed (non-zero exit), the launch exits non-zero too, so a
+half-running graph never drives the arm.
 trace:=true records an LTTng trace of the run around the nodes (docs/tracing.md).
 enclaves:=true runs each node in its SROS2 enclave (docs/sros2.md; ROS 2 from apt only).
+discovery_range:=SUBNET lets other hosts of the subnet take part (default LOCALHOST; docs/multi_host.md).
 foxglove:=true (foxglove_port:=8765) adds a Foxglove WebSocket server that forwards the topics to the
 Foxglove app (docs/foxglove.md); with ROS from apt, foxglove_bridge does the same.
 """
+import os
 import tempfile
 from functools import partial
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, build_graph, discovery_environment, guard_envelope,
+                               overrides_file_text, trace_dir)
 from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
@@ -41,6 +45,9 @@ class NodeFailed(RuntimeError):
 def _on_node_exit(node_name, event, context):
     if context.is_shutdown:  # stopping anyway (Ctrl-C, or another node ended the launch)
         return None
+    if node_name.rsplit("/", 1)[-1] in OUTLIVED_NODES:  # the arm holds; the rest runs on
+        return [LogInfo(msg=f"{node_name} exited with code {event.returncode}; the arm holds and the rest "
+                            "of the graph runs on (Ctrl-C stops it)")]
     if event.returncode != 0:
         raise NodeFailed(f"{node_name} exited with code {event.returncode}; stopping the graph")
     return [EmitEvent(event=Shutdown(reason=f"{node_name} exited; stopping the graph"))]
@@ -52,16 +59,18 @@ def _nodes(context):
     arguments["namespace"] = "/".join(p.strip("/") for p in (pushed, arguments["namespace"]) if p.strip("/"))
     share_dir = Path(get_package_share_directory("rtc_bringup"))
     params_dir = Path(tempfile.mkdtemp(prefix="rtc_launch_params_"))
-    entities, env = [], {}
+    entities, env = [], discovery_environment(arguments, os.environ)
     traced_into = trace_dir(arguments)
     if traced_into:
         from launch.event_handlers import OnShutdown
 
         session = TraceSession(traced_into)
         session.start()
-        env = {TRACE_ENV: "1"}
+        env[TRACE_ENV] = "1"
         entities.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
-    for spec in build_graph(arguments, share_dir):
+    specs = build_graph(arguments, share_dir)
+    entities.append(LogInfo(msg=guard_envelope(specs)))
+    for spec in specs:
         overrides = params_dir / f"{spec.name}.yaml"
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,

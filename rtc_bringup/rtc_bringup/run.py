@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
+                               guard_envelope, overrides_file_text, trace_dir)
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         share_dir = Path(get_package_share_directory("rtc_bringup"))
         specs = select_nodes(build_graph(launch_arguments, share_dir), args.nodes)
         traced_into = trace_dir(launch_arguments)
+        discovery = discovery_environment(launch_arguments, os.environ)
         dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
@@ -173,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     except TraceError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
-    env = node_environment() if session else None
+    env = {**(node_environment() if session else os.environ), **discovery}
     if dds_profile:
-        env = {**(env or os.environ), "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)}
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(dds_profile)
+    print(f"run: {guard_envelope(specs)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
@@ -183,11 +186,18 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs:
                 graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
+            outlived: set[str] = set()
             while not stop_requested and time.monotonic() < deadline:
                 exited = graph.exited()
+                for name in set(exited) & OUTLIVED_NODES - outlived:
+                    outlived.add(name)
+                    status = 1
+                    print(f"run: {name} exited (code {exited[name]}); the arm holds and the rest of the graph "
+                          f"runs on (Ctrl-C stops it)", flush=True)
+                exited = {n: code for n, code in exited.items() if n not in OUTLIVED_NODES}
                 if exited:
                     print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
-                    status = 1 if any(exited.values()) else 0
+                    status = 1 if any(exited.values()) or status else 0
                     break
                 time.sleep(0.1)
         except FileNotFoundError as exc:

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 import tty
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7
 _ACCELERATION_UNIT = 100.0  # ticks/s^2 per unit of the Acceleration register
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
+_NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
 
 
 def _reg_default(table: bytearray, reg: Register, value: int) -> None:
@@ -46,6 +48,8 @@ class EmulatedServo:
         self.position = float(position)
         self.velocity = 0.0
         self.error_bits = 0
+        self.writes: Counter[str] = Counter()  # register name -> client writes starting there (WRITE, SYNC_WRITE)
+        self.torque_was_enabled = False  # a client switched torque on at some point
         for name, value in (
             ("Firmware_Major_Version", 3),
             ("Firmware_Minor_Version", 9),
@@ -90,6 +94,8 @@ class EmulatedServo:
             return False
         old_offset = self.get("Homing_Offset")
         self.table[address : address + len(data)] = data
+        self.writes[_NAME_AT.get(address, str(address))] += 1
+        self.torque_was_enabled |= self.torque_enabled
         new_offset = self.get("Homing_Offset")
         if new_offset != old_offset:
             # Present_Position = actual - Homing_Offset, so the reading shifts; the shaft does not move.
@@ -180,6 +186,9 @@ class ServoBusEmulator:
         self.instructions_served = 0
         self.bytes_received = 0
         self.bytes_sent = 0
+        # While a list: every SYNC_WRITE of Goal_Position, as (monotonic time, {motor id: ticks}): what
+        # reached the servos (the fault campaign checks it against the guard's envelope).
+        self.goal_writes: list[tuple[float, dict[int, int]]] | None = None
         self._master = -1
         self._slave = -1
         self._stop_r, self._stop_w = -1, -1
@@ -299,6 +308,16 @@ class ServoBusEmulator:
         with self.lock:
             return {motor_id: servo.torque_enabled for motor_id, servo in self.servos.items()}
 
+    def writes(self, register: str) -> dict[int, int]:
+        """Client writes to `register` per motor id since the start (e.g. none to Goal_Position in a dry run)."""
+        with self.lock:
+            return {motor_id: servo.writes[register] for motor_id, servo in self.servos.items()}
+
+    def torque_was_enabled(self) -> dict[int, bool]:
+        """Per motor id: whether a client ever switched its torque on."""
+        with self.lock:
+            return {motor_id: servo.torque_was_enabled for motor_id, servo in self.servos.items()}
+
     # ----- serving --------------------------------------------------------------------------
     def _serve(self) -> None:
         while True:
@@ -350,10 +369,14 @@ class ServoBusEmulator:
         if instruction == Instruction.SYNC_WRITE and len(params) >= 2 and target == BROADCAST_ID:
             address, size = params[0], params[1]
             body = params[2:]
+            written = {}
             for start in range(0, len(body) - size, size + 1):
                 motor_id = body[start]
                 if motor_id in present:
                     self.servos[motor_id].write(address, body[start + 1 : start + 1 + size])
+                    written[motor_id] = self.servos[motor_id].get("Goal_Position")
+            if self.goal_writes is not None and address == _R["Goal_Position"].address and written:
+                self.goal_writes.append((now, written))
         return []
 
     def _status(self, motor_id: int, data: bytes | None) -> bytes:

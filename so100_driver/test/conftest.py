@@ -23,3 +23,16 @@ def bus_emulator(calibration: Calibration, tmp_path: Path) -> Iterator[ServoBusE
     emulator = ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100")
     with emulator:
         yield emulator
+
+
+@pytest.fixture
+def peer():
+    """A ROS node of the tests' own (test_driver_node_ros.Peer): commands the driver (which follows it
+    as its command writer), records its joint states and diagnostics."""
+    from test_driver_node_ros import Peer
+
+    node = Peer()
+    try:
+        yield node
+    finally:
+        node.close()

@@ -37,7 +37,7 @@ def test_pose_is_hold_or_named_joints_inside_their_limits(calibration: Calibrati
         parse_pose("wrist_flex=9", calibration)
     with pytest.raises(ValueError, match="is empty"):
         parse_pose("", calibration)
-    with pytest.raises(ValueError, match="shutdown_ramp_velocity must be positive"):
+    with pytest.raises(ValueError, match="rest_velocity must be positive"):
         ShutdownPolicy.from_parameters(1.0, "hold", 0.0, True, calibration)
 
 
