@@ -25,6 +25,7 @@ WORKSPACE_PACKAGES = {p.parent.name for p in ROOT.glob("*/package.xml")}
 # third-party module -> its pip distribution in tools/requirements-arm.txt (ROS packages: ros-<name>)
 DISTRIBUTIONS = {"numpy": "numpy", "PIL": "pillow", "cryptography": "cryptography", "serial": "pyserial"}
 APT_ONLY = {"lttngust"}  # tracing's agent, from apt in both profiles (tools/setup.sh)
+SIM_ONLY = {"mujoco"}  # the MuJoCo twin world (so100_driver.twin, imported only with world:=mujoco)
 POLICY_HOST_ONLY = ("torch", "lerobot", "transformers", "torchvision")
 ARM_VENV, ARM_WS = ROOT / ".venv-arm", ROOT / ".ws-arm"
 
@@ -42,7 +43,7 @@ def _requirements(name: str) -> set[str]:
 
 
 def test_arm_requirements_are_the_arm_packages_imports_and_no_torch():
-    modules = set().union(*(imports(sources(p, tests=False)) for p in ARM_PACKAGES)) - WORKSPACE_PACKAGES - APT_ONLY
+    modules = set().union(*(imports(sources(p, tests=False)) for p in ARM_PACKAGES)) - WORKSPACE_PACKAGES - APT_ONLY - SIM_ONLY
     wanted = {DISTRIBUTIONS.get(m, "ros-" + m.replace("_", "-")) for m in modules}
     listed = _requirements("requirements-arm.txt")
     assert sorted(wanted - listed) == [], "tools/requirements-arm.txt lacks what the arm packages import"
