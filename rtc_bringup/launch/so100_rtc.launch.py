@@ -1,6 +1,7 @@
 """Launch the SO-100 RTC graph.
 
     ros2 launch rtc_bringup so100_rtc.launch.py                      # simulated arm, built-in policy
+    ros2 launch rtc_bringup so100_rtc.launch.py world:=mujoco        # on the MuJoCo twin (docs/twin.md)
     ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 robot_id:=my_arm \
         policy_path:=/path/to/pretrained_model device:=cuda \
         cameras:="{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}"   # docs/real_arm.md
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler, TimerAction
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
@@ -36,6 +37,9 @@ from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, build_graph, discovery
                                overrides_file_text, trace_dir)
 from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
+
+
+WAIT_FOR_PATH_S = 60.0
 
 
 class NodeFailed(RuntimeError):
@@ -78,8 +82,19 @@ def _nodes(context):
                     parameters=[*spec.parameter_files, overrides], output="screen",
                     ros_arguments=["--enclave", spec.enclave] if spec.enclave else None)
         on_exit = partial(_on_node_exit, spec.fully_qualified_name)
-        entities += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
+        started = [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
+        entities += _once_exists(spec.waits_for, started) if spec.waits_for else started
     return entities
+
+
+def _once_exists(path, entities, waited_s=0.0):
+    """`entities` once `path` exists (the twin's bus link, for the driver), polled without blocking launch."""
+    if os.path.lexists(path):
+        return entities
+    if waited_s > WAIT_FOR_PATH_S:
+        raise NodeFailed(f"{path} did not appear within {WAIT_FOR_PATH_S:.0f} s; stopping the graph")
+    return [TimerAction(period=0.1, actions=[OpaqueFunction(
+        function=lambda _context: _once_exists(path, entities, waited_s + 0.1))])]
 
 
 def generate_launch_description():

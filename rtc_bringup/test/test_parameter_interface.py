@@ -28,6 +28,7 @@ NODES = {
     "so100_driver": ("so100_driver.driver_node", ["-p", "sim:=true", "-p", "realtime:=false"]),
     "sim_camera": ("so100_driver.sim_camera_node", []),
     "rtc_camera": ("rtc_camera.camera_node", []),  # cameras: a video file the test writes
+    "twin": ("so100_driver.twin_node", []),  # link: in the test's directory
     "foxglove_server": ("rtc_tools.foxglove_server", ["-p", "port:=0"]),
     "robot_description": ("rtc_bringup.description_node", []),
 }
@@ -118,6 +119,8 @@ def test_ros2_param_describe_shows_every_parameter_as_its_spec(processes, node, 
 
         video = write_test_video(tmp_path / "front.avi", 64, 48, frames=15, fps=30)
         more = ["-p", f'cameras:="{{front: {{type: opencv, index_or_path: {video}, width: 64, height: 48, fps: 30}}}}"']
+    if node == "twin":
+        more = ["-p", f"link:={tmp_path / 'twin'}"]
     proc = start_node(processes, node, *more)
     wait_for_parameters(processes, proc, node)
     shown = described(node, [spec.name for spec in specs])

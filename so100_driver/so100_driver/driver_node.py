@@ -61,7 +61,7 @@ from .command_writer import CommandWriter, Publisher, qualified
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
-                     ShutdownPolicy)
+                     ShutdownPolicy, rest_pose_notes)
 from .sim import scene_for_seed, start_position_ticks
 from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
 
@@ -186,6 +186,8 @@ class DriverNode(Node):
                 self.calibration)
         except ValueError as err:
             raise ParameterError(str(err)) from None
+        for note in rest_pose_notes(p["rest_pose"], self.calibration):
+            self.get_logger().warning(note)
         self.silence_rest_s = p["command_silence_rest_s"]
         motion = MotionLimits(1.0 / self.rate_hz, p["max_velocity"], p["max_acceleration"])
         self.gate = CommandGate(self.calibration, p["max_relative_target"], p["command_timeout_s"], motion)

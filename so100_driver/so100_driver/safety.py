@@ -120,8 +120,10 @@ class ShutdownPolicy:
 
 
 def parse_pose(text: str, calibration: Calibration) -> dict[str, float] | None:
-    """"hold", or "joint=radians, ..." for any subset of the joints (the others stay); each value
-    inside the calibrated limits. A ValueError names the bad joint or value."""
+    """"hold", or "joint=radians, ..." for any subset of the joints (the others stay). A value
+    outside [-pi, pi] is not radians (degrees, most likely): a ValueError names it. A value outside
+    the joint's calibrated limits is brought to the nearest limit (`rest_pose_notes` says which), so
+    the shipped folded pose fits every arm's calibration: as folded as that arm allows."""
     text = text.strip()
     if text == HOLD:
         return None
@@ -136,14 +138,23 @@ def parse_pose(text: str, calibration: Calibration) -> dict[str, float] | None:
             radians = float(value)
         except ValueError:
             raise ValueError(f"parameter rest_pose: {value.strip()!r} for {name} is not a number") from None
+        if not -math.pi <= radians <= math.pi:
+            raise ValueError(f"parameter rest_pose: {name}={radians} is not an angle in radians "
+                             f"(-pi..pi); degrees?")
         lower, upper = calibration.limits_radians(name)
-        if not lower <= radians <= upper:
-            raise ValueError(f"parameter rest_pose: {name}={radians} is outside its calibrated "
-                             f"limits [{lower:.4f}, {upper:.4f}] rad")
-        pose[name] = radians
+        pose[name] = min(upper, max(lower, radians))
     if not pose:
         raise ValueError(f"parameter rest_pose is empty: give {HOLD!r} or joint=radians pairs")
     return pose
+
+
+def rest_pose_notes(text: str, calibration: Calibration) -> list[str]:
+    """One line per joint whose rest-pose value `parse_pose` brought to a calibrated limit."""
+    pose = parse_pose(text, calibration) or {}
+    given = {name.strip(): float(value) for name, _, value in
+             (item.partition("=") for item in text.split(",") if "=" in item)}
+    return [f"rest_pose: {name}={given[name]} is outside its calibrated limits; using {pose[name]:.4f} rad"
+            for name in pose if pose[name] != given[name]]
 
 
 class CommandGate:
