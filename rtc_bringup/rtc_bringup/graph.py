@@ -547,9 +547,9 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         _guard_from_calibration(calibration, spec("rtc_executor"), file_params, overrides["rtc_executor"])
     if world == "mujoco":  # physics a control tick behind the wall clock is the twin's ERROR
         executor = spec("rtc_executor")
-        overrides["twin"]["control_rate_hz"] = float(
-            {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
-            .get("control_rate_hz", _CONTROL_RATE_HZ))
+        overrides["twin"]["control_rate_hz"] = float(_with_node_defaults(
+            executor, {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides})
+            ["control_rate_hz"])
 
     names = ["twin", "so100_driver", "rtc_policy", "rtc_executor"] if world == "mujoco" else \
         ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
