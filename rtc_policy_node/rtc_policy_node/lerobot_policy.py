@@ -21,6 +21,12 @@ chunks from 1, as the policy node numbers them); see `denoising_plot.py`.
 Spaces: the leftover handed back for guidance is the policy's own output before postprocessing
 (normalized, as LeRobot's RTC keeps it); `actions` are after postprocessing, in the policy's
 feature units (degrees / 0..100 for LeRobot SO-100 checkpoints).
+
+Relative actions (the config's `use_relative_actions`, LeRobot main's flag; `relative_exclude_joints`
+stay absolute): the model samples offsets from the observed state. `actions` are made absolute with
+that state, and the future leftover (`model_output`) is kept absolute, in feature units, as LeRobot's
+rollout keeps it; `sample` re-anchors it to the new observation's state and normalizes it before
+guidance (`core.relative_actions`, LeRobot's `reanchor_relative_rtc_prefix`). Chunks leave absolute.
 """
 from __future__ import annotations
 
@@ -31,9 +37,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from lerobot.processor import NormalizerProcessorStep, TransitionKey, create_transition
 
 from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.core.guidance import RTCGuidance
+from rtc_policy_node.core.relative_actions import relative_mask, to_absolute, to_relative
 
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
@@ -62,7 +70,8 @@ class GuidanceSettings:
 
 @dataclass(frozen=True)
 class SampledChunk:
-    model_output: np.ndarray  # (length, action_dim) before postprocessing: the future leftover
+    model_output: np.ndarray  # (length, action_dim) the future leftover: before postprocessing; relative-action
+    #                           policy: the absolute `actions`, re-anchored when given back (module docstring)
     actions: np.ndarray       # (length, action_dim) in the policy's feature units
     guidance_s: float         # part of the sampling time spent in guidance
     mode_choice: ModeChoice | None = None  # which candidate, guided or not (None: no mode choice made)
@@ -114,9 +123,33 @@ class LeRobotPolicy:
         self.joint_names = tuple(getattr(config, "joint_names", None) or ()) or None  # where the policy names them
         # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
         self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
+        self.relative_mask = self._relative_mask(config)
+        self._normalizer = next(step for step in self.preprocessor.steps if isinstance(step, NormalizerProcessorStep))
         self._denoising_dir: Path | None = None
         self.denoising_writer: DenoisingWriter | None = None
         self._sampled = 0
+
+    def _relative_mask(self, config: Any) -> np.ndarray | None:
+        """The action dims the policy samples relative to the state; None for an absolute-action policy."""
+        if not getattr(config, "use_relative_actions", False):
+            return None
+        converting = [type(step).__name__ for step in (*self.preprocessor.steps, *self.postprocessor.steps)
+                      if "RelativeActions" in type(step).__name__ or "AbsoluteActions" in type(step).__name__]
+        if converting:
+            raise ValueError(f"the policy's processors convert relative actions themselves ({converting}); "
+                             "this LeRobot is newer than the node's relative-action support")
+        names = getattr(config, "joint_names", None) or getattr(config, "action_feature_names", None)
+        return relative_mask(names, getattr(config, "relative_exclude_joints", []), self.action_dim)
+
+    def model_leftover(self, leftover: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """The leftover as guidance compares it with the model's output: as given for an absolute-action
+        policy; for a relative-action one re-anchored to `state` (the new observation's, feature units)
+        and normalized, LeRobot's `reanchor_relative_rtc_prefix` (core.relative_actions)."""
+        if self.relative_mask is None:
+            return leftover
+        relative = torch.from_numpy(to_relative(leftover, state, self.relative_mask).astype(np.float32))
+        normalized = self._normalizer(create_transition(action=relative.to(self.device)))[TransitionKey.ACTION]
+        return normalized.cpu().numpy()
 
     def use_guidance(self, guidance: Any) -> None:
         """Install a guidance (an RTCGuidance, or a wrapper with its interface) in the policy."""
@@ -179,6 +212,8 @@ class LeRobotPolicy:
         if noise is not None and self.chunk_size is not None and noise.shape[0] != self.chunk_size:
             raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
         guided = leftover is not None and self.settings.mode != GuidanceMode.OFF
+        if leftover is not None:
+            leftover = self.model_leftover(leftover, state)
         preprocessed = synchronized_clock(self.device)
         kwargs: dict[str, Any] = {}
         if guided:
@@ -208,6 +243,9 @@ class LeRobotPolicy:
                                          self.action_dim)
         model_output = output[0].detach().cpu().numpy()
         actions = actions[0].detach().cpu().numpy().astype(np.float64)
+        if self.relative_mask is not None:
+            actions = to_absolute(actions, state, self.relative_mask)
+            model_output = actions.astype(np.float32)
         return SampledChunk(model_output=model_output, actions=actions, guidance_s=self.guidance.seconds + choice_s,
                             mode_choice=choice, preprocessing_s=preprocessed - started,
                             inference_s=sampled - preprocessed, postprocessing_s=time.perf_counter() - sampled)

@@ -57,6 +57,12 @@ class SmallFlowConfig(PreTrainedConfig):
     # parameter); None: unnamed.
     joint_names: list[str] | None = None
 
+    # Relative actions (LeRobot main's names, as on pi0/pi0.5 there; LeRobot 0.4.4 has none): the
+    # policy learns and samples offsets from the observed state on every joint but those named in
+    # relative_exclude_joints (kept absolute); LeRobotPolicy converts and re-anchors the leftover.
+    use_relative_actions: bool = False
+    relative_exclude_joints: list[str] = field(default_factory=lambda: ["gripper"])
+
     chunk_size: int = 50
     n_action_steps: int = 25
     num_inference_steps: int = 10
