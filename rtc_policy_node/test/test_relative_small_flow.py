@@ -67,3 +67,9 @@ def test_a_broken_state_is_refused_not_sampled(checkpoints):
         policy.sample(np.full(6, np.nan), images, leftover, 4)
     with pytest.raises(ValueError, match="disagree"):
         policy.sample(state, images, leftover[:, :5], 4)
+
+
+def test_training_a_relative_small_flow_is_refused_not_silently_absolute(checkpoints):
+    policy = _load(checkpoints[True]).policy
+    with pytest.raises(NotImplementedError, match="relative-action"):
+        policy.forward({})

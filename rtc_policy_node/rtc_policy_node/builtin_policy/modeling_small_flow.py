@@ -76,6 +76,9 @@ class SmallFlowPolicy(PreTrainedPolicy):
         The velocity error of a clean-chunk prediction is its action error over t; its 1 / t^2 weight
         is capped at the last sampling step's time so that nearly clean samples do not dominate.
         """
+        if self.config.use_relative_actions:
+            raise NotImplementedError("training a relative-action small_flow is not supported: its processors have no "
+                                      "relative-action step (LeRobot 0.4.4 has none); only sampling is")
         actions = batch[ACTION]
         batch_size, horizon, _ = actions.shape
         cond = self._encode(batch)
