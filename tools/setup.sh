@@ -113,9 +113,9 @@ colcon --log-base "$WS/log" build --symlink-install --base-paths "$ROOT" --build
 
 # --- launch/launch_ros and the ros2 command line (no wheels exist): from ../shared/vendor if present
 VENDOR="${RTC_ROS2_VENDOR:-$ROOT/../shared/vendor/ros2-python}"
-launch_importable() {  # with composition_interfaces from an earlier install, if any
+launch_importable() {  # with composition_interfaces from an earlier install, if any; ros2service came later
   ( set +u; [ -f "$WS/vendor/install/setup.bash" ] && source "$WS/vendor/install/setup.bash"
-    python -c 'import launch_ros, ros2launch' ) 2>/dev/null
+    python -c 'import launch_ros, ros2launch, ros2service' ) 2>/dev/null
 }
 if ! launch_importable; then  # ROS 2 from apt has them
   if [ -f "$VENDOR/install.sh" ]; then

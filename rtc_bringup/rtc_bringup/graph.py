@@ -68,6 +68,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("interpolation", "", "executor commands per chunk row (control_rate_hz x this per second; 1: off); "
              "raises the driver's rate_hz to at least that"),
     Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
+    Argument("speed_scale", "", "in (0, 1]: the executor plays the chunks' rows this much slower, the guard's "
+             "velocity and acceleration limits scaled with it (0.25 for a first run; empty: 1.0)"),
     Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
     Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
@@ -132,6 +134,16 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _speed_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]")
+    return scale
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -167,6 +179,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "interpolation": ("rtc_executor", "interpolation", int),
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
+    "speed_scale": ("rtc_executor", "speed_scale", _speed_scale),
     "cameras": ("rtc_policy", "camera_topics", camera_entries),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),

@@ -368,6 +368,12 @@ class PolicyNode(Node):
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
+        with self._lock:
+            current = self.scheduler.current(plan)
+        if not current:  # the executor was reset (~/reset) while this inference ran: its chunk is outdated
+            self.get_logger().info(f"dropped the chunk of an inference started before the executor's reset "
+                                   f"(epoch {plan.epoch})")
+            return
 
         # a mode choice may have published the unguided sample: then no leftover was followed
         guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and not chunk.unguided_instead

@@ -62,10 +62,11 @@ class LoopSettings:
     schedule: str = "LINEAR"
     mode_candidates: int = GuidanceSettings.mode_candidates
     max_mode_disagreement: float = GuidanceSettings.max_mode_disagreement
+    switch_transition_rows: int = GuidanceSettings.switch_transition_rows
 
     def guidance(self, mode: str) -> GuidanceSettings:
         return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule,
-                                self.mode_candidates, self.max_mode_disagreement)
+                                self.mode_candidates, self.max_mode_disagreement, self.switch_transition_rows)
 
 
 @dataclass(frozen=True)
