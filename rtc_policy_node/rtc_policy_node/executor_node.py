@@ -21,7 +21,7 @@ node sees the same executor whatever N. With `speed_scale` s < 1 the rows are pl
 base stretched by 1/s (`core.executor_core`): a policy tick is then one row's stretched period, the
 status reports control_rate_hz x s as its rate, so steps, d_real, remaining and index stay in rows
 and the policy node's delays are counted in them; the status still goes out at least at
-control_rate_hz, and the guard's velocity and acceleration bounds are scaled by s and s**2.
+control_rate_hz, and the guard's velocity and acceleration bounds are scaled by s.
 Services (std_srvs/Trigger, under the node's name): `~/hold` stops consuming rows (the arm holds
 its last command; counted as held, not as underruns; chunks still merge), `~/resume` goes on from
 the row the hold stopped at, `~/reset` empties the queue, refuses chunks built before it
@@ -98,8 +98,8 @@ PARAMETERS = (
                   "(LeRobot's ActionInterpolator), or hermite (cubic, velocity continuous across rows and "
                   "seams)", choices=tuple(m.value for m in InterpolationMode)),
     ParameterSpec("speed_scale", 1.0, "play the chunks' rows this much slower than control_rate_hz (a time base "
-                  "stretched by 1/speed_scale, rows interpolated): the guard's max_velocity is scaled by it and "
-                  "max_acceleration by its square. For a first run of a new checkpoint: 0.25. At least 0.001",
+                  "stretched by 1/speed_scale, rows interpolated); the guard's max_velocity and max_acceleration are "
+                  "scaled by it. For a first run of a new checkpoint: 0.25. At least 0.001",
                   minimum=0.0, above_minimum=True, maximum=1.0),
     ParameterSpec("mode", MergeMode.RTC.value, "how an arriving chunk merges into the queue",
                   choices=tuple(m.value for m in MergeMode)),

@@ -18,10 +18,12 @@ row farther than `max_seam` from the command before it, reject the chunk whole (
 commands are `interpolation` per chunk row: dt is the command period (the policy's divided by
 `interpolation`), so the bounds per second stay the same, and a chunk's rows, one policy tick apart,
 are checked against `interpolation` times max_step. With `speed_scale` s < 1 the executor plays the
-rows over a time base stretched by 1/s, so the envelope is the one a trajectory slowed down by s
-keeps: velocity bounds times s, acceleration bounds times s**2 (a chunk within the full-speed
-envelope stays within the slowed one, nothing is clipped), and the rows are interpolation / s
-commands apart. numpy only, no rclpy.
+rows over a time base stretched by 1/s (rows interpolation / s commands apart), and both the velocity
+and the acceleration bounds are multiplied by s. Velocity: a chunk's motion slowed by s. Acceleration:
+a smooth motion slowed by s needs only s**2 of it, but played row by row a change of velocity lands
+at a row (in one command with linear interpolation): the change of step there is s times the
+full-speed one. With s, a chunk inside the full-speed envelope is inside the slowed one in any
+interpolation mode: slower, never clipped. numpy only, no rclpy.
 """
 from __future__ import annotations
 
@@ -73,7 +75,7 @@ class GuardLimits:
                         max_seam: float = 0.3, interpolation: int = 1, speed_scale: float = 1.0) -> GuardLimits:
         """From the executor's parameters (units as in docs/safety.md); empty limits = unbounded.
         `rate_hz` is the command rate: the policy rate times `interpolation`; `speed_scale` in (0, 1]
-        scales velocity by it and acceleration by its square."""
+        scales the velocity and acceleration bounds (see the module docstring)."""
         dt = 1.0 / rate_hz
         low = per_joint("position_lower_limits", lower, joints, -math.inf)
         high = per_joint("position_upper_limits", upper, joints, math.inf)
@@ -91,7 +93,7 @@ class GuardLimits:
         if isinstance(speed_scale, bool) or not 0.0 < speed_scale <= 1.0:
             raise ValueError(f"speed_scale must be in (0, 1], got {speed_scale!r}")
         s = float(speed_scale)
-        return cls(low, high, velocity * s * dt, acceleration * s * s * dt * dt, float(tolerance), float(max_seam),
+        return cls(low, high, velocity * s * dt, acceleration * s * dt * dt, float(tolerance), float(max_seam),
                    int(interpolation) / s)
 
     def violations(self, commands: np.ndarray, previous: np.ndarray | None = None,
