@@ -39,6 +39,8 @@ class Recording:
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
+    holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
+    resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
     t0: float = 0.0
     t_end: float = 0.0
 
@@ -93,6 +95,7 @@ def read_bag(path: Path) -> Recording:
                     if all(key in values for key in TASK_COUNTS):
                         rec.task = {key: int(values[key]) for key in TASK_COUNTS}
     rec.statuses, merges = served_rows_and_merges(status_msgs)
+    rec.holds, rec.resets = holds_and_resets(status_msgs)
     rec.merges = [merge[1:] for merge in merges]
     rec.merge_times = [merge[0] for merge in merges]
     rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
@@ -114,6 +117,25 @@ def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
     return served, merges
 
 
+def holds_and_resets(status_msgs: list) -> tuple[list, list]:
+    """From (t, ExecutorStatus) pairs: the (from, to) times of each stretch on ~/hold and the time of
+    each ~/reset (the epoch went up). Bags recorded before statuses carried them have neither."""
+    holds, resets, epoch, since = [], [], 0, None
+    for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
+        on_hold = bool(getattr(msg, "on_hold", False))
+        if on_hold and since is None:
+            since = t
+        elif not on_hold and since is not None:
+            holds.append((since, t))
+            since = None
+        if getattr(msg, "epoch", 0) > epoch:
+            resets.extend([t] * (msg.epoch - epoch))
+            epoch = msg.epoch
+    if since is not None:
+        holds.append((since, max(t for t, _ in status_msgs)))
+    return holds, resets
+
+
 def summarize(rec: Recording) -> RunSummary:
     trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
     last = rec.last_status
@@ -132,6 +154,9 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
+        holds=len(rec.holds),
+        held_s=sum(end - start for start, end in rec.holds),
+        resets=len(rec.resets),
     )
 
 
@@ -161,9 +186,14 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
             ax.plot(*zip(*measured), lw=1.0, alpha=0.8, label="measured /joint_states")
         for s in seam_times:
             ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
+        for start, end in rec.holds:
+            ax.axvspan(start, end, color="orange", alpha=0.15, lw=0)
+        for t in rec.resets:
+            ax.axvline(t, color="red", lw=1.0, ls="--")
         ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
     axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams")
+    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams"
+                      + ("; orange: on ~/hold, red dashed: ~/reset" if rec.holds or rec.resets else ""))
     axes[-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"

@@ -35,7 +35,7 @@ def make(store, msgtype: str, **values):
     return store.types[msgtype](**fields)
 
 
-def write_run(path: Path, status_definition: str, served: bool) -> None:
+def write_run(path: Path, status_definition: str, served: bool, extra=lambda tick: {}) -> None:
     """Chunk 1 (rows 0.00, 0.01, ...) from tick 0, chunk 2 (rows 0.50, 0.51, ...) merged between
     ticks 4 and 5 with source_step 3, so tick 5 serves chunk 2 row 2."""
     store = get_typestore(Stores.ROS2_KILTED)
@@ -59,6 +59,7 @@ def write_run(path: Path, status_definition: str, served: bool) -> None:
                           last_d_real=2, last_d_assumed=3)
             if served:
                 fields.update(served_chunk_id=chunk_id, served_index=tick - source_step)
+            fields.update(extra(tick))
             writer.write(statuses, (tick + 2) * 10**8, store.serialize_cdr(make(store, STATUS, **fields), STATUS))
 
 
@@ -83,3 +84,15 @@ def test_a_bag_recorded_before_the_served_fields_still_reads(tmp_path):
     assert [(step, chunk) for _, step, chunk, _ in rec.statuses] == [(t, 1) for t in range(1, 5)] + \
         [(t, 2) for t in range(5, 10)]
     assert summarize(rec).chunks == 2
+
+
+def test_holds_and_resets_are_marked(tmp_path):
+    def on_hold_then_reset(tick: int) -> dict:
+        return dict(on_hold=tick in (2, 3), epoch=1 if tick >= 7 else 0)
+
+    write_run(tmp_path / "bag", installed_definition(STATUS), served=True, extra=on_hold_then_reset)
+    rec = read_bag(tmp_path / "bag")
+    assert len(rec.holds) == 1 and len(rec.resets) == 1
+    summary = summarize(rec)
+    assert (summary.holds, summary.resets) == (1, 1) and np.isclose(summary.held_s, 0.2)
+    assert any(line.startswith("holds / resets      1 on ~/hold (0.2 s), 1 ~/reset") for line in summary.lines())
