@@ -1,16 +1,22 @@
-"""System tests of the executor's time base on the simulated graph (runner, separate processes, DDS):
-a slow first inference does not jump the arm into its chunk, and `speed_scale` slows the arm down.
+"""System tests of the executor's time base and runtime control on the simulated graph (runner,
+separate processes, DDS): a slow first inference does not jump the arm into its chunk, `speed_scale`
+slows the arm down, and `~/reset` (called with the real `ros2 service call`) drops the inference in
+flight.
 
 Judged from the recorded bag: the executor's statuses (merges, rejections, guard clamps) and the
 driver's measured /joint_states.
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_system_bags import record_after_load
+from test_system_bags import LOADED, LOAD_TIMEOUT_S, record_after_load, stop, wait_for_line
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -66,3 +72,35 @@ def test_speed_scale_half_keeps_the_measured_joint_speed_under_half_the_envelope
     speeds = joint_speeds(joint_states)
     assert speeds.max() > 0.05, "the arm did not move"
     assert (speeds.max(axis=0) <= 0.5 * envelope).all(), (speeds.max(axis=0), envelope)
+
+
+def test_a_reset_drops_the_inference_in_flight_and_the_next_chunk_starts_from_rest(tmp_path):
+    """Inferences of 3 s: one is in flight nearly all the time. After `ros2 service call
+    /rtc_executor/reset`, its chunk is never published (no pre_reset refusal), and the next one merges
+    under the new epoch, from row 0."""
+    bag, log_path = tmp_path / "reset_bag", tmp_path / "reset.log"
+    with open(log_path, "wb") as log:
+        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag),
+                                   "extra_latency_ms:=3000"], stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        wait_for_line(log_path, LOADED, runner, LOAD_TIMEOUT_S)
+        time.sleep(8.0)  # the first chunk merged, the second inference under way
+        ros2 = shutil.which("ros2") or str(Path(sys.executable).parent / "ros2")
+        reply = subprocess.run([ros2, "service", "call", "/rtc_executor/reset", "std_srvs/srv/Trigger"],
+                               capture_output=True, text=True, timeout=60)
+        assert reply.returncode == 0 and "success=True" in reply.stdout, reply
+        wait_for_line(log_path, "dropped the chunk of an inference started before the executor's reset",
+                      runner, 30.0)
+        time.sleep(8.0)  # the next inference, planned after the reset, merges
+        assert stop(runner) == 0, log_path.read_text(errors="replace")[-3000:]
+    finally:
+        stop(runner, timeout=1.0)
+    statuses, _ = read(bag)
+    last = statuses[-1]
+    assert last.epoch == 1 and last.rejected_count == 0, last.last_reject_reason
+    after = [s for s in statuses if s.epoch == 1]
+    merged_before = after[0].merged_count
+    assert after[0].remaining == 0 and after[0].holding  # the queue was emptied: the arm holds
+    fresh = next(s for s in after if s.merged_count > merged_before)
+    assert fresh.last_skipped == 0  # it arrived while the arm held: from row 0
