@@ -105,11 +105,12 @@ def read_bag(path: Path) -> Recording:
 def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
     """From (t, ExecutorStatus) pairs in any order: what each tick served, (t, tick, chunk id, row),
     and each merge, (t, d assumed, d_real, chunk id), in tick order whatever the receive stamps."""
-    served, merges, merged_seen = [], [], 0
+    served, merges, merged_seen, last_step = [], [], 0, None
     for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
-        if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
+        new_step, last_step = msg.step != last_step, msg.step  # speed_scale < 1 repeats a step between rows
+        if new_step and not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
             served.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
-        elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
+        elif new_step and msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
             served.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
         if msg.merged_count > merged_seen:
             merged_seen = msg.merged_count

@@ -96,3 +96,16 @@ def test_holds_and_resets_are_marked(tmp_path):
     summary = summarize(rec)
     assert (summary.holds, summary.resets) == (1, 1) and np.isclose(summary.held_s, 0.2)
     assert any(line.startswith("holds / resets      1 on ~/hold (0.2 s), 1 ~/reset") for line in summary.lines())
+
+
+def test_statuses_repeated_between_rows_count_each_tick_once(tmp_path):
+    """With speed_scale < 1 the executor repeats a step's status between rows: each tick still counts once."""
+    from rtc_bringup.bag_reader import decoded, open_bag
+    from rtc_bringup.report import served_rows_and_merges
+
+    write_run(tmp_path / "bag", installed_definition(STATUS), served=True)
+    with open_bag(tmp_path / "bag") as (reader, store):
+        statuses = [(t * 1e-9, msg) for _, t, msg in decoded(reader, store, {"/rtc/executor_status": STATUS})]
+    served, merges = served_rows_and_merges(statuses + [(t + 0.01, msg) for t, msg in statuses])
+    assert [row[1:] for row in served] == [row[1:] for row in read_bag(tmp_path / "bag").statuses]
+    assert len(merges) == 2

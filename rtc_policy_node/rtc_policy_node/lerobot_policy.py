@@ -35,7 +35,8 @@ import torch
 
 from rtc_policy_node.core import PrefixSchedule, RTCGuidance
 from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
-from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode, keep_or_follow, smooth_switch
+from rtc_policy_node.core.mode_choice import (SWITCH_TRANSITION_ROWS, ModeChoice, candidate_noises, choose_mode,
+                                              keep_or_follow, smooth_switch)
 from rtc_runtime.profiling import synchronized_clock
 
 STATE_KEY = "observation.state"
@@ -51,7 +52,7 @@ class GuidanceSettings:
     mode_candidates: int = 0          # unguided candidates a guided chunk is chosen from (core.mode_choice); 0: off
     max_mode_disagreement: float = 0.9  # normalised units; fewer than a quarter of the candidates this close: follow the new mode
     # rows from the executed ones onto a new plan the chunk after a start switches to (core.mode_choice.smooth_switch)
-    switch_transition_rows: int = 6
+    switch_transition_rows: int = SWITCH_TRANSITION_ROWS
 
     def __post_init__(self) -> None:
         if int(self.mode_candidates) != self.mode_candidates or self.mode_candidates < 0:

@@ -45,6 +45,7 @@ from rtc_policy_node.core.chunk_admission import run_source
 from rtc_policy_node.core.chunk_signature import ChunkSigner, KeyFileError, load_private_key
 from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, InferenceScheduler, Phase, Plan,
                                                       SchedulerSettings)
+from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
 from rtc_policy_node.core.modes import GuidanceMode
 from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -117,6 +118,9 @@ PARAMETERS = (
                   "chunk is also sampled unguided from the same noise, and the unguided one is published when the "
                   "guided one differs from it by more than this from the delay's row on (a clean switch to the "
                   "policy's new plan instead of a blend); 0: never", unit="normalised", minimum=0.0),
+    ParameterSpec("switch_transition_rows", SWITCH_TRANSITION_ROWS, "when that chunk switches to the new plan: "
+                  "rows of the transition from the executed rows onto it, continuous in position and velocity "
+                  "(core.mode_choice.smooth_switch)", unit="rows", minimum=1),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -255,7 +259,7 @@ class PolicyNode(Node):
         path = p["policy_path"] or str(default_checkpoint_path())
         started = time.monotonic()
         guidance = GuidanceSettings(self.guidance_mode, self.execution_horizon, p["max_guidance_weight"],
-                                    p["schedule"])
+                                    p["schedule"], switch_transition_rows=p["switch_transition_rows"])
         try:
             policy = LeRobotPolicy(path, self.device, guidance, task=p["task"])
         except (CheckpointError, OSError) as err:

@@ -110,6 +110,10 @@ def keep_or_follow(guided: np.ndarray, unguided: np.ndarray, inference_delay: in
     return ModeChoice(0, disagreement <= max_disagreement, disagreement)
 
 
+# Rows of the transition onto a new plan (docs/evaluation.md measures 1, 3, 6 and 10 on the simulated task).
+SWITCH_TRANSITION_ROWS = 6
+
+
 def smooth_switch(executed: np.ndarray, new_plan: np.ndarray, inference_delay: int, transition_rows: int
                   ) -> np.ndarray:
     """The chunk that goes from the executed rows onto `new_plan` instead of jumping to it.
