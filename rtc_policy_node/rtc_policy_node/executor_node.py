@@ -66,7 +66,8 @@ from rtc_policy_node.core.executor_core import ExecutorCore, check_speed_scale
 from rtc_policy_node.core.interpolation import InterpolationMode, Interpolator
 from rtc_policy_node.core.modes import MergeMode
 from rtc_policy_node.joint_vector import joint_vector
-from rtc_policy_node.topics import ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC
+from rtc_policy_node.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
+                                    JOINT_STATES_TOPIC)
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -221,9 +222,8 @@ class ExecutorNode(Node):
         self.create_subscription(ActionChunk, ACTION_CHUNK_TOPIC, self._on_chunk, CHUNK_QOS)
         self._joint_state_sub = self.create_subscription(
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
-        self.create_service(Trigger, "~/hold", self._on_hold)
-        self.create_service(Trigger, "~/resume", self._on_resume)
-        self.create_service(Trigger, "~/reset", self._on_reset)
+        for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
+            self.create_service(Trigger, name, callback)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
         self._tracer = tracer(self.get_name())
