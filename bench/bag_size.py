@@ -37,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bag_size_") as tmp:
         out = Path(tmp)
         bags = {name: out / f"bag{i}" for i, name in enumerate(VARIANTS)}
-        recorders = [subprocess.Popen([sys.executable, "-m", "rtc_bringup.recorder", str(bags[name]), *options],
+        recorders = [subprocess.Popen([sys.executable, "-m", "rtc_tools.recorder", str(bags[name]), *options],
                                       stdout=subprocess.DEVNULL, start_new_session=True)
                      for name, options in VARIANTS.items() if options]
         time.sleep(3.0)  # the extra recorders are up before the graph starts

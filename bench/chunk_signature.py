@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from rtc_msgs.msg import ActionChunk
 
-from rtc_policy_node.core.chunk_signature import (ChunkSigner, ChunkVerifier, generate_key_pair, load_private_key,
+from rtc_contract.chunk_signature import (ChunkSigner, ChunkVerifier, generate_key_pair, load_private_key,
                                                   load_public_key, signed_bytes)
 
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]

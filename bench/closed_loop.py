@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from rtc_bringup.bag_types import bag_typestore
+from rtc_tools.bag_types import bag_typestore
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -27,7 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rtc_policy_node.builtin_policy import default_checkpoint_path  # noqa: E402
-from rtc_policy_node.core import RTCGuidance, prefix_weights  # noqa: E402
+from rtc_policy_node.core.guidance import RTCGuidance  # noqa: E402
+from rtc_policy_node.core.schedules import prefix_weights  # noqa: E402
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings  # noqa: E402
 from rtc_policy_node.core.mode_choice import keep_or_follow, leftover_disagreement  # noqa: E402
 from rtc_policy_node.denoise_trace import RecordingGuidance  # noqa: E402

@@ -1,6 +1,6 @@
 """SO-100 driver read+write cycles against the servo-bus emulator at a fixed rate.
 
-Starts `bus_emulator` as its own process (replies delayed by their transmission time at the
+Starts `rtc_bus_emulator` as its own process (replies delayed by their transmission time at the
 emulated baud rate), connects the driver exactly as driver_node does (its default bus timeout
 and retries), then runs the control cycle (one sync read of position+velocity, one sync write
 of the goal, a health read once a second) from a loop sleeping to absolute deadlines,

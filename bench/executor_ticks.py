@@ -49,7 +49,7 @@ CHUNK_INTERVAL_S = (0.5, 1.0)
 def executor_command() -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
-    return [get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/executor_node"]
+    return [get_package_prefix("rtc_executor") + "/lib/rtc_executor/rtc_executor"]
 
 
 def start_load(cpu: int) -> subprocess.Popen:

@@ -50,7 +50,7 @@ from sensor_msgs.msg import JointState
 
 from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
-from rtc_policy_node.core.command_guard import GuardLimits
+from rtc_executor.core.command_guard import GuardLimits
 from so100_driver.arm import JOINT_NAMES, default_calibration_path  # the bench knows the arm; the executor does not
 
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)

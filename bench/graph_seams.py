@@ -8,7 +8,7 @@ rest after the real inference: `extra_latency_sequence_ms`, drawn per chunk from
 `drift` assumes a chunk every 10 ticks, the trigger's cadence). The real delay adds transport and
 the tick phase.
 
-Each run is `python -m rtc_bringup.run --sim` with the recorder, judged by `rtc_bringup.report`
+Each run is `python -m rtc_bringup.run --sim` with the recorder, judged by `rtc_tools.report`
 from the bag, as a user would. Variants: RTC with the default guidance, RTC with `vjp`, and naive
 switching (no guidance, executor `replace`). Runs of the variants alternate, so that machine load
 hits them alike. The worst seam of one run is a noisy statistic: min / median / max over the runs
@@ -43,7 +43,7 @@ def run_once(out: Path, duration: float, arguments: tuple[str, ...]) -> dict:
     subprocess.run([sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(duration),
                     "--record", str(bag), *arguments], check=True, capture_output=True, timeout=duration + 120)
     summary = out / "summary.json"
-    subprocess.run([sys.executable, "-m", "rtc_bringup.report", str(bag), "--json", str(summary)],
+    subprocess.run([sys.executable, "-m", "rtc_tools.report", str(bag), "--json", str(summary)],
                    check=True, capture_output=True, timeout=120)
     return json.loads(summary.read_text())
 

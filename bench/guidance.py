@@ -17,7 +17,11 @@ import time
 import numpy as np
 import torch
 
-from rtc_policy_node.core import ActionQueue, RTCGuidance, sample_flow
+from rtc_executor.core.action_queue import ActionQueue
+
+from rtc_policy_node.core.guidance import RTCGuidance
+
+from rtc_policy_node.core.sampler import sample_flow
 
 CHUNK_LENGTH, STEPS, CONTEXT_TOKENS, WIDTH = 50, 10, 64, 256
 

@@ -34,13 +34,13 @@ from types import SimpleNamespace
 
 import numpy as np
 from ament_index_python.packages import get_package_share_directory
-from rtc_bringup.bag_reader import decoded, open_bag, require_topics
+from rtc_tools.bag_reader import decoded, open_bag, require_topics
 from rtc_bringup.graph import build_graph, effective_parameters
-from rtc_policy_node.core.action_queue import ActionQueue
-from rtc_policy_node.core.chunk_admission import ChunkAdmission
-from rtc_policy_node.core.command_guard import CommandGuard, GuardLimits
-from rtc_policy_node.core.executor_core import ExecutorCore
-from rtc_policy_node.core.interpolation import Interpolator
+from rtc_executor.core.action_queue import ActionQueue
+from rtc_executor.core.chunk_admission import ChunkAdmission
+from rtc_executor.core.command_guard import CommandGuard, GuardLimits
+from rtc_executor.core.executor_core import ExecutorCore
+from rtc_executor.core.interpolation import Interpolator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from executor_ticks import measure  # noqa: E402

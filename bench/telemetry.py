@@ -85,7 +85,7 @@ def bench_inference(rounds: int) -> None:
 
     from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
     from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
-    from rtc_policy_node.timing_components import COMPONENTS
+    from rtc_contract.timing_components import COMPONENTS
 
     torch.set_num_threads(1)
     policy = LeRobotPolicy(str(default_checkpoint_path()), "cpu", GuidanceSettings("identity"))
@@ -122,7 +122,7 @@ def bench_inference(rounds: int) -> None:
 
 
 def bench_ticks(duration_s: float, rate_hz: float) -> None:
-    from rtc_policy_node.core import ActionQueue
+    from rtc_executor.core.action_queue import ActionQueue
     from rtc_runtime.scheduling import request_realtime
 
     ticks_per_block = int(rate_hz)

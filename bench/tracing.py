@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from rtc_bringup.bag_types import bag_typestore
-from rtc_bringup.trace_report import read_trace
-from rtc_bringup.trace_session import TraceSession
+from rtc_tools.bag_types import bag_typestore
+from rtc_tools.trace_report import read_trace
+from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import LOGGER_PREFIX, Tracer
 
 

@@ -3,11 +3,11 @@ joined by a link that delays, jitters and loses packets, with the gpu host's wal
 
     sudo python bench/two_hosts.py [--profiles none,5,20+-5/1,50+-20/2] [--duration 70] [--clock-offset 7]
 
-Each profile is one run (rtc_bringup.two_hosts: network namespaces and rtc_bringup.link_relay in
+Each profile is one run (rtc_bringup.two_hosts: network namespaces and rtc_tools.link_relay in
 a third one; root only): `run --sim --nodes rtc_policy` on gpu under libfaketime (its wall clock
 `--clock-offset` s ahead, rclpy's and Fast DDS's clock reads included), `run --sim --nodes so100_driver,sim_camera,
 rtc_executor --record` on arm, both with `--dds-profile` (default: lossy_link) and chunks signed by a
-key only the arm trusts. The bag recorded on arm is judged by rtc_bringup.report. Chunk transport is
+key only the arm trusts. The bag recorded on arm is judged by rtc_tools.report. Chunk transport is
 the arm's receive stamp minus the chunk's `inference_end` (the gpu's clock) plus the offset this
 script applied, so it is measured, not assumed, from the two unsynchronized clocks.
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rtc_bringup.bag_reader import decoded, open_bag
-from rtc_bringup.link_relay import LinkProfile
+from rtc_tools.bag_reader import decoded, open_bag
+from rtc_tools.link_relay import LinkProfile
 from rtc_bringup.two_hosts import TwoHosts
 
 ARM_NODES = "so100_driver,sim_camera,rtc_executor"
@@ -87,7 +87,7 @@ def chunk_transport_ms(bag: Path, clock_offset_s: float) -> list[float]:
 def generate_keys(directory: Path) -> tuple[Path, Path]:
     from ament_index_python.packages import get_package_prefix
 
-    keygen = Path(get_package_prefix("rtc_policy_node")) / "lib" / "rtc_policy_node" / "rtc_keygen"
+    keygen = Path(get_package_prefix("rtc_contract")) / "lib" / "rtc_contract" / "rtc_keygen"
     subprocess.run([str(keygen), str(directory / "policy")], check=True, capture_output=True)
     return directory / "policy.key", directory / "policy.pub"
 
@@ -105,7 +105,7 @@ def run_profile(profile: LinkProfile, out: Path, duration_s: float, clock_offset
             stop(run.arm)
             stop(run.gpu)
     summary_file = out / "summary.json"
-    subprocess.run([sys.executable, "-m", "rtc_bringup.report", str(run.bag), "--json", str(summary_file)],
+    subprocess.run([sys.executable, "-m", "rtc_tools.report", str(run.bag), "--json", str(summary_file)],
                    check=True, capture_output=True, timeout=120)
     summary = json.loads(summary_file.read_text())
     summary["transport_ms"] = chunk_transport_ms(run.bag, clock_offset_s)

@@ -62,7 +62,7 @@ def worker(kind: str, size: str, threads: list[int], repeats: int, compile_model
     import torch
     from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 
-    from rtc_policy_node.core import RTCGuidance
+    from rtc_policy_node.core.guidance import RTCGuidance
 
     cameras = ("front", "wrist") if kind == "smolvla" else ("front",)
     policy, preprocessor, _ = fixtures.build_policy(kind, workdir, size, cameras=cameras)

@@ -18,14 +18,11 @@ setup(
     zip_safe=True,
     maintainer="rtc-ros2 maintainers",
     maintainer_email="maintainers@rtc-ros2.dev",
-    description="Real-Time Chunking policy node, executor node and RTC core.",
+    description="Real-Time Chunking policy node and the policy side's core (torch).",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "policy_node = rtc_policy_node.policy_node:main",
-            "executor_node = rtc_policy_node.executor_node:main",
-            "rtc_profile = rtc_policy_node.profile_tool:main",
-            "rtc_keygen = rtc_policy_node.keygen:main",
+            "rtc_policy_node = rtc_policy_node.policy_node:main",
         ],
     },
 )

@@ -19,7 +19,7 @@ setup(
     entry_points={
         "console_scripts": [
             "rtc_sim_eval = rtc_sim_eval.cli:main",
-            "train_builtin_policy = rtc_sim_eval.train_builtin:main",
+            "rtc_train_builtin_policy = rtc_sim_eval.train_builtin:main",
         ],
     },
 )

@@ -22,9 +22,9 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "driver_node = so100_driver.driver_node:main",
-            "bus_emulator = so100_driver.emulator:main",
-            "sim_camera = so100_driver.sim_camera_node:main",
+            "rtc_so100_driver = so100_driver.driver_node:main",
+            "rtc_bus_emulator = so100_driver.emulator:main",
+            "rtc_sim_camera = so100_driver.sim_camera_node:main",
         ],
     },
 )

@@ -5,7 +5,7 @@
 # merge mode rtc), then with naive chunk switching (no guidance, each new chunk played from its
 # row 0: guidance_mode:=off executor_mode:=replace). Each run is the bus emulator + driver, simulated
 # camera, built-in policy and executor, recorded to a rosbag2 for S seconds after its first chunk.
-# Then each run's report and plots, and one comparison figure of both (rtc_bringup.demo_figure).
+# Then each run's report and plots, and one comparison figure of both (rtc_tools.demo_figure).
 # Usage: tools/demo.sh [--duration S] [--out DIR] [launch arguments name:=value ...]   (arguments go
 # to both runs; the naive run always gets guidance_mode:=off executor_mode:=replace; DIR defaults to
 # out/demo-<date>-<time>)
@@ -74,8 +74,8 @@ run naive "${story[@]}" "$@" guidance_mode:=off executor_mode:=replace
 for name in rtc naive; do
   echo
   echo "== $name =="
-  python -m rtc_bringup.report "$out/$name/bag" --plots "$out/$name" --json "$out/$name/summary.json"
+  python -m rtc_tools.report "$out/$name/bag" --plots "$out/$name" --json "$out/$name/summary.json"
 done
 echo
-python -m rtc_bringup.demo_figure "$out/comparison.png" RTC="$out/rtc/bag" naive="$out/naive/bag" \
+python -m rtc_tools.demo_figure "$out/comparison.png" RTC="$out/rtc/bag" naive="$out/naive/bag" \
   --json "$out/comparison.json"

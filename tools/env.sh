@@ -8,6 +8,17 @@ export CMAKE_PREFIX_PATH="$_rtc_root/.venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PA
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # shellcheck disable=SC1091
 source "$_rtc_root/.ws/install/setup.bash"
+# The commands (rtc_run, rtc_report, rtc_keygen, ...) on PATH as the docs print them. ament_python
+# packages install console scripts to lib/<package>, where `ros2 run` and launch_ros look for node
+# executables (installing them to bin/ instead would break `ros2 run`), so each package's lib/<package>
+# is put on PATH rather than installing every script twice.
+for _rtc_lib in "$_rtc_root"/.ws/install/*/lib/*; do
+  if [ -d "$_rtc_lib" ] && [ "$(basename "$_rtc_lib")" = "$(basename "$(dirname "$(dirname "$_rtc_lib")")")" ]; then
+    case ":$PATH:" in *":$_rtc_lib:"*) ;; *) PATH="$_rtc_lib:$PATH" ;; esac
+  fi
+done
+export PATH
+unset _rtc_lib
 # composition_interfaces (for launch_ros), where tools/setup.sh built it from shared/vendor
 if [ -f "$_rtc_root/.ws/vendor/install/setup.bash" ]; then
   # shellcheck disable=SC1091

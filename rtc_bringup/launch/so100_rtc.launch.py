@@ -30,7 +30,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
-from rtc_bringup.trace_session import TraceSession
+from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
 

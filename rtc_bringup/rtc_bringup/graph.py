@@ -204,12 +204,12 @@ NODE_ENCLAVES = {
 }
 
 _EXECUTABLES = {
-    "so100_driver": ("so100_driver", "driver_node"),
-    "sim_camera": ("so100_driver", "sim_camera"),
-    "rtc_policy": ("rtc_policy_node", "policy_node"),
-    "rtc_executor": ("rtc_policy_node", "executor_node"),
-    "robot_description": ("rtc_bringup", "robot_description"),
-    "foxglove_server": ("rtc_bringup", "foxglove_server"),
+    "so100_driver": ("so100_driver", "rtc_so100_driver"),
+    "sim_camera": ("so100_driver", "rtc_sim_camera"),
+    "rtc_policy": ("rtc_policy_node", "rtc_policy_node"),
+    "rtc_executor": ("rtc_executor", "rtc_executor"),
+    "robot_description": ("rtc_bringup", "rtc_robot_description"),
+    "foxglove_server": ("rtc_tools", "rtc_foxglove"),
 }
 
 

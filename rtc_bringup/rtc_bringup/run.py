@@ -28,7 +28,7 @@ from pathlib import Path
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
 from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
-from rtc_bringup.trace_session import TraceError, TraceSession, node_environment
+from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
 FOXGLOVE_PORT = next(a.default for a in ARGUMENTS if a.name == "foxglove_port")
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
-                graph.start("recorder", [sys.executable, "-m", "rtc_bringup.recorder", str(args.record)], env)
+                graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record)], env)
             for spec in specs:
                 graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")

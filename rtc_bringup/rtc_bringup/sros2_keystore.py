@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
   export ROS_SECURITY_KEYSTORE={root}
   export ROS_SECURITY_ENABLE=true
   export ROS_SECURITY_STRATEGY=Enforce
-  ros2 launch rtc_bringup so100_rtc.launch.py enclaves:=true   # or: ros2 run rtc_bringup run enclaves:=true
+  ros2 launch rtc_bringup so100_rtc.launch.py enclaves:=true   # or: ros2 run rtc_bringup rtc_run enclaves:=true
 enclaves:=true starts each node with `--ros-args --enclave <path>`, e.g. the policy with --enclave /rtc/policy.
 Viewers (ros2 topic echo, record, Foxglove) join the read-only monitor enclave:
   export ROS_SECURITY_ENCLAVE_OVERRIDE=/rtc/monitor""")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-from rtc_policy_node.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
                                     JOINT_STATES_TOPIC, TIMING_TOPIC)
 from rtc_runtime.diagnostics import DIAGNOSTICS_TOPIC
 from so100_driver import topics as driver_topics

@@ -1,5 +1,5 @@
 """Two hosts on one machine: network namespaces "gpu" and "arm", joined through a third, "link",
-where rtc_bringup.link_relay delays, jitters and drops packets (root only).
+where rtc_tools.link_relay delays, jitters and drops packets (root only).
 
     gpu 10.203.1.2 --veth-- 10.203.1.1 link 10.203.2.1 --veth-- 10.203.2.2 arm
 
@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rtc_bringup.link_relay import LinkProfile
+from rtc_tools.link_relay import LinkProfile
 
 FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")  # apt libfaketime
 SUBNET = "10.203"  # 10.203.1.0/24: gpu side, 10.203.2.0/24: arm side
@@ -66,7 +66,7 @@ class TwoHosts:
             host_macs.append(_ip("-n", host, "-o", "link", "show", "eth0").split("link/ether ")[1].split()[0])
         log = open(self._log_dir / "link_relay.log", "wb") if self._log_dir else subprocess.DEVNULL
         self.relay = subprocess.Popen(
-            ["ip", "netns", "exec", self.link, sys.executable, "-m", "rtc_bringup.link_relay",
+            ["ip", "netns", "exec", self.link, sys.executable, "-m", "rtc_tools.link_relay",
              self._veths[self.gpu], host_macs[0], self._veths[self.arm], host_macs[1],
              "--profile", self.profile.name, "--seed", str(self._seed)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -20,7 +20,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
-from rtc_policy_node.core.chunk_signature import ChunkSigner, load_private_key
+from rtc_contract.chunk_signature import ChunkSigner, load_private_key
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 ID_OFFSET = 100_000  # the intruder's chunk ids: far above any the policy reaches in a test

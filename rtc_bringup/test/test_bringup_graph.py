@@ -35,7 +35,7 @@ def test_sim_graph_has_the_roles_with_config_defaults():
     assert effective(by_name["so100_driver"])["sim"] is True
     assert effective(by_name["rtc_executor"])["control_rate_hz"] == 30.0
     assert effective(by_name["rtc_policy"])["device"] == "cpu"
-    assert (by_name["rtc_policy"].package, by_name["rtc_policy"].executable) == ("rtc_policy_node", "policy_node")
+    assert (by_name["rtc_policy"].package, by_name["rtc_policy"].executable) == ("rtc_policy_node", "rtc_policy_node")
 
 
 def test_arguments_override_the_parameter_file_with_types():
@@ -121,8 +121,8 @@ def test_without_the_driver_the_arm_is_another_stacks():
 def test_foxglove_adds_the_live_view_server_last_with_its_port_and_the_cameras():
     assert "foxglove_server" not in {s.name for s in build_graph({}, PKG)}
     specs = build_graph({"foxglove": "true", "namespace": "arm1"}, PKG)
-    assert (specs[-1].name, specs[-1].package, specs[-1].executable) == ("foxglove_server", "rtc_bringup",
-                                                                         "foxglove_server")
+    assert (specs[-1].name, specs[-1].package, specs[-1].executable) == ("foxglove_server", "rtc_tools",
+                                                                         "rtc_foxglove")
     assert specs[-1].fully_qualified_name == "/arm1/foxglove_server"
     assert specs[-1].overrides == {"port": 8765}  # its default topics: ours and the policy's default camera
     cameras = build_graph({"foxglove": "true", "foxglove_port": "9000", "cameras": "front=/a/image,wrist=b/image"},
@@ -187,12 +187,12 @@ _NODE_MODULES = {
     "so100_driver": "so100_driver.driver_node",
     "sim_camera": "so100_driver.sim_camera_node",
     "rtc_policy": "rtc_policy_node.policy_node",
-    "rtc_executor": "rtc_policy_node.executor_node",
+    "rtc_executor": "rtc_executor.executor_node",
     "robot_description": "rtc_bringup.description_node",
-    "foxglove_server": "rtc_bringup.foxglove_server",
+    "foxglove_server": "rtc_tools.foxglove_server",
 }
 # Where each node's topic names are written: the live view's in its channel table.
-_TOPIC_MODULES = {**_NODE_MODULES, "foxglove_server": "rtc_bringup.foxglove_channels"}
+_TOPIC_MODULES = {**_NODE_MODULES, "foxglove_server": "rtc_tools.foxglove_channels"}
 
 
 def test_key_arguments_reach_the_policy_and_the_executor():
@@ -238,7 +238,8 @@ def _imported_topics(tree: ast.Module, package: str) -> list[str]:
             continue
         source = f"{package}.{node.module}" if node.level else node.module
         wanted = {a.name for a in node.names if a.name.endswith(("_TOPIC", "_TOPICS"))}
-        if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_policy_node", "rtc_bringup"):
+        if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_contract", "rtc_executor",
+                                                        "rtc_policy_node", "rtc_tools", "rtc_bringup"):
             continue
         for assign in ast.walk(_module_tree(source)):
             if isinstance(assign, ast.Assign) and any(getattr(t, "id", "") in wanted for t in assign.targets):

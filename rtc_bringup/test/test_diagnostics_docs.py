@@ -24,7 +24,8 @@ def documented_table() -> str:
 
 
 def nodes_table() -> str:
-    from rtc_policy_node import executor_node, policy_node
+    from rtc_executor import executor_node
+    from rtc_policy_node import policy_node
     from so100_driver import driver_node
 
     return threshold_table([("rtc_policy: inference", policy_node.THRESHOLDS),

@@ -26,7 +26,7 @@ ROSDEP_KEYS = {
     "hypothesis": "python3-hypothesis", "bt2": "python3-bt2", "lttngust": "python3-lttngust",
     "cryptography": "python3-cryptography",
     **{ros: ros for ros in ("rclpy", "ament_index_python", "launch", "launch_ros", "xacro",
-                            "builtin_interfaces", "std_msgs", "sensor_msgs", "diagnostic_msgs",
+                            "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "diagnostic_msgs",
                             "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs", *WORKSPACE_PACKAGES)},
 }
 # top-level module -> pip distribution, for what has no rosdep key.
@@ -38,7 +38,8 @@ TEST_HELPERS = {path.stem for path in ROOT.glob("*/test/*.py")}
 # Dependencies no import shows, with the reason.
 NOT_IMPORTED = {
     "rtc_bringup": {"ros2launch": "`ros2 launch` runs the launch file",
-                    "rtc_msgs": "the recorder and report import message types by name"},
+                    "rtc_executor": "the graph starts its node", "rtc_policy_node": "the graph starts its node"},
+    "rtc_tools": {"rtc_msgs": "bag_types reads the .msg files from rtc_msgs' share directory"},
 }
 
 

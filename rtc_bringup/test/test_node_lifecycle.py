@@ -21,11 +21,11 @@ def executable(package: str, name: str) -> str:
 
 
 NODES = {
-    "executor_node": ("rtc_policy_node", "executor_node"),
-    "policy_node": ("rtc_policy_node", "policy_node"),
-    "driver_node": ("so100_driver", "driver_node"),
-    "sim_camera": ("so100_driver", "sim_camera"),
-    "foxglove_server": ("rtc_bringup", "foxglove_server"),
+    "executor_node": ("rtc_executor", "rtc_executor"),
+    "policy_node": ("rtc_policy_node", "rtc_policy_node"),
+    "driver_node": ("so100_driver", "rtc_so100_driver"),
+    "sim_camera": ("so100_driver", "rtc_sim_camera"),
+    "foxglove_server": ("rtc_tools", "rtc_foxglove"),
 }
 JOINTS = "joint_names:=[a, b]"
 
@@ -86,9 +86,9 @@ def _wait_for_log(processes, proc, text: str) -> None:
 def test_sim_camera_and_driver_end_cleanly_on_a_signal_while_publishing(processes, sig):
     # The camera's timer publishes at 30 Hz from the driver's joint states; a signal must stop the
     # node before rclpy's context goes, never publish into a dead context (exit 1, "process has died").
-    driver = processes.start([executable("so100_driver", "driver_node"), "--ros-args", "-p", "sim:=true"],
+    driver = processes.start([executable("so100_driver", "rtc_so100_driver"), "--ros-args", "-p", "sim:=true"],
                              name="driver")
-    camera = processes.start([executable("so100_driver", "sim_camera")], name="camera")
+    camera = processes.start([executable("so100_driver", "rtc_sim_camera")], name="camera")
     _wait_for_log(processes, driver, "torque on")
     time.sleep(1.5)  # images flowing
     for proc in (camera, driver):
@@ -101,7 +101,7 @@ def test_sim_camera_and_driver_end_cleanly_on_a_signal_while_publishing(processe
 def test_a_policy_node_stopped_while_loading_exits_quietly(processes, sig):
     # As when the runner stops a graph whose driver failed: the policy node is still importing
     # torch and LeRobot (several seconds, inside the node's constructor).
-    proc = processes.start([executable("rtc_policy_node", "policy_node")], name="policy")
+    proc = processes.start([executable("rtc_policy_node", "rtc_policy_node")], name="policy")
     time.sleep(3.0)
     assert processes.stop(proc, sig) == 0, processes.log(proc)
     assert "Traceback" not in processes.log(proc)
@@ -109,7 +109,7 @@ def test_a_policy_node_stopped_while_loading_exits_quietly(processes, sig):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_the_foxglove_server_ends_cleanly_on_a_signal(processes, sig):
-    proc = processes.start([executable("rtc_bringup", "foxglove_server"), "--ros-args", "-p", "port:=0"],
+    proc = processes.start([executable("rtc_tools", "rtc_foxglove"), "--ros-args", "-p", "port:=0"],
                            name="foxglove_server")
     _wait_for_log(processes, proc, "Foxglove WebSocket server on")
     assert processes.stop(proc, sig) == 0, processes.log(proc)

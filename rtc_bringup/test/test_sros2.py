@@ -18,7 +18,7 @@ import pytest
 from ament_index_python.packages import get_package_prefix
 from cryptography import x509
 
-from rtc_bringup.foxglove_channels import FORWARDED_TOPICS
+from rtc_tools.foxglove_channels import FORWARDED_TOPICS
 from rtc_bringup.graph import NODE_ENCLAVES, build_graph
 from rtc_bringup.run import node_command
 from rtc_bringup.sros2_keystore import main

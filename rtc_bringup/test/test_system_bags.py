@@ -17,10 +17,10 @@ import pytest
 import yaml
 from ament_index_python.packages import get_package_share_directory
 
-from rtc_bringup.bag_reader import decoded, open_bag
+from rtc_tools.bag_reader import decoded, open_bag
 from rtc_bringup.graph import build_graph
-from rtc_bringup.replay import CHUNK_TOPIC
-from rtc_bringup.report import read_bag, summarize
+from rtc_tools.replay import CHUNK_TOPIC
+from rtc_tools.report import read_bag, summarize
 from rtc_bringup.run import node_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]  # LeRobot imports slowly under load
@@ -84,7 +84,7 @@ def test_replay_reruns_every_recorded_inference_faithfully(recorded_bag, tmp_pat
     assert chunks >= 10
     out = tmp_path / "replay"
     result = subprocess.run(
-        [sys.executable, "-m", "rtc_bringup.replay", str(recorded_bag), "--modes", "off,identity,vjp,prefix",
+        [sys.executable, "-m", "rtc_tools.replay", str(recorded_bag), "--modes", "off,identity,vjp,prefix",
          "--delays", "recorded,4", "--plot-denoising", "3", "--out", str(out)],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -104,7 +104,7 @@ def test_replay_reruns_every_recorded_inference_faithfully(recorded_bag, tmp_pat
 
 def test_demo_figure_draws_a_recorded_run_with_its_reports_figures(recorded_bag, tmp_path):
     out = tmp_path / "comparison.png"
-    result = subprocess.run([sys.executable, "-m", "rtc_bringup.demo_figure", str(out), f"RTC={recorded_bag}",
+    result = subprocess.run([sys.executable, "-m", "rtc_tools.demo_figure", str(out), f"RTC={recorded_bag}",
                              "--json", str(tmp_path / "figures.json")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     (figures,) = json.loads((tmp_path / "figures.json").read_text())
@@ -154,14 +154,14 @@ def test_play_feeds_a_live_policy_node_without_camera_or_driver(recorded_bag, pr
                                             Path(get_package_share_directory("rtc_bringup")))}
     params_dir = Path(tempfile.mkdtemp(dir=tmp_path))
     live_bag = tmp_path / "live_bag"
-    recorder = processes.start(["python", "-m", "rtc_bringup.recorder", str(live_bag)], name="recorder")
+    recorder = processes.start(["python", "-m", "rtc_tools.recorder", str(live_bag)], name="recorder")
     policy = processes.start(node_command(specs["rtc_policy"], params_dir), name="policy")
     executor = processes.start(node_command(specs["rtc_executor"], params_dir), name="executor")
     wait_for_line(tmp_path / "policy.log", LOADED, policy, LOAD_TIMEOUT_S)
     # the recorded run's inputs from just before its first inference to the end: the same window
     # --delay 3: on a loaded machine the executor can match the player's /joint_states after the policy
     # node has, and refuse the first chunk (not_ready); give discovery time before the first message
-    play = subprocess.run([sys.executable, "-m", "rtc_bringup.play", str(recorded_bag), "--start",
+    play = subprocess.run([sys.executable, "-m", "rtc_tools.play", str(recorded_bag), "--start",
                            str(max(first_chunk_s - 0.3, 0.0)), "--delay", "3", "--topics", "/joint_states",
                            CAMERA],
                           capture_output=True, text=True, timeout=RUN_S + 120)

@@ -26,7 +26,7 @@ TOPICS = {STATUS: "rtc_msgs/msg/ExecutorStatus", JOINT_STATES: "sensor_msgs/msg/
 
 
 def read(bag: Path) -> tuple[list, list]:
-    from rtc_bringup.bag_reader import decoded, open_bag
+    from rtc_tools.bag_reader import decoded, open_bag
 
     statuses, joint_states = [], []
     with open_bag(bag) as (reader, store):

@@ -41,7 +41,7 @@ def test_a_foxglove_client_decodes_every_forwarded_topic_of_a_simulated_run(proc
     from mcap_ros2.decoder import DecoderFactory
     from rclpy.serialization import deserialize_message
 
-    from rtc_bringup.foxglove_channels import FORWARDED_TOPICS
+    from rtc_tools.foxglove_channels import FORWARDED_TOPICS
 
     types = forwarded_types()
     config = tmp_path / "params.yaml"  # the simulated graph's file, and one topic of an unknown type
@@ -94,7 +94,7 @@ def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "rtc_bringup.foxglove_server", "--ros-args", "-p",
+        result = subprocess.run([sys.executable, "-m", "rtc_tools.foxglove_server", "--ros-args", "-p",
                                  f"port:={port}"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
@@ -105,9 +105,9 @@ def test_topics_resolve_in_the_namespace_and_are_advertised_before_any_publisher
     import re
     import time
 
-    from rtc_bringup.foxglove_channels import TOPIC_TYPES
+    from rtc_tools.foxglove_channels import TOPIC_TYPES
 
-    proc = processes.start([sys.executable, "-m", "rtc_bringup.foxglove_server", "--ros-args", "-r", "__ns:=/arm1",
+    proc = processes.start([sys.executable, "-m", "rtc_tools.foxglove_server", "--ros-args", "-r", "__ns:=/arm1",
                             "-p", "port:=0", "-p", "camera_topics:=[cam/image_raw/compressed]"], name="server")
     deadline = time.monotonic() + 30
     while not (found := re.search(r"ws://127\.0\.0\.1:(\d+)", processes.log(proc))):

@@ -34,8 +34,8 @@ def summary_rows(log: str, node: str) -> set[str]:
 
 
 def test_the_parts_of_each_chunk_add_up_and_every_node_summarizes_its_components(processes, tmp_path):
-    from rtc_bringup.report import read_bag
-    from rtc_policy_node.timing_components import PARTS
+    from rtc_tools.report import read_bag
+    from rtc_contract.timing_components import PARTS
 
     bag = tmp_path / "bag"
     runner = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", "45",

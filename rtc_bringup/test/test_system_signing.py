@@ -27,7 +27,7 @@ def keygen(prefix) -> str:
     """Run the installed `rtc_keygen`; its key id."""
     from ament_index_python.packages import get_package_prefix
 
-    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/rtc_keygen"
+    script = get_package_prefix("rtc_contract") + "/lib/rtc_contract/rtc_keygen"
     out = subprocess.run([script, str(prefix)], check=True, capture_output=True, text=True).stdout
     return out.split()[2].rstrip(":")
 
@@ -78,7 +78,7 @@ def intruder():
 
 
 def test_only_chunks_signed_by_a_trusted_key_move_the_arm(processes, intruder, tmp_path):
-    from rtc_policy_node.core.chunk_signature import ChunkSigner, load_private_key
+    from rtc_contract.chunk_signature import ChunkSigner, load_private_key
 
     policy_id = keygen(tmp_path / "policy")
     intruder_id = keygen(tmp_path / "intruder")

@@ -34,7 +34,7 @@ def run_graph(processes, tmp_path: Path, name: str, duration: float, *arguments:
 def judge(tmp_path: Path, name: str, bag: Path) -> dict:
     """The report's summary of a recorded run (and its plots under tmp_path/name)."""
     summary_path = tmp_path / f"{name}.json"
-    report = subprocess.run([sys.executable, "-m", "rtc_bringup.report", str(bag), "--json", str(summary_path),
+    report = subprocess.run([sys.executable, "-m", "rtc_tools.report", str(bag), "--json", str(summary_path),
                              "--plots", str(tmp_path / name)], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     print(f"--- {name} ---\n{report.stdout}")
@@ -75,11 +75,11 @@ def test_simulated_graph_with_interpolation_x3_commands_at_90_hz_inside_the_guar
     driver gets 3 commands per status, every one inside the command guard's envelope."""
     import numpy as np
     from ament_index_python.packages import get_package_share_directory
-    from rtc_bringup.bag_reader import decoded, open_bag
+    from rtc_tools.bag_reader import decoded, open_bag
     from rtc_bringup.graph import build_graph, effective_parameters
-    from rtc_policy_node.core.command_guard import GuardLimits
+    from rtc_executor.core.command_guard import GuardLimits
 
-    from rtc_bringup.report import read_bag, summarize
+    from rtc_tools.report import read_bag, summarize
 
     bag = record_after_load(tmp_path, "interpolation_x3", 15.0, "interpolation:=3")
     summary = summarize(read_bag(bag))

@@ -29,7 +29,7 @@ def session_daemon():
         pytest.skip("lttng-tools is not installed (tools/setup.sh installs it)")
     if os.geteuid() != 0:
         pytest.skip("the traced run uses the root session daemon, as CI runs (not root here)")
-    from rtc_bringup.trace_session import ensure_sessiond, sessiond_running
+    from rtc_tools.trace_session import ensure_sessiond, sessiond_running
 
     started_here = not sessiond_running()
     ensure_sessiond()
@@ -66,7 +66,7 @@ def first_chunk_seen(runner, processes) -> None:
 def timings_from_bag(bag: Path) -> dict[int, object]:
     from rosbags.rosbag2 import Reader
 
-    from rtc_bringup.bag_types import bag_typestore
+    from rtc_tools.bag_types import bag_typestore
 
     timings = {}
     with Reader(bag) as reader:
@@ -81,7 +81,7 @@ def timings_from_bag(bag: Path) -> dict[int, object]:
 @pytest.mark.timeout(600)
 def test_a_traced_run_joins_every_node_by_chunk_id_and_agrees_with_rtc_timing(processes, tmp_path,
                                                                               session_daemon):
-    from rtc_bringup.trace_report import chunk_figures, read_trace
+    from rtc_tools.trace_report import chunk_figures, read_trace
 
     bag, trace_dir = tmp_path / "bag", tmp_path / "trace"
     runner = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag),
@@ -123,7 +123,7 @@ def test_a_traced_run_joins_every_node_by_chunk_id_and_agrees_with_rtc_timing(pr
     assert compared >= len(chunks) - 1 and compared >= 5
 
     png = tmp_path / "timeline.png"
-    report = subprocess.run([sys.executable, "-m", "rtc_bringup.trace_report", str(trace_dir), "--png", str(png)],
+    report = subprocess.run([sys.executable, "-m", "rtc_tools.trace_report", str(trace_dir), "--png", str(png)],
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     print(report.stdout)

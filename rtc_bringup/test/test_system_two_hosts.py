@@ -31,13 +31,13 @@ ARM_NODES = "so100_driver,sim_camera,rtc_executor"
 def keygen(prefix: Path) -> None:
     from ament_index_python.packages import get_package_prefix
 
-    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/rtc_keygen"
+    script = get_package_prefix("rtc_contract") + "/lib/rtc_contract/rtc_keygen"
     subprocess.run([script, str(prefix)], check=True, capture_output=True)
 
 
 @pytest.fixture
 def hosts(tmp_path):
-    from rtc_bringup.link_relay import LinkProfile
+    from rtc_tools.link_relay import LinkProfile
     from rtc_bringup.two_hosts import FAKETIME_LIBRARY, TwoHosts
 
     if os.geteuid() != 0 or not shutil.which("ip"):
@@ -51,7 +51,7 @@ def hosts(tmp_path):
 
 def test_graph_over_two_hosts_on_a_lossy_link_with_apart_clocks(hosts, processes, tmp_path):
     from ament_index_python.packages import get_package_share_directory
-    from rtc_bringup.report import read_bag, summarize
+    from rtc_tools.report import read_bag, summarize
     from rtc_bringup.run import dds_profile_path
 
     keygen(tmp_path / "policy")

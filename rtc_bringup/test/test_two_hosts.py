@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from rtc_bringup.link_relay import LinkProfile
+from rtc_tools.link_relay import LinkProfile
 from rtc_bringup.two_hosts import TwoHosts
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"),

@@ -1,2 +1,3 @@
-"""Real-Time Chunking policy node and executor node for LeRobot flow-matching policies, robot-agnostic,
-with a pure RTC core (guidance, schedules, action queue, delay estimation, inference scheduler)."""
+"""Real-Time Chunking policy node for LeRobot flow-matching policies, robot-agnostic: the node, the
+policy wrappers (LeRobot checkpoints, the built-in policy) and the policy side's core (guidance,
+schedules, sampler, delay, inference scheduler). Needs torch; the arm side (rtc_executor) does not."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from rtc_policy_node.core import RTCGuidance
+from rtc_policy_node.core.guidance import RTCGuidance
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rtc_policy_node.core import PrefixSchedule, RTCGuidance
+from rtc_policy_node.core.guidance import RTCGuidance
+
+from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
 from rtc_policy_node.core.mode_choice import (SWITCH_TRANSITION_ROWS, ModeChoice, candidate_noises, choose_mode,
                                               keep_or_follow, smooth_switch)

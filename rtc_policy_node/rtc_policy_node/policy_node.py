@@ -34,26 +34,26 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
-from rtc_runtime.lifecycle import StartupError, run_node
+from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from rtc_policy_node.core.chunk_admission import run_source
-from rtc_policy_node.core.chunk_signature import ChunkSigner, KeyFileError, load_private_key
+from rtc_contract.chunk_source import run_source
+from rtc_contract.chunk_signature import ChunkSigner, KeyFileError, load_private_key
 from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, InferenceScheduler, Phase, Plan,
                                                       SchedulerSettings)
+from rtc_contract.modes import GuidanceMode
+from rtc_contract.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
-from rtc_policy_node.core.modes import GuidanceMode
-from rtc_policy_node.core.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.schedules import PrefixSchedule
-from rtc_policy_node.image_decoding import compressed_to_rgb, raw_to_rgb
+from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
-from rtc_policy_node.joint_vector import joint_vector
-from rtc_policy_node.timing_components import COMPONENTS, WHOLE
-from rtc_policy_node.topics import ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TIMING_TOPIC
+from rtc_contract.joint_vector import joint_vector
+from rtc_contract.timing_components import COMPONENTS, WHOLE
+from rtc_contract.topics import ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TIMING_TOPIC
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtc_policy_node.core import DelayEstimator
+from rtc_policy_node.core.delay import DelayEstimator
 
 PERIOD = 1 / 30
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rtc_policy_node.core import PrefixSchedule, RTCGuidance, guidance_weight, sample_flow
+from rtc_policy_node.core.guidance import RTCGuidance, guidance_weight
+
+from rtc_policy_node.core.sampler import sample_flow
+
+from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.core.guidance import align_leftover
 
 lerobot_rtc = pytest.importorskip("lerobot.policies.rtc.modeling_rtc")
@@ -97,7 +101,7 @@ def test_identity_builds_no_autograd_graph():
 
 def reference_vjp(denoiser, x_t, leftover, delay, time, schedule, horizon, max_weight):
     """v - w * (d x1 / d x_t)^T [mask * (leftover - x1)], x1 = x_t - t v, via torch.func.vjp."""
-    from rtc_policy_node.core import prefix_weights
+    from rtc_policy_node.core.schedules import prefix_weights
 
     mask = torch.from_numpy(prefix_weights(schedule, delay, horizon, x_t.shape[-2]).copy()).unsqueeze(-1)
 

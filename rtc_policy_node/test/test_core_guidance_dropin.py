@@ -14,7 +14,7 @@ import matplotlib
 import pytest
 import torch
 
-from rtc_policy_node.core import RTCGuidance
+from rtc_policy_node.core.guidance import RTCGuidance
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rtc_policy_node.core import RTCGuidance, sample_flow
+from rtc_policy_node.core.guidance import RTCGuidance
+
+from rtc_policy_node.core.sampler import sample_flow
 from rtc_policy_node.core.mode_choice import (
     ModeChoice,
     candidate_noises,

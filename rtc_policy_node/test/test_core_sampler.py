@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rtc_policy_node.core import RTCGuidance, sample_flow
+from rtc_policy_node.core.guidance import RTCGuidance
+
+from rtc_policy_node.core.sampler import sample_flow
 
 
 def test_exact_on_a_straight_flow():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtc_policy_node.core import PrefixSchedule, prefix_weights
+from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
 
 lerobot_rtc = pytest.importorskip("lerobot.policies.rtc.modeling_rtc")
 from lerobot.configs.types import RTCAttentionSchedule  # noqa: E402

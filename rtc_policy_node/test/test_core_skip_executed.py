@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rtc_policy_node.core import ActionQueue
+from rtc_executor.core.action_queue import ActionQueue
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
 
 RATE = 30.0

@@ -6,7 +6,7 @@ import pytest
 
 from rtc_policy_node.core.chunk_history import ChunkHistory
 from rtc_policy_node.joint_units import CalibratedUnits, RadianUnits
-from rtc_policy_node.joint_vector import joint_vector
+from rtc_contract.joint_vector import joint_vector
 from so100_driver.arm import default_calibration_path, feature_norm_modes, load_calibration
 
 

@@ -23,7 +23,7 @@ def policy_args(*params: str) -> list[str]:
 
     from so100_driver.arm import default_calibration_path
 
-    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/policy_node"
+    script = get_package_prefix("rtc_policy_node") + "/lib/rtc_policy_node/rtc_policy_node"
     args = [script, "--ros-args", "-p", f"trigger_remaining:={TRIGGER}", "-p", "extra_latency_ms:=100.0",
             "-p", f"calibration_file:={default_calibration_path()}"]
     for param in params:

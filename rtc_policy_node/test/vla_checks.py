@@ -51,7 +51,7 @@ def guidance_figures(kind: str, workdir: Path) -> dict:
     from lerobot.policies.rtc.configuration_rtc import RTCConfig
     from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 
-    from rtc_policy_node.core import RTCGuidance
+    from rtc_policy_node.core.guidance import RTCGuidance
 
     cameras = ("front", "wrist") if kind == "smolvla" else ("front",)
     policy, preprocessor, _ = fixtures.build_policy(kind, workdir, "tiny", cameras=cameras)

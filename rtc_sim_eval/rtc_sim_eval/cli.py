@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rtc_policy_node.builtin_policy import default_checkpoint_path
-from rtc_policy_node.core import RTCGuidance
+from rtc_policy_node.core.guidance import RTCGuidance
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene

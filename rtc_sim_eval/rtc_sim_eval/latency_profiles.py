@@ -147,7 +147,7 @@ def latencies_to_ticks(latencies_ms: Sequence[float], control_rate_hz: float) ->
 
 def recorded_latencies_ms(bag: Path) -> list[float]:
     """End-to-end latencies (observation to chunk published, ms) of a recorded run's /rtc/timing."""
-    from rtc_bringup.bag_reader import BagError, decoded, open_bag  # only a replay needs ROS's bag types
+    from rtc_tools.bag_reader import BagError, decoded, open_bag  # only a replay needs ROS's bag types
 
     try:
         with open_bag(bag) as (reader, store):

@@ -3,7 +3,7 @@ and the delays: how often a chunk was later than the policy side assumed (d_real
 chunks guided toward a leftover, the only ones the delay is a promise to), underruns, and the
 assumed delay chunk by chunk.
 
-Seam and within-chunk steps are those of rtc_policy_node.core.seams, on the executed commands
+Seam and within-chunk steps are those of rtc_contract.seams, on the executed commands
 (radians); the first chunk of an episode has no seam. The seam ratio of an episode is its largest
 seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, latency profile).
 """
@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 from so100_driver.sim import lateral_side, tool_tip
 
-from rtc_policy_node.core import seams as core_seams
+from rtc_contract import seams as core_seams
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
 
 
 def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
-    """Step sizes at chunk seams and within chunks (rtc_policy_node.core.seams; holds left out)."""
+    """Step sizes at chunk seams and within chunks (rtc_contract.seams; holds left out)."""
     chunk_ids = np.asarray(record.chunk_ids)
     executed = np.flatnonzero(chunk_ids >= 0)
     return core_seams.seam_and_inner_steps(np.asarray(record.positions)[executed + 1], chunk_ids[executed])

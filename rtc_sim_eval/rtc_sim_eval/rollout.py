@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
-from rtc_policy_node.core import ActionQueue, MergeMode
+from rtc_contract.modes import MergeMode
+from rtc_executor.core.action_queue import ActionQueue
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
 from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstacle, start_joint_positions, tool_tip

@@ -83,7 +83,7 @@ def test_latencies_become_the_tick_a_chunk_is_merged_at() -> None:
 
 
 def _timing_bag(path: Path, end_to_end_ms: list[float]) -> None:
-    from rtc_bringup.bag_types import typestore
+    from rtc_tools.bag_types import typestore
 
     store = typestore()
     msgtype = "rtc_msgs/msg/InferenceTiming"

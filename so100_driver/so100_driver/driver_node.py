@@ -33,7 +33,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
-from rtc_runtime.lifecycle import StartupError, run_node
+from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, request_realtime

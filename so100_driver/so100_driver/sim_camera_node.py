@@ -28,7 +28,7 @@ from rclpy.node import Node
 from rclpy.experimental import EventsExecutor
 from rclpy.qos import qos_profile_sensor_data
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
-from rtc_runtime.lifecycle import run_node
+from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterSpec, declare
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image, JointState

@@ -15,7 +15,7 @@ from lerobot.optim.optimizers import AdamWConfig
 from lerobot.policies.rtc.configuration_rtc import RTCConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
-from rtc_policy_node.core.modes import GuidanceMode
+from rtc_contract.modes import GuidanceMode
 
 POLICY_TYPE = "small_flow"
 CAMERA_KEY = "observation.images.front"

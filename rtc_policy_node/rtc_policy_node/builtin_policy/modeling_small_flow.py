@@ -21,7 +21,8 @@ from torch import Tensor
 from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, read_checkpoint_config
 from rtc_policy_node.builtin_policy.configuration_small_flow import POLICY_TYPE, SmallFlowConfig
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, ObservationEncoder
-from rtc_policy_node.core import RTCGuidance, sample_flow
+from rtc_policy_node.core.guidance import RTCGuidance
+from rtc_policy_node.core.sampler import sample_flow
 
 
 class SmallFlowPolicy(PreTrainedPolicy):

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rtc_policy_node.core.modes import GuidanceMode
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.core.schedules import PrefixSchedule, prefix_weights
 
 Denoiser = Callable[[Tensor], Tensor]

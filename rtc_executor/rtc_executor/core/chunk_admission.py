@@ -1,0 +1,128 @@
+"""Chunk admission: which chunks the executor looks at at all, before their content is checked.
+
+One policy drives the arm at a time. A chunk is refused, with a reason code, when:
+
+- `unsigned`, `unknown_key`, `bad_signature`, `replay`: with trusted keys, it is not signed by one of
+  them, or is a signed chunk seen before (`chunk_signature`; checked first, so nothing else about a
+  chunk of unknown origin is looked at);
+- `too_long`: it has more rows than `max_length` (one chunk must not queue minutes of motion);
+- `bad_id`: its id is 0 (the message spec reserves it for "none") or not above the last id
+  merged from the same source (ids increase strictly per source);
+- `other_source`: it comes from another source than the one followed, while the followed one has
+  had a chunk merged within `source_timeout_s` (with `follow_one_source`);
+- `rate`: the same source already had a chunk merged since the last control tick (the merge is
+  still pending: nothing of it has been played), so a flood merges at most one chunk per tick.
+
+A source is the chunk's `source` string (`rtc_contract.chunk_source.run_source`: the publishing
+node's name and a random run id), so a restarted policy node is a new source whose ids start
+again from 1. (The publisher's DDS GID would need no field, but rclpy's EventsExecutor, which the executor spins for its latency,
+cannot pass a subscription's MessageInfo.) Refusals move nothing; the executor counts and
+reports them. Thread-safe (chunks arrive on the ROS thread, ticks on the control thread). No rclpy.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from typing import NamedTuple
+
+from rtc_contract.chunk_signature import UNSIGNED, ChunkVerifier, SignedFields
+
+TOO_LONG = "too_long"
+BAD_ID = "bad_id"
+OTHER_SOURCE = "other_source"
+RATE = "rate"
+SOURCES_KEPT = 64  # last ids kept for this many recent sources (a flood of sources cannot grow it)
+
+
+class Refusal(NamedTuple):
+    code: str
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class ChunkAdmission:
+    def __init__(self, max_length: int, follow_one_source: bool = True, source_timeout_s: float = 2.0,
+                 verifier: ChunkVerifier | None = None) -> None:
+        if max_length < 1:
+            raise ValueError(f"max_chunk_length must be >= 1, got {max_length}")
+        if not source_timeout_s > 0:
+            raise ValueError(f"source_timeout_s must be positive, got {source_timeout_s}")
+        self.max_length = int(max_length)
+        self.follow_one_source = bool(follow_one_source)
+        self.source_timeout_s = float(source_timeout_s)
+        self.verifier = verifier or ChunkVerifier(())  # no trusted keys: chunks are not authenticated
+        self._lock = threading.Lock()
+        self._last_ids: OrderedDict[str, int] = OrderedDict()
+        self._followed: str | None = None
+        self._followed_at = 0.0
+        self._pending: set[str] = set()
+        self.refused: Counter[str] = Counter()
+        self.source_changes = 0
+
+    def admit(self, source: str, chunk_id: int, length: int, now_s: float,
+              signed: SignedFields | None = None) -> Refusal | None:
+        """Judge one chunk (`now_s`: a monotonic clock, seconds); a refusal is counted. `signed`: the
+        whole chunk, whose signature is verified when keys are trusted (None counts as unsigned)."""
+        refusal = self._authenticity(signed)  # outside the lock: control ticks never wait for a verification
+        with self._lock:
+            if refusal is None:
+                refusal = self._refusal(source, int(chunk_id), int(length), now_s)
+            if refusal is not None:
+                self.refused[refusal.code] += 1
+            return refusal
+
+    def merged(self, source: str, chunk_id: int, now_s: float) -> None:
+        """An admitted chunk passed every later check and was merged: `source` is now followed,
+        `chunk_id` its last id, and its merge pending until the next tick. Only merged chunks count,
+        so chunks rejected later (content, timing) never take the arm from the followed source."""
+        with self._lock:
+            if source != self._followed:
+                self.source_changes += self._followed is not None
+                self._followed = source
+            self._followed_at = now_s
+            self._last_ids[source] = int(chunk_id)
+            self._last_ids.move_to_end(source)
+            while len(self._last_ids) > SOURCES_KEPT:
+                self._last_ids.popitem(last=False)
+            self._pending.add(source)
+
+    def _authenticity(self, signed: SignedFields | None) -> Refusal | None:
+        if not self.verifier.enabled:
+            return None
+        if signed is None:
+            return None if self.verifier.allow_unsigned else Refusal(UNSIGNED, "no chunk fields to verify")
+        verdict = self.verifier.refusal(signed)
+        return None if verdict is None else Refusal(*verdict)
+
+    def _refusal(self, source: str, chunk_id: int, length: int, now_s: float) -> Refusal | None:
+        if length > self.max_length:
+            return Refusal(TOO_LONG, f"{length} rows > max_chunk_length {self.max_length}")
+        if chunk_id == 0:
+            return Refusal(BAD_ID, "chunk id 0 is reserved")
+        if (self.follow_one_source and self._followed is not None and source != self._followed
+                and now_s - self._followed_at < self.source_timeout_s):
+            return Refusal(OTHER_SOURCE, f"following source {self._followed} (heard "
+                                         f"{now_s - self._followed_at:.2f} s ago), not {source}")
+        last = self._last_ids.get(source)
+        if last is not None and chunk_id <= last:
+            return Refusal(BAD_ID, f"id {chunk_id} is not above {last}, the last one from {source}")
+        if source in self._pending:
+            return Refusal(RATE, f"{source} already has a chunk merged since the last tick")
+        return None
+
+    def tick(self) -> None:
+        """A control tick ran: the merges before it are no longer pending."""
+        with self._lock:
+            self._pending.clear()
+
+    @property
+    def followed(self) -> str | None:
+        with self._lock:
+            return self._followed
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.refused)
