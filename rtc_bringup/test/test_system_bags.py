@@ -117,6 +117,29 @@ def test_demo_figure_draws_a_recorded_run_with_its_reports_figures(recorded_bag,
     assert 10_000 < out.stat().st_size < 200_000
 
 
+def test_the_report_measures_what_the_simulated_arm_did(recorded_bag, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rtc_tools.report", str(recorded_bag), "--json",
+                             str(tmp_path / "summary.json")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    joints = {"shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"}
+    assert set(summary["tracking_error_rad"]) == joints  # every commanded joint matched by name
+    for errors in summary["tracking_error_rad"].values():
+        assert 0 <= errors["p50"] <= errors["p95"] <= errors["max"] < 0.5  # the arm follows its commands
+    measured = summary["measured"]
+    assert measured["filter"]["interval_s"] == pytest.approx(0.01, rel=0.2)  # the driver's 100 Hz
+    assert measured["velocity_rad_s"]["overall"]["max"] > 0.05  # it moved
+    for quantity in ("velocity_rad_s", "acceleration_rad_s2", "jerk_rad_s3"):
+        assert measured[quantity]["at_seams"]["max"] <= measured[quantity]["overall"]["max"]
+    # the ratio: the largest jerk at a seam over the p99 of the moving jerk within chunks, at least the
+    # jerk one tick of flicker gives
+    assert measured["inner_jerk_p99_rad_s3"] >= measured["filter"]["jerk_floor_rad_s3"] > 0
+    assert summary["measured_seam_jerk_ratio"] == pytest.approx(
+        measured["seam_jerk_max_rad_s3"] / measured["inner_jerk_p99_rad_s3"]) and summary["measured_seam_jerk_ratio"] > 0
+    assert summary["seam_step_max_rad"] > 0
+    assert "measured seam jerk  ratio" in result.stdout and "tracking error rad  gripper" in result.stdout
+
+
 def test_bag_opens_in_mcap_and_rosbags_with_our_definitions(recorded_bag):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory

@@ -44,6 +44,7 @@ COLUMNS = (
     ("collision_rate", "collide"),
     ("seam_ratio", "seam"),
     ("seam_ratio_max", "seam max"),
+    ("measured_seam_jerk_ratio", "m.jerk"),
     ("max_acceleration_rad_s2", "acc"),
     ("max_jerk_rad_s3", "jerk"),
     ("mode_switches_per_episode", "switches"),

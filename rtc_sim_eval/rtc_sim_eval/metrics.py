@@ -5,7 +5,11 @@ assumed delay chunk by chunk.
 
 Seam and within-chunk steps are those of rtc_contract.seams, on the executed commands
 (radians); the first chunk of an episode has no seam. The seam ratio of an episode is its largest
-seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, latency profile).
+seam step over the p99 of the within-chunk steps pooled over all episodes of the same (mode, latency
+profile), floored at one servo tick (rtc_contract.seams.seam_ratio). The measured seam jerk is the same
+ratio on the jerk of the arm's simulated joint positions (rtc_contract.seams.measured_motion, seam_jerk:
+`record.positions` sampled at the control ticks; in the kinematic world they are the executed
+commands, so it is the jerk of the commands; a world that simulates the joints records where they were).
 """
 
 from __future__ import annotations
@@ -22,6 +26,19 @@ def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]
     chunk_ids = np.asarray(record.chunk_ids)
     executed = np.flatnonzero(chunk_ids >= 0)
     return core_seams.seam_and_inner_steps(np.asarray(record.positions)[executed + 1], chunk_ids[executed])
+
+
+def measured_seam_jerk(record: EpisodeRecord) -> core_seams.SeamJerk:
+    """The arm's jerk in the core_seams.SEAM_WINDOW_S around each seam against the jerk outside them;
+    a seam's time is that of the first position its new chunk commanded; the episode's start from
+    rest is judged on neither side."""
+    positions = np.asarray(record.positions)
+    motion = core_seams.measured_motion(np.arange(len(positions)) / CONTROL_RATE_HZ, positions)
+    chunk_ids = np.asarray(record.chunk_ids)
+    executed = np.flatnonzero(chunk_ids >= 0)
+    entering = executed[1:][np.diff(chunk_ids[executed]) != 0]  # ticks serving a new chunk's first row
+    started = (executed[0] + 1) / CONTROL_RATE_HZ if len(executed) else None
+    return core_seams.seam_jerk(motion, (entering + 1) / CONTROL_RATE_HZ, started=started)
 
 
 def derivative_peaks(record: EpisodeRecord) -> tuple[float, float]:
@@ -77,6 +94,11 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
     seam_max = np.array([p[0].max() for p in pairs if len(p[0])])
     ratios = np.array([core_seams.seam_ratio(largest, inner) for largest in seam_max])
     peaks = np.array([derivative_peaks(r) for r in records])
+    jerks = [measured_seam_jerk(r) for r in records]
+    inner_jerk = np.concatenate([j.inner for j in jerks]) if jerks else np.array([])
+    inner_jerk_p99 = core_seams.moving_p99(inner_jerk, jerks[0].floor) if jerks else float("nan")  # one rate: one floor
+    seam_jerk_max = np.array([j.seam_max for j in jerks if np.isfinite(j.seam_max)])
+    jerk_ratios = seam_jerk_max / inner_jerk_p99
     successes = [r for r in records if r.success]
     return {
         "episodes": len(records),
@@ -86,6 +108,10 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
         "seam_ratio_max": _round(ratios.max()) if len(ratios) else None,
         "seam_step_max_rad": _round(seam_max.max()) if len(seam_max) else None,
         "inner_step_p99_rad": _round(p99_inner),
+        "measured_seam_jerk_ratio": _round(jerk_ratios.mean()) if len(jerk_ratios) else None,
+        "measured_seam_jerk_ratio_max": _round(jerk_ratios.max()) if len(jerk_ratios) else None,
+        "measured_seam_jerk_max_rad_s3": _round(seam_jerk_max.max()) if len(seam_jerk_max) else None,
+        "measured_inner_jerk_p99_rad_s3": _round(inner_jerk_p99) if np.isfinite(inner_jerk_p99) else None,
         "max_acceleration_rad_s2": _round(peaks[:, 0].mean()),
         "max_jerk_rad_s3": _round(peaks[:, 1].mean()),
         "mode_switches_per_episode": _round(np.mean([mode_switches(r) for r in records])),

@@ -29,6 +29,27 @@ def test_rtc_seams_are_smaller_than_naive_at_delay_6(delay6: dict) -> None:
     assert vjp["seam_ratio"] < naive["seam_ratio"]
     assert vjp["success_rate"] >= naive["success_rate"]
     assert delay6["prefix"]["fixed:6"]["seam_ratio"] < naive["seam_ratio"]
+    # the arm's measured jerk says the same: naive's seams jerk it more than the guided ones
+    assert naive["measured_seam_jerk_ratio"] > identity["measured_seam_jerk_ratio"]
+
+
+# The per-(mode, profile) figures as they were before the measured seam jerk; readers of older JSON keep them.
+KEYS_BEFORE = {"episodes", "success_rate", "collision_rate", "seam_ratio", "seam_ratio_max", "seam_step_max_rad",
+               "inner_step_p99_rad", "max_acceleration_rad_s2", "max_jerk_rad_s3", "mode_switches_per_episode",
+               "time_to_target_s", "late_chunk_rate", "assumed_delay_mean", "true_delay_mean",
+               "assumed_delay_by_chunk", "underruns_per_episode", "rejected_per_episode", "fresh_plan_rate"}
+MEASURED_JERK_KEYS = {"measured_seam_jerk_ratio", "measured_seam_jerk_ratio_max", "measured_seam_jerk_max_rad_s3",
+                      "measured_inner_jerk_p99_rad_s3"}
+
+
+def test_json_keeps_its_layout_and_adds_the_measured_seam_jerk(delay6: dict) -> None:
+    assert set(delay6) == {"naive", "identity", "vjp", "prefix"}  # results[mode][latency profile]
+    for mode in delay6.values():
+        assert set(mode) == {"fixed:6"}
+        figures = mode["fixed:6"]
+        assert set(figures) == KEYS_BEFORE | MEASURED_JERK_KEYS
+        assert figures["measured_seam_jerk_ratio"] <= figures["measured_seam_jerk_ratio_max"]
+        assert figures["measured_seam_jerk_max_rad_s3"] > 0 and figures["measured_inner_jerk_p99_rad_s3"] >= 0
 
 
 def test_same_seed_gives_the_same_json(tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from so100_driver.sim import Scene, inverse_kinematics_tip_down
 
-from rtc_sim_eval.metrics import delay_figures, derivative_peaks, mode_switches, seam_and_inner_steps, summarise
+from rtc_sim_eval.metrics import (
+    delay_figures,
+    derivative_peaks,
+    measured_seam_jerk,
+    mode_switches,
+    seam_and_inner_steps,
+    summarise,
+)
 from rtc_sim_eval.rollout import ChunkDelay, EpisodeRecord, MergedChunk
 
 SCENE = Scene(start_tip=(0.1, 0.0), obstacle_center=(0.16, 0.0), obstacle_radius=0.025, target=(0.22, 0.0))
@@ -32,6 +39,18 @@ def test_summary_seam_ratio_is_worst_seam_over_inner_p99() -> None:
     assert summary["seam_ratio"] == pytest.approx((4 + 2) / 2)
     assert summary["seam_ratio_max"] == pytest.approx(4)
     assert summary["success_rate"] == 0 and summary["time_to_target_s"] is None
+
+
+def test_measured_seam_jerk_finds_the_jump_at_its_seam_and_rest_is_not_one() -> None:
+    smooth = [0.01] * 40
+    jumpy = _record(smooth[:20] + [0.1] + smooth[21:], [0] * 20 + [1] * 20)  # chunk 1 enters with a jump
+    jerk = measured_seam_jerk(jumpy)
+    assert jerk.ratio > 10 and jerk.seam_max == pytest.approx(0.09 / 2 * 30**3)  # the central third difference
+    assert measured_seam_jerk(_record(smooth, [0] * 20 + [1] * 20)).ratio <= 1.0
+    summary = summarise([jumpy, _record(smooth, [0] * 20 + [1] * 20)])
+    assert summary["measured_seam_jerk_ratio_max"] > 10 and summary["measured_seam_jerk_ratio"] > 5
+    resting = _record([0.0] * 40, [0] * 10 + [1] * 10 + [-1] * 5 + [2] * 15)  # holds between chunks
+    assert measured_seam_jerk(resting).ratio <= 1.0
 
 
 def test_derivative_peaks_in_si_units() -> None:

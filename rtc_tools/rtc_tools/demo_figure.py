@@ -4,9 +4,9 @@
 draws them with this, one row per run, top to bottom in the order given: the executed joint
 trajectory with every chunk seam marked, and beside it a close-up of the run's largest seam step
 (the planned rows, and what the arm measured after the executor's command guard). Each row's
-title carries the figures of the run's report (`rtc_tools.report`): the seam ratio, the task's
-targets reached and obstacle contacts, and what the guard did (commands clamped, chunks rejected,
-ticks held). It prints the same figures as a table and can write them as JSON.
+title carries the figures of the run's report (`rtc_tools.report`): the seam ratio and the
+measured seam jerk ratio, the task's targets reached and obstacle contacts, and what the guard did
+(commands clamped, chunks rejected, ticks held). It prints the same figures as a table and can write them as JSON.
 
 A bag the report cannot read, or one without action chunks (nothing was executed, so there is
 nothing to compare), is one line on stderr and exit code 1.
@@ -36,6 +36,7 @@ class RunFigures:
     merge: str     # ExecutorStatus.mode
     seam_ratio: float
     largest_seam_step_rad: float
+    measured_seam_jerk_ratio: float  # the report's: the arm's jerk at seams over its jerk within chunks
     targets_shown: int | None
     targets_reached: int | None
     obstacle_contacts: int | None
@@ -47,7 +48,8 @@ class RunFigures:
     def title(self) -> str:
         task = (f"targets reached {self.targets_reached} of {self.targets_shown}, obstacle contacts "
                 f"{self.obstacle_contacts}" if self.targets_shown is not None else "task progress not recorded")
-        return (f"{self.name} (guidance {self.guidance}, merge {self.merge}): seam ratio {self.seam_ratio:.2f}; {task}\n"
+        return (f"{self.name} (guidance {self.guidance}, merge {self.merge}): seam ratio {self.seam_ratio:.2f}, measured seam jerk "
+                f"{self.measured_seam_jerk_ratio:.2f}; {task}\n"
                 f"command guard: {self.commands_clamped} commands clamped, {self.chunks_rejected} of "
                 f"{self.chunks_merged + self.chunks_rejected} chunks rejected, {self.ticks_held} ticks held")
 
@@ -77,6 +79,7 @@ def load_run(name: str, bag: Path) -> Run:
         guidance="/".join(sorted(rec.guidance_modes)),
         merge=last.mode,
         seam_ratio=summary.seam_ratio,
+        measured_seam_jerk_ratio=summary.measured_seam_jerk_ratio,
         largest_seam_step_rad=float(steps[seams].max()) if len(seams) else 0.0,
         targets_shown=rec.task.get("targets_shown"),
         targets_reached=rec.task.get("targets_reached"),
@@ -87,16 +90,6 @@ def load_run(name: str, bag: Path) -> Run:
         ticks_held=summary.underruns,
     )
     return Run(figures, trajectory, rec)
-
-
-def largest_seam(trajectory: ExecutedTrajectory) -> tuple[float, int]:
-    """(time of the first action after the largest seam step, the joint that stepped most)."""
-    seams = trajectory.seams()
-    steps = np.abs(np.diff(trajectory.actions, axis=0))
-    if not len(seams):
-        return float(trajectory.times[len(trajectory.times) // 2]), 0
-    i = seams[int(np.argmax(steps[seams].max(axis=1)))]
-    return float(trajectory.times[i + 1]), int(np.argmax(steps[i]))
 
 
 def draw(runs: list[Run], out: Path) -> Path:
@@ -120,7 +113,7 @@ def draw(runs: list[Run], out: Path) -> Path:
         full.set_ylabel("commanded [rad]", fontsize=8)
         full.set_xlim(0, max(r.trajectory.times[-1] - r.trajectory.times[0] for r in runs))
 
-        at, joint = largest_seam(traj)
+        at, joint = traj.largest_seam()
         name = rec.joint_names[joint]
         window = (times >= at - t0 - ZOOM_S) & (times <= at - t0 + ZOOM_S)
         zoom.plot(times[window], traj.actions[window, joint], ".-", ms=3, lw=0.8, label="planned (chunk rows)")
@@ -145,12 +138,13 @@ def draw(runs: list[Run], out: Path) -> Path:
 
 def table(runs: list[Run]) -> list[str]:
     """The figures of every run, one line each."""
-    lines = [f"{'run':<8} {'guidance':<9} {'merge':<8} {'seam ratio':>10} {'targets':>9} {'contacts':>8} "
-             f"{'clamped':>7} {'rejected':>8} {'held':>5}"]
+    lines = [f"{'run':<8} {'guidance':<9} {'merge':<8} {'seam ratio':>10} {'m.jerk':>6} {'targets':>9} "
+             f"{'contacts':>8} {'clamped':>7} {'rejected':>8} {'held':>5}"]
     for run in runs:
         f = run.figures
         targets = f"{f.targets_reached}/{f.targets_shown}" if f.targets_shown is not None else "-"
-        lines.append(f"{f.name:<8} {f.guidance:<9} {f.merge:<8} {f.seam_ratio:>10.2f} {targets:>9} "
+        lines.append(f"{f.name:<8} {f.guidance:<9} {f.merge:<8} {f.seam_ratio:>10.2f} "
+                     f"{f.measured_seam_jerk_ratio:>6.2f} {targets:>9} "
                      f"{f.obstacle_contacts if f.obstacle_contacts is not None else '-':>8} {f.commands_clamped:>7} "
                      f"{f.chunks_rejected:>8} {f.ticks_held:>5}")
     return lines

@@ -2,9 +2,16 @@
 
 Reads the rosbag2 the runner's recorder wrote (MCAP or sqlite3, or any bag with the same topics,
 `ros2 bag record`'s included), prints a short report (chunks, d vs d_real, underruns, rejections,
-seam ratio, latency percentiles), the policy node's per-chunk timing components as a profiling table
-(docs/profiling.md), and writes PNG plots: executed and measured joints with the chunk seams marked,
-and latency over time. A bag that cannot be read is one line on stderr and exit code 1.
+seam ratio and step, latency percentiles, and what the arm did: tracking error per joint, measured
+velocity, acceleration and jerk overall and at the seams, the measured seam jerk ratio), the policy
+node's per-chunk timing components as a profiling table (docs/profiling.md), and writes PNG plots:
+executed and measured joints with the chunk seams marked, and latency over time. A bag that cannot be
+read is one line on stderr and exit code 1.
+
+Times: the commands (/so100/command), the executor's statuses and /joint_states are placed by their
+header stamps, the clock of the arm's host where the executor and driver stamp them, so that command
+and measurement compare on one clock whatever the recorder's delivery delays; a message stamped zero
+falls back to the time the recorder received it, as do the other topics.
 """
 from __future__ import annotations
 
@@ -16,7 +23,17 @@ from pathlib import Path
 
 import numpy as np
 from rtc_tools.bag_reader import BagError, decoded, open_bag, require_topics
-from rtc_tools.run_metrics import Percentiles, RunSummary, executed_trajectory, fresh_plan_seams, seam_ratio
+from rtc_tools.run_metrics import (
+    Percentiles,
+    RunSummary,
+    counted_seams,
+    executed_trajectory,
+    fresh_plan_seams,
+    measured_figures,
+    seam_ratio,
+    seam_step_max,
+    tracking_errors,
+)
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -34,7 +51,8 @@ class Recording:
     guidance_modes: set = field(default_factory=set)  # ActionChunk.guidance_mode values seen
     fresh_plans: set = field(default_factory=set)  # ids of guided-mode chunks that follow no leftover
     joint_names: list = field(default_factory=list)
-    measured: list = field(default_factory=list)      # (t, positions by joint_names)
+    measured: list = field(default_factory=list)      # (t, {joint name: position}) from /joint_states
+    commands: list = field(default_factory=list)      # (t, {joint name: position}) from the JointState command
     timings: list = field(default_factory=list)       # (t, inference ms, end-to-end ms, delay)
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
@@ -45,10 +63,12 @@ class Recording:
     t_end: float = 0.0
 
 
+COMMAND_TOPIC = "/so100/command"  # the executor's JointState command (the array command carries no names)
 TOPICS = {
     "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
     "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
     "/joint_states": "sensor_msgs/msg/JointState",
+    COMMAND_TOPIC: "sensor_msgs/msg/JointState",
     "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
 }
@@ -68,7 +88,7 @@ def read_bag(path: Path) -> Recording:
         for topic, stamp_ns, msg in decoded(reader, store, TOPICS):
             t = (stamp_ns - start) / 1e9
             if topic == "/rtc/executor_status":
-                status_msgs.append((t, msg))
+                status_msgs.append((header_time(msg, start, t), msg))
             elif topic == "/rtc/action_chunk":
                 actions = np.asarray(msg.actions, dtype=np.float64)
                 if actions.size != msg.length * msg.action_dim:
@@ -81,7 +101,9 @@ def read_bag(path: Path) -> Recording:
                     rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
-                rec.measured.append((t, dict(zip(msg.name, msg.position))))
+                rec.measured.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
+            elif topic == COMMAND_TOPIC:
+                rec.commands.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
             elif topic == "/rtc/timing":
                 rec.timings.append((t, msg.policy_inference_ms, msg.end_to_end_ms, msg.inference_delay))
                 for name in COMPONENTS:  # bags from before a field existed lack it
@@ -100,6 +122,12 @@ def read_bag(path: Path) -> Recording:
     rec.merge_times = [merge[0] for merge in merges]
     rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
     return rec
+
+
+def header_time(msg, start_ns: int, received_s: float) -> float:
+    """Seconds from the bag's start to `msg`'s header stamp; `received_s` when it is stamped zero."""
+    stamp_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+    return (stamp_ns - start_ns) / 1e9 if stamp_ns else received_s
 
 
 def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
@@ -140,6 +168,10 @@ def holds_and_resets(status_msgs: list) -> tuple[list, list]:
 def summarize(rec: Recording) -> RunSummary:
     trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
     last = rec.last_status
+    # The delay is a promise only to guided chunks, and a fresh plan's seam a switch by design: the
+    # seam figures count the seams into the others (all of them in an unguided run).
+    counted = counted_seams(trajectory, rec.fresh_plans, exclude=True)
+    measured, measured_seam_jerk_ratio = measured_figures(rec.measured, trajectory, counted)
     return RunSummary(
         duration_s=rec.t_end - rec.t0,
         chunks=len(rec.chunks),
@@ -155,6 +187,10 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
+        seam_step_max_rad=seam_step_max(trajectory, rec.fresh_plans, exclude=True),
+        measured_seam_jerk_ratio=measured_seam_jerk_ratio,
+        tracking_error_rad=tracking_errors(rec.commands, rec.measured),
+        measured=measured,
         holds=len(rec.holds),
         held_s=sum(end - start for start, end in rec.holds),
         resets=len(rec.resets),
@@ -167,6 +203,22 @@ def profiling_stats(rec: Recording) -> dict[str, dict[str, float]]:
             for name, values in rec.components.items() if values}
 
 
+DETAIL_S = 20.0  # a longer run's joint plot: the whole run as an envelope beside this long in full
+OVERVIEW_BINS = 1000  # the envelope's time bins: about one per pixel column of the overview
+
+
+def envelope(times: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin centres, min, max) of `values` over `bins` equal time bins (empty bins left out): a
+    decimation for drawing that keeps every jump a bin contains."""
+    edges = np.linspace(times[0], times[-1], bins + 1)
+    which = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, bins - 1)
+    lo, hi = np.full(bins, np.inf), np.full(bins, -np.inf)
+    np.minimum.at(lo, which, values)
+    np.maximum.at(hi, which, values)
+    full = np.isfinite(lo)
+    return ((edges[:-1] + edges[1:]) / 2)[full], lo[full], hi[full]
+
+
 def plot(rec: Recording, out_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -176,26 +228,60 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     trajectory = executed_trajectory(rec.statuses, rec.chunks, rec.t0)
     names = rec.joint_names
-    fig, axes = plt.subplots(len(names) or 1, 1, figsize=(11, 2.0 * max(len(names), 1)), sharex=True)
-    axes = np.atleast_1d(axes)
-    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else []
-    for j, (ax, name) in enumerate(zip(axes, names)):
-        if len(trajectory.steps):
-            ax.plot(trajectory.times, trajectory.actions[:, j], lw=1.2, label="commanded (executed chunk rows)")
-        measured = [(t, p[name]) for t, p in rec.measured if name in p]
-        if measured:
-            ax.plot(*zip(*measured), lw=1.0, alpha=0.8, label="measured /joint_states")
-        for s in seam_times:
+    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else np.empty(0)
+    # A long run drawn whole is a grey wash of seam lines: its overview draws envelopes with the seams
+    # as a rug, and the detail shows DETAIL_S around the largest seam step at full resolution.
+    long_run = len(trajectory.steps) > 1 and trajectory.times[-1] - trajectory.times[0] > DETAIL_S
+    if long_run:
+        at, _ = trajectory.largest_seam()
+        start = min(max(at - DETAIL_S / 2, trajectory.times[0]), trajectory.times[-1] - DETAIL_S)
+        detail = (start, start + DETAIL_S)
+    else:
+        detail = (-np.inf, np.inf)
+    rows = max(len(names), 1)
+    fig, axes = plt.subplots(rows, 2 if long_run else 1, figsize=(15 if long_run else 11, 2.0 * rows),
+                             squeeze=False, sharex="col", gridspec_kw={"width_ratios": [1.4, 1]} if long_run else None)
+    for j, name in enumerate(names):
+        measured = np.array([(t, p[name]) for t, p in rec.measured if name in p]).reshape(-1, 2)
+        ax = axes[j][-1]
+        shown = (trajectory.times >= detail[0]) & (trajectory.times <= detail[1])
+        if shown.any():
+            ax.plot(trajectory.times[shown], trajectory.actions[shown, j], lw=1.2,
+                    label="commanded (executed chunk rows)")
+        measured_shown = measured[(measured[:, 0] >= detail[0]) & (measured[:, 0] <= detail[1])]
+        if len(measured_shown):
+            ax.plot(measured_shown[:, 0], measured_shown[:, 1], lw=1.0, alpha=0.8, label="measured /joint_states")
+        for s in seam_times[(seam_times >= detail[0]) & (seam_times <= detail[1])]:
             ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
-        for start, end in rec.holds:
-            ax.axvspan(start, end, color="orange", alpha=0.15, lw=0)
+        for start, end in rec.holds:  # within the window shown, so they do not widen it
+            if start <= detail[1] and end >= detail[0]:
+                ax.axvspan(max(start, detail[0]), min(end, detail[1]), color="tab:purple", alpha=0.15, lw=0)
         for t in rec.resets:
-            ax.axvline(t, color="red", lw=1.0, ls="--")
+            if detail[0] <= t <= detail[1]:
+                ax.axvline(t, color="red", lw=1.0, ls="--")
         ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title("Joints: commanded vs measured; grey lines are chunk seams"
-                      + ("; orange: on ~/hold, red dashed: ~/reset" if rec.holds or rec.resets else ""))
-    axes[-1].set_xlabel("time [s]")
+        if long_run:
+            overview = axes[j][0]
+            for t, y, label in ((trajectory.times, trajectory.actions[:, j], "commanded"),
+                                (measured[:, 0], measured[:, 1], "measured")):
+                if len(t) > 1:
+                    centres, lo, hi = envelope(t, y, OVERVIEW_BINS)
+                    (line,) = overview.plot(centres, hi, lw=0.9, label=f"{label} (min-max per bin)")
+                    overview.plot(centres, lo, lw=0.9, color=line.get_color())
+                    overview.fill_between(centres, lo, hi, color=line.get_color(), alpha=0.3, lw=0)
+            overview.vlines(seam_times, 0.0, 0.06, color="grey", lw=0.4, transform=overview.get_xaxis_transform())
+            overview.axvspan(*detail, color="orange", alpha=0.15)
+            overview.set_ylabel(f"{name}\n[rad]", fontsize=8)
+    axes[0][-1].legend(loc="upper right", fontsize=8)
+    control = "; purple: on ~/hold, red dashed: ~/reset" if rec.holds or rec.resets else ""
+    if long_run:
+        axes[0][0].legend(loc="upper right", fontsize=8)
+        axes[0][0].set_title(f"Whole run; seams as the grey rug; orange: the {DETAIL_S:.0f} s on the right", fontsize=9)
+        axes[0][1].set_title("Around the largest seam step; grey lines are chunk seams" + control, fontsize=9)
+        axes[-1][0].set_xlabel("time [s]")
+    else:
+        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams" + control)
+    axes[-1][-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"
     fig.savefig(joints_png, dpi=90)

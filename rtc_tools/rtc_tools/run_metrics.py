@@ -1,5 +1,6 @@
 """What a recorded run did, computed from its messages alone (no ROS): the executed actions,
-the chunk seams, the delays and the latencies.
+the chunk seams, the delays and the latencies, and what the arm did: its tracking error and its
+measured velocity, acceleration and jerk, overall and at the seams (rtc_contract.seams).
 
 The action executed at tick k is row `served_index` of chunk `served_chunk_id`, read from the
 ExecutorStatus that tick published (its `step` is k + 1), so the trajectory is rebuilt exactly from
@@ -11,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from rtc_contract.seams import seam_and_inner_steps
-from rtc_contract.seams import seam_ratio as ratio_of_steps
+from rtc_contract import seams as core_seams
 
 
 @dataclass
@@ -29,6 +29,16 @@ class ExecutedTrajectory:
     def entered(self) -> np.ndarray:
         """The chunk each seam enters, in the order of `seams()`."""
         return self.chunk_ids[self.seams() + 1]
+
+    def largest_seam(self) -> tuple[float, int]:
+        """(time of the first action after the largest seam step, the joint that stepped most); the
+        middle of the run without seams."""
+        seams = self.seams()
+        steps = np.abs(np.diff(self.actions, axis=0))
+        if not len(seams):
+            return float(self.times[len(self.times) // 2]), 0
+        i = seams[int(np.argmax(steps[seams].max(axis=1)))]
+        return float(self.times[i + 1]), int(np.argmax(steps[i]))
 
 
 def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float) -> ExecutedTrajectory:
@@ -52,14 +62,29 @@ def executed_trajectory(statuses: list, chunks: dict[int, np.ndarray], t0: float
     )
 
 
+def counted_seams(trajectory: ExecutedTrajectory, into: set[int] | None = None, *, exclude: bool = False) -> np.ndarray:
+    """Per seam, whether it is counted: `into`, only the seams into these chunks (`exclude`: all but
+    those); every seam without it."""
+    entered = trajectory.entered()
+    if into is None:
+        return np.ones(len(entered), bool)
+    chosen = np.isin(entered, list(into))
+    return ~chosen if exclude else chosen
+
+
 def seam_ratio(trajectory: ExecutedTrajectory, into: set[int] | None = None, *, exclude: bool = False) -> float:
-    """Largest seam step over the p99 step within chunks (rtc_contract.seams); NaN
-    without seams. `into`: only the seams into these chunks (`exclude`: all but those)."""
-    seams, inner = seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
-    if into is not None:
-        chosen = np.isin(trajectory.entered(), list(into))
-        seams = seams[~chosen if exclude else chosen]
-    return ratio_of_steps(seams.max(), inner) if len(seams) else float("nan")
+    """Largest counted seam step over the p99 moving step within chunks, floored at one servo tick
+    (rtc_contract.seams); NaN without seams. `into`, `exclude`: see counted_seams."""
+    seams, inner = core_seams.seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
+    seams = seams[counted_seams(trajectory, into, exclude=exclude)]
+    return core_seams.seam_ratio(seams.max(), inner) if len(seams) else float("nan")
+
+
+def seam_step_max(trajectory: ExecutedTrajectory, into: set[int] | None = None, *, exclude: bool = False) -> float:
+    """The largest counted commanded seam step (rad, the largest joint); NaN without seams."""
+    seams, _ = core_seams.seam_and_inner_steps(trajectory.actions, trajectory.chunk_ids)
+    seams = seams[counted_seams(trajectory, into, exclude=exclude)]
+    return float(seams.max()) if len(seams) else float("nan")
 
 
 def fresh_plan_seams(trajectory: ExecutedTrajectory, fresh: set[int]) -> int:
@@ -83,7 +108,79 @@ class Percentiles:
         return cls(*(float(np.percentile(v, q)) for q in (50, 95, 99)), float(v.max()))
 
     def __str__(self) -> str:
-        return f"p50 {self.p50:.1f}  p95 {self.p95:.1f}  p99 {self.p99:.1f}  max {self.max:.1f}"
+        return self.text(".1f")
+
+    def text(self, spec: str) -> str:
+        return f"p50 {self.p50:{spec}}  p95 {self.p95:{spec}}  p99 {self.p99:{spec}}  max {self.max:{spec}}"
+
+
+def joint_samples(samples: list, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(times (n,), positions (n, len(names))) of `samples`, (t, {joint name: position}) pairs,
+    matched by name; a sample without one of `names` is left out."""
+    rows = [(t, [by_name[n] for n in names]) for t, by_name in samples if all(n in by_name for n in names)]
+    return np.array([t for t, _ in rows], float), np.array([p for _, p in rows], float).reshape(len(rows), len(names))
+
+
+def tracking_errors(commands: list, measured: list) -> dict[str, Percentiles]:
+    """Per joint named in both, |command - measured| (rad) at each command's time: the measured
+    positions linearly interpolated between the two samples around it (commands outside the
+    measured span are left out). Both lists hold (t, {joint name: position}) on one clock."""
+    errors = {}
+    names = sorted(set().union(*(c.keys() for _, c in commands)) & set().union(*(m.keys() for _, m in measured))) \
+        if commands and measured else []
+    for name in names:
+        command_t, command = joint_samples(commands, [name])
+        measured_t, position = core_seams.ordered_samples(*joint_samples(measured, [name]))
+        inside = (command_t >= measured_t[0]) & (command_t <= measured_t[-1]) if len(measured_t) else []
+        if np.any(inside):
+            at_commands = np.interp(command_t[inside], measured_t, position[:, 0])
+            errors[name] = Percentiles.of(np.abs(command[inside, 0] - at_commands))
+    return errors
+
+
+@dataclass
+class MeasuredFigures:
+    """What the arm did, from /joint_states (rtc_contract.seams): per quantity, the largest
+    joint's magnitude per sample, over the run and in the SEAM_WINDOW_S around the seams."""
+
+    velocity_rad_s: dict[str, Percentiles]  # "overall", "at_seams"
+    acceleration_rad_s2: dict[str, Percentiles]
+    jerk_rad_s3: dict[str, Percentiles]
+    seam_jerk_max_rad_s3: float  # the largest jerk near a counted seam
+    inner_jerk_p99_rad_s3: float  # p99 of the moving jerk outside every seam window, at least the floor
+    filter: dict[str, float]  # sample interval, fit window, seam window, the floors one tick gives
+
+
+def measured_figures(measured: list, trajectory: ExecutedTrajectory,
+                     counted: np.ndarray) -> tuple[MeasuredFigures | None, float]:
+    """Figures of the measured joint samples `measured`, (t, {joint name: position}), on the clock
+    of `trajectory.times`, and the measured seam jerk ratio (their seam jerk over their inner jerk);
+    `counted`: per seam of `trajectory`, whether its jerk is judged. (None, NaN) without enough
+    samples to differentiate."""
+    names = sorted(measured[0][1]) if measured else []
+    motion = core_seams.measured_motion(*joint_samples(measured, names))
+    if motion.times.size == 0:
+        return None, float("nan")
+    seam_times = trajectory.times[trajectory.seams() + 1] if len(trajectory.steps) else np.empty(0)
+    started = float(trajectory.times[0]) if len(trajectory.steps) else None
+    jerk = core_seams.seam_jerk(motion, seam_times, counted, started=started)
+    near = core_seams.near_seams(motion.times, seam_times)
+
+    def split(values: np.ndarray) -> dict[str, Percentiles]:
+        magnitude = np.abs(values).max(axis=1)
+        return {"overall": Percentiles.of(magnitude), "at_seams": Percentiles.of(magnitude[near])}
+
+    return MeasuredFigures(
+        velocity_rad_s=split(motion.velocity),
+        acceleration_rad_s2=split(motion.acceleration),
+        jerk_rad_s3=split(motion.jerk),
+        seam_jerk_max_rad_s3=jerk.seam_max,
+        inner_jerk_p99_rad_s3=jerk.inner_p99,
+        filter={"interval_s": motion.interval_s, "fit_window_s": core_seams.FILTER_WINDOW_S,
+                "seam_window_before_s": core_seams.SEAM_WINDOW_S[0],
+                "seam_window_after_s": core_seams.SEAM_WINDOW_S[1], "velocity_floor_rad_s": motion.velocity_floor,
+                "acceleration_floor_rad_s2": motion.acceleration_floor, "jerk_floor_rad_s3": motion.jerk_floor},
+    ), jerk.ratio
 
 
 @dataclass
@@ -99,6 +196,11 @@ class RunSummary:
     # when it follows the policy's new plan instead (first_chunk_max_disagreement), a jump by design.
     fresh_plan_seams: int = 0
     fresh_plan_seam_ratio: float = float("nan")
+    seam_step_max_rad: float = float("nan")  # the largest commanded step at the seams seam_ratio counts
+    # The arm's measured jerk at those seams over its jerk within chunks (core.seams.seam_jerk)
+    measured_seam_jerk_ratio: float = float("nan")
+    tracking_error_rad: dict[str, Percentiles] = field(default_factory=dict)  # per joint, |command - measured|
+    measured: MeasuredFigures | None = None
     inference_ms: Percentiles | None = None
     end_to_end_ms: Percentiles | None = None
     target_reached_after_s: float | None = None
@@ -123,11 +225,32 @@ class RunSummary:
              if self.holds or self.resets else []) + [
             f"d assumed/d_real    {d_pairs or '-'}",
             f"d_real > d          {self.delay_violations} of {len(self.delays)} guided merges",
-            f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 step within chunks)",
+            f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 moving step within chunks, "
+            "floor one servo tick)",
+            f"seam step max       {self.seam_step_max_rad:.4f} rad (commanded)",
         ] + ([f"fresh-plan seams    {self.fresh_plan_seams}, ratio {self.fresh_plan_seam_ratio:.2f} (into chunks "
-              "that follow no leftover: a switch to the policy's new plan)"] if self.fresh_plan_seams else []) + [
+              "that follow no leftover: a switch to the policy's new plan)"] if self.fresh_plan_seams else []) + \
+            self._measured_lines() + [
             f"inference ms        {self.inference_ms}",
             f"obs->chunk ms       {self.end_to_end_ms}",
             f"target reached      {reached}",
         ] + ([f"targets             {self.task['targets_reached']} reached of {self.task['targets_shown']} shown, "
               f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else [])
+
+    def _measured_lines(self) -> list[str]:
+        """What the arm did: tracking error per joint, measured derivatives, the measured seam jerk."""
+        lines = [f"tracking error rad  {name:<14} {errors.text('.4f')}" for name, errors in
+                 self.tracking_error_rad.items()] or ["tracking error      - (no named command topic in the bag)"]
+        measured = self.measured
+        if measured is None:
+            return lines + ["measured motion     - (too few /joint_states samples)"]
+        for label, figures in (("|v| rad/s", measured.velocity_rad_s), ("|acc| rad/s^2", measured.acceleration_rad_s2),
+                               ("|jerk| rad/s^3", measured.jerk_rad_s3)):
+            lines.append(f"measured {label:<14} {figures['overall'].text('.2f')}  (whole run)")
+            lines.append(f"{'':<24}{figures['at_seams'].text('.2f')}  (from {measured.filter['seam_window_before_s']}"
+                         f" s before to {measured.filter['seam_window_after_s']} s after a seam)")
+        lines.append(f"measured seam jerk  ratio {self.measured_seam_jerk_ratio:.2f} (max "
+                     f"{measured.seam_jerk_max_rad_s3:.1f} rad/s^3 at seams / p99 {measured.inner_jerk_p99_rad_s3:.1f}"
+                     f" of the moving jerk within chunks, floor {measured.filter['jerk_floor_rad_s3']:.1f}: one tick of "
+                     "flicker)")
+        return lines

@@ -28,6 +28,7 @@ def test_the_figure_shows_each_run_with_the_reports_figures(tmp_path, capsys):
     summary = summarize(read_bag(tmp_path / "rtc"))
     assert rtc["name"] == "RTC" and naive["name"] == "naive"
     assert rtc["seam_ratio"] == pytest.approx(summary.seam_ratio) and np.isfinite(rtc["seam_ratio"])
+    assert rtc["measured_seam_jerk_ratio"] == pytest.approx(summary.measured_seam_jerk_ratio, nan_ok=True)
     assert (rtc["targets_shown"], rtc["targets_reached"], rtc["obstacle_contacts"]) == (4, 3, 1)
     assert naive["targets_shown"] is None  # a bag without the task's diagnostics
     assert rtc["guidance"] == "identity" and rtc["chunks_merged"] == 2 and rtc["chunks_rejected"] == 0

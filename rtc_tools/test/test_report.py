@@ -11,7 +11,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Nodetype
 
 from rtc_tools.bag_types import installed_definition
-from rtc_tools.report import read_bag, summarize
+from rtc_tools.report import Recording, envelope, plot, read_bag, summarize
 
 STATUS = "rtc_msgs/msg/ExecutorStatus"
 CHUNK = "rtc_msgs/msg/ActionChunk"
@@ -35,9 +35,9 @@ def make(store, msgtype: str, **values):
     return store.types[msgtype](**fields)
 
 
-def write_run(path: Path, status_definition: str, served: bool, extra=lambda tick: {}) -> None:
+def write_run(path: Path, status_definition: str, served: bool, arm=None, extra=lambda tick: {}) -> None:
     """Chunk 1 (rows 0.00, 0.01, ...) from tick 0, chunk 2 (rows 0.50, 0.51, ...) merged between
-    ticks 4 and 5 with source_step 3, so tick 5 serves chunk 2 row 2."""
+    ticks 4 and 5 with source_step 3, so tick 5 serves chunk 2 row 2; `arm(writer, store)` adds more."""
     store = get_typestore(Stores.ROS2_KILTED)
     store.register(get_types_from_msg(status_definition, STATUS))
     store.register(get_types_from_msg(installed_definition(CHUNK), CHUNK))
@@ -61,6 +61,8 @@ def write_run(path: Path, status_definition: str, served: bool, extra=lambda tic
                 fields.update(served_chunk_id=chunk_id, served_index=tick - source_step)
             fields.update(extra(tick))
             writer.write(statuses, (tick + 2) * 10**8, store.serialize_cdr(make(store, STATUS, **fields), STATUS))
+        if arm:
+            arm(writer, store)
 
 
 def test_a_run_is_rebuilt_from_the_rows_each_tick_served(tmp_path):
@@ -72,6 +74,38 @@ def test_a_run_is_rebuilt_from_the_rows_each_tick_served(tmp_path):
     assert summary.chunks == 2 and summary.merged == 2 and summary.delays == [(3, 2)]
     # the seam: 0.04 at tick 4 -> 0.52 at tick 5 against 0.01 within chunks
     assert np.isclose(summary.seam_ratio, 48.0, rtol=1e-3)
+
+
+def write_arm(writer: Writer, store, lag_s: float, delivery_s: float) -> None:
+    """The arm of a run: commands at 30 Hz on a 0.3 rad/s ramp of joint "a" (joint "b" still),
+    /joint_states at 100 Hz following them `lag_s` late with the names in another order; the
+    commands reach the recorder `delivery_s` after their stamp, the joint states at once."""
+    joint_state, time_msg = "sensor_msgs/msg/JointState", store.types["builtin_interfaces/msg/Time"]
+    commands = writer.add_connection("/so100/command", joint_state, typestore=store)
+    states = writer.add_connection("/joint_states", joint_state, typestore=store)
+    messages = [(t, commands, ["a", "b"], [0.3 * t, 0.1]) for t in np.arange(0.5, 2.0, 1 / 30)]
+    messages += [(t, states, ["b", "a"], [0.1, 0.3 * max(t - lag_s, 0.0)]) for t in np.arange(0.3, 2.2, 0.01)]
+    for t, connection, names, positions in sorted(messages, key=lambda m: m[0]):
+        stamp_ns = int(round(t * 1e9))
+        header = make(store, "std_msgs/msg/Header", stamp=time_msg(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9))
+        msg = make(store, joint_state, header=header, name=names, position=np.array(positions))
+        delivery_ns = int(delivery_s * 1e9) if connection is commands else 0
+        writer.write(connection, stamp_ns + delivery_ns, store.serialize_cdr(msg, joint_state))
+
+
+def test_the_report_measures_what_the_arm_did_on_the_stamps_clock(tmp_path):
+    write_run(tmp_path / "bag", installed_definition(STATUS), served=True,
+              arm=lambda writer, store: write_arm(writer, store, lag_s=0.05, delivery_s=0.02))
+    summary = summarize(read_bag(tmp_path / "bag"))
+    a, b = summary.tracking_error_rad["a"], summary.tracking_error_rad["b"]
+    # 0.05 s behind a 0.3 rad/s ramp, matched by name: 0.015 rad on the stamps' clock (0.021 by arrival)
+    assert np.isclose(a.p50, 0.015, atol=1e-6) and np.isclose(a.max, 0.015, atol=1e-6) and b.max < 1e-9
+    measured = summary.measured
+    assert np.isclose(measured.velocity_rad_s["overall"].p50, 0.3, atol=1e-3)
+    assert np.isclose(measured.filter["interval_s"], 0.01)
+    assert measured.jerk_rad_s3["overall"].max > 0  # the ramp starts from rest at 0.35 s
+    text = "\n".join(summary.lines())
+    assert "tracking error rad  a" in text and "measured seam jerk  ratio" in text
 
 
 def test_a_bag_recorded_before_the_served_fields_still_reads(tmp_path):
@@ -109,3 +143,25 @@ def test_statuses_repeated_between_rows_count_each_tick_once(tmp_path):
     served, merges = served_rows_and_merges(statuses + [(t + 0.01, msg) for t, msg in statuses])
     assert [row[1:] for row in served] == [row[1:] for row in read_bag(tmp_path / "bag").statuses]
     assert len(merges) == 2
+
+
+def test_the_overview_envelope_keeps_every_jump():
+    times = np.arange(0.0, 600.0, 0.01)
+    values = np.where(np.arange(len(times)) == 33_333, 1.0, 0.0)  # one sample's spike in ten minutes
+    centres, lo, hi = envelope(times, values, 1000)
+    assert len(centres) == 1000 and hi.max() == 1.0 and lo.max() == 0.0
+    assert abs(centres[np.argmax(hi)] - times[33_333]) <= 0.6
+
+
+def test_a_long_run_is_drawn_as_an_overview_beside_its_largest_seam(tmp_path):
+    ticks = np.arange(30 * 120)  # two minutes at 30 Hz, chunks of 15 rows on a slow sine, one jump
+    positions = 0.3 * np.sin(ticks / 100.0) + np.where(ticks >= 1500, 0.05, 0.0)
+    chunks = {1 + k // 15: None for k in ticks}
+    for chunk_id in chunks:
+        rows = positions[(chunk_id - 1) * 15:chunk_id * 15]
+        chunks[chunk_id] = np.column_stack([rows, -rows])
+    rec = Recording(statuses=[(k / 30, k, 1 + k // 15, k % 15) for k in ticks], chunks=chunks,
+                    joint_names=["a", "b"],
+                    measured=[(k / 30 + 0.02, {"b": -p, "a": p}) for k, p in zip(ticks, positions)])
+    joints, latency = plot(rec, tmp_path)
+    assert joints.stat().st_size > 10_000 and latency.exists()

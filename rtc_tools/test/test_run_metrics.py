@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtc_tools.run_metrics import Percentiles, RunSummary, executed_trajectory, fresh_plan_seams, seam_ratio
+from rtc_tools.run_metrics import (
+    Percentiles,
+    RunSummary,
+    executed_trajectory,
+    fresh_plan_seams,
+    measured_figures,
+    seam_ratio,
+    tracking_errors,
+)
 
 
 def _ramp_chunk(start: float, length: int = 10, slope: float = 0.01) -> np.ndarray:
@@ -53,3 +61,22 @@ def test_summary_counts_delay_violations_and_prints():
     switched = RunSummary(duration_s=3.0, chunks=3, merged=3, rejected=0, underruns=0, seam_ratio=0.9,
                           fresh_plan_seams=1, fresh_plan_seam_ratio=3.5)
     assert "fresh-plan seams    1, ratio 3.50" in "\n".join(switched.lines())
+
+
+def test_tracking_error_matches_joints_by_name_and_leaves_out_what_it_cannot_compare():
+    measured = [(0.01 * k, {"b": 0.0, "a": 0.01 * k}) for k in range(100)]
+    measured.insert(10, (0.05, {"a": float("nan"), "b": 0.0}))  # a broken sample, a repeated stamp
+    commands = [(0.1 * k, {"a": 0.1 * k + 0.002, "c": 1.0}) for k in range(-3, 15)]  # some before, some after
+    errors = tracking_errors(commands, measured)
+    assert set(errors) == {"a"}  # "b" was never commanded, "c" never measured
+    assert np.isclose(errors["a"].max, 0.002) and np.isclose(errors["a"].p50, 0.002)
+    assert tracking_errors([], measured) == {} and tracking_errors(commands, []) == {}
+
+
+def test_too_few_measured_samples_give_no_measured_figures():
+    trajectory = executed_trajectory([], {}, 0.0)
+    figures, ratio = measured_figures([(0.0, {"a": 0.0}), (0.01, {"a": 0.0})], trajectory, np.empty(0, bool))
+    assert figures is None and np.isnan(ratio)
+    assert measured_figures([], trajectory, np.empty(0, bool))[0] is None
+    text = "\n".join(RunSummary(duration_s=1.0, chunks=0, merged=0, rejected=0, underruns=0).lines())
+    assert "no named command topic" in text and "too few /joint_states samples" in text
