@@ -12,6 +12,8 @@ from lerobot_calibration.calibration import (
     feature_name,
     norm_modes,
 )
+from lerobot_calibration.calibration_dir import find_robot_calibration, lerobot_calibration_dir
 
 __all__ = ["ArrayOrFloat", "Calibration", "CalibrationError", "GRIPPER_JOINT", "MotorCalibration", "NormMode",
-           "RADIANS_PER_TICK", "TICKS_PER_TURN", "feature_name", "norm_modes"]
+           "RADIANS_PER_TICK", "TICKS_PER_TURN", "feature_name", "find_robot_calibration",
+           "lerobot_calibration_dir", "norm_modes"]

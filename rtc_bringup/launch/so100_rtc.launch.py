@@ -1,9 +1,9 @@
 """Launch the SO-100 RTC graph.
 
     ros2 launch rtc_bringup so100_rtc.launch.py                      # simulated arm, built-in policy
-    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 \
-        calibration_file:=$HOME/.cache/huggingface/lerobot/calibration/robots/so100_follower/arm.json \
-        policy_path:=/path/to/pretrained_model device:=cuda
+    ros2 launch rtc_bringup so100_rtc.launch.py sim:=false port:=/dev/ttyACM0 robot_id:=my_arm \
+        policy_path:=/path/to/pretrained_model device:=cuda \
+        cameras:="{front: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}}"   # docs/real_arm.md
     ros2 launch rtc_bringup so100_rtc.launch.py namespace:=arm1 config_file:=my_params.yaml
 
 Every topic is relative: remap one for the whole graph by including this file after a
@@ -23,13 +23,13 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import ARGUMENTS, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import ARGUMENTS, build_graph, guard_envelope, overrides_file_text, trace_dir
 from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
@@ -61,7 +61,9 @@ def _nodes(context):
         session.start()
         env = {TRACE_ENV: "1"}
         entities.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
-    for spec in build_graph(arguments, share_dir):
+    specs = build_graph(arguments, share_dir)
+    entities.append(LogInfo(msg=guard_envelope(specs)))
+    for spec in specs:
         overrides = params_dir / f"{spec.name}.yaml"
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,

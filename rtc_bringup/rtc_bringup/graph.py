@@ -9,10 +9,17 @@ The driver runs at least as fast as the executor commands: with `interpolation:=
 that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it.
 `namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
 follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
+On a real arm (`sim:=false`) the graph also: needs `policy_path` (the built-in checkpoint was trained
+on the simulated task); finds the calibration by `robot_id:=` where lerobot-calibrate wrote it; gives
+the executor's guard the envelope `so100_driver.safety` computes from that calibration (for every
+guard parameter the parameter file leaves out); and starts one rtc_camera node for `cameras:=` in
+LeRobot's syntax, whose topics become the policy's cameras. `dry_run:=true` keeps the driver's torque off
+and lifts the executor's seam check (the arm does not follow the commands).
 No rclpy or launch import here, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -21,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from so100_driver.arm import default_calibration_path
+from lerobot_calibration import CalibrationError, find_robot_calibration
+from rtc_camera.camera_spec import image_topic, parse_cameras
+from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
+from so100_driver.safety import executor_guard_parameters
 from so100_driver.topics import IMAGE_TOPIC
 
 
@@ -55,8 +65,13 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("namespace", "", "namespace of every node and topic, e.g. arm1; empty: none"),
     Argument("config_file", "", "ROS 2 parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
     Argument("port", "", "serial port of the arm's bus, e.g. /dev/ttyACM0 (sim:=false)"),
-    Argument("calibration_file", "", "lerobot-calibrate JSON; empty: the simulated arm's calibration"),
-    Argument("policy_path", "", "checkpoint dir or hub id; empty: the built-in checkpoint"),
+    Argument("calibration_file", "", "lerobot-calibrate JSON; empty: the simulated arm's calibration "
+             "(or robot_id's)"),
+    Argument("robot_id", "", "sim:=false: the --robot.id lerobot-calibrate wrote the calibration for (found in "
+             "LeRobot's calibration dir) instead of calibration_file"),
+    Argument("dry_run", "false", "true: the driver keeps torque off and only reads; policy and executor run and "
+             "the commands are published, never written to the servos"),
+    Argument("policy_path", "", "checkpoint dir or hub id; empty: the built-in checkpoint (sim:=true only)"),
     Argument("device", "", "torch device of the policy, e.g. cpu, cuda"),
     Argument("guidance_mode", "", "off | identity | vjp | prefix"),
     Argument("executor_mode", "", "rtc | append | replace (how the executor merges chunks)"),
@@ -70,7 +85,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
     Argument("speed_scale", "", "in (0, 1]: the executor plays the chunks' rows this much slower, the guard's "
              "velocity and acceleration limits scaled with it (0.25 for a first run; empty: 1.0)"),
-    Argument("cameras", "", f"name=topic,...; empty: front={CAMERA_TOPIC}"),
+    Argument("cameras", "", f"the policy's cameras as name=topic,... (empty: front={CAMERA_TOPIC}), or "
+             "(sim:=false) LeRobot's {name: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}, ...}: "
+             "an rtc_camera node publishes each on camera/<name>/image_raw"),
     Argument("extra_latency_ms", "", "added inference latency, emulating a larger model"),
     Argument("extra_latency_sequence_ms", "", "ms,ms,...: further latency chunk by chunk, cyclically (a latency profile)"),
     Argument("trigger_remaining", "", "start an inference when the executor has this many actions left"),
@@ -180,7 +197,6 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "interpolation": ("rtc_executor", "interpolation", int),
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
     "speed_scale": ("rtc_executor", "speed_scale", _speed_scale),
-    "cameras": ("rtc_policy", "camera_topics", camera_entries),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
@@ -197,6 +213,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 NODE_ENCLAVES = {
     "so100_driver": "/rtc/driver",
     "sim_camera": "/rtc/camera",
+    "rtc_camera": "/rtc/cameras",
     "rtc_policy": "/rtc/policy",
     "rtc_executor": "/rtc/executor",
     "robot_description": "/rtc/description",
@@ -206,6 +223,7 @@ NODE_ENCLAVES = {
 _EXECUTABLES = {
     "so100_driver": ("so100_driver", "rtc_so100_driver"),
     "sim_camera": ("so100_driver", "rtc_sim_camera"),
+    "rtc_camera": ("rtc_camera", "rtc_camera"),
     "rtc_policy": ("rtc_policy_node", "rtc_policy_node"),
     "rtc_executor": ("rtc_executor", "rtc_executor"),
     "robot_description": ("rtc_bringup", "rtc_robot_description"),
@@ -308,6 +326,75 @@ def _driver_keeps_up(driver: NodeSpec, executor: NodeSpec, file_params: Mapping[
         driver_overrides["rate_hz"] = command_rate
 
 
+DRY_RUN_MAX_SEAM = round(2 * math.pi, 4)  # rad: farther than any two positions of a joint: no seam check
+GUARD_PARAMETERS = ("joint_names", "position_lower_limits", "position_upper_limits", "max_velocity",
+                    "max_acceleration")
+
+
+def _real_arm_policy(policy: NodeSpec, file_params: Mapping[str, Mapping[str, Any]]) -> None:
+    """sim:=false: a checkpoint is required, from the argument or the parameter file."""
+    if not str({**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides}
+               .get("policy_path", "")).strip():
+        raise ValueError("argument policy_path is required with sim:=false: the built-in checkpoint was trained "
+                         "on the simulated task (give your checkpoint's directory or hub id)")
+
+
+def _real_arm(values: Mapping[str, str], overrides: dict[str, dict[str, Any]]) -> None:
+    """sim:=false: robot_id finds the calibration file."""
+    robot_id = values["robot_id"].strip()
+    if robot_id:
+        if values["calibration_file"].strip():
+            raise ValueError("arguments robot_id and calibration_file name the same file: give one of them")
+        try:
+            overrides["so100_driver"]["calibration_file"] = str(find_robot_calibration(robot_id, LEROBOT_ROBOT_NAMES))
+        except CalibrationError as exc:
+            raise ValueError(f"argument robot_id:={robot_id!r}: {exc}") from None
+
+
+def _cameras(text: str, sim: bool, overrides: dict[str, dict[str, Any]]) -> bool:
+    """The cameras argument: the policy's camera topics (name=topic,...), or LeRobot's cameras for an
+    rtc_camera node (True: start it), whose camera/<name>/image_raw topics the policy then reads."""
+    if not text:
+        return False
+    if not text.startswith("{"):
+        try:
+            overrides["rtc_policy"]["camera_topics"] = camera_entries(text)
+        except ValueError as exc:
+            raise ValueError(f"argument cameras:={text!r}: {exc}") from exc
+        return False
+    if sim:
+        raise ValueError("argument cameras in LeRobot's syntax needs sim:=false (the simulated arm has its camera)")
+    try:
+        specs = parse_cameras(text)
+    except ValueError as exc:
+        raise ValueError(f"argument cameras: {exc}") from None
+    overrides["rtc_camera"]["cameras"] = text
+    overrides["rtc_policy"]["camera_topics"] = [f"{s.name}={image_topic(s.name)}" for s in specs]
+    return True
+
+
+def _guard_from_calibration(calibration: str, executor: NodeSpec, file_params: Mapping[str, Mapping[str, Any]],
+                            executor_overrides: dict[str, Any]) -> None:
+    """The guard's envelope from the arm's calibration (so100_driver.safety's, which
+    `python -m so100_driver.safety CAL.json` prints), for each guard parameter the file leaves out."""
+    try:
+        envelope = executor_guard_parameters(load_calibration(calibration))
+    except CalibrationError as exc:
+        raise ValueError(f"calibration for the guard envelope: {exc}") from None
+    in_file = node_parameters(file_params, executor.fully_qualified_name)
+    executor_overrides.update({k: v for k, v in envelope.items() if k not in in_file and k not in executor_overrides})
+
+
+def guard_envelope(specs: list[NodeSpec]) -> str:
+    """One line with the executor's guard envelope as the graph gives it (for the starters to log once)."""
+    executor = next((s for s in specs if s.name == "rtc_executor"), None)
+    if executor is None:
+        return "guard envelope: no rtc_executor in this part of the graph"
+    params = effective_parameters(executor)
+    return "guard envelope (rtc_executor): " + ", ".join(
+        f"{k}={params[k]}" if k in params else f"{k}=(node default)" for k in GUARD_PARAMETERS)
+
+
 def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]:
     """The nodes to start for these launch arguments; `share_dir` is rtc_bringup's share directory."""
     unknown = set(arguments) - ARGUMENT_NAMES
@@ -315,7 +402,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
     flags = {}
-    for name in ("sim", "driver", "robot_description", "foxglove", "enclaves"):
+    for name in ("sim", "driver", "robot_description", "foxglove", "enclaves", "dry_run"):
         try:
             flags[name] = _bool(values[name])
         except ValueError as exc:
@@ -337,6 +424,16 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
             except ValueError as exc:
                 raise ValueError(f"argument {name}:={text!r}: {exc}") from exc
     overrides["so100_driver"]["sim"] = sim
+    if flags["dry_run"]:
+        if not flags["driver"]:
+            raise ValueError("argument dry_run:=true needs the so100_driver (driver:=true)")
+        overrides["so100_driver"]["dry_run"] = True
+        # The arm does not follow, so each new chunk starts where the arm still is, not where the last
+        # command went: the seam check would refuse every chunk after the first. Every other check stays.
+        overrides["rtc_executor"]["guard_max_seam"] = DRY_RUN_MAX_SEAM
+    if not sim:
+        _real_arm(values, overrides)
+    camera_node = _cameras(values["cameras"].strip(), sim, overrides)
     if sim:  # camera and emulated arm show the same scene: the arm starts at that task's start pose
         seed = _seed(values["seed"])
         overrides["sim_camera"]["seed"] = seed
@@ -358,9 +455,15 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
 
     if sim or flags["driver"]:
         _driver_keeps_up(spec("so100_driver"), spec("rtc_executor"), file_params, overrides["so100_driver"])
+    if not sim:
+        _real_arm_policy(spec("rtc_policy"), file_params)
+    if calibration and not sim:
+        _guard_from_calibration(calibration, spec("rtc_executor"), file_params, overrides["rtc_executor"])
 
     names = ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
         ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]
+    if camera_node:  # before the policy, so its first frames are there when the policy starts
+        names.insert(names.index("rtc_policy"), "rtc_camera")
     if flags["robot_description"]:
         names.append("robot_description")
     if flags["foxglove"]:  # a viewer only: it subscribes, in its own process, and is started last

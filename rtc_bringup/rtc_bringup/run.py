@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, overrides_file_text, trace_dir
+from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, guard_envelope, overrides_file_text, trace_dir
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     env = node_environment() if session else None
     if dds_profile:
         env = {**(env or os.environ), "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)}
+    print(f"run: {guard_envelope(specs)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:

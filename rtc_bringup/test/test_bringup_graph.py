@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from so100_driver.arm import default_calibration_path
+
 from rtc_bringup.graph import (ARGUMENTS, build_graph, load_parameter_file, node_key_matches,
                                node_parameters, overrides_file_text)
 
 PKG = Path(__file__).resolve().parents[1]
+CALIBRATION = str(default_calibration_path())
 
 
 def effective(spec) -> dict:
@@ -42,18 +45,18 @@ def test_arguments_override_the_parameter_file_with_types():
     specs = {s.name: s for s in build_graph(
         {"sim": "false", "port": "/dev/ttyUSB0", "control_rate_hz": "100", "execution_horizon": "20",
          "guidance_mode": "identity", "executor_mode": "replace", "extra_latency_ms": "200",
-         "extra_latency_sequence_ms": "0,166.7,33", "calibration_file": "/tmp/arm.json", "cameras": "front=/a/image,wrist=b/image",
-         "command_type": "trajectory", "robot_description": "false"}, PKG)}
+         "extra_latency_sequence_ms": "0,166.7,33", "calibration_file": CALIBRATION, "cameras": "front=/a/image,wrist=b/image",
+         "command_type": "trajectory", "robot_description": "false", "policy_path": "/ckpt"}, PKG)}
     assert set(specs) == {"so100_driver", "rtc_policy", "rtc_executor"}
     assert specs["so100_driver"].overrides["port"] == "/dev/ttyUSB0"
     assert specs["so100_driver"].overrides["sim"] is False
     assert effective(specs["rtc_policy"])["device"] == "cuda"  # so100_rtc.yaml
-    assert specs["rtc_executor"].overrides == {"control_rate_hz": 100.0, "mode": "replace",
-                                               "command_type": "trajectory"}
+    assert specs["rtc_executor"].overrides.items() >= {"control_rate_hz": 100.0, "mode": "replace",
+                                                       "command_type": "trajectory"}.items()
     assert specs["rtc_policy"].overrides["execution_horizon"] == 20
     assert specs["rtc_policy"].overrides["extra_latency_ms"] == 200.0
     assert specs["rtc_policy"].overrides["extra_latency_sequence_ms"] == [0.0, 166.7, 33.0]
-    assert specs["rtc_policy"].overrides["calibration_file"] == "/tmp/arm.json"
+    assert specs["rtc_policy"].overrides["calibration_file"] == CALIBRATION
     assert specs["rtc_policy"].overrides["camera_topics"] == ["front=/a/image", "wrist=b/image"]
 
 
@@ -89,7 +92,7 @@ def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
     specs = {s.name: s for s in build_graph({"seed": "7"}, PKG)}
     assert specs["sim_camera"].overrides["seed"] == 7
     assert specs["so100_driver"].overrides["sim_task_seed"] == 7
-    real = {s.name: s for s in build_graph({"sim": "false", "seed": "7"}, PKG)}
+    real = {s.name: s for s in build_graph({"sim": "false", "seed": "7", "policy_path": "ckpt"}, PKG)}
     assert "sim_task_seed" not in real["so100_driver"].overrides
     with pytest.raises(ValueError, match="seed"):
         build_graph({"seed": "-1"}, PKG)
@@ -99,7 +102,7 @@ def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
     ({"interpolation": "3"}, 100.0),  # 90 Hz of commands: the file's 100 Hz keeps up
     ({"interpolation": "4"}, 120.0),
     ({"interpolation": "3", "control_rate_hz": "50"}, 150.0),
-    ({"sim": "false", "interpolation": "5"}, 150.0),
+    ({"sim": "false", "interpolation": "5", "policy_path": "ckpt"}, 150.0),
 ])
 def test_interpolation_reaches_the_executor_and_the_driver_keeps_up_with_it(arguments, driver_rate_hz):
     specs = {s.name: s for s in build_graph({**arguments, "interpolation_mode": "linear"}, PKG)}
@@ -111,9 +114,9 @@ def test_interpolation_reaches_the_executor_and_the_driver_keeps_up_with_it(argu
 
 def test_without_the_driver_the_arm_is_another_stacks():
     specs = {s.name: s for s in build_graph({"sim": "false", "driver": "false", "command_type": "trajectory",
-                                             "calibration_file": "/cal/arm.json"}, PKG)}
+                                             "calibration_file": CALIBRATION, "policy_path": "ckpt"}, PKG)}
     assert list(specs) == ["rtc_policy", "rtc_executor", "robot_description"]
-    assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm.json"
+    assert specs["rtc_policy"].overrides["calibration_file"] == CALIBRATION
     with pytest.raises(ValueError, match="driver:=false needs sim:=false"):
         build_graph({"driver": "false"}, PKG)
 
@@ -171,21 +174,23 @@ def test_later_keys_win_and_nested_namespaces_flatten(tmp_path):
 def test_calibration_from_the_config_file_reaches_policy_and_description(tmp_path):
     config = tmp_path / "params.yaml"
     config.write_text((PKG / "config" / "so100_rtc.yaml").read_text() +
-                      "/**/so100_driver:\n  ros__parameters: {calibration_file: /cal/arm1.json}\n")
+                      f"/**/so100_driver:\n  ros__parameters: {{calibration_file: {CALIBRATION}}}\n"
+                      "/**/rtc_policy:\n  ros__parameters: {policy_path: /ckpt}\n")
     specs = {s.name: s for s in build_graph({"sim": "false", "config_file": str(config)}, PKG)}
-    assert specs["rtc_policy"].overrides["calibration_file"] == "/cal/arm1.json"
-    assert specs["robot_description"].overrides["calibration_file"] == "/cal/arm1.json"
+    assert specs["rtc_policy"].overrides["calibration_file"] == CALIBRATION
+    assert specs["robot_description"].overrides["calibration_file"] == CALIBRATION
     # A key for another namespace does not apply to this graph's driver.
     config.write_text((PKG / "config" / "so100_rtc.yaml").read_text() +
                       "/arm2/so100_driver:\n  ros__parameters: {calibration_file: /cal/arm2.json}\n")
     specs = {s.name: s for s in build_graph({"sim": "false", "config_file": str(config),
-                                             "namespace": "arm1"}, PKG)}
+                                             "namespace": "arm1", "policy_path": "ckpt"}, PKG)}
     assert "calibration_file" not in specs["rtc_policy"].overrides
 
 
 _NODE_MODULES = {
     "so100_driver": "so100_driver.driver_node",
     "sim_camera": "so100_driver.sim_camera_node",
+    "rtc_camera": "rtc_camera.camera_node",
     "rtc_policy": "rtc_policy_node.policy_node",
     "rtc_executor": "rtc_executor.executor_node",
     "robot_description": "rtc_bringup.description_node",
@@ -202,7 +207,11 @@ def test_key_arguments_reach_the_policy_and_the_executor():
     assert specs["rtc_executor"].overrides["trusted_keys"] == ["/keys/policy.pub", "/keys/trusted/"]
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sim": "false"}, {"foxglove": "true", "cameras": "front=a/b"},
+@pytest.mark.parametrize("arguments", [{}, {"sim": "false", "policy_path": "ckpt"},
+                                       {"sim": "false", "policy_path": "ckpt", "dry_run": "true",
+                                        "calibration_file": str(default_calibration_path()),
+                                        "cameras": "{front: {index_or_path: 0}}"},
+                                       {"foxglove": "true", "cameras": "front=a/b"},
                                        {"signing_key": "a.key", "trusted_keys": "a.pub"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
@@ -239,7 +248,7 @@ def _imported_topics(tree: ast.Module, package: str) -> list[str]:
         source = f"{package}.{node.module}" if node.level else node.module
         wanted = {a.name for a in node.names if a.name.endswith(("_TOPIC", "_TOPICS"))}
         if not wanted or source.split(".")[0] not in ("so100_driver", "rtc_contract", "rtc_executor",
-                                                        "rtc_policy_node", "rtc_tools", "rtc_bringup"):
+                                                        "rtc_policy_node", "rtc_tools", "rtc_bringup", "rtc_camera"):
             continue
         for assign in ast.walk(_module_tree(source)):
             if isinstance(assign, ast.Assign) and any(getattr(t, "id", "") in wanted for t in assign.targets):

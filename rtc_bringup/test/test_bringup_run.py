@@ -13,6 +13,7 @@ import pytest
     (["namespace:=arm-1"], "namespace"),
     (["--remap", "so100/command"], "is not FROM:=TO"),
     (["driver:=false"], "driver:=false needs sim:=false"),
+    (["sim:=false"], "run: argument policy_path is required with sim:=false"),
     (["--foxglove", "99999"], "foxglove_port"),
 ])
 def test_bad_runner_arguments_are_one_line_and_exit_2(arguments, message):

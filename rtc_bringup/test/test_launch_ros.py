@@ -161,6 +161,7 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
 def test_a_failing_node_ends_the_launch_non_zero(processes, launch_env):
     """sim:=false without a calibration file: the driver exits 2, and nothing else may keep running."""
     launch = ros2_launch(processes, launch_env, "launch_fail", "sim:=false", "port:=/dev/null", "device:=cpu",
+                         "policy_path:=lerobot/never_downloaded",
                          "robot_description:=false")
     try:
         code = launch.wait(timeout=90)

@@ -1,7 +1,7 @@
 """The packages are cut by where their code runs, and import in one direction only.
 
     rank 0  rtc_msgs, lerobot_calibration, rtc_contract, rtc_runtime   (both hosts; no torch)
-    rank 1  rtc_executor, so100_driver (arm host; no torch)  rtc_policy_node (policy host; torch)
+    rank 1  rtc_executor, so100_driver, rtc_camera (arm host; no torch)  rtc_policy_node (policy host; torch)
     rank 2  rtc_tools                                                  (recording, analysis, live view)
     rank 3  rtc_bringup, rtc_sim_eval                                  (what starts and evaluates it all)
 
@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RANKS = {
     "rtc_msgs": 0, "lerobot_calibration": 0, "rtc_contract": 0, "rtc_runtime": 0,
-    "rtc_executor": 1, "so100_driver": 1, "rtc_policy_node": 1,
+    "rtc_executor": 1, "so100_driver": 1, "rtc_camera": 1, "rtc_policy_node": 1,
     "rtc_tools": 2,
     "rtc_bringup": 3, "rtc_sim_eval": 3,
 }
@@ -33,7 +33,7 @@ ROS_PACKAGES = {"rclpy", "ament_index_python", "launch", "launch_ros", "xacro", 
                 "rosgraph_msgs"}
 # What each arm-side package must never import, directly (here) or indirectly (the subprocess test).
 FORBIDDEN = {"rtc_contract": {"rclpy", "torch", "lerobot"}, "rtc_executor": {"torch", "lerobot"},
-             "so100_driver": {"torch"}, "rtc_runtime": {"torch"}}
+             "so100_driver": {"torch"}, "rtc_runtime": {"torch"}, "rtc_camera": {"torch", "lerobot"}}
 
 
 def python_packages() -> list[str]:
@@ -104,8 +104,9 @@ def contract_modules() -> list[str]:
 @pytest.mark.parametrize("modules", [
     ["rtc_executor.executor_node"],
     ["so100_driver.driver_node"],
+    ["rtc_camera.camera_node"],
     contract_modules(),
-], ids=["executor_node", "driver_node", "rtc_contract"])
+], ids=["executor_node", "driver_node", "camera_node", "rtc_contract"])
 def test_arm_side_imports_leave_no_torch_in_sys_modules(modules):
     """The installed modules, imported in a fresh interpreter as the node's process imports them."""
     code = ("import importlib, sys\n"

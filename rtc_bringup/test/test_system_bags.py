@@ -55,13 +55,14 @@ def stop(proc: subprocess.Popen, timeout: float = 60.0) -> int:
         return proc.wait()
 
 
-def record_after_load(out: Path, name: str, seconds: float, *arguments: str) -> Path:
+def record_after_load(out: Path, name: str, seconds: float, *arguments: str, sim: bool = True) -> Path:
     """The bag (out/NAME_bag) of a runner run that lasts `seconds` from the policy's load on (its
-    imports take from 1 to 30 s on a loaded machine, which a fixed-length run would lose)."""
+    imports take from 1 to 30 s on a loaded machine, which a fixed-length run would lose); its log is
+    out/NAME.log. `sim`: False leaves sim to the arguments."""
     bag, log_path = out / f"{name}_bag", out / f"{name}.log"
     with open(log_path, "wb") as log:
-        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", "--sim", "--record", str(bag),
-                                   *arguments], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        runner = subprocess.Popen([sys.executable, "-m", "rtc_bringup.run", *(["--sim"] if sim else []), "--record",
+                                   str(bag), *arguments], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_line(log_path, LOADED, runner, LOAD_TIMEOUT_S)
         time.sleep(seconds)

@@ -57,6 +57,7 @@ class Recording:
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
+    torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
     holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
     resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
     t0: float = 0.0
@@ -116,6 +117,8 @@ def read_bag(path: Path) -> Recording:
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
                     if all(key in values for key in TASK_COUNTS):
                         rec.task = {key: int(values[key]) for key in TASK_COUNTS}
+                    if status.name.endswith("so100_driver: bus") and "torque_on" in values:
+                        rec.torque_on.add(values["torque_on"] == "True")
     rec.statuses, merges = served_rows_and_merges(status_msgs)
     rec.holds, rec.resets = holds_and_resets(status_msgs)
     rec.merges = [merge[1:] for merge in merges]
@@ -191,6 +194,7 @@ def summarize(rec: Recording) -> RunSummary:
         measured_seam_jerk_ratio=measured_seam_jerk_ratio,
         tracking_error_rad=tracking_errors(rec.commands, rec.measured),
         measured=measured,
+        dry_run=rec.torque_on == {False},
         holds=len(rec.holds),
         held_s=sum(end - start for start, end in rec.holds),
         resets=len(rec.resets),
@@ -273,14 +277,16 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
             overview.axvspan(*detail, color="orange", alpha=0.15)
             overview.set_ylabel(f"{name}\n[rad]", fontsize=8)
     axes[0][-1].legend(loc="upper right", fontsize=8)
+    dry_run_note = "; dry run: torque off, the arm did not follow" if rec.torque_on == {False} else ""
     control = "; purple: on ~/hold, red dashed: ~/reset" if rec.holds or rec.resets else ""
     if long_run:
         axes[0][0].legend(loc="upper right", fontsize=8)
-        axes[0][0].set_title(f"Whole run; seams as the grey rug; orange: the {DETAIL_S:.0f} s on the right", fontsize=9)
+        axes[0][0].set_title(f"Whole run; seams as the grey rug; orange: the {DETAIL_S:.0f} s on the right"
+                             + dry_run_note, fontsize=9)
         axes[0][1].set_title("Around the largest seam step; grey lines are chunk seams" + control, fontsize=9)
         axes[-1][0].set_xlabel("time [s]")
     else:
-        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams" + control)
+        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams" + dry_run_note + control)
     axes[-1][-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"

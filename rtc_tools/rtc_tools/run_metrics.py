@@ -205,6 +205,7 @@ class RunSummary:
     end_to_end_ms: Percentiles | None = None
     target_reached_after_s: float | None = None
     task: dict[str, int] = field(default_factory=dict)  # the simulated task's counts, when it reports them
+    dry_run: bool = False  # the driver reported torque off for the whole run (dry_run:=true)
     holds: int = 0  # stretches on the executor's ~/hold
     held_s: float = 0.0  # their total duration
     resets: int = 0  # the executor's ~/reset calls
@@ -235,7 +236,9 @@ class RunSummary:
             f"obs->chunk ms       {self.end_to_end_ms}",
             f"target reached      {reached}",
         ] + ([f"targets             {self.task['targets_reached']} reached of {self.task['targets_shown']} shown, "
-              f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else [])
+              f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else []) + (
+            ["driver              torque off the whole run (dry run): commands published, not executed; the "
+             "tracking error is how far the policy would have moved the arm"] if self.dry_run else [])
 
     def _measured_lines(self) -> list[str]:
         """What the arm did: tracking error per joint, measured derivatives, the measured seam jerk."""

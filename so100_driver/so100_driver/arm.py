@@ -21,7 +21,7 @@ from lerobot_calibration import (
 )
 
 __all__ = ["JOINT_NAMES", "MOTOR_IDS", "MOTOR_MODEL", "RADIANS_PER_TICK", "TICKS_PER_TURN", "Calibration",
-           "CalibrationError", "NormMode", "check_so100", "default_calibration_path", "feature_name",
+           "CalibrationError", "LEROBOT_ROBOT_NAMES", "NormMode", "check_so100", "default_calibration_path", "feature_name",
            "feature_norm_modes", "load_calibration"]
 
 JOINT_NAMES: tuple[str, ...] = (
@@ -34,6 +34,8 @@ JOINT_NAMES: tuple[str, ...] = (
 )
 MOTOR_IDS: dict[str, int] = {name: index + 1 for index, name in enumerate(JOINT_NAMES)}
 MOTOR_MODEL = "sts3215"
+# The robot names lerobot-calibrate files an SO-100/SO-101 follower under: 0.4.4's, then older releases'.
+LEROBOT_ROBOT_NAMES = ("so_follower", "so100_follower", "so101_follower")
 
 
 def feature_norm_modes(use_degrees: bool = True) -> dict[str, NormMode]:

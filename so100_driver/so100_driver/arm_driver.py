@@ -86,8 +86,9 @@ class ArmDriver:
         self.torque_on = False
 
     # ----- bring-up -------------------------------------------------------------------------
-    def connect(self, write_calibration: bool = True) -> None:
-        """Open, check the servos, configure them as LeRobot does, then enable torque holding still."""
+    def connect(self, write_calibration: bool = True, torque: bool = True) -> None:
+        """Open, check the servos, configure them as LeRobot does (torque off), then enable torque holding
+        still; with `torque` false (a dry run) torque stays off and `cycle` only reads."""
         if not self.bus.is_open:
             self.bus.open()
         self._handshake()
@@ -97,7 +98,8 @@ class ArmDriver:
             for register_name, value in settings:
                 self.bus.write(MOTOR_IDS[name], _R[register_name], value)
         self._check_calibration(write_calibration)
-        self.enable_torque()
+        if torque:
+            self.enable_torque()
 
     def _handshake(self) -> None:
         firmware = {}

@@ -80,6 +80,8 @@ PARAMETERS = (
     ParameterSpec("command_timeout_s", 0.5, "a joint's command older than this is dropped and the joint holds",
                   unit="s", minimum=0.0, above_minimum=True),
     ParameterSpec("sim", False, "run against a servo-bus emulator on a pty inside this process"),
+    ParameterSpec("dry_run", False, "read only: torque stays off, no goal is ever written; commands are received "
+                  "and counted (docs/real_arm.md, \"Dry run\")"),
     ParameterSpec("sim_task_seed", -1, "sim only: >= 0 starts the emulated servos at the start pose of the "
                   "simulated task with this seed (the scene sim_camera renders for its seed); < 0 starts at "
                   "range midpoints"),
@@ -150,13 +152,14 @@ class DriverNode(Node):
         bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
         try:
-            self.driver.connect(write_calibration=p["write_calibration"])
+            self.driver.connect(write_calibration=p["write_calibration"], torque=not p["dry_run"])
         except Exception as err:
             bus.close()
             if self.emulator is not None:
                 self.emulator.stop()
             raise StartupError(f"cannot bring up the arm on {port}: {type(err).__name__}: {err}") from None
-        self.get_logger().info(f"connected to {port}; calibration {calibration_file}; torque on")
+        self.get_logger().info(f"connected to {port}; calibration {calibration_file}; " +
+                               ("dry run: torque off, reading only" if p["dry_run"] else "torque on"))
 
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, 10)
         # Best effort matches reliable and best-effort publishers alike; only the latest command matters.

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 import tty
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7
 _ACCELERATION_UNIT = 100.0  # ticks/s^2 per unit of the Acceleration register
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
+_NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
 
 
 def _reg_default(table: bytearray, reg: Register, value: int) -> None:
@@ -46,6 +48,8 @@ class EmulatedServo:
         self.position = float(position)
         self.velocity = 0.0
         self.error_bits = 0
+        self.writes: Counter[str] = Counter()  # register name -> client writes starting there (WRITE, SYNC_WRITE)
+        self.torque_was_enabled = False  # a client switched torque on at some point
         for name, value in (
             ("Firmware_Major_Version", 3),
             ("Firmware_Minor_Version", 9),
@@ -90,6 +94,8 @@ class EmulatedServo:
             return False
         old_offset = self.get("Homing_Offset")
         self.table[address : address + len(data)] = data
+        self.writes[_NAME_AT.get(address, str(address))] += 1
+        self.torque_was_enabled |= self.torque_enabled
         new_offset = self.get("Homing_Offset")
         if new_offset != old_offset:
             # Present_Position = actual - Homing_Offset, so the reading shifts; the shaft does not move.
@@ -298,6 +304,16 @@ class ServoBusEmulator:
     def torque_enabled(self) -> dict[int, bool]:
         with self.lock:
             return {motor_id: servo.torque_enabled for motor_id, servo in self.servos.items()}
+
+    def writes(self, register: str) -> dict[int, int]:
+        """Client writes to `register` per motor id since the start (e.g. none to Goal_Position in a dry run)."""
+        with self.lock:
+            return {motor_id: servo.writes[register] for motor_id, servo in self.servos.items()}
+
+    def torque_was_enabled(self) -> dict[int, bool]:
+        """Per motor id: whether a client ever switched its torque on."""
+        with self.lock:
+            return {motor_id: servo.torque_was_enabled for motor_id, servo in self.servos.items()}
 
     # ----- serving --------------------------------------------------------------------------
     def _serve(self) -> None:

@@ -94,6 +94,27 @@ def test_first_cycle_holds_then_commands_move(driver: ArmDriver, bus_emulator: S
     assert reading.positions["shoulder_pan"] == pytest.approx(0.0, abs=0.002)
 
 
+def test_a_dry_run_only_reads_and_a_normal_bring_up_writes_goals(bus_emulator: ServoBusEmulator,
+                                                                    calibration: Calibration) -> None:
+    arm = _driver(bus_emulator.port, calibration)
+    arm.connect(torque=False)
+    try:
+        before = bus_emulator.positions()
+        for _ in range(20):
+            arm.gate.set_targets(["elbow_flex"], [0.3], received_at=time.monotonic())
+            reading = arm.cycle()
+            assert reading is not None and reading.goal == reading.positions  # measured, nothing commanded
+        assert bus_emulator.positions() == before
+        assert not any(bus_emulator.torque_was_enabled().values())
+        assert set(bus_emulator.writes("Goal_Position").values()) == {0}
+        arm.connect()  # the same emulator counts what a normal bring-up writes
+        arm.cycle()
+        assert all(bus_emulator.torque_was_enabled().values())
+        assert all(count >= 2 for count in bus_emulator.writes("Goal_Position").values())
+    finally:
+        arm.bus.close()
+
+
 @pytest.mark.parametrize(
     "inject",
     [
