@@ -1,18 +1,23 @@
 """The fault campaign: attack the executor and the driver over DDS and print what reached the arm.
 
-Each attack starts the simulated driver and the executor as separate processes (the bringup's nodes
-and parameters: rtc_bringup.graph, config/so100_sim.yaml), with this process as their neighbour: a
-well-behaved stand-in policy that publishes smooth chunks from the executor's status (its own
-`source`), and the attacker. Everything the executor commands and every ExecutorStatus is recorded,
-and each attack's row says:
+Each attack starts the driver and the executor as separate processes (the bringup's nodes and
+parameters: rtc_bringup.graph, config/so100_sim.yaml), with this process as their neighbour: it runs
+the servo-bus emulator the driver talks to (the real protocol on a pty, the driver as on a real arm),
+a well-behaved stand-in policy that publishes smooth chunks from the executor's status (its own
+`source`), and the attacker. Everything the executor commands, every ExecutorStatus and every goal
+written to the servos is recorded, and each attack's row says:
 
-  attack | outcome | commands outside the guard | max step | max speed
+  attack | outcome | commands outside the guard | max step | max speed | controlled stop
 
-- commands outside the guard: commands on /so100/command that leave the guard's envelope (the
-  executor's configured limits, step and acceleration; `GuardLimits.violations`), counted between
-  consecutive ticks (a command the recording missed is found from the status of its tick);
+- commands outside the guard: the executor's commands on /so100/command that leave the guard's
+  envelope (its configured limits, step and acceleration; `GuardLimits.violations`), counted between
+  consecutive ticks (a command the recording missed is found from the status of its tick), plus the
+  goals written to the servos (read from the emulator) that leave the same envelope at the driver's
+  rate, from any source (the second figure);
 - max step: the largest change of one joint between consecutive commands, rad;
-- max speed: the largest joint speed the driver measured (/joint_states velocity), rad/s.
+- max speed: the largest joint speed the driver measured (/joint_states velocity), rad/s;
+- controlled stop: at the end of the row, torque off on every servo with the arm at the rest pose
+  ("yes"), torque on ("no: running"), or torque off elsewhere ("NO").
 
 Each attack also has its expected outcome (reasons, counters, diagnostics, exit codes); the script
 exits 1 if any expectation fails and prints which.
@@ -51,7 +56,12 @@ from sensor_msgs.msg import JointState
 from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
 from rtc_executor.core.command_guard import GuardLimits
-from so100_driver.arm import JOINT_NAMES, default_calibration_path  # the bench knows the arm; the executor does not
+from so100_driver.arm import (JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, default_calibration_path,  # the bench knows
+                              load_calibration)  # the arm; the executor does not
+from so100_driver.emulator import ServoBusEmulator
+from so100_driver.protocol import StatusError
+from so100_driver.safety import parse_pose
+from so100_driver.sim import scene_for_seed, start_position_ticks
 
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 STARTUP_TIMEOUT_S = 30.0
@@ -60,6 +70,10 @@ STAND_IN, REAL, NONE = "stand-in", "real", "none"  # which policy drives the arm
 SETTLE_S = 1.0  # recorded after each attack
 MERGE_WAIT_S = 5.0  # at most, for a fresh chunk to merge after an attack
 FLOOD_IDS_FROM = 10_000_000
+FAULTY_DRIVER = Path(__file__).resolve().parent / "faulty_driver.py"
+TICK_TOLERANCE = 2 * RADIANS_PER_TICK  # goals are whole ticks: a step differs from the driver's by up to one each end
+REST_TOLERANCE = 0.05  # rad: "at the rest pose"
+STOP_WAIT_S = 30.0  # at most, for a controlled stop to end
 AMPLITUDE = 0.15  # rad: the stand-in policy's sine around the start pose
 PERIOD_S = 4.0
 
@@ -97,6 +111,7 @@ class Neighbour:
         self.awaiting: tuple[int, float] | None = None  # decisions count expected, deadline
         self.start_pose: np.ndarray | None = None
         self.latest_status: ExecutorStatus | None = None  # kept across recording windows
+        self.command_sources: dict[bytes, bool] = {}  # publisher GID: is it the executor's
         self.chunk_pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)
         self.node.create_subscription(JointState, "/so100/command", self._on_command, RELIABLE)
         self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, RELIABLE)
@@ -114,7 +129,20 @@ class Neighbour:
         rclpy.try_shutdown(context=self.context)
 
     # --- recording -----------------------------------------------------------------------------
-    def _on_command(self, msg: JointState) -> None:
+    def _from_executor(self, info) -> bool:
+        """Whether a command came from the executor (the attackers' own commands are not recorded)."""
+        gid = bytes(info["publisher_gid"]["data"])
+        if gid not in self.command_sources:
+            node = next((p.node_name for p in self.node.get_publishers_info_by_topic("/so100/command")
+                         if bytes(p.endpoint_gid) == gid), None)
+            if node is None or node == "_NODE_NAME_UNKNOWN_":
+                return False
+            self.command_sources[gid] = node == "rtc_executor"
+        return self.command_sources[gid]
+
+    def _on_command(self, msg: JointState, info) -> None:
+        if not self._from_executor(info) or not set(self.joints) <= set(msg.name):
+            return
         index = [list(msg.name).index(j) for j in self.joints]
         with self.lock:
             self.last_command = np.asarray(msg.position)[index]
@@ -196,10 +224,11 @@ class Graph:
     """The bringup's nodes (sim, seed 0), each in its own process group; normal scheduling, so the
     campaign does not compete with other real-time work on the machine."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None) -> None:
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, driver_bug_after_s: float = 0.0) -> None:
         specs = build_graph({"sim": "true", "seed": "0"}, Path(get_package_share_directory("rtc_bringup")))
         overrides = {"so100_driver": {"realtime": False, **(driver_overrides or {})},
                      "rtc_executor": {"realtime": False}}
+        self.driver_bug_after_s = driver_bug_after_s  # > 0: the driver runs bench/faulty_driver.py
         self.specs = {s.name: dataclasses.replace(s, overrides={**s.overrides, **overrides.get(s.name, {})})
                       for s in specs}
         self.log_dir = log_dir
@@ -216,8 +245,10 @@ class Graph:
     def start(self, which: tuple[str, ...]) -> None:
         for name in which:
             log = open(self.log_dir / f"{name}.log", "w")
-            self.procs[name] = subprocess.Popen(node_command(self.specs[name], self.log_dir), stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+            command = node_command(self.specs[name], self.log_dir)
+            if name == "so100_driver" and self.driver_bug_after_s > 0:
+                command = [sys.executable, str(FAULTY_DRIVER), str(self.driver_bug_after_s), *command[1:]]
+            self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def send(self, name: str, sig: int) -> None:
         os.killpg(self.procs[name].pid, sig)
@@ -244,23 +275,35 @@ class Graph:
 class Row:
     attack: str
     outcome: str
-    outside: int
+    outside: int  # executor commands and servo goals outside the guard's envelope
     max_step: float
     max_speed: float
     failures: list[str]
+    servo_outside: int = 0  # of which servo goals
+    controlled_stop: str = ""
 
 
 class Run:
-    """One attack's graph, neighbour and window of recordings."""
+    """One attack's emulated arm, graph, neighbour and window of recordings."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None) -> None:
-        self.graph = Graph(log_dir, driver_overrides)
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, driver_bug_after_s: float = 0.0) -> None:
+        self.calibration = load_calibration(default_calibration_path())
+        start = start_position_ticks(scene_for_seed(0), self.calibration)  # the simulated task's, seed 0
+        self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=1_000_000).start()
+        arm = {"sim": False, "port": self.emulator.port, "calibration_file": str(default_calibration_path())}
+        self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, driver_bug_after_s)
         params = effective_parameters(self.graph.executor_spec)
         self.joints = list(params.get("joint_names", JOINT_NAMES))
         self.rate = float(params["control_rate_hz"])
         self.limits = GuardLimits.from_parameters(
             len(self.joints), self.rate, params["position_lower_limits"], params["position_upper_limits"],
             params["max_velocity"], params["max_acceleration"])
+        driver = effective_parameters(self.graph.driver_spec)
+        self.driver_rate = float(driver["rate_hz"])
+        self.servo_limits = GuardLimits.from_parameters(  # the same envelope, per driver cycle
+            len(self.joints), self.driver_rate, params["position_lower_limits"], params["position_upper_limits"],
+            params["max_velocity"], params["max_acceleration"])
+        self.rest_pose = parse_pose(driver.get("rest_pose", "hold"), self.calibration) or {}
         self.peer = Neighbour(self.joints, self.rate, self.limits)
         self.failures: list[str] = []
 
@@ -277,6 +320,15 @@ class Run:
                                REAL_POLICY_TIMEOUT_S if policy == REAL else 10.0, "a policy's chunks")
         self.begin()
 
+    def start_driver_only(self) -> None:
+        """Only the driver: nothing commands the arm until an attacker does."""
+        self.graph.start(("so100_driver",))
+        self.peer.wait_for(lambda: self.peer.start_pose is not None, STARTUP_TIMEOUT_S, "the driver's joint states")
+        time.sleep(0.5)
+        self.peer.reset_recording()
+        self.emulator.goal_writes = []
+        self.failures = []
+
     def begin(self) -> None:
         """Start a recording window, with the stand-in (if it drives) just past a merge."""
         if self.peer.policy_on:
@@ -284,6 +336,7 @@ class Run:
             self.peer.wait_for(lambda: self.status().merged_count > merged, 10.0, "the stand-in's next chunk")
         time.sleep(0.3)
         self.peer.reset_recording()
+        self.emulator.goal_writes = []
         self.failures = []
 
     def expect(self, ok: bool, what: str) -> None:
@@ -304,6 +357,57 @@ class Run:
     def driver_diagnostics(self) -> list[tuple[float, DiagnosticStatus]]:
         with self.peer.lock:
             return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("so100_driver")]
+
+    def servo_goals(self) -> np.ndarray:
+        """The goals written to the servos in the window, radians, one row per write (joints in order)."""
+        with self.emulator.lock:
+            writes = list(self.emulator.goal_writes or [])
+        rows = [[self.calibration.ticks_to_radians(j, ticks[MOTOR_IDS[j]]) for j in self.joints]
+                for _, ticks in writes if len(ticks) == len(self.joints)]
+        return np.array(rows).reshape(-1, len(self.joints))
+
+    def servo_outside(self) -> int:
+        """Goals written to the servos outside the guard's envelope at the driver's rate (limits, step,
+        acceleration; one tick of rounding allowed), from whatever source."""
+        goals = self.servo_goals()
+        lim = self.servo_limits
+        outside = ((goals < lim.lower - TICK_TOLERANCE) | (goals > lim.upper + TICK_TOLERANCE)).any(axis=1)
+        steps = np.diff(goals, axis=0)
+        outside[1:] |= (np.abs(steps) > lim.max_step + TICK_TOLERANCE).any(axis=1)
+        if len(steps) >= 2:
+            before, after, change = steps[:-1], steps[1:], lim.max_step_change + 2 * TICK_TOLERANCE
+            low = np.minimum(before - change, np.minimum(before, 0.0) - TICK_TOLERANCE)
+            high = np.maximum(before + change, np.maximum(before, 0.0) + TICK_TOLERANCE)
+            outside[2:] |= ((after < low) | (after > high)).any(axis=1)
+        return int(np.count_nonzero(outside))
+
+    def controlled_stop(self) -> str:
+        """yes: torque off everywhere, at the rest pose; no: torque on (running); NO: torque off elsewhere."""
+        if any(self.emulator.torque_enabled().values()):
+            return "no: running"
+        positions = self.emulator.positions()
+        off = {j: self.calibration.ticks_to_radians(j, positions[MOTOR_IDS[j]]) - v for j, v in self.rest_pose.items()}
+        far = {j: round(d, 3) for j, d in off.items() if abs(d) > REST_TOLERANCE}
+        return "yes" if not far else f"NO: torque off away from the rest pose {far}"
+
+    def wait_for_stop(self, what: str) -> str:
+        """Wait for the controlled stop to end; expect it."""
+        try:
+            self.peer.wait_for(lambda: self.controlled_stop() == "yes", STOP_WAIT_S, what)
+        except TimeoutError:
+            pass
+        stop = self.controlled_stop()
+        self.expect(stop == "yes", f"controlled stop at the rest pose after {what} ({stop})")
+        return stop
+
+    def driver_follows(self, node: str) -> bool:
+        """Whether the driver's latest command-writer status names `node` as followed."""
+        statuses = [s for _, s in self.driver_diagnostics() if s.name == "so100_driver: command writer"]
+        return bool(statuses) and any(v.key == "followed" and v.value == node for v in statuses[-1].values)
+
+    def driver_says(self, component: str, level: int, *words: str) -> bool:
+        return any(s.name == f"so100_driver: {component}" and s.level == level and all(w in s.message for w in words)
+                   for _, s in self.driver_diagnostics())
 
     def measure(self) -> tuple[int, float, float]:
         """(commands outside the guard, max step rad, max speed rad/s) over the window."""
@@ -334,6 +438,7 @@ class Run:
     def close(self) -> dict[str, int]:
         codes = self.graph.stop_all()
         self.peer.close()
+        self.emulator.stop()
         return codes
 
 
@@ -503,15 +608,18 @@ def stall_driver(run: Run) -> str:
 def kill_executor(run: Run) -> str:
     run.graph.send("rtc_executor", signal.SIGKILL)
     time.sleep(2.5)
-    diag = run.driver_diagnostics()
-    last = diag[-1][1] if diag else None
+    diag = [s for _, s in run.driver_diagnostics() if s.name == "so100_driver: bus"]
+    last = diag[-1] if diag else None
     silences = next((v.value for v in last.values if v.key == "command_silences"), "0") if last else "0"
     run.expect(int(silences) >= 1, f"driver watchdog counted the silence ({silences})")
     run.expect(last is not None and last.level >= DiagnosticStatus.WARN, "driver diagnostics WARN")
     with run.peer.lock:
         recent = [s for t, s in run.peer.rec.speeds if t > time.monotonic() - 0.5]
     run.expect(bool(recent) and max(recent) < 0.05, f"the arm holds still ({max(recent, default=-1):.3f} rad/s)")
-    return "driver holds the last goal (torque on), diagnostics WARN"
+    run.wait_for_stop("the command silence")
+    run.expect(run.driver_says("control loop", DiagnosticStatus.ERROR, "no command for"), "driver ERROR: parked")
+    run.expect(run.graph.procs["so100_driver"].poll() is None, "the driver stays up (parked)")
+    return "driver held, then parked at the rest pose, torque off; stays up, ERROR"
 
 
 def kill_driver(run: Run) -> str:
@@ -531,7 +639,169 @@ def sigterm_driver(run: Run) -> str:
     run.expect(code == 0, f"exit code 0 ({code})")
     run.expect(took >= hold, f"held {hold} s with torque on before exiting (took {took:.2f} s)")
     run.expect("torque off" in log and "Traceback" not in log, "torque off at the end, no traceback")
-    return f"held {took:.1f} s, then torque off; exit {code}"
+    run.wait_for_stop("SIGTERM")
+    return f"held, ramped to the rest pose, torque off in {took:.1f} s; exit {code}"
+
+
+class Rogue:
+    """A node of its own (any name, `rtc_executor` too: names are not authenticated) publishing
+    commands on /so100/command."""
+
+    def __init__(self, name: str) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.publisher = self.node.create_publisher(JointState, "/so100/command", 10)
+
+    def wait_until_heard(self) -> None:
+        """Until the driver's subscription matched and had time to learn this node's name."""
+        end = time.monotonic() + 10.0
+        while self.publisher.get_subscription_count() == 0 and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(1.0)
+
+    def send(self, targets: dict[str, float]) -> None:
+        self.publisher.publish(JointState(name=list(targets), position=list(targets.values())))
+
+    def start_stream(self, targets: dict[str, float], followed: Callable[[], bool]) -> None:
+        """A near first command at 200 Hz until the driver follows this node (it takes none before it
+        knows the node's name), at most 15 s."""
+        end = time.monotonic() + 15.0
+        while not followed() and time.monotonic() < end:
+            self.send(targets)
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def measured(run: Run, joint: str) -> float:
+    positions = run.emulator.positions()
+    return run.calibration.ticks_to_radians(joint, positions[MOTOR_IDS[joint]])
+
+
+def rogue_second_publisher(run: Run) -> str:
+    """Another node drives wrist_roll toward its limit at 200 Hz for 3 s, 0.1 rad ahead of the arm each
+    time, while the executor drives (the issue's attack)."""
+    index = run.joints.index("wrist_roll")
+    anchor = float(run.peer.anchor[1][index]) if run.peer.anchor is not None else measured(run, "wrist_roll")
+    rogue = Rogue("rogue")
+    try:
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            rogue.send({"wrist_roll": measured(run, "wrist_roll") + 0.1})
+            time.sleep(0.005)
+        time.sleep(1.2)
+        error = run.driver_says("command writer", DiagnosticStatus.ERROR, "/rogue")
+    finally:
+        rogue.close()
+    moved = float(np.max(np.abs(run.servo_goals()[:, index] - anchor), initial=0.0))
+    run.expect(error, "driver ERROR on /diagnostics naming /rogue")
+    run.expect(moved <= AMPLITUDE + 0.02, f"wrist_roll moved only as the stand-in policy drives it ({moved:.3f} rad)")
+    return f"ignored, ERROR on /diagnostics; wrist_roll within {moved:.2f} rad of the policy's anchor (its sine)"
+
+
+def impostor(drive: Callable[[Rogue], None]) -> None:
+    """`drive` a rogue named like the executor (not running: the name is free)."""
+    rogue = Rogue("rtc_executor")
+    try:
+        rogue.wait_until_heard()
+        drive(rogue)
+    finally:
+        rogue.close()
+
+
+def rogue_first_step(run: Run) -> str:
+    """An impostor of the executor's name, its first command 1 rad from the arm, 200 Hz for 1 s."""
+    def drive(rogue: Rogue) -> None:
+        target = measured(run, "wrist_roll") + 1.0
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            rogue.send({"wrist_roll": target})
+            time.sleep(0.005)
+    impostor(drive)
+    time.sleep(1.2)
+    goals = run.servo_goals()
+    moved = float(np.max(np.abs(goals - goals[0]), initial=0.0)) if len(goals) else 0.0
+    bus = [s for _, s in run.driver_diagnostics() if s.name == "so100_driver: bus"]
+    rejected = next((int(v.value) for v in bus[-1].values if v.key == "first_commands_rejected"), 0) if bus else 0
+    run.expect(rejected >= 1, f"first command rejected ({rejected} counted)")
+    run.expect(moved < 0.01, f"the arm did not move ({moved:.3f} rad)")
+    return f"rejected whole ({rejected} first commands counted); arm moved {moved:.3f} rad"
+
+
+def rogue_speed(run: Run) -> str:
+    """An impostor starts near the arm, then commands wrist_roll to its upper limit at 200 Hz for 2 s."""
+    def drive(rogue: Rogue) -> None:
+        rogue.start_stream({"wrist_roll": measured(run, "wrist_roll") + 0.05}, lambda: run.driver_follows("/rtc_executor"))
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            rogue.send({"wrist_roll": float(run.limits.upper[run.joints.index("wrist_roll")])})
+            time.sleep(0.005)
+    impostor(drive)
+    time.sleep(0.5)
+    with run.peer.lock:
+        speed = max((s for _, s in run.peer.rec.speeds), default=0.0)
+    limit = float(run.servo_limits.max_step[run.joints.index("wrist_roll")] * run.driver_rate)
+    run.expect(speed <= limit * 1.1, f"measured speed within the driver's max_velocity ({speed:.2f} > {limit:.2f})")
+    run.expect(speed > 1.0, f"the impostor's commands were followed ({speed:.2f} rad/s)")
+    return f"followed within the driver's limits: {speed:.2f} rad/s measured (max_velocity {limit:.1f})"
+
+
+def rogue_reversal(run: Run) -> str:
+    """An impostor starts near the arm, then alternates wrist_roll +-0.5 rad every message at 200 Hz for 2 s."""
+    def drive(rogue: Rogue) -> None:
+        here = measured(run, "wrist_roll")
+        rogue.start_stream({"wrist_roll": here}, lambda: run.driver_follows("/rtc_executor"))
+        end, k = time.monotonic() + 2.0, 0
+        while time.monotonic() < end:
+            k += 1
+            rogue.send({"wrist_roll": here + (0.5 if k % 2 else -0.5)})
+            time.sleep(0.005)
+    impostor(drive)
+    time.sleep(0.5)
+    with run.peer.lock:
+        speed = max((s for _, s in run.peer.rec.speeds), default=0.0)
+    run.expect(speed > 0.2, f"the impostor's commands were followed ({speed:.2f} rad/s)")
+    return f"reversals bounded by the driver's acceleration limit: {speed:.2f} rad/s measured"
+
+
+def fatal_stop(run: Run, what: str, logged: str) -> str:
+    """The driver ends in a controlled stop at the rest pose, ERROR (`logged` in its log), exit 1."""
+    code = run.graph.procs["so100_driver"].wait(STOP_WAIT_S)
+    stop = run.wait_for_stop(what)
+    run.expect(code == 1, f"driver exit code 1 ({code})")
+    run.expect(logged in run.graph.log("so100_driver"), f"{logged!r} logged")
+    return f"ERROR, controlled stop ({stop}), exit {code}"
+
+
+def driver_bug(run: Run) -> str:
+    """bench/faulty_driver.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
+    return fatal_stop(run, "the control-loop exception", "control loop failed: RuntimeError")
+
+
+def bus_loss(run: Run) -> str:
+    """Every servo off the bus mid-motion until the driver gives the bus up (max_failed_cycles failed
+    cycles in a row), then back: the bus answers again, so the arm can still be stopped under control."""
+    run.emulator.vanish(STOP_WAIT_S)
+    run.peer.wait_for(lambda: "fatal bus error" in run.graph.log("so100_driver"), STOP_WAIT_S, "the fatal bus error")
+    run.emulator.vanish(0.0)
+    return "fatal bus error, the bus back: " + fatal_stop(run, "the bus loss", "fatal bus error")
+
+
+def overload(run: Run) -> str:
+    """wrist_flex reports OVERLOAD mid-motion (the bit stays set)."""
+    run.emulator.set_error_bits(MOTOR_IDS["wrist_flex"], int(StatusError.OVERLOAD))
+    return fatal_stop(run, "the overload bit", "wrist_flex OVERLOAD")
+
+
+def slow_start(run: Run) -> str:
+    """The servos answer nothing for the first 6 s (powering up, a loaded machine): bring-up waits."""
+    log = run.graph.log("so100_driver")
+    run.expect("waiting up to" in log, "the driver waited for the servos")
+    run.expect(run.status().merged_count >= 2, "the graph came up and the policy drives")
+    return "bring-up waited for the servos; the graph came up"
 
 
 def stall_policy(run: Run) -> str:
@@ -610,7 +880,8 @@ def missing_port(run: Run) -> str:
                            "calibration_file": str(default_calibration_path())}, "missing port")
 
 
-SHARED, FRESH, NO_GRAPH = "shared", "fresh", "no graph"  # where an attack runs (REAL: fresh, real policy)
+SHARED, FRESH, NO_GRAPH, DRIVER_ONLY = "shared", "fresh", "no graph", "driver only"  # where an attack runs
+# (REAL: fresh, real policy)
 
 
 @dataclass(frozen=True)
@@ -618,6 +889,8 @@ class Attack:
     run: Callable[[Run], str]
     description: str
     setup: str = SHARED  # SHARED: one graph for all such attacks (each leaves it as it found it)
+    driver_bug_after_s: float = 0.0  # > 0: the driver is bench/faulty_driver.py
+    silent_servos_s: float = 0.0  # > 0: the servos answer nothing this long from the start
 
 
 ATTACKS: dict[str, Attack] = {
@@ -631,11 +904,24 @@ ATTACKS: dict[str, Attack] = {
     "malformed": Attack(malformed, "NaN, size mismatch, unknown joint"),
     "flood_other_source": Attack(flood_other_source, "chunks as fast as this process can send, from another publisher"),
     "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, from the followed source"),
+    "rogue_second_publisher": Attack(rogue_second_publisher, "another node on /so100/command drives wrist_roll to "
+                                     "its limit at 200 Hz for 3 s"),
+    "rogue_first_step": Attack(rogue_first_step, "a node named rtc_executor (executor down): first command 1 rad "
+                               "away", DRIVER_ONLY),
+    "rogue_speed": Attack(rogue_speed, "a node named rtc_executor (executor down): wrist_roll to its limit at once",
+                          DRIVER_ONLY),
+    "rogue_reversal": Attack(rogue_reversal, "a node named rtc_executor (executor down): +-0.5 rad reversals at "
+                             "200 Hz", DRIVER_ONLY),
     "stall_executor": Attack(stall_executor, "SIGSTOP the executor for 2 s", FRESH),
     "stall_driver": Attack(stall_driver, "SIGSTOP the driver for 1 s", FRESH),
     "kill_executor": Attack(kill_executor, "SIGKILL the executor", FRESH),
     "kill_driver": Attack(kill_driver, "SIGKILL the driver", FRESH),
-    "sigterm_driver": Attack(sigterm_driver, "SIGTERM the driver (shutdown policy)", FRESH),
+    "sigterm_driver": Attack(sigterm_driver, "SIGTERM the driver (controlled stop)", FRESH),
+    "driver_bug": Attack(driver_bug, "an exception in the driver's control loop", FRESH, driver_bug_after_s=8.0),
+    "bus_loss": Attack(bus_loss, "the servos off the bus mid-motion until the driver gives up, then back", FRESH),
+    "overload": Attack(overload, "a servo's OVERLOAD status bit mid-motion", FRESH),
+    "slow_start": Attack(slow_start, "servos silent for the first 6 s (slow power-up, loaded machine)", FRESH,
+                         silent_servos_s=6.0),
     "stall_policy": Attack(stall_policy, "SIGSTOP the real policy node for 2 s", REAL),
     "stall_executor_real": Attack(stall_executor_real, "SIGSTOP the executor for 2 s under the real policy", REAL),
     "bad_encoding": Attack(bad_encoding, "camera images the policy cannot decode (mono16), then good ones", REAL),
@@ -645,15 +931,21 @@ ATTACKS: dict[str, Attack] = {
 
 
 def _row(name: str, run: Run, attack: Attack) -> Row:
+    servo_outside, stop = 0, ""
     try:
         outcome = attack.run(run)
         outside, max_step, max_speed = run.measure()
+        servo_outside = run.servo_outside()
+        outside += servo_outside
+        stop = run.controlled_stop() if attack.setup != NO_GRAPH else "-"
     except Exception as exc:  # an attack that cannot even be measured is a failed row
         outcome, outside, max_step, max_speed = f"error: {exc}", -1, float("nan"), float("nan")
         run.failures.append(str(exc))
     if outside != 0:
-        run.failures.append(f"{outside} commands outside the guard")
-    return Row(name, outcome, outside, max_step, max_speed, list(run.failures))
+        run.failures.append(f"{outside} commands outside the guard ({servo_outside} of them written to the servos)")
+    if stop.startswith("NO"):
+        run.failures.append(f"uncontrolled stop: {stop}")
+    return Row(name, outcome, outside, max_step, max_speed, list(run.failures), servo_outside, stop)
 
 
 def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]) -> list[Row]:
@@ -675,9 +967,13 @@ def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]
     for name in (n for n in names if ATTACKS[n].setup != SHARED):
         attack = ATTACKS[name]
         (log_root / name).mkdir(parents=True, exist_ok=True)
-        run = Run(log_root / name)
+        run = Run(log_root / name, driver_bug_after_s=attack.driver_bug_after_s)
         try:
-            if attack.setup != NO_GRAPH:
+            if attack.silent_servos_s:
+                run.emulator.vanish(attack.silent_servos_s)
+            if attack.setup == DRIVER_ONLY:
+                run.start_driver_only()
+            elif attack.setup != NO_GRAPH:
                 run.start(REAL if attack.setup == REAL else STAND_IN)
             rows[name] = _row(name, run, attack)
         except Exception as exc:
@@ -689,10 +985,12 @@ def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]
 
 
 def print_table(rows: list[Row]) -> None:
-    print("| attack | outcome | commands outside the guard | max step (rad) | max speed (rad/s) |")
-    print("|---|---|---|---|---|")
+    print("| attack | outcome | commands outside the guard (of them servo goals) | max step (rad) "
+          "| max measured speed (rad/s) | controlled stop |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row.attack} | {row.outcome} | {row.outside} | {row.max_step:.3f} | {row.max_speed:.2f} |")
+        print(f"| {row.attack} | {row.outcome} | {row.outside} ({row.servo_outside}) | {row.max_step:.3f} "
+              f"| {row.max_speed:.2f} | {row.controlled_stop} |")
     for row in rows:
         for failure in row.failures:
             print(f"FAILED {row.attack}: {failure}")

@@ -25,6 +25,7 @@ setup(
             "rtc_so100_driver = so100_driver.driver_node:main",
             "rtc_bus_emulator = so100_driver.emulator:main",
             "rtc_sim_camera = so100_driver.sim_camera_node:main",
+            "rtc_twin = so100_driver.twin_node:main",
         ],
     },
 )

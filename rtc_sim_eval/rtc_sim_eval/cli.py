@@ -3,9 +3,13 @@
     rtc_sim_eval --modes sync,naive,off,identity,vjp,prefix --delays 0,2,4,6,8 --episodes 20 \\
                  --json out/sim_eval.json --plots out/plots
     rtc_sim_eval --modes lerobot,identity --latency jitter:6,2,spikes:5,0.1,10,cold:30,6 --episodes 20
+    rtc_sim_eval --world mujoco --modes naive,identity --delays 6 --episodes 10   # the arm is the MuJoCo twin
 
 No ROS and no wall clock: every (mode, latency profile) runs the same seeded episodes (same scenes,
-same sampling noise and true delay per chunk), so the same arguments give the same JSON. The policy
+same sampling noise and true delay per chunk), so the same arguments give the same JSON.
+`--world mujoco`: the arm is the MuJoCo twin's (docs/twin.md), its servos commanded as the driver
+commands them and stepped in simulated time; positions, seams, jerk and success are then judged on
+where the arm got, not on what it was told. The policy
 side is the policy node's own InferenceScheduler with the node's parameters and defaults
 (trigger_remaining, the delay estimator); the latency profiles (`--latency`, see
 rtc_sim_eval.latency_profiles; `--delays D` is `fixed:D`) give the true delays, the assumed delay is
@@ -31,6 +35,7 @@ from rtc_policy_node.core.guidance import RTCGuidance
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
+from so100_driver.worlds import WorldUnavailable, check_world_name
 
 from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
@@ -101,6 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rows from the executed ones onto the new plan when the chunk after a start switches "
                         "to its unguided sample")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
+    parser.add_argument("--world", default="kinematic", help="what moves the arm: kinematic | mujoco (the MuJoCo twin)")
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in args.modes if m not in MODES]
@@ -145,6 +151,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         mode_candidates=args.mode_candidates,
         max_mode_disagreement=args.max_mode_disagreement,
         switch_transition_rows=args.switch_transition_rows,
+        world=args.world,
     )
     scenes = [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)]
     results: dict[str, dict[str, dict]] = {}
@@ -177,6 +184,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "max_mode_disagreement": settings.max_mode_disagreement,
             "switch_transition_rows": settings.switch_transition_rows,
             "max_ticks": settings.max_ticks,
+            "world": settings.world,
         },
         "results": results,
     }
@@ -237,8 +245,22 @@ def _write_plots(
     )
 
 
+def check_world(name: str) -> None:
+    """WorldUnavailable (one line) unless `name` is a world that can run here."""
+    check_world_name(name)
+    if name == "mujoco":
+        from so100_driver.twin.model import require_twin
+
+        require_twin()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        check_world(args.world)
+    except WorldUnavailable as exc:
+        print(f"rtc_sim_eval: --world {args.world}: {exc}", file=sys.stderr)
+        return 2
     # LeRobot's ActionQueue warns whenever its new_delay differs from the rows consumed meanwhile (at
     # every first chunk, when nothing was consumed); the figures count what matters, so keep the table readable.
     logging.getLogger("lerobot.policies.rtc.action_queue").setLevel(logging.ERROR)

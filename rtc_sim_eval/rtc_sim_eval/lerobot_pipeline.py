@@ -38,7 +38,7 @@ from so100_driver.sim import Scene, joint_limits, start_joint_positions
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
 from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
-                                  move_arm)
+                                  held, make_arm, move_arm)
 from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
 
 LEROBOT_MODE = "lerobot"
@@ -66,6 +66,8 @@ def run_lerobot_episode(
     poll_ticks = max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
     limits = joint_limits(policy.units.calibration)
     q = start_joint_positions(scene)
+    arm = make_arm(settings.world, q, policy.units.calibration, seed)
+    q = arm.step(q, 0.0)
     record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
     pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
     next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
@@ -99,11 +101,11 @@ def run_lerobot_episode(
 
         action = queue.get()
         if action is None:
-            command, chunk_id = q, -1
+            command, chunk_id = held(record), -1
             record.underruns += anything_served
         else:
             command, chunk_id, anything_served = action.numpy().astype(np.float64), served_chunk, True
-        q = move_arm(record, command, chunk_id, limits, tick)
+        q = move_arm(record, command, chunk_id, limits, tick, arm)
         if record.collided or record.success:
             break
     return record

@@ -64,6 +64,7 @@ class LoopSettings:
     mode_candidates: int = GuidanceSettings.mode_candidates
     max_mode_disagreement: float = GuidanceSettings.max_mode_disagreement
     switch_transition_rows: int = GuidanceSettings.switch_transition_rows
+    world: str = "kinematic"  # what moves the arm: kinematic (it is where commanded) or mujoco (the twin)
 
     def guidance(self, mode: str) -> GuidanceSettings:
         return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule,
@@ -93,12 +94,13 @@ class EpisodeRecord:
     scene: Scene
     mode: str
     latency: str  # the latency profile's spec
-    positions: list[np.ndarray]  # row 0: start; row k + 1: the command executed at tick k
+    positions: list[np.ndarray]  # row 0: start; row k + 1: where the arm got at tick k (kinematic: the command)
     delays: list[ChunkDelay] = field(default_factory=list)  # per chunk started, in order
     chunk_ids: list[int] = field(default_factory=list)  # per tick; -1 while holding
     merged: list[MergedChunk] = field(default_factory=list)
     underruns: int = 0  # ticks with nothing queued after the first action (the arm held)
     rejected: int = 0  # chunks that arrived with nothing left for the future (true delay >= length)
+    commands: list[np.ndarray] = field(default_factory=list)  # per tick: what the arm was commanded
     success: bool = False
     collided: bool = False
     ticks_to_target: int | None = None
@@ -119,18 +121,44 @@ def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
                            on_hold=queue.on_hold, epoch=0)
 
 
-def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: np.ndarray, tick: int) -> np.ndarray:
-    """The arm moves to `command` (clipped to the joint limits) at `tick`: recorded, with a collision
-    or reaching the target marked (either ends the episode). Returns the new joint positions."""
+class KinematicArm:
+    """The kinematic world: the arm is where it was commanded, one tick later."""
+
+    def step(self, command: np.ndarray, dt: float) -> np.ndarray:
+        return command
+
+
+def make_arm(world: str, start: np.ndarray, calibration, seed: int):
+    """The arm of one episode in `world`: kinematic, or the MuJoCo twin's arm alone (servos, mass,
+    gravity; no table or objects: this task's obstacle and target are geometric) stepped in simulated time."""
+    if world == "kinematic":
+        return KinematicArm()
+    from so100_driver.twin.arm import ServoArm
+
+    return ServoArm(calibration, start, seed=seed, with_task=False)
+
+
+def held(record: EpisodeRecord) -> np.ndarray:
+    """What the arm holds with nothing to execute: its last command (the executor's hold), else the start."""
+    return record.commands[-1] if record.commands else record.positions[0]
+
+
+def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: np.ndarray, tick: int,
+             arm=None) -> np.ndarray:
+    """The arm is commanded `command` (clipped to the joint limits) at `tick` and moves for one tick:
+    where it got is recorded, with a collision or reaching the target marked (either ends the
+    episode). Returns the new joint positions (the measured ones in the twin)."""
     q = record.positions[-1]
     command = np.clip(command, limits[:, 0], limits[:, 1])
-    record.positions.append(command)
+    reached = (arm or KinematicArm()).step(command, 1.0 / CONTROL_RATE_HZ)
+    record.commands.append(command)
+    record.positions.append(reached)
     record.chunk_ids.append(chunk_id)
-    if segment_hits_obstacle(tool_tip(q), tool_tip(command), record.scene):
+    if segment_hits_obstacle(tool_tip(q), tool_tip(reached), record.scene):
         record.collided = True
-    elif at_target(tool_tip(command), record.scene):
+    elif at_target(tool_tip(reached), record.scene):
         record.success, record.ticks_to_target = True, tick + 1
-    return command
+    return reached
 
 
 def run_episode(
@@ -148,6 +176,8 @@ def run_episode(
     limits = joint_limits(policy.units.calibration)
     period = 1.0 / CONTROL_RATE_HZ
     q = start_joint_positions(scene)
+    arm = make_arm(settings.world, q, policy.units.calibration, seed)
+    q = arm.step(q, 0.0)  # where the arm really is at the start
     record = EpisodeRecord(scene, mode, latency.spec, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
     scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
@@ -179,12 +209,12 @@ def run_episode(
                 record.delays.append(ChunkDelay(plan.delay, delay, followed))
 
         if spec.waits and pending is not None:
-            command, chunk_id = q, -1
+            command, chunk_id = held(record), -1
         else:
             popped = queue.pop()
-            command = q if popped.command is None else popped.command
+            command = held(record) if popped.command is None else popped.command
             chunk_id = -1 if popped.chunk_id is None else popped.chunk_id
-        q = move_arm(record, command, chunk_id, limits, tick)
+        q = move_arm(record, command, chunk_id, limits, tick, arm)
         if record.collided or record.success:
             break
     counters = queue.counters()

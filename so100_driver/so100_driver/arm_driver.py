@@ -1,4 +1,5 @@
-"""The SO-100 on a Feetech bus: bring-up, one read/write cycle, health reads, torque off.
+"""The SO-100 on a Feetech bus: bring-up, one read/write cycle, health reads, the controlled stop,
+torque off.
 
 No ROS here: the node (``driver_node``) and the benchmark both drive this class.
 """
@@ -15,7 +16,7 @@ from rtc_runtime.profiling import profile_section
 
 from .arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibration
 from .bus import BusError, BusPortError, FeetechBus
-from .protocol import BROADCAST_ID
+from .protocol import BROADCAST_ID, StatusError, describe_error_bits
 from .registers import REGISTERS, STS3215_MODEL_NUMBER
 from .safety import CommandGate, ShutdownPolicy
 from rtc_runtime.deadline_loop import Ticker
@@ -46,6 +47,10 @@ _GRIPPER_CONFIGURATION = (("Max_Torque_Limit", 500), ("Protection_Current", 250)
 
 
 SETTLE_S = 0.5  # after a shutdown ramp: cycles that let the servos reach the pose
+BRINGUP_TIMEOUT_S = 10.0  # bring-up retries each failing transaction until this much time has passed
+_BRINGUP_RETRY_PAUSE_S = 0.05
+# Status bits that end in a controlled stop: the servo protects itself and will not follow much longer.
+STOPPING_ERROR_BITS = StatusError.OVERLOAD | StatusError.OVERHEAT
 
 
 class FatalBusError(BusError):
@@ -84,33 +89,59 @@ class ArmDriver:
         self.max_failed_cycles = max_failed_cycles
         self.stats = CycleStats()
         self.torque_on = False
+        self.servo_fault = ""  # set by a cycle whose replies carry STOPPING_ERROR_BITS
+        self._bringup_deadline = 0.0
+        self._bringup_waited = False
 
     # ----- bring-up -------------------------------------------------------------------------
-    def connect(self, write_calibration: bool = True, torque: bool = True) -> None:
+    def connect(self, write_calibration: bool = True, torque: bool = True,
+                timeout_s: float = BRINGUP_TIMEOUT_S) -> None:
         """Open, check the servos, configure them as LeRobot does (torque off), then enable torque holding
-        still; with `torque` false (a dry run) torque stays off and `cycle` only reads."""
+        still; with `torque` false (a dry run) torque stays off and `cycle` only reads.
+
+        A slow start (servos still powering up, a loaded machine) is waited for: each transaction
+        that fails is retried until `timeout_s` after the start of bring-up, then its error raises."""
         if not self.bus.is_open:
             self.bus.open()
+        self._bringup_deadline = time.monotonic() + timeout_s
+        self._bringup_waited = False
         self._handshake()
         self._write_each(("Torque_Enable", 0), ("Lock", 0))
         for name in JOINT_NAMES:
             settings = _CONFIGURATION + (_GRIPPER_CONFIGURATION if name == "gripper" else ())
             for register_name, value in settings:
-                self.bus.write(MOTOR_IDS[name], _R[register_name], value)
+                self._patiently(self.bus.write, MOTOR_IDS[name], _R[register_name], value)
         self._check_calibration(write_calibration)
         if torque:
             self.enable_torque()
+
+    def _patiently(self, transaction: Callable, *args):
+        """`transaction(*args)`, retried on timeouts and corrupt replies until the bring-up deadline."""
+        while True:
+            try:
+                return transaction(*args)
+            except BusPortError:
+                raise
+            except BusError as exc:
+                left = self._bringup_deadline - time.monotonic()
+                if left < _BRINGUP_RETRY_PAUSE_S:
+                    raise
+                if not self._bringup_waited:
+                    log.warning("bring-up: %s; waiting up to %.1f s more for the servos", exc, left)
+                    self._bringup_waited = True
+                time.sleep(_BRINGUP_RETRY_PAUSE_S)
 
     def _handshake(self) -> None:
         firmware = {}
         for name in JOINT_NAMES:
             motor_id = MOTOR_IDS[name]
             try:
-                self.bus.ping(motor_id)
+                self._patiently(self.bus.ping, motor_id)
                 # One read from the firmware version to the model number: a status packet does not
                 # name its register, so a late reply to one of three small reads was once taken as
                 # the next one's value; a reply of another size is refused by the bus.
-                identity = self.bus.read_block(motor_id, _IDENTITY_ADDRESS, _IDENTITY_SIZE, "identity").data
+                identity = self._patiently(self.bus.read_block, motor_id, _IDENTITY_ADDRESS, _IDENTITY_SIZE,
+                                           "identity").data
                 model = _R["Model_Number"].decode(identity[_R["Model_Number"].address - _IDENTITY_ADDRESS :])
                 firmware[name] = (identity[_R["Firmware_Major_Version"].address - _IDENTITY_ADDRESS],
                                   identity[_R["Firmware_Minor_Version"].address - _IDENTITY_ADDRESS])
@@ -132,7 +163,7 @@ class ArmDriver:
                 ("Max_Position_Limit", wanted.range_max),
             )
             for register_name, value in fields:
-                present = self.bus.read(motor_id, _R[register_name])
+                present = self._patiently(self.bus.read, motor_id, _R[register_name])
                 if present == value:
                     continue
                 if not write:
@@ -141,11 +172,11 @@ class ArmDriver:
                     )
                 log.warning("joint %s: writing %s=%d from %s (servo had %d)", name, register_name, value,
                             self.calibration.source, present)
-                self.bus.write(motor_id, _R[register_name], value)
+                self._patiently(self.bus.write, motor_id, _R[register_name], value)
 
     def enable_torque(self) -> None:
         """Goal := present position on every servo, then torque on; the gate restarts from present."""
-        present = self.bus.sync_read(_POSITION, _IDS)
+        present = self._patiently(self.bus.sync_read, _POSITION, _IDS)
         self.bus.sync_write(_R["Goal_Position"], present)
         self._write_each(("Torque_Enable", 1), ("Lock", 1))
         self.gate.rearm()
@@ -154,7 +185,7 @@ class ArmDriver:
     def _write_each(self, *settings: tuple[str, int]) -> None:
         for motor_id in _IDS:
             for register_name, value in settings:
-                self.bus.write(motor_id, _R[register_name], value)
+                self._patiently(self.bus.write, motor_id, _R[register_name], value)
 
     # ----- the cycle ------------------------------------------------------------------------
     def cycle(self, read_health: bool = False) -> JointReading | None:
@@ -163,7 +194,8 @@ class ArmDriver:
 
         A failed read skips the write (nothing is commanded without a fresh present position)
         and returns None. Raises :class:`FatalBusError` when the port fails or after
-        ``max_failed_cycles`` failed cycles in a row.
+        ``max_failed_cycles`` failed cycles in a row. Overload or overheat bits in the replies set
+        `servo_fault` (the caller stops the arm).
         """
         stats = self.stats
         stats.cycles += 1
@@ -178,6 +210,7 @@ class ArmDriver:
                     speed = _VELOCITY.decode(_VELOCITY.slice_of(block, _STATE_BLOCK[0]))
                     positions[name] = self.calibration.ticks_to_radians(name, ticks)
                     velocities[name] = speed * RADIANS_PER_TICK
+                self._note_servo_faults(replies)
             goal = self.gate.goal(positions, now) if self.torque_on else positions
             if self.torque_on:
                 with profile_section("robot.send_action"):
@@ -194,6 +227,14 @@ class ArmDriver:
         if read_health:
             self._read_health()
         return JointReading(now, positions, velocities, goal)
+
+    def _note_servo_faults(self, replies: dict) -> None:
+        if self.servo_fault:
+            return
+        faults = {name: replies[MOTOR_IDS[name]].error & STOPPING_ERROR_BITS for name in JOINT_NAMES}
+        faults = {name: describe_error_bits(bits) for name, bits in faults.items() if bits}
+        if faults:
+            self.servo_fault = "servo status " + ", ".join(f"{name} {bits}" for name, bits in faults.items())
 
     def _write_goal(self, goal: dict[str, float]) -> None:
         ticks = {}
@@ -220,11 +261,14 @@ class ArmDriver:
                       on_reading: Callable[[JointReading], None] | None = None) -> None:
         """The first part of the shutdown policy, torque on: hold `policy.hold_s`, then ramp to the
         pose and let the servos settle, one cycle per period (each reading goes to `on_reading`).
-        Commands stop counting (the gate forgets them; only the ramp sets targets). Returns early
-        when `abort()` turns true (an explicit request for torque off); raises FatalBusError like
-        `cycle`. Switching torque off is the caller's, per the policy."""
+        Commands stop counting (the gate forgets them; only the ramp sets targets, through the gate's
+        motion limits). Returns early when `abort()` turns true (an explicit request for torque
+        off); raises FatalBusError like `cycle`, after `max_failed_cycles` failures counted from the
+        start of the sequence (a bus that answers again after a loss still parks the arm). Switching
+        torque off is the caller's, per the policy."""
         if not self.torque_on:
             return
+        self.stats.consecutive_failures = 0
         self.gate.freeze()
         start = self.gate.last_goal
         ramp = policy.ramp(start, rate_hz) if start is not None else []
@@ -239,7 +283,7 @@ class ArmDriver:
                 done.set()
                 return
             if target is not None:
-                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic())
+                self.gate.set_targets(JOINT_NAMES, [target[j] for j in JOINT_NAMES], time.monotonic(), own=True)
             reading = self.cycle()
             if reading is not None and on_reading is not None:
                 on_reading(reading)

@@ -6,7 +6,14 @@ WRITE, SYNC_READ and SYNC_WRITE with the status packets a real servo sends (none
 or SYNC_WRITE), and, while torque is on, moves its position toward the goal with bounded
 velocity and acceleration. Faults can be injected to test the client's recovery.
 
-Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE]`` serves until killed.
+What moves the servos is a world (`World`): the kinematic one (each servo follows the firmware's motion
+profile exactly, nothing has mass) or the MuJoCo twin (`so100_driver.twin`: the servos drive the
+joints of a simulated SO-100 with torque, and read back what the joints did). Time: behind a pty the
+world advances by the wall-clock time since the last transaction, or, with `start(step_every_s)`, in a
+thread of its own (`pacing` says whether it keeps up); without a pty, `advance(dt)` steps it in
+simulated time.
+
+Usage: ``bus_emulator --link /tmp/so100 [--calibration FILE] [--world kinematic|mujoco]`` serves until killed.
 """
 
 from __future__ import annotations
@@ -16,19 +23,23 @@ import math
 import os
 import select
 import signal
+import sys
 import threading
 import time
 import tty
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .arm import JOINT_NAMES, MOTOR_IDS, Calibration, load_calibration
 from .protocol import BROADCAST_ID, Instruction, Packet, PacketDecoder, encode_packet
+from .pacing import WallClockPacing
 from .registers import REGISTERS, STS3215_MODEL_NUMBER, TABLE_SIZE, Register
+from .twin.servo import motion_profile, profile_limits
+from .worlds import WORLD_NAMES, WorldUnavailable, make_world
 
 DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
-_ACCELERATION_UNIT = 100.0  # ticks/s^2 per unit of the Acceleration register
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
 _NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
@@ -47,6 +58,8 @@ class EmulatedServo:
         self.table = bytearray(TABLE_SIZE)
         self.position = float(position)
         self.velocity = 0.0
+        self.load = 0  # Present_Load: signed duty in 0.1 % (the kinematic world leaves it 0)
+        self.current = 0  # Present_Current, in its register unit
         self.error_bits = 0
         self.writes: Counter[str] = Counter()  # register name -> client writes starting there (WRITE, SYNC_WRITE)
         self.torque_was_enabled = False  # a client switched torque on at some point
@@ -72,7 +85,7 @@ class EmulatedServo:
             ("Maximum_Acceleration", 254),
         ):
             _reg_default(self.table, _R[name], value)
-        self._sync_present()
+        self.sync_registers()
         _reg_default(self.table, _R["Goal_Position"], self.present_ticks())
 
     # ----- registers ----------------------------------------------------------------------
@@ -86,7 +99,7 @@ class EmulatedServo:
     def read(self, address: int, size: int) -> bytes | None:
         if address + size > TABLE_SIZE:
             return None
-        self._sync_present()
+        self.sync_registers()
         return bytes(self.table[address : address + size])
 
     def write(self, address: int, data: bytes) -> bool:
@@ -123,35 +136,58 @@ class EmulatedServo:
         """Integrate motion for ``dt`` seconds (position mode, trapezoidal velocity profile)."""
         if not self.torque_enabled:
             self.velocity = 0.0
-            self._sync_present()
+            self.sync_registers()
             return
-        accel_reg = self.get("Acceleration")
-        accel = accel_reg * _ACCELERATION_UNIT if accel_reg else 254 * _ACCELERATION_UNIT
-        goal_velocity = abs(self.get("Goal_Velocity"))
-        vmax = min(self.max_velocity, goal_velocity) if goal_velocity else self.max_velocity
+        vmax, accel = profile_limits(self.get("Acceleration"), self.get("Goal_Velocity"), self.max_velocity)
         goal = self.goal_ticks()
         steps = max(1, math.ceil(dt / _PHYSICS_STEP_S))
         h = dt / steps
         for _ in range(steps):
-            error = goal - self.position
-            if abs(error) < 0.5 and abs(self.velocity) < accel * h:
-                self.position, self.velocity = goal, 0.0
-                break
-            braking = math.sqrt(2 * accel * abs(error))
-            desired = math.copysign(min(vmax, braking), error)
-            delta_v = max(-accel * h, min(accel * h, desired - self.velocity))
-            self.velocity += delta_v
-            new_position = self.position + self.velocity * h
-            if (goal - new_position) * error < 0:  # would overshoot: land on the goal
-                new_position, self.velocity = goal, 0.0
-            self.position = new_position
-        self._sync_present()
+            self.position, self.velocity = motion_profile(self.position, self.velocity, goal, vmax, accel, h)
+        self.sync_registers()
 
-    def _sync_present(self) -> None:
+    def sync_registers(self) -> None:
         self.set("Present_Position", self.present_ticks())
         self.set("Present_Velocity", int(round(self.velocity)))
         self.set("Moving", int(abs(self.velocity) > 0.5))
+        self.set("Present_Load", self.load)
+        self.set("Present_Current", self.current)
         self.set("Status", self.error_bits)
+
+
+class World(Protocol):
+    """What moves the servos' shafts (so100_driver.worlds names them)."""
+
+    name: str
+    step_every_s: float  # > 0: behind a pty, step in a thread of its own this often (a costly world)
+
+    def place(self, servos: dict[int, EmulatedServo]) -> None:
+        """Start at the servos' present positions."""
+
+    def advance(self, servos: dict[int, EmulatedServo], dt: float) -> None:
+        """Move for ``dt`` seconds under the servos' registers; update their position, velocity, load
+        and current."""
+
+    def holding_error_ticks(self, p_coefficient: float) -> list[float]:
+        """Per servo (id order), the largest steady error holding the present pose at this P gain."""
+
+
+class KinematicWorld:
+    """Each servo follows its motion profile exactly: no mass, no gravity, no contact."""
+
+    name = "kinematic"
+    step_every_s = 0.0  # cheap: stepped on each transaction
+
+    def place(self, servos: dict[int, EmulatedServo]) -> None:
+        """Nothing to place: the servos' positions are the world's state."""
+
+    def advance(self, servos: dict[int, EmulatedServo], dt: float) -> None:
+        for servo in servos.values():
+            servo.advance(dt)
+
+    def holding_error_ticks(self, p_coefficient: float) -> list[float]:
+        """None: a kinematic servo lands exactly on its goal."""
+        return [0.0] * len(MOTOR_IDS)
 
 
 @dataclass
@@ -176,9 +212,14 @@ class Faults:
 class ServoBusEmulator:
     """N emulated servos on one pty, served by a background thread."""
 
-    def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None):
-        """``baudrate``: when set, delay each reply by its transmission time at that rate."""
+    def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None,
+                 world: World | None = None):
+        """``baudrate``: when set, delay each reply by its transmission time at that rate. ``world``:
+        what moves the servos (default the kinematic one); it starts at the servos' positions."""
         self.servos = {servo.motor_id: servo for servo in servos}
+        self.world: World = world or KinematicWorld()
+        self.world.place(self.servos)
+        self.pacing = WallClockPacing()
         self.link = Path(link) if link else None
         self.baudrate = baudrate
         self.faults = Faults()
@@ -186,10 +227,15 @@ class ServoBusEmulator:
         self.instructions_served = 0
         self.bytes_received = 0
         self.bytes_sent = 0
+        # While a list: every SYNC_WRITE of Goal_Position, as (monotonic time, {motor id: ticks}): what
+        # reached the servos (the fault campaign checks it against the guard's envelope).
+        self.goal_writes: list[tuple[float, dict[int, int]]] | None = None
         self._master = -1
         self._slave = -1
         self._stop_r, self._stop_w = -1, -1
         self._thread: threading.Thread | None = None
+        self._stepper: threading.Thread | None = None  # the world's own stepping thread, if any
+        self._stepping = threading.Event()
         self._last_advance = time.monotonic()
         self._decoder = PacketDecoder()
 
@@ -200,6 +246,7 @@ class ServoBusEmulator:
         link: str | Path | None = None,
         positions: dict[str, float] | None = None,
         baudrate: int | None = None,
+        world: World | None = None,
     ) -> ServoBusEmulator:
         """The six SO-100 servos, already calibrated with ``calibration`` (if given).
 
@@ -217,10 +264,10 @@ class ServoBusEmulator:
                 servo.position = motor.midpoint
             if positions and name in positions:
                 servo.position = float(positions[name])
-            servo._sync_present()
+            servo.sync_registers()
             servo.set("Goal_Position", servo.present_ticks())
             servos.append(servo)
-        return cls(servos, link=link, baudrate=baudrate)
+        return cls(servos, link=link, baudrate=baudrate, world=world)
 
     # ----- lifecycle ------------------------------------------------------------------------
     @property
@@ -230,7 +277,13 @@ class ServoBusEmulator:
             raise RuntimeError("emulator is not started")
         return str(self.link) if self.link else os.ttyname(self._slave)
 
-    def start(self) -> ServoBusEmulator:
+    def start(self, step_every_s: float | None = None) -> ServoBusEmulator:
+        """Serve the pty. `step_every_s` > 0 (default: the world's `step_every_s`, 0 for the kinematic
+        one): a thread of its own brings the world up to the wall clock that often, and transactions
+        answer from the latest state (as a servo samples its encoder on its own clock) instead of
+        stepping the world first: replies stay prompt under a costly world."""
+        if step_every_s is None:
+            step_every_s = self.world.step_every_s
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         if self.link:
@@ -241,9 +294,26 @@ class ServoBusEmulator:
         self._last_advance = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name="bus-emulator", daemon=True)
         self._thread.start()
+        if step_every_s > 0:
+            self._stepping = threading.Event()
+            self._stepper = threading.Thread(target=self._step_continuously, args=(step_every_s,),
+                                             name="world-stepper", daemon=True)
+            self._stepper.start()
         return self
 
+    def native_thread_ids(self) -> list[int]:
+        """The OS ids of the emulator's threads (serving, and stepping if any): for real-time scheduling."""
+        return [t.native_id for t in (self._thread, self._stepper) if t is not None and t.native_id is not None]
+
+    def _step_continuously(self, period_s: float) -> None:
+        while not self._stepping.wait(period_s):
+            self.catch_up()
+
     def stop(self) -> None:
+        if self._stepper is not None:
+            self._stepping.set()
+            self._stepper.join(timeout=2.0)
+            self._stepper = None
         if self._thread is not None:
             os.write(self._stop_w, b"x")
             self._thread.join(timeout=2.0)
@@ -331,16 +401,30 @@ class ServoBusEmulator:
                 if isinstance(item, Packet):
                     self._handle(item)
 
+    def advance(self, dt: float) -> None:
+        """Step the world by ``dt`` seconds of simulated time (for callers that own time; a started
+        emulator advances by the wall clock on every transaction)."""
+        with self.lock:
+            self.world.advance(self.servos, dt)
+
+    def catch_up(self) -> None:
+        """Bring the world up to the wall clock now (a started emulator does on every transaction); call
+        with `lock` held to keep the state until it has been read."""
+        with self.lock:
+            self._advance_all()
+
     def _advance_all(self) -> None:
+        """Bring the world up to the wall clock (at most `pacing`'s catch-up per call)."""
         now = time.monotonic()
-        dt = now - self._last_advance
+        dt = self.pacing.due(now - self._last_advance)
         self._last_advance = now
-        for servo in self.servos.values():
-            servo.advance(dt)
+        self.world.advance(self.servos, dt)
+        self.pacing.advanced(dt, time.monotonic() - now)
 
     def _handle(self, packet: Packet) -> None:
         with self.lock:
-            self._advance_all()
+            if self._stepper is None:
+                self._advance_all()
             self.instructions_served += 1
             replies = self._execute(packet)
         for motor_id, frame in replies:
@@ -366,10 +450,14 @@ class ServoBusEmulator:
         if instruction == Instruction.SYNC_WRITE and len(params) >= 2 and target == BROADCAST_ID:
             address, size = params[0], params[1]
             body = params[2:]
+            written = {}
             for start in range(0, len(body) - size, size + 1):
                 motor_id = body[start]
                 if motor_id in present:
                     self.servos[motor_id].write(address, body[start + 1 : start + 1 + size])
+                    written[motor_id] = self.servos[motor_id].get("Goal_Position")
+            if self.goal_writes is not None and address == _R["Goal_Position"].address and written:
+                self.goal_writes.append((now, written))
         return []
 
     def _status(self, motor_id: int, data: bytes | None) -> bytes:
@@ -408,9 +496,15 @@ def main(argv: list[str] | None = None) -> None:
         help="lerobot-calibrate JSON to pre-load into the servos (default: uncalibrated factory state)",
     )
     parser.add_argument("--baudrate", type=int, default=0, help="emulate transmission time at this baud rate")
+    parser.add_argument("--world", default="kinematic", help=f"what the servos move: {' | '.join(WORLD_NAMES)}")
     args = parser.parse_args(argv)
     calibration = load_calibration(args.calibration) if args.calibration else None
-    emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None)
+    try:
+        world = make_world(args.world, calibration)
+    except WorldUnavailable as exc:
+        print(f"bus_emulator: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    emulator = ServoBusEmulator.for_arm(calibration, link=args.link, baudrate=args.baudrate or None, world=world)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -6,15 +6,19 @@ Rules, applied every cycle in this order:
    at torque-on.
 2. Per joint, a target older than ``command_timeout_s`` is ignored and the joint holds its last
    goal.
-3. A fresh target is clamped to the calibrated joint limits, then to
-   ``present +/- max_relative_target`` (LeRobot's ``max_relative_target`` rule, in radians).
+3. The first command of a stream (after arming, or after a silence of every joint) is rejected
+   whole, not clamped, when any of its targets is farther than ``max_relative_target`` from the
+   present position: whoever sends it does not know where the arm is.
+4. A fresh target is clamped to the calibrated joint limits; then the goal moves toward it from the
+   previous goal within `MotionLimits` (velocity and acceleration, as ros2_control's joint_limits);
+   then it is clamped to ``present +/- max_relative_target`` (LeRobot's rule, in radians).
 
 The watchdog: once every commanded joint has gone stale (the command stream stopped: the executor
 died, stalled or lost the link) the arm holds its last goals; `GateStats` counts such silences and
-`seconds_since_command` says for how long.
+`seconds_since_command` says for how long (the node parks the arm after a longer silence).
 
-`ShutdownPolicy` is what the driver does when its node exits: hold with torque on, ramp to a safe
-pose (or stay), then torque off or not (docs/safety.md).
+`ShutdownPolicy` is the controlled stop: hold with torque on, ramp to the rest pose (or stay) through
+the gate's motion limits, then torque off or not (docs/safety.md).
 
 `executor_guard_parameters` gives the executor's command guard the SO-100's envelope (the executor
 itself knows no robot); `python -m so100_driver.safety CALIBRATION.json` prints it as the
@@ -41,23 +45,53 @@ class CommandError(ValueError):
     """A command message was rejected; the message says why (unknown joint, NaN, sizes)."""
 
 
-HOLD = "hold"  # shutdown_pose: stay where the arm is
+HOLD = "hold"  # rest_pose: stay where the arm is
 
 
 @dataclass
 class GateStats:
     commands_accepted: int = 0
     commands_rejected: int = 0
+    first_commands_rejected: int = 0  # first commands of a stream too far from the present position
+    commands_while_stopping: int = 0  # commands ignored during and after a controlled stop
     clipped_goals: int = 0
+    motion_limited_goals: int = 0  # goals slowed by MotionLimits (a fast command spread over cycles)
     stale_commands: int = 0
     command_silences: int = 0  # times every commanded joint went stale: the arm held (watchdog)
     last_rejection: str = ""
 
 
 @dataclass(frozen=True)
+class MotionLimits:
+    """The driver's own velocity and acceleration bounds on its goals, against the previous goal
+    (ros2_control joint_limits' rule, with the executor guard's acceleration rule): per cycle of
+    `period_s`, a step s_k = goal_k - goal_{k-1} has |s_k| <= max_velocity * period_s and stays within
+    s_{k-1} +/- max_acceleration * period_s^2, or between s_{k-1} and 0 (stopping is always allowed).
+    The defaults are the arm model's: the servos' speed and configured acceleration."""
+
+    period_s: float
+    max_velocity: float = SERVO_MAX_VELOCITY  # rad/s
+    max_acceleration: float = SERVO_MAX_ACCELERATION  # rad/s^2
+
+    def __post_init__(self) -> None:
+        for name in ("period_s", "max_velocity", "max_acceleration"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be positive and finite, got {getattr(self, name)}")
+
+    def step(self, wanted: float, previous_step: float) -> float:
+        """The step toward `wanted` (target - previous goal) allowed after `previous_step`."""
+        speed = self.max_velocity * self.period_s
+        change = self.max_acceleration * self.period_s ** 2
+        lower = max(-speed, min(previous_step - change, 0.0))
+        upper = min(speed, max(previous_step + change, 0.0))
+        return min(upper, max(lower, wanted))
+
+
+@dataclass(frozen=True)
 class ShutdownPolicy:
-    """On node exit: hold `hold_s` with torque on, ramp to `pose` (None: stay) at `ramp_velocity`,
-    then switch torque off if `torque_off` (else the servos keep holding while powered)."""
+    """The controlled stop: hold `hold_s` with torque on, ramp to `pose` (the rest pose; None: stay)
+    at `ramp_velocity`, then switch torque off if `torque_off` (else the servos keep holding while
+    powered)."""
 
     hold_s: float = 1.0
     pose: dict[str, float] | None = None
@@ -70,7 +104,7 @@ class ShutdownPolicy:
         if not hold_s >= 0:
             raise ValueError(f"parameter shutdown_hold_s must be >= 0, got {hold_s}")
         if not ramp_velocity > 0:
-            raise ValueError(f"parameter shutdown_ramp_velocity must be positive, got {ramp_velocity}")
+            raise ValueError(f"parameter rest_velocity must be positive, got {ramp_velocity}")
         return cls(float(hold_s), parse_pose(pose, calibration), float(ramp_velocity), bool(torque_off))
 
     def ramp(self, start: Mapping[str, float], rate_hz: float) -> list[dict[str, float]]:
@@ -86,8 +120,10 @@ class ShutdownPolicy:
 
 
 def parse_pose(text: str, calibration: Calibration) -> dict[str, float] | None:
-    """"hold", or "joint=radians, ..." for any subset of the joints (the others stay); each value
-    inside the calibrated limits. A ValueError names the bad joint or value."""
+    """"hold", or "joint=radians, ..." for any subset of the joints (the others stay). A value
+    outside [-pi, pi] is not radians (degrees, most likely): a ValueError names it. A value outside
+    the joint's calibrated limits is brought to the nearest limit (`rest_pose_notes` says which), so
+    the shipped folded pose fits every arm's calibration: as folded as that arm allows."""
     text = text.strip()
     if text == HOLD:
         return None
@@ -96,39 +132,59 @@ def parse_pose(text: str, calibration: Calibration) -> dict[str, float] | None:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or name not in JOINT_NAMES:
-            raise ValueError(f"parameter shutdown_pose: {item!r} is not joint=radians with a joint of "
+            raise ValueError(f"parameter rest_pose: {item!r} is not joint=radians with a joint of "
                              f"{list(JOINT_NAMES)} (or use {HOLD!r})")
         try:
             radians = float(value)
         except ValueError:
-            raise ValueError(f"parameter shutdown_pose: {value.strip()!r} for {name} is not a number") from None
+            raise ValueError(f"parameter rest_pose: {value.strip()!r} for {name} is not a number") from None
+        if not -math.pi <= radians <= math.pi:
+            raise ValueError(f"parameter rest_pose: {name}={radians} is not an angle in radians "
+                             f"(-pi..pi); degrees?")
         lower, upper = calibration.limits_radians(name)
-        if not lower <= radians <= upper:
-            raise ValueError(f"parameter shutdown_pose: {name}={radians} is outside its calibrated "
-                             f"limits [{lower:.4f}, {upper:.4f}] rad")
-        pose[name] = radians
+        pose[name] = min(upper, max(lower, radians))
     if not pose:
-        raise ValueError(f"parameter shutdown_pose is empty: give {HOLD!r} or joint=radians pairs")
+        raise ValueError(f"parameter rest_pose is empty: give {HOLD!r} or joint=radians pairs")
     return pose
+
+
+def rest_pose_notes(text: str, calibration: Calibration) -> list[str]:
+    """One line per joint whose rest-pose value `parse_pose` brought to a calibrated limit."""
+    pose = parse_pose(text, calibration) or {}
+    given = {name.strip(): float(value) for name, _, value in
+             (item.partition("=") for item in text.split(",") if "=" in item)}
+    return [f"rest_pose: {name}={given[name]} is outside its calibrated limits; using {pose[name]:.4f} rad"
+            for name in pose if pose[name] != given[name]]
 
 
 class CommandGate:
     """Thread-safe: commands arrive on the ROS executor thread, goals are taken on the control thread."""
 
-    def __init__(self, calibration: Calibration, max_relative_target: float, command_timeout_s: float):
+    def __init__(self, calibration: Calibration, max_relative_target: float, command_timeout_s: float,
+                 motion: MotionLimits | None = None):
         if command_timeout_s <= 0:
             raise ValueError(f"command_timeout_s must be positive, got {command_timeout_s}")
         self._limits = {j: calibration.limits_radians(j) for j in JOINT_NAMES}
         self.max_relative_target = max_relative_target
         self.command_timeout_s = command_timeout_s
+        self.motion = motion  # None: no velocity/acceleration bound (the shutdown tests' bare gate)
+        self._steps = {j: 0.0 for j in JOINT_NAMES}  # last step of each goal
+        self._first_pending = True  # the next fresh command starts a stream
+        self._frozen = False  # a controlled stop runs: only the driver's own targets count
         self.stats = GateStats()
         self._lock = threading.Lock()
         self._targets: dict[str, tuple[float, float]] = {}
         self._last_goal: dict[str, float] | None = None
         self._last_command_at: float | None = None
 
-    def set_targets(self, names: list[str] | tuple[str, ...], positions: list[float], received_at: float) -> None:
-        """Accept targets by joint name (radians); a bad message is rejected whole."""
+    def set_targets(self, names: list[str] | tuple[str, ...], positions: list[float], received_at: float,
+                    own: bool = False) -> None:
+        """Accept targets by joint name (radians); a bad message is rejected whole. After `freeze()`
+        only the driver's `own` targets (the ramp to the rest pose) are taken; commands are ignored."""
+        if self._frozen and not own:
+            with self._lock:
+                self.stats.commands_while_stopping += 1
+            return
         try:
             if len(names) != len(positions):
                 raise CommandError(f"{len(names)} joint names but {len(positions)} positions")
@@ -171,21 +227,43 @@ class CommandGate:
             return None if self._last_goal is None else dict(self._last_goal)
 
     def freeze(self) -> None:
-        """Forget the commanded targets but keep the last goal: the arm holds where it is going."""
+        """Forget the commanded targets but keep the last goal: the arm holds where it is going, and
+        only the driver's own targets (the ramp to the rest pose) follow, through the motion limits."""
         with self._lock:
             self._targets.clear()
+            self._first_pending = False
+            self._frozen = True
 
     def rearm(self) -> None:
         """Forget targets and goals: the next goal is the present position (call at torque-on)."""
         with self._lock:
             self._targets.clear()
             self._last_goal = None
+            self._steps = dict.fromkeys(JOINT_NAMES, 0.0)
+            self._first_pending = True
+            self._frozen = False
+
+    def _reject_far_first(self, present: Mapping[str, float]) -> None:
+        """Rule 3: drop a stream's first command if it is far from the present position."""
+        if not self._targets or self.max_relative_target <= 0:
+            return
+        far = {j: value - present[j] for j, (value, _) in self._targets.items()
+               if abs(value - present[j]) > self.max_relative_target}
+        if not far:
+            self._first_pending = False
+            return
+        self._targets.clear()
+        self.stats.first_commands_rejected += 1
+        self.stats.last_rejection = ("first command of a stream too far from the present position: " + ", ".join(
+            f"{j} {d:+.3f} rad" for j, d in far.items()) + f" (max_relative_target {self.max_relative_target} rad)")
 
     def goal(self, present: Mapping[str, float], now: float) -> dict[str, float]:
         with self._lock:
             if self._last_goal is None:
                 self._last_goal = {j: present[j] for j in JOINT_NAMES}
                 return dict(self._last_goal)
+            if self._first_pending:
+                self._reject_far_first(present)
             goal: dict[str, float] = {}
             for joint in JOINT_NAMES:
                 target = self._targets.get(joint)
@@ -196,17 +274,28 @@ class CommandGate:
                 if now - received_at > self.command_timeout_s:
                     self.stats.stale_commands += 1
                     del self._targets[joint]
-                    self.stats.command_silences += not self._targets
+                    if not self._targets:
+                        self.stats.command_silences += 1
+                        self._first_pending = True
                     goal[joint] = self._last_goal[joint]
                     continue
                 lower, upper = self._limits[joint]
                 safe = min(upper, max(lower, value))
+                clipped = safe != value
+                if self.motion is not None:
+                    wanted = safe - self._last_goal[joint]
+                    moved = self.motion.step(wanted, self._steps[joint])
+                    if moved != wanted:
+                        self.stats.motion_limited_goals += 1
+                    safe = self._last_goal[joint] + moved
                 if self.max_relative_target > 0:
                     step = self.max_relative_target
-                    safe = min(present[joint] + step, max(present[joint] - step, safe))
-                if safe != value:
-                    self.stats.clipped_goals += 1
+                    relative = min(present[joint] + step, max(present[joint] - step, safe))
+                    clipped |= relative != safe
+                    safe = relative
+                self.stats.clipped_goals += clipped
                 goal[joint] = safe
+            self._steps = {j: goal[j] - self._last_goal[j] for j in JOINT_NAMES}
             self._last_goal = goal
             return dict(goal)
 

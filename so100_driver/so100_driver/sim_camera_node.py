@@ -34,6 +34,7 @@ from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image, JointState
 
 from so100_driver.arm import JOINT_NAMES
+from so100_driver.camera_frames import FrameGrid, image_message
 from so100_driver.sim import at_target, render, scene_for_seed, segment_hits_obstacle, tool_tip
 from so100_driver.topics import IMAGE_TOPIC, JOINT_STATES_TOPIC
 
@@ -67,8 +68,7 @@ class SimCameraNode(Node):
         self.started = time.monotonic()
         self.reached_after_s: float | None = None
         self.distance = float("nan")
-        self.period = 1.0 / rate_hz
-        self.next_frame_at = 0.0  # monotonic time the next frame is due
+        self.frames = FrameGrid(1.0 / rate_hz)
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, qos_profile_sensor_data)
         Diagnostics(self, hardware_id=f"sim scene {self.seed}").add("task", self._task_report)
@@ -85,22 +85,14 @@ class SimCameraNode(Node):
         if all(j in index for j in JOINT_NAMES):
             self.positions = np.array([msg.position[index[j]] for j in JOINT_NAMES])
             self.stamp = msg.header.stamp
-            now = time.monotonic()
-            if now >= self.next_frame_at:
-                self.next_frame_at += self.period
-                if self.next_frame_at <= now:  # a period or more late: start a new grid, no burst
-                    self.next_frame_at = now + self.period
+            if self.frames.due(time.monotonic()):
                 self._publish_image()
 
     def _publish_image(self) -> None:
         started_ns = time.monotonic_ns()
         self._update_task(tool_tip(self.positions), time.monotonic())
         pixels = render(self.positions, self.scene, self.size)
-        msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8", is_bigendian=0,
-                    step=pixels.shape[1] * 3, data=pixels.tobytes())
-        msg.header.stamp = self.stamp
-        msg.header.frame_id = self.frame_id
-        self.image_pub.publish(msg)
+        self.image_pub.publish(image_message(pixels, self.stamp, self.frame_id))
         self.tracer.span("camera.render_publish", started_ns, time.monotonic_ns())
 
     def _update_task(self, tip: np.ndarray, now: float) -> None:

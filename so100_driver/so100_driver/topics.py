@@ -7,3 +7,8 @@ JOINT_STATES_TOPIC = "joint_states"  # driver publishes; sim camera, policy and 
 COMMAND_TOPIC = "so100/command"  # sensor_msgs/JointState, the executor's command
 COMMAND_ARRAY_TOPIC = "so100/command_array"  # std_msgs/Float64MultiArray, the executor's command
 IMAGE_TOPIC = "camera/front/image_raw"  # sim camera publishes
+
+CAMERA_TOPICS = {  # the twin's cameras (sensor_msgs/Image); front is the simulated camera's topic too
+    "front": IMAGE_TOPIC,
+    "wrist": "camera/wrist/image_raw",
+}

@@ -9,6 +9,7 @@ import pytest
 
 from so100_driver.arm import Calibration, default_calibration_path, load_calibration
 from so100_driver.emulator import ServoBusEmulator
+from so100_driver.worlds import make_world
 
 
 @pytest.fixture
@@ -17,9 +18,29 @@ def calibration() -> Calibration:
 
 
 @pytest.fixture
-def bus_emulator(calibration: Calibration, tmp_path: Path) -> Iterator[ServoBusEmulator]:
+def world_name() -> str:
+    """The world behind `bus_emulator`; a test module parametrizes it to run over every world."""
+    return "kinematic"
+
+
+@pytest.fixture
+def bus_emulator(calibration: Calibration, tmp_path: Path, world_name: str) -> Iterator[ServoBusEmulator]:
     """Six STS3215 servos (ids 1..6) behind a pty linked at ``tmp_path/so100``, calibrated
-    with the shipped simulation calibration and resting at their range midpoints."""
-    emulator = ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100")
+    with the shipped simulation calibration and resting at their range midpoints (in the twin: where
+    the unpowered arm came to rest from there)."""
+    emulator = ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100", world=make_world(world_name, calibration))
     with emulator:
         yield emulator
+
+
+@pytest.fixture
+def peer():
+    """A ROS node of the tests' own (test_driver_node_ros.Peer): commands the driver (which follows it
+    as its command writer), records its joint states and diagnostics."""
+    from test_driver_node_ros import Peer
+
+    node = Peer()
+    try:
+        yield node
+    finally:
+        node.close()

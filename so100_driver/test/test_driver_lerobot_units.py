@@ -20,6 +20,7 @@ from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, Calibration, NormMode, feat
 from so100_driver.bus import FeetechBus  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from so100_driver.registers import REGISTERS  # noqa: E402
+from so100_driver.worlds import WORLD_NAMES, make_world  # noqa: E402
 
 
 def _lerobot_bus(port: str, calibration_file: Path, use_degrees: bool) -> FeetechMotorsBus:
@@ -69,11 +70,13 @@ def test_radians_through_ticks_agree_with_lerobot(calibration_file: Path) -> Non
         assert ours.radians_to_feature(joint, radians, modes[joint]) == pytest.approx(expected, abs=1e-9)
 
 
-def test_lerobot_bus_talks_to_the_emulator(calibration: Calibration, tmp_path: Path) -> None:
+@pytest.mark.parametrize("world_name", WORLD_NAMES)
+def test_lerobot_bus_talks_to_the_emulator(calibration: Calibration, tmp_path: Path, world_name: str) -> None:
     calibration_file = tmp_path / "so100_follower.json"
     calibration.save(calibration_file)
     positions = {"shoulder_pan": 1500, "elbow_flex": 2600, "gripper": 2200}
-    with ServoBusEmulator.for_arm(calibration, link=tmp_path / "bus", positions=positions) as emulator:
+    world = make_world(world_name, calibration)
+    with ServoBusEmulator.for_arm(calibration, link=tmp_path / "bus", positions=positions, world=world) as emulator:
         theirs = _lerobot_bus(emulator.port, calibration_file, use_degrees=True)
         theirs.connect()  # LeRobot's handshake: ping, model number, firmware versions
         try:

@@ -1,4 +1,5 @@
-"""Command gate rules: first goal = present, stale commands hold, clamp to limits, max step."""
+"""Command gate rules: first goal = present, a far first command rejected, stale commands hold, clamp to
+limits, the driver's own velocity and acceleration bounds, max step from the present position."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import pytest
 
 from so100_driver.arm import JOINT_NAMES, Calibration
-from so100_driver.safety import CommandError, CommandGate
+from so100_driver.safety import CommandError, CommandGate, MotionLimits
 
 HERE = {j: 0.1 for j in JOINT_NAMES}
 
@@ -24,20 +25,67 @@ def test_first_goal_is_present_position_even_with_a_command(gate: CommandGate) -
 
 def test_command_by_name_is_stepped_toward(gate: CommandGate) -> None:
     gate.goal(HERE, now=0.0)
-    gate.set_targets(["elbow_flex", "gripper"], [0.15, 0.9], received_at=0.0)
-    goal = gate.goal(HERE, now=0.01)
+    gate.set_targets(["elbow_flex", "gripper"], [0.15, 0.2], received_at=0.0)  # the stream's first command
+    gate.goal(HERE, now=0.01)
+    gate.set_targets(["elbow_flex", "gripper"], [0.15, 0.9], received_at=0.01)
+    goal = gate.goal(HERE, now=0.02)
     assert goal["elbow_flex"] == pytest.approx(0.15)
     assert goal["gripper"] == pytest.approx(0.1 + 0.2)  # clipped to max_relative_target
     assert goal["shoulder_pan"] == 0.1  # not commanded: holds
     assert gate.stats.clipped_goals == 1
 
 
+def test_a_streams_first_command_far_from_the_present_position_is_rejected_not_clamped(gate: CommandGate) -> None:
+    gate.goal(HERE, now=0.0)
+    gate.set_targets(["elbow_flex", "gripper"], [0.15, 0.9], received_at=0.0)
+    assert gate.goal(HERE, now=0.01) == HERE  # nothing of it moves, not even the near joint
+    assert gate.stats.first_commands_rejected == 1
+    assert "gripper +0.800 rad" in gate.stats.last_rejection
+    gate.set_targets(["gripper"], [0.25], received_at=0.02)  # near: the stream starts
+    assert gate.goal(HERE, now=0.03)["gripper"] == pytest.approx(0.25)
+    gate.goal(HERE, now=0.6)  # the command went stale: a silence; the next command starts a new stream
+    assert gate.stats.command_silences == 1
+    gate.set_targets(["gripper"], [1.0], received_at=0.7)
+    assert gate.goal(HERE, now=0.71)["gripper"] == pytest.approx(0.25)
+    assert gate.stats.first_commands_rejected == 2
+
+
+def test_motion_limits_bound_speed_and_acceleration_but_not_stopping() -> None:
+    limits = MotionLimits(period_s=0.01, max_velocity=2.0, max_acceleration=100.0)
+    assert limits.step(1.0, 0.0) == pytest.approx(0.01)  # from rest: 100 rad/s^2 * 0.01 s * 0.01 s
+    assert limits.step(1.0, 0.015) == pytest.approx(0.02)  # at most 2 rad/s
+    assert limits.step(-1.0, 0.02) == pytest.approx(0.0)  # a reversal: stop first (0 is always allowed)
+    assert limits.step(-1.0, 0.0) == pytest.approx(-0.01)
+    assert limits.step(0.0, 0.02) == 0.0  # arriving: stop at once
+    with pytest.raises(ValueError, match="max_velocity must be positive"):
+        MotionLimits(period_s=0.01, max_velocity=math.nan)
+
+
+def test_gate_with_motion_limits_follows_a_far_target_within_them(calibration: Calibration) -> None:
+    limits = MotionLimits(period_s=0.01, max_velocity=4.6, max_acceleration=39.0)
+    gate = CommandGate(calibration, max_relative_target=0.25, command_timeout_s=0.5, motion=limits)
+    present = dict(HERE)
+    goals = [gate.goal(present, now=0.0)["wrist_roll"]]
+    for k in range(1, 200):  # a rogue target 2 rad away, after a first command near the arm
+        target = 0.2 if k == 1 else 2.0 if k % 2 else -1.5  # and reversing every cycle
+        gate.set_targets(["wrist_roll"], [target], received_at=k * 0.01)
+        goals.append(gate.goal(present, now=k * 0.01)["wrist_roll"])
+        present["wrist_roll"] = goals[-1]  # the servo follows
+    steps = [b - a for a, b in zip(goals, goals[1:])]
+    assert max(abs(s) for s in steps) <= 4.6 * 0.01 + 1e-12
+    for before, after in zip(steps, steps[1:]):
+        assert abs(after - before) <= 39.0 * 0.01 ** 2 + 1e-12 or min(before, 0) <= after <= max(before, 0)
+    assert gate.stats.motion_limited_goals > 0
+
+
 def test_clamped_to_calibrated_limits(gate: CommandGate, calibration: Calibration) -> None:
     lower, upper = calibration.limits_radians("wrist_flex")
     near_upper = dict(HERE, wrist_flex=upper - 0.05)
     gate.goal(near_upper, now=0.0)
-    gate.set_targets(["wrist_flex"], [upper + 1.0], received_at=0.0)
+    gate.set_targets(["wrist_flex"], [upper + 0.1], received_at=0.0)
     assert gate.goal(near_upper, now=0.01)["wrist_flex"] == pytest.approx(upper)
+    gate.set_targets(["wrist_flex"], [upper + 1.0], received_at=0.01)
+    assert gate.goal(near_upper, now=0.02)["wrist_flex"] == pytest.approx(upper)
 
 
 def test_stale_command_is_ignored_and_joint_holds(gate: CommandGate) -> None:

@@ -12,7 +12,7 @@ from so100_driver.arm import JOINT_NAMES, Calibration
 from so100_driver.arm_driver import ArmDriver
 from so100_driver.bus import FeetechBus
 from so100_driver.emulator import ServoBusEmulator
-from so100_driver.safety import CommandGate, ShutdownPolicy, parse_pose
+from so100_driver.safety import CommandGate, ShutdownPolicy, parse_pose, rest_pose_notes
 
 RATE_HZ = 100.0
 
@@ -33,11 +33,17 @@ def test_pose_is_hold_or_named_joints_inside_their_limits(calibration: Calibrati
         parse_pose("elbow=1", calibration)
     with pytest.raises(ValueError, match="'x' for gripper is not a number"):
         parse_pose("gripper=x", calibration)
-    with pytest.raises(ValueError, match="wrist_flex=9.0 is outside its calibrated limits"):
+    with pytest.raises(ValueError, match="wrist_flex=9.0 is not an angle in radians"):
         parse_pose("wrist_flex=9", calibration)
+    lower, upper = calibration.limits_radians("elbow_flex")
+    assert parse_pose(f"elbow_flex={upper + 0.1}, wrist_flex=0.2", calibration) == {"elbow_flex": upper,
+                                                                                  "wrist_flex": 0.2}
+    assert parse_pose(f"elbow_flex={lower - 0.1}", calibration) == {"elbow_flex": lower}
+    assert rest_pose_notes(f"elbow_flex={upper + 0.1}, wrist_flex=0.2", calibration) == [
+        f"rest_pose: elbow_flex={upper + 0.1} is outside its calibrated limits; using {upper:.4f} rad"]
     with pytest.raises(ValueError, match="is empty"):
         parse_pose("", calibration)
-    with pytest.raises(ValueError, match="shutdown_ramp_velocity must be positive"):
+    with pytest.raises(ValueError, match="rest_velocity must be positive"):
         ShutdownPolicy.from_parameters(1.0, "hold", 0.0, True, calibration)
 
 
