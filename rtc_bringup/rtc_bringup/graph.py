@@ -265,7 +265,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 NODE_ENCLAVES = {
     "so100_driver": "/rtc/driver",
     "sim_camera": "/rtc/camera",
-    "twin": "/rtc/camera",
+    "twin": "/rtc/twin",
     "rtc_camera": "/rtc/cameras",
     "rtc_policy": "/rtc/policy",
     "rtc_executor": "/rtc/executor",

@@ -64,6 +64,7 @@ def graph_enclaves(cameras: Sequence[str] = ()) -> list[Enclave]:
                          (driver_topics.COMMAND_TOPIC, driver_topics.COMMAND_ARRAY_TOPIC)),
         "sim_camera": ((driver_topics.IMAGE_TOPIC, DIAGNOSTICS_TOPIC), (driver_topics.JOINT_STATES_TOPIC,)),
         "rtc_camera": ((*cameras, *(f"{c}/compressed" for c in cameras), DIAGNOSTICS_TOPIC), ()),
+        "twin": ((*driver_topics.CAMERA_TOPICS.values(), DIAGNOSTICS_TOPIC), ()),  # the bus is its pty
         "rtc_policy": ((ACTION_CHUNK_TOPIC, TIMING_TOPIC, DIAGNOSTICS_TOPIC),
                        (JOINT_STATES_TOPIC, EXECUTOR_STATUS_TOPIC, *cameras)),
         "rtc_executor": ((*COMMAND_TOPICS.values(), EXECUTOR_STATUS_TOPIC, DIAGNOSTICS_TOPIC),
