@@ -98,6 +98,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("interpolation", "", "executor commands per chunk row (control_rate_hz x this per second; 1: off); "
              "raises the driver's rate_hz to at least that"),
     Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
+    Argument("speed_scale", "", "in (0, 1]: the executor plays the chunks' rows this much slower, the guard's "
+             "velocity and acceleration limits scaled with it (0.25 for a first run; empty: 1.0)"),
     Argument("cameras", "", f"the policy's cameras as name=topic,... (empty: front={CAMERA_TOPIC}), or "
              "(sim:=false) LeRobot's {name: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}, ...}: "
              "an rtc_camera node publishes each on camera/<name>/image_raw"),
@@ -175,6 +177,16 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _speed_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]")
+    return scale
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -234,6 +246,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "interpolation": ("rtc_executor", "interpolation", int),
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
+    "speed_scale": ("rtc_executor", "speed_scale", _speed_scale),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
@@ -252,7 +265,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 NODE_ENCLAVES = {
     "so100_driver": "/rtc/driver",
     "sim_camera": "/rtc/camera",
-    "twin": "/rtc/camera",
+    "twin": "/rtc/twin",
     "rtc_camera": "/rtc/cameras",
     "rtc_policy": "/rtc/policy",
     "rtc_executor": "/rtc/executor",

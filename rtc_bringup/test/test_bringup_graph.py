@@ -66,6 +66,9 @@ def test_arguments_override_the_parameter_file_with_types():
     ({"robot_description": "maybe"}, "robot_description"),
     ({"control_rate_hz": "fast"}, "control_rate_hz"),
     ({"interpolation": "1.5"}, "interpolation"),
+    ({"speed_scale": "0"}, "speed_scale"),
+    ({"speed_scale": "1.5"}, "speed_scale"),
+    ({"speed_scale": "half"}, "speed_scale"),
     ({"cameras": "front"}, "name=topic"),
     ({"config_file": "/nonexistent.yaml"}, "/nonexistent.yaml"),
     ({"namespace": "arm-1"}, "namespace"),
@@ -77,6 +80,12 @@ def test_arguments_override_the_parameter_file_with_types():
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         build_graph(arguments, PKG)
+
+
+def test_speed_scale_reaches_the_executor_only():
+    specs = {s.name: s for s in build_graph({"speed_scale": "0.25"}, PKG)}
+    assert specs["rtc_executor"].overrides["speed_scale"] == 0.25
+    assert [name for name, spec in specs.items() if "speed_scale" in spec.overrides] == ["rtc_executor"]
 
 
 def test_seed_reaches_camera_and_emulated_arm_in_sim_only():

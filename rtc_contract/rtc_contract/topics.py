@@ -1,4 +1,4 @@
-"""The topics of the policy and executor nodes, relative (they follow the node's namespace).
+"""The topics and services of the policy and executor nodes, relative (they follow the node's namespace).
 
 Plain constants, no rclpy, so the nodes and the graph's access-control policy
 (rtc_bringup.sros2_policy) name the same topics."""
@@ -14,3 +14,5 @@ COMMAND_TOPICS = {
     "float64_array": "so100/command_array",
     "trajectory": "so100/joint_trajectory",
 }
+# The executor's std_srvs/Trigger services, private to its node (docs/executor.md, "Runtime control").
+EXECUTOR_SERVICES = ("~/hold", "~/resume", "~/reset")

@@ -57,6 +57,7 @@ from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, Infe
                                                       SchedulerSettings)
 from rtc_contract.modes import GuidanceMode
 from rtc_contract.noise import UNSEEDED, chunk_noise
+from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
@@ -140,6 +141,9 @@ PARAMETERS = (
                   "chunk is also sampled unguided from the same noise, and the unguided one is published when the "
                   "guided one differs from it by more than this from the delay's row on (a clean switch to the "
                   "policy's new plan instead of a blend); 0: never", unit="normalised", minimum=0.0),
+    ParameterSpec("switch_transition_rows", SWITCH_TRANSITION_ROWS, "when that chunk switches to the new plan: "
+                  "rows of the transition from the executed rows onto it, continuous in position and velocity "
+                  "(core.mode_choice.smooth_switch)", unit="rows", minimum=1),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -295,7 +299,7 @@ class PolicyNode(Node):
         path = p["policy_path"] or str(default_checkpoint_path())
         started = time.monotonic()
         guidance = GuidanceSettings(self.guidance_mode, self.execution_horizon, p["max_guidance_weight"],
-                                    p["schedule"])
+                                    p["schedule"], switch_transition_rows=p["switch_transition_rows"])
         try:
             policy = LeRobotPolicy(path, self.device, guidance, task=p["task"])
         except (CheckpointError, OSError) as err:
@@ -458,6 +462,12 @@ class PolicyNode(Node):
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
+        with self._lock:
+            current = self.scheduler.current(plan)
+        if not current:  # the executor was reset (~/reset) while this inference ran: its chunk is outdated
+            self.get_logger().info(f"dropped the chunk of an inference started before the executor's reset "
+                                   f"(epoch {plan.epoch})")
+            return
 
         # a mode choice may have published the unguided sample: then no leftover was followed
         guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and not chunk.unguided_instead
