@@ -41,20 +41,25 @@ def test_chunks_leave_absolute_offsets_added_to_the_state_on_the_joints(checkpoi
     np.testing.assert_allclose(chunk.model_output, chunk.actions, atol=1e-5)  # the future leftover: absolute
 
 
-def test_guided_chunk_continues_the_leftover_in_absolute_terms_after_the_state_moved(checkpoints, monkeypatch):
-    policy = _load(checkpoints[True])
+@pytest.mark.parametrize("mode, max_disagreement", [("prefix", 0.0), ("identity", 1e-9)])
+def test_guided_chunk_continues_the_leftover_in_absolute_terms_after_the_state_moved(checkpoints, monkeypatch, mode,
+                                                                                      max_disagreement):
+    """prefix: the guided rows are the leftover's; identity with a switch forced (the chunk after a
+    start, mode_choice.smooth_switch): the rows before the delay are the executed ones."""
+    policy = _load(checkpoints[True], mode)
     old_state, images, noise = _observation()
     leftover = policy.sample(old_state, images, None, 0, noise=noise).model_output[5:]
     moved = np.array([0.3, -0.2, 0.5, 0.1, -0.4, 7.0])
     new_state = old_state + moved
     delay = 4
-    chunk = policy.sample(new_state, images, leftover, delay, noise=noise[::-1].copy())
+    chunk = policy.sample(new_state, images, leftover, delay, noise[::-1].copy(), max_disagreement)
+    assert chunk.unguided_instead == (max_disagreement > 0)
     np.testing.assert_allclose(chunk.actions[:delay], leftover[:delay], atol=1e-4)
 
     # anchored to the old state instead (no re-anchoring): off by exactly the state change on the joints
     reanchor = policy.model_leftover
     monkeypatch.setattr(policy, "model_leftover", lambda rows, state: reanchor(rows, old_state))
-    stale = policy.sample(new_state, images, leftover, delay, noise=noise[::-1].copy())
+    stale = policy.sample(new_state, images, leftover, delay, noise[::-1].copy(), max_disagreement)
     np.testing.assert_allclose(stale.actions[:delay] - leftover[:delay],
                                np.broadcast_to(np.where(JOINTS, moved, 0.0), (delay, 6)), atol=1e-4)
 
