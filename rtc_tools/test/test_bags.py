@@ -27,10 +27,10 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 def write_run(path: Path, storage: str = "mcap", joints: list[str] = JOINTS, order=lambda ticks: ticks,
               topics: tuple[str, ...] = ("/rtc/action_chunk", "/rtc/executor_status", "/joint_states",
                                          "/camera/front/image_raw"), task: dict[str, str] | None = None,
-              compressed: bool = False) -> None:
+              compressed: bool = False, diagnostic: str = "sim_camera: task") -> None:
     """Chunk 1 from tick 0, chunk 2 (source_step 3) merged with d_real 2 after tick 4; statuses of
     ticks 0..8 received (stamped) in the order `order` gives; one joint state and one image; with
-    `task`, one /diagnostics message with those values as sim_camera's task status; `compressed`: MCAP
+    `task`, one /diagnostics message with those values as the status named `diagnostic`; `compressed`: MCAP
     chunks compressed with zstd, as rosbag2's default storage preset writes them."""
     store = typestore()
     time = make(store, "builtin_interfaces/msg/Time", sec=1, nanosec=0)
@@ -51,7 +51,7 @@ def write_run(path: Path, storage: str = "mcap", joints: list[str] = JOINTS, ord
         header = make(store, "std_msgs/msg/Header", stamp=time)
         if task is not None:
             values = [make(store, "diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in task.items()]
-            status = make(store, "diagnostic_msgs/msg/DiagnosticStatus", name="sim_camera: task", values=values)
+            status = make(store, "diagnostic_msgs/msg/DiagnosticStatus", name=diagnostic, values=values)
             write("/diagnostics", 10**9, "diagnostic_msgs/msg/DiagnosticArray",
                   make(store, "diagnostic_msgs/msg/DiagnosticArray", header=header, status=[status]))
         write("/joint_states", 10**8, "sensor_msgs/msg/JointState", make(
@@ -226,3 +226,25 @@ def test_rosbag2_file_compression_is_refused_in_one_line(tmp_path):
     assert "compression_mode: file" in metadata.read_text()
     line = one_line_error(["-m", "rtc_tools.report", str(tmp_path / "bag")])
     assert "compressed by rosbag2 (file mode)" in line and "ros2 bag convert" in line, line
+
+
+@pytest.mark.parametrize("recorded", ["lerobot/pi0", "/nonexistent/checkpoint"])
+def test_the_replay_never_loads_a_checkpoint_the_bag_names_that_is_not_here(tmp_path, recorded):
+    # the bag's policy node names a hub id (or another machine's path): no download, no load; the
+    # user names the checkpoint
+    write_run(tmp_path / "bag", task={"policy": recorded}, diagnostic="rtc_policy: inference")
+    result = subprocess.run([sys.executable, "-m", "rtc_tools.replay", str(tmp_path / "bag"),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"rtc_replay: the bag names policy {recorded!r}, which is no directory here " \
+        "(a hub id, or a path on another machine); name the checkpoint to replay with --policy_path"
+
+
+def test_the_replay_loads_the_checkpoint_the_user_names_or_a_local_one_the_bag_names(tmp_path):
+    from rtc_tools.replay import checkpoint_to_replay
+
+    assert checkpoint_to_replay("mine", "lerobot/pi0") == "mine"
+    assert checkpoint_to_replay("", None) == ""  # the built-in
+    assert checkpoint_to_replay("", str(tmp_path)) == str(tmp_path)
+    with pytest.raises(ValueError, match="--policy_path"):
+        checkpoint_to_replay("", "lerobot/pi0")
