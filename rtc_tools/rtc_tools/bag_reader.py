@@ -32,7 +32,7 @@ try:
 except ImportError:
     from backports.zstd import ZstdDecompressor
 
-MAX_CHUNK_BYTES = 512 * 2**20  # an MCAP chunk's uncompressed size; rosbag2 writes chunks of about 1 MB
+MAX_CHUNK_BYTES = 512 * 2**20  # an MCAP chunk's uncompressed size; MCAP writers close chunks at 768 KiB by default
 UNCAPPED_COMPRESSION = ("file", "message")  # rosbag2 compression modes rosbags inflates without a cap
 
 
