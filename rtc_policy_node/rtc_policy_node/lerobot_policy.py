@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.core.guidance import RTCGuidance
 
 from rtc_policy_node.core.schedules import PrefixSchedule
@@ -87,7 +88,7 @@ class LeRobotPolicy:
         config = read_policy_config(path)
         config.device = device
         config.rtc_config = RTCConfig(
-            enabled=guidance.mode != "off",
+            enabled=guidance.mode != GuidanceMode.OFF,
             execution_horizon=guidance.execution_horizon,
             max_guidance_weight=guidance.max_guidance_weight,
             prefix_attention_schedule=PrefixSchedule[guidance.schedule.upper()].value,
@@ -95,7 +96,7 @@ class LeRobotPolicy:
         self.policy = get_policy_class(config.type).from_pretrained(str(path), config=config)
         self.policy.to(device)
         self._holders = [m for m in (self.policy, *self.policy.modules()) if hasattr(m, "rtc_processor")]
-        if guidance.mode != "off" and not self._holders:
+        if guidance.mode != GuidanceMode.OFF and not self._holders:
             raise ValueError(f"policy type {config.type!r} has no rtc_processor: it cannot be guided; "
                              "use guidance_mode off")
         self.use_guidance(RTCGuidance(config.rtc_config, mode=guidance.mode))
@@ -126,7 +127,7 @@ class LeRobotPolicy:
     def set_guidance_mode(self, mode: str) -> None:
         """Sample under another guidance mode from now on, without reloading (offline comparisons)."""
         self.settings = replace(self.settings, mode=mode)
-        self.config.rtc_config.enabled = mode != "off"
+        self.config.rtc_config.enabled = mode != GuidanceMode.OFF
         self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
 
     def record_denoising(self, directory: str | Path) -> None:
@@ -167,7 +168,7 @@ class LeRobotPolicy:
         batch = self.preprocessor(batch)
         if noise is not None and self.chunk_size is not None and noise.shape[0] != self.chunk_size:
             raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
-        guided = leftover is not None and self.settings.mode != "off"
+        guided = leftover is not None and self.settings.mode != GuidanceMode.OFF
         preprocessed = synchronized_clock(self.device)
         kwargs: dict[str, Any] = {}
         if guided:

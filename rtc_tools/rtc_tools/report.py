@@ -34,6 +34,7 @@ from rtc_tools.run_metrics import (
     seam_step_max,
     tracking_errors,
 )
+from rtc_contract.modes import GuidanceMode
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -96,7 +97,7 @@ def read_bag(path: Path) -> Recording:
                 rec.chunks[msg.chunk_id] = actions.reshape(msg.length, msg.action_dim)
                 rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
                 rec.guidance_modes.add(msg.guidance_mode)
-                if msg.guidance_mode != "off" and msg.prev_chunk_id == 0:
+                if msg.guidance_mode != GuidanceMode.OFF and msg.prev_chunk_id == 0:
                     rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
