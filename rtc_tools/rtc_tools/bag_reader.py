@@ -27,11 +27,6 @@ from rosbags.typesys.store import Typestore
 
 from rtc_tools.bag_types import bag_typestore
 
-try:
-    from compression.zstd import ZstdDecompressor  # Python 3.14
-except ImportError:
-    from backports.zstd import ZstdDecompressor
-
 MAX_CHUNK_BYTES = 512 * 2**20  # an MCAP chunk's uncompressed size; MCAP writers close chunks at 768 KiB by default
 UNCAPPED_COMPRESSION = ("file", "message")  # rosbag2 compression modes rosbags inflates without a cap
 
@@ -56,7 +51,8 @@ def _capped(decompressor: type):
 
 
 # rosbags looks its chunk decompressors up in this table at every chunk: these are the capped ones.
-storage_mcap.DECOMPRESSORS.update(lz4=_capped(LZ4FrameDecompressor), zstd=_capped(ZstdDecompressor))
+# zstd: the module rosbags picked (compression.zstd, or backports.zstd before Python 3.14).
+storage_mcap.DECOMPRESSORS.update(lz4=_capped(LZ4FrameDecompressor), zstd=_capped(storage_mcap.zstd.ZstdDecompressor))
 
 # What rosbags and its storage plugins raise on a damaged file or message.
 DAMAGE = (ReaderError, TypesysError, sqlite3.Error, OSError, EOFError, struct.error, ValueError, KeyError,
