@@ -10,7 +10,8 @@ for nodes run with use_sim_time. A topic whose message type is not installed is 
 line. Topics that move the arm or feed the executor's and the policy's view of it (the command
 topics, joint states, executor status: rtc_contract.topics.ACTUATING_TOPICS) are left out, with one
 line naming them, unless `--allow-actuation` is given: played into a live graph they would replay
-the old episode open-loop against the executor. Ends after the last message, or on SIGINT/SIGTERM. The same with ROS 2 from apt:
+the old episode open-loop against the executor. Ends after the last message, or on SIGINT/SIGTERM.
+The same with ROS 2 from apt (which publishes every topic it is given):
 `ros2 bag play BAG --rate R --start-offset S --topics ... [--clock HZ]`.
 """
 from __future__ import annotations
