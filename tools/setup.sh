@@ -133,9 +133,10 @@ fi
 
 # --- launch/launch_ros and the ros2 command line (no wheels exist): from ../shared/vendor if present
 VENDOR="${RTC_ROS2_VENDOR:-$ROOT/../shared/vendor/ros2-python}"
-launch_importable() {  # with composition_interfaces from an earlier install, if any
+launch_importable() {  # with composition_interfaces from an earlier install, if any; ros2service and
+  # ros2param: a venv set up before the vendored set held `ros2 service|interface|action|lifecycle` lacks them
   ( set +u; [ -f "$WS/vendor/install/setup.bash" ] && source "$WS/vendor/install/setup.bash"
-    python -c 'import launch_ros, ros2launch' ) 2>/dev/null
+    python -c 'import launch_ros, ros2launch, ros2param, ros2service' ) 2>/dev/null
 }
 if ! launch_importable; then  # ROS 2 from apt has them
   if [ -f "$VENDOR/install.sh" ]; then

@@ -25,7 +25,7 @@ ROSDEP_KEYS = {
     "matplotlib": "python3-matplotlib", "torch": "python3-torch", "pytest": "python3-pytest",
     "hypothesis": "python3-hypothesis", "cryptography": "python3-cryptography", "cv2": "python3-opencv",
     **{ros: ros for ros in ("rclpy", "ament_index_python", "launch", "launch_ros", "xacro",
-                            "builtin_interfaces", "std_msgs", "sensor_msgs", "diagnostic_msgs",
+                            "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "diagnostic_msgs",
                             "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs", *WORKSPACE_PACKAGES)},
 }
 # top-level module -> pip distribution, for what has no rosdep key.

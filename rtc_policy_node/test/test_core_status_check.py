@@ -11,7 +11,7 @@ from rtc_policy_node.core.status_check import MAX_QUEUE_TICKS, MAX_STEP, status_
 
 def status(**fields) -> SimpleNamespace:
     base = dict(step=120, control_rate_hz=30.0, active_chunk_id=3, index_in_chunk=10, remaining=40,
-                merged_count=3, rejected_count=0, last_d_real=4)
+                merged_count=3, rejected_count=0, last_d_real=4, on_hold=False, epoch=0)
     return SimpleNamespace(**{**base, **fields})
 
 
@@ -40,6 +40,9 @@ def test_a_real_status_passes():
     (dict(merged_count=-1), "merged_count -1"),
     (dict(rejected_count=2.5), "rejected_count 2.5"),
     (dict(active_chunk_id=True), "active_chunk_id True"),
+    (dict(epoch=-1), "epoch -1"),
+    (dict(epoch=2**32), "epoch"),
+    (dict(on_hold=1), "on_hold 1"),
 ])
 def test_a_spoofed_field_is_named(fields, named):
     problem = status_problem(status(**fields))

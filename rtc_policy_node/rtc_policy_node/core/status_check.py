@@ -27,8 +27,11 @@ def status_problem(status: ExecutorReport) -> str | None:
               ("index_in_chunk", status.index_in_chunk, 0, MAX_QUEUE_TICKS),
               ("last_d_real", status.last_d_real, -1, MAX_QUEUE_TICKS),
               ("active_chunk_id", status.active_chunk_id, 0, 2**64 - 1),
+              ("epoch", status.epoch, 0, 2**32 - 1),
               *((name, getattr(status, name), 0, 2**64 - 1) for name in COUNTERS))
     for name, value, low, high in checks:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             return f"{name} {value!r} is not an integer in [{low}, {high}]"
+    if not isinstance(status.on_hold, bool):
+        return f"on_hold {status.on_hold!r} is not a bool"
     return None
