@@ -859,6 +859,73 @@ def bad_encoding(run: Run) -> str:
     return f"policy ERROR ({errors[0].message[:40] if errors else '-'}); held; recovered with good images"
 
 
+def played_bag(run: Run) -> str:
+    """A bag recorded from this graph a moment ago (rtc_record: commands, joint states, executor
+    status) played back into it with rtc_play's defaults: the actuating topics stay unpublished."""
+    bag = run.graph.log_dir / "played_bag"
+    recorder = subprocess.Popen([sys.executable, "-m", "rtc_tools.recorder", str(bag)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(4.0)
+    recorder.send_signal(signal.SIGINT)
+    recorder.communicate(timeout=30)
+    before = run.status()
+    play = subprocess.run([sys.executable, "-m", "rtc_tools.play", str(bag)], capture_output=True, text=True,
+                          timeout=60)
+    notice = next((line for line in play.stderr.splitlines() if "not publishing" in line), "")
+    skipped = notice.removeprefix("rtc_play: not publishing ").split(" (")[0]
+    run.expect(play.returncode == 0, f"rtc_play exit 0 ({play.returncode}: {play.stderr[-200:]})")
+    run.expect(all(t in skipped for t in ("/so100/command", "/rtc/executor_status")),
+               f"rtc_play names the recorded commands and statuses among the topics it left out ({notice!r})")
+    intruders = [s for _, s in run.driver_diagnostics()
+                 if s.name == "so100_driver: command writer" and s.level >= DiagnosticStatus.ERROR]
+    run.expect(not intruders, "the driver saw no second command publisher")
+    after = run.status()
+    run.expect(after.merged_count > before.merged_count, "the policy's chunks kept merging")
+    published = play.stdout.strip().splitlines()[-1] if play.stdout.strip() else "-"
+    return f"{skipped} left out; {published.removeprefix('rtc_play: ')}; no intruder on the driver"
+
+
+def _policy_keeps_running(run: Run, attack: Callable[[], None], what: str) -> str:
+    """Run `attack` for 3 s against the real policy node: it stays up, WARNs on /diagnostics and its
+    chunks keep merging."""
+    before = run.status()
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        attack()
+        time.sleep(0.02)
+    run.peer.wait_for(lambda: run.status().merged_count > before.merged_count + 1, 20.0, "chunks after the attack")
+    warned = [s for _, s in run.policy_diagnostics() if "dropped a message on" in s.message]
+    run.expect(run.graph.procs["rtc_policy"].poll() is None, "the policy node stays up")
+    run.expect(bool(warned), "the policy reports the dropped messages on /diagnostics")
+    merged = run.status().merged_count - before.merged_count
+    return f"{what} dropped, WARN on /diagnostics; policy up, {merged} chunks merged meanwhile"
+
+
+def nan_executor_status(run: Run) -> str:
+    """Spoofed executor statuses (NaN, infinite, negative control rate; a step past 2^53) beside the
+    executor's own, at 50 Hz for 3 s."""
+    publisher = run.peer.node.create_publisher(ExecutorStatus, "/rtc/executor_status", RELIABLE)
+    spoofs = [ExecutorStatus(control_rate_hz=float("nan")), ExecutorStatus(control_rate_hz=float("inf")),
+              ExecutorStatus(control_rate_hz=-30.0), ExecutorStatus(control_rate_hz=30.0, step=2**64 - 1)]
+
+    def attack() -> None:
+        for spoof in spoofs:
+            publisher.publish(spoof)
+    return _policy_keeps_running(run, attack, "NaN/inf/negative rate and huge step statuses")
+
+
+def oversized_image(run: Run) -> str:
+    """Camera images claiming 9000 x 9000 pixels (81 Mpixel, about 250 MB decoded) beside the
+    camera's own, at 50 Hz for 3 s."""
+    from sensor_msgs.msg import Image
+    from rclpy.qos import qos_profile_sensor_data
+
+    cameras = effective_parameters(run.graph.specs["rtc_policy"]).get("camera_topics", [f"front={CAMERA_TOPIC}"])
+    camera = run.peer.node.create_publisher(Image, cameras[0].split("=", 1)[1], qos_profile_sensor_data)
+    oversized = Image(height=9000, width=9000, encoding="rgb8", step=27000)
+    return _policy_keeps_running(run, lambda: camera.publish(oversized), "9000 x 9000 images")
+
+
 def bad_start(run: Run, overrides: dict, what: str) -> str:
     graph = Graph(run.graph.log_dir, overrides)
     graph.start(("so100_driver",))
@@ -925,6 +992,11 @@ ATTACKS: dict[str, Attack] = {
     "stall_policy": Attack(stall_policy, "SIGSTOP the real policy node for 2 s", REAL),
     "stall_executor_real": Attack(stall_executor_real, "SIGSTOP the executor for 2 s under the real policy", REAL),
     "bad_encoding": Attack(bad_encoding, "camera images the policy cannot decode (mono16), then good ones", REAL),
+    "played_bag": Attack(played_bag, "rtc_play (defaults) of a bag recorded from this graph, into it"),
+    "nan_executor_status": Attack(nan_executor_status, "spoofed ExecutorStatus (NaN/inf/negative control_rate_hz, "
+                                  "step 2^64-1) at the real policy node", REAL),
+    "oversized_image": Attack(oversized_image, "camera images claiming 9000 x 9000 pixels at the real policy node",
+                              REAL),
     "bad_calibration": Attack(bad_calibration, "driver with a malformed calibration file", NO_GRAPH),
     "missing_port": Attack(missing_port, "driver on a serial port that does not exist", NO_GRAPH),
 }

@@ -187,7 +187,7 @@ def test_play_feeds_a_live_policy_node_without_camera_or_driver(recorded_bag, pr
     # node has, and refuse the first chunk (not_ready); give discovery time before the first message
     play = subprocess.run([sys.executable, "-m", "rtc_tools.play", str(recorded_bag), "--start",
                            str(max(first_chunk_s - 0.3, 0.0)), "--delay", "3", "--topics", "/joint_states",
-                           CAMERA],
+                           CAMERA, "--allow-actuation"],  # no driver here: the played joint states are the arm
                           capture_output=True, text=True, timeout=RUN_S + 120)
     assert play.returncode == 0, play.stderr[-2000:]
     for proc in (policy, executor, recorder):

@@ -63,3 +63,11 @@ def test_the_driver_bounds_any_writer_and_ends_every_fault_in_a_controlled_stop(
 def test_faults_around_the_real_policy_node(tmp_path):
     rows = campaign(tmp_path, ["stall_policy", "stall_executor_real", "bad_encoding"], timeout_s=850)
     assert "ERROR" in rows["bad_encoding"]["outcome"]
+
+
+@pytest.mark.timeout(900)
+def test_a_played_bag_spoofed_status_and_oversized_images_neither_move_the_arm_nor_stop_the_policy(tmp_path):
+    rows = campaign(tmp_path, ["played_bag", "nan_executor_status", "oversized_image"], timeout_s=850)
+    assert "left out" in rows["played_bag"]["outcome"]
+    for name in ("nan_executor_status", "oversized_image"):
+        assert "policy up" in rows[name]["outcome"], rows[name]

@@ -4,6 +4,10 @@ Covers what cameras on a LeRobot setup publish: raw rgb8, bgr8, mono8, and compr
 8 bits per channel. Anything else (16-bit mono16/16UC1 raw or png, compressedDepth, other codecs) is
 a ValueError naming the encoding, so a misconfigured camera is reported instead of silently feeding
 the policy wrong colours or pixels saturated to 255.
+
+Size caps: `image_size_problem` reads an image's dimensions without decoding it (the message's
+width and height; a jpeg/png header through Pillow's lazy open), so that an oversized image is
+refused before it costs memory: a 9000 x 9000 png decodes to about 250 MB.
 """
 from __future__ import annotations
 
@@ -17,6 +21,28 @@ COMPRESSED_FORMATS = ("jpeg", "jpg", "png")
 COMPRESSED_ENCODINGS = ("rgb8", "bgr8", "mono8", "rgba8", "bgra8")
 # Pillow modes of 8 bits per channel; 16-bit png opens as "I;16*" or "I", which convert("RGB") clips.
 EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
+
+
+def image_size_problem(width: int, height: int, max_pixels: int) -> str | None:
+    """Why an image of `width` x `height` is refused (one line), or None when within `max_pixels`."""
+    if width * height > max_pixels:
+        return f"image of {width} x {height} = {width * height} pixels is over max_image_pixels {max_pixels}"
+    return None
+
+
+def compressed_size_problem(data: bytes, max_pixels: int) -> str | None:
+    """image_size_problem of a jpeg/png from its header (Pillow's open reads the header, not the
+    pixels); None also for bytes with no readable header, which decoding then reports."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, checked at open
+        return f"compressed image refused by Pillow's decompression bomb check: {exc}"
+    except OSError:
+        return None
+    return image_size_problem(width, height, max_pixels)
 
 
 def raw_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes) -> np.ndarray:

@@ -16,3 +16,11 @@ COMMAND_TOPICS = {
 }
 # The executor's std_srvs/Trigger services, private to its node (docs/executor.md, "Runtime control").
 EXECUTOR_SERVICES = ("~/hold", "~/resume", "~/reset")
+# What moves the arm or corrupts the executor's and the policy's view of it when published by
+# anything but the graph's own nodes (rtc_play leaves them out unless --allow-actuation).
+ACTUATING_TOPICS = (*COMMAND_TOPICS.values(), JOINT_STATES_TOPIC, EXECUTOR_STATUS_TOPIC)
+
+
+def actuates(topic: str) -> bool:
+    """Whether the resolved `topic` (in any namespace) is one of ACTUATING_TOPICS."""
+    return any(topic.rstrip("/").endswith("/" + relative) or topic == relative for relative in ACTUATING_TOPICS)

@@ -1,13 +1,16 @@
-"""Camera payloads decode to the same RGB pixels, whatever the encoding; others are refused."""
+"""Camera payloads decode to the same RGB pixels, whatever the encoding; others are refused, and so are
+images over the size cap, from their header, before any pixel is decoded."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
+from rtc_contract.image_decoding import compressed_size_problem, compressed_to_rgb, image_size_problem, raw_to_rgb
 
 RGB = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
 
@@ -69,3 +72,46 @@ def test_a_16_bit_png_is_refused_not_saturated():
 def test_bad_images_are_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG claiming `width` x `height` RGB, with no pixel data: signature, IHDR, IEND (45 bytes)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG whose SOF0 header is rewritten to claim `width` x `height`."""
+    buffer = io.BytesIO()
+    Image.fromarray(RGB).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+MAX_PIXELS = 4096 * 4096
+
+
+@pytest.mark.parametrize("crafted", [png_claiming, jpeg_claiming])
+def test_an_oversized_compressed_image_is_refused_from_its_header(crafted):
+    problem = compressed_size_problem(crafted(9000, 9000), MAX_PIXELS)
+    assert problem == f"image of 9000 x 9000 = 81000000 pixels is over max_image_pixels {MAX_PIXELS}"
+    assert compressed_size_problem(crafted(640, 480), MAX_PIXELS) is None
+
+
+def test_a_compressed_image_past_pillows_own_limit_is_refused_too():
+    problem = compressed_size_problem(png_claiming(60000, 60000), 10**10)
+    assert problem is not None and "decompression bomb" in problem
+
+
+def test_a_raw_image_is_judged_by_its_claimed_dimensions():
+    assert image_size_problem(9000, 9000, MAX_PIXELS).startswith("image of 9000 x 9000")
+    assert image_size_problem(4096, 4096, MAX_PIXELS) is None
+
+
+def test_bytes_without_an_image_header_are_left_to_decoding():
+    assert compressed_size_problem(b"not a jpeg", MAX_PIXELS) is None

@@ -59,7 +59,8 @@ from rtc_contract.modes import GuidanceMode
 from rtc_contract.noise import UNSEEDED, chunk_noise
 from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
 from rtc_policy_node.core.schedules import PrefixSchedule
-from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
+from rtc_contract.image_decoding import compressed_size_problem, compressed_to_rgb, image_size_problem, raw_to_rgb
+from rtc_policy_node.core.status_check import status_problem
 from rtc_policy_node.joint_units import units_from_parameters
 from rtc_contract.joint_vector import joint_vector
 from rtc_contract.timing_components import COMPONENTS, WHOLE
@@ -70,6 +71,8 @@ from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 WAKE_PERIOD_S = 0.1  # the inference thread re-decides at least this often without a new status
+REFUSED_WARN_S = 10.0  # /diagnostics stays WARN this long after an input was refused (status or image)
+REFUSED_LOG_S = 5.0  # at most one log line per kind of refused input this often
 DENOISING_FLUSH_S = 3.0  # at shutdown, how long the pending denoising plots may take (the runner waits 10 s)
 
 # What raises the "inference" status above OK, besides inference errors (ERROR); bounds are parameters
@@ -100,6 +103,9 @@ PARAMETERS = (
     ParameterSpec("camera_topics", ["front=camera/front/image_raw"], "name=topic: the topic feeds "
                   "observation.images.<name>; a topic ending in /compressed is a sensor_msgs/CompressedImage",
                   non_empty=True),
+    ParameterSpec("max_image_pixels", 4096 * 4096, "larger camera images (width x height, read from the header "
+                  "before decoding) are refused with a WARN and counted on /diagnostics; the default passes "
+                  "any camera up to 4096 x 4096", unit="pixels", minimum=1),
     ParameterSpec("joint_names", [], "the policy's state/action joints in its order, matched by name to "
                   "/joint_states; empty: the joints the policy names (the built-in policy does)", unique=True),
     ParameterSpec("calibration_file", "", "lerobot-calibrate JSON: the policy works in LeRobot feature units "
@@ -215,6 +221,11 @@ class PolicyNode(Node):
         self.profiling = p["profiling"]
         self.thresholds = configure_thresholds(THRESHOLDS, p)
         self.fatal_error = ""
+        self.max_image_pixels = p["max_image_pixels"]
+        # hostile or broken inputs dropped by the callbacks: count, last reason, monotonic time of the last
+        self._refused = {"executor_status": 0, "images": 0}
+        self._last_refusal, self._refused_at = "", -math.inf
+        self._refusal_logged_at = {kind: -math.inf for kind in self._refused}
 
         self.policy, self.policy_path = self._load_policy(p)
         self.policy.record_denoising(p["debug_denoising"])
@@ -327,6 +338,11 @@ class PolicyNode(Node):
 
     def _on_image(self, key: str, msg) -> None:
         now = time.monotonic()
+        problem = compressed_size_problem(bytes(msg.data), self.max_image_pixels) \
+            if isinstance(msg, CompressedImage) else image_size_problem(msg.width, msg.height, self.max_image_pixels)
+        if problem is not None:
+            self._refuse("images", f"{self._camera_inputs[key]}: {problem}", now)
+            return
         with self._lock:
             self._images[key] = (msg, self.get_clock().now().nanoseconds)
             self.scheduler.on_input(self._camera_inputs[key], now)
@@ -344,10 +360,22 @@ class PolicyNode(Node):
 
     def _on_status(self, msg: ExecutorStatus) -> None:
         now = time.monotonic()
+        problem = status_problem(msg)
+        if problem is not None:  # spoofed or broken: the last good status stays in force
+            self._refuse("executor_status", f"{self.scheduler.status_input}: {problem}", now)
+            return
         with self._lock:
             self.scheduler.on_status(msg, now)
             self._woken_at = now
         self._wake.set()
+
+    def _refuse(self, kind: str, reason: str, now: float) -> None:
+        """Drop an input that fails its check: count it, WARN (rate-limited), keep the last good one."""
+        self._refused[kind] += 1
+        self._last_refusal, self._refused_at = reason, now
+        if now - self._refusal_logged_at[kind] >= REFUSED_LOG_S:
+            self._refusal_logged_at[kind] = now
+            self.get_logger().warning(f"dropped a message on {reason} ({self._refused[kind]} {kind} dropped so far)")
 
     # ----- inference thread ------------------------------------------------------------------------
     def start(self) -> None:
@@ -592,6 +620,8 @@ class PolicyNode(Node):
         }
         for key, value in judged.items():
             self.thresholds[key].judge(report, value)
+        if now - self._refused_at < REFUSED_WARN_S:
+            report.raise_to(Level.WARN, f"dropped a message on {self._last_refusal}")
         if report.level == Level.OK:
             report.message = state
         elif not report.message.startswith(state):  # the phase says why inference is not running
@@ -607,6 +637,8 @@ class PolicyNode(Node):
             "signing_key_id": self.signer.key_id if self.signer else "(unsigned)",
             "delay_estimate_ticks": "" if estimate is None else estimate,
             "status_behind_ticks": self._status_behind_ticks,
+            "refused_executor_status": self._refused["executor_status"], "refused_images": self._refused["images"],
+            "last_refusal": self._last_refusal,
         }
         if self.last_timing is not None:
             report.values["policy_inference_ms"] = f"{self.last_timing.policy_inference_ms:.1f}"

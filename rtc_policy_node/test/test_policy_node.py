@@ -257,3 +257,36 @@ def test_a_delay_beyond_the_execution_horizon_raises_the_level_and_it_recovers(p
         fake.diagnosed(Level.OK, "running", proc=proc, processes=processes)
     finally:
         fake.close()
+
+
+def test_spoofed_statuses_and_oversized_images_are_dropped_and_the_node_keeps_making_chunks(processes):
+    # A second source on the domain sends executor statuses no executor sends (NaN, infinite and
+    # negative control rates, a step past 2^53, a queue of 2^32 - 1 ticks) and camera images far larger
+    # than max_image_pixels (9000 x 9000 claimed, no pixels carried): each is dropped before use, with
+    # a WARN counted on /diagnostics, and chunks keep coming from the real statuses and frames.
+    from rtc_msgs.msg import ExecutorStatus
+    from rtc_runtime.diagnostics import Level
+    from sensor_msgs.msg import Image
+
+    spoofs = [ExecutorStatus(control_rate_hz=float("nan"), step=1), ExecutorStatus(control_rate_hz=float("inf")),
+              ExecutorStatus(control_rate_hz=-30.0), ExecutorStatus(control_rate_hz=RATE_HZ, step=2**64 - 1),
+              ExecutorStatus(control_rate_hz=RATE_HZ, step=5, remaining=2**32 - 1, active_chunk_id=1)]
+    fake = FakeExecutor(stall_rows=range(0))
+    try:
+        proc = processes.start(policy_args(), name="policy_node")
+        before = len(fake.wait_for_chunks(1, proc, processes))
+        oversized = Image(height=9000, width=9000, encoding="rgb8", step=27000)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            for spoof in spoofs:
+                fake.status_pub.publish(spoof)
+            fake.image_pub.publish(oversized)
+            time.sleep(0.02)
+        fake.diagnosed(Level.WARN, "dropped a message on", proc=proc, processes=processes)
+        fake.wait_for_chunks(before + 2, proc, processes)
+        log = processes.log(proc)
+        assert "dropped a message on /rtc/executor_status: control_rate_hz nan" in log
+        assert "over max_image_pixels" in log
+        assert "Traceback" not in log
+    finally:
+        fake.close()

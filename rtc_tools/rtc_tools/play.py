@@ -1,13 +1,17 @@
 """Publish a bag's messages again on their recorded schedule, where `ros2 bag play` is not installed:
 a stand-in for `ros2 bag play`, which comes only with ROS 2 from apt (the wheels have no rosbag2).
 
-    rtc_play BAG [--rate 1.0] [--start SECONDS] [--topics /a /b ...] [--clock HZ]
+    rtc_play BAG [--rate 1.0] [--start SECONDS] [--topics /a /b ...] [--clock HZ] [--allow-actuation]
 
 Messages go out as the serialized bytes the bag holds, on publishers with the QoS the bag says was
 offered (reliability, durability, depth), at bag time / rate after the start; `--start` skips the
 first seconds of the bag; `--clock HZ` also publishes the bag time on /clock (rosgraph_msgs/Clock)
 for nodes run with use_sim_time. A topic whose message type is not installed is left out, with one
-line. Ends after the last message, or on SIGINT/SIGTERM. The same with ROS 2 from apt:
+line. Topics that move the arm or feed the executor's and the policy's view of it (the command
+topics, joint states, executor status: rtc_contract.topics.ACTUATING_TOPICS) are left out, with one
+line naming them, unless `--allow-actuation` is given: played into a live graph they would replay
+the old episode open-loop against the executor. Ends after the last message, or on SIGINT/SIGTERM.
+The same with ROS 2 from apt (which publishes every topic it is given):
 `ros2 bag play BAG --rate R --start-offset S --topics ... [--clock HZ]`.
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rtc_contract.topics import actuates
 from rtc_tools.bag_reader import BagError, open_bag, raw_messages
 from rtc_tools.bag_types import ros_message_class
 
@@ -55,8 +60,9 @@ def publisher_qos(offered: list):
 
 
 def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock_hz: float,
-         stopping=lambda: False, delay_s: float = DELAY_S) -> int:
-    """Publish the bag; returns the number of messages published."""
+         stopping=lambda: False, delay_s: float = DELAY_S, allow_actuation: bool = False) -> int:
+    """Publish the bag; returns the number of messages published. Without `allow_actuation`, the
+    actuating topics are left out (one line on stderr names them)."""
     import rclpy
     from rclpy.duration import Duration
     from rosgraph_msgs.msg import Clock
@@ -70,6 +76,12 @@ def play(bag: Path, rate: float, start_s: float, topics: list[str] | None, clock
             if absent:
                 raise BagError(f"the bag has no topic {', '.join(absent)}; it has "
                                f"{', '.join(sorted({c.topic for c in reader.connections}))}")
+            if not allow_actuation:
+                skipped = sorted({c.topic for c in chosen if actuates(c.topic)})
+                if skipped:
+                    print(f"rtc_play: not publishing {', '.join(skipped)} (they would drive the arm or the "
+                          "executor; --allow-actuation publishes them)", file=sys.stderr)
+                chosen = [c for c in chosen if not actuates(c.topic)]
             publishers = {}
             for connection in chosen:
                 if connection.topic in publishers:
@@ -126,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=DELAY_S, metavar="SECONDS",
                         help="wait this long after creating the publishers, so that subscribers match first "
                         "(as ros2 bag play --delay)")
+    parser.add_argument("--allow-actuation", action="store_true",
+                        help="also publish the command topics, joint states and executor status (left out by "
+                        "default: into a live graph they replay the recorded arm commands open-loop and "
+                        "corrupt the executor's hold position and the policy's clock)")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.start < 0 or args.clock < 0 or not args.delay >= 0:
         print("rtc_play: --rate must be > 0, --start, --clock and --delay >= 0", file=sys.stderr)
@@ -143,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        count = play(args.bag, args.rate, args.start, args.topics, args.clock, lambda: stop, args.delay)
+        count = play(args.bag, args.rate, args.start, args.topics, args.clock, lambda: stop, args.delay,
+                     args.allow_actuation)
     except BagError as exc:
         print(f"rtc_play: {exc}", file=sys.stderr)
         return 1

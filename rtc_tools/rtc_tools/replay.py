@@ -1,10 +1,12 @@
 """Replay a recorded run's inferences offline: `rtc_replay BAG [--modes ...] [--delays ...]`.
 
 No ROS graph: the bag is read with rosbags and the policy is LeRobot's, loaded as the policy node
-loads it. Every recorded inference (an ActionChunk) is sampled again from what the policy node had
-at that moment, all of it in the bag: the image whose stamp is the chunk's stamp, the /joint_states
-message of `state_stamp`, the leftover (`execution_horizon` rows from `prev_chunk_row` of chunk
-`prev_chunk_id`, as the policy's own output) and the delay it assumed, with the noise `chunk_noise(noise_seed, chunk_id)`.
+loads it, from the checkpoint `checkpoint_to_replay` picks: never a hub id the bag names (a bag is
+data, not an instruction to download and run a model). Every recorded inference (an ActionChunk) is
+sampled again from what the policy node had at that moment, all of it in the bag: the image whose
+stamp is the chunk's stamp, the /joint_states message of `state_stamp`, the leftover
+(`execution_horizon` rows from `prev_chunk_row` of chunk `prev_chunk_id`, as the policy's own
+output) and the delay it assumed, with the noise `chunk_noise(noise_seed, chunk_id)`.
 
 First the recorded mode is replayed, chunk after chunk, which rebuilds each chunk's model output
 (the leftovers of the next ones) and checks the replay is faithful: with the recorded policy, mode
@@ -458,7 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delays", default="recorded",
                         help="delays in ticks, comma-separated; 'recorded': each inference's own (default)")
     parser.add_argument("--policy_path", "--policy-path", dest="policy_path", default="",
-                        help="checkpoint; default: the recorded one (/diagnostics), else the built-in")
+                        help="checkpoint to replay with; default: the one the bag names (/diagnostics) if it "
+                        "is a directory here, else the built-in when the bag names none; required when the "
+                        "bag names a hub id or a path missing here (a hub id in a bag is never loaded)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--calibration_file", "--calibration-file", dest="calibration_file",
                         help="lerobot-calibrate JSON, as the policy node had it; '': the policy works in radians; "
@@ -498,8 +502,13 @@ def _run(args, modes: list[str], delays: list[int | None], cameras: dict[str, st
     if not recording.inferences:
         raise BagError(f"{args.bag} has no chunk on {CHUNK_TOPIC}")
     calibration = str(default_calibration_path()) if args.calibration_file is None else args.calibration_file
+    try:
+        policy_path = checkpoint_to_replay(args.policy_path, recording.policy_path)
+    except ValueError as exc:
+        print(f"rtc_replay: {exc}", file=sys.stderr)
+        return 2
     try:  # every error below is about the inputs (checkpoint, calibration, the bag's joints): one line
-        replayer = Replayer(recording, args.policy_path or recording.policy_path or "", args.device, calibration,
+        replayer = Replayer(recording, policy_path, args.device, calibration,
                             args.use_degrees == "true", args.task, args.max_guidance_weight, args.schedule)
         result = replay(recording, replayer, states, images, modes, delays)
         plots = []
@@ -519,6 +528,21 @@ def _run(args, modes: list[str], delays: list[int | None], cameras: dict[str, st
     for path in [args.out / "replay.json", *plots]:
         print(f"wrote               {path}")
     return 0
+
+
+def checkpoint_to_replay(named: str, recorded: str | None) -> str:
+    """The checkpoint to load: the one the user `named` (--policy_path); else the one the bag
+    `recorded` if it is a directory here; else, when the bag names none, "" (the built-in). A bag
+    naming a hub id or a path missing here is a ValueError asking for --policy_path: what a bag
+    names is never fetched."""
+    if named:
+        return named
+    if not recorded:
+        return ""
+    if Path(recorded).expanduser().is_dir():
+        return recorded
+    raise ValueError(f"the bag names policy {recorded!r}, which is no directory here (a hub id, or a path on "
+                     "another machine); name the checkpoint to replay with --policy_path")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from test_report import make  # rosbags messages with empty defaults
 
 from rtc_tools.bag_types import typestore, typestore_with
@@ -26,13 +26,18 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
 def write_run(path: Path, storage: str = "mcap", joints: list[str] = JOINTS, order=lambda ticks: ticks,
               topics: tuple[str, ...] = ("/rtc/action_chunk", "/rtc/executor_status", "/joint_states",
-                                         "/camera/front/image_raw"), task: dict[str, str] | None = None) -> None:
+                                         "/camera/front/image_raw"), task: dict[str, str] | None = None,
+              compressed: bool = False, diagnostic: str = "sim_camera: task") -> None:
     """Chunk 1 from tick 0, chunk 2 (source_step 3) merged with d_real 2 after tick 4; statuses of
     ticks 0..8 received (stamped) in the order `order` gives; one joint state and one image; with
-    `task`, one /diagnostics message with those values as sim_camera's task status."""
+    `task`, one /diagnostics message with those values as the status named `diagnostic`; `compressed`: MCAP
+    chunks compressed with zstd, as rosbag2's default storage preset writes them."""
     store = typestore()
     time = make(store, "builtin_interfaces/msg/Time", sec=1, nanosec=0)
-    with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
+    writer = Writer(path, version=9, storage_plugin=STORAGES[storage])
+    if compressed:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
         connections = {t: writer.add_connection(t, m, typestore=typestore_with(m)) for t, m in (
             ("/rtc/action_chunk", CHUNK), ("/rtc/executor_status", STATUS),
             ("/joint_states", "sensor_msgs/msg/JointState"), ("/camera/front/image_raw", "sensor_msgs/msg/Image"),
@@ -46,7 +51,7 @@ def write_run(path: Path, storage: str = "mcap", joints: list[str] = JOINTS, ord
         header = make(store, "std_msgs/msg/Header", stamp=time)
         if task is not None:
             values = [make(store, "diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in task.items()]
-            status = make(store, "diagnostic_msgs/msg/DiagnosticStatus", name="sim_camera: task", values=values)
+            status = make(store, "diagnostic_msgs/msg/DiagnosticStatus", name=diagnostic, values=values)
             write("/diagnostics", 10**9, "diagnostic_msgs/msg/DiagnosticArray",
                   make(store, "diagnostic_msgs/msg/DiagnosticArray", header=header, status=[status]))
         write("/joint_states", 10**8, "sensor_msgs/msg/JointState", make(
@@ -176,3 +181,70 @@ def test_the_replay_keeps_only_the_messages_inferences_used():
     assert index.latest_before(25) is messages[20]           # newest received by 25
     assert index.latest_before(45) is messages[40]
     assert index.latest_before(99) is messages[50]
+
+
+def claim_chunk_size(bag: Path, claimed: int) -> None:
+    """Rewrite the uncompressed size every MCAP chunk (and its index) claims to `claimed`."""
+    (path,) = bag.glob("*.mcap")
+    data = bytearray(path.read_bytes())
+    offset, patched = 8, 0  # after the magic: op (1 byte), length (8), body
+    while offset < len(data) - 8:
+        op, length = data[offset], int.from_bytes(data[offset + 1:offset + 9], "little")
+        body = offset + 9
+        if op == 0x06:  # Chunk: start time, end time, uncompressed size, ...
+            data[body + 16:body + 24] = claimed.to_bytes(8, "little")
+            patched += 1
+        elif op == 0x08:  # ChunkIndex: ..., compressed size, uncompressed size (last)
+            data[body + length - 8:body + length] = claimed.to_bytes(8, "little")
+        offset = body + length
+    assert patched
+    path.write_bytes(bytes(data))
+
+
+def test_a_compressed_bag_reads_as_the_uncompressed_one(tmp_path):
+    write_run(tmp_path / "bag", compressed=True)
+    summary = summarize(read_bag(tmp_path / "bag"))
+    assert summary.chunks == 2 and summary.merged == 2 and summary.delays == [(3, 2)]
+
+
+@pytest.mark.parametrize("claimed, says", [
+    (2**40, f"claims {2**40} bytes uncompressed, over the reader's cap"),  # would allocate a terabyte
+    (16, "decompresses to more than the 16 bytes it claims"),  # inflates past its claim: a bomb's shape
+])
+def test_a_compression_bomb_is_one_line(tmp_path, claimed, says):
+    write_run(tmp_path / "bag", compressed=True)
+    claim_chunk_size(tmp_path / "bag", claimed)
+    for tool in ("rtc_tools.report", "rtc_tools.replay"):
+        line = one_line_error(["-m", tool, str(tmp_path / "bag")])
+        assert says in line and "compression bomb" in line, line
+
+
+def test_rosbag2_file_compression_is_refused_in_one_line(tmp_path):
+    write_run(tmp_path / "bag")
+    metadata = tmp_path / "bag" / "metadata.yaml"
+    metadata.write_text(metadata.read_text().replace("compression_mode: ''", "compression_mode: file"))
+    assert "compression_mode: file" in metadata.read_text()
+    line = one_line_error(["-m", "rtc_tools.report", str(tmp_path / "bag")])
+    assert "compressed by rosbag2 (file mode)" in line and "ros2 bag convert" in line, line
+
+
+@pytest.mark.parametrize("recorded", ["lerobot/pi0", "/nonexistent/checkpoint"])
+def test_the_replay_never_loads_a_checkpoint_the_bag_names_that_is_not_here(tmp_path, recorded):
+    # the bag's policy node names a hub id (or another machine's path): no download, no load; the
+    # user names the checkpoint
+    write_run(tmp_path / "bag", task={"policy": recorded}, diagnostic="rtc_policy: inference")
+    result = subprocess.run([sys.executable, "-m", "rtc_tools.replay", str(tmp_path / "bag"),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"rtc_replay: the bag names policy {recorded!r}, which is no directory here " \
+        "(a hub id, or a path on another machine); name the checkpoint to replay with --policy_path"
+
+
+def test_the_replay_loads_the_checkpoint_the_user_names_or_a_local_one_the_bag_names(tmp_path):
+    from rtc_tools.replay import checkpoint_to_replay
+
+    assert checkpoint_to_replay("mine", "lerobot/pi0") == "mine"
+    assert checkpoint_to_replay("", None) == ""  # the built-in
+    assert checkpoint_to_replay("", str(tmp_path)) == str(tmp_path)
+    with pytest.raises(ValueError, match="--policy_path"):
+        checkpoint_to_replay("", "lerobot/pi0")
