@@ -2,16 +2,22 @@
 # One-command setup on a Debian/Ubuntu machine without ROS 2 from apt:
 # apt packages, a venv inside the checkout with the ROS 2 Kilted wheels, torch and LeRobot,
 # then `colcon build` of this repository into .ws/. Idempotent: each step is skipped when done.
+# `tools/setup.sh --arm`: the arm host's profile instead (docs/multi_host.md, "The arm host"): a venv
+# .venv-arm with tools/requirements-arm.txt only (no torch, no LeRobot) and the packages the executor
+# and the driver need, built into .ws-arm/; enter it with `source tools/env.sh --arm`.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
-WS="$ROOT/.ws"
-REQ="$ROOT/tools/requirements.txt"
-APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2 iproute2 libfaketime)
 
 die() { echo "setup: $*" >&2; exit 1; }
 say() { echo "setup: $*"; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+case "${1:-}" in
+  "") PROFILE=full; VENV="$ROOT/.venv"; WS="$ROOT/.ws"; REQ="$ROOT/tools/requirements.txt"; PACKAGES=() ;;
+  --arm) PROFILE=arm; VENV="$ROOT/.venv-arm"; WS="$ROOT/.ws-arm"; REQ="$ROOT/tools/requirements-arm.txt"
+         PACKAGES=(--packages-up-to rtc_executor so100_driver) ;;
+  *) die "usage: tools/setup.sh [--arm]" ;;
+esac
+APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2 iproute2 libfaketime)
 
 # --- preflight: one-line messages instead of a CMake trace ---------------------------------------
 PY="${RTC_PYTHON:-}"
@@ -51,9 +57,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 touch "$VENV/COLCON_IGNORE"  # the wheels put package.xml files under share/: colcon must not build them
 stamp="$VENV/.requirements.sha256"
-want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+want="$(cat "$REQ" "$ROOT/tools/requirements-ros.txt" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "pip install -r tools/requirements.txt (first time: a few minutes, most of it lerobot and torch)"
+  say "pip install -r tools/$(basename "$REQ") (first time: a few minutes; the full profile's most is lerobot and torch)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -r "$REQ"
   echo "$want" > "$stamp"
@@ -98,7 +104,7 @@ link_dir "$np_inc" /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_c
 # that only pi0/pi0.5 processes put first on PYTHONPATH (the venv keeps stock transformers).
 OPENPI_VENDOR="${RTC_VENDOR_DIR:-$ROOT/../shared/vendor}/openpi-transformers-replace"
 OPENPI_TARGET="$WS/transformers-openpi"
-if [ -d "$OPENPI_VENDOR/transformers_replace" ] && [ ! -f "$OPENPI_TARGET/transformers/models/siglip/check.py" ]; then
+if [ "$PROFILE" = full ] && [ -d "$OPENPI_VENDOR/transformers_replace" ] && [ ! -f "$OPENPI_TARGET/transformers/models/siglip/check.py" ]; then
   say "building LeRobot's patched transformers into $OPENPI_TARGET"
   mkdir -p "$WS"
   "$VENV/bin/python" -m pip install -q --no-deps --target "$OPENPI_TARGET" 'transformers==4.53.2' 'tokenizers>=0.21,<0.22' \
@@ -112,18 +118,25 @@ mkdir -p "$WS" && touch "$WS/COLCON_IGNORE"
 source "$VENV/bin/activate"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
-say "colcon build"
+say "colcon build ${PACKAGES[*]}"
 cd "$ROOT"
 colcon --log-base "$WS/log" build --symlink-install --base-paths "$ROOT" --build-base "$WS/build" --install-base "$WS/install" \
+  "${PACKAGES[@]}" \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
   --event-handlers console_direct- summary- > "$WS/build.log" 2>&1 \
   || { tail -n 40 "$WS/build.log" >&2; die "colcon build failed (full log: $WS/build.log)"; }
 
+if [ "$PROFILE" = arm ]; then  # the arm host starts its nodes by their commands (docs/multi_host.md)
+  say "ready: source tools/env.sh --arm"
+  exit 0
+fi
+
 # --- launch/launch_ros and the ros2 command line (no wheels exist): from ../shared/vendor if present
 VENDOR="${RTC_ROS2_VENDOR:-$ROOT/../shared/vendor/ros2-python}"
-launch_importable() {  # with composition_interfaces from an earlier install, if any
+launch_importable() {  # with composition_interfaces from an earlier install, if any; ros2service and
+  # ros2param: a venv set up before the vendored set held `ros2 service|interface|action|lifecycle` lacks them
   ( set +u; [ -f "$WS/vendor/install/setup.bash" ] && source "$WS/vendor/install/setup.bash"
-    python -c 'import launch_ros, ros2launch' ) 2>/dev/null
+    python -c 'import launch_ros, ros2launch, ros2param, ros2service' ) 2>/dev/null
 }
 if ! launch_importable; then  # ROS 2 from apt has them
   if [ -f "$VENDOR/install.sh" ]; then

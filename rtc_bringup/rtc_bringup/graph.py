@@ -6,7 +6,11 @@ file itself (`config_file`; empty: config/so100_sim.yaml or config/so100_rtc.yam
 `/**`, `/ns/node`, `node` and wildcard keys keep rcl's semantics, then the overrides from non-empty
 arguments, keyed by the node's fully qualified name (as launch_ros writes a parameter dict).
 The driver runs at least as fast as the executor commands: with `interpolation:=N` (or a file
-that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it.
+that sets it), a driver `rate_hz` below control_rate_hz x N is raised to it (the nodes' own defaults
+come from their PARAMETERS). LeRobot's names of parameters (`rtc_runtime.lerobot_names`) are
+arguments too: `prefix_attention_schedule:=EXP` is `schedule:=EXP`; both with different values is
+an error. `inference:=sync` (LeRobot's inference type) is a preset: the arguments of `INFERENCE_PRESETS`
+that are not given themselves.
 `namespace:=` puts every node under one namespace; every topic the nodes use is relative, so it
 follows (only `/diagnostics` stays global, as diagnostic_updater's convention wants).
 On a real arm (`sim:=false`) the graph also: needs `policy_path` (the built-in checkpoint was trained
@@ -18,7 +22,7 @@ and lifts the executor's seam check (the arm does not follow the commands).
 `world:=mujoco` (with sim:=true) puts the MuJoCo twin behind the servos: the `twin` node serves the
 emulated bus on a pty link and renders the cameras, and the driver opens that link as a real arm's port
 (so it runs exactly as on hardware); the driver starts once the link exists (`NodeSpec.waits_for`).
-No rclpy or launch import here, so tests and the runner read the graph as plain data.
+No rclpy or launch import at module level, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from typing import Any
 import yaml
 from lerobot_calibration import CalibrationError, find_robot_calibration
 from rtc_camera.camera_spec import image_topic, parse_cameras
+from rtc_runtime.lerobot_names import LEROBOT_NAMES, with_our_names
 from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
 from so100_driver.safety import executor_guard_parameters
 from so100_driver.topics import IMAGE_TOPIC
@@ -68,6 +73,9 @@ CAMERA_TOPIC = IMAGE_TOPIC  # the policy's default camera: the simulated camera'
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("sim", "true", "true: bus emulator and simulated camera instead of the real arm"),
+    Argument("inference", "rtc", "rtc: asynchronous chunks continued by RTC guidance (the nodes' defaults); sync: "
+             "the synchronous baseline (stop, infer, run: no guidance, whole chunks, inference once the queue is "
+             "empty)"),
     Argument("driver", "true", "false (with sim:=false): no so100_driver, the arm runs under ros2_control"),
     Argument("namespace", "", "namespace of every node and topic, e.g. arm1; empty: none"),
     Argument("config_file", "", "ROS 2 parameter file; empty: config/so100_sim.yaml or config/so100_rtc.yaml"),
@@ -90,6 +98,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("interpolation", "", "executor commands per chunk row (control_rate_hz x this per second; 1: off); "
              "raises the driver's rate_hz to at least that"),
     Argument("interpolation_mode", "", "hermite | linear (how the executor fills the commands between rows)"),
+    Argument("speed_scale", "", "in (0, 1]: the executor plays the chunks' rows this much slower, the guard's "
+             "velocity and acceleration limits scaled with it (0.25 for a first run; empty: 1.0)"),
     Argument("cameras", "", f"the policy's cameras as name=topic,... (empty: front={CAMERA_TOPIC}), or "
              "(sim:=false) LeRobot's {name: {type: opencv, index_or_path: 0, width: 640, height: 480, fps: 30}, ...}: "
              "an rtc_camera node publishes each on camera/<name>/image_raw"),
@@ -99,6 +109,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("delay_margin_ticks", "", "ticks added to the policy's delay estimate; 3 on a link between hosts "
              "that loses packets (docs/multi_host.md)"),
     Argument("task", "", "language instruction for policies that take one (pi0, SmolVLA)"),
+    Argument("use_torch_compile", "", "true: torch.compile the policy (compiled during its warm-up inferences)"),
+    Argument("warmup_inferences", "", "the policy's first inferences, not published (at least 2 with "
+             "use_torch_compile)"),
     Argument("debug_denoising", "", "directory for a plot of each chunk's denoising steps; empty: off"),
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
     Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
@@ -118,6 +131,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
     Argument("foxglove_port", "8765", "TCP port of that server (foxglove:=true)"),
 )
+_OURS = frozenset(a.name for a in ARGUMENTS)
+ARGUMENTS += tuple(Argument(theirs, "", f"LeRobot's name for {ours}") for theirs, ours in LEROBOT_NAMES.items()
+                   if ours in _OURS)
 ARGUMENT_NAMES = frozenset(a.name for a in ARGUMENTS)
 _NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -161,6 +177,16 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _speed_scale(text: str) -> float:
+    try:
+        scale = float(text)
+    except ValueError:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]") from None
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"argument speed_scale:={text!r}: expected a number in (0, 1]")
+    return scale
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -198,6 +224,13 @@ def relative_namespace(text: str) -> str:
     return "/".join(tokens)
 
 
+# inference:=NAME -> the arguments it stands for, where they are not given themselves. sync: the
+# classic loop (rtc_sim_eval's mode sync): the arm holds while the policy infers, then runs the whole chunk.
+INFERENCE_PRESETS: dict[str, dict[str, str]] = {
+    "rtc": {},
+    "sync": {"guidance_mode": "off", "executor_mode": "replace", "trigger_remaining": "0"},
+}
+
 # argument -> (node, parameter, parser): where a non-empty argument lands.
 _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "port": ("so100_driver", "port", str),
@@ -213,9 +246,12 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "control_rate_hz": ("rtc_executor", "control_rate_hz", float),
     "interpolation": ("rtc_executor", "interpolation", int),
     "interpolation_mode": ("rtc_executor", "interpolation_mode", str),
+    "speed_scale": ("rtc_executor", "speed_scale", _speed_scale),
     "extra_latency_ms": ("rtc_policy", "extra_latency_ms", float),
     "extra_latency_sequence_ms": ("rtc_policy", "extra_latency_sequence_ms", _numbers),
     "task": ("rtc_policy", "task", str),
+    "use_torch_compile": ("rtc_policy", "use_torch_compile", _bool),
+    "warmup_inferences": ("rtc_policy", "warmup_inferences", int),
     "trigger_remaining": ("rtc_policy", "trigger_remaining", int),
     "delay_margin_ticks": ("rtc_policy", "delay_margin_ticks", int),
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
@@ -229,7 +265,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
 NODE_ENCLAVES = {
     "so100_driver": "/rtc/driver",
     "sim_camera": "/rtc/camera",
-    "twin": "/rtc/camera",
+    "twin": "/rtc/twin",
     "rtc_camera": "/rtc/cameras",
     "rtc_policy": "/rtc/policy",
     "rtc_executor": "/rtc/executor",
@@ -345,19 +381,31 @@ def discovery_environment(arguments: Mapping[str, str], environ: Mapping[str, st
     return {"ROS_AUTOMATIC_DISCOVERY_RANGE": value}
 
 
-# The nodes' own defaults where neither the file nor an argument sets them (driver_node, executor_node).
-_DRIVER_RATE_HZ, _CONTROL_RATE_HZ, _INTERPOLATION = 100.0, 30.0, 1
+# The modules whose PARAMETERS hold a node's own defaults (where neither the file nor an argument
+# sets a parameter).
+_NODE_MODULES = {"so100_driver": "so100_driver.driver_node", "rtc_executor": "rtc_executor.executor_node"}
+
+
+def _with_node_defaults(node: NodeSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` over the node's own defaults; LeRobot's names as ours. (The node module is imported
+    here only: it imports rclpy.)"""
+    import importlib
+
+    from rtc_runtime.parameters import defaults
+
+    return {**defaults(importlib.import_module(_NODE_MODULES[node.name]).PARAMETERS), **with_our_names(params)}
 
 
 def _driver_keeps_up(driver: NodeSpec, executor: NodeSpec, file_params: Mapping[str, Mapping[str, Any]],
                      driver_overrides: dict[str, Any]) -> None:
     """Raise the driver's rate_hz to the executor's command rate (control_rate_hz x interpolation)
     when it is lower: a driver slower than its commands would skip some of them."""
-    executor_params = {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
-    command_rate = float(executor_params.get("control_rate_hz", _CONTROL_RATE_HZ)) * \
-        int(executor_params.get("interpolation", _INTERPOLATION))
-    driver_params = {**node_parameters(file_params, driver.fully_qualified_name), **driver.overrides}
-    if float(driver_params.get("rate_hz", _DRIVER_RATE_HZ)) < command_rate:
+    executor_params = _with_node_defaults(executor, {**node_parameters(file_params, executor.fully_qualified_name),
+                                                     **executor.overrides})
+    command_rate = float(executor_params["control_rate_hz"]) * int(executor_params["interpolation"])
+    driver_params = _with_node_defaults(driver, {**node_parameters(file_params, driver.fully_qualified_name),
+                                                 **driver.overrides})
+    if float(driver_params["rate_hz"]) < command_rate:
         driver_overrides["rate_hz"] = command_rate
 
 
@@ -436,6 +484,13 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
     if unknown:
         raise ValueError(f"unknown argument(s) {sorted(unknown)}; known: {sorted(ARGUMENT_NAMES)}")
     values = {a.name: arguments.get(a.name, a.default) for a in ARGUMENTS}
+    given = {name: text for name, text in values.items() if text.strip() and name in _OURS | set(LEROBOT_NAMES)}
+    values.update(with_our_names(given, where="argument"))  # LeRobot's names as ours
+    preset = values["inference"].strip()
+    if preset not in INFERENCE_PRESETS:
+        raise ValueError(f"argument inference:={preset!r}: expected one of {', '.join(INFERENCE_PRESETS)}")
+    for name, text in INFERENCE_PRESETS[preset].items():
+        values[name] = values[name] if values[name].strip() else text
     flags = {}
     for name in ("sim", "driver", "robot_description", "foxglove", "enclaves", "dry_run"):
         try:
@@ -505,9 +560,9 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         _guard_from_calibration(calibration, spec("rtc_executor"), file_params, overrides["rtc_executor"])
     if world == "mujoco":  # physics a control tick behind the wall clock is the twin's ERROR
         executor = spec("rtc_executor")
-        overrides["twin"]["control_rate_hz"] = float(
-            {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides}
-            .get("control_rate_hz", _CONTROL_RATE_HZ))
+        overrides["twin"]["control_rate_hz"] = float(_with_node_defaults(
+            executor, {**node_parameters(file_params, executor.fully_qualified_name), **executor.overrides})
+            ["control_rate_hz"])
 
     names = ["twin", "so100_driver", "rtc_policy", "rtc_executor"] if world == "mujoco" else \
         ["so100_driver", "sim_camera", "rtc_policy", "rtc_executor"] if sim else \

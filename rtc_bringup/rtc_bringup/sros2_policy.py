@@ -3,7 +3,9 @@
 One enclave per node (graph.NODE_ENCLAVES), each allowed exactly the topics its node uses, named
 by the nodes' own topic constants: only the policy enclave may publish action chunks, only the
 executor the arm's command topics, and every enclave may read the executor's status, the policy's
-timing and /diagnostics. Everything else is denied (DDS-Security's default DENY).
+timing and /diagnostics. The executor serves its hold/resume/reset services, and the monitor
+enclave (where command-line tools join) may call them. Everything else is denied (DDS-Security's
+default DENY).
 
 Written in sros2's formats: `policy_xml` is the policy file `ros2 security generate_artifacts -p`
 reads; `permissions_xml` is what sros2 makes of it for one enclave (topic names with the rt/ prefix,
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_STATUS_TOPIC,
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
                                     JOINT_STATES_TOPIC, TIMING_TOPIC)
 from rtc_runtime.diagnostics import DIAGNOSTICS_TOPIC
 from so100_driver import topics as driver_topics
@@ -40,10 +42,11 @@ MONITOR_NODE = "foxglove_server"  # the monitor enclave's graph node; CLI tools 
 
 @dataclass(frozen=True)
 class Profile:
-    """One node's allowed topics (ROS names: relative, ~/private or absolute)."""
+    """One node's allowed topics and services besides NODE_SERVICES (ROS names: relative, ~/private or absolute)."""
     node: str
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ def graph_enclaves(cameras: Sequence[str] = ()) -> list[Enclave]:
                          (driver_topics.COMMAND_TOPIC, driver_topics.COMMAND_ARRAY_TOPIC)),
         "sim_camera": ((driver_topics.IMAGE_TOPIC, DIAGNOSTICS_TOPIC), (driver_topics.JOINT_STATES_TOPIC,)),
         "rtc_camera": ((*cameras, *(f"{c}/compressed" for c in cameras), DIAGNOSTICS_TOPIC), ()),
+        "twin": ((*driver_topics.CAMERA_TOPICS.values(), DIAGNOSTICS_TOPIC), ()),  # the bus is its pty
         "rtc_policy": ((ACTION_CHUNK_TOPIC, TIMING_TOPIC, DIAGNOSTICS_TOPIC),
                        (JOINT_STATES_TOPIC, EXECUTOR_STATUS_TOPIC, *cameras)),
         "rtc_executor": ((*COMMAND_TOPICS.values(), EXECUTOR_STATUS_TOPIC, DIAGNOSTICS_TOPIC),
@@ -69,8 +73,11 @@ def graph_enclaves(cameras: Sequence[str] = ()) -> list[Enclave]:
     }
     everything = tuple(sorted({t for publish, _ in own.values() for t in publish}))
     own[MONITOR_NODE] = ((), (*everything, "/rosout"))  # a viewer: reads every topic and the log, writes none
+    services = {"rtc_executor": EXECUTOR_SERVICES,  # served; called from the monitor enclave (ros2 service call)
+                MONITOR_NODE: tuple(f"rtc_executor/{name.removeprefix('~/')}" for name in EXECUTOR_SERVICES)}
     return [Enclave(NODE_ENCLAVES[node], Profile(node, _unique(NODE_PUBLISH + publish),
-                                                 _unique(NODE_SUBSCRIBE + READ_BY_ALL + subscribe)))
+                                                 _unique(NODE_SUBSCRIBE + READ_BY_ALL + subscribe),
+                                                 services.get(node, ())))
             for node, (publish, subscribe) in own.items()]
 
 
@@ -99,7 +106,7 @@ def policy_xml(enclaves: Sequence[Enclave], namespace: str = "") -> str:
         for attribute, names in (("publish", enclave.profile.publish), ("subscribe", enclave.profile.subscribe)):
             _texts(ElementTree.SubElement(profile, "topics", {attribute: "ALLOW"}), "topic", names)
         _texts(ElementTree.SubElement(profile, "services", reply="ALLOW", request="ALLOW"), "service",
-               NODE_SERVICES)
+               NODE_SERVICES + enclave.profile.services)
     return _document(policy)
 
 
@@ -109,7 +116,8 @@ def dds_topics(profile: Profile, namespace: str) -> tuple[list[str], list[str]]:
     def name(n: str) -> str:
         return fully_qualified(n, namespace, profile.node)
 
-    services = [f"rq{name(s)}Request" for s in NODE_SERVICES] + [f"rr{name(s)}Reply" for s in NODE_SERVICES]
+    both = NODE_SERVICES + profile.services
+    services = [f"rq{name(s)}Request" for s in both] + [f"rr{name(s)}Reply" for s in both]
     publish = sorted({f"rt{name(t)}" for t in profile.publish} | set(services))
     subscribe = sorted({f"rt{name(t)}" for t in profile.subscribe} | set(services))
     return publish, subscribe

@@ -66,6 +66,9 @@ def test_arguments_override_the_parameter_file_with_types():
     ({"robot_description": "maybe"}, "robot_description"),
     ({"control_rate_hz": "fast"}, "control_rate_hz"),
     ({"interpolation": "1.5"}, "interpolation"),
+    ({"speed_scale": "0"}, "speed_scale"),
+    ({"speed_scale": "1.5"}, "speed_scale"),
+    ({"speed_scale": "half"}, "speed_scale"),
     ({"cameras": "front"}, "name=topic"),
     ({"config_file": "/nonexistent.yaml"}, "/nonexistent.yaml"),
     ({"namespace": "arm-1"}, "namespace"),
@@ -77,6 +80,12 @@ def test_arguments_override_the_parameter_file_with_types():
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         build_graph(arguments, PKG)
+
+
+def test_speed_scale_reaches_the_executor_only():
+    specs = {s.name: s for s in build_graph({"speed_scale": "0.25"}, PKG)}
+    assert specs["rtc_executor"].overrides["speed_scale"] == 0.25
+    assert [name for name, spec in specs.items() if "speed_scale" in spec.overrides] == ["rtc_executor"]
 
 
 def test_seed_reaches_camera_and_emulated_arm_in_sim_only():
@@ -101,6 +110,60 @@ def test_interpolation_reaches_the_executor_and_the_driver_keeps_up_with_it(argu
     assert executor["interpolation"] == int(arguments["interpolation"]) and executor["interpolation_mode"] == "linear"
     assert effective(specs["so100_driver"])["rate_hz"] == driver_rate_hz
     assert driver_rate_hz >= executor["control_rate_hz"] * executor["interpolation"]
+
+
+def test_the_driver_rule_takes_the_nodes_own_defaults_from_their_specs(tmp_path, monkeypatch):
+    # A file that sets neither rate: the rule compares the executor's and the driver's PARAMETERS defaults.
+    from rtc_executor import executor_node
+    from so100_driver import driver_node
+
+    from rtc_runtime.parameters import ParameterSpec
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("/**:\n  ros__parameters:\n    use_sim_time: false\n")
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    assert "rate_hz" not in specs["so100_driver"].overrides  # 30 Hz x 1 <= 100 Hz: untouched
+    slower = tuple(ParameterSpec("rate_hz", 20.0, "test") if s.name == "rate_hz" else s for s in driver_node.PARAMETERS)
+    monkeypatch.setattr(driver_node, "PARAMETERS", slower)
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    rate = next(s.default for s in executor_node.PARAMETERS if s.name == "control_rate_hz")
+    assert specs["so100_driver"].overrides["rate_hz"] == rate
+
+
+def test_lerobot_names_are_arguments_and_parameter_file_keys_too(tmp_path):
+    specs = {s.name: s for s in build_graph({"prefix_attention_schedule": "EXP", "queue_threshold": "30",
+                                             "interpolation_multiplier": "4", "compile_warmup_inferences": "2"}, PKG)}
+    assert {k: specs["rtc_policy"].overrides[k] for k in ("schedule", "trigger_remaining", "warmup_inferences")} == \
+        {"schedule": "EXP", "trigger_remaining": 30, "warmup_inferences": 2}
+    assert specs["rtc_executor"].overrides["interpolation"] == 4
+    assert effective(specs["so100_driver"])["rate_hz"] == 120.0  # 30 Hz x 4
+    # in a parameter file (the node maps the name itself; the graph's driver rule reads it too)
+    config = tmp_path / "lerobot.yaml"
+    config.write_text(yaml.safe_dump({"/**/rtc_executor": {"ros__parameters": {
+        "joint_names": ["a"], "interpolation_multiplier": 5}}}))
+    specs = {s.name: s for s in build_graph({"config_file": str(config)}, PKG)}
+    assert effective(specs["so100_driver"])["rate_hz"] == 150.0
+
+
+def test_one_setting_under_both_names_with_different_values_is_one_clear_error():
+    with pytest.raises(ValueError, match="argument schedule is given twice, as schedule = 'LINEAR' and "
+                                         "prefix_attention_schedule = 'EXP': give one of them"):
+        build_graph({"schedule": "LINEAR", "prefix_attention_schedule": "EXP"}, PKG)
+    specs = {s.name: s for s in build_graph({"schedule": "EXP", "prefix_attention_schedule": "EXP"}, PKG)}
+    assert specs["rtc_policy"].overrides["schedule"] == "EXP"
+
+
+def test_inference_sync_is_the_synchronous_baseline_and_arguments_beat_it():
+    specs = {s.name: s for s in build_graph({"inference": "sync"}, PKG)}
+    assert {k: specs["rtc_policy"].overrides[k] for k in ("guidance_mode", "trigger_remaining")} == \
+        {"guidance_mode": "off", "trigger_remaining": 0}
+    assert specs["rtc_executor"].overrides["mode"] == "replace"
+    specs = {s.name: s for s in build_graph({"inference": "sync", "trigger_remaining": "5"}, PKG)}
+    assert specs["rtc_policy"].overrides["trigger_remaining"] == 5
+    rtc = {s.name: s for s in build_graph({"inference": "rtc"}, PKG)}
+    assert "guidance_mode" not in rtc["rtc_policy"].overrides and "mode" not in rtc["rtc_executor"].overrides
+    with pytest.raises(ValueError, match="argument inference:='async': expected one of rtc, sync"):
+        build_graph({"inference": "async"}, PKG)
 
 
 def test_without_the_driver_the_arm_is_another_stacks():

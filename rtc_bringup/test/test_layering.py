@@ -29,7 +29,8 @@ RANKS = {
 }
 # ROS packages our code imports (first-party ones are RANKS); the import name is the package name.
 ROS_PACKAGES = {"rclpy", "ament_index_python", "launch", "launch_ros", "xacro", "builtin_interfaces",
-                "std_msgs", "sensor_msgs", "diagnostic_msgs", "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs"}
+                "std_msgs", "std_srvs", "sensor_msgs", "diagnostic_msgs", "trajectory_msgs", "rcl_interfaces",
+                "rosgraph_msgs"}
 # What each arm-side package must never import, directly (here) or indirectly (the subprocess test).
 FORBIDDEN = {"rtc_contract": {"rclpy", "torch", "lerobot"}, "rtc_executor": {"torch", "lerobot"},
              "so100_driver": {"torch"}, "rtc_runtime": {"torch"}, "rtc_camera": {"torch", "lerobot"}}

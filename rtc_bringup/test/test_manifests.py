@@ -23,16 +23,18 @@ PYTHON_PACKAGES = tuple(p for p in WORKSPACE_PACKAGES
 ROSDEP_KEYS = {
     "numpy": "python3-numpy", "yaml": "python3-yaml", "PIL": "python3-pil", "serial": "python3-serial",
     "matplotlib": "python3-matplotlib", "torch": "python3-torch", "pytest": "python3-pytest",
-    "hypothesis": "python3-hypothesis", "bt2": "python3-bt2", "lttngust": "python3-lttngust",
-    "cryptography": "python3-cryptography", "cv2": "python3-opencv",
+    "hypothesis": "python3-hypothesis", "cryptography": "python3-cryptography", "cv2": "python3-opencv",
     **{ros: ros for ros in ("rclpy", "ament_index_python", "launch", "launch_ros", "xacro",
-                            "builtin_interfaces", "std_msgs", "sensor_msgs", "diagnostic_msgs",
+                            "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "diagnostic_msgs",
                             "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs", *WORKSPACE_PACKAGES)},
 }
 # top-level module -> pip distribution, for what has no rosdep key.
 PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk", "mcap": "mcap",
             "mcap_ros2": "mcap-ros2-support", "transformers": "transformers", "tokenizers": "tokenizers",
-            "safetensors": "safetensors", "foxglove": "foxglove-sdk", "websockets": "websockets"}
+            "safetensors": "safetensors", "foxglove": "foxglove-sdk", "websockets": "websockets",
+            "mujoco": "mujoco"}
+# top-level module -> apt package, for what has neither a rosdep key nor a pip distribution we use.
+APT_ONLY = {"lttngust": "python3-lttngust", "bt2": "python3-bt2"}
 # Test modules and their helpers (test/*.py of any package): tests import them by name, not as packages.
 TEST_HELPERS = {path.stem for path in ROOT.glob("*/test/*.py")}
 # Dependencies no import shows, with the reason.
@@ -66,8 +68,9 @@ def declared(package: str, *tags: str) -> set[str]:
 
 def keys(modules: set[str], package: str) -> tuple[set[str], set[str]]:
     """(rosdep keys, pip distributions) for these modules; an unknown module fails the test."""
-    unknown = modules - set(ROSDEP_KEYS) - set(PIP_ONLY)
-    assert not unknown, f"{package} imports {sorted(unknown)}: add to ROSDEP_KEYS or PIP_ONLY here and to package.xml"
+    unknown = modules - set(ROSDEP_KEYS) - set(PIP_ONLY) - set(APT_ONLY)
+    assert not unknown, \
+        f"{package} imports {sorted(unknown)}: add to ROSDEP_KEYS, PIP_ONLY or APT_ONLY here and to package.xml"
     return ({ROSDEP_KEYS[m] for m in modules if m in ROSDEP_KEYS} - {package},
             {PIP_ONLY[m] for m in modules if m in PIP_ONLY})
 
@@ -88,6 +91,41 @@ def test_test_depends_cover_what_only_tests_import(package):
     runtime = declared(package, "exec_depend", "depend")
     assert sorted(needed - runtime - have) == [], f"{package}/package.xml lacks these test_depends"
     assert sorted(have - needed) == [], f"{package}/package.xml has test_depends no test imports"
+
+
+def _comments(package: str) -> str:
+    return " ".join(re.findall(r"<!--(.*?)-->", (ROOT / package / "package.xml").read_text(), re.S))
+
+
+@pytest.mark.parametrize("package", PYTHON_PACKAGES)
+def test_apt_only_imports_are_named_in_the_manifest_and_installed_by_the_readme(package):
+    apt = {APT_ONLY[m] for m in imports(sources(package, tests=False)) if m in APT_ONLY}
+    assert [a for a in sorted(apt) if a not in _comments(package)] == [], \
+        f"{package}/package.xml must say in a comment which apt packages without a rosdep key it needs"
+    apt_lines = [line for line in _apt_install_section().splitlines() if "apt-get install" in line]
+    assert [a for a in sorted(apt) if not any(a in line.split() for line in apt_lines)] == []
+
+
+def _pinned_rosdep_keys() -> tuple[str, dict[str, str]]:
+    """(the header naming the rosdistro commit, key -> the rosdistro file defining it)."""
+    lines = (ROOT / "tools" / "rosdep_keys.txt").read_text().splitlines()
+    header = " ".join(line for line in lines if line.startswith("#"))
+    return header, dict(line.split("\t") for line in lines if line and not line.startswith("#"))
+
+
+def test_every_manifest_key_is_a_workspace_package_or_a_pinned_rosdep_key():
+    """What `rosdep install --from-paths` resolves, checked offline: a key it does not know stops it."""
+    header, pinned = _pinned_rosdep_keys()
+    assert re.search(r"commit [0-9a-f]{40}", header), "tools/rosdep_keys.txt must name its rosdistro commit"
+    bad = {}
+    for package in WORKSPACE_PACKAGES:
+        for key in declared(package, *(f"{kind}depend" for kind in
+                                       ("", "build_", "buildtool_", "build_export_", "exec_", "test_", "doc_"))):
+            if key not in WORKSPACE_PACKAGES and key not in pinned:
+                bad.setdefault(package, []).append(key)
+    assert bad == {}, "no rosdep key at the pinned rosdistro commit: leave out with the reason in a comment, " \
+                      "or regenerate tools/rosdep_keys.txt with tools/rosdep_keys.py"
+    assert set(pinned.values()) <= {"rosdep/base.yaml", "rosdep/python.yaml", "kilted/distribution.yaml"}
 
 
 def _apt_install_section() -> str:
@@ -119,8 +157,7 @@ def _readme_pip_distributions() -> set[str]:
 def test_pip_only_imports_are_named_in_the_manifest_and_installed_by_the_readme(package):
     _, runtime = keys(imports(sources(package, tests=False)), package)
     _, testing = keys(imports(sources(package, tests=True)), package)
-    manifest = (ROOT / package / "package.xml").read_text()
-    comments = " ".join(re.findall(r"<!--(.*?)-->", manifest, re.S))
+    comments = _comments(package)
     assert [d for d in sorted(runtime | testing) if d not in comments] == [], \
         f"{package}/package.xml must say in a comment which pip distributions it needs"
     assert sorted((runtime | testing) - _readme_pip_distributions()) == []
@@ -149,5 +186,5 @@ def test_apt_requirements_are_lerobots_but_its_numpy_2_visualiser():
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert sorted(wanted - listed) == []
     assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == [
-        "feetech-servo-sdk", "foxglove-sdk", "mcap", "mcap-ros2-support", "rosbags", "safetensors", "tokenizers",
-        "transformers", "websockets"]
+        "feetech-servo-sdk", "foxglove-sdk", "mcap", "mcap-ros2-support", "mujoco", "rosbags", "safetensors",
+        "tokenizers", "transformers", "websockets"]

@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 MARKER = re.compile(r"<!-- parameters of ([\w.]+) \(generated")
 NODES = {"rtc_executor.executor_node", "rtc_policy_node.policy_node", "so100_driver.driver_node",
          "so100_driver.sim_camera_node", "rtc_tools.foxglove_server", "rtc_camera.camera_node",
-         "so100_driver.twin_node"}
+         "so100_driver.twin_node", "rtc_bringup.description_node"}
 
 
 def documented_tables() -> dict[str, str]:

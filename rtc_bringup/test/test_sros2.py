@@ -220,6 +220,14 @@ def test_the_docs_table_lists_each_enclave_with_its_own_topics():
         assert subscribes == set(enclaves[node].profile.subscribe) - {*NODE_SUBSCRIBE, *READ_BY_ALL}, node
 
 
+def test_the_executor_serves_hold_resume_reset_and_the_monitor_may_call_them(keystore):
+    for verb in ("hold", "resume", "reset"):
+        names = {f"rq/{NAMESPACE}/rtc_executor/{verb}Request", f"rr/{NAMESPACE}/rtc_executor/{verb}Reply"}
+        for enclave in ("/rtc/executor", "/rtc/monitor"):
+            assert names <= allowed(keystore, enclave, "publish") & allowed(keystore, enclave, "subscribe")
+        assert not names & allowed(keystore, "/rtc/policy", "publish")
+
+
 def test_the_monitor_reads_every_topic_the_foxglove_server_forwards(keystore):
     assert {f"rt{n}" if n.startswith("/") else f"rt/{NAMESPACE}/{n}" for n in FORWARDED_TOPICS} \
         <= allowed(keystore, "/rtc/monitor", "subscribe")

@@ -3,7 +3,7 @@ signed by a key it trusts (docs/authentication.md).
 
 Transport-independent: the signature (Ed25519) covers `signed_bytes`, a canonical encoding of every
 field the executor or a replay reads (source, ids, steps, delays, guidance, joints, shape, the
-actions as float64 little-endian, the stamps, the seed) and the key id, after a prefix naming the
+actions as float64 little-endian, the stamps, the seed, the task) and the key id, after a prefix naming the
 format and its version, so no bytes signed for another purpose verify as a chunk. A key is named
 by its id: the first 16 hex digits of the SHA-256 of its raw public key; several trusted keys at
 once make rotation a matter of configuration.
@@ -35,7 +35,7 @@ UNKNOWN_KEY = "unknown_key"
 BAD_SIGNATURE = "bad_signature"
 REPLAY = "replay"
 
-FORMAT = b"rtc-ros2/ActionChunk/ed25519/v1\0"  # domain separation and version of `signed_bytes`
+FORMAT = b"rtc-ros2/ActionChunk/ed25519/v2\0"  # domain separation and version of `signed_bytes`
 KEY_ID_HEX = 16
 PRIVATE_SUFFIX, PUBLIC_SUFFIX = ".key", ".pub"
 
@@ -65,6 +65,7 @@ class SignedFields(Protocol):
     prev_chunk_row: int
     state_stamp: Stamp
     noise_seed: int
+    task: str
     key_id: str
     signature: Sequence[int]
 
@@ -97,6 +98,7 @@ def signed_bytes(chunk: SignedFields) -> bytes:
         _stamp(chunk.header.stamp), _text(chunk.header.frame_id),
         _stamp(chunk.inference_start), _stamp(chunk.inference_end), _stamp(chunk.state_stamp),
         struct.pack("<Iq", int(chunk.prev_chunk_row), int(chunk.noise_seed)),
+        _text(chunk.task),  # v2
     ))
 
 

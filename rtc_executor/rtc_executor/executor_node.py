@@ -17,7 +17,15 @@ command is inside the guard's envelope (docs/safety.md). The control loop is a d
 (`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it ticks at
 control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
 goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy
-node sees the same executor whatever N. This module imports no torch. To keep the
+node sees the same executor whatever N. With `speed_scale` s < 1 the rows are played over a time
+base stretched by 1/s (`core.executor_core`): a policy tick is then one row's stretched period, the
+status reports control_rate_hz x s as its rate, so steps, d_real, remaining and index stay in rows
+and the policy node's delays are counted in them; the status still goes out at least at
+control_rate_hz, and the guard's velocity and acceleration bounds are scaled by s.
+Services (std_srvs/Trigger, under the node's name): `~/hold` stops consuming rows (the arm holds
+its last command; counted as held, not as underruns; chunks still merge), `~/resume` goes on from
+the row the hold stopped at, `~/reset` empties the queue, refuses chunks built before it
+(`pre_reset`) and bumps ExecutorStatus.epoch. This module imports no torch. To keep the
 GIL from delaying ticks, the process also shortens Python's thread switch interval and freezes its
 start-up objects out of the garbage collector.
 """
@@ -36,7 +44,7 @@ from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
-from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
 from rtc_runtime.node_main import run_node
@@ -47,17 +55,19 @@ from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_sc
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from rtc_executor.core.action_queue import ActionQueue, MissedRows, PopResult
 from rtc_executor.core.chunk_admission import ChunkAdmission
 from rtc_contract.chunk_signature import ChunkVerifier, KeyFileError, load_public_key, public_key_files
 from rtc_executor.core.command_guard import CommandGuard, GuardLimits
-from rtc_executor.core.executor_core import ExecutorCore
+from rtc_executor.core.executor_core import ExecutorCore, check_speed_scale
 from rtc_executor.core.interpolation import InterpolationMode, Interpolator
 from rtc_contract.modes import MergeMode
 from rtc_contract.joint_vector import joint_vector
-from rtc_contract.topics import ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
+                                 JOINT_STATES_TOPIC)
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -72,8 +82,8 @@ THRESHOLDS = (
     Threshold("lateness_p99_ms", "99th percentile of tick lateness over lateness_window_s", 5.0, 15.0),
     Threshold("missed_ticks_in_period", "ticks skipped since the last report", 1, 10),
     Threshold("underruns_in_period", "ticks that held for want of an action since the last report", 1, 30),
-    Threshold("d_real_over_d_ticks", "the last merged chunk's d_real minus the delay it assumed: its delay "
-              "promise broken", 1, 5),
+    Threshold("d_real_over_d_ticks", "rows the last merged chunk's merge skipped (its d_real, fewer when the "
+              "arm held meanwhile) minus the delay it assumed: its delay promise broken", 1, 5),
     Threshold("rejected_in_period", "chunks rejected since the last report", 1, 3),
 )
 
@@ -88,6 +98,10 @@ PARAMETERS = (
     ParameterSpec("interpolation_mode", InterpolationMode.HERMITE.value, "with interpolation > 1: linear "
                   "(LeRobot's ActionInterpolator), or hermite (cubic, velocity continuous across rows and "
                   "seams)", choices=tuple(m.value for m in InterpolationMode)),
+    ParameterSpec("speed_scale", 1.0, "play the chunks' rows this much slower than control_rate_hz (a time base "
+                  "stretched by 1/speed_scale, rows interpolated); the guard's max_velocity and max_acceleration are "
+                  "scaled by it. For a first run of a new checkpoint: 0.25. At least 0.001",
+                  minimum=0.0, above_minimum=True, maximum=1.0),
     ParameterSpec("mode", MergeMode.RTC.value, "how an arriving chunk merges into the queue",
                   choices=tuple(m.value for m in MergeMode)),
     ParameterSpec("joint_names", [], "the arm's joints, in the order the command carries them; chunk columns "
@@ -155,18 +169,24 @@ class ExecutorNode(Node):
         interpolator = Interpolator(p["interpolation"], p["interpolation_mode"])
         self._tick_rate = self._rate * interpolator.factor  # commands per second
         try:
+            self._speed_scale = float(check_speed_scale(p["speed_scale"]))
+        except ValueError as err:
+            raise ParameterError(f"parameter speed_scale: {err}") from None
+        self._row_rate = self._rate * self._speed_scale  # rows per second: the policy tick the status reports
+        try:
             limits = GuardLimits.from_parameters(
                 len(joints), self._tick_rate, p["position_lower_limits"], p["position_upper_limits"],
                 p["max_velocity"], p["max_acceleration"], p["guard_tolerance"], p["guard_max_seam"],
-                interpolator.factor)
+                interpolator.factor, self._speed_scale)
         except ValueError as err:
             raise ParameterError(f"command guard: {err}") from None
         self._queue = ActionQueue(len(joints), mode, missed_rows=p["missed_tick_rows"],
-                                  stall_ticks=max(1, math.ceil(p["stall_hold_s"] * self._rate)))
+                                  stall_ticks=max(1, math.ceil(p["stall_hold_s"] * self._row_rate)))
         self._verifier = self._chunk_verifier(p["trusted_keys"], p["allow_unsigned"])
         self._core = ExecutorCore(joints, self._queue, CommandGuard(limits),
                                   ChunkAdmission(p["max_chunk_length"], p["follow_one_source"],
-                                                 p["source_timeout_s"], self._verifier), interpolator)
+                                                 p["source_timeout_s"], self._verifier), interpolator,
+                                  self._speed_scale)
         if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
             self.get_logger().warning("no position limits for some joints (position_lower_limits / "
                                       "position_upper_limits): the guard bounds only their speed")
@@ -174,7 +194,7 @@ class ExecutorNode(Node):
                               name="executor.tick")
         self._last_reject_reason = ""
         self._rejection_log: dict[str, tuple[float, int]] = {}  # code: (last logged, skipped since)
-        self._last_d = (-1, -1)  # (d_real, d_assumed) of the last merged chunk
+        self._last_d = (-1, -1, -1)  # (d_real, d_assumed, rows skipped) of the last merged chunk
         # Receive time minus the chunk's inference_end (set by the sender just before publishing), ms.
         self._transport_ms: deque[float] = deque(maxlen=TRANSPORT_WINDOW_CHUNKS)
         self._scheduling: Scheduling | None = None  # of the control thread
@@ -183,7 +203,7 @@ class ExecutorNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="rtc_executor_control")
 
-        self._status = ExecutorStatus(control_rate_hz=self._rate, mode=self._queue.mode.value)
+        self._status = ExecutorStatus(control_rate_hz=self._row_rate, mode=self._queue.mode.value)
         if command_type == "joint_state":
             self._command = JointState(name=list(joints))
             self._command_pub = self.create_publisher(JointState, COMMAND_TOPICS[command_type], COMMAND_QOS)
@@ -202,6 +222,8 @@ class ExecutorNode(Node):
         self.create_subscription(ActionChunk, ACTION_CHUNK_TOPIC, self._on_chunk, CHUNK_QOS)
         self._joint_state_sub = self.create_subscription(
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
+        for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
+            self.create_service(Trigger, name, callback)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
         self._tracer = tracer(self.get_name())
@@ -257,13 +279,15 @@ class ExecutorNode(Node):
             f"{self._scheduling}, other threads {self._process_scheduling}")
         self._ticker.run(self._tick, self._stop)
 
-    def _tick(self, _tick: int, missed: int) -> None:
+    def _tick(self, wall_tick: int, missed: int) -> None:
         started_ns = time.monotonic_ns()
         tick = self._core.tick(missed)
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if tick.command is not None:
             self._publish_command(tick.command, stamp)
-        if tick.popped:
+        # once per row, and with speed_scale < 1 at least at control_rate_hz (a fresh status for the policy)
+        base_tick = self._speed_scale < 1.0 and wall_tick % self._core.interpolator.factor == 0
+        if tick.popped or base_tick:
             self._publish_status(stamp, tick.served,
                                  holding=tick.served.action is None and tick.command is not None)
         self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0,
@@ -275,9 +299,10 @@ class ExecutorNode(Node):
 
     def _interpolation_text(self) -> str:
         interpolator = self._core.interpolator
-        if interpolator.factor == 1:
+        slowed = f", rows at speed_scale {self._speed_scale:g} ({self._row_rate:g} Hz)" if self._speed_scale < 1 else ""
+        if interpolator.factor == 1 and not slowed:
             return "one command per policy row"
-        return f"{interpolator.mode.value} interpolation x{interpolator.factor} of {self._rate} Hz rows"
+        return f"{interpolator.mode.value} interpolation x{interpolator.factor} of {self._rate} Hz rows{slowed}"
 
     def _publish_command(self, command: np.ndarray, stamp: Time) -> None:
         values = command.tolist()
@@ -301,7 +326,7 @@ class ExecutorNode(Node):
         status.remaining = left.remaining
         status.served_chunk_id = served.chunk_id or 0
         status.served_index = served.index or 0
-        status.last_d_real, status.last_d_assumed = self._last_d
+        status.last_d_real, status.last_d_assumed, status.last_skipped = self._last_d
         status.merged_count = counters.merged
         status.underrun_count = counters.underruns
         status.rejected_count = sum(self._core.rejected_by_reason().values())
@@ -309,7 +334,35 @@ class ExecutorNode(Node):
         status.missed_tick_count = counters.missed
         status.last_reject_reason = self._last_reject_reason
         status.holding = holding
+        status.on_hold = self._queue.on_hold
+        status.epoch = self._core.epoch
         self._status_pub.publish(status)
+
+    # --- services (executor thread) -------------------------------------------------------------
+    def _on_hold(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        left = self._queue.leftover()
+        changed = self._core.hold()
+        where = f"at row {left.index} of chunk {left.chunk_id}" if left.chunk_id else "with nothing queued"
+        response.success = True
+        response.message = (f"holding {where}; ~/resume goes on from there" if changed
+                            else "already on hold")
+        self.get_logger().info(f"~/hold: {response.message}")
+        return response
+
+    def _on_resume(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        changed = self._core.resume()
+        response.success = True
+        response.message = "resumed" if changed else "was not on hold"
+        self.get_logger().info(f"~/resume: {response.message}")
+        return response
+
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        epoch = self._core.reset()
+        response.success = True
+        response.message = (f"queue emptied, epoch {epoch}: chunks built before now are refused (pre_reset)"
+                            + ("; still on hold" if self._queue.on_hold else ""))
+        self.get_logger().info(f"~/reset: {response.message}")
+        return response
 
     # --- callbacks (executor thread) ------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
@@ -346,9 +399,9 @@ class ExecutorNode(Node):
             self._last_reject_reason = decision.reason
             self._log_rejection(msg.chunk_id, decision.code, decision.reason, now)
             return
-        self._last_d = (decision.d_real, int(msg.inference_delay))
-        self.get_logger().debug(f"merged chunk {msg.chunk_id}: d_real {decision.d_real}, "
-                                f"assumed {msg.inference_delay}, length {msg.length}")
+        self._last_d = (decision.d_real, int(msg.inference_delay), decision.skipped)
+        self.get_logger().debug(f"merged chunk {msg.chunk_id}: d_real {decision.d_real}, skipped "
+                                f"{decision.skipped}, assumed {msg.inference_delay}, length {msg.length}")
 
     def _log_rejection(self, chunk_id: int, code: str, reason: str, now: float) -> None:
         """One line per reason code and second: a flood must not flood the log (counters have it all)."""
@@ -371,12 +424,14 @@ class ExecutorNode(Node):
         report = Report()
         if not self._core.ready:
             report.raise_to(Level.WARN, "waiting for /joint_states")
-        d_real, d_assumed = self._last_d
+        d_real, d_assumed, skipped = self._last_d
+        if self._queue.on_hold:
+            report.raise_to(Level.WARN, "on hold (~/resume goes on)")
         judged = {
             "lateness_p99_ms": stats.p99_ms,
             "missed_ticks_in_period": stats.missed - missed_before,
             "underruns_in_period": counters.underruns - underruns_before,
-            "d_real_over_d_ticks": d_real - d_assumed if d_real >= 0 else float("nan"),
+            "d_real_over_d_ticks": skipped - d_assumed if d_real >= 0 else float("nan"),
             "rejected_in_period": rejected - rejected_before,
         }
         for key, value in judged.items():
@@ -390,10 +445,12 @@ class ExecutorNode(Node):
             report.raise_to(Level.WARN, "allow_unsigned: chunks are not authenticated")
         report.values = {
             **judged,
+            "cadence": cadence_line(stats, self._tick_rate),
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
             "control_rate_hz": self._rate,
             "tick_rate_hz": self._tick_rate,
+            "speed_scale": self._speed_scale,
             "interpolation": self._interpolation_text(),
             "mode": self._queue.mode.value,
             "ticks": stats.ticks,
@@ -407,8 +464,13 @@ class ExecutorNode(Node):
             "rejected": rejected,
             "rejected_by_reason": ", ".join(f"{k}={v}" for k, v in sorted(rejects.items())),
             "last_reject_reason": self._last_reject_reason,
-            "last_d_assumed": self._last_d[1],
-            "last_d_real": self._last_d[0],
+            "last_d_assumed": d_assumed,
+            "last_d_real": d_real,
+            "last_skipped": skipped,
+            "on_hold": self._queue.on_hold,
+            "held_ticks": counters.held,
+            "resets": counters.resets,
+            "epoch": self._core.epoch,
             "guard_clamped_ticks": clamped,
             "guard_clamped_by_bound": ", ".join(f"{k}={v}" for k, v in sorted(clamped_by.items())),
             "guard_seam_clamps": self._core.seam_clamps,

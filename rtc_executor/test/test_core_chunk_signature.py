@@ -29,7 +29,8 @@ def make_chunk(chunk_id: int = 7, end_sec: int = 1_700_000_010) -> SimpleNamespa
         source="/rtc_policy 3f9a0c1e", source_step=1234, inference_delay=4, execution_horizon=25,
         guidance_mode="vjp", prev_chunk_id=chunk_id - 1, joint_names=list(JOINTS), length=50, action_dim=6,
         actions=actions.ravel().tolist(), inference_start=stamp(end_sec - 1, 100), inference_end=stamp(end_sec, 200),
-        prev_chunk_row=3, state_stamp=stamp(1_700_000_000, 4), noise_seed=11, key_id="", signature=b"")
+        prev_chunk_row=3, state_stamp=stamp(1_700_000_000, 4), noise_seed=11, task="pick up the cube", key_id="",
+        signature=b"")
 
 
 def signed(signer: ChunkSigner, chunk: SimpleNamespace) -> SimpleNamespace:
@@ -73,6 +74,7 @@ TAMPERING = {
     "prev_chunk_row": lambda c: setattr(c, "prev_chunk_row", 4),
     "state_stamp": lambda c: setattr(c.state_stamp, "sec", 1),
     "noise_seed": lambda c: setattr(c, "noise_seed", -1),
+    "task": lambda c: setattr(c, "task", "throw the cube"),
     "signature (one bit)": lambda c: setattr(c, "signature", bytes([c.signature[0] ^ 1]) + c.signature[1:]),
     "signature (truncated)": lambda c: setattr(c, "signature", c.signature[:63]),
 }

@@ -191,3 +191,72 @@ def test_every_interpolated_command_is_inside_the_envelope(mode):
     commands = np.array(commands)
     assert np.isfinite(commands).all()
     assert not limits.violations(commands[1:], previous=commands[0]).any()
+
+
+def slowed_core(speed_scale: float, factor: int = 1, **guard) -> ExecutorCore:
+    bounds = {**UNBOUNDED, **guard}
+    limits = GuardLimits.from_parameters(3, RATE * factor, interpolation=factor, speed_scale=speed_scale, **bounds)
+    return ExecutorCore(JOINTS, ActionQueue(3, "rtc", stall_ticks=6), CommandGuard(limits),
+                        ChunkAdmission(max_length=50, source_timeout_s=1.0), Interpolator(factor, "linear"),
+                        speed_scale=speed_scale)
+
+
+@pytest.mark.parametrize("speed_scale, factor", [(0.5, 1), (0.25, 1), (0.3, 1), (0.5, 2)])
+def test_speed_scale_plays_every_row_over_a_stretched_time_base(speed_scale, factor):
+    """Each row is reached once per 1/speed_scale policy periods, the commands in between lie on the
+    line between rows (linear mode), and the queue's steps count rows, not commands."""
+    core = slowed_core(speed_scale, factor)
+    core.start_from(START)
+    rows = ramp(20)
+    core.tick()
+    assert core.receive(chunk(1, core.queue.step, rows), 0.0).merged
+    per_row = factor / speed_scale
+    commands, pops = [], 0
+    for k in range(int(10 * per_row)):
+        tick = core.tick()
+        commands.append(tick.command)
+        pops += tick.popped
+    assert pops == pytest.approx(10, abs=1)  # ten rows in ten stretched periods
+    commands = np.array(commands)
+    progress = (commands[:, 0] - START[0]) / 0.01  # the ramp's row index, fractional
+    start = int(np.argmax(progress > 0)) - 1  # the first row (START) is reached when the loop's next row tick comes
+    np.testing.assert_allclose(np.diff(progress[start + 1:]), 1 / per_row, atol=1e-9)  # constant speed: rate x s
+    assert core.queue.leftover().index == core.queue.step - 1  # steps count rows: one per stretched period
+
+
+def test_speed_scale_scales_velocity_and_acceleration_bounds():
+    full = GuardLimits.from_parameters(3, RATE, max_velocity=[3.0], max_acceleration=[30.0])
+    half = GuardLimits.from_parameters(3, RATE, max_velocity=[3.0], max_acceleration=[30.0], speed_scale=0.5)
+    np.testing.assert_allclose(half.max_step, full.max_step * 0.5)
+    np.testing.assert_allclose(half.max_step_change, full.max_step_change * 0.5)
+    # a chunk's rows are 1/s commands apart: the row-to-row step they may take is unchanged
+    np.testing.assert_allclose(half.max_step * half.interpolation, full.max_step * full.interpolation)
+    for bad in (0.0, 1.5, float("nan"), True):
+        with pytest.raises(ValueError, match="speed_scale"):
+            GuardLimits.from_parameters(3, RATE, speed_scale=bad)
+
+
+@pytest.mark.parametrize("mode", ["linear", "hermite"])
+@pytest.mark.parametrize("speed_scale", [1.0, 0.5, 0.3])
+def test_a_chunk_inside_the_full_speed_envelope_is_slowed_not_clipped(speed_scale, mode):
+    """A chunk that speeds up at 90 % of max_acceleration to 90 % of max_velocity: never clamped, and
+    its speed is at most speed_scale x max_velocity."""
+    velocity = np.minimum(0.9 * 3.0, 0.9 * 30.0 * np.arange(60) / RATE)  # rad/s per row
+    rows = START + np.cumsum(velocity / RATE)[:, None] * np.ones(3)
+    limits = GuardLimits.from_parameters(3, RATE, max_velocity=[3.0], max_acceleration=[30.0], max_seam=1.0,
+                                         speed_scale=speed_scale)
+    core = ExecutorCore(JOINTS, ActionQueue(3), CommandGuard(limits), ChunkAdmission(max_length=100),
+                        Interpolator(1, mode), speed_scale=speed_scale)
+    core.start_from(rows[0])
+    core.tick()
+    assert core.receive(chunk(1, core.queue.step, rows), 0.0).merged
+    commands = np.array([core.tick().command for _ in range(round(40 / speed_scale))])
+    assert core.guard.counters()[0] == 0
+    assert np.abs(np.diff(commands, axis=0)).max() * RATE <= speed_scale * 3.0 + 1e-9
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.01, 0.0001])
+def test_speed_scale_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="speed_scale"):
+        slowed_core(1.0).__class__(JOINTS, ActionQueue(3), CommandGuard(GuardLimits.from_parameters(3, RATE)),
+                                   ChunkAdmission(max_length=50, source_timeout_s=1.0), speed_scale=bad)

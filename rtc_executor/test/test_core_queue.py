@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtc_contract.modes import MergeMode
-from rtc_executor.core.action_queue import ActionQueue, RejectReason
+from rtc_executor.core.action_queue import CONSUMED_HISTORY_TICKS, ActionQueue, RejectReason
 
 DIM = 3
 
@@ -106,31 +106,95 @@ def lerobot_queue(enabled: bool):
 
 
 @pytest.mark.parametrize("mode", [MergeMode.RTC, MergeMode.APPEND])
-def test_same_pops_as_lerobot_when_given_the_real_delay(mode):
+def test_same_pops_as_lerobot_given_lerobot_mains_clamped_delay(mode):
+    """LeRobot 0.4.4's queue, merged with the delay LeRobot main (PR 4454) clamps it to,
+    min(real_delay, actions consumed since the inference started), pops what ours pops."""
     torch = pytest.importorskip("torch")
     theirs = lerobot_queue(enabled=mode is MergeMode.RTC)
     ours = ActionQueue(DIM, mode)
     rng = np.random.default_rng(7)
-    chunk_id, last_source = 0, 0
+    chunk_id, last_source, consumed_before = 0, 0, [0]  # consumed_before[k]: actions served before tick k
     for _ in range(400):
         step = ours.step
         if rng.random() < 0.15:
             length = int(rng.integers(1, 12))
             source = int(rng.integers(last_source, step + 1))
-            d_real = step - source
-            if mode is MergeMode.RTC and d_real >= length:
+            clamped = min(step - source, consumed_before[step] - consumed_before[source])
+            if mode is MergeMode.RTC and clamped >= length:
                 continue  # stale: LeRobot would empty its queue, we reject (tested below)
             chunk_id, last_source = chunk_id + 1, source
             chunk = tagged_chunk(chunk_id, source, length)
             assert ours.merge(chunk_id, chunk, source).accepted
             tensor = torch.from_numpy(chunk)
-            theirs.merge(tensor, tensor, d_real, action_index_before_inference=None)
+            theirs.merge(tensor, tensor, clamped, action_index_before_inference=None)
         expected = theirs.get()
         got = ours.pop().action
+        consumed_before.append(consumed_before[-1] + (got is not None))
         assert (got is None) == (expected is None)
         if got is not None:
             np.testing.assert_array_equal(got, expected.numpy())
         assert ours.leftover().remaining == theirs.qsize()
+
+
+def test_cold_start_plays_the_first_chunk_from_row_0():
+    """LeRobot issue 4223: the arm stood still while the first (slow) inference ran; skipping its
+    d_real rows would command a pose 0.7 s deep into the chunk from standstill."""
+    queue = ActionQueue(DIM)
+    for _ in range(21):
+        assert queue.pop().action is None  # no chunk yet: nothing consumed
+    result = queue.merge(1, tagged_chunk(1, 0, 30), source_step=0)
+    assert result.accepted and (result.d_real, result.skipped) == (21, 0)
+    assert queue.pop().index == 0 and queue.leftover().remaining == 29
+
+
+def test_hold_then_resume_skips_only_the_rows_played():
+    queue = ActionQueue(DIM)
+    queue.merge(1, tagged_chunk(1, 0, 20), 0)
+    queue.pop(), queue.pop()  # rows 0, 1
+    queue.hold()
+    held = [queue.pop() for _ in range(5)]  # ticks 2..6: the arm holds row 1
+    assert all(p.action is None and p.command[0] == 0 + 1 for p in held)
+    assert queue.leftover() == (7, 1, 2, 18)  # the hold kept the queue
+    queue.resume()
+    assert queue.pop().index == 2  # tick 7 plays row 2: nothing was skipped
+    # a chunk planned at tick 3 (on hold, leftover from row 2) arrives at tick 8: one row was played since
+    result = queue.merge(2, tagged_chunk(2, 3, 20), source_step=3)
+    assert (result.d_real, result.skipped) == (5, 1)
+    assert queue.pop().index == 1
+    counters = queue.counters()
+    assert (counters.held, counters.underruns) == (5, 0)
+
+
+def test_an_underrun_skips_only_the_rows_played_before_it():
+    queue = ActionQueue(DIM)
+    queue.merge(1, tagged_chunk(1, 0, 3), 0)
+    for _ in range(6):
+        queue.pop()  # rows 0..2, then three ticks of underrun
+    result = queue.merge(2, tagged_chunk(2, 1, 10), source_step=1)  # planned at tick 1, 2 rows left
+    assert (result.d_real, result.skipped) == (5, 2)
+
+
+def test_reset_empties_the_queue_and_refuses_chunks_built_before_it():
+    queue = ActionQueue(DIM)
+    queue.merge(1, tagged_chunk(1, 0, 20), 0)
+    queue.pop(), queue.pop()
+    queue.reset()  # between ticks 1 and 2: the status of tick 2 was out already
+    held = queue.pop()
+    assert held.action is None and held.command[0] == 1 and queue.leftover().remaining == 0
+    assert queue.merge(2, tagged_chunk(2, 2, 20), 2).reason is RejectReason.PRE_RESET
+    result = queue.merge(3, tagged_chunk(3, 3, 20), 3)
+    assert result.accepted and result.skipped == 0
+    counters = queue.counters()
+    assert (counters.resets, counters.underruns, counters.rejected) == (1, 1, {"pre_reset": 1})
+
+
+def test_a_source_step_older_than_the_history_counts_as_consumed():
+    queue = ActionQueue(DIM)
+    queue.merge(1, tagged_chunk(1, 0, 20), 0)
+    for _ in range(CONSUMED_HISTORY_TICKS + 5):
+        queue.pop()
+    result = queue.merge(2, tagged_chunk(2, 2, CONSUMED_HISTORY_TICKS + 10), 2)
+    assert result.skipped == result.d_real == CONSUMED_HISTORY_TICKS + 3
 
 
 def test_differs_from_lerobot_on_purpose_when_the_estimate_is_wrong():
@@ -169,22 +233,26 @@ operations = st.lists(
 def test_queue_properties(mode, ops):
     queue = ActionQueue(DIM, mode, start_step=10)
     remaining, last_source, next_id, last_command, underruns = 0, None, 1, None, 0
+    consumed = {10: 0}  # rows served before each tick
     for op in ops:
         if op[0] == "merge":
             _, lag, length = op
             source = queue.step - lag
+            # rows played since source_step: all of them before the queue's first tick
+            played = queue.step - source if source < 10 else consumed[queue.step] - consumed[source]
+            skip = min(lag, played) if mode is MergeMode.RTC else 0
             result = queue.merge(next_id, tagged_chunk(next_id, source, length), source)
-            expect_accept = (last_source is None or source >= last_source) and (
-                mode is not MergeMode.RTC or lag < length
-            )
+            expect_accept = (last_source is None or source >= last_source) and skip < length
             assert result.accepted == expect_accept and result.d_real == lag
             if result.accepted:
+                assert result.skipped == skip
                 last_source = source
-                remaining = {MergeMode.RTC: length - lag, MergeMode.REPLACE: length}.get(mode, remaining + length)
+                remaining = {MergeMode.RTC: length - skip, MergeMode.REPLACE: length}.get(mode, remaining + length)
             next_id += 1
         else:
             for _ in range(op[1]):
                 popped = queue.pop()
+                consumed[queue.step] = consumed[popped.step] + (popped.action is not None)
                 if popped.action is None:
                     assert remaining == 0
                     underruns += last_command is not None
@@ -194,8 +262,8 @@ def test_queue_properties(mode, ops):
                         np.testing.assert_array_equal(popped.command, last_command)
                 else:
                     remaining -= 1
-                    if mode is MergeMode.RTC:
-                        assert popped.action[0] == popped.step  # never an action from the past
+                    if mode is MergeMode.RTC:  # never an action from the past: at most its tick
+                        assert popped.action[0] <= popped.step
                     assert popped.action[1] == popped.chunk_id
                     assert popped.action[0] == last_source_of(popped) + popped.index
                 last_command = popped.command
@@ -210,7 +278,7 @@ def last_source_of(popped) -> int:
 
 
 def test_one_producer_one_consumer_threads():
-    queue, chunks, errors = ActionQueue(DIM), 300, []
+    queue, chunks, errors, held = ActionQueue(DIM), 300, [], False
 
     def produce():
         rng = np.random.default_rng(1)
@@ -218,6 +286,7 @@ def test_one_producer_one_consumer_threads():
             source = max(queue.step - int(rng.integers(0, 4)), 0)
             queue.merge(chunk_id, tagged_chunk(chunk_id, source, 20), source)
 
+    queue.merge(0, tagged_chunk(0, 0, 20), 0)  # in motion from tick 0: each tick then plays its own row
     producer = threading.Thread(target=produce)
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)  # interleave the two threads finely
@@ -225,14 +294,15 @@ def test_one_producer_one_consumer_threads():
         producer.start()
         while producer.is_alive():
             popped = queue.pop()
-            if popped.action is not None and popped.action[0] != popped.step:
+            held = held or popped.action is None  # after a hold, rows are played later than their tick
+            if popped.action is not None and popped.action[0] > popped.step or not held and popped.action[0] != popped.step:
                 errors.append((popped.step, popped.action[0]))
         producer.join()
     finally:
         sys.setswitchinterval(switch_interval)
     counters = queue.counters()
     assert not errors
-    assert counters.merged + sum(counters.rejected.values()) == chunks
+    assert counters.merged + sum(counters.rejected.values()) == chunks + 1
     assert counters.merged > 0 and counters.pops > 0
 
 

@@ -12,7 +12,8 @@ derived from it; if enough of them are within `max_mode_disagreement` of the lef
 is guided (commit to the leftover's mode), else the first is returned unguided (follow the new
 mode), so a guided chunk does not blend two modes. The chunk after a first one after rest
 (`max_disagreement` > 0, from the scheduler) is likewise sampled unguided too and the unguided one
-kept when the guided one strays from it (`core.mode_choice.keep_or_follow`).
+kept when the guided one strays from it (`core.mode_choice.keep_or_follow`); it then goes from the
+executed rows onto that new plan through `switch_transition_rows` rows (`core.mode_choice.smooth_switch`).
 
 Debugging: `record_denoising(directory)` turns on LeRobot's RTC debug tracking in the guidance and
 writes, per sampled chunk, the tracked denoising steps as `chunk_NNNN.png` and `.npz` (NNNN counts
@@ -32,11 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.core.guidance import RTCGuidance
 
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_policy_node.denoising_plot import DenoisingWriter, denoising_record
-from rtc_policy_node.core.mode_choice import ModeChoice, candidate_noises, choose_mode, keep_or_follow
+from rtc_policy_node.core.mode_choice import (SWITCH_TRANSITION_ROWS, ModeChoice, candidate_noises, choose_mode,
+                                              keep_or_follow, smooth_switch)
 from rtc_runtime.profiling import synchronized_clock
 
 STATE_KEY = "observation.state"
@@ -51,12 +54,16 @@ class GuidanceSettings:
     schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP
     mode_candidates: int = 0          # unguided candidates a guided chunk is chosen from (core.mode_choice); 0: off
     max_mode_disagreement: float = 0.9  # normalised units; fewer than a quarter of the candidates this close: follow the new mode
+    # rows from the executed ones onto a new plan the chunk after a start switches to (core.mode_choice.smooth_switch)
+    switch_transition_rows: int = SWITCH_TRANSITION_ROWS
 
     def __post_init__(self) -> None:
         if int(self.mode_candidates) != self.mode_candidates or self.mode_candidates < 0:
             raise ValueError(f"mode_candidates must be an integer >= 0, got {self.mode_candidates!r}")
         if not self.max_mode_disagreement > 0:
             raise ValueError(f"max_mode_disagreement must be > 0, got {self.max_mode_disagreement!r}")
+        if int(self.switch_transition_rows) != self.switch_transition_rows or self.switch_transition_rows < 1:
+            raise ValueError(f"switch_transition_rows must be an integer >= 1, got {self.switch_transition_rows!r}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class LeRobotPolicy:
         config = read_policy_config(path)
         config.device = device
         config.rtc_config = RTCConfig(
-            enabled=guidance.mode != "off",
+            enabled=guidance.mode != GuidanceMode.OFF,
             execution_horizon=guidance.execution_horizon,
             max_guidance_weight=guidance.max_guidance_weight,
             prefix_attention_schedule=PrefixSchedule[guidance.schedule.upper()].value,
@@ -95,7 +102,7 @@ class LeRobotPolicy:
         self.policy = get_policy_class(config.type).from_pretrained(str(path), config=config)
         self.policy.to(device)
         self._holders = [m for m in (self.policy, *self.policy.modules()) if hasattr(m, "rtc_processor")]
-        if guidance.mode != "off" and not self._holders:
+        if guidance.mode != GuidanceMode.OFF and not self._holders:
             raise ValueError(f"policy type {config.type!r} has no rtc_processor: it cannot be guided; "
                              "use guidance_mode off")
         self.use_guidance(RTCGuidance(config.rtc_config, mode=guidance.mode))
@@ -126,8 +133,18 @@ class LeRobotPolicy:
     def set_guidance_mode(self, mode: str) -> None:
         """Sample under another guidance mode from now on, without reloading (offline comparisons)."""
         self.settings = replace(self.settings, mode=mode)
-        self.config.rtc_config.enabled = mode != "off"
+        self.config.rtc_config.enabled = mode != GuidanceMode.OFF
         self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
+
+    def set_guidance(self, execution_horizon: int, max_guidance_weight: float, schedule: str) -> None:
+        """Guide with these from the next `sample` on (the policy node's settable parameters, applied
+        between inferences, so one chunk is made with one set of them)."""
+        self.settings = replace(self.settings, execution_horizon=execution_horizon,
+                                max_guidance_weight=max_guidance_weight, schedule=schedule)
+        rtc_config = self.config.rtc_config
+        rtc_config.execution_horizon, rtc_config.max_guidance_weight = execution_horizon, max_guidance_weight
+        rtc_config.prefix_attention_schedule = PrefixSchedule[schedule.upper()].value
+        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
@@ -167,7 +184,7 @@ class LeRobotPolicy:
         batch = self.preprocessor(batch)
         if noise is not None and self.chunk_size is not None and noise.shape[0] != self.chunk_size:
             raise ValueError(f"noise has {noise.shape[0]} rows, the policy's chunk has {self.chunk_size}")
-        guided = leftover is not None and self.settings.mode != "off"
+        guided = leftover is not None and self.settings.mode != GuidanceMode.OFF
         preprocessed = synchronized_clock(self.device)
         kwargs: dict[str, Any] = {}
         if guided:
@@ -179,7 +196,7 @@ class LeRobotPolicy:
         choice, choice_s = None, 0.0
         with torch.no_grad():
             if guided and max_disagreement > 0:
-                output, choice, choice_s = self._kept_or_followed(batch, inference_delay, noise, kwargs,
+                output, choice, choice_s = self._kept_or_followed(batch, leftover, inference_delay, noise, kwargs,
                                                                   max_disagreement)
             elif guided and self.settings.mode_candidates > 0:
                 output, choice, choice_s = self._chosen_mode(batch, leftover, inference_delay, noise, kwargs)
@@ -224,10 +241,11 @@ class LeRobotPolicy:
         chosen = noises[choice.candidate : choice.candidate + 1]
         return self.policy.predict_action_chunk(batch, noise=chosen, **guided_kwargs), choice, choice_s
 
-    def _kept_or_followed(self, batch: dict[str, Any], inference_delay: int, noise: np.ndarray | None,
-                          guided_kwargs: dict[str, Any], max_disagreement: float
+    def _kept_or_followed(self, batch: dict[str, Any], leftover: np.ndarray, inference_delay: int,
+                          noise: np.ndarray | None, guided_kwargs: dict[str, Any], max_disagreement: float
                           ) -> tuple[torch.Tensor, ModeChoice, float]:
-        """Sample unguided, then guided from the same noise; keep the guided one unless they disagree.
+        """Sample unguided, then guided from the same noise; keep the guided one unless they disagree,
+        else go from the executed rows (`leftover`) onto the unguided one (smooth_switch).
 
         Also returns the seconds the unguided sample and the comparison took: guidance overhead.
         """
@@ -240,8 +258,13 @@ class LeRobotPolicy:
             self.guidance.reset_tracker()
         guided = self.policy.predict_action_chunk(batch, noise=padded, **guided_kwargs)
         compared = time.perf_counter()
-        choice = keep_or_follow(guided[0, :, : self.action_dim].cpu().numpy(),
-                                unguided[0, :, : self.action_dim].cpu().numpy(), inference_delay, max_disagreement)
+        new_plan = unguided[0, :, : self.action_dim].cpu().numpy()
+        choice = keep_or_follow(guided[0, :, : self.action_dim].cpu().numpy(), new_plan, inference_delay,
+                                max_disagreement)
+        if not choice.guided:
+            switched = smooth_switch(leftover, new_plan, inference_delay, self.settings.switch_transition_rows)
+            unguided = unguided.clone()
+            unguided[0, :, : self.action_dim] = torch.from_numpy(switched.astype(np.float32)).to(unguided.device)
         return (guided if choice.guided else unguided), choice, unguided_s + time.perf_counter() - compared
 
     def _chunk_noise(self, noise: np.ndarray | None) -> np.ndarray:

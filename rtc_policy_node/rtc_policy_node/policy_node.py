@@ -8,9 +8,17 @@ publishes what comes out.
 
 Parameters: `PARAMETERS` below (docs/policy_node.md shows the same table; a test keeps them equal).
 They are all checked before torch or LeRobot is imported, so a bad value costs no loading time.
+`task` and the guidance's `execution_horizon`, `max_guidance_weight` and `schedule` are settable
+while running (`ros2 param set`, checked like at start-up): each inference reads them once when it
+starts, so a chunk is made with one set of them and the queue is never flushed. Every other
+parameter is read-only. The `rtc/task` topic (std_msgs/String) sets `task` the same way.
+Warm-up: the first `warmup_inferences` inferences (at least 2 with `use_torch_compile`: the first
+compiles, the second is guided, docs/policy_node.md) run on the live inputs but publish nothing and
+give the delay estimate no sample; /diagnostics says "warming up (n of N)" and the executor holds.
 
 Topics (relative: they follow the node's namespace): subscribes joint_states (sensor_msgs/JointState,
-radians), rtc/executor_status (rtc_msgs/ExecutorStatus) and the camera topics (sensor data QoS);
+radians), rtc/executor_status (rtc_msgs/ExecutorStatus), rtc/task (std_msgs/String) and the camera
+topics (sensor data QoS);
 publishes rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10), rtc/timing
 (rtc_msgs/InferenceTiming) and /diagnostics (1 Hz, global). ROS callbacks only store the latest messages.
 The first camera's frames wake the inference thread too: the scheduler starts an inference at the last
@@ -39,7 +47,9 @@ from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from rtc_runtime.tracing import tracer
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import String
 
 from rtc_contract.chunk_source import run_source
 from rtc_contract.chunk_signature import ChunkSigner, KeyFileError, load_private_key
@@ -47,12 +57,15 @@ from rtc_policy_node.core.inference_scheduler import (FIRST_CHUNK_GUIDANCE, Infe
                                                       SchedulerSettings)
 from rtc_contract.modes import GuidanceMode
 from rtc_contract.noise import UNSEEDED, chunk_noise
+from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
 from rtc_policy_node.joint_units import units_from_parameters
 from rtc_contract.joint_vector import joint_vector
 from rtc_contract.timing_components import COMPONENTS, WHOLE
-from rtc_contract.topics import ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TIMING_TOPIC
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TASK_TOPIC,
+                                 TIMING_TOPIC)
+from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -78,11 +91,12 @@ PARAMETERS = (
     ParameterSpec("device", "cpu", "torch device"),
     ParameterSpec("guidance_mode", GuidanceMode.IDENTITY.value, "how a new chunk continues the leftover",
                   choices=tuple(m.value for m in GuidanceMode)),
-    ParameterSpec("execution_horizon", 25, "ticks of the leftover that guidance follows", unit="ticks", minimum=1),
+    ParameterSpec("execution_horizon", 25, "ticks of the leftover that guidance follows", unit="ticks", minimum=1,
+                  settable=True),
     ParameterSpec("max_guidance_weight", 10.0, "clip of the guidance weight (LeRobot's beta)", minimum=0.0,
-                  above_minimum=True),
+                  above_minimum=True, settable=True),
     ParameterSpec("schedule", PrefixSchedule.LINEAR.name, "prefix weights over the leftover (LeRobot's default "
-                  "is LINEAR)", choices=tuple(s.name for s in PrefixSchedule)),
+                  "is LINEAR)", choices=tuple(s.name for s in PrefixSchedule), settable=True),
     ParameterSpec("camera_topics", ["front=camera/front/image_raw"], "name=topic: the topic feeds "
                   "observation.images.<name>; a topic ending in /compressed is a sensor_msgs/CompressedImage",
                   non_empty=True),
@@ -92,7 +106,17 @@ PARAMETERS = (
                   "(Feetech arms: SO-100/SO-101, Koch); empty: the policy works in radians"),
     ParameterSpec("use_degrees", True, "with calibration_file: joints in degrees (else -100..100); a gripper "
                   "is always 0..100"),
-    ParameterSpec("task", "", "language instruction for policies that take one"),
+    ParameterSpec("task", "", "language instruction for policies that take one; from the next inference on when "
+                  "set while running (also by the rtc/task topic), the queue is kept", settable=True),
+    ParameterSpec("use_torch_compile", False, "torch.compile the policy's embedding and denoiser (compiled during "
+                  "the warm-up inferences)"),
+    ParameterSpec("torch_compile_backend", "inductor", "with use_torch_compile: torch.compile's backend",
+                  non_empty=True),
+    ParameterSpec("torch_compile_mode", "default", "with use_torch_compile: torch.compile's mode",
+                  choices=TORCH_COMPILE_MODES),
+    ParameterSpec("warmup_inferences", 1, "first inferences whose chunks are not published and whose latency the "
+                  "delay estimate does not see (cold caches; with use_torch_compile at least 2: compiling); "
+                  "the executor holds meanwhile", minimum=0),
     ParameterSpec("trigger_remaining", _defaults.trigger_remaining, "start an inference when the executor has "
                   "this many actions left or fewer", unit="ticks", minimum=0),
     ParameterSpec("observation_timeout_s", _defaults.observation_timeout_s, "older camera images, joint states "
@@ -117,6 +141,9 @@ PARAMETERS = (
                   "chunk is also sampled unguided from the same noise, and the unguided one is published when the "
                   "guided one differs from it by more than this from the delay's row on (a clean switch to the "
                   "policy's new plan instead of a blend); 0: never", unit="normalised", minimum=0.0),
+    ParameterSpec("switch_transition_rows", SWITCH_TRANSITION_ROWS, "when that chunk switches to the new plan: "
+                  "rows of the transition from the executed rows onto it, continuous in position and velocity "
+                  "(core.mode_choice.smooth_switch)", unit="rows", minimum=1),
     ParameterSpec("publish_priority", 30, "SCHED_FIFO priority of the inference thread while it builds, stamps "
                   "and publishes a chunk (inference itself stays normal); 0: never raised", minimum=0, maximum=99),
     ParameterSpec("debug_denoising", "", "directory: track every denoising step (LeRobot's RTC debug tracker) "
@@ -181,12 +208,18 @@ class PolicyNode(Node):
         self.noise_seed = p["noise_seed"]
         self.signer = self._signer(p["signing_key_file"])
         self.device = p["device"]
+        # unpublished first inferences; with torch.compile at least an unguided (compiling) and a guided one
+        self.warmup_inferences = max(p["warmup_inferences"], 2) if p["use_torch_compile"] else p["warmup_inferences"]
+        self.warmups_done = 0
+        self._warmup_leftover = None  # the last warm-up's rows, the leftover of the next (a guided one)
         self.profiling = p["profiling"]
         self.thresholds = configure_thresholds(THRESHOLDS, p)
         self.fatal_error = ""
 
         self.policy, self.policy_path = self._load_policy(p)
         self.policy.record_denoising(p["debug_denoising"])
+        if p["use_torch_compile"]:
+            self._compile(p["torch_compile_backend"], p["torch_compile_mode"])
         self.joints = self._joint_names(p["joint_names"])
         try:
             self.units = units_from_parameters(p["calibration_file"], self.joints, p["use_degrees"])
@@ -226,6 +259,7 @@ class PolicyNode(Node):
         gc.freeze()
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
         self.create_subscription(ExecutorStatus, EXECUTOR_STATUS_TOPIC, self._on_status, STATUS_QOS)
+        self.create_subscription(String, TASK_TOPIC, self._on_task, 10)
         for key, (topic, compressed) in self.cameras.items():
             self.create_subscription(CompressedImage if compressed else Image, topic,
                                      lambda msg, key=key: self._on_image(key, msg),
@@ -247,6 +281,16 @@ class PolicyNode(Node):
         self.get_logger().info(f"signing chunks with key {signer.key_id} ({key_file})")
         return signer
 
+    def _compile(self, backend: str, mode: str) -> None:
+        from rtc_policy_node.policy_methods import compile_policy
+
+        try:
+            compiled = compile_policy(self.policy, backend, mode)
+        except ValueError as err:
+            raise ParameterError(f"parameter {err}") from None
+        self.get_logger().info(f"torch.compile ({backend}, {mode}): {', '.join(compiled) or 'no known policy methods'}; "
+                               f"compiling during {self.warmup_inferences} warm-up inferences")
+
     def _load_policy(self, p: dict):
         """Heavy imports and loading, after every parameter was checked."""
         from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, default_checkpoint_path
@@ -255,7 +299,7 @@ class PolicyNode(Node):
         path = p["policy_path"] or str(default_checkpoint_path())
         started = time.monotonic()
         guidance = GuidanceSettings(self.guidance_mode, self.execution_horizon, p["max_guidance_weight"],
-                                    p["schedule"])
+                                    p["schedule"], switch_transition_rows=p["switch_transition_rows"])
         try:
             policy = LeRobotPolicy(path, self.device, guidance, task=p["task"])
         except (CheckpointError, OSError) as err:
@@ -289,6 +333,14 @@ class PolicyNode(Node):
             if key == self._frame_camera:
                 self._woken_at = now
                 self._wake.set()
+
+    def _on_task(self, msg: String) -> None:
+        """The rtc/task topic: the same as `ros2 param set task` (the next inference takes it)."""
+        result = self.set_parameters([Parameter("task", Parameter.Type.STRING, msg.data)])[0]
+        if result.successful:
+            self.get_logger().info(f"task from {TASK_TOPIC}: {msg.data!r}, from the next inference on")
+        else:
+            self.get_logger().warning(f"task from {TASK_TOPIC} refused: {result.reason}")
 
     def _on_status(self, msg: ExecutorStatus) -> None:
         now = time.monotonic()
@@ -328,7 +380,10 @@ class PolicyNode(Node):
             if plan is None:
                 continue
             try:
-                self._infer(plan, joint_state, images, woken_at)
+                if self.warmups_done < self.warmup_inferences:
+                    self._warm_up(plan, joint_state, images)
+                else:
+                    self._infer(plan, joint_state, images, woken_at)
             except Exception as exc:  # the node stays up and reports; the scheduler backs off
                 message = f"{type(exc).__name__}: {exc}"
                 with self._lock:
@@ -338,18 +393,57 @@ class PolicyNode(Node):
                 else:
                     self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
+    def _settable(self) -> tuple[str, int]:
+        """Apply the settable parameters' values for the inference about to start; its task and
+        execution horizon."""
+        task, horizon, weight, schedule = (self.get_parameter(name).value for name in
+                                           ("task", "execution_horizon", "max_guidance_weight", "schedule"))
+        self.policy.task = task
+        settings = self.policy.settings
+        if (horizon, weight, schedule) != (settings.execution_horizon, settings.max_guidance_weight, settings.schedule):
+            self.policy.set_guidance(horizon, weight, schedule)
+            self.get_logger().info(f"guidance from this inference on: execution_horizon {horizon}, "
+                                   f"max_guidance_weight {weight:g}, schedule {schedule}")
+        self.execution_horizon = horizon
+        return task, horizon
+
+    def _observation(self, joint_state: JointState, images: dict) -> tuple[np.ndarray, dict]:
+        """The policy's state (feature units) and images (HxWx3 uint8) from the latest messages."""
+        radians = joint_vector(joint_state.name, joint_state.position, self.joints)
+        arrays = {}
+        for key, (msg, _) in images.items():
+            arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
+                else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+        return self.units.to_features(radians), arrays
+
+    def _warm_up(self, plan: Plan, joint_state: JointState, images: dict) -> None:
+        """One warm-up inference on the live inputs: nothing published, no delay sample. From the
+        second on, the previous one's last rows are its leftover, so a guided inference runs too.
+        The emulated latency counts (a larger model warms up at least as long)."""
+        from rtc_policy_node.lerobot_policy import chunk_extra_latency_ms, emulate_latency
+
+        started = time.monotonic()
+        self._settable()
+        state, arrays = self._observation(joint_state, images)
+        chunk = self.policy.sample(state, arrays, self._warmup_leftover, plan.delay)
+        emulate_latency(chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
+                                               self.warmups_done + 1), started)
+        self._warmup_leftover = chunk.model_output[-self.scheduler.settings.trigger_remaining:] \
+            if self.scheduler.settings.trigger_remaining else None
+        self.warmups_done += 1
+        self.get_logger().info(f"warm-up inference {self.warmups_done} of {self.warmup_inferences}: "
+                               f"{time.monotonic() - started:.2f} s, not published"
+                               + ("; publishing from the next inference on"
+                                  if self.warmups_done == self.warmup_inferences else ""))
+
     def _infer(self, plan: Plan, joint_state: JointState, images: dict, woken_at: float) -> None:
         from rtc_policy_node.lerobot_policy import chunk_extra_latency_ms, emulate_latency
 
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
         self._status_behind_ticks = plan.status_behind_ticks
-        radians = joint_vector(joint_state.name, joint_state.position, self.joints)
-        state = self.units.to_features(radians)
-        arrays = {}
-        for key, (msg, _) in images.items():
-            arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
-                else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+        task, execution_horizon = self._settable()
+        state, arrays = self._observation(joint_state, images)
         if self._frame_camera is None:  # a policy without cameras: the joint state is the observation
             stamp, image_arrival_ns = joint_state.header.stamp, 0
         else:
@@ -368,6 +462,12 @@ class PolicyNode(Node):
         t_sampled = time.monotonic()
         radians_chunk = self.units.to_radians(chunk.actions)
         t_post = time.monotonic()
+        with self._lock:
+            current = self.scheduler.current(plan)
+        if not current:  # the executor was reset (~/reset) while this inference ran: its chunk is outdated
+            self.get_logger().info(f"dropped the chunk of an inference started before the executor's reset "
+                                   f"(epoch {plan.epoch})")
+            return
 
         # a mode choice may have published the unguided sample: then no leftover was followed
         guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and not chunk.unguided_instead
@@ -380,7 +480,7 @@ class PolicyNode(Node):
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
             # the leftover rows guidance followed (fewer than the parameter's after a first chunk: scheduler)
-            msg.execution_horizon = min(self.execution_horizon, len(plan.leftover)) if guided else self.execution_horizon
+            msg.execution_horizon = min(execution_horizon, len(plan.leftover)) if guided else execution_horizon
             msg.guidance_mode = self.guidance_mode
             msg.prev_chunk_id = plan.prev_chunk_id if guided else 0
             msg.joint_names = self.joints
@@ -393,6 +493,7 @@ class PolicyNode(Node):
             msg.prev_chunk_row = plan.prev_chunk_row if guided else 0
             msg.state_stamp = joint_state.header.stamp
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
+            msg.task = task
             if self.signer is not None:  # last: the signature covers every field above
                 msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)
@@ -430,7 +531,7 @@ class PolicyNode(Node):
         timing.extra_latency_ms = float(extra_latency_ms)
         timing.inference_delay = plan.delay
         timing.last_d_real = self._last_d_real()
-        timing.execution_horizon = self.execution_horizon
+        timing.execution_horizon = execution_horizon
         self.timing_pub.publish(timing)
         for field_name, component in COMPONENTS.items():
             value = getattr(timing, field_name)
@@ -478,6 +579,8 @@ class PolicyNode(Node):
         elif self._stopped_since is None:
             self._stopped_since = now
         state = f"{phase.value} {detail}" if detail else phase.value
+        if not phase.problem and self.warmups_done < self.warmup_inferences:
+            state = f"warming up ({self.warmups_done + 1} of {self.warmup_inferences})"
         report = Report()
         if phase is Phase.BACKING_OFF:
             report.raise_to(Level.ERROR, state)
@@ -499,6 +602,8 @@ class PolicyNode(Node):
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
             "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,
             "policy": self.policy_path, "guidance_mode": self.guidance_mode, "last_error": last_error,
+            "warmup_inferences": f"{self.warmups_done} of {self.warmup_inferences}",
+            "task": self.get_parameter("task").value,
             "signing_key_id": self.signer.key_id if self.signer else "(unsigned)",
             "delay_estimate_ticks": "" if estimate is None else estimate,
             "status_behind_ticks": self._status_behind_ticks,

@@ -109,7 +109,10 @@ def test_a_chunk_after_a_first_one_is_kept_guided_or_replaced_by_its_unguided_sa
     checkpoint: Path, mode: str, max_disagreement: float
 ) -> None:
     """max_disagreement > 0 (the scheduler's Plan): the guided sample, or the unguided one from the
-    same noise when the two differ more than that from the delay's row on (core.mode_choice.keep_or_follow)."""
+    same noise when the two differ more than that from the delay's row on (core.mode_choice.keep_or_follow),
+    reached from the executed rows through the transition (core.mode_choice.smooth_switch)."""
+    from rtc_policy_node.core.mode_choice import smooth_switch
+
     rng = np.random.default_rng(4)
     executed, noise = rng.normal(size=(3, 6)), rng.normal(size=(12, 6)).astype(np.float32)
     policy = _load(checkpoint, mode)
@@ -119,7 +122,8 @@ def test_a_chunk_after_a_first_one_is_kept_guided_or_replaced_by_its_unguided_sa
     gap = np.sqrt(np.mean((guided[3:] - unguided[3:]) ** 2, axis=-1)).max()
     assert chunk.mode_choice.disagreement == pytest.approx(gap, rel=1e-4)
     assert chunk.mode_choice.guided == (max_disagreement > 1)
-    np.testing.assert_allclose(chunk.model_output, guided if max_disagreement > 1 else unguided, atol=1e-5)
+    switched = smooth_switch(executed, unguided, 3, GuidanceSettings().switch_transition_rows)
+    np.testing.assert_allclose(chunk.model_output, guided if max_disagreement > 1 else switched, atol=1e-5)
     assert gap > 1e-6  # the executed rows do move the rest of the chunk
 
 
@@ -128,6 +132,8 @@ def test_guidance_settings_refuse_bad_mode_choice_values() -> None:
         GuidanceSettings(mode_candidates=-1)
     with pytest.raises(ValueError, match="max_mode_disagreement"):
         GuidanceSettings(max_mode_disagreement=0.0)
+    with pytest.raises(ValueError, match="switch_transition_rows"):
+        GuidanceSettings(switch_transition_rows=0)
 
 
 def test_refuses_an_action_dim_it_was_not_trained_for(checkpoint: Path, tmp_path: Path) -> None:

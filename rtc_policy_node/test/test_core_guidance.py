@@ -202,6 +202,23 @@ def test_short_leftover_is_padded_with_its_last_row_and_gets_zero_weight():
     assert not torch.allclose(out[:, :3], plain[:, :3])
 
 
+def test_a_short_leftover_never_pulls_rows_past_its_end_toward_the_dataset_mean():
+    """LeRobot PR 4454's "mean-action seam": LeRobot main's rollout zero-padded a short leftover to the
+    chunk length, so its processor guided the rows past the leftover's end toward 0, the dataset mean
+    in normalised space. Ours keeps the leftover's own length: those rows are not guided (and padded
+    with the last row besides), exactly what LeRobot's processor does with the short leftover itself."""
+    leftover, x_t, denoiser = torch.full((1, 3, DIM), 5.0), torch.randn(1, LENGTH, DIM), Denoiser()
+    cfg = config(PrefixSchedule.ONES)
+    ours = RTCGuidance(cfg, "identity").denoise_step(x_t, leftover, 2, 0.5, denoiser)
+    with torch.no_grad():
+        plain = denoiser(x_t)
+    torch.testing.assert_close(ours[:, 3:], plain[:, 3:])
+    torch.testing.assert_close(ours, lerobot_rtc.RTCProcessor(cfg).denoise_step(x_t, leftover, 2, 0.5, denoiser).detach())
+    zero_padded = torch.nn.functional.pad(leftover, (0, 0, 0, LENGTH - 3))
+    theirs = lerobot_rtc.RTCProcessor(cfg).denoise_step(x_t, zero_padded, 2, 0.5, denoiser).detach()
+    assert not torch.allclose(theirs[:, 3:HORIZON], plain[:, 3:HORIZON])  # pulled toward 0 there
+
+
 def test_leftover_longer_than_chunk_is_cut():
     x_t, leftover, denoiser = torch.randn(LENGTH, DIM), torch.randn(LENGTH + 6, DIM), Denoiser()
     guidance = RTCGuidance(config(horizon=LENGTH + 6), "identity")

@@ -24,6 +24,8 @@ class Status:
     merged_count: int = 0
     rejected_count: int = 0
     last_d_real: int = -1
+    on_hold: bool = False
+    epoch: int = 0
 
 
 def scheduler(**settings) -> InferenceScheduler:
@@ -41,7 +43,7 @@ def test_nothing_before_the_executor_speaks_then_the_first_chunk_at_once():
     feed(s, Status(step=3), 3 * T)
     plan = s.decide(3 * T)
     assert plan is not None and plan.source_step == 3 and plan.leftover is None and plan.prev_chunk_id == 0
-    assert plan.delay == SchedulerSettings().delay_margin_ticks  # nothing measured yet
+    assert plan.delay == 0  # nothing queued: the executor will skip nothing of this chunk
 
 
 def test_start_up_waits_for_every_input_and_for_the_chunk_readers():
@@ -254,3 +256,40 @@ def test_first_chunk_max_disagreement_must_be_a_non_negative_number(value: float
 def test_first_chunk_guidance_must_be_known():
     with pytest.raises(ValueError, match="first_chunk_guidance must be one of executed, free, follow"):
         SchedulerSettings(first_chunk_guidance="sometimes")
+
+
+def test_the_delay_is_capped_by_the_rows_the_executor_has_queued():
+    s = scheduler(trigger_remaining=10)
+    feed(s, Status(step=0), 0.0)
+    s.on_published(s.decide(0.0), np.zeros((20, 2)), 0.0, 0.0)
+    for d_real in (8, 8):  # an estimate of 9 ticks (8 + margin 1) once the warm-up sample is out
+        feed(s, Status(step=30, active_chunk_id=1, remaining=10, merged_count=s.counts.chunks, last_d_real=d_real), T)
+        plan = s.decide(T)
+        s.on_published(plan, np.zeros((20, 2)), T, T)
+    assert s.delay_estimate == 9
+    feed(s, Status(step=40, active_chunk_id=2, index_in_chunk=14, remaining=6, merged_count=3, last_d_real=8), 2 * T)
+    plan = s.decide(2 * T)
+    assert plan.delay == 6  # it cannot skip rows it does not have
+
+
+def test_on_hold_the_rows_do_not_advance_between_statuses():
+    s = scheduler(trigger_remaining=10, first_chunk_guidance="follow")
+    feed(s, Status(step=0), 0.0)
+    s.on_published(s.decide(0.0), np.zeros((40, 2)), 0.0, 0.0)
+    status = Status(step=5, active_chunk_id=1, index_in_chunk=30, remaining=10, merged_count=1, last_d_real=0,
+                    on_hold=True)
+    feed(s, status, 5 * T)
+    plan = s.decide(8 * T)  # three ticks after the status: on hold, still row 30
+    assert plan.source_step == 8 and plan.prev_chunk_row == 30 and len(plan.leftover) == 10
+
+
+def test_a_reset_forgets_the_chunk_awaiting_a_decision_and_outdates_plans():
+    s = scheduler()
+    feed(s, Status(step=0), 0.0)
+    plan = s.decide(0.0)
+    s.on_published(plan, np.zeros((20, 2)), 0.0, 0.0)
+    assert s.decide(T) is None and s.phase is Phase.AWAITING_MERGE
+    feed(s, Status(step=2, epoch=1), 2 * T)
+    assert not s.current(plan)
+    again = s.decide(2 * T)  # no wait for the chunk the reset refuses: a new one at once
+    assert again is not None and again.epoch == 1 and s.current(again)

@@ -156,3 +156,46 @@ def test_keep_or_follow_rejects_bad_arguments(kwargs, message):
                      max_disagreement=0.1) | kwargs
     with pytest.raises(ValueError, match=message):
         keep_or_follow(**arguments)
+
+
+def test_smooth_switch_goes_from_the_executed_rows_onto_the_new_plan_continuously():
+    """The chunk after a start that switches to its new plan: no jump in position or velocity at
+    either end of the transition, the new plan's rows (and direction) from its end on."""
+    from rtc_policy_node.core.mode_choice import smooth_switch
+
+    executed = np.linspace(0.0, 0.3, 4)[:, None] * np.ones(DIM)  # moving at 0.1 per row
+    new_plan = -RAMP + 0.5  # elsewhere, moving the other way
+    delay, rows = 4, 5
+    switched = smooth_switch(executed, new_plan, delay, rows)
+    assert switched.shape == new_plan.shape
+    np.testing.assert_array_equal(switched[:delay], executed)
+    np.testing.assert_array_equal(switched[delay + rows:], new_plan[delay + rows:])
+    steps = np.diff(switched, axis=0)
+    # velocity continuous where it leaves the executed rows and where it joins the plan: the step
+    # changes there no more than it changes inside the transition (its own, bounded acceleration)
+    inside = np.abs(np.diff(steps[delay - 1:delay + rows], axis=0)).max()
+    assert np.abs(steps[delay - 1] - steps[delay - 2]).max() <= inside
+    assert np.abs(steps[delay + rows] - steps[delay + rows - 1]).max() <= inside
+    np.testing.assert_allclose(steps[delay + rows], new_plan[delay + rows + 1] - new_plan[delay + rows])
+    # the jump the plain switch would make at the seam is spread over the transition
+    jump = np.abs(new_plan[delay] - executed[-1]).max()
+    assert np.abs(steps[delay - 1:delay + rows]).max() < jump
+
+
+@pytest.mark.parametrize("bad, words", [
+    (dict(executed=np.zeros((0, DIM))), "executed"),
+    (dict(executed=np.zeros((3, DIM + 1))), "share A"),
+    (dict(transition_rows=0), "transition_rows"),
+])
+def test_smooth_switch_refuses_bad_input(bad, words):
+    from rtc_policy_node.core.mode_choice import smooth_switch
+
+    args = dict(executed=np.zeros((3, DIM)), new_plan=RAMP, inference_delay=3, transition_rows=4) | bad
+    with pytest.raises(ValueError, match=words):
+        smooth_switch(**args)
+
+
+def test_smooth_switch_with_no_room_to_land_keeps_the_plan():
+    from rtc_policy_node.core.mode_choice import smooth_switch
+
+    np.testing.assert_array_equal(smooth_switch(np.zeros((3, DIM)), RAMP, 3, LENGTH), RAMP)

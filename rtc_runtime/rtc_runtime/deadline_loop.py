@@ -8,7 +8,10 @@ and the loop rejoins the grid. Lateness (wake
 time minus deadline) is kept for the last `window_ticks` ticks for percentiles, and over the whole run
 for the maximum. No rclpy import: the executor and the driver run this in their control threads.
 With a `name`, every tick's lateness and its work are also recorded with rtc_runtime.profiling (as
-`<name>.lateness` and `<name>`; nothing while profiling is disabled).
+`<name>.lateness` and `<name>`; nothing while profiling is disabled). Over the same window the
+stats give the loop's cadence as LeRobot's CycleTimer reports it (`cadence_line`): the effective
+rate against the target, the ticks whose work overran the period (its budget), and the headroom,
+the share of the period left after the mean tick's work.
 """
 from __future__ import annotations
 
@@ -34,6 +37,17 @@ class TickStats:
     p99_ms: float
     window_max_ms: float
     max_ms: float
+    effective_hz: float = math.nan  # ticks run per second over the window (nan below two ticks)
+    over_budget: int = 0  # ticks of the window whose work took longer than the period
+    headroom_pct: float = math.nan  # 100 * (1 - mean work / period) over the window
+
+
+def cadence_line(stats: TickStats, target_hz: float) -> str:
+    """One line like LeRobot's CycleTimer summary: rate against target, ticks over budget, headroom."""
+    if stats.window_ticks < 2:
+        return f"{stats.ticks} ticks, too few to measure a rate"
+    return (f"{stats.effective_hz:.2f} Hz vs {target_hz:g} Hz target, {stats.over_budget}/{stats.window_ticks} ticks "
+            f"over the {1e3 / target_hz:.1f} ms budget, headroom {stats.headroom_pct:.0f} %")
 
 
 class Ticker:
@@ -56,6 +70,8 @@ class Ticker:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._window = np.zeros(window_ticks)
+        self._woke = np.zeros(window_ticks)  # clock at each tick's wake-up
+        self._work = np.zeros(window_ticks)  # seconds each tick's on_tick took
         self._ticks = 0  # executed
         self._missed = 0
         self._max = 0.0
@@ -68,33 +84,46 @@ class Ticker:
             remaining = deadline - self._clock()
             if remaining > 0:
                 self._sleep(remaining)
-            lateness = self._clock() - deadline
+            woke = self._clock()
+            lateness = woke - deadline
             skipped = int(lateness // self.period) if lateness >= self.period else 0
-            tick = self._record(lateness, skipped)
+            tick = self._record(lateness, skipped, woke)
             if self._name:
                 record_timing(self._lateness_name, lateness)
                 with profile_section(self._name):
                     on_tick(tick, skipped)
             else:
                 on_tick(tick, skipped)
+            self._record_work(self._clock() - woke)
             deadline += (skipped + 1) * self.period
 
-    def _record(self, lateness: float, skipped: int) -> int:
+    def _record(self, lateness: float, skipped: int, woke: float) -> int:
         with self._lock:
-            self._window[self._ticks % len(self._window)] = lateness
+            slot = self._ticks % len(self._window)
+            self._window[slot] = lateness
+            self._woke[slot] = woke
+            self._work[slot] = 0.0
             self._ticks += 1
             self._missed += skipped
             self._max = max(self._max, lateness)
             return self._ticks + self._missed - 1
+
+    def _record_work(self, seconds: float) -> None:
+        with self._lock:
+            self._work[(self._ticks - 1) % len(self._window)] = seconds
 
     def stats(self) -> TickStats:
         """A consistent snapshot; safe to call from any thread."""
         with self._lock:
             count = min(self._ticks, len(self._window))
             recent = self._window[:count].copy()
+            woke, work = self._woke[:count].copy(), self._work[:count].copy()
             ticks, missed, run_max = self._ticks, self._missed, self._max
         if count == 0:
             return TickStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0)
         p50, p99 = np.percentile(recent, [50.0, 99.0]) * 1e3
-        return TickStats(ticks, missed, count, float(p50), float(p99),
-                         float(recent.max()) * 1e3, run_max * 1e3)
+        span = woke.max() - woke.min()
+        return TickStats(ticks, missed, count, float(p50), float(p99), float(recent.max()) * 1e3, run_max * 1e3,
+                         effective_hz=(count - 1) / span if span > 0 else math.nan,
+                         over_budget=int(np.count_nonzero(work > self.period)),
+                         headroom_pct=100.0 * (1.0 - float(work.mean()) / self.period))

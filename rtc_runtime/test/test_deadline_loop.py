@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.deadline_loop import Ticker, cadence_line
 
 
 class FakeClock:
@@ -69,6 +69,21 @@ def test_a_long_tick_skips_passed_deadlines_and_counts_them_missed():
     stats = ticker.stats()
     assert stats.missed == 2
     assert stats.max_ms == pytest.approx(250.0)
+
+
+def test_cadence_like_lerobots_cycle_timer_rate_ticks_over_budget_and_headroom():
+    clock = FakeClock()
+    ticker = Ticker(50.0, window_ticks=100, clock=clock, sleep=clock.sleep)
+    assert cadence_line(ticker.stats(), 50.0) == "0 ticks, too few to measure a rate"
+    # ten ticks of 5 ms work (a quarter of the 20 ms period), one of 50 ms: over budget, a deadline missed
+    run_ticks(ticker, clock, 11, work={t: 0.05 if t == 5 else 0.005 for t in range(20)})
+    stats = ticker.stats()
+    assert stats.over_budget == 1 and stats.missed == 1
+    assert stats.headroom_pct == pytest.approx(100 * (1 - (10 * 0.005 + 0.05) / 11 / 0.02))
+    assert stats.effective_hz == pytest.approx(10 / (11 * 0.02))  # 11 ticks over the 12 deadlines' span
+    line = cadence_line(stats, 50.0)
+    assert line.startswith(f"{stats.effective_hz:.2f} Hz vs 50 Hz target, 1/11 ticks over the 20.0 ms budget")
+    assert line.endswith(f"headroom {stats.headroom_pct:.0f} %")
 
 
 def test_stats_window_keeps_only_recent_ticks_but_max_covers_the_run():

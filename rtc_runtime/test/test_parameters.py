@@ -48,3 +48,23 @@ def test_the_docs_table_shows_defaults_units_and_choices():
     assert "| `mode` | `rtc` | `rtc`, `append` | merge mode |" in table
     assert "| `joint_names` | (required) |  | the arm's joints |" in table
     assert "| `realtime` | `true` |  | ask for SCHED_FIFO |" in table
+
+
+def test_lerobot_names_map_to_ours_and_a_disagreement_names_both():
+    from rtc_runtime.lerobot_names import LEROBOT_NAMES, lerobot_names_of, with_our_names
+
+    assert with_our_names({"prefix_attention_schedule": "EXP", "task": "t"}) == {"schedule": "EXP", "task": "t"}
+    assert with_our_names({"queue_threshold": 30, "trigger_remaining": 30}) == {"trigger_remaining": 30}
+    with pytest.raises(ValueError, match="parameter trigger_remaining is given twice, as queue_threshold = 30 and "
+                                         "action_queue_size_to_get_new_actions = 20: give one of them"):
+        with_our_names({"queue_threshold": 30, "action_queue_size_to_get_new_actions": 20})
+    assert set(lerobot_names_of("trigger_remaining")) == {"queue_threshold", "action_queue_size_to_get_new_actions"}
+    assert not set(LEROBOT_NAMES) & set(LEROBOT_NAMES.values())  # no name is both theirs and ours
+
+
+def test_what_a_ros_range_cannot_say_is_in_the_constraints():
+    assert SPECS[0].constraints() == "> 0; finite"
+    assert SPECS[1].constraints() == "one of rtc, append"
+    assert SPECS[2].constraints() == "required (not empty); no repeats"
+    assert SPECS[5].constraints() == "each element >= 0; required (not empty); finite"
+    assert ParameterSpec("task", "", "instruction", settable=True).constraints() == "settable while running"

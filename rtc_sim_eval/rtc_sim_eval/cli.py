@@ -109,6 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-mode-disagreement", type=float, default=LoopSettings.max_mode_disagreement,
                         help="gap (normalised) to the leftover within which a quarter of the candidates must lie "
                         "for the closest to be guided; else the first is used unguided")
+    parser.add_argument("--switch-transition-rows", type=int, default=LoopSettings.switch_transition_rows,
+                        help="rows from the executed ones onto the new plan when the chunk after a start switches "
+                        "to its unguided sample")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
     parser.add_argument("--world", default="kinematic", help="what moves the arm: kinematic | mujoco (the MuJoCo twin)")
     parser.add_argument("--task", default="reach", choices=TASKS,
@@ -136,6 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     if args.mode_candidates < 0 or not args.max_mode_disagreement > 0:
         parser.error("--mode-candidates must be >= 0 and --max-mode-disagreement > 0")
+    if args.switch_transition_rows < 1:
+        parser.error("--switch-transition-rows must be >= 1")
     return args
 
 
@@ -161,6 +166,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         schedule=args.schedule,
         mode_candidates=args.mode_candidates,
         max_mode_disagreement=args.max_mode_disagreement,
+        switch_transition_rows=args.switch_transition_rows,
         world=args.world,
     )
     scenes = ([PickPlaceScene(args.seed + episode) for episode in range(args.episodes)] if args.task == "pick_place"
@@ -193,6 +199,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "schedule": settings.schedule,
             "mode_candidates": settings.mode_candidates,
             "max_mode_disagreement": settings.max_mode_disagreement,
+            "switch_transition_rows": settings.switch_transition_rows,
             "max_ticks": settings.max_ticks,
             "world": settings.world,
             "task": args.task,

@@ -1,7 +1,9 @@
 """One closed-loop episode in simulated ticks: the executor's queue and the policy node's own
 `InferenceScheduler`, as the ROS graph runs them.
 
-Per tick k: a chunk whose inference finished arrives and is merged with d_real = k - source_step;
+Per tick k: a chunk whose inference finished arrives and is merged with d_real = k - source_step
+(skipping the min(d_real, rows consumed since source_step) rows the arm executed meanwhile, the
+executor's rule: none for the first chunk, which arrives while the arm holds);
 the scheduler gets the executor status of tick k (on a simulated clock, k control periods) and
 decides, with the node's parameters (trigger_remaining, the delay estimator), whether an inference
 starts now, from which tick and with which leftover and assumed delay; then the executor pops one
@@ -62,11 +64,12 @@ class LoopSettings:
     schedule: str = "LINEAR"
     mode_candidates: int = GuidanceSettings.mode_candidates
     max_mode_disagreement: float = GuidanceSettings.max_mode_disagreement
+    switch_transition_rows: int = GuidanceSettings.switch_transition_rows
     world: str = "kinematic"  # what moves the arm: kinematic (it is where commanded) or mujoco (the twin)
 
     def guidance(self, mode: str) -> GuidanceSettings:
         return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule,
-                                self.mode_candidates, self.max_mode_disagreement)
+                                self.mode_candidates, self.max_mode_disagreement, self.switch_transition_rows)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ def _status(queue: ActionQueue, last_d_real: int) -> SimpleNamespace:
     view, counters = queue.leftover(), queue.counters()
     return SimpleNamespace(step=view.step, control_rate_hz=CONTROL_RATE_HZ, active_chunk_id=view.chunk_id or 0,
                            index_in_chunk=view.index, remaining=view.remaining, merged_count=counters.merged,
-                           rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real)
+                           rejected_count=sum(counters.rejected.values()), last_d_real=last_d_real,
+                           on_hold=queue.on_hold, epoch=0)
 
 
 class KinematicArm:

@@ -2,7 +2,8 @@
 
     rtc_profile [--policy_path PATH_OR_HUB_ID] [--device cpu] [--num_iterations 50] \\
                 [--execution_horizon 25] [--modes off,identity,vjp,prefix] [--compare-lerobot] \\
-                [--enable_detailed_profiling] [--use_torch_compile] [--json FILE] [--png FILE]
+                [--enable_detailed_profiling] [--use_torch_compile [--torch_compile_backend inductor]
+                [--torch_compile_mode default]] [--json FILE] [--png FILE]
 
 LeRobot's RTC profiling guide's comparison script, for any LeRobot policy (the built-in checkpoint by
 default), with the guide's flag spellings. The policy is loaded once; each mode installs its guidance
@@ -43,19 +44,12 @@ from rtc_runtime.profiling import (
     synchronized_clock,
 )
 
+from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES, compile_policy, wrap_methods
+
 GUIDED_MODES = ("identity", "vjp", "prefix")
 MODES = ("off", *GUIDED_MODES)
 LEROBOT_MODE = "lerobot"
 NOISE_FLOOR_PCT = 5.0  # the guide's "similar" band; a wider 95 % interval of the difference widens it
-# Methods of LeRobot's flow policies (pi0, pi0.5, SmolVLA) and of small_flow that detailed profiling
-# times, by the component name they are reported under.
-DETAILED_METHODS = {
-    "embed_prefix": "policy.embed_prefix",       # pi0 / pi0.5 / SmolVLA: images, language, state
-    "embed_suffix": "policy.embed_suffix",       # pi0 / pi0.5 / SmolVLA: noisy actions and time
-    "_encode": "policy.embed_prefix",            # small_flow: image and state
-    "denoise_step": "policy.denoise_step",       # pi0 / pi0.5 / SmolVLA: one denoiser call
-    "_velocity": "policy.denoise_step",          # small_flow: one denoiser call
-}
 BREAKDOWN = ("get_actions.preprocessing", "get_actions.policy_inference", "rtc.guidance",
              "get_actions.postprocessing")
 
@@ -226,6 +220,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--enable_detailed_profiling", action="store_true")
     parser.add_argument("--use_torch_compile", action="store_true",
                         help="torch.compile the policy's embedding and denoiser methods")
+    parser.add_argument("--torch_compile_backend", default="inductor", help="torch.compile backend (LeRobot's name)")
+    parser.add_argument("--torch_compile_mode", default="default", choices=TORCH_COMPILE_MODES,
+                        help="torch.compile mode (LeRobot's name)")
     parser.add_argument("--task", default="pick up the object", help="for policies that take a language task")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: torch's default")
     parser.add_argument("--seed", type=int, default=0)
@@ -264,18 +261,6 @@ def guidance_for(mode: str, policy) -> TimedGuidance:
 
         return TimedGuidance(RTCProcessor(policy.config.rtc_config), policy.device)
     return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode="off" if mode == "off" else mode), policy.device)
-
-
-def wrap_methods(policy, wrap) -> list[str]:
-    """Replace DETAILED_METHODS on every module of the policy that defines them (not torch's own
-    modules) by `wrap(bound_method, component_name)`; the methods found."""
-    found = []
-    for module in policy.policy.modules():  # the policy itself first
-        for method, name in DETAILED_METHODS.items():
-            if any(method in vars(cls) for cls in type(module).__mro__ if cls.__module__.split(".")[0] != "torch"):
-                object.__setattr__(module, method, wrap(getattr(module, method), name))
-                found.append(f"{type(module).__name__}.{method}")
-    return found
 
 
 def run_rounds(policy, modes: list[str], observation: tuple, args: argparse.Namespace) -> list[ModeResult]:
@@ -338,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rtc_profile: cannot load policy {args.policy_path or '(built-in)'!r}: {reason}", file=sys.stderr)
         return 2
     if args.use_torch_compile:  # the model's methods; guidance stays eager (it reads numpy schedules)
-        compiled = wrap_methods(policy, lambda method, _name: torch.compile(method))
+        try:
+            compiled = compile_policy(policy, args.torch_compile_backend, args.torch_compile_mode)
+        except ValueError as exc:
+            print(f"rtc_profile: {exc}", file=sys.stderr)
+            return 2
         print(f"torch.compile: {', '.join(compiled) or 'no known policy methods'}")
     if args.enable_detailed_profiling:
         enable_profiling(device=args.device)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtc_contract.modes import GuidanceMode
 from rtc_tools.bag_reader import BagError, decoded, open_bag, require_topics
 from rtc_tools.report import served_rows_and_merges
 from rtc_tools.run_metrics import ExecutedTrajectory, executed_trajectory
@@ -328,7 +329,7 @@ class Replayer:
         leftover = self.leftover(inference)
         # Mode off through a guidance that only returns the denoiser's velocity, so its steps are
         # traced too; the chunk is the unguided one.
-        self.policy.set_guidance_mode("identity" if mode == "off" and trace else mode)
+        self.policy.set_guidance_mode(GuidanceMode.IDENTITY.value if mode == GuidanceMode.OFF and trace else mode)
         tracer = None
         if trace:
             tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode))

@@ -34,6 +34,7 @@ from rtc_tools.run_metrics import (
     seam_step_max,
     tracking_errors,
 )
+from rtc_contract.modes import GuidanceMode
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -58,6 +59,8 @@ class Recording:
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
     torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
+    holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
+    resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
     t0: float = 0.0
     t_end: float = 0.0
 
@@ -96,7 +99,7 @@ def read_bag(path: Path) -> Recording:
                 rec.chunks[msg.chunk_id] = actions.reshape(msg.length, msg.action_dim)
                 rec.prev_chunk_ids[msg.chunk_id] = msg.prev_chunk_id
                 rec.guidance_modes.add(msg.guidance_mode)
-                if msg.guidance_mode != "off" and msg.prev_chunk_id == 0:
+                if msg.guidance_mode != GuidanceMode.OFF and msg.prev_chunk_id == 0:
                     rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
             elif topic == "/joint_states":
@@ -118,6 +121,7 @@ def read_bag(path: Path) -> Recording:
                     if status.name.endswith("so100_driver: bus") and "torque_on" in values:
                         rec.torque_on.add(values["torque_on"] == "True")
     rec.statuses, merges = served_rows_and_merges(status_msgs)
+    rec.holds, rec.resets = holds_and_resets(status_msgs)
     rec.merges = [merge[1:] for merge in merges]
     rec.merge_times = [merge[0] for merge in merges]
     rec.last_status = max((msg for _, msg in status_msgs), key=lambda msg: msg.step, default=None)
@@ -133,16 +137,36 @@ def header_time(msg, start_ns: int, received_s: float) -> float:
 def served_rows_and_merges(status_msgs: list) -> tuple[list, list]:
     """From (t, ExecutorStatus) pairs in any order: what each tick served, (t, tick, chunk id, row),
     and each merge, (t, d assumed, d_real, chunk id), in tick order whatever the receive stamps."""
-    served, merges, merged_seen = [], [], 0
+    served, merges, merged_seen, last_step = [], [], 0, None
     for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
-        if not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
+        new_step, last_step = msg.step != last_step, msg.step  # speed_scale < 1 repeats a step between rows
+        if new_step and not hasattr(msg, "served_chunk_id"):  # recorded before statuses said what was served:
             served.append((t, msg.step, msg.active_chunk_id, msg.index_in_chunk))  # next pop's row
-        elif msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
+        elif new_step and msg.step > 0:  # the status of tick k (step k + 1) says what tick k served
             served.append((t, msg.step - 1, msg.served_chunk_id, msg.served_index))
         if msg.merged_count > merged_seen:
             merged_seen = msg.merged_count
             merges.append((t, msg.last_d_assumed, msg.last_d_real, msg.active_chunk_id))
     return served, merges
+
+
+def holds_and_resets(status_msgs: list) -> tuple[list, list]:
+    """From (t, ExecutorStatus) pairs: the (from, to) times of each stretch on ~/hold and the time of
+    each ~/reset (the epoch went up). Bags recorded before statuses carried them have neither."""
+    holds, resets, epoch, since = [], [], 0, None
+    for t, msg in sorted(status_msgs, key=lambda item: item[1].step):
+        on_hold = bool(getattr(msg, "on_hold", False))
+        if on_hold and since is None:
+            since = t
+        elif not on_hold and since is not None:
+            holds.append((since, t))
+            since = None
+        if getattr(msg, "epoch", 0) > epoch:
+            resets.extend([t] * (msg.epoch - epoch))
+            epoch = msg.epoch
+    if since is not None:
+        holds.append((since, max(t for t, _ in status_msgs)))
+    return holds, resets
 
 
 def summarize(rec: Recording) -> RunSummary:
@@ -172,6 +196,9 @@ def summarize(rec: Recording) -> RunSummary:
         tracking_error_rad=tracking_errors(rec.commands, rec.measured),
         measured=measured,
         dry_run=rec.torque_on == {False},
+        holds=len(rec.holds),
+        held_s=sum(end - start for start, end in rec.holds),
+        resets=len(rec.resets),
     )
 
 
@@ -231,6 +258,12 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
             ax.plot(measured_shown[:, 0], measured_shown[:, 1], lw=1.0, alpha=0.8, label="measured /joint_states")
         for s in seam_times[(seam_times >= detail[0]) & (seam_times <= detail[1])]:
             ax.axvline(s, color="grey", lw=0.5, alpha=0.5)
+        for start, end in rec.holds:  # within the window shown, so they do not widen it
+            if start <= detail[1] and end >= detail[0]:
+                ax.axvspan(max(start, detail[0]), min(end, detail[1]), color="tab:purple", alpha=0.15, lw=0)
+        for t in rec.resets:
+            if detail[0] <= t <= detail[1]:
+                ax.axvline(t, color="red", lw=1.0, ls="--")
         ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
         if long_run:
             overview = axes[j][0]
@@ -246,14 +279,15 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
             overview.set_ylabel(f"{name}\n[rad]", fontsize=8)
     axes[0][-1].legend(loc="upper right", fontsize=8)
     dry_run_note = "; dry run: torque off, the arm did not follow" if rec.torque_on == {False} else ""
+    control = "; purple: on ~/hold, red dashed: ~/reset" if rec.holds or rec.resets else ""
     if long_run:
         axes[0][0].legend(loc="upper right", fontsize=8)
         axes[0][0].set_title(f"Whole run; seams as the grey rug; orange: the {DETAIL_S:.0f} s on the right"
                              + dry_run_note, fontsize=9)
-        axes[0][1].set_title("Around the largest seam step; grey lines are chunk seams", fontsize=9)
+        axes[0][1].set_title("Around the largest seam step; grey lines are chunk seams" + control, fontsize=9)
         axes[-1][0].set_xlabel("time [s]")
     else:
-        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams" + dry_run_note)
+        axes[0][0].set_title("Joints: commanded vs measured; grey lines are chunk seams" + dry_run_note + control)
     axes[-1][-1].set_xlabel("time [s]")
     fig.tight_layout()
     joints_png = out_dir / "joints.png"

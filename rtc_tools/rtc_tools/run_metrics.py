@@ -206,6 +206,9 @@ class RunSummary:
     target_reached_after_s: float | None = None
     task: dict[str, int] = field(default_factory=dict)  # the simulated task's counts, when it reports them
     dry_run: bool = False  # the driver reported torque off for the whole run (dry_run:=true)
+    holds: int = 0  # stretches on the executor's ~/hold
+    held_s: float = 0.0  # their total duration
+    resets: int = 0  # the executor's ~/reset calls
 
     @property
     def delay_violations(self) -> int:
@@ -219,6 +222,8 @@ class RunSummary:
             f"duration            {self.duration_s:.1f} s",
             f"chunks              {self.chunks} published, {self.merged} merged, {self.rejected} rejected",
             f"underruns           {self.underruns}",
+        ] + ([f"holds / resets      {self.holds} on ~/hold ({self.held_s:.1f} s), {self.resets} ~/reset"]
+             if self.holds or self.resets else []) + [
             f"d assumed/d_real    {d_pairs or '-'}",
             f"d_real > d          {self.delay_violations} of {len(self.delays)} guided merges",
             f"seam ratio          {self.seam_ratio:.2f} (max step at seams / p99 moving step within chunks, "

@@ -35,7 +35,7 @@ def make(store, msgtype: str, **values):
     return store.types[msgtype](**fields)
 
 
-def write_run(path: Path, status_definition: str, served: bool, arm=None) -> None:
+def write_run(path: Path, status_definition: str, served: bool, arm=None, extra=lambda tick: {}) -> None:
     """Chunk 1 (rows 0.00, 0.01, ...) from tick 0, chunk 2 (rows 0.50, 0.51, ...) merged between
     ticks 4 and 5 with source_step 3, so tick 5 serves chunk 2 row 2; `arm(writer, store)` adds more."""
     store = get_typestore(Stores.ROS2_KILTED)
@@ -59,6 +59,7 @@ def write_run(path: Path, status_definition: str, served: bool, arm=None) -> Non
                           last_d_real=2, last_d_assumed=3)
             if served:
                 fields.update(served_chunk_id=chunk_id, served_index=tick - source_step)
+            fields.update(extra(tick))
             writer.write(statuses, (tick + 2) * 10**8, store.serialize_cdr(make(store, STATUS, **fields), STATUS))
         if arm:
             arm(writer, store)
@@ -117,6 +118,31 @@ def test_a_bag_recorded_before_the_served_fields_still_reads(tmp_path):
     assert [(step, chunk) for _, step, chunk, _ in rec.statuses] == [(t, 1) for t in range(1, 5)] + \
         [(t, 2) for t in range(5, 10)]
     assert summarize(rec).chunks == 2
+
+
+def test_holds_and_resets_are_marked(tmp_path):
+    def on_hold_then_reset(tick: int) -> dict:
+        return dict(on_hold=tick in (2, 3), epoch=1 if tick >= 7 else 0)
+
+    write_run(tmp_path / "bag", installed_definition(STATUS), served=True, extra=on_hold_then_reset)
+    rec = read_bag(tmp_path / "bag")
+    assert len(rec.holds) == 1 and len(rec.resets) == 1
+    summary = summarize(rec)
+    assert (summary.holds, summary.resets) == (1, 1) and np.isclose(summary.held_s, 0.2)
+    assert any(line.startswith("holds / resets      1 on ~/hold (0.2 s), 1 ~/reset") for line in summary.lines())
+
+
+def test_statuses_repeated_between_rows_count_each_tick_once(tmp_path):
+    """With speed_scale < 1 the executor repeats a step's status between rows: each tick still counts once."""
+    from rtc_tools.bag_reader import decoded, open_bag
+    from rtc_tools.report import served_rows_and_merges
+
+    write_run(tmp_path / "bag", installed_definition(STATUS), served=True)
+    with open_bag(tmp_path / "bag") as (reader, store):
+        statuses = [(t * 1e-9, msg) for _, t, msg in decoded(reader, store, {"/rtc/executor_status": STATUS})]
+    served, merges = served_rows_and_merges(statuses + [(t + 0.01, msg) for t, msg in statuses])
+    assert [row[1:] for row in served] == [row[1:] for row in read_bag(tmp_path / "bag").statuses]
+    assert len(merges) == 2
 
 
 def test_the_overview_envelope_keeps_every_jump():

@@ -4,9 +4,17 @@ numpy only (the executor must not import torch). A chunk's row 0 is meant for ti
 `source_step`; on arrival at tick `step_now` its real delay is d_real = step_now - source_step.
 
 Modes:
-- RTC: the queue becomes chunk[d_real:]: rows whose tick has passed are skipped, so the row
-  popped at tick k is always row k - source_step of its chunk (never an action from the past).
-  A chunk with d_real >= length has nothing left for the future and is rejected as stale.
+- RTC: the queue becomes chunk[skip:] with skip = min(d_real, rows consumed since source_step):
+  rows the arm executed while the chunk was inferred are skipped, and only those. In steady state
+  every tick consumes a row, skip = d_real and the row popped at tick k is row k - source_step of
+  its chunk (never an action from the past). Ticks that consumed nothing (before the first chunk,
+  underrun, `hold`) move the arm nowhere, so their rows are not skipped: the first chunk after a
+  start plays from row 0, whatever its inference took. A chunk with skip >= length has nothing
+  left to play and is rejected as stale. This is LeRobot main's rule (PR 4454 clamps its skip to
+  `min(real_delay, indexes_diff)`; LeRobot 0.4.4 and huggingface/lerobot@7427f318
+  src/lerobot/policies/rtc/action_queue.py `_check_and_resolve_delays` skip `real_delay` whatever
+  was consumed, which made SO-101 arms jump at a cold start, issue 4223). Rows consumed are counted
+  for the last `CONSUMED_HISTORY_TICKS` ticks; an older source_step counts as fully consumed.
 - APPEND: the chunk is queued after what remains (no skipping; the lag grows with latency).
 - REPLACE: the queue becomes the whole chunk, row 0 first (naive switching, lags by d_real).
 
@@ -22,8 +30,10 @@ at tick k stays row k - source_step; with "keep" those rows are played late, one
 then lags the wall clock by n until the next rtc merge re-anchors it). After `stall_ticks` or more
 missed ticks at once the queue is emptied (the executor holds) and chunks built before the stall
 ended (source_step below the resume tick) are rejected as `pre_stall`: only a fresh chunk moves the
-arm again. Thread safety: one producer (merge) and one consumer (pop, leftover) share one lock; a
-merge copies O(remaining + length) rows.
+arm again. `hold()` stops consuming until `resume()`: each tick then holds the last action (counted
+as held, not as an underrun, and consuming no row). `reset()` empties the queue and refuses chunks
+built before it (`pre_reset`), as after a stall. Thread safety: one producer (merge) and one
+consumer (pop, leftover) share one lock; a merge copies O(remaining + length) rows.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ class RejectReason(str, Enum):
     NON_FINITE = "non_finite"  # NaN or Inf in the actions
     STEP = "step"  # the seam check refused the first row the chunk would play
     PRE_STALL = "pre_stall"  # built before the stall the queue was emptied for
+    PRE_RESET = "pre_reset"  # built before the reset the queue was emptied for
 
 
 class MissedRows(str, Enum):
@@ -55,6 +66,9 @@ class MissedRows(str, Enum):
     DISCARD = "discard"  # dropped: the row popped at tick k stays row k - source_step
     KEEP = "keep"  # played late, one per tick
 
+
+# Ticks whose consumed-row count is kept for the merge's skip (about 2 min at 30 Hz).
+CONSUMED_HISTORY_TICKS = 4096
 
 # seam_check(first_row, row_before or None for "the last command") -> detail when refused, else None
 SeamCheck = Callable[[np.ndarray, "np.ndarray | None"], "str | None"]
@@ -65,6 +79,7 @@ class MergeResult(NamedTuple):
     d_real: int
     reason: RejectReason | None = None
     detail: str = ""  # the seam check's words, for STEP
+    skipped: int = 0  # rows of the chunk skipped (RTC: min(d_real, rows consumed since source_step))
 
 
 class PopResult(NamedTuple):
@@ -92,6 +107,8 @@ class QueueCounters(NamedTuple):
     missed: int  # ticks advanced without a pop (the control loop missed them)
     dropped: int  # rows dropped for missed ticks, or emptied after a stall
     stalls: int  # stalls of stall_ticks or more: the queue was emptied
+    held: int = 0  # ticks held by `hold()` (not underruns)
+    resets: int = 0
 
 
 class ActionQueue:
@@ -135,7 +152,14 @@ class ActionQueue:
         self._missed = 0
         self._dropped = 0
         self._stalls = 0
-        self._fresh_from: int | None = None  # chunks with a source_step below this predate a stall
+        # chunks with a source_step below this predate a stall or a reset, and are refused for that reason
+        self._fresh_from: tuple[int, RejectReason] | None = None
+        self._consumed = 0  # rows played or dropped for missed ticks since start
+        self._consumed_at = np.zeros(CONSUMED_HISTORY_TICKS, dtype=np.int64)  # _consumed when tick t began
+        self._history_from = self._step  # the first tick _consumed_at knows
+        self._on_hold = False
+        self._held = 0
+        self._resets = 0
 
     @profile_method(name="get_actions.action_queue_merge")
     def merge(self, chunk_id: int, actions: np.ndarray, source_step: int, step_now: int | None = None,
@@ -152,8 +176,8 @@ class ActionQueue:
         with self._lock:
             now = self._step if step_now is None else int(step_now)
             d_real = now - source_step
-            reason = self._rejection(chunk_id, source_step, d_real, len(chunk), finite)
-            skip = d_real if self.mode is MergeMode.RTC else 0
+            skip = min(d_real, self._consumed_since(source_step, now)) if self.mode is MergeMode.RTC else 0
+            reason = self._rejection(chunk_id, source_step, d_real, skip, len(chunk), finite)
             detail = ""
             if reason is None and seam_check is not None:
                 queued = self.mode is MergeMode.APPEND and self._head < len(self._actions)
@@ -161,7 +185,7 @@ class ActionQueue:
                 reason = RejectReason.STEP if detail else None
             if reason is not None:
                 self._rejected[reason.value] += 1
-                return MergeResult(False, d_real, reason, detail)
+                return MergeResult(False, d_real, reason, detail, max(skip, 0))
             actions_new = chunk[skip:]
             ids_new = np.full(len(actions_new), chunk_id, dtype=np.int64)
             rows_new = np.arange(skip, len(chunk), dtype=np.int64)
@@ -173,22 +197,31 @@ class ActionQueue:
             self._actions, self._chunk_ids, self._rows, self._head = actions_new, ids_new, rows_new, 0
             self._last_merged = (source_step, chunk_id)
             self._merged += 1
-            return MergeResult(True, d_real)
+            return MergeResult(True, d_real, skipped=skip)
+
+    def _consumed_since(self, source_step: int, now: int) -> int:
+        """Rows consumed in ticks [source_step, now): d_real when source_step is out of the history
+        (or in the future, which is rejected anyway)."""
+        if not self._history_from <= source_step <= now or now - source_step >= CONSUMED_HISTORY_TICKS:
+            return now - source_step
+        if now == self._step:
+            return self._consumed - int(self._consumed_at[source_step % CONSUMED_HISTORY_TICKS])
+        return now - source_step  # a caller-counted step_now: the queue cannot know what it consumed
 
     def _rejection(
-        self, chunk_id: int, source_step: int, d_real: int, length: int, finite: bool
+        self, chunk_id: int, source_step: int, d_real: int, skip: int, length: int, finite: bool
     ) -> RejectReason | None:
         if not finite:
             return RejectReason.NON_FINITE
         if d_real < 0:
             return RejectReason.FUTURE
-        if self._fresh_from is not None and source_step < self._fresh_from:
-            return RejectReason.PRE_STALL
+        if self._fresh_from is not None and source_step < self._fresh_from[0]:
+            return self._fresh_from[1]
         if self._last_merged is not None:
             last_source, last_id = self._last_merged
             if source_step < last_source or chunk_id == last_id:
                 return RejectReason.OUT_OF_ORDER
-        if self.mode is MergeMode.RTC and d_real >= length:
+        if self.mode is MergeMode.RTC and skip >= length:
             return RejectReason.STALE
         return None
 
@@ -199,32 +232,72 @@ class ActionQueue:
             if missed:
                 self._skip(int(missed))
             step = self._step
-            self._step += 1
             self._pops += 1
             head = self._head
-            if head < len(self._actions):
+            if head < len(self._actions) and not self._on_hold:
                 self._head = head + 1
+                self._consumed += 1
+                self._advance(1)
                 action = self._actions[head].copy()
                 self._last_action = action
                 return PopResult(action, action.copy(), step, int(self._chunk_ids[head]), int(self._rows[head]))
+            self._advance(1)
             held = None
+            if self._on_hold:
+                self._held += 1
             if self._last_action is not None:
-                self._underruns += 1
+                self._underruns += not self._on_hold
                 held = self._last_action.copy()
             return PopResult(None, held, step, None, None)
 
+    def _advance(self, ticks: int, dropped: int = 0) -> None:
+        """Move the step on by `ticks`, the first `dropped` of them each consuming a row, and record
+        the consumed count at the start of every tick passed."""
+        first = self._step + 1
+        self._step += ticks
+        known = max(first, self._step - CONSUMED_HISTORY_TICKS + 1)
+        counts = self._consumed - dropped + np.minimum(np.arange(known - first + 1, self._step - first + 2), dropped)
+        self._consumed_at[np.arange(known, self._step + 1) % CONSUMED_HISTORY_TICKS] = counts
+
     def _skip(self, missed: int) -> None:
-        self._step += missed
         self._missed += missed
-        queued = len(self._actions) - self._head
+        queued = 0 if self._on_hold else len(self._actions) - self._head
         if self.stall_ticks is not None and missed >= self.stall_ticks:
             self._stalls += 1
-            self._fresh_from = self._step
-            drop = queued
-        else:
-            drop = min(missed, queued) if self.missed_rows is MissedRows.DISCARD else 0
+            self._head += queued
+            self._dropped += queued
+            self._advance(missed)
+            self._fresh_from = (self._step, RejectReason.PRE_STALL)
+            return
+        drop = min(missed, queued) if self.missed_rows is MissedRows.DISCARD else 0
         self._head += drop
         self._dropped += drop
+        self._consumed += drop
+        self._advance(missed, drop)
+
+    def hold(self) -> None:
+        """Stop consuming: every tick holds the last action until `resume()` (the queue is kept)."""
+        with self._lock:
+            self._on_hold = True
+
+    def resume(self) -> None:
+        """Consume again from the row the hold stopped at."""
+        with self._lock:
+            self._on_hold = False
+
+    @property
+    def on_hold(self) -> bool:
+        with self._lock:
+            return self._on_hold
+
+    def reset(self) -> None:
+        """Empty the queue (the arm holds the last action) and refuse every chunk built before now:
+        those from the status this tick published too, so only a chunk planned after the reset merges."""
+        with self._lock:
+            self._dropped += len(self._actions) - self._head
+            self._head = len(self._actions)
+            self._fresh_from = (self._step + 1, RejectReason.PRE_RESET)
+            self._resets += 1
 
     def leftover(self) -> Leftover:
         """Atomic view of what the next pop serves (for ExecutorStatus and the policy's leftover)."""
@@ -254,4 +327,4 @@ class ActionQueue:
     def counters(self) -> QueueCounters:
         with self._lock:
             return QueueCounters(self._merged, dict(self._rejected), self._underruns, self._pops,
-                                 self._missed, self._dropped, self._stalls)
+                                 self._missed, self._dropped, self._stalls, self._held, self._resets)

@@ -17,7 +17,13 @@ row farther than `max_seam` from the command before it, reject the chunk whole (
 `step`); smaller excesses are clamped by `apply` and counted. With interpolated control the
 commands are `interpolation` per chunk row: dt is the command period (the policy's divided by
 `interpolation`), so the bounds per second stay the same, and a chunk's rows, one policy tick apart,
-are checked against `interpolation` times max_step. numpy only, no rclpy.
+are checked against `interpolation` times max_step. With `speed_scale` s < 1 the executor plays the
+rows over a time base stretched by 1/s (rows interpolation / s commands apart), and both the velocity
+and the acceleration bounds are multiplied by s. Velocity: a chunk's motion slowed by s. Acceleration:
+a smooth motion slowed by s needs only s**2 of it, but played row by row a change of velocity lands
+at a row (in one command with linear interpolation): the change of step there is s times the
+full-speed one. With s, a chunk inside the full-speed envelope is inside the slowed one in any
+interpolation mode: slower, never clipped. numpy only, no rclpy.
 """
 from __future__ import annotations
 
@@ -60,15 +66,16 @@ class GuardLimits:
     max_step_change: np.ndarray  # rad per tick per tick (max_acceleration * dt**2)
     tolerance: float  # rad: excess over a bound that a chunk may have and still be clamped
     max_seam: float  # rad: farthest a chunk's first row may be from the command before it
-    interpolation: int = 1  # commands per chunk row (dt above is the command period)
+    interpolation: float = 1  # commands per chunk row (dt above is the command period), / speed_scale
 
     @classmethod
     def from_parameters(cls, joints: int, rate_hz: float, lower: Sequence[float] = (),
                         upper: Sequence[float] = (), max_velocity: Sequence[float] = (),
                         max_acceleration: Sequence[float] = (), tolerance: float = 0.05,
-                        max_seam: float = 0.3, interpolation: int = 1) -> GuardLimits:
+                        max_seam: float = 0.3, interpolation: int = 1, speed_scale: float = 1.0) -> GuardLimits:
         """From the executor's parameters (units as in docs/safety.md); empty limits = unbounded.
-        `rate_hz` is the command rate: the policy rate times `interpolation`."""
+        `rate_hz` is the command rate: the policy rate times `interpolation`; `speed_scale` in (0, 1]
+        scales the velocity and acceleration bounds (see the module docstring)."""
         dt = 1.0 / rate_hz
         low = per_joint("position_lower_limits", lower, joints, -math.inf)
         high = per_joint("position_upper_limits", upper, joints, math.inf)
@@ -83,8 +90,11 @@ class GuardLimits:
             raise ValueError(f"guard_tolerance and guard_max_seam must be >= 0, got {tolerance}, {max_seam}")
         if isinstance(interpolation, bool) or int(interpolation) != interpolation or interpolation < 1:
             raise ValueError(f"interpolation must be an integer >= 1, got {interpolation!r}")
-        return cls(low, high, velocity * dt, acceleration * dt * dt, float(tolerance), float(max_seam),
-                   int(interpolation))
+        if isinstance(speed_scale, bool) or not 0.0 < speed_scale <= 1.0:
+            raise ValueError(f"speed_scale must be in (0, 1], got {speed_scale!r}")
+        s = float(speed_scale)
+        return cls(low, high, velocity * s * dt, acceleration * s * dt * dt, float(tolerance), float(max_seam),
+                   int(interpolation) / s)
 
     def violations(self, commands: np.ndarray, previous: np.ndarray | None = None,
                    previous_step: np.ndarray | None = None) -> np.ndarray:

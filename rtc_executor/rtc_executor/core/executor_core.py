@@ -11,12 +11,20 @@ whatever the source of a row, the command is inside the guard's envelope. With i
 (`core.interpolation`) the executor ticks N times per policy tick: the first sub-tick pops the row
 and starts a segment toward the next queued one, and every sub-tick commands the segment's point,
 through the guard (whose bounds are then per sub-tick). Queue steps, d_real and merges stay in
-policy ticks. The node wires this to topics and threads and reports its counters.
+policy ticks. With `speed_scale` s < 1 the rows are played over a stretched time base: a row lasts
+interpolation / s sub-ticks (a rational number: the sub-tick of each pop and the fraction of the row
+each sub-tick commands are exact integer arithmetic), rows are always interpolated, and a "policy
+tick" (the queue's step, d_real, the rows consumed) is one row's stretched period. Runtime control:
+`hold` stops consuming rows (the arm holds, the queue is kept), `resume` goes on from the row it
+stopped at, `reset` empties the queue, refuses every chunk built before it (`pre_reset`) and bumps
+the `epoch` the status carries, so that the policy side can drop an inference still in flight. The
+node wires this to topics, services and threads and reports its counters.
 """
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from fractions import Fraction
 from typing import NamedTuple, Protocol
 from collections.abc import Sequence
 
@@ -46,6 +54,7 @@ class Decision(NamedTuple):
     code: str  # "" when merged, else the reason code (counted per code)
     reason: str  # "" when merged, else code and detail for the log
     d_real: int | None  # when the queue judged the timing
+    skipped: int = 0  # rows of the chunk skipped at the merge (min(d_real, rows consumed since source_step))
 
 
 class Tick(NamedTuple):
@@ -54,6 +63,13 @@ class Tick(NamedTuple):
     clamped_by: tuple[str, ...]  # guard bounds that moved this tick's command
     seam: bool  # this tick served the first row of a chunk
     popped: bool = True  # this tick started a policy tick (always, without interpolation)
+
+
+def check_speed_scale(value: float) -> Fraction:
+    """speed_scale as an exact fraction (denominator at most 1000); a ValueError unless in (0, 1]."""
+    if isinstance(value, bool) or not 0.001 <= float(value) <= 1.0:
+        raise ValueError(f"speed_scale must be in [0.001, 1] (1: the chunk's own speed), got {value!r}")
+    return Fraction(float(value)).limit_denominator(1000)
 
 
 def _queue_detail(result: MergeResult, chunk: Chunk) -> str:
@@ -68,6 +84,8 @@ def _queue_detail(result: MergeResult, chunk: Chunk) -> str:
         RejectReason.NON_FINITE: "non-finite actions",
         RejectReason.PRE_STALL: f"source_step {chunk.source_step} is from before the stall the executor "
                                 "held for; waiting for a fresh chunk",
+        RejectReason.PRE_RESET: f"source_step {chunk.source_step} is from before the executor's reset; "
+                                "waiting for a chunk planned after it",
     }[reason]
 
 
@@ -75,18 +93,22 @@ class ExecutorCore:
     """Thread-safe like its parts: `receive` runs on the ROS thread, `tick` on the control thread."""
 
     def __init__(self, joints: Sequence[str], queue: ActionQueue, guard: CommandGuard,
-                 admission: ChunkAdmission, interpolator: Interpolator | None = None) -> None:
+                 admission: ChunkAdmission, interpolator: Interpolator | None = None,
+                 speed_scale: float = 1.0) -> None:
         self.joints = tuple(joints)
         self.queue = queue
         self.guard = guard
         self.admission = admission
         self.interpolator = interpolator or Interpolator(1)
+        # rows per sub-tick = speed_scale / interpolation, as an exact fraction
+        self._rows_per_sub_tick = check_speed_scale(speed_scale) / self.interpolator.factor
         self._sub_ticks = -1  # sub-ticks since start, missed ones included (the last one run)
         self._served: PopResult | None = None  # the last pop
         self._lock = threading.Lock()
         self._refused: Counter[str] = Counter()  # by admission, contract and guard (the queue counts its own)
         self._last_served_chunk: int | None = None
         self.seam_clamps = 0  # seams whose first row the guard clamped
+        self.epoch = 0  # resets since start (ExecutorStatus.epoch)
 
     def start_from(self, position: np.ndarray) -> np.ndarray:
         """The measured position to hold until the first chunk (moved inside the limits)."""
@@ -117,7 +139,27 @@ class ExecutorCore:
             code = result.reason.value
             return Decision(False, code, f"{code}: {_queue_detail(result, chunk)}", result.d_real)
         self.admission.merged(source, chunk.chunk_id, now_s)
-        return Decision(True, "", "", result.d_real)
+        return Decision(True, "", "", result.d_real, result.skipped)
+
+    def hold(self) -> bool:
+        """Stop consuming rows: the arm holds its last command. False if it was holding already."""
+        was = self.queue.on_hold
+        self.queue.hold()
+        return not was
+
+    def resume(self) -> bool:
+        """Consume again from the row `hold` stopped at. False if it was not holding."""
+        was = self.queue.on_hold
+        self.queue.resume()
+        return was
+
+    def reset(self) -> int:
+        """Empty the queue (the arm holds), refuse the chunks built before now; returns the new epoch.
+        A hold stays on: reset then resume starts the next chunk from rest."""
+        with self._lock:
+            self.queue.reset()
+            self.epoch += 1
+            return self.epoch
 
     def _refuse(self, code: str, reason: str, counted_by_admission: bool = False) -> Decision:
         if not counted_by_admission:
@@ -128,15 +170,17 @@ class ExecutorCore:
     def tick(self, missed: int = 0) -> Tick:
         """One (sub-)tick after `missed` skipped ones: on a policy tick pop (the policy ticks skipped
         count as missed), then interpolate toward the next queued row and guard (hold on underrun)."""
-        factor = self.interpolator.factor
+        ratio = self._rows_per_sub_tick
         before_ticks, self._sub_ticks = self._sub_ticks, self._sub_ticks + 1 + int(missed)
-        policy_ticks = self._sub_ticks // factor - before_ticks // factor
+        row_now = self._sub_ticks * ratio.numerator
+        policy_ticks = row_now // ratio.denominator - before_ticks * ratio.numerator // ratio.denominator
+        interpolated = ratio != 1
         popped = policy_ticks > 0
         if popped:
             played_before = self._served is not None and self._served.action is not None
             served = self._served = self.queue.pop(policy_ticks - 1)
             self.admission.tick()
-            if factor > 1:
+            if interpolated:
                 self.interpolator.start(served.action, self.queue.upcoming(2),
                                         continuous=played_before and policy_ticks == 1)
         served = self._served
@@ -145,7 +189,8 @@ class ExecutorCore:
         seam = popped and served.chunk_id is not None and served.chunk_id != self._last_served_chunk
         if popped and served.chunk_id is not None:
             self._last_served_chunk = served.chunk_id
-        target = served.action if factor == 1 else self.interpolator.command(self._sub_ticks % factor)
+        target = self.interpolator.at(row_now % ratio.denominator / ratio.denominator) if interpolated \
+            else served.action
         guarded = self.guard.apply(target)
         if seam and guarded.clamped_by:
             self.seam_clamps += 1

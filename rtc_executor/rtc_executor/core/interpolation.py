@@ -95,6 +95,11 @@ class Interpolator:
         """The command of sub-tick k of the current segment; None while holding (no row popped)."""
         if not 0 <= k < self.factor:
             raise ValueError(f"sub-tick k must be in [0, {self.factor}), got {k}")
+        return self.at(k / self.factor)
+
+    def at(self, u: float) -> np.ndarray | None:
+        """The current segment's point at u in [0, 1) of its row (a stretched time base, speed_scale,
+        puts the sub-ticks at fractions other than k / factor); None while holding."""
         if self._segment is None:
             return None
-        return self._segment.at(k / self.factor)
+        return self._segment.at(u)

@@ -18,6 +18,7 @@ from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
 from torch import Tensor
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, read_checkpoint_config
 from rtc_policy_node.builtin_policy.configuration_small_flow import POLICY_TYPE, SmallFlowConfig
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, ObservationEncoder
@@ -119,7 +120,7 @@ class SmallFlowPolicy(PreTrainedPolicy):
         cond = self._encode(batch)
         guidance = self.rtc_processor if prev_chunk_left_over is not None else None
         given = 0
-        if guidance is not None and guidance.mode == "prefix":
+        if guidance is not None and guidance.mode == GuidanceMode.PREFIX:
             given = self._prefix_rows(inference_delay, execution_horizon, prev_chunk_left_over.shape[-2])
 
         def velocity(x_t: Tensor, t: float | Tensor) -> Tensor:

@@ -210,7 +210,14 @@ def align_leftover(leftover: Tensor, batch: int, length: int, action_dim: int) -
     """(B, T, A) view of the leftover plus its own length (rows before padding or cutting).
 
     A shorter leftover is padded by repeating its last row: a zero row would decode to the
-    dataset mean, a plausible-looking but wrong pose, if any code ever read past the mask.
+    dataset mean, a plausible-looking but wrong pose, if any code ever read past the mask. The
+    returned own length clamps the execution horizon, so the padded rows get zero weight: they are
+    never guided. LeRobot: its processor zero-pads (lerobot 0.4.4, and huggingface/lerobot@7427f318
+    src/lerobot/policies/rtc/modeling_rtc.py) but clamps the horizon to the leftover likewise; its
+    rollout at that commit (src/lerobot/rollout/inference/rtc.py `_normalize_prev_actions_length`)
+    zero-padded the leftover to a fixed length before the processor, so the zeros fell inside the
+    guided rows (the "mean-action seam"), which PR 4454 replaced by holding the last real action
+    (and an error for an empty leftover; here an empty one means no guidance, as None does).
     Fewer action dims than the chunk are zero-padded, as LeRobot's processor pads them: LeRobot's
     RTC examples pass a leftover in the policy's own action dims (6) to models that pad actions
     to `max_action_dim` (32) with zeros. More action dims than the chunk is an error.

@@ -18,6 +18,14 @@ Decisions, in the order `decide` takes them:
 6. an input older than `observation_timeout_s` pauses inference (`PAUSED`, counted once per pause);
 7. otherwise infer (`INFERRING`) with a `Plan`.
 
+The delay a plan assumes is the executor's merge rule applied ahead: the executor skips
+min(d_real, rows consumed since source_step), and it can consume at most the rows it has queued, so
+the plan's delay is min(estimate, rows queued at source_step): 0 for a chunk planned while the arm
+holds with nothing queued (a start, an underrun), the queued rows when fewer than the estimate. While
+the executor is on hold (`ExecutorStatus.on_hold`) its rows do not advance between statuses. A
+change of the executor's `epoch` (its ~/reset) forgets the chunk awaiting a decision, and `current`
+tells the caller that an inference planned before it must not be published.
+
 The delay estimate: each chunk contributes one sample, its executor-measured `d_real` when the
 executor reports the merge (it counts inference, transport and tick phase, on the executor's own
 timeline) and its wall-clock latency otherwise (a rejected chunk, or no report within
@@ -73,6 +81,8 @@ class ExecutorReport(Protocol):
     merged_count: int
     rejected_count: int
     last_d_real: int
+    on_hold: bool
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,7 @@ class Plan:
     status_behind_ticks: int  # ticks the executor ran since the status the plan started from
     merged_before: int  # the executor's merged and rejected counts when planned: the next
     rejected_before: int  # change of either is its decision on this chunk
+    epoch: int = 0  # the executor's epoch when planned: a chunk of an older one is not published
 
 
 @dataclass
@@ -188,6 +199,7 @@ class InferenceScheduler:
         self._match_wait_since: float | None = None
         self._sent: _Sent | None = None
         self._backoff_until = -math.inf
+        self._epoch = 0
 
     # ----- inputs ------------------------------------------------------------------------------
     def on_status(self, status: ExecutorReport, arrived: float) -> None:
@@ -202,7 +214,13 @@ class InferenceScheduler:
                                             margin_ticks=s.delay_margin_ticks,
                                             percentile=s.delay_percentile or None)
         self._status, self._status_at = status, arrived
+        if int(status.epoch) != self._epoch:  # a reset: the chunk awaiting a decision is refused or dropped
+            self._epoch, self._sent = int(status.epoch), None
         self._take_delay_feedback(status)
+
+    def current(self, plan: Plan) -> bool:
+        """False once the executor was reset after `plan` was made: drop its chunk unpublished."""
+        return plan.epoch == self._epoch
 
     def on_input(self, name: str, arrived: float) -> None:
         """An observation input (`name` from `inputs`) arrived at local time `arrived`."""
@@ -255,9 +273,10 @@ class InferenceScheduler:
                 self._sent = None
         step_now = self.clock.step_at(now)
         behind = 0 if step_now is None else max(0, step_now - status.step)
+        played = 0 if status.on_hold else min(behind, int(status.remaining))  # rows consumed since the status
         trigger_at = self.clock.time_of(status.step + status.remaining - self.settings.trigger_remaining)
         if status.active_chunk_id != 0 and not starts_at_this_frame(
-                status.remaining - behind, self.settings.trigger_remaining, trigger_at, self.frames.next_arrival()):
+                status.remaining - played, self.settings.trigger_remaining, trigger_at, self.frames.next_arrival()):
             return self._wait(Phase.IDLE, "")
         stale = self.stale_inputs(now)
         if not self._inputs_seen:
@@ -272,11 +291,12 @@ class InferenceScheduler:
             return self._wait(Phase.PAUSED, ", ".join(stale))
         self.phase, self.detail = Phase.INFERRING, ""
         source_step = status.step + behind
-        leftover, row = None, status.index_in_chunk + behind
+        leftover, row = None, status.index_in_chunk + played
         if status.active_chunk_id != 0:
             leftover = self.history.leftover(status.active_chunk_id, row)
         in_motion = leftover is not None
-        delay = self.estimator.estimate()
+        # the executor skips at most the rows it consumes, and it consumes at most those queued
+        delay = min(self.estimator.estimate(), int(status.remaining) - played)
         max_disagreement = 0.0
         if in_motion and not self.history.in_motion(status.active_chunk_id):  # the first chunk after rest
             guidance = self.settings.first_chunk_guidance
@@ -288,7 +308,7 @@ class InferenceScheduler:
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
                     prev_chunk_row=row if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
-                    rejected_before=int(status.rejected_count))
+                    rejected_before=int(status.rejected_count), epoch=self._epoch)
 
     def stale_inputs(self, now: float) -> list[str]:
         """Inputs (and the executor status) older than observation_timeout_s at `now`."""

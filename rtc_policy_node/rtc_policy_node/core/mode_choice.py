@@ -14,6 +14,9 @@ own noise, and measure how far each is from the leftover on the rows guidance wo
   (the given noise) as it is, unguided (follow the new mode cleanly: the executor skips the
   stale rows and switches, exactly as without guidance).
 
+When the chunk after a start follows the new plan instead (`keep_or_follow`), `smooth_switch` puts
+a short transition between the rows the arm executed and that plan, so the switch is not a jump.
+
 Everything here is numpy on the policy's own (normalised) output space, the space leftovers are
 kept in, so a disagreement is measured in dataset standard deviations for any robot.
 """
@@ -105,6 +108,47 @@ def keep_or_follow(guided: np.ndarray, unguided: np.ndarray, inference_delay: in
     rows = slice(min(int(inference_delay), guided.shape[0]), None)
     disagreement = float(_disagreement(guided[None, rows], unguided[None, rows])[0])
     return ModeChoice(0, disagreement <= max_disagreement, disagreement)
+
+
+# Rows of the transition onto a new plan (docs/evaluation.md measures 1, 3, 6 and 10 on the simulated task).
+SWITCH_TRANSITION_ROWS = 6
+
+
+def smooth_switch(executed: np.ndarray, new_plan: np.ndarray, inference_delay: int, transition_rows: int
+                  ) -> np.ndarray:
+    """The chunk that goes from the executed rows onto `new_plan` instead of jumping to it.
+
+    `executed` (d', A): the rows of the first chunk the arm runs before this one arrives (the
+    scheduler's leftover for the chunk after a start, d' = max(d, 1) rows), `new_plan` (T, A) the
+    unguided sample. Rows [0, d) are the executed rows (the executor skips them, or plays them if
+    the chunk comes early: the same motion either way); rows [d, d + L) are a cubic Hermite
+    segment from the last executed row, leaving with its velocity, to row d + L of the new plan,
+    arriving with the plan's velocity there; rows from d + L on are the new plan's. Position and
+    velocity (per row) are continuous at both ends, and from d + L on the arm keeps the new plan's
+    direction. The segment's peak acceleration falls as 1/L^2, so L trades how long the switch takes
+    against how hard it is: a few rows. Velocities are one-row differences; with a single executed
+    row the arm is taken to be at rest there.
+    """
+    executed = np.asarray(executed, dtype=np.float64)
+    plan = np.asarray(new_plan, dtype=np.float64)
+    if executed.ndim != 2 or plan.ndim != 2 or executed.shape[1] != plan.shape[1] or len(executed) == 0:
+        raise ValueError(f"executed (d, A) with d >= 1 and new_plan (T, A) must share A, got {executed.shape} "
+                         f"and {plan.shape}")
+    if int(transition_rows) != transition_rows or transition_rows < 1:
+        raise ValueError(f"transition_rows must be a positive integer, got {transition_rows!r}")
+    d = min(max(int(inference_delay), 1), len(executed))
+    end = d + int(transition_rows)
+    if end >= len(plan):  # no row of the plan left to land on: keep the plan as it is
+        return plan.copy()
+    start = executed[d - 1]
+    start_velocity = executed[d - 1] - executed[d - 2] if d >= 2 else np.zeros_like(start)
+    end_velocity = plan[end] - plan[end - 1]
+    rows = end - (d - 1)  # the segment spans rows d - 1 .. end
+    u = (np.arange(d, end) - (d - 1))[:, None] / rows
+    h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
+    h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
+    segment = h00 * start + h10 * rows * start_velocity + h01 * plan[end] + h11 * rows * end_velocity
+    return np.concatenate([executed[:d], segment, plan[end:]])
 
 
 def _checked(
