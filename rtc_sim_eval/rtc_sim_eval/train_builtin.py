@@ -1,7 +1,7 @@
 """Reproduce the shipped built-in checkpoint: generate demonstrations, train on CPU, save in LeRobot format.
 
     python -m rtc_sim_eval.train_builtin --out rtc_policy_node/checkpoints/builtin_so100
-    python -m rtc_sim_eval.train_builtin --world mujoco --episodes 60 --steps 3000 --out DIR   # on the twin
+    python -m rtc_sim_eval.train_builtin --world mujoco --episodes 80 --steps 1600 --out DIR   # on the twin
 
 `--world kinematic` (the default): the kinematic reaching task (demonstrations.py). `--world mujoco`:
 the MuJoCo twin's pick-and-place task, its expert run in physics, front-camera renders
