@@ -4,12 +4,15 @@
                  --json out/sim_eval.json --plots out/plots
     rtc_sim_eval --modes lerobot,identity --latency jitter:6,2,spikes:5,0.1,10,cold:30,6 --episodes 20
     rtc_sim_eval --world mujoco --modes naive,identity --delays 6 --episodes 10   # the arm is the MuJoCo twin
+    rtc_sim_eval --world mujoco --task pick_place --modes sync --delays 0 --episodes 20   # the twin's task
 
 No ROS and no wall clock: every (mode, latency profile) runs the same seeded episodes (same scenes,
 same sampling noise and true delay per chunk), so the same arguments give the same JSON.
 `--world mujoco`: the arm is the MuJoCo twin's (docs/twin.md), its servos commanded as the driver
 commands them and stepped in simulated time; positions, seams, jerk and success are then judged on
-where the arm got, not on what it was told. The policy
+where the arm got, not on what it was told. `--task pick_place` (world mujoco): the twin's
+pick-and-place task instead of the reaching task, episode e on layout seed e + --seed, the policy
+seeing the twin's front camera, success from the physics (rtc_sim_eval.twin_task). The policy
 side is the policy node's own InferenceScheduler with the node's parameters and defaults
 (trigger_remaining, the delay estimator); the latency profiles (`--latency`, see
 rtc_sim_eval.latency_profiles; `--delays D` is `fixed:D`) give the true delays, the assumed delay is
@@ -43,6 +46,7 @@ from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODE, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
+from rtc_sim_eval.twin_task import PickPlaceScene
 
 COLUMNS = (
     ("success_rate", "success"),
@@ -60,6 +64,8 @@ COLUMNS = (
     ("fresh_plan_rate", "fresh"),
 )
 MODES = (*EVAL_MODES, LEROBOT_MODE)
+TASKS = ("reach", "pick_place")
+PICK_PLACE_MAX_TICKS = 450  # 15 s: the expert's episodes take 9-11 s
 DEFAULT_DELAYS = [0, 2, 4, 6, 8]
 
 
@@ -82,7 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--plots", type=Path, help="write PNG figures into this directory")
     parser.add_argument("--plot-delay", type=int, default=6, help="episodes of fixed:D are plotted")
-    parser.add_argument("--max-ticks", type=int, default=LoopSettings.max_ticks)
+    parser.add_argument("--max-ticks", type=int, help=f"episode length (default {LoopSettings.max_ticks}, "
+                        f"pick_place {PICK_PLACE_MAX_TICKS})")
     parser.add_argument("--trigger-remaining", type=int, default=SchedulerSettings.trigger_remaining,
                         help="start an inference when the executor has this many actions left (node parameter)")
     parser.add_argument("--delay-margin-ticks", type=int, default=SchedulerSettings.delay_margin_ticks,
@@ -107,7 +114,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "to its unguided sample")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
     parser.add_argument("--world", default="kinematic", help="what moves the arm: kinematic | mujoco (the MuJoCo twin)")
+    parser.add_argument("--task", default="reach", choices=TASKS,
+                        help="reach: the kinematic reaching task; pick_place: the twin's (needs --world mujoco)")
     args = parser.parse_args(argv)
+    if args.task == "pick_place" and args.world != "mujoco":
+        parser.error("--task pick_place needs --world mujoco")
+    if args.task == "pick_place" and (args.checkpoint is None or args.plots):
+        parser.error("--task pick_place needs --checkpoint (a policy trained on the twin: "
+                     "python -m rtc_sim_eval.train_builtin --world mujoco) and draws no --plots")
+    if args.max_ticks is None:
+        args.max_ticks = PICK_PLACE_MAX_TICKS if args.task == "pick_place" else LoopSettings.max_ticks
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in args.modes if m not in MODES]
     if unknown:
@@ -153,7 +169,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         switch_transition_rows=args.switch_transition_rows,
         world=args.world,
     )
-    scenes = [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)]
+    scenes = ([PickPlaceScene(args.seed + episode) for episode in range(args.episodes)] if args.task == "pick_place"
+              else [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)])
     results: dict[str, dict[str, dict]] = {}
     plotted: dict[str, EpisodeRecord] = {}
     for mode in args.modes:
@@ -185,6 +202,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "switch_transition_rows": settings.switch_transition_rows,
             "max_ticks": settings.max_ticks,
             "world": settings.world,
+            "task": args.task,
         },
         "results": results,
     }

@@ -34,12 +34,13 @@ import math
 
 import numpy as np
 import torch
-from so100_driver.sim import Scene, joint_limits, start_joint_positions
+from so100_driver.sim import Scene, joint_limits
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
 from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
-                                  held, make_arm, move_arm)
+                                  held, move_arm, start_episode)
 from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
+from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
 
 LEROBOT_MODE = "lerobot"
 POLL_INTERVAL_S = 0.1  # the example's get_actions thread sleeps this long between queue checks
@@ -47,7 +48,7 @@ POLL_INTERVAL_S = 0.1  # the example's get_actions thread sleeps this long betwe
 
 def run_lerobot_episode(
     policy: SimPolicy,
-    scene: Scene,
+    scene: Scene | PickPlaceScene,
     latency: LatencyProfile,
     settings: LoopSettings,
     seed: int,
@@ -65,9 +66,7 @@ def run_lerobot_episode(
     threshold = settings.scheduler.trigger_remaining
     poll_ticks = max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
     limits = joint_limits(policy.units.calibration)
-    q = start_joint_positions(scene)
-    arm = make_arm(settings.world, q, policy.units.calibration, seed)
-    q = arm.step(q, 0.0)
+    arm, q, view = start_episode(scene, settings.world, policy.units.calibration, seed)
     record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
     pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
     next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
@@ -93,7 +92,7 @@ def run_lerobot_episode(
                 leftover = None if prev_actions is None else prev_actions.numpy()
                 noise = chunk_noise(seed, episode, chunk_count, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_count, tick, settings.max_ticks))
-                actions, sampled = policy.infer(guidance, q, scene, noise, leftover, inference_delay)
+                actions, sampled = policy.infer(guidance, q, view, noise, leftover, inference_delay)
                 chunk_count += 1
                 chunk = MergedChunk(chunk_count, tick, tick + delay, actions, sampled.model_output)
                 pending = (chunk, delay, index_before)
@@ -108,4 +107,6 @@ def run_lerobot_episode(
         q = move_arm(record, command, chunk_id, limits, tick, arm)
         if record.collided or record.success:
             break
+    if isinstance(arm, TwinPickPlace):
+        arm.close()
     return record

@@ -19,6 +19,7 @@ from so100_driver.sim import lateral_side, tool_tip
 
 from rtc_contract import seams as core_seams
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, MergedChunk
+from rtc_sim_eval.twin_task import PickPlaceScene
 
 
 def seam_and_inner_steps(record: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +51,10 @@ def derivative_peaks(record: EpisodeRecord) -> tuple[float, float]:
 
 
 def chunk_side(chunk: MergedChunk, record: EpisodeRecord) -> int:
-    """Side of the obstacle the chunk's plan passes (+1 left, -1 right, 0 not beside it)."""
+    """Side of the obstacle the chunk's plan passes (+1 left, -1 right, 0 not beside it; 0 in the
+    twin's pick-and-place, whose routes are not told apart here)."""
+    if isinstance(record.scene, PickPlaceScene):
+        return 0
     tips = tool_tip(chunk.actions)[:, :2]
     sides = np.array([lateral_side(tip, record.scene) for tip in tips])
     beside = np.flatnonzero(sides)

@@ -26,6 +26,7 @@ from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstac
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
 from rtc_sim_eval.sim_policy import SimPolicy
+from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
 
 CONTROL_RATE_HZ = 30.0
 
@@ -91,7 +92,7 @@ class ChunkDelay:
 
 @dataclass
 class EpisodeRecord:
-    scene: Scene
+    scene: Scene | PickPlaceScene
     mode: str
     latency: str  # the latency profile's spec
     positions: list[np.ndarray]  # row 0: start; row k + 1: where the arm got at tick k (kinematic: the command)
@@ -138,6 +139,16 @@ def make_arm(world: str, start: np.ndarray, calibration, seed: int):
     return ServoArm(calibration, start, seed=seed, with_task=False)
 
 
+def start_episode(scene: Scene | PickPlaceScene, world: str, calibration, seed: int):
+    """(arm, where it is at the start, what the camera shows: the scene, or the live twin task)."""
+    if isinstance(scene, PickPlaceScene):
+        task = TwinPickPlace(scene, calibration)
+        return task, task.step(task.arm.measured(), 0.0), task
+    q = start_joint_positions(scene)
+    arm = make_arm(world, q, calibration, seed)
+    return arm, arm.step(q, 0.0), scene
+
+
 def held(record: EpisodeRecord) -> np.ndarray:
     """What the arm holds with nothing to execute: its last command (the executor's hold), else the start."""
     return record.commands[-1] if record.commands else record.positions[0]
@@ -154,7 +165,10 @@ def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: 
     record.commands.append(command)
     record.positions.append(reached)
     record.chunk_ids.append(chunk_id)
-    if segment_hits_obstacle(tool_tip(q), tool_tip(reached), record.scene):
+    if isinstance(record.scene, PickPlaceScene):
+        if arm.success:
+            record.success, record.ticks_to_target = True, tick + 1
+    elif segment_hits_obstacle(tool_tip(q), tool_tip(reached), record.scene):
         record.collided = True
     elif at_target(tool_tip(reached), record.scene):
         record.success, record.ticks_to_target = True, tick + 1
@@ -163,7 +177,7 @@ def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: 
 
 def run_episode(
     policy: SimPolicy,
-    scene: Scene,
+    scene: Scene | PickPlaceScene,
     mode: str,
     latency: LatencyProfile,
     settings: LoopSettings,
@@ -175,9 +189,7 @@ def run_episode(
     guidance = settings.guidance(spec.guidance)
     limits = joint_limits(policy.units.calibration)
     period = 1.0 / CONTROL_RATE_HZ
-    q = start_joint_positions(scene)
-    arm = make_arm(settings.world, q, policy.units.calibration, seed)
-    q = arm.step(q, 0.0)  # where the arm really is at the start
+    arm, q, view = start_episode(scene, settings.world, policy.units.calibration, seed)
     record = EpisodeRecord(scene, mode, latency.spec, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
     scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
@@ -201,7 +213,7 @@ def run_episode(
                 chunk_id = scheduler.next_chunk_id()
                 noise = chunk_noise(seed, episode, chunk_id - 1, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_id - 1, tick, settings.max_ticks))
-                actions, sampled = policy.infer(guidance, q, scene, noise, plan.leftover, plan.delay,
+                actions, sampled = policy.infer(guidance, q, view, noise, plan.leftover, plan.delay,
                                                 plan.max_disagreement)
                 scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
                 pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
@@ -217,6 +229,8 @@ def run_episode(
         q = move_arm(record, command, chunk_id, limits, tick, arm)
         if record.collided or record.success:
             break
+    if isinstance(arm, TwinPickPlace):
+        arm.close()
     counters = queue.counters()
     record.underruns, record.rejected = counters.underruns, sum(counters.rejected.values())
     return record

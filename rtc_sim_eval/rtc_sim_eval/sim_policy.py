@@ -19,6 +19,8 @@ from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, Samp
 from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
 from so100_driver.sim import Scene, render
 
+from rtc_sim_eval.twin_task import TwinPickPlace
+
 
 LEROBOT_GUIDANCE = "lerobot"  # GuidanceSettings.mode for LeRobot's own RTCProcessor
 
@@ -81,16 +83,18 @@ class SimPolicy:
         self,
         guidance: GuidanceSettings,
         joint_positions: np.ndarray,
-        scene: Scene,
+        scene: Scene | TwinPickPlace,
         noise: np.ndarray,
         leftover: np.ndarray | None,
         inference_delay: int,
         max_disagreement: float = 0.0,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
-        as LeRobotPolicy.sample takes it from the scheduler's Plan."""
+        as LeRobotPolicy.sample takes it from the scheduler's Plan. The image: the kinematic scene drawn
+        at `joint_positions`, or the live twin task's camera."""
         state = self.units.to_features(joint_positions)
-        images = {self.image_key: render(joint_positions, scene)}
+        image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
+        images = {self.image_key: image}
         sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise,
                                                max_disagreement=max_disagreement)
         return self.units.to_radians(sampled.actions), sampled

@@ -1,6 +1,11 @@
 """Reproduce the shipped built-in checkpoint: generate demonstrations, train on CPU, save in LeRobot format.
 
     python -m rtc_sim_eval.train_builtin --out rtc_policy_node/checkpoints/builtin_so100
+    python -m rtc_sim_eval.train_builtin --world mujoco --episodes 80 --steps 1600 --out DIR   # on the twin
+
+`--world kinematic` (the default): the kinematic reaching task (demonstrations.py). `--world mujoco`:
+the MuJoCo twin's pick-and-place task, its expert run in physics, front-camera renders
+(twin_demonstrations.py).
 
 Everything is seeded. The run prints its wall time and writes it, with the settings and the final
 loss, to train_info.json next to the weights.
@@ -19,7 +24,7 @@ import torch
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from rtc_policy_node.builtin_policy.configuration_small_flow import CAMERA_KEY, SmallFlowConfig
-from rtc_sim_eval.demonstrations import Demonstrations, generate, training_samples
+from rtc_sim_eval.demonstrations import Demonstrations, TrainingSamples, generate, training_samples
 from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_pre_post_processors
 
@@ -27,6 +32,8 @@ from rtc_policy_node.builtin_policy.processor_small_flow import make_small_flow_
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    parser.add_argument("--world", default="kinematic", choices=("kinematic", "mujoco"),
+                        help="the task demonstrated: kinematic reaching, or the MuJoCo twin's pick-and-place")
     parser.add_argument("--episodes", type=int, default=240)
     parser.add_argument("--frame-stride", type=int, default=2, help="use every n-th tick as a training frame")
     parser.add_argument("--steps", type=int, default=4000)
@@ -35,19 +42,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that is saved")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--data", type=Path, help="also save the demonstrations (.npz) here")
+    parser.add_argument("--data", type=Path, help="also save the demonstrations (.npz) here (kinematic world)")
     return parser.parse_args(argv)
+
+
+def world_samples(args: argparse.Namespace, chunk_size: int) -> TrainingSamples:
+    """The expert's training samples in the chosen world, seeded."""
+    if args.world == "mujoco":
+        from rtc_sim_eval.twin_demonstrations import twin_training_samples
+
+        return twin_training_samples(args.episodes, args.seed, chunk_size, args.frame_stride)
+    demos: Demonstrations = generate(args.episodes, seed=args.seed)
+    if args.data:
+        demos.save(args.data)
+    return training_samples(demos, chunk_size, args.frame_stride)
 
 
 def train(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    demos: Demonstrations = generate(args.episodes, seed=args.seed)
-    if args.data:
-        demos.save(args.data)
     config = SmallFlowConfig(device="cpu", optimizer_lr=args.lr)
-    samples = training_samples(demos, config.chunk_size, args.frame_stride)
+    samples = world_samples(args, config.chunk_size)
     prepared = time.perf_counter()
     print(f"{len(samples.states)} samples from {args.episodes} episodes in {prepared - started:.1f} s", flush=True)
 
@@ -99,6 +115,7 @@ def train(args: argparse.Namespace) -> dict:
         "command": "python -m rtc_sim_eval.train_builtin " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
         ),
+        "world": args.world,
         "episodes": args.episodes,
         "samples": int(len(states)),
         "steps": args.steps,
