@@ -138,6 +138,10 @@ def test_the_report_measures_what_the_simulated_arm_did(recorded_bag, tmp_path):
     assert summary["measured_seam_jerk_ratio"] == pytest.approx(
         measured["seam_jerk_max_rad_s3"] / measured["inner_jerk_p99_rad_s3"]) and summary["measured_seam_jerk_ratio"] > 0
     assert summary["seam_step_max_rad"] > 0
+    # the control loops' cadence as their last /diagnostics gave it (LeRobot's CycleTimer line)
+    assert {name.split(": ")[0].lstrip("/") for name in summary["cadence"]} >= {"rtc_executor", "so100_driver"}
+    assert all("Hz target" in line and "headroom" in line for line in summary["cadence"].values())
+    assert "cadence             rtc_executor: control loop" in result.stdout
     assert "measured seam jerk  ratio" in result.stdout and "tracking error rad  gripper" in result.stdout
 
 

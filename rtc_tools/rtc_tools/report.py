@@ -61,6 +61,7 @@ class Recording:
     torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
     holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
     resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
+    cadence: dict = field(default_factory=dict)       # diagnostic status name -> its last cadence line
     t0: float = 0.0
     t_end: float = 0.0
 
@@ -118,6 +119,8 @@ def read_bag(path: Path) -> Recording:
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
                     if all(key in values for key in TASK_COUNTS):
                         rec.task = {key: int(values[key]) for key in TASK_COUNTS}
+                    if "cadence" in values:  # the executor's and the driver's control loops
+                        rec.cadence[status.name] = values["cadence"]
                     if status.name.endswith("so100_driver: bus") and "torque_on" in values:
                         rec.torque_on.add(values["torque_on"] == "True")
     rec.statuses, merges = served_rows_and_merges(status_msgs)
@@ -333,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     summary = summarize(rec)
     print("\n".join(summary.lines()))
+    for name, line in sorted(rec.cadence.items()):
+        print(f"cadence             {name}: {line}")
     print(bag_size_line(args.bag, rec.t_end - rec.t0))
     profile = profiling_stats(rec)
     if profile:
@@ -343,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in plot(rec, args.plots):
             print(f"plot                {path}")
     if args.json:
-        args.json.write_text(json.dumps({**asdict(summary), "profiling": profile}, indent=2, default=float))
+        args.json.write_text(json.dumps({**asdict(summary), "profiling": profile, "cadence": rec.cadence}, indent=2, default=float))
     return 0
 
 

@@ -43,7 +43,7 @@ import traceback
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rtc_runtime.deadline_loop import Ticker
+from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
@@ -380,6 +380,7 @@ class DriverNode(Node):
             **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
             "target_rate_hz": f"{self.rate_hz:.2f}",
+            "cadence": cadence_line(stats, self.rate_hz),
             "scheduling": self.scheduling,
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",

@@ -185,6 +185,7 @@ def test_node_moves_arm_survives_faults_and_turns_torque_off(processes, peer: Pe
     assert {m: bus_emulator.register(m, "Goal_Position") for m in MOTOR_IDS.values()} == goals
     diag = peer.diagnostics[-1]
     assert float(diag["loop_rate_hz"]) > 50.0
+    assert "Hz vs 100 Hz target" in diag["cadence"] and "headroom" in diag["cadence"]
     assert "shoulder_pan_temperature_c" in diag and "gripper_voltage_v" in diag
 
     # A servo reporting an error bit (other than overload and overheat, which stop the arm) is a WARN
