@@ -109,6 +109,8 @@ class StandInPolicy:
             self.status = msg
             if not self.positions or msg.merged_count + msg.rejected_count < self.awaiting_decision:
                 return
+            if self.chunk_id == 0 and not msg.holding:  # the executor has no position to hold yet: not_ready
+                return
             if msg.active_chunk_id != 0 and msg.remaining > 8:
                 return
             anchor = self.positions[0]
