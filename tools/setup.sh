@@ -17,7 +17,7 @@ case "${1:-}" in
          PACKAGES=(--packages-up-to rtc_executor so100_driver) ;;
   *) die "usage: tools/setup.sh [--arm]" ;;
 esac
-APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2 iproute2 libfaketime)
+APT_PACKAGES=(build-essential cmake lttng-tools python3-lttngust babeltrace2 python3-bt2 iproute2 libfaketime libegl1 libegl-mesa0 libgl1-mesa-dri)  # EGL: the twin's offscreen rendering
 
 # --- preflight: one-line messages instead of a CMake trace ---------------------------------------
 PY="${RTC_PYTHON:-}"
