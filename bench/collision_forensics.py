@@ -32,6 +32,7 @@ from rtc_policy_node.core.schedules import prefix_weights  # noqa: E402
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings  # noqa: E402
 from rtc_policy_node.core.mode_choice import keep_or_follow, leftover_disagreement  # noqa: E402
 from rtc_policy_node.denoise_trace import RecordingGuidance  # noqa: E402
+from rtc_policy_node.lerobot_policy import GuidanceSettings  # noqa: E402
 from rtc_sim_eval.latency_profiles import Fixed  # noqa: E402
 from rtc_sim_eval.plots import plot_denoising  # noqa: E402
 from rtc_sim_eval.rollout import LoopSettings, run_episode  # noqa: E402
@@ -135,7 +136,7 @@ def draw_episode(record, inferences: list[Inference], horizon: int, path: Path, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="identity")
-    parser.add_argument("--mode-candidates", type=int, default=LoopSettings.mode_candidates)
+    parser.add_argument("--mode-candidates", type=int, default=GuidanceSettings.mode_candidates)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--delay", type=int, default=6)
     parser.add_argument("--episodes", type=int, default=60)
@@ -149,7 +150,7 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     policy = RecordingPolicy(default_checkpoint_path())
-    settings = LoopSettings(mode_candidates=args.mode_candidates,
+    settings = LoopSettings(guidance_settings=GuidanceSettings(mode_candidates=args.mode_candidates),
                             scheduler=SchedulerSettings(first_chunk_guidance=args.first_chunk_guidance,
                                                         first_chunk_max_disagreement=args.first_chunk_max_disagreement))
     episodes = [int(e) for e in args.only.split(",")] if args.only else range(args.episodes)
@@ -167,7 +168,7 @@ def main() -> None:
             gap = "-"
             if inference.leftover is not None:
                 value = leftover_disagreement(inference.unguided_output[None], inference.leftover,
-                                              inference.delay, settings.guidance_horizon)[0]
+                                              inference.delay, settings.guidance_settings.execution_horizon)[0]
                 gap = f"{value:.2f}"
             rows = slice(inference.delay, inference.delay + 15)
             print(f"  chunk {index}: unguided-leftover disagreement {gap}; clearance over the next 15 rows (cm): "
@@ -179,22 +180,19 @@ def main() -> None:
             print("  no guided chunk was merged before the collision: the first chunk's own plan hit the obstacle")
             continue
         label = f"{args.mode} (no mode choice)" if args.mode_candidates == 0 else args.mode
-        draw_episode(record, policy.inferences, settings.guidance_horizon, args.out / f"{name}.png",
+        draw_episode(record, policy.inferences, settings.guidance_settings.execution_horizon, args.out / f"{name}.png",
                      f"{label}, seed {args.seed}, episode {episode}, delay {args.delay}: collision")
         seam = guided_merged[-1]
         inference = policy.inferences[seam]
         # The guided chunk's own noise (no mode choice), traced with the guidance and without it.
         plain = dataclasses.replace(settings.guidance(args.mode), mode_candidates=0)
-        guided_policy = policy.policy(plain)
-        installed = guided_policy.guidance
+        rtc_config = policy.policy(plain).config.rtc_config
         traces = []
         for mode in (args.mode, "off"):
-            recorder = RecordingGuidance(RTCGuidance(installed.rtc_config, mode=mode))
-            guided_policy.use_guidance(recorder)
+            recorder = RecordingGuidance(RTCGuidance(rtc_config, mode=mode))
             SimPolicy.infer(policy, plain, inference.joint_positions, scene, inference.noise, inference.leftover,
-                            inference.delay)
+                            inference.delay, guide_with=recorder)
             traces.append(recorder.steps)
-        guided_policy.use_guidance(installed)
         plot_denoising(traces[0], traces[1], inference.leftover, joint=0,
                        title=f"episode {episode}, chunk {seam}: shoulder_pan (normalised), {args.mode} vs none",
                        path=args.out / f"{name}_denoising.png")

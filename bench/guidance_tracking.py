@@ -92,7 +92,7 @@ def main() -> None:
     print("denoiser Jacobian gain on the first rows, by flow time t (1 = noise):",
           ", ".join(f"t {t}: {g:.3f}" for t, g in jacobian_gains(policy, args.seed).items()))
     for weight in (float(w) for w in args.weights.split(",")):
-        _, summary = run("vjp", LoopSettings(max_guidance_weight=weight))
+        _, summary = run("vjp", LoopSettings(guidance_settings=GuidanceSettings(max_guidance_weight=weight)))
         print(f"vjp with max_guidance_weight {weight:g}: seam ratio {summary['seam_ratio']:.2f} "
               f"(worst {summary['seam_ratio_max']:.2f})", flush=True)
 

@@ -32,7 +32,7 @@ guidance (`core.relative_actions`, LeRobot's `reanchor_relative_rtc_prefix`). Ch
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +56,22 @@ ACTION_KEY = "action"
 
 @dataclass(frozen=True)
 class GuidanceSettings:
-    mode: str = "identity"            # off | identity | vjp | prefix
+    """How a chunk is guided: the policy node's guidance parameters, under their names and defaults
+    (a mode or schedule given by name becomes its enum member)."""
+
+    mode: GuidanceMode = GuidanceMode.IDENTITY
     execution_horizon: int = 25       # ticks of the leftover guidance follows
     max_guidance_weight: float = 10.0
-    schedule: str = "LINEAR"          # ZEROS | ONES | LINEAR | EXP
+    schedule: PrefixSchedule = PrefixSchedule.LINEAR
     mode_candidates: int = 0          # unguided candidates a guided chunk is chosen from (core.mode_choice); 0: off
     max_mode_disagreement: float = 0.9  # normalised units; fewer than a quarter of the candidates this close: follow the new mode
     # rows from the executed ones onto a new plan the chunk after a start switches to (core.mode_choice.smooth_switch)
     switch_transition_rows: int = SWITCH_TRANSITION_ROWS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", GuidanceMode(self.mode))
+        schedule = self.schedule if isinstance(self.schedule, PrefixSchedule) else PrefixSchedule[self.schedule.upper()]
+        object.__setattr__(self, "schedule", schedule)
         if int(self.mode_candidates) != self.mode_candidates or self.mode_candidates < 0:
             raise ValueError(f"mode_candidates must be an integer >= 0, got {self.mode_candidates!r}")
         if not self.max_mode_disagreement > 0:
@@ -106,7 +112,7 @@ class LeRobotPolicy:
             enabled=guidance.mode != GuidanceMode.OFF,
             execution_horizon=guidance.execution_horizon,
             max_guidance_weight=guidance.max_guidance_weight,
-            prefix_attention_schedule=PrefixSchedule[guidance.schedule.upper()].value,
+            prefix_attention_schedule=guidance.schedule.value,
         )
         self.policy = get_policy_class(config.type).from_pretrained(str(path), config=config)
         self.policy.to(device)
@@ -163,21 +169,18 @@ class LeRobotPolicy:
         for holder in self._holders:
             holder.rtc_processor = guidance
 
-    def set_guidance_mode(self, mode: str) -> None:
-        """Sample under another guidance mode from now on, without reloading (offline comparisons)."""
-        self.settings = replace(self.settings, mode=mode)
-        self.config.rtc_config.enabled = mode != GuidanceMode.OFF
-        self.use_guidance(RTCGuidance(self.config.rtc_config, mode=mode))
-
-    def set_guidance(self, execution_horizon: int, max_guidance_weight: float, schedule: str) -> None:
-        """Guide with these from the next `sample` on (the policy node's settable parameters, applied
-        between inferences, so one chunk is made with one set of them)."""
-        self.settings = replace(self.settings, execution_horizon=execution_horizon,
-                                max_guidance_weight=max_guidance_weight, schedule=schedule)
+    def configure(self, guidance: GuidanceSettings) -> None:
+        """Guide with `guidance` from the next `sample` on, without reloading (the policy node's
+        settable parameters between inferences, offline comparisons of modes)."""
+        if guidance == self.settings:
+            return
+        self.settings = guidance
         rtc_config = self.config.rtc_config
-        rtc_config.execution_horizon, rtc_config.max_guidance_weight = execution_horizon, max_guidance_weight
-        rtc_config.prefix_attention_schedule = PrefixSchedule[schedule.upper()].value
-        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
+        rtc_config.enabled = guidance.mode != GuidanceMode.OFF
+        rtc_config.execution_horizon, rtc_config.max_guidance_weight = (guidance.execution_horizon,
+                                                                         guidance.max_guidance_weight)
+        rtc_config.prefix_attention_schedule = guidance.schedule.value
+        self.use_guidance(RTCGuidance(rtc_config, mode=guidance.mode))
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
@@ -194,8 +197,8 @@ class LeRobotPolicy:
         self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
-               inference_delay: int, noise: np.ndarray | None = None, max_disagreement: float = 0.0
-               ) -> SampledChunk:
+               inference_delay: int, noise: np.ndarray | None = None, max_disagreement: float = 0.0,
+               guide_with: Any = None) -> SampledChunk:
         """One chunk. `state` in feature units, images HxWx3 uint8 by image key, `leftover` a
         (rows, action_dim) slice of an earlier `model_output` or None for the first chunk.
         `noise` (length, action_dim) fixes the sampling noise, for reproducible comparisons.
@@ -204,7 +207,20 @@ class LeRobotPolicy:
         guided one differs from it by more than this from row `inference_delay` on
         (core.mode_choice.keep_or_follow; `mode_choice` says which).
         The three parts' times are split on a CUDA device only while profiling is enabled
-        (rtc_runtime.profiling synchronizes then); their sum is right either way."""
+        (rtc_runtime.profiling synchronizes then); their sum is right either way.
+        `guide_with` (an object with RTCGuidance's interface: a recorder, LeRobot's RTCProcessor)
+        guides this chunk in place of the configured guidance."""
+        if guide_with is None:
+            return self._sample(state, images, leftover, inference_delay, noise, max_disagreement)
+        installed = self.guidance
+        self.use_guidance(guide_with)
+        try:
+            return self._sample(state, images, leftover, inference_delay, noise, max_disagreement)
+        finally:
+            self.use_guidance(installed)
+
+    def _sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
+                inference_delay: int, noise: np.ndarray | None, max_disagreement: float) -> SampledChunk:
         started = synchronized_clock(self.device)
         if state.shape != (self.state_dim,):
             raise ValueError(f"state has shape {state.shape}, the policy expects ({self.state_dim},)")

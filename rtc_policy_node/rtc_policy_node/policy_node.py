@@ -33,6 +33,7 @@ import math
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,8 @@ from rtc_policy_node.core.mode_choice import SWITCH_TRANSITION_ROWS
 from rtc_policy_node.core.schedules import PrefixSchedule
 from rtc_contract.image_decoding import compressed_size_problem, compressed_to_rgb, image_size_problem, raw_to_rgb
 from rtc_policy_node.core.status_check import status_problem
+from rtc_policy_node.chunk_sampler import ChunkSampler, RadianObservation
 from rtc_policy_node.joint_units import units_from_parameters
-from rtc_contract.joint_vector import joint_vector
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_contract.topics import (ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC, TASK_TOPIC,
                                  TIMING_TOPIC)
@@ -206,7 +207,7 @@ class PolicyNode(Node):
             delay_margin_ticks=p["delay_margin_ticks"], delay_percentile=p["delay_percentile"],
             first_chunk_guidance=p["first_chunk_guidance"],
             first_chunk_max_disagreement=p["first_chunk_max_disagreement"])
-        self.guidance_mode = p["guidance_mode"]
+        self.guidance_mode = GuidanceMode(p["guidance_mode"])
         self.execution_horizon = p["execution_horizon"]
         self.extra_latency_ms = p["extra_latency_ms"]
         self.extra_latency_sequence_ms = [float(v) for v in p["extra_latency_sequence_ms"]]
@@ -233,9 +234,10 @@ class PolicyNode(Node):
             self._compile(p["torch_compile_backend"], p["torch_compile_mode"])
         self.joints = self._joint_names(p["joint_names"])
         try:
-            self.units = units_from_parameters(p["calibration_file"], self.joints, p["use_degrees"])
+            units = units_from_parameters(p["calibration_file"], self.joints, p["use_degrees"])
         except ValueError as err:
             raise ParameterError(f"parameter calibration_file: {err}") from None
+        self.sampler = ChunkSampler(self.policy, units, self.joints)
         missing = set(self.policy.image_keys) - set(self.cameras)
         if missing:
             raise ParameterError(f"parameter camera_topics gives {sorted(self.cameras)}; the policy needs cameras "
@@ -316,7 +318,7 @@ class PolicyNode(Node):
         except (CheckpointError, OSError) as err:
             raise StartupError(f"cannot load policy {path}: {err}") from None
         self.get_logger().info(f"loaded {policy.type} policy from {path} on {self.device} in "
-                               f"{time.monotonic() - started:.1f} s; guidance {self.guidance_mode}")
+                               f"{time.monotonic() - started:.1f} s; guidance {self.guidance_mode.value}")
         return policy, path
 
     def _joint_names(self, configured: list[str]) -> list[str]:
@@ -421,28 +423,28 @@ class PolicyNode(Node):
                 else:
                     self.get_logger().error(f"inference failed again: {message}", throttle_duration_sec=10.0)
 
-    def _settable(self) -> tuple[str, int]:
-        """Apply the settable parameters' values for the inference about to start; its task and
-        execution horizon."""
+    def _settable(self) -> str:
+        """Apply the settable parameters' values for the inference about to start; its task."""
         task, horizon, weight, schedule = (self.get_parameter(name).value for name in
                                            ("task", "execution_horizon", "max_guidance_weight", "schedule"))
         self.policy.task = task
         settings = self.policy.settings
-        if (horizon, weight, schedule) != (settings.execution_horizon, settings.max_guidance_weight, settings.schedule):
-            self.policy.set_guidance(horizon, weight, schedule)
+        wanted = replace(settings, execution_horizon=horizon, max_guidance_weight=weight, schedule=schedule)
+        if wanted != settings:
+            self.policy.configure(wanted)
             self.get_logger().info(f"guidance from this inference on: execution_horizon {horizon}, "
                                    f"max_guidance_weight {weight:g}, schedule {schedule}")
         self.execution_horizon = horizon
-        return task, horizon
+        return task
 
-    def _observation(self, joint_state: JointState, images: dict) -> tuple[np.ndarray, dict]:
-        """The policy's state (feature units) and images (HxWx3 uint8) from the latest messages."""
-        radians = joint_vector(joint_state.name, joint_state.position, self.joints)
+    @staticmethod
+    def _observation(joint_state: JointState, images: dict) -> RadianObservation:
+        """The observation (joints by name, images HxWx3 uint8) in the latest messages."""
         arrays = {}
         for key, (msg, _) in images.items():
             arrays[key] = compressed_to_rgb(msg.format, bytes(msg.data)) if isinstance(msg, CompressedImage) \
                 else raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
-        return self.units.to_features(radians), arrays
+        return RadianObservation(joint_state.name, joint_state.position, arrays)
 
     def _warm_up(self, plan: Plan, joint_state: JointState, images: dict) -> None:
         """One warm-up inference on the live inputs: nothing published, no delay sample. From the
@@ -452,8 +454,7 @@ class PolicyNode(Node):
 
         started = time.monotonic()
         self._settable()
-        state, arrays = self._observation(joint_state, images)
-        chunk = self.policy.sample(state, arrays, self._warmup_leftover, plan.delay)
+        chunk = self.sampler.sample(self._observation(joint_state, images), self._warmup_leftover, plan.delay).sampled
         emulate_latency(chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
                                                self.warmups_done + 1), started)
         self._warmup_leftover = chunk.model_output[-self.scheduler.settings.trigger_remaining:] \
@@ -470,8 +471,8 @@ class PolicyNode(Node):
         t_start = time.monotonic()
         wall_start = self.get_clock().now()
         self._status_behind_ticks = plan.status_behind_ticks
-        task, execution_horizon = self._settable()
-        state, arrays = self._observation(joint_state, images)
+        task = self._settable()
+        observation = self._observation(joint_state, images)
         if self._frame_camera is None:  # a policy without cameras: the joint state is the observation
             stamp, image_arrival_ns = joint_state.header.stamp, 0
         else:
@@ -482,14 +483,13 @@ class PolicyNode(Node):
         seeded = self.noise_seed >= 0 and self.policy.chunk_size is not None
         noise = chunk_noise(self.noise_seed, self.scheduler.next_chunk_id(), self.policy.chunk_size,
                             self.policy.action_dim) if seeded else None
-        chunk = self.policy.sample(state, arrays, plan.leftover, plan.delay, noise, plan.max_disagreement)
+        radian_chunk = self.sampler.sample(observation, plan.leftover, plan.delay, noise, plan.max_disagreement)
+        chunk = radian_chunk.sampled
         t_model = time.monotonic()
         extra_latency_ms = chunk_extra_latency_ms(self.extra_latency_ms, self.extra_latency_sequence_ms,
                                                   self.scheduler.next_chunk_id())
         emulate_latency(extra_latency_ms, t_pre)
-        t_sampled = time.monotonic()
-        radians_chunk = self.units.to_radians(chunk.actions)
-        t_post = time.monotonic()
+        t_sampled = t_post = time.monotonic()  # the sampler's postprocessing includes the radians
         with self._lock:
             current = self.scheduler.current(plan)
         if not current:  # the executor was reset (~/reset) while this inference ran: its chunk is outdated
@@ -497,8 +497,7 @@ class PolicyNode(Node):
                                    f"(epoch {plan.epoch})")
             return
 
-        # a mode choice may have published the unguided sample: then no leftover was followed
-        guided = plan.leftover is not None and self.guidance_mode != GuidanceMode.OFF.value and not chunk.unguided_instead
+        guided = radian_chunk.guided
         # Building and publishing the chunk is short; under SCHED_FIFO no other process preempts it.
         with realtime_section(self.publish_priority):
             msg = ActionChunk()
@@ -508,13 +507,13 @@ class PolicyNode(Node):
             msg.source_step = plan.source_step
             msg.inference_delay = plan.delay
             # the leftover rows guidance followed (fewer than the parameter's after a first chunk: scheduler)
-            msg.execution_horizon = min(execution_horizon, len(plan.leftover)) if guided else execution_horizon
-            msg.guidance_mode = self.guidance_mode
+            msg.execution_horizon = radian_chunk.execution_horizon
+            msg.guidance_mode = self.guidance_mode.value
             msg.prev_chunk_id = plan.prev_chunk_id if guided else 0
             msg.joint_names = self.joints
-            msg.length, msg.action_dim = radians_chunk.shape
+            msg.length, msg.action_dim = radian_chunk.actions.shape
             # array.array skips rclpy's per-element range check of a float list (milliseconds for 50x6)
-            msg.actions = array.array("f", radians_chunk.astype(np.float32).tobytes())
+            msg.actions = array.array("f", radian_chunk.actions.astype(np.float32).tobytes())
             msg.inference_start = wall_start.to_msg()
             msg.inference_end = self.get_clock().now().to_msg()
             # what an offline replay needs: the leftover's first row, the state's stamp, the noise's seed
@@ -559,7 +558,7 @@ class PolicyNode(Node):
         timing.extra_latency_ms = float(extra_latency_ms)
         timing.inference_delay = plan.delay
         timing.last_d_real = self._last_d_real()
-        timing.execution_horizon = execution_horizon
+        timing.execution_horizon = self.sampler.settings.execution_horizon
         self.timing_pub.publish(timing)
         for field_name, component in COMPONENTS.items():
             value = getattr(timing, field_name)
@@ -631,7 +630,7 @@ class PolicyNode(Node):
             "state": phase.name.lower(),
             "chunks": counts.chunks, "errors": counts.errors, "paused": counts.paused,
             "delay_samples_d_real": counts.d_real_samples, "delay_samples_latency": counts.latency_samples,
-            "policy": self.policy_path, "guidance_mode": self.guidance_mode, "last_error": last_error,
+            "policy": self.policy_path, "guidance_mode": self.guidance_mode.value, "last_error": last_error,
             "warmup_inferences": f"{self.warmups_done} of {self.warmup_inferences}",
             "task": self.get_parameter("task").value,
             "signing_key_id": self.signer.key_id if self.signer else "(unsigned)",

@@ -33,18 +33,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.builtin_policy import default_checkpoint_path
 from rtc_policy_node.core.guidance import RTCGuidance
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
+from rtc_policy_node.core.schedules import PrefixSchedule
+from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.arm import JOINT_NAMES
 from so100_driver.sim import sample_scene
 from so100_driver.worlds import WorldUnavailable, check_world_name
 
 from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
-from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODE, run_lerobot_episode
+from rtc_sim_eval.lerobot_pipeline import run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
-from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
+from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, EvalMode, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene
 
@@ -63,7 +66,7 @@ COLUMNS = (
     ("assumed_delay_mean", "d mean"),
     ("fresh_plan_rate", "fresh"),
 )
-MODES = (*EVAL_MODES, LEROBOT_MODE)
+MODES = tuple(mode.value for mode in EvalMode)
 TASKS = ("reach", "pick_place")
 PICK_PLACE_MAX_TICKS = 450  # 15 s: the expert's episodes take 9-11 s
 DEFAULT_DELAYS = [0, 2, 4, 6, 8]
@@ -101,15 +104,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=SchedulerSettings.first_chunk_max_disagreement,
                         help="with executed: use the unguided chunk when the guided one differs more from the "
                         "delay's row on (normalised; 0: never; node parameter first_chunk_max_disagreement)")
-    parser.add_argument("--guidance-horizon", type=int, default=LoopSettings.guidance_horizon)
-    parser.add_argument("--max-guidance-weight", type=float, default=LoopSettings.max_guidance_weight)
-    parser.add_argument("--schedule", default=LoopSettings.schedule, choices=("ZEROS", "ONES", "LINEAR", "EXP"))
-    parser.add_argument("--mode-candidates", type=int, default=LoopSettings.mode_candidates,
+    parser.add_argument("--guidance-horizon", type=int, default=GuidanceSettings.execution_horizon)
+    parser.add_argument("--max-guidance-weight", type=float, default=GuidanceSettings.max_guidance_weight)
+    parser.add_argument("--schedule", default=GuidanceSettings.schedule.name, choices=[s.name for s in PrefixSchedule])
+    parser.add_argument("--mode-candidates", type=int, default=GuidanceSettings.mode_candidates,
                         help="unguided candidates a guided chunk is chosen from (0: plain guidance)")
-    parser.add_argument("--max-mode-disagreement", type=float, default=LoopSettings.max_mode_disagreement,
+    parser.add_argument("--max-mode-disagreement", type=float, default=GuidanceSettings.max_mode_disagreement,
                         help="gap (normalised) to the leftover within which a quarter of the candidates must lie "
                         "for the closest to be guided; else the first is used unguided")
-    parser.add_argument("--switch-transition-rows", type=int, default=LoopSettings.switch_transition_rows,
+    parser.add_argument("--switch-transition-rows", type=int, default=GuidanceSettings.switch_transition_rows,
                         help="rows from the executed ones onto the new plan when the chunk after a start switches "
                         "to its unguided sample")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps results bit-identical)")
@@ -146,8 +149,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_variant(policy: SimPolicy, scene, mode: str, latency: LatencyProfile, settings: LoopSettings, seed: int,
                 episode: int) -> EpisodeRecord:
-    """One episode of `mode`: LeRobot's pipeline for LEROBOT_MODE, ours for the others."""
-    if mode == LEROBOT_MODE:
+    """One episode of `mode`: LeRobot's pipeline for EvalMode.LEROBOT, ours for the others."""
+    if EvalMode(mode) is EvalMode.LEROBOT:
         return run_lerobot_episode(policy, scene, latency, settings, seed, episode)
     return run_episode(policy, scene, mode, latency, settings, seed, episode)
 
@@ -161,12 +164,10 @@ def evaluate(args: argparse.Namespace) -> dict:
                                     delay_margin_ticks=args.delay_margin_ticks,
                                     first_chunk_guidance=args.first_chunk_guidance,
                                     first_chunk_max_disagreement=args.first_chunk_max_disagreement),
-        guidance_horizon=args.guidance_horizon,
-        max_guidance_weight=args.max_guidance_weight,
-        schedule=args.schedule,
-        mode_candidates=args.mode_candidates,
-        max_mode_disagreement=args.max_mode_disagreement,
-        switch_transition_rows=args.switch_transition_rows,
+        guidance_settings=GuidanceSettings(
+            execution_horizon=args.guidance_horizon, max_guidance_weight=args.max_guidance_weight,
+            schedule=args.schedule, mode_candidates=args.mode_candidates,
+            max_mode_disagreement=args.max_mode_disagreement, switch_transition_rows=args.switch_transition_rows),
         world=args.world,
     )
     scenes = ([PickPlaceScene(args.seed + episode) for episode in range(args.episodes)] if args.task == "pick_place"
@@ -184,6 +185,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             if profile == Fixed(args.plot_delay) and records:
                 plotted[mode] = records[0]
             print(_row(mode, profile.spec, results[mode][profile.spec]), flush=True)
+    guidance = settings.guidance_settings
     report = {
         "settings": {
             "modes": args.modes,
@@ -191,15 +193,15 @@ def evaluate(args: argparse.Namespace) -> dict:
             "episodes": args.episodes,
             "seed": args.seed,
             "chunk_size": policy.chunk_size,
-            "num_inference_steps": policy.policy(settings.guidance("off")).config.num_inference_steps,
+            "num_inference_steps": policy.policy(settings.guidance(GuidanceMode.OFF)).config.num_inference_steps,
             "trigger_remaining": settings.scheduler.trigger_remaining,
             "delay_margin_ticks": settings.scheduler.delay_margin_ticks,
-            "guidance_horizon": settings.guidance_horizon,
-            "max_guidance_weight": settings.max_guidance_weight,
-            "schedule": settings.schedule,
-            "mode_candidates": settings.mode_candidates,
-            "max_mode_disagreement": settings.max_mode_disagreement,
-            "switch_transition_rows": settings.switch_transition_rows,
+            "guidance_horizon": guidance.execution_horizon,
+            "max_guidance_weight": guidance.max_guidance_weight,
+            "schedule": guidance.schedule.name,
+            "mode_candidates": guidance.mode_candidates,
+            "max_mode_disagreement": guidance.max_mode_disagreement,
+            "switch_transition_rows": guidance.switch_transition_rows,
             "max_ticks": settings.max_ticks,
             "world": settings.world,
             "task": args.task,
@@ -238,21 +240,19 @@ def _write_plots(
     delay, start = args.plot_delay, policy.chunk_size - settings.scheduler.trigger_remaining
     if not scenes or start <= delay:
         return
-    warmup = run_episode(policy, scenes[0], "vjp", Fixed(delay), dataclasses.replace(settings, max_ticks=start),
+    warmup = run_episode(policy, scenes[0], EvalMode.VJP, Fixed(delay), dataclasses.replace(settings, max_ticks=start),
                          args.seed, 0)
     if len(warmup.positions) <= start or not warmup.merged:
         return
     leftover = warmup.merged[0].model_output[start:]
     noise = chunk_noise(args.seed, 0, 1, (policy.chunk_size, policy.action_dim))
-    guided = policy.policy(settings.guidance("vjp"))
-    installed = guided.guidance
+    guidance = settings.guidance(GuidanceMode.VJP)
+    rtc_config = policy.policy(guidance).config.rtc_config
     traces = []
-    for mode in ("vjp", "off"):  # "off" inside a guided policy: the leftover is passed and ignored
-        recorder = RecordingGuidance(RTCGuidance(installed.rtc_config, mode=mode))
-        guided.use_guidance(recorder)
-        policy.infer(settings.guidance("vjp"), warmup.positions[-1], scenes[0], noise, leftover, delay)
+    for mode in (GuidanceMode.VJP, GuidanceMode.OFF):  # off inside a guided policy: the leftover is passed and ignored
+        recorder = RecordingGuidance(RTCGuidance(rtc_config, mode=mode))
+        policy.infer(guidance, warmup.positions[-1], scenes[0], noise, leftover, delay, guide_with=recorder)
         traces.append(recorder.steps)
-    guided.use_guidance(installed)
     plot_denoising(
         traces[0],
         traces[1],

@@ -34,15 +34,15 @@ import math
 
 import numpy as np
 import torch
+from rtc_contract.modes import GuidanceMode
 from so100_driver.sim import Scene, joint_limits
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
-from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
-                                  held, move_arm, start_episode)
-from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
+from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, EvalMode, LoopSettings, MergedChunk,
+                                  chunk_noise, held, move_arm, start_episode)
+from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
 
-LEROBOT_MODE = "lerobot"
 POLL_INTERVAL_S = 0.1  # the example's get_actions thread sleeps this long between queue checks
 
 
@@ -58,8 +58,8 @@ def run_lerobot_episode(
     from lerobot.policies.rtc.action_queue import ActionQueue
     from lerobot.policies.rtc.latency_tracker import LatencyTracker
 
-    guidance = settings.guidance(LEROBOT_GUIDANCE)
-    rtc_config = policy.policy(guidance).config.rtc_config  # enabled, with the run's horizon, weight, schedule
+    guidance = settings.guidance(GuidanceMode.IDENTITY)  # enabled; LeRobot's RTCProcessor guides
+    rtc_config = policy.policy(guidance, lerobot_rtc=True).config.rtc_config  # enabled, with the run's horizon, weight, schedule
     queue = ActionQueue(rtc_config)
     tracker = LatencyTracker()
     time_per_chunk = 1.0 / CONTROL_RATE_HZ
@@ -67,7 +67,7 @@ def run_lerobot_episode(
     poll_ticks = max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
     limits = joint_limits(policy.units.calibration)
     arm, q, view = start_episode(scene, settings.world, policy.units.calibration, seed)
-    record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
+    record = EpisodeRecord(scene, EvalMode.LEROBOT.value, latency.spec, [q])
     pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
     next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
 
@@ -92,7 +92,7 @@ def run_lerobot_episode(
                 leftover = None if prev_actions is None else prev_actions.numpy()
                 noise = chunk_noise(seed, episode, chunk_count, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_count, tick, settings.max_ticks))
-                actions, sampled = policy.infer(guidance, q, view, noise, leftover, inference_delay)
+                actions, sampled = policy.infer(guidance, q, view, noise, leftover, inference_delay, lerobot_rtc=True)
                 chunk_count += 1
                 chunk = MergedChunk(chunk_count, tick, tick + delay, actions, sampled.model_output)
                 pending = (chunk, delay, index_before)

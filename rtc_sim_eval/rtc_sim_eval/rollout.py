@@ -14,11 +14,12 @@ from d_real), so runs are deterministic and faster than real time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from types import SimpleNamespace
 
 import numpy as np
-from rtc_contract.modes import MergeMode
+from rtc_contract.modes import GuidanceMode, MergeMode
 from rtc_executor.core.action_queue import ActionQueue
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
 from rtc_policy_node.lerobot_policy import GuidanceSettings
@@ -31,22 +32,35 @@ from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
 CONTROL_RATE_HZ = 30.0
 
 
+class EvalMode(str, Enum):
+    """The loops rtc_sim_eval compares: ours under a merge and a guidance mode (EVAL_MODES), or
+    LeRobot's own RTC pipeline (rtc_sim_eval.lerobot_pipeline)."""
+
+    SYNC = "sync"  # stop, infer, run; the classic loop
+    NAIVE = "naive"  # async, plain replace, no guidance
+    OFF = "off"  # async, skip the d_real stale rows, no guidance
+    IDENTITY = "identity"
+    VJP = "vjp"
+    PREFIX = "prefix"
+    LEROBOT = "lerobot"  # LeRobot's ActionQueue, LatencyTracker and RTCProcessor
+
+
 @dataclass(frozen=True)
 class ModeSpec:
     """How a mode merges chunks and guides sampling; `waits` holds the arm while inference runs."""
 
     merge: MergeMode
-    guidance: str  # GuidanceSettings.mode
+    guidance: GuidanceMode
     waits: bool = False
 
 
-EVAL_MODES: dict[str, ModeSpec] = {
-    "sync": ModeSpec(MergeMode.REPLACE, "off", waits=True),  # stop, infer, run; the classic loop
-    "naive": ModeSpec(MergeMode.REPLACE, "off"),  # async, plain replace, no guidance
-    "off": ModeSpec(MergeMode.RTC, "off"),  # async, skip the d_real stale rows, no guidance
-    "identity": ModeSpec(MergeMode.RTC, "identity"),
-    "vjp": ModeSpec(MergeMode.RTC, "vjp"),
-    "prefix": ModeSpec(MergeMode.RTC, "prefix"),
+EVAL_MODES: dict[EvalMode, ModeSpec] = {
+    EvalMode.SYNC: ModeSpec(MergeMode.REPLACE, GuidanceMode.OFF, waits=True),
+    EvalMode.NAIVE: ModeSpec(MergeMode.REPLACE, GuidanceMode.OFF),
+    EvalMode.OFF: ModeSpec(MergeMode.RTC, GuidanceMode.OFF),
+    EvalMode.IDENTITY: ModeSpec(MergeMode.RTC, GuidanceMode.IDENTITY),
+    EvalMode.VJP: ModeSpec(MergeMode.RTC, GuidanceMode.VJP),
+    EvalMode.PREFIX: ModeSpec(MergeMode.RTC, GuidanceMode.PREFIX),
 }
 
 
@@ -59,17 +73,12 @@ class LoopSettings:
 
     max_ticks: int = 240
     scheduler: SchedulerSettings = SchedulerSettings()  # trigger_remaining, the delay estimator, ...
-    guidance_horizon: int = 25  # leftover rows guidance looks at (execution_horizon)
-    max_guidance_weight: float = 10.0
-    schedule: str = "LINEAR"
-    mode_candidates: int = GuidanceSettings.mode_candidates
-    max_mode_disagreement: float = GuidanceSettings.max_mode_disagreement
-    switch_transition_rows: int = GuidanceSettings.switch_transition_rows
+    guidance_settings: GuidanceSettings = GuidanceSettings()  # execution_horizon, weight, schedule, ...; its mode
+    #                                                           is each run's (`guidance`)
     world: str = "kinematic"  # what moves the arm: kinematic (it is where commanded) or mujoco (the twin)
 
-    def guidance(self, mode: str) -> GuidanceSettings:
-        return GuidanceSettings(mode, self.guidance_horizon, self.max_guidance_weight, self.schedule,
-                                self.mode_candidates, self.max_mode_disagreement, self.switch_transition_rows)
+    def guidance(self, mode: GuidanceMode | str) -> GuidanceSettings:
+        return replace(self.guidance_settings, mode=GuidanceMode(mode))
 
 
 @dataclass(frozen=True)
@@ -178,19 +187,20 @@ def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: 
 def run_episode(
     policy: SimPolicy,
     scene: Scene | PickPlaceScene,
-    mode: str,
+    mode: EvalMode | str,
     latency: LatencyProfile,
     settings: LoopSettings,
     seed: int,
     episode: int,
 ) -> EpisodeRecord:
     """One episode; `latency` gives each chunk's true delay in ticks (the scheduler estimates it)."""
+    mode = EvalMode(mode)
     spec = EVAL_MODES[mode]
     guidance = settings.guidance(spec.guidance)
     limits = joint_limits(policy.units.calibration)
     period = 1.0 / CONTROL_RATE_HZ
     arm, q, view = start_episode(scene, settings.world, policy.units.calibration, seed)
-    record = EpisodeRecord(scene, mode, latency.spec, [q])
+    record = EpisodeRecord(scene, mode.value, latency.spec, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
     scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
     pending: MergedChunk | None = None

@@ -7,13 +7,14 @@ to guidance is a slice of what the policy produced, not a round trip through the
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import Tensor
+from rtc_contract.modes import GuidanceMode
+from rtc_policy_node.chunk_sampler import ChunkSampler, RadianObservation
 from rtc_policy_node.joint_units import CalibratedUnits
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy, SampledChunk
 from so100_driver.arm import JOINT_NAMES, default_calibration_path, load_calibration
@@ -22,17 +23,13 @@ from so100_driver.sim import Scene, render
 from rtc_sim_eval.twin_task import TwinPickPlace
 
 
-LEROBOT_GUIDANCE = "lerobot"  # GuidanceSettings.mode for LeRobot's own RTCProcessor
-
-
 class LeRobotRTCGuidance:
     """LeRobot's own RTCProcessor in the policy's `rtc_processor` slot, as LeRobot's policies hold it.
 
-    It adds only what the policy's sampler reads besides `denoise_step`: a mode name (it is none of
-    the project's modes; small_flow only asks whether it is "prefix") and a timing LeRobot does not
-    keep."""
+    It adds only what the policy's sampler reads besides `denoise_step`: a mode (none of the
+    project's; small_flow only asks whether it is prefix) and a timing LeRobot does not keep."""
 
-    mode = LEROBOT_GUIDANCE
+    mode = None
 
     def __init__(self, rtc_config: Any) -> None:
         from lerobot.policies.rtc.modeling_rtc import RTCProcessor
@@ -57,27 +54,29 @@ class SimPolicy:
     def __init__(self, checkpoint: Path) -> None:
         self.checkpoint = checkpoint
         self.units = CalibratedUnits(load_calibration(default_calibration_path()), JOINT_NAMES)  # the simulated arm's
-        self._loaded: dict[GuidanceSettings, LeRobotPolicy] = {}
-        first = self.policy(GuidanceSettings(mode="off"))
-        if first.action_dim != len(JOINT_NAMES) or first.state_dim != len(JOINT_NAMES):
-            raise ValueError(f"policy {checkpoint} has state dim {first.state_dim} and action dim "
-                             f"{first.action_dim}; the simulated SO-100 has {len(JOINT_NAMES)} joints")
+        self._loaded: dict[tuple[GuidanceSettings, bool], ChunkSampler] = {}
+        first = self.policy(GuidanceSettings(mode=GuidanceMode.OFF))
         if len(first.image_keys) != 1 or first.chunk_size is None:
             raise ValueError(f"policy {checkpoint} must take one camera and have a chunk_size")
         self.chunk_size = first.chunk_size
         self.action_dim = first.action_dim
         (self.image_key,) = first.image_keys
 
-    def policy(self, guidance: GuidanceSettings) -> LeRobotPolicy:
-        """The checkpoint under `guidance`; mode LEROBOT_GUIDANCE installs LeRobot's RTCProcessor."""
-        if guidance not in self._loaded:
-            if guidance.mode == LEROBOT_GUIDANCE:
-                loaded = LeRobotPolicy(str(self.checkpoint), "cpu", dataclasses.replace(guidance, mode="identity"))
+    def policy(self, guidance: GuidanceSettings, lerobot_rtc: bool = False) -> LeRobotPolicy:
+        """The checkpoint under `guidance`; `lerobot_rtc`: guided by LeRobot's own RTCProcessor."""
+        return self.sampler(guidance, lerobot_rtc).policy
+
+    def sampler(self, guidance: GuidanceSettings, lerobot_rtc: bool = False) -> ChunkSampler:
+        key = (guidance, lerobot_rtc)
+        if key not in self._loaded:
+            loaded = LeRobotPolicy(str(self.checkpoint), "cpu", guidance)
+            if lerobot_rtc:
                 loaded.use_guidance(LeRobotRTCGuidance(loaded.config.rtc_config))
-            else:
-                loaded = LeRobotPolicy(str(self.checkpoint), "cpu", guidance)
-            self._loaded[guidance] = loaded
-        return self._loaded[guidance]
+            try:
+                self._loaded[key] = ChunkSampler(loaded, self.units, JOINT_NAMES)
+            except ValueError as err:
+                raise ValueError(f"policy {self.checkpoint} does not fit the simulated SO-100: {err}") from None
+        return self._loaded[key]
 
     def infer(
         self,
@@ -88,13 +87,14 @@ class SimPolicy:
         leftover: np.ndarray | None,
         inference_delay: int,
         max_disagreement: float = 0.0,
+        lerobot_rtc: bool = False,
+        guide_with: Any = None,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
-        as LeRobotPolicy.sample takes it from the scheduler's Plan. The image: the kinematic scene drawn
-        at `joint_positions`, or the live twin task's camera."""
-        state = self.units.to_features(joint_positions)
+        as LeRobotPolicy.sample takes it from the scheduler's Plan, `guide_with` as ChunkSampler.sample.
+        The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera."""
         image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
-        images = {self.image_key: image}
-        sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise,
-                                               max_disagreement=max_disagreement)
-        return self.units.to_radians(sampled.actions), sampled
+        observation = RadianObservation(JOINT_NAMES, joint_positions, {self.image_key: image})
+        chunk = self.sampler(guidance, lerobot_rtc).sample(observation, leftover, inference_delay, noise,
+                                                            max_disagreement, guide_with=guide_with)
+        return chunk.actions, chunk.sampled

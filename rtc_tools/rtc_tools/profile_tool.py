@@ -44,11 +44,11 @@ from rtc_runtime.profiling import (
     synchronized_clock,
 )
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES, compile_policy, wrap_methods
 
-GUIDED_MODES = ("identity", "vjp", "prefix")
-MODES = ("off", *GUIDED_MODES)
-LEROBOT_MODE = "lerobot"
+MODES = tuple(mode.value for mode in GuidanceMode)
+LEROBOT_MODE = "lerobot"  # LeRobot's own RTCProcessor, beside our modes (--compare_lerobot)
 NOISE_FLOOR_PCT = 5.0  # the guide's "similar" band; a wider 95 % interval of the difference widens it
 BREAKDOWN = ("get_actions.preprocessing", "get_actions.policy_inference", "rtc.guidance",
              "get_actions.postprocessing")
@@ -139,7 +139,7 @@ def verdict(result: ModeResult, base: ModeResult) -> str:
     added = {name: statistics.fmean(result.breakdown_ms[name]) - statistics.fmean(base.breakdown_ms[name])
              for name in BREAKDOWN}
     if added["rtc.guidance"] >= 0.5 * diff:
-        advice = "try --use_torch_compile" if result.mode == "identity" else "try identity or --use_torch_compile"
+        advice = "try --use_torch_compile" if result.mode == GuidanceMode.IDENTITY else "try identity or --use_torch_compile"
         return f"{head}, guidance dominates ({added['rtc.guidance']:.1f} of {diff:.1f} ms): {advice}"
     largest = max(added, key=added.get)
     if largest == "get_actions.preprocessing":
@@ -151,10 +151,11 @@ def verdict(result: ModeResult, base: ModeResult) -> str:
 def lerobot_comparison(results: list[ModeResult]) -> str | None:
     """LeRobot's RTCProcessor against our identity mode, which computes the same correction."""
     by_mode = {r.mode: r for r in results}
-    if LEROBOT_MODE not in by_mode or "identity" not in by_mode:
+    identity = GuidanceMode.IDENTITY.value
+    if LEROBOT_MODE not in by_mode or identity not in by_mode:
         return None
-    theirs, ours = (statistics.fmean(by_mode[m].breakdown_ms["rtc.guidance"]) for m in (LEROBOT_MODE, "identity"))
-    total = 100.0 * (by_mode["identity"].mean - by_mode[LEROBOT_MODE].mean) / by_mode[LEROBOT_MODE].mean
+    theirs, ours = (statistics.fmean(by_mode[m].breakdown_ms["rtc.guidance"]) for m in (LEROBOT_MODE, identity))
+    total = 100.0 * (by_mode[identity].mean - by_mode[LEROBOT_MODE].mean) / by_mode[LEROBOT_MODE].mean
     return (f"identity vs LeRobot's RTCProcessor (the same correction): guidance {ours:.2f} vs {theirs:.2f} ms "
             f"per chunk, whole chunk {total:+.1f} %")
 
@@ -247,8 +248,8 @@ def load_policy(args: argparse.Namespace):
     from rtc_policy_node.builtin_policy import default_checkpoint_path
     from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
-    load_mode = next((m for m in args.modes if m != "off"), "off")
-    load_mode = "identity" if load_mode == LEROBOT_MODE else load_mode
+    load_mode = next((m for m in args.modes if m != GuidanceMode.OFF), GuidanceMode.OFF)
+    load_mode = GuidanceMode.IDENTITY if load_mode == LEROBOT_MODE else load_mode
     path = args.policy_path or str(default_checkpoint_path())
     return LeRobotPolicy(path, args.device, GuidanceSettings(load_mode, args.execution_horizon), task=args.task)
 
@@ -260,7 +261,7 @@ def guidance_for(mode: str, policy) -> TimedGuidance:
         from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 
         return TimedGuidance(RTCProcessor(policy.config.rtc_config), policy.device)
-    return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode="off" if mode == "off" else mode), policy.device)
+    return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode=mode), policy.device)
 
 
 def run_rounds(policy, modes: list[str], observation: tuple, args: argparse.Namespace) -> list[ModeResult]:
@@ -273,13 +274,12 @@ def run_rounds(policy, modes: list[str], observation: tuple, args: argparse.Name
     for i in range(args.warmup_iterations + args.num_iterations):
         for mode in modes:
             result = results[mode]
-            policy.use_guidance(guidances[mode])
             clear_profiling_stats()
             started = time.perf_counter()
             with profile_section("get_actions"):
-                chunk = policy.sample(state, images, leftovers[mode], args.inference_delay)
+                chunk = policy.sample(state, images, leftovers[mode], args.inference_delay, guide_with=guidances[mode])
             elapsed_ms = (time.perf_counter() - started) * 1e3
-            if mode != "off" and chunk.model_output.shape[0] > args.execution_horizon:
+            if mode != GuidanceMode.OFF and chunk.model_output.shape[0] > args.execution_horizon:
                 leftovers[mode] = chunk.model_output[args.execution_horizon:]
             if i < args.warmup_iterations:
                 result.warmup_ms.append(elapsed_ms)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from rtc_tools.run_metrics import ExecutedTrajectory, executed_trajectory
 
 CHUNK_TOPIC = "/rtc/action_chunk"
 STATUS_TOPIC = "/rtc/executor_status"
-MODES = ("off", "identity", "vjp", "prefix")
+MODES = tuple(mode.value for mode in GuidanceMode)
 POLICY_DIAGNOSTIC = ": inference"  # the policy node's status is "<node name>: inference"
 TYPES = {
     CHUNK_TOPIC: "rtc_msgs/msg/ActionChunk",
@@ -287,17 +287,20 @@ class Replayer:
         from rtc_policy_node.joint_units import units_from_parameters
 
         first = recording.inferences[0]
-        self.units = units_from_parameters(calibration_file, first.joint_names, use_degrees)
+        units = units_from_parameters(calibration_file, first.joint_names, use_degrees)
         from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports LeRobot
         from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
+
+        from rtc_policy_node.chunk_sampler import ChunkSampler
 
         self.policy_path = policy_path = policy_path or str(default_checkpoint_path())
         horizon = max(inference.horizon for inference in recording.inferences)  # a chunk's own may be shorter
         self.policy = LeRobotPolicy(policy_path, device, GuidanceSettings(
             first.mode, horizon, max_guidance_weight, schedule), task=task)
-        if self.policy.action_dim != len(first.joint_names):
-            raise BagError(f"the bag's chunks have {len(first.joint_names)} joints {first.joint_names}; "
-                           f"policy {policy_path} acts on {self.policy.action_dim}")
+        try:
+            self.sampler = ChunkSampler(self.policy, units, first.joint_names)
+        except ValueError as err:
+            raise BagError(f"the bag's chunks do not fit policy {policy_path}: {err}") from None
         missing = set(self.policy.image_keys) - set(recording.cameras)
         if missing:
             raise BagError(f"policy {policy_path} needs cameras {sorted(missing)}; --cameras gives "
@@ -328,17 +331,18 @@ class Replayer:
         from rtc_policy_node.core.guidance import RTCGuidance
         from rtc_policy_node.denoise_trace import RecordingGuidance
 
-        leftover = self.leftover(inference)
+        from rtc_policy_node.chunk_sampler import RadianObservation
+
+        mode = GuidanceMode(mode)
         # Mode off through a guidance that only returns the denoiser's velocity, so its steps are
         # traced too; the chunk is the unguided one.
-        self.policy.set_guidance_mode(GuidanceMode.IDENTITY.value if mode == GuidanceMode.OFF and trace else mode)
-        tracer = None
-        if trace:
-            tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode))
-            self.policy.use_guidance(tracer)
-        chunk = self.policy.sample(self.units.to_features(observation.state), observation.images, leftover, delay,
-                                   self.noise(inference))
-        return self.units.to_radians(chunk.actions), chunk.model_output, tracer
+        guidance = replace(self.sampler.settings, mode=GuidanceMode.IDENTITY if mode is GuidanceMode.OFF and trace
+                           else mode)
+        tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode)) if trace else None
+        chunk = self.sampler.sample(RadianObservation(self.sampler.joints, observation.state, observation.images),
+                                    self.leftover(inference), delay, self.noise(inference), guidance=guidance,
+                                    guide_with=tracer)
+        return chunk.actions, chunk.sampled.model_output, tracer
 
 
 def replay(recording: Recording, replayer: Replayer, states: Indexed, images: dict[str, Indexed],
