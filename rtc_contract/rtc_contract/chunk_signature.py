@@ -30,10 +30,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-UNSIGNED = "unsigned"
-UNKNOWN_KEY = "unknown_key"
-BAD_SIGNATURE = "bad_signature"
-REPLAY = "replay"
+from rtc_contract.rejections import RejectionCode
+
+# refusal codes (rtc_contract.rejections)
+UNSIGNED, UNKNOWN_KEY, BAD_SIGNATURE, REPLAY = (RejectionCode.UNSIGNED, RejectionCode.UNKNOWN_KEY,
+                                                RejectionCode.BAD_SIGNATURE, RejectionCode.REPLAY)
 
 FORMAT = b"rtc-ros2/ActionChunk/ed25519/v2\0"  # domain separation and version of `signed_bytes`
 KEY_ID_HEX = 16

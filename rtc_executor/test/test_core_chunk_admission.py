@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from rtc_executor.core.chunk_admission import BAD_ID, OTHER_SOURCE, RATE, SOURCES_KEPT, TOO_LONG, ChunkAdmission
+from rtc_contract.rejections import RejectionCode
+from rtc_executor.core.chunk_admission import SOURCES_KEPT, ChunkAdmission
 
 
 def admit_and_merge(admission: ChunkAdmission, source: str, chunk_id: int, now: float, length: int = 10):
@@ -15,18 +16,18 @@ def admit_and_merge(admission: ChunkAdmission, source: str, chunk_id: int, now: 
 
 def test_length_and_id_zero_are_refused():
     admission = ChunkAdmission(max_length=50)
-    assert admission.admit("a", 1, 51, 0.0).code == TOO_LONG
+    assert admission.admit("a", 1, 51, 0.0).code == RejectionCode.TOO_LONG
     refusal = admission.admit("a", 0, 10, 0.0)
-    assert refusal.code == BAD_ID and refusal.reason == "bad_id: chunk id 0 is reserved"
+    assert refusal.code == RejectionCode.BAD_ID and refusal.reason == "bad_id: chunk id 0 is reserved"
     assert admit_and_merge(admission, "a", 1, 0.0, length=50) is None
-    assert admission.counters() == {TOO_LONG: 1, BAD_ID: 1}
+    assert admission.counters() == {RejectionCode.TOO_LONG: 1, RejectionCode.BAD_ID: 1}
 
 
 def test_ids_increase_strictly_per_source():
     admission = ChunkAdmission(max_length=50, follow_one_source=False)
     assert admit_and_merge(admission, "a", 5, 0.0) is None
     admission.tick()
-    assert admission.admit("a", 5, 10, 0.1).code == BAD_ID
+    assert admission.admit("a", 5, 10, 0.1).code == RejectionCode.BAD_ID
     assert "not above 5" in admission.admit("a", 3, 10, 0.1).detail
     assert admit_and_merge(admission, "b", 1, 0.1) is None  # another source has its own ids
     assert admit_and_merge(admission, "a", 6, 0.1) is None
@@ -44,9 +45,9 @@ def test_one_source_is_followed_until_it_falls_silent():
     assert admit_and_merge(admission, "policy", 1, 0.0) is None
     admission.tick()
     refusal = admission.admit("intruder", 1, 10, 1.0)
-    assert refusal.code == OTHER_SOURCE and "following source policy" in refusal.detail
+    assert refusal.code == RejectionCode.OTHER_SOURCE and "following source policy" in refusal.detail
     assert admit_and_merge(admission, "policy", 2, 1.5) is None
-    assert admission.admit("intruder", 2, 10, 3.4).code == OTHER_SOURCE  # heard at 1.5
+    assert admission.admit("intruder", 2, 10, 3.4).code == RejectionCode.OTHER_SOURCE  # heard at 1.5
     assert admit_and_merge(admission, "restarted policy", 1, 3.6) is None
     assert admission.followed == "restarted policy" and admission.source_changes == 1
 
@@ -55,10 +56,10 @@ def test_a_second_chunk_before_the_next_tick_is_refused():
     admission = ChunkAdmission(max_length=50)
     assert admit_and_merge(admission, "policy", 1, 0.0) is None
     flood = [admission.admit("policy", i, 10, 0.0) for i in range(2, 100)]
-    assert {r.code for r in flood} == {RATE}
+    assert {r.code for r in flood} == {RejectionCode.RATE}
     admission.tick()
     assert admit_and_merge(admission, "policy", 100, 0.01) is None
-    assert admission.counters() == {RATE: 98}
+    assert admission.counters() == {RejectionCode.RATE: 98}
 
 
 def test_known_sources_are_bounded():

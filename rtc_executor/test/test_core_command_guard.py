@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtc_executor.core.action_queue import ActionQueue, MergeMode, RejectReason
+from rtc_executor.core.action_queue import ActionQueue, MergeMode
+from rtc_contract.rejections import RejectionCode
 from rtc_executor.core.command_guard import (ACCELERATION, LIMITS, STEP, CommandGuard, GuardLimits,
                                                 per_joint)
 
@@ -201,5 +202,5 @@ def test_the_guard_rejects_at_merge_what_it_knows_then():
     queue = ActionQueue(JOINTS)
     jump = np.full((5, 3), 0.4)
     result = queue.merge(1, jump, 0, seam_check=guard.check_seam)
-    assert result.reason is RejectReason.STEP and "max seam" in result.detail
+    assert result.reason is RejectionCode.STEP and "max seam" in result.detail
     assert queue.leftover().remaining == 0

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtc_contract.modes import MergeMode
-from rtc_executor.core.action_queue import CONSUMED_HISTORY_TICKS, ActionQueue, RejectReason
+from rtc_contract.rejections import RejectionCode
+from rtc_executor.core.action_queue import CONSUMED_HISTORY_TICKS, ActionQueue
 
 DIM = 3
 
@@ -41,13 +42,13 @@ def test_rtc_merge_skips_the_rows_whose_tick_passed():
 def test_rejections_are_counted_with_reasons():
     queue = ActionQueue(DIM, start_step=100)
     assert queue.merge(1, tagged_chunk(1, 95, 10), 95).accepted
-    assert queue.merge(2, tagged_chunk(2, 90, 20), 90).reason is RejectReason.OUT_OF_ORDER
-    assert queue.merge(1, tagged_chunk(1, 95, 10), 95).reason is RejectReason.OUT_OF_ORDER
-    assert queue.merge(3, tagged_chunk(3, 101, 10), 101).reason is RejectReason.FUTURE
-    assert queue.merge(4, tagged_chunk(4, 96, 4), 96)[:3] == (False, 4, RejectReason.STALE)
+    assert queue.merge(2, tagged_chunk(2, 90, 20), 90).reason is RejectionCode.OUT_OF_ORDER
+    assert queue.merge(1, tagged_chunk(1, 95, 10), 95).reason is RejectionCode.OUT_OF_ORDER
+    assert queue.merge(3, tagged_chunk(3, 101, 10), 101).reason is RejectionCode.FUTURE
+    assert queue.merge(4, tagged_chunk(4, 96, 4), 96)[:3] == (False, 4, RejectionCode.STALE)
     bad = tagged_chunk(5, 99, 10)
     bad[2, 1] = np.nan
-    assert queue.merge(5, bad, 99).reason is RejectReason.NON_FINITE
+    assert queue.merge(5, bad, 99).reason is RejectionCode.NON_FINITE
     counters = queue.counters()
     assert counters.merged == 1
     assert counters.rejected == {"out_of_order": 2, "future": 1, "stale": 1, "non_finite": 1}
@@ -89,7 +90,7 @@ def test_append_and_replace_modes():
     replace = ActionQueue(DIM, MergeMode.REPLACE, start_step=5)
     replace.merge(1, tagged_chunk(1, 3, 4), 3)
     assert replace.leftover() == (5, 1, 0, 4)
-    assert replace.merge(2, tagged_chunk(2, 0, 2), 0).reason is RejectReason.OUT_OF_ORDER
+    assert replace.merge(2, tagged_chunk(2, 0, 2), 0).reason is RejectionCode.OUT_OF_ORDER
     assert replace.merge(3, tagged_chunk(3, 4, 2), 4, step_now=50).accepted  # no staleness without skipping
     assert replace.pop().action[0] == 4  # row 0 first: 46 ticks late, by design of this mode
 
@@ -181,7 +182,7 @@ def test_reset_empties_the_queue_and_refuses_chunks_built_before_it():
     queue.reset()  # between ticks 1 and 2: the status of tick 2 was out already
     held = queue.pop()
     assert held.action is None and held.command[0] == 1 and queue.leftover().remaining == 0
-    assert queue.merge(2, tagged_chunk(2, 2, 20), 2).reason is RejectReason.PRE_RESET
+    assert queue.merge(2, tagged_chunk(2, 2, 20), 2).reason is RejectionCode.PRE_RESET
     result = queue.merge(3, tagged_chunk(3, 3, 20), 3)
     assert result.accepted and result.skipped == 0
     counters = queue.counters()
@@ -332,7 +333,7 @@ def test_a_long_stall_empties_the_queue_until_a_fresh_chunk():
     queue.pop()
     held = queue.pop(missed=60)  # two seconds at 30 Hz
     assert held.action is None and held.step == 61 and queue.leftover().remaining == 0
-    assert queue.merge(2, tagged_chunk(2, 40, 50), 40).reason is RejectReason.PRE_STALL
+    assert queue.merge(2, tagged_chunk(2, 40, 50), 40).reason is RejectionCode.PRE_STALL
     assert queue.merge(3, tagged_chunk(3, 61, 50), 61).accepted
     counters = queue.counters()
     assert counters.stalls == 1 and counters.dropped == 49 and counters.rejected == {"pre_stall": 1}

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from rtc_contract.rejections import RejectionCode
 from rtc_executor.core import chunk_contract as cc
 
 JOINTS = ("a", "b", "c")
@@ -31,15 +32,15 @@ def test_float32_array_input_as_rclpy_gives_it():
 
 
 @pytest.mark.parametrize("overrides, code", [
-    (dict(length=0, actions=[]), cc.EMPTY),
-    (dict(length=3), cc.SIZE_MISMATCH),
-    (dict(actions=[1.0] * 5), cc.SIZE_MISMATCH),
-    (dict(joint_names=["c", "a"]), cc.DIM_MISMATCH),
-    (dict(joint_names=["a", "a", "b"]), cc.DUPLICATE_JOINT),
-    (dict(joint_names=["c", "a", "elbow"]), cc.UNKNOWN_JOINT),
-    (dict(joint_names=["a", "b"], action_dim=2, actions=[1.0] * 4), cc.MISSING_JOINT),
-    (dict(actions=[3.0, 1.0, float("nan"), 30.0, 10.0, 20.0]), cc.NON_FINITE),
-    (dict(actions=[3.0, 1.0, 2.0, 30.0, float("inf"), 20.0]), cc.NON_FINITE),
+    (dict(length=0, actions=[]), RejectionCode.EMPTY),
+    (dict(length=3), RejectionCode.SIZE_MISMATCH),
+    (dict(actions=[1.0] * 5), RejectionCode.SIZE_MISMATCH),
+    (dict(joint_names=["c", "a"]), RejectionCode.DIM_MISMATCH),
+    (dict(joint_names=["a", "a", "b"]), RejectionCode.DUPLICATE_JOINT),
+    (dict(joint_names=["c", "a", "elbow"]), RejectionCode.UNKNOWN_JOINT),
+    (dict(joint_names=["a", "b"], action_dim=2, actions=[1.0] * 4), RejectionCode.MISSING_JOINT),
+    (dict(actions=[3.0, 1.0, float("nan"), 30.0, 10.0, 20.0]), RejectionCode.NON_FINITE),
+    (dict(actions=[3.0, 1.0, 2.0, 30.0, float("inf"), 20.0]), RejectionCode.NON_FINITE),
 ])
 def test_broken_rule_is_rejected_with_its_code(overrides, code):
     with pytest.raises(cc.ChunkRejected) as caught:

@@ -14,7 +14,7 @@ from so100_driver.sim import sample_scene, start_joint_positions
 
 from rtc_sim_eval.cli import evaluate, parse_args
 from rtc_sim_eval.rollout import LoopSettings, chunk_noise
-from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, LeRobotRTCGuidance, SimPolicy
+from rtc_sim_eval.sim_policy import LeRobotRTCGuidance, SimPolicy
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_lerobot_keeps_the_cold_start_delay_and_ours_recovers(cold: dict) -> Non
 def test_lerobot_guidance_is_its_rtc_processor_and_equals_identity() -> None:
     policy = SimPolicy(default_checkpoint_path())
     settings = LoopSettings()
-    lerobot = policy.policy(settings.guidance(LEROBOT_GUIDANCE))
+    lerobot = policy.policy(settings.guidance("identity"), lerobot_rtc=True)
     assert isinstance(lerobot.guidance, LeRobotRTCGuidance) and isinstance(lerobot.guidance.processor, RTCProcessor)
     scene = sample_scene(np.random.default_rng([0, 0]))
     q = start_joint_positions(scene)
@@ -56,7 +56,7 @@ def test_lerobot_guidance_is_its_rtc_processor_and_equals_identity() -> None:
     _, first = policy.infer(settings.guidance("off"), q, scene, noise, None, 0)
     leftover = first.model_output[20:]
     noise = chunk_noise(0, 0, 1, (policy.chunk_size, policy.action_dim))
-    _, theirs = policy.infer(settings.guidance(LEROBOT_GUIDANCE), q, scene, noise, leftover, 6)
+    _, theirs = policy.infer(settings.guidance("identity"), q, scene, noise, leftover, 6, lerobot_rtc=True)
     _, ours = policy.infer(settings.guidance("identity"), q, scene, noise, leftover, 6)
     _, unguided = policy.infer(settings.guidance("off"), q, scene, noise, leftover, 6)
     np.testing.assert_allclose(theirs.model_output, ours.model_output, atol=1e-4)

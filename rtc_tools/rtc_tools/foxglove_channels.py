@@ -10,21 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rtc_contract import topics as contract_topics
+from rtc_contract.topics import TASK_TOPIC, image_type
 from rtc_tools.bag_types import message_definition
 
-# Our graph's topics and the types our nodes publish on them, relative (they follow the graph's
-# namespace) except the global /diagnostics. Camera topics are the policy's (`camera_types`).
-TOPIC_TYPES = {
-    "joint_states": "sensor_msgs/msg/JointState",
-    "so100/command": "sensor_msgs/msg/JointState",
-    "so100/command_array": "std_msgs/msg/Float64MultiArray",
-    "so100/joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
-    "rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
-    "rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
-    "rtc/timing": "rtc_msgs/msg/InferenceTiming",
-    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
-    "robot_description": "std_msgs/msg/String",
-}
+# What our graph's nodes publish (rtc_contract.topics: relative, they follow the graph's namespace,
+# except the global /diagnostics; rtc/task is a user's input). Camera topics are the policy's (`camera_types`).
+TOPIC_TYPES = {topic: msgtype for topic, msgtype in contract_topics.TOPIC_TYPES.items() if topic != TASK_TOPIC}
 FORWARDED_TOPICS = tuple(TOPIC_TYPES)
 DEFAULT_CAMERA_TOPICS = ("camera/front/image_raw",)
 SCHEMA_ENCODING = "ros2msg"
@@ -45,8 +37,7 @@ class ChannelSpec:
 def camera_types(camera_topics: Sequence[str]) -> dict[str, str]:
     """The type of each camera topic, by the policy node's rule: a topic ending in /compressed is a
     sensor_msgs/CompressedImage, any other a sensor_msgs/Image."""
-    return {t: "sensor_msgs/msg/CompressedImage" if t.endswith("/compressed") else "sensor_msgs/msg/Image"
-            for t in camera_topics}
+    return {t: image_type(t) for t in camera_topics}
 
 
 def channel_spec(topic: str, msgtype: str) -> ChannelSpec:

@@ -30,23 +30,16 @@ from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, COMPRESSED_IMAGE_TYPE, DIAGNOSTICS_TOPIC,
+                                 EXECUTOR_STATUS_TOPIC, IMAGE_TYPE, JOINT_STATES_TOPIC, TIMING_TOPIC, root_types)
 from rtc_tools.bag_types import bag_qos, ros_message_class, typestore_with
 
 # Our nodes' topics, all published reliably: subscribed at start, so that the first messages (the
 # policy node waits for every chunk reader to match before its first chunk) are recorded.
-RECORDED_TOPICS = {
-    "/joint_states": "sensor_msgs/msg/JointState",
-    "/so100/command": "sensor_msgs/msg/JointState",
-    "/so100/command_array": "std_msgs/msg/Float64MultiArray",
-    "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
-    "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
-    "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
-    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
-}
+RECORDED_TOPICS = root_types(JOINT_STATES_TOPIC, COMMAND_TOPICS["joint_state"], COMMAND_TOPICS["float64_array"],
+                             ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, TIMING_TOPIC, DIAGNOSTICS_TOPIC)
 DEFAULT_CAMERAS = ("/camera/front/image_raw",)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 DEPTH = 200  # keep-last depth of every subscription: a recorder must not drop a burst
 DISCOVERY_PERIOD_S = 0.5
 
@@ -112,7 +105,7 @@ class Recorder:
             def write_compressed(image, topic=f"{topic}/compressed", source=topic) -> None:
                 compressed = png_compressed(image)
                 if compressed is not None:
-                    self._write(topic, COMPRESSED_TYPE, source, serialize_message(compressed))
+                    self._write(topic, COMPRESSED_IMAGE_TYPE, source, serialize_message(compressed))
 
             self.subscriptions.append(
                 self.node.create_subscription(ros_message_class(msgtype), topic, write_compressed, qos))

@@ -30,22 +30,18 @@ from pathlib import Path
 import numpy as np
 
 from rtc_contract.modes import GuidanceMode
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, DIAGNOSTICS_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC,
+                                 in_root, root_types)
 from rtc_tools.bag_reader import BagError, decoded, open_bag, require_topics
 from rtc_tools.report import served_rows_and_merges
 from rtc_tools.run_metrics import ExecutedTrajectory, executed_trajectory
 
-CHUNK_TOPIC = "/rtc/action_chunk"
-STATUS_TOPIC = "/rtc/executor_status"
+CHUNK_TOPIC = in_root(ACTION_CHUNK_TOPIC)
+STATUS_TOPIC = in_root(EXECUTOR_STATUS_TOPIC)
+STATES_TOPIC = in_root(JOINT_STATES_TOPIC)
 MODES = tuple(mode.value for mode in GuidanceMode)
 POLICY_DIAGNOSTIC = ": inference"  # the policy node's status is "<node name>: inference"
-TYPES = {
-    CHUNK_TOPIC: "rtc_msgs/msg/ActionChunk",
-    STATUS_TOPIC: "rtc_msgs/msg/ExecutorStatus",
-    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
-    "/joint_states": "sensor_msgs/msg/JointState",
-}
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED = "sensor_msgs/msg/CompressedImage"
+TYPES = root_types(ACTION_CHUNK_TOPIC, EXECUTOR_STATUS_TOPIC, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC)
 
 
 def _ns(stamp) -> int:
@@ -144,7 +140,7 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
     """Chunks, executed actions and the policy path, then the joint states and images they name.
     `cameras`: image key -> raw topic; the bag may hold it raw or as `<topic>/compressed`."""
     with open_bag(bag) as (reader, store):
-        require_topics(reader, [CHUNK_TOPIC, STATUS_TOPIC, "/joint_states"], "a replay")
+        require_topics(reader, [CHUNK_TOPIC, STATUS_TOPIC, STATES_TOPIC], "a replay")
         found = {}
         available = {c.topic: c.msgtype for c in reader.connections if c.msgcount}
         for key, topic in cameras.items():
@@ -155,7 +151,7 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
                                f"give the camera topics with --cameras name=topic")
             found[key] = choice
         chunks, status_msgs, policy_path = {}, [], None
-        first_pass = {t: TYPES[t] for t in (CHUNK_TOPIC, STATUS_TOPIC, "/diagnostics")}
+        first_pass = {t: TYPES[t] for t in (CHUNK_TOPIC, STATUS_TOPIC, DIAGNOSTICS_TOPIC)}
         for topic, t_ns, msg in decoded(reader, store, first_pass):
             if topic == CHUNK_TOPIC:
                 chunks[msg.chunk_id] = msg
@@ -174,9 +170,9 @@ def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Index
         times = [i.started_ns for i in inferences]
         states = Indexed({i.state_stamp_ns for i in inferences}, times)
         images = {topic: Indexed({i.image_stamp_ns for i in inferences}, times) for topic in found.values()}
-        wanted = {"/joint_states": TYPES["/joint_states"], **{t: available[t] for t in found.values()}}
+        wanted = {STATES_TOPIC: TYPES[STATES_TOPIC], **{t: available[t] for t in found.values()}}
         for topic, t_ns, msg in decoded(reader, store, wanted):
-            (states if topic == "/joint_states" else images[topic]).add(t_ns, msg)
+            (states if topic == STATES_TOPIC else images[topic]).add(t_ns, msg)
     chunk_rows = {i.chunk_id: i.actions for i in inferences}
     executed = executed_trajectory(statuses, chunk_rows, 0.0)
     return Recording(inferences, executed, policy_path, bag, found), states, images

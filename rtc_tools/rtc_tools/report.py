@@ -35,6 +35,8 @@ from rtc_tools.run_metrics import (
     tracking_errors,
 )
 from rtc_contract.modes import GuidanceMode
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, DIAGNOSTICS_TOPIC, EXECUTOR_STATUS_TOPIC,
+                                 JOINT_STATES_TOPIC, TIMING_TOPIC, in_root, root_types)
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
 
@@ -66,15 +68,9 @@ class Recording:
     t_end: float = 0.0
 
 
-COMMAND_TOPIC = "/so100/command"  # the executor's JointState command (the array command carries no names)
-TOPICS = {
-    "/rtc/executor_status": "rtc_msgs/msg/ExecutorStatus",
-    "/rtc/action_chunk": "rtc_msgs/msg/ActionChunk",
-    "/joint_states": "sensor_msgs/msg/JointState",
-    COMMAND_TOPIC: "sensor_msgs/msg/JointState",
-    "/rtc/timing": "rtc_msgs/msg/InferenceTiming",
-    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
-}
+COMMAND_TOPIC = in_root(COMMAND_TOPICS["joint_state"])  # the executor's JointState command (the array one has no names)
+TOPICS = root_types(EXECUTOR_STATUS_TOPIC, ACTION_CHUNK_TOPIC, JOINT_STATES_TOPIC, COMMAND_TOPICS["joint_state"],
+                    TIMING_TOPIC, DIAGNOSTICS_TOPIC)
 
 
 TASK_COUNTS = ("targets_shown", "targets_reached", "obstacle_contacts")  # sim_camera's task diagnostics
@@ -85,14 +81,14 @@ def read_bag(path: Path) -> Recording:
     rec = Recording()
     status_msgs = []
     with open_bag(path) as (reader, store):
-        require_topics(reader, ["/rtc/executor_status"], "the report")  # without chunks: a run that made none
+        require_topics(reader, [in_root(EXECUTOR_STATUS_TOPIC)], "the report")  # without chunks: a run that made none
         start = reader.start_time
         rec.t0, rec.t_end = 0.0, (reader.end_time - start) / 1e9
         for topic, stamp_ns, msg in decoded(reader, store, TOPICS):
             t = (stamp_ns - start) / 1e9
-            if topic == "/rtc/executor_status":
+            if topic == in_root(EXECUTOR_STATUS_TOPIC):
                 status_msgs.append((header_time(msg, start, t), msg))
-            elif topic == "/rtc/action_chunk":
+            elif topic == in_root(ACTION_CHUNK_TOPIC):
                 actions = np.asarray(msg.actions, dtype=np.float64)
                 if actions.size != msg.length * msg.action_dim:
                     raise BagError(f"chunk {msg.chunk_id} has {actions.size} actions for {msg.length} x "
@@ -103,16 +99,16 @@ def read_bag(path: Path) -> Recording:
                 if msg.guidance_mode != GuidanceMode.OFF and msg.prev_chunk_id == 0:
                     rec.fresh_plans.add(msg.chunk_id)
                 rec.joint_names = list(msg.joint_names)
-            elif topic == "/joint_states":
+            elif topic == in_root(JOINT_STATES_TOPIC):
                 rec.measured.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
             elif topic == COMMAND_TOPIC:
                 rec.commands.append((header_time(msg, start, t), dict(zip(msg.name, msg.position))))
-            elif topic == "/rtc/timing":
+            elif topic == in_root(TIMING_TOPIC):
                 rec.timings.append((t, msg.policy_inference_ms, msg.end_to_end_ms, msg.inference_delay))
                 for name in COMPONENTS:  # bags from before a field existed lack it
                     if hasattr(msg, name):
                         rec.components.setdefault(name, []).append(getattr(msg, name))
-            elif topic == "/diagnostics":
+            elif topic == DIAGNOSTICS_TOPIC:
                 for status in msg.status:
                     values = {kv.key: kv.value for kv in status.values}
                     if values.get("target_reached_after_s"):

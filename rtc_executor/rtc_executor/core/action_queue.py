@@ -48,16 +48,7 @@ import numpy as np
 from rtc_runtime.profiling import profile_method
 
 from rtc_contract.modes import MergeMode
-
-
-class RejectReason(str, Enum):
-    STALE = "stale"  # RTC: d_real >= length, every row's tick has passed
-    FUTURE = "future"  # source_step > step_now: not a step of this queue's timeline yet
-    OUT_OF_ORDER = "out_of_order"  # older than, or the same as, the chunk merged last
-    NON_FINITE = "non_finite"  # NaN or Inf in the actions
-    STEP = "step"  # the seam check refused the first row the chunk would play
-    PRE_STALL = "pre_stall"  # built before the stall the queue was emptied for
-    PRE_RESET = "pre_reset"  # built before the reset the queue was emptied for
+from rtc_contract.rejections import RejectionCode
 
 
 class MissedRows(str, Enum):
@@ -77,7 +68,7 @@ SeamCheck = Callable[[np.ndarray, "np.ndarray | None"], "str | None"]
 class MergeResult(NamedTuple):
     accepted: bool
     d_real: int
-    reason: RejectReason | None = None
+    reason: RejectionCode | None = None
     detail: str = ""  # the seam check's words, for STEP
     skipped: int = 0  # rows of the chunk skipped (RTC: min(d_real, rows consumed since source_step))
 
@@ -153,7 +144,7 @@ class ActionQueue:
         self._dropped = 0
         self._stalls = 0
         # chunks with a source_step below this predate a stall or a reset, and are refused for that reason
-        self._fresh_from: tuple[int, RejectReason] | None = None
+        self._fresh_from: tuple[int, RejectionCode] | None = None
         self._consumed = 0  # rows played or dropped for missed ticks since start
         self._consumed_at = np.zeros(CONSUMED_HISTORY_TICKS, dtype=np.int64)  # _consumed when tick t began
         self._history_from = self._step  # the first tick _consumed_at knows
@@ -182,7 +173,7 @@ class ActionQueue:
             if reason is None and seam_check is not None:
                 queued = self.mode is MergeMode.APPEND and self._head < len(self._actions)
                 detail = seam_check(chunk[skip], self._actions[-1] if queued else None) or ""
-                reason = RejectReason.STEP if detail else None
+                reason = RejectionCode.STEP if detail else None
             if reason is not None:
                 self._rejected[reason.value] += 1
                 return MergeResult(False, d_real, reason, detail, max(skip, 0))
@@ -210,19 +201,19 @@ class ActionQueue:
 
     def _rejection(
         self, chunk_id: int, source_step: int, d_real: int, skip: int, length: int, finite: bool
-    ) -> RejectReason | None:
+    ) -> RejectionCode | None:
         if not finite:
-            return RejectReason.NON_FINITE
+            return RejectionCode.NON_FINITE
         if d_real < 0:
-            return RejectReason.FUTURE
+            return RejectionCode.FUTURE
         if self._fresh_from is not None and source_step < self._fresh_from[0]:
             return self._fresh_from[1]
         if self._last_merged is not None:
             last_source, last_id = self._last_merged
             if source_step < last_source or chunk_id == last_id:
-                return RejectReason.OUT_OF_ORDER
+                return RejectionCode.OUT_OF_ORDER
         if self.mode is MergeMode.RTC and skip >= length:
-            return RejectReason.STALE
+            return RejectionCode.STALE
         return None
 
     def pop(self, missed: int = 0) -> PopResult:
@@ -267,7 +258,7 @@ class ActionQueue:
             self._head += queued
             self._dropped += queued
             self._advance(missed)
-            self._fresh_from = (self._step, RejectReason.PRE_STALL)
+            self._fresh_from = (self._step, RejectionCode.PRE_STALL)
             return
         drop = min(missed, queued) if self.missed_rows is MissedRows.DISCARD else 0
         self._head += drop
@@ -296,7 +287,7 @@ class ActionQueue:
         with self._lock:
             self._dropped += len(self._actions) - self._head
             self._head = len(self._actions)
-            self._fresh_from = (self._step + 1, RejectReason.PRE_RESET)
+            self._fresh_from = (self._step + 1, RejectionCode.PRE_RESET)
             self._resets += 1
 
     def leftover(self) -> Leftover:

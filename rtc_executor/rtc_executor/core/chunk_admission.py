@@ -25,17 +25,14 @@ import threading
 from collections import Counter, OrderedDict
 from typing import NamedTuple
 
-from rtc_contract.chunk_signature import UNSIGNED, ChunkVerifier, SignedFields
+from rtc_contract.chunk_signature import ChunkVerifier, SignedFields
+from rtc_contract.rejections import RejectionCode
 
-TOO_LONG = "too_long"
-BAD_ID = "bad_id"
-OTHER_SOURCE = "other_source"
-RATE = "rate"
 SOURCES_KEPT = 64  # last ids kept for this many recent sources (a flood of sources cannot grow it)
 
 
 class Refusal(NamedTuple):
-    code: str
+    code: RejectionCode
     detail: str
 
     @property
@@ -93,24 +90,24 @@ class ChunkAdmission:
         if not self.verifier.enabled:
             return None
         if signed is None:
-            return None if self.verifier.allow_unsigned else Refusal(UNSIGNED, "no chunk fields to verify")
+            return None if self.verifier.allow_unsigned else Refusal(RejectionCode.UNSIGNED, "no chunk fields to verify")
         verdict = self.verifier.refusal(signed)
         return None if verdict is None else Refusal(*verdict)
 
     def _refusal(self, source: str, chunk_id: int, length: int, now_s: float) -> Refusal | None:
         if length > self.max_length:
-            return Refusal(TOO_LONG, f"{length} rows > max_chunk_length {self.max_length}")
+            return Refusal(RejectionCode.TOO_LONG, f"{length} rows > max_chunk_length {self.max_length}")
         if chunk_id == 0:
-            return Refusal(BAD_ID, "chunk id 0 is reserved")
+            return Refusal(RejectionCode.BAD_ID, "chunk id 0 is reserved")
         if (self.follow_one_source and self._followed is not None and source != self._followed
                 and now_s - self._followed_at < self.source_timeout_s):
-            return Refusal(OTHER_SOURCE, f"following source {self._followed} (heard "
+            return Refusal(RejectionCode.OTHER_SOURCE, f"following source {self._followed} (heard "
                                          f"{now_s - self._followed_at:.2f} s ago), not {source}")
         last = self._last_ids.get(source)
         if last is not None and chunk_id <= last:
-            return Refusal(BAD_ID, f"id {chunk_id} is not above {last}, the last one from {source}")
+            return Refusal(RejectionCode.BAD_ID, f"id {chunk_id} is not above {last}, the last one from {source}")
         if source in self._pending:
-            return Refusal(RATE, f"{source} already has a chunk merged since the last tick")
+            return Refusal(RejectionCode.RATE, f"{source} already has a chunk merged since the last tick")
         return None
 
     def tick(self) -> None:

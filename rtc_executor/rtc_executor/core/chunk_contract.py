@@ -14,21 +14,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Reason codes, stable for logs, counters and tests.
-NOT_READY = "not_ready"
-EMPTY = "empty"
-SIZE_MISMATCH = "size_mismatch"
-DIM_MISMATCH = "dim_mismatch"
-DUPLICATE_JOINT = "duplicate_joint"
-UNKNOWN_JOINT = "unknown_joint"
-MISSING_JOINT = "missing_joint"
-NON_FINITE = "non_finite"
+from rtc_contract.rejections import RejectionCode
 
 
 class ChunkRejected(Exception):
-    """A chunk the executor refuses; `code` is one of this module's reason codes."""
+    """A chunk the executor refuses, with its code (rtc_contract.rejections)."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: RejectionCode, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
@@ -52,25 +44,25 @@ def chunk_actions(chunk: ChunkFields, joint_order: Sequence[str]) -> np.ndarray:
     names = list(chunk.joint_names)
     flat = np.asarray(chunk.actions, dtype=np.float64).ravel()
     if length == 0:
-        raise ChunkRejected(EMPTY, "length is 0")
+        raise ChunkRejected(RejectionCode.EMPTY, "length is 0")
     if length * dim != flat.size:
-        raise ChunkRejected(SIZE_MISMATCH, f"length {length} x action_dim {dim} = {length * dim} "
+        raise ChunkRejected(RejectionCode.SIZE_MISMATCH, f"length {length} x action_dim {dim} = {length * dim} "
                                            f"but actions has {flat.size} values")
     if dim != len(names):
-        raise ChunkRejected(DIM_MISMATCH, f"action_dim {dim} but {len(names)} joint_names")
+        raise ChunkRejected(RejectionCode.DIM_MISMATCH, f"action_dim {dim} but {len(names)} joint_names")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ChunkRejected(DUPLICATE_JOINT, f"joint_names repeat {duplicates}")
+        raise ChunkRejected(RejectionCode.DUPLICATE_JOINT, f"joint_names repeat {duplicates}")
     unknown = [n for n in names if n not in joint_order]
     if unknown:
-        raise ChunkRejected(UNKNOWN_JOINT, f"{unknown} not in the executor's joints {list(joint_order)}")
+        raise ChunkRejected(RejectionCode.UNKNOWN_JOINT, f"{unknown} not in the executor's joints {list(joint_order)}")
     missing = [n for n in joint_order if n not in names]
     if missing:
-        raise ChunkRejected(MISSING_JOINT, f"chunk lacks joints {missing}")
+        raise ChunkRejected(RejectionCode.MISSING_JOINT, f"chunk lacks joints {missing}")
     rows = flat.reshape(length, dim)
     bad = np.argwhere(~np.isfinite(rows))
     if bad.size:
         row, col = bad[0]
-        raise ChunkRejected(NON_FINITE, f"{bad.shape[0]} non-finite values, first at row {row} "
+        raise ChunkRejected(RejectionCode.NON_FINITE, f"{bad.shape[0]} non-finite values, first at row {row} "
                                         f"joint {names[col]!r}: {rows[row, col]}")
     return rows[:, [names.index(n) for n in joint_order]]

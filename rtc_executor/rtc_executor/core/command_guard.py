@@ -36,8 +36,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-LIMITS = "limits"  # a position outside [lower, upper]
-STEP = "step"  # a step beyond max_step (inside a chunk, or at the seam with the last command)
+from rtc_contract.rejections import RejectionCode
+
+# what a refusal or a clamp names (rtc_contract.rejections): a position outside [lower, upper], a step
+# beyond max_step (inside a chunk, or at the seam with the last command)
+LIMITS, STEP = RejectionCode.LIMITS, RejectionCode.STEP
 ACCELERATION = "acceleration"  # a change of step beyond the acceleration bound (clamped only)
 # Float slack of the envelope check: clamped values sit exactly on a bound, up to rounding.
 ENVELOPE_EPS = 1e-9

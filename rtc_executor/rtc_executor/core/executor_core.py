@@ -30,8 +30,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rtc_executor.core.chunk_contract import NOT_READY, ChunkRejected, chunk_actions
-from rtc_executor.core.action_queue import ActionQueue, MergeResult, PopResult, RejectReason
+from rtc_contract.rejections import RejectionCode
+from rtc_executor.core.chunk_contract import ChunkRejected, chunk_actions
+from rtc_executor.core.action_queue import ActionQueue, MergeResult, PopResult
 from rtc_executor.core.chunk_admission import ChunkAdmission
 from rtc_executor.core.command_guard import CommandGuard
 from rtc_executor.core.interpolation import Interpolator
@@ -51,7 +52,7 @@ class Chunk(Protocol):
 
 class Decision(NamedTuple):
     merged: bool
-    code: str  # "" when merged, else the reason code (counted per code)
+    code: RejectionCode | str  # "" when merged, else the reason code (counted per code)
     reason: str  # "" when merged, else code and detail for the log
     d_real: int | None  # when the queue judged the timing
     skipped: int = 0  # rows of the chunk skipped at the merge (min(d_real, rows consumed since source_step))
@@ -74,17 +75,17 @@ def check_speed_scale(value: float) -> Fraction:
 
 def _queue_detail(result: MergeResult, chunk: Chunk) -> str:
     reason = result.reason
-    if reason is RejectReason.STEP:
+    if reason is RejectionCode.STEP:
         return result.detail
     return {
-        RejectReason.STALE: f"d_real {result.d_real} >= length {chunk.length}",
-        RejectReason.FUTURE: f"source_step {chunk.source_step} is {-result.d_real} ticks in the future",
-        RejectReason.OUT_OF_ORDER: f"chunk {chunk.chunk_id} (source_step {chunk.source_step}) is not "
+        RejectionCode.STALE: f"d_real {result.d_real} >= length {chunk.length}",
+        RejectionCode.FUTURE: f"source_step {chunk.source_step} is {-result.d_real} ticks in the future",
+        RejectionCode.OUT_OF_ORDER: f"chunk {chunk.chunk_id} (source_step {chunk.source_step}) is not "
                                    "newer than the last merged one",
-        RejectReason.NON_FINITE: "non-finite actions",
-        RejectReason.PRE_STALL: f"source_step {chunk.source_step} is from before the stall the executor "
+        RejectionCode.NON_FINITE: "non-finite actions",
+        RejectionCode.PRE_STALL: f"source_step {chunk.source_step} is from before the stall the executor "
                                 "held for; waiting for a fresh chunk",
-        RejectReason.PRE_RESET: f"source_step {chunk.source_step} is from before the executor's reset; "
+        RejectionCode.PRE_RESET: f"source_step {chunk.source_step} is from before the executor's reset; "
                                 "waiting for a chunk planned after it",
     }[reason]
 
@@ -105,7 +106,8 @@ class ExecutorCore:
         self._sub_ticks = -1  # sub-ticks since start, missed ones included (the last one run)
         self._served: PopResult | None = None  # the last pop
         self._lock = threading.Lock()
-        self._refused: Counter[str] = Counter()  # by admission, contract and guard (the queue counts its own)
+        # refusals by the contract and the guard (the admission and the queue count their own)
+        self._refused: Counter[RejectionCode] = Counter()
         self._last_served_chunk: int | None = None
         self.seam_clamps = 0  # seams whose first row the guard clamped
         self.epoch = 0  # resets since start (ExecutorStatus.epoch)
@@ -122,11 +124,11 @@ class ExecutorCore:
         """Judge and merge one chunk (`now_s`: monotonic seconds, for the source timeout)."""
         source = str(getattr(chunk, "source", ""))
         refusal = self.admission.admit(source, chunk.chunk_id, chunk.length, now_s, signed=chunk)
-        if refusal is not None:
-            return self._refuse(refusal.code, refusal.reason, counted_by_admission=True)
+        if refusal is not None:  # the admission counts its own
+            return Decision(False, refusal.code, refusal.reason, None)
         try:
             if not self.guard.ready:
-                raise ChunkRejected(NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
+                raise ChunkRejected(RejectionCode.NOT_READY, "no complete /joint_states yet, the position to hold is unknown")
             rows = chunk_actions(chunk, self.joints)
         except ChunkRejected as rejected:
             return self._refuse(rejected.code, rejected.reason)
@@ -136,8 +138,7 @@ class ExecutorCore:
             return self._refuse(code, f"{code}: {detail}")
         result = self.queue.merge(chunk.chunk_id, rows, chunk.source_step, seam_check=self.guard.check_seam)
         if not result.accepted:
-            code = result.reason.value
-            return Decision(False, code, f"{code}: {_queue_detail(result, chunk)}", result.d_real)
+            return Decision(False, result.reason, f"{result.reason}: {_queue_detail(result, chunk)}", result.d_real)
         self.admission.merged(source, chunk.chunk_id, now_s)
         return Decision(True, "", "", result.d_real, result.skipped)
 
@@ -161,10 +162,9 @@ class ExecutorCore:
             self.epoch += 1
             return self.epoch
 
-    def _refuse(self, code: str, reason: str, counted_by_admission: bool = False) -> Decision:
-        if not counted_by_admission:
-            with self._lock:
-                self._refused[code] += 1
+    def _refuse(self, code: RejectionCode, reason: str) -> Decision:
+        with self._lock:
+            self._refused[code] += 1
         return Decision(False, code, reason, None)
 
     def tick(self, missed: int = 0) -> Tick:
