@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rtc_executor.core.chunk_admission import BAD_ID, ChunkAdmission
+from rtc_contract.rejections import RejectionCode
+from rtc_executor.core.chunk_admission import ChunkAdmission
 from rtc_contract.chunk_signature import (BAD_SIGNATURE, FORMAT, REPLAY, UNKNOWN_KEY, UNSIGNED, ChunkSigner,
                                                   ChunkVerifier, KeyFileError, generate_key_pair, key_id,
                                                   load_private_key, load_public_key, public_key_files, signed_bytes)
@@ -175,7 +176,7 @@ def test_admission_without_keys_is_unchanged():
     assert admission.admit(chunk.source, 7, 50, 0.0, signed=chunk) is None
     admission.merged(chunk.source, 7, 0.0)
     admission.tick()
-    assert admission.admit(chunk.source, 7, 50, 0.1, signed=chunk).code == BAD_ID
+    assert admission.admit(chunk.source, 7, 50, 0.1, signed=chunk).code == RejectionCode.BAD_ID
 
 
 def test_key_files(tmp_path):
