@@ -98,7 +98,7 @@ def test_a_traced_run_joins_every_node_by_chunk_id_and_agrees_with_rtc_timing(pr
         by_node.setdefault(event.node, set()).add(event.name)
     assert set(by_node) == {"rtc_policy", "rtc_executor", "so100_driver", "sim_camera"}, by_node
     assert {"get_actions.preprocessing", "get_actions.policy_inference", "rtc.guidance",
-            "get_actions.postprocessing", "chunk.publish", "chunk.observation_to_chunk"} <= by_node["rtc_policy"]
+            "get_actions.postprocessing", "chunk.publish", "obs_to_chunk"} <= by_node["rtc_policy"]
     assert {"executor.tick", "chunk.transport", "get_actions.action_queue_merge"} <= by_node["rtc_executor"]
 
     chunks = chunk_figures(trace.events)

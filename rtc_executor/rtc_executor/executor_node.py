@@ -49,7 +49,7 @@ from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, conf
                                      threshold_parameters)
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
-from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
                                     request_realtime, request_realtime_process)
 from rtc_runtime.tracing import tracer
@@ -387,9 +387,8 @@ class ExecutorNode(Node):
         sent_ns = msg.inference_end.sec * 1_000_000_000 + msg.inference_end.nanosec
         if sent_ns:
             self._transport_ms.append((received_ns - sent_ns) * 1e-6)
-            record_timing("chunk.transport", (received_ns - sent_ns) * 1e-9)
-            self._tracer.span("chunk.transport", received_mono_ns - (received_ns - sent_ns), received_mono_ns,
-                              msg.chunk_id, msg.source_step)
+            record_span("chunk.transport", received_mono_ns - (received_ns - sent_ns), received_mono_ns,
+                        msg.chunk_id, msg.source_step)
         now = time.monotonic()
         merge_ns = time.monotonic_ns()
         decision = self._core.receive(msg, now)

@@ -45,7 +45,7 @@ from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, conf
                                      threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
-from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_timing
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
 from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, realtime_section
 from rtc_runtime.tracing import tracer
 from rclpy.parameter import Parameter
@@ -281,7 +281,7 @@ class PolicyNode(Node):
         self.timing_pub = self.create_publisher(InferenceTiming, TIMING_TOPIC, 10)
         self.diagnostics = Diagnostics(self, hardware_id=f"{self.policy.type} on {self.device}")
         self.diagnostics.add("inference", self._inference_report)
-        self.tracer = tracer(self.get_name())
+        tracer(self.get_name())  # when tracing: a sink of every record_span
         self._thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
 
     def _signer(self, key_file: str) -> ChunkSigner | None:
@@ -560,32 +560,38 @@ class PolicyNode(Node):
         timing.last_d_real = self._last_d_real()
         timing.execution_horizon = self.sampler.settings.execution_horizon
         self.timing_pub.publish(timing)
-        for field_name, component in COMPONENTS.items():
-            value = getattr(timing, field_name)
-            if not math.isnan(value):
-                record_timing(component, value / 1000.0)
         self.last_timing = timing
-        if self.tracer.enabled:
-            marks = (t_start, t_pre, t_model, t_sampled, t_post, t_pub)
-            self._trace(timing, plan.source_step, marks, chunk.guidance_s)
+        self._record(timing, plan.source_step, t_start, t_model, t_post, t_pub)
 
-    def _trace(self, timing: InferenceTiming, step: int, marks: tuple[float, ...], guidance_s: float) -> None:
-        """One span per part of this chunk, with the durations /rtc/timing reports (the sampler splits
-        its own preprocessing, model and postprocessing; the node's clock reads the rest)."""
-        start, pre, model, sampled, post, published = (int(t * 1e9) for t in marks)
-        span, chunk_id = self.tracer.span, timing.chunk_id
-        inference_start = start + int(timing.preprocessing_ms * 1e6)
-        span("get_actions.preprocessing", start, inference_start, chunk_id, step)
-        span("get_actions.policy_inference", inference_start, inference_start + int(timing.policy_inference_ms * 1e6),
-             chunk_id, step)
-        span("rtc.guidance", inference_start, inference_start + int(guidance_s * 1e9), chunk_id, step)  # its share
-        if timing.extra_latency_ms > 0:
-            span("emulated_latency", model, sampled, chunk_id, step)
-        span("get_actions.postprocessing", post - int(timing.postprocessing_ms * 1e6), post, chunk_id, step)
-        span("chunk.publish", post, published, chunk_id, step)
-        if timing.end_to_end_ms == timing.end_to_end_ms:  # not NaN: the observation had a stamp
-            # ends at the publish (the clock read after it may come milliseconds later on a busy machine)
-            span("chunk.observation_to_chunk", published - int(timing.end_to_end_ms * 1e6), published, chunk_id, step)
+    def _record(self, timing: InferenceTiming, step: int, start: float, model: float, post: float,
+                published: float) -> None:
+        """Each /rtc/timing component of this chunk once, as a span on the monotonic clock with the
+        chunk id and `step` (rtc_runtime.profiling.record_span: the shutdown summary, and the trace
+        when tracing), with the duration /rtc/timing reports (the sampler splits its own preprocessing,
+        model and postprocessing; the node's clock reads the rest). The spans before the inference
+        (observation ages, the trigger wait) end at its start."""
+        start_ns, model_ns, post_ns, published_ns = (int(t * 1e9) for t in (start, model, post, published))
+        inference_ns = start_ns + int(timing.preprocessing_ms * 1e6)
+        begins = {  # field -> where its span begins, given its duration in ns
+            "end_to_end_ms": lambda ns: published_ns - ns,  # ends at the publish, not at a later clock read
+            "observation_age_ms": lambda ns: start_ns - ns,
+            "image_transport_ms": lambda ns: start_ns - int(timing.image_wait_ms * 1e6) - ns,  # ends at arrival
+            "image_wait_ms": lambda ns: start_ns - ns,
+            "joint_state_age_ms": lambda ns: start_ns - ns,
+            "trigger_wait_ms": lambda ns: start_ns - ns,
+            "preprocessing_ms": lambda ns: start_ns,
+            "policy_inference_ms": lambda ns: inference_ns,
+            "guidance_ms": lambda ns: inference_ns,  # its share of the inference
+            "extra_latency_wait_ms": lambda ns: model_ns,
+            "postprocessing_ms": lambda ns: post_ns - ns,
+            "publish_ms": lambda ns: post_ns,
+        }
+        for field_name, component in COMPONENTS.items():
+            value_ms = getattr(timing, field_name)
+            if not math.isnan(value_ms):  # NaN: the part has no stamp to start from
+                duration_ns = int(value_ms * 1e6)
+                begin = begins[field_name](duration_ns)
+                record_span(component, begin, begin + duration_ns, timing.chunk_id, step)
 
     def _last_d_real(self) -> int:
         with self._lock:

@@ -14,7 +14,10 @@ Code written against `lerobot.utils.profiling` ports by changing one import: `en
   given to `enable_profiling(device=...)`;
 - `synchronized_clock(device)` is that clock read, for code that reports its own figures;
 - `@profile_method(name="...")` records under a name of your choosing (the plain decorator records
-  under `module.qualname`, as LeRobot).
+  under `module.qualname`, as LeRobot);
+- `record_span(name, start_ns, end_ns, chunk_id, step)` records a component that belongs to a chunk
+  and an executor step: its duration, and the span to the sinks (`add_span_sink`: the LTTng tracer
+  of rtc_runtime.tracing registers itself), so a timed component is one call.
 
 Disabled, a decorated call costs one flag test and a section one shared no-op object; enabled, one
 `perf_counter` pair and a lock. Threads may record concurrently. Memory per name is bounded, so a
@@ -163,6 +166,29 @@ def record_timing(name: str, seconds: float) -> None:
         if series is None:
             series = _series[name] = _Series()
         series.add(float(seconds))
+
+
+SpanSink = Callable[[str, int, int, int, int], None]  # (name, start_ns, end_ns, chunk_id, step)
+_span_sinks: list[SpanSink] = []
+
+
+def add_span_sink(sink: SpanSink) -> None:
+    """Hand every `record_span` to `sink` too (the tracer: rtc_runtime.tracing), enabled or not."""
+    _span_sinks.append(sink)
+
+
+def remove_span_sink(sink: SpanSink) -> None:
+    if sink in _span_sinks:
+        _span_sinks.remove(sink)
+
+
+def record_span(name: str, start_ns: int, end_ns: int, chunk_id: int = 0, step: int = -1) -> None:
+    """One timed component, one call: its duration is recorded under `name` (while profiling is
+    enabled) and the span, on CLOCK_MONOTONIC (time.monotonic_ns()) with the chunk it belongs to
+    (0: none) and the executor step it concerns (-1: none), goes to every span sink."""
+    record_timing(name, (end_ns - start_ns) * 1e-9)
+    for sink in _span_sinks:
+        sink(name, start_ns, end_ns, chunk_id, step)
 
 
 def clear_profiling_stats() -> None:

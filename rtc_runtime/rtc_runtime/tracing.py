@@ -11,7 +11,9 @@ launch file's `trace:=true` set it). Then `tracer()` imports `lttngust`, which r
 with the LTTng session daemon (waiting at most LTTNG_UST_PYTHON_REGISTER_TIMEOUT, 5 s by default),
 and each span becomes one Python `logging` record of the logger `rtc_trace.<node>`, which the agent
 turns into an `lttng_python:event` while a session has enabled it. Off, `tracer()` returns a tracer
-whose `span` does nothing, so a traced call site costs one method call.
+whose `span` does nothing, so a traced call site costs one method call. A live tracer is a sink of
+rtc_runtime.profiling: every `record_span` (a profiled component with its chunk id and step) is
+also one of its spans.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+
+from rtc_runtime.profiling import add_span_sink
 
 __all__ = ["TRACE_ENV", "LOGGER_PREFIX", "TraceEvent", "Tracer", "tracer", "parse_event", "tracing_requested"]
 
@@ -75,7 +79,9 @@ def tracer(node: str) -> Tracer:
         return Tracer(node, None)
     logger = logging.getLogger(f"{LOGGER_PREFIX}.{node}")
     logger.setLevel(logging.INFO)
-    return Tracer(node, logger)
+    live = Tracer(node, logger)
+    add_span_sink(live.span)  # every rtc_runtime.profiling.record_span of this process is traced
+    return live
 
 
 def parse_event(logger_name: str, message: str) -> TraceEvent | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from rtc_runtime.tracing import LOGGER_PREFIX, TRACE_ENV, TraceEvent, Tracer, parse_event, tracer
 
 
@@ -29,3 +31,28 @@ def test_without_rtc_trace_the_tracer_emits_nothing(monkeypatch, caplog):
     with caplog.at_level(logging.DEBUG):
         silent.span("get_actions.policy_inference", 0, 10, chunk_id=1, step=2)
     assert caplog.records == []
+
+
+def test_a_profiled_span_is_recorded_and_traced_by_one_call(caplog):
+    from rtc_runtime.profiling import (add_span_sink, clear_profiling_stats, disable_profiling, enable_profiling,
+                                       get_profiling_samples, record_span, remove_span_sink)
+
+    live = Tracer("rtc_policy", logging.getLogger(f"{LOGGER_PREFIX}.rtc_policy"))
+    add_span_sink(live.span)
+    enable_profiling()
+    clear_profiling_stats()
+    try:
+        with caplog.at_level(logging.INFO, logger=LOGGER_PREFIX):
+            record_span("get_actions.policy_inference", 5_000_000_000, 5_030_000_000, chunk_id=4, step=90)
+        assert get_profiling_samples()["get_actions.policy_inference"] == [pytest.approx(0.03)]
+        assert [parse_event(r.name, r.getMessage()) for r in caplog.records] == [
+            TraceEvent("rtc_policy", "get_actions.policy_inference", 4, 90, 5_000_000_000, 30_000_000)]
+        disable_profiling()  # profiling off: the trace still gets the span
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=LOGGER_PREFIX):
+            record_span("chunk.publish", 6_000_000_000, 6_000_100_000, chunk_id=4, step=90)
+        assert len(caplog.records) == 1 and "chunk.publish" not in get_profiling_samples()
+    finally:
+        remove_span_sink(live.span)
+        disable_profiling()
+        clear_profiling_stats()

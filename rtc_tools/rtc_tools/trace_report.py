@@ -18,22 +18,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.tracing import TraceEvent, parse_event
 
 PYTHON_AGENT_EVENT = "lttng_python:event"
 ROS2_PREFIX = "ros2:"
-POLICY_PARTS = {  # per-chunk column -> the policy's span of it
-    "preprocessing_ms": "get_actions.preprocessing",
-    "policy_inference_ms": "get_actions.policy_inference",
-    "guidance_ms": "rtc.guidance",
-    "postprocessing_ms": "get_actions.postprocessing",
-    "publish_ms": "chunk.publish",
-    "end_to_end_ms": "chunk.observation_to_chunk",
-}
+# per-chunk column -> the policy's span of it (its /rtc/timing component)
+POLICY_PARTS = {field: COMPONENTS[field] for field in ("preprocessing_ms", "policy_inference_ms", "guidance_ms",
+                                                       "postprocessing_ms", "publish_ms", "end_to_end_ms")}
 TICK = "executor.tick"
 MERGE = "get_actions.action_queue_merge"
 TRANSPORT = "chunk.transport"
-OBSERVATION_TO_CHUNK = "chunk.observation_to_chunk"
+OBSERVATION_TO_CHUNK = WHOLE
 
 
 @dataclass

@@ -14,7 +14,7 @@ MS = 1_000_000
 def policy_chunk(chunk_id: int, source_step: int, t0: int) -> list[TraceEvent]:
     """A chunk observed at t0 ms: 2 ms preprocessing, 20 ms inference, 1 ms post, 0.5 ms publish."""
     e = lambda name, start, end: TraceEvent("rtc_policy", name, chunk_id, source_step, start * MS, (end - start) * MS)  # noqa: E731
-    return [e("chunk.observation_to_chunk", t0, t0 + 40), e("get_actions.preprocessing", t0 + 16, t0 + 18),
+    return [e("obs_to_chunk", t0, t0 + 40), e("get_actions.preprocessing", t0 + 16, t0 + 18),
             e("get_actions.policy_inference", t0 + 18, t0 + 38), e("rtc.guidance", t0 + 18, t0 + 21),
             e("get_actions.postprocessing", t0 + 38, t0 + 39), TraceEvent("rtc_policy", "chunk.publish", chunk_id,
                                                                       source_step, (t0 + 39) * MS, MS // 2)]
