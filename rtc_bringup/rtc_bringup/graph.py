@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 from lerobot_calibration import CalibrationError, find_robot_calibration
 from rtc_camera.camera_spec import image_topic, parse_cameras
+from rtc_contract.modes import GuidanceMode, MergeMode
 from rtc_runtime.lerobot_names import LEROBOT_NAMES, with_our_names
 from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
 from so100_driver.safety import executor_guard_parameters
@@ -228,7 +229,7 @@ def relative_namespace(text: str) -> str:
 # classic loop (rtc_sim_eval's mode sync): the arm holds while the policy infers, then runs the whole chunk.
 INFERENCE_PRESETS: dict[str, dict[str, str]] = {
     "rtc": {},
-    "sync": {"guidance_mode": "off", "executor_mode": "replace", "trigger_remaining": "0"},
+    "sync": {"guidance_mode": GuidanceMode.OFF.value, "executor_mode": MergeMode.REPLACE.value, "trigger_remaining": "0"},
 }
 
 # argument -> (node, parameter, parser): where a non-empty argument lands.
