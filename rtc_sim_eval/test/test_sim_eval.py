@@ -82,7 +82,7 @@ def test_unknown_mode_and_negative_delay_are_refused() -> None:
 
 def test_a_policy_of_another_arm_is_refused(tmp_path: Path) -> None:
     seven = write_untrained_checkpoint(tmp_path / "seven", tiny_config(7))
-    with pytest.raises(ValueError, match="action dim 7; the simulated SO-100 has 6 joints"):
+    with pytest.raises(ValueError, match="does not fit the simulated SO-100: 6 joints .*action dim 7"):
         SimPolicy(seven)
 
 
