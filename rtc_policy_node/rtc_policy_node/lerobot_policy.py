@@ -120,7 +120,7 @@ class LeRobotPolicy:
         if guidance.mode != GuidanceMode.OFF and not self._holders:
             raise ValueError(f"policy type {config.type!r} has no rtc_processor: it cannot be guided; "
                              "use guidance_mode off")
-        self.use_guidance(RTCGuidance(config.rtc_config, mode=guidance.mode))
+        self._use_guidance(RTCGuidance(config.rtc_config, mode=guidance.mode))
         self.preprocessor, self.postprocessor = make_pre_post_processors(
             config, pretrained_path=str(path), preprocessor_overrides={"device_processor": {"device": device}})
         self.settings = guidance
@@ -163,7 +163,7 @@ class LeRobotPolicy:
         normalized = self._normalizer(create_transition(action=relative.to(self.device)))[TransitionKey.ACTION]
         return normalized.cpu().numpy()
 
-    def use_guidance(self, guidance: Any) -> None:
+    def _use_guidance(self, guidance: Any) -> None:
         """Install a guidance (an RTCGuidance, or a wrapper with its interface) in the policy."""
         self.guidance = guidance
         for holder in self._holders:
@@ -180,7 +180,7 @@ class LeRobotPolicy:
         rtc_config.execution_horizon, rtc_config.max_guidance_weight = (guidance.execution_horizon,
                                                                          guidance.max_guidance_weight)
         rtc_config.prefix_attention_schedule = guidance.schedule.value
-        self.use_guidance(RTCGuidance(rtc_config, mode=guidance.mode))
+        self._use_guidance(RTCGuidance(rtc_config, mode=guidance.mode))
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
@@ -194,7 +194,7 @@ class LeRobotPolicy:
         rtc_config = self.config.rtc_config
         rtc_config.debug = True
         rtc_config.debug_maxlen = max(rtc_config.debug_maxlen, 1000)
-        self.use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
+        self._use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                inference_delay: int, noise: np.ndarray | None = None, max_disagreement: float = 0.0,
@@ -213,11 +213,11 @@ class LeRobotPolicy:
         if guide_with is None:
             return self._sample(state, images, leftover, inference_delay, noise, max_disagreement)
         installed = self.guidance
-        self.use_guidance(guide_with)
+        self._use_guidance(guide_with)
         try:
             return self._sample(state, images, leftover, inference_delay, noise, max_disagreement)
         finally:
-            self.use_guidance(installed)
+            self._use_guidance(installed)
 
     def _sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                 inference_delay: int, noise: np.ndarray | None, max_disagreement: float) -> SampledChunk:

@@ -2,7 +2,7 @@
 
 Wiring only. What to do when (trigger, start-up and pause gating, the wait for a merge, the delay
 estimate, the leftover, back-off after an error) is `core.inference_scheduler.InferenceScheduler`'s;
-sampling is `lerobot_policy.LeRobotPolicy`'s; units are `joint_units`'. This node feeds the scheduler
+sampling a chunk (joints by name, units, the policy) is `chunk_sampler.ChunkSampler`'s. This node feeds the scheduler
 with messages and the monotonic clock, runs the inferences it plans on a thread of their own, and
 publishes what comes out.
 

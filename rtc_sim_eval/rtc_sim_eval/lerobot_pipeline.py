@@ -59,7 +59,7 @@ def run_lerobot_episode(
     from lerobot.policies.rtc.latency_tracker import LatencyTracker
 
     guidance = settings.guidance(GuidanceMode.IDENTITY)  # enabled; LeRobot's RTCProcessor guides
-    rtc_config = policy.policy(guidance, lerobot_rtc=True).config.rtc_config  # enabled, with the run's horizon, weight, schedule
+    rtc_config = policy.policy(guidance).config.rtc_config  # enabled, with the run's horizon, weight, schedule
     queue = ActionQueue(rtc_config)
     tracker = LatencyTracker()
     time_per_chunk = 1.0 / CONTROL_RATE_HZ

@@ -54,7 +54,8 @@ class SimPolicy:
     def __init__(self, checkpoint: Path) -> None:
         self.checkpoint = checkpoint
         self.units = CalibratedUnits(load_calibration(default_calibration_path()), JOINT_NAMES)  # the simulated arm's
-        self._loaded: dict[tuple[GuidanceSettings, bool], ChunkSampler] = {}
+        self._loaded: dict[GuidanceSettings, ChunkSampler] = {}
+        self._lerobot: dict[GuidanceSettings, LeRobotRTCGuidance] = {}
         first = self.policy(GuidanceSettings(mode=GuidanceMode.OFF))
         if len(first.image_keys) != 1 or first.chunk_size is None:
             raise ValueError(f"policy {checkpoint} must take one camera and have a chunk_size")
@@ -62,21 +63,24 @@ class SimPolicy:
         self.action_dim = first.action_dim
         (self.image_key,) = first.image_keys
 
-    def policy(self, guidance: GuidanceSettings, lerobot_rtc: bool = False) -> LeRobotPolicy:
-        """The checkpoint under `guidance`; `lerobot_rtc`: guided by LeRobot's own RTCProcessor."""
-        return self.sampler(guidance, lerobot_rtc).policy
+    def policy(self, guidance: GuidanceSettings) -> LeRobotPolicy:
+        """The checkpoint under `guidance`."""
+        return self.sampler(guidance).policy
 
-    def sampler(self, guidance: GuidanceSettings, lerobot_rtc: bool = False) -> ChunkSampler:
-        key = (guidance, lerobot_rtc)
-        if key not in self._loaded:
+    def sampler(self, guidance: GuidanceSettings) -> ChunkSampler:
+        if guidance not in self._loaded:
             loaded = LeRobotPolicy(str(self.checkpoint), "cpu", guidance)
-            if lerobot_rtc:
-                loaded.use_guidance(LeRobotRTCGuidance(loaded.config.rtc_config))
             try:
-                self._loaded[key] = ChunkSampler(loaded, self.units, JOINT_NAMES)
+                self._loaded[guidance] = ChunkSampler(loaded, self.units, JOINT_NAMES)
             except ValueError as err:
                 raise ValueError(f"policy {self.checkpoint} does not fit the simulated SO-100: {err}") from None
-        return self._loaded[key]
+        return self._loaded[guidance]
+
+    def lerobot_guidance(self, guidance: GuidanceSettings) -> LeRobotRTCGuidance:
+        """LeRobot's own RTCProcessor with the configuration `guidance` gives the policy."""
+        if guidance not in self._lerobot:
+            self._lerobot[guidance] = LeRobotRTCGuidance(self.policy(guidance).config.rtc_config)
+        return self._lerobot[guidance]
 
     def infer(
         self,
@@ -91,10 +95,13 @@ class SimPolicy:
         guide_with: Any = None,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
-        as LeRobotPolicy.sample takes it from the scheduler's Plan, `guide_with` as ChunkSampler.sample.
+        as LeRobotPolicy.sample takes it from the scheduler's Plan, `guide_with` as ChunkSampler.sample;
+        `lerobot_rtc`: guided by LeRobot's own RTCProcessor (`guidance` enabled: not off).
         The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera."""
+        if lerobot_rtc:
+            guide_with = self.lerobot_guidance(guidance)
         image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
         observation = RadianObservation(JOINT_NAMES, joint_positions, {self.image_key: image})
-        chunk = self.sampler(guidance, lerobot_rtc).sample(observation, leftover, inference_delay, noise,
+        chunk = self.sampler(guidance).sample(observation, leftover, inference_delay, noise,
                                                             max_disagreement, guide_with=guide_with)
         return chunk.actions, chunk.sampled

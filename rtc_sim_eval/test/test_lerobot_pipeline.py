@@ -48,8 +48,8 @@ def test_lerobot_keeps_the_cold_start_delay_and_ours_recovers(cold: dict) -> Non
 def test_lerobot_guidance_is_its_rtc_processor_and_equals_identity() -> None:
     policy = SimPolicy(default_checkpoint_path())
     settings = LoopSettings()
-    lerobot = policy.policy(settings.guidance("identity"), lerobot_rtc=True)
-    assert isinstance(lerobot.guidance, LeRobotRTCGuidance) and isinstance(lerobot.guidance.processor, RTCProcessor)
+    lerobot = policy.lerobot_guidance(settings.guidance("identity"))
+    assert isinstance(lerobot, LeRobotRTCGuidance) and isinstance(lerobot.processor, RTCProcessor)
     scene = sample_scene(np.random.default_rng([0, 0]))
     q = start_joint_positions(scene)
     noise = chunk_noise(0, 0, 0, (policy.chunk_size, policy.action_dim))
