@@ -335,7 +335,7 @@ class Replayer:
         guidance = replace(self.sampler.settings, mode=GuidanceMode.IDENTITY if mode is GuidanceMode.OFF and trace
                            else mode)
         tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode)) if trace else None
-        chunk = self.sampler.sample(RadianObservation(self.sampler.joints, observation.state, observation.images),
+        chunk = self.sampler.sample(RadianObservation(inference.joint_names, observation.state, observation.images),
                                     self.leftover(inference), delay, self.noise(inference), guidance=guidance,
                                     guide_with=tracer)
         return chunk.actions, chunk.sampled.model_output, tracer
