@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
 from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
@@ -34,12 +35,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     path = args.checkpoint or str(default_checkpoint_path())
-    policies = {mode: LeRobotPolicy(path, "cpu", GuidanceSettings(mode)) for mode in ("off", "identity", "vjp", "prefix")}
+    policies = {mode.value: LeRobotPolicy(path, "cpu", GuidanceSettings(mode)) for mode in GuidanceMode}
     rng = np.random.default_rng(0)
     state = rng.normal(size=6) * 10
     images = {CAMERA_KEY: rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)}
     leftover = policies["off"].sample(state, images, None, 0).model_output[25:]
-    variants = {"unguided": ("off", None, 0.0), **{mode: (mode, leftover, 0.0) for mode in ("identity", "vjp", "prefix")},
+    variants = {"unguided": ("off", None, 0.0), **{mode: (mode, leftover, 0.0) for mode in policies if mode != GuidanceMode.OFF},
                 "after first": ("identity", leftover[:6], 0.0), "+ test": ("identity", leftover[:6], 1e6)}
     unguided = policies["off"]
     batch = unguided.preprocessor({"observation.state": torch.from_numpy(state.astype(np.float32)),

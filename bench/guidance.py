@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from rtc_contract.modes import GuidanceMode
 from rtc_executor.core.action_queue import ActionQueue
 
 from rtc_policy_node.core.guidance import RTCGuidance
@@ -77,7 +78,7 @@ def time_sampling(
     expert = ActionExpert(action_dim).eval()
     noise, leftover = torch.randn(1, CHUNK_LENGTH, action_dim), torch.randn(1, 30, action_dim)
     delay = 5
-    guidances = {mode: RTCGuidance(rtc_config, mode) for mode in ("off", "identity", "vjp", "prefix")}
+    guidances = {mode.value: RTCGuidance(rtc_config, mode) for mode in GuidanceMode}
     variants = {
         **{mode: (lambda g=g: sample_flow(expert, noise, STEPS, g, leftover, delay)) for mode, g in guidances.items()},
         "lerobot RTCProcessor": (

@@ -18,6 +18,7 @@ import argparse
 import numpy as np
 import torch
 
+from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.builtin_policy import CAMERA_KEY, default_checkpoint_path
 from rtc_sim_eval.latency_profiles import Fixed
 from rtc_sim_eval.metrics import summarise
@@ -82,7 +83,7 @@ def main() -> None:
     print(f"built-in policy, delay {args.delay} ticks, {args.episodes} episodes; gap = |new - old| at the same "
           f"tick in p99 within-chunk steps, rows 0..{GAP_ROWS - 1} of the new chunk")
     print(f"{'mode':>9} {'seam mean':>10} {'worst':>6}   {'gap rows < d mean':>17} {'max':>5}   {'gap row d mean':>14} {'max':>5}")
-    for mode in ("off", "identity", "vjp", "prefix"):
+    for mode in (m.value for m in GuidanceMode):
         records, summary = run(mode, LoopSettings())
         gaps = leftover_gaps(records, summary["inner_step_p99_rad"])
         held, switch = gaps[:, : args.delay], gaps[:, args.delay]
