@@ -24,7 +24,8 @@ def executor_args(*params: str) -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
     script = get_package_prefix("rtc_executor") + "/lib/rtc_executor/rtc_executor"
-    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}"]
+    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}",
+            "-p", "state_publisher:=executor_test_peer"]  # this process plays the driver
     # These tests follow rows exactly, so the command guard must never bind (it is tested in
     # test_core_command_guard.py and, over DDS, by the fault campaign: test_system_fault_campaign.py).
     args += ["-p", "max_velocity:=[1000.0]", "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"]
