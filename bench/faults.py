@@ -657,7 +657,11 @@ def replay_after_restart(run: Run) -> str:
     for msg in recorded:
         run.peer.chunk_pub.publish(msg)
         time.sleep(0.01)
-    time.sleep(SETTLE_S)
+    try:
+        run.peer.wait_for(lambda: rejected_by_reason(run).get("other_session", 0) >= len(recorded), 5.0,
+                          "the rejections in /diagnostics")
+    except TimeoutError:
+        pass  # reported by the expectation below
     after = run.status()
     by_reason = rejected_by_reason(run)
     run.expect(len(recorded) >= 2, f"chunks recorded ({len(recorded)})")
@@ -672,15 +676,16 @@ def replay_after_restart(run: Run) -> str:
 
 def tracking_error(run: Run) -> str:
     """shoulder_pan's servo blocked (it no longer moves), then the policy sends it 0.8 rad away over
-    2 s: the executor sees the tracking error, holds and reports ERROR."""
+    1.5 s: the executor sees the tracking error, holds and reports ERROR."""
     joint = run.joints.index("shoulder_pan")
     servo = run.emulator.servos[MOTOR_IDS["shoulder_pan"]]
     servo.advance = lambda _dt: servo.sync_registers()  # blocked: the motor turns no further
     run.peer.policy_on = False
     time.sleep(0.2)
-    ramp = np.zeros((60, len(run.joints)))
-    ramp[:, joint] = np.linspace(0.0, 0.8, 60) * np.sign(-run.peer.start_pose[joint] or 1.0)
-    base = np.repeat(run.peer.last_command[None], 60, axis=0)
+    rows = 45  # 1.5 s: within the bringup's max_chunk_length
+    ramp = np.zeros((rows, len(run.joints)))
+    ramp[:, joint] = np.linspace(0.0, 0.8, rows) * np.sign(-run.peer.start_pose[joint] or 1.0)  # inward
+    base = np.repeat(run.peer.last_command[None], rows, axis=0)
     run.peer.policy_id += 1
     run.peer.publish(run.peer.policy_id, run.status().step, base + ramp, run.peer.policy_source)
     run.peer.wait_for(lambda: run.status().tracking_fault, 10.0, "the tracking fault")

@@ -258,10 +258,13 @@ class ExecutorNode(Node):
         self.create_subscription(ActionChunk, ACTION_CHUNK_TOPIC, self._on_chunk, CHUNK_QOS)
         self._state_follow = FollowedPublisher(p["state_publisher"])
         self._state_counts = {"ignored": 0, "unusable": 0}  # joint states of other publishers; incomplete ones
+        # without the process's arguments (a __node remap would give it this node's name); the topic
+        # resolved by this node, remaps included
         self._state_reader = Node(f"{self.get_name()}_joint_states", namespace=self.get_namespace(),
-                                  context=self.context, start_parameter_services=False)
+                                  context=self.context, use_global_arguments=False,
+                                  start_parameter_services=False, enable_rosout=False)
         self._joint_state_sub = self._state_reader.create_subscription(
-            JointState, JOINT_STATES_TOPIC, lambda _msg: None, JOINT_STATES_QOS)
+            JointState, self.resolve_topic_name(JOINT_STATES_TOPIC), lambda _msg: None, JOINT_STATES_QOS)
         self.create_timer(1.0 / JOINT_STATES_POLL_HZ, self._take_joint_states)
         for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
             self.create_service(Trigger, name, callback)
