@@ -13,8 +13,8 @@ Contract: nothing is commanded before a measured position is known; chunks arriv
 rejected (not_ready). Each run draws a random session id (ExecutorStatus.session) that chunks must
 name (`other_session`). With `require_trusted_keys` (the real-arm bringup) the node refuses to start
 without `trusted_keys` unless `allow_unsigned` is set (exit 2). What merges and what each tick
-commands is decided by `core.ExecutorCore`: chunk admission (the signature, with trusted_keys; length, ids per source, one source followed, one
-merge per tick), the content contract, the command guard's checks and the queue's timing rules; a
+commands is decided by `core.ExecutorCore`: chunk admission (sizes, session, the signature with
+trusted_keys, ids per source, one source followed, one merge per tick), the content contract, the command guard's checks and the queue's timing rules; a
 refused chunk is logged, counted and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
 counts) and the command guard turns it, or on underrun the last command, into the command: every
 command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
