@@ -9,23 +9,23 @@ depth 50: only the messages of the one publisher of node `state_publisher`, told
 command (reliable, depth 1), rtc/executor_status (rtc_msgs/ExecutorStatus every tick, reliable,
 depth 10) and /diagnostics (1 Hz). Names are relative: they follow the node's namespace.
 
-Contract: nothing is commanded before a measured position is known; chunks arriving before then are
-rejected (not_ready). Each run draws a random session id (ExecutorStatus.session) that chunks must
-name (`other_session`). With `require_trusted_keys` (the real-arm bringup) the node refuses to start
-without `trusted_keys` unless `allow_unsigned` is set (exit 2). What merges and what each tick
-commands is decided by `core.ExecutorCore`: chunk admission (sizes, session, the signature with
-trusted_keys, ids per source, one source followed, one merge per tick), the content contract, the command guard's checks and the queue's timing rules; a
-refused chunk is logged, counted and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
-counts) and the command guard turns it, or on underrun the last command, into the command: every
-command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
-(`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it ticks at
-control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
-goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy
-node sees the same executor whatever N. With `speed_scale` s < 1 the rows are played over a time
-base stretched by 1/s (`core.executor_core`): a policy tick is then one row's stretched period, the
-status reports control_rate_hz x s as its rate, so steps, d_real, remaining and index stay in rows
-and the policy node's delays are counted in them; the status still goes out at least at
-control_rate_hz, and the guard's velocity and acceleration bounds are scaled by s.
+Contract: nothing is commanded before a measured position is known; chunks arriving before then are rejected
+(not_ready). Each run draws a random session id (ExecutorStatus.session) that chunks must name
+(`other_session`). With `require_trusted_keys` (the real-arm bringup) the node refuses to start without
+`trusted_keys` unless `allow_unsigned` is set (exit 2). What merges and what each tick commands is decided
+by `core.ExecutorCore`: chunk admission (sizes, session, the signature with trusted_keys, ids per source,
+one source followed, one merge per tick), the content contract, the command guard's checks and the queue's
+timing rules; a refused chunk is logged, counted and causes no motion. Each tick pops one action (after the
+ticks the loop missed, which the step counts) and the command guard turns it, or on underrun the last
+command, into the command: every command is inside the guard's envelope (docs/safety.md). The control loop
+is a dedicated thread (`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it
+ticks at control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
+goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy node sees
+the same executor whatever N. With `speed_scale` s < 1 the rows are played over a time base stretched by 1/s
+(`core.executor_core`): a policy tick is then one row's stretched period, the status reports control_rate_hz
+x s as its rate, so steps, d_real, remaining and index stay in rows and the policy node's delays are counted
+in them; the status still goes out at least at control_rate_hz, and the guard's velocity and acceleration
+bounds are scaled by s.
 Services (std_srvs/Trigger, under the node's name): `~/hold` stops consuming rows (the arm holds
 its last command; counted as held, not as underruns; chunks still merge), `~/resume` goes on from
 the row the hold stopped at, `~/reset` empties the queue, refuses chunks built before it
