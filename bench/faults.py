@@ -115,7 +115,6 @@ class Neighbour:
         self.command_sources: dict[bytes, bool] = {}  # publisher GID: is it the executor's
         self.signer: ChunkSigner | None = None  # with a keyed graph: the stand-in's key (attackers have none)
         self.sent: list[ActionChunk] | None = None  # a list: the stand-in's chunks are kept here (a recorder)
-        self.joint_pub = self.node.create_publisher(JointState, "/joint_states", 10)  # a spoofer's
         self.chunk_pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)
         self.node.create_subscription(JointState, "/so100/command", self._on_command, RELIABLE)
         self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, RELIABLE)
@@ -613,11 +612,12 @@ def spoofed_joint_states_at_start(run: Run) -> str:
     executor follows the driver's /joint_states (by publisher GID) and holds the real pose."""
     real = run.peer.start_pose.copy()
     spoofed = JointState(name=run.joints, position=(real + 1.0).tolist())
+    publisher = run.peer.node.create_publisher(JointState, "/joint_states", 10)
     stop = threading.Event()
 
     def spoof() -> None:
         while not stop.is_set():
-            run.peer.joint_pub.publish(spoofed)
+            publisher.publish(spoofed)
             time.sleep(0.01)
     spoofer = threading.Thread(target=spoof, daemon=True)
     spoofer.start()
