@@ -22,6 +22,7 @@ class RejectionCode(str, Enum):
     BAD_SIGNATURE = "bad_signature"  # the signature does not cover these fields
     REPLAY = "replay"  # a signed chunk seen before
     TOO_LONG = "too_long"  # more rows than max_chunk_length
+    OTHER_SESSION = "other_session"  # made for another executor run (ExecutorStatus.session)
     BAD_ID = "bad_id"  # id 0, or not above the last id merged from its source
     OTHER_SOURCE = "other_source"  # another source than the one followed
     RATE = "rate"  # a second chunk of a source within one control tick
