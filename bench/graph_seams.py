@@ -239,8 +239,8 @@ def plot(live: dict[str, dict[str, list[dict]]], offline: dict | None, out: Path
                 continue
             median = float(np.median(values))
             spread = [[median - values.min()], [values.max() - median]]
-            ax.errorbar([delay + 0.15 * (k - 1)], [median], yerr=spread, fmt="D", ms=7, capsize=4, color=colours.get(OFFLINE_MODE[name]), mec="black",
-                        label=f"live graph {name} ({len(values)} runs)")
+            ax.errorbar([delay + 0.15 * (k - 1)], [median], yerr=spread, fmt="D", ms=7, capsize=4,
+                        color=colours.get(OFFLINE_MODE[name]), mec="black", label=f"live graph {name} ({len(values)} runs)")
     ax.axhline(1.0, color="grey", lw=0.6, ls=":")
     ax.set_ylim(bottom=0)
     ax.set_xlabel("delay [ticks at 30 Hz] (live: the added latency; the real delay adds inference and transport)")
