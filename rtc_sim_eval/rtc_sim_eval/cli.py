@@ -53,7 +53,7 @@ from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
 from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODES, new_latency_estimate, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
-from rtc_sim_eval.protocol import Carried, SlicedPolicy, parse_ticks
+from rtc_sim_eval.protocol import Carried, SlicedPolicy, parse_ticks, trigger_for_horizon
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene
@@ -198,6 +198,10 @@ def evaluate(args: argparse.Namespace) -> dict:
               else [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)])
     horizons = args.horizons or [None]  # None: the policy's own chunk, no horizon level in the JSON
     policies = {h: policy if h is None else SlicedPolicy(policy, h) for h in horizons}
+    triggers = {h: settings.scheduler.trigger_remaining if h is None else
+                trigger_for_horizon(settings.scheduler.trigger_remaining, h, policy.chunk_size) for h in horizons}
+    cell_settings = {h: dataclasses.replace(settings, scheduler=dataclasses.replace(
+        settings.scheduler, trigger_remaining=triggers[h])) for h in horizons}
     results: dict[str, dict] = {}
     plotted: dict[str, EpisodeRecord] = {}
     progress = tqdm(total=len(args.modes) * len(horizons) * len(args.profiles) * len(scenes), unit="episode",
@@ -211,8 +215,8 @@ def evaluate(args: argparse.Namespace) -> dict:
                 records = []
                 for episode, scene in enumerate(scenes):
                     progress.set_description(f"{mode} H={horizon or policy.chunk_size} {profile.spec}", refresh=False)
-                    records.append(run_variant(policies[horizon], scene, mode, profile, settings, args.seed, episode,
-                                               carried))
+                    records.append(run_variant(policies[horizon], scene, mode, profile, cell_settings[horizon],
+                                               args.seed, episode, carried))
                     progress.update()
                 by_profile[profile.spec] = summarise(records)
                 if profile == Fixed(args.plot_delay) and records and horizon == horizons[0]:
@@ -230,6 +234,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "horizon_source": "the policy's own chunk" if args.horizons is None
             else "the policy's chunk sliced to its first H rows",
             "carry_estimate": args.carry_estimate,
+            "trigger_remaining_by_horizon": {str(h or policy.chunk_size): t for h, t in triggers.items()},
             "episodes": args.episodes,
             "seed": args.seed,
             "chunk_size": policy.chunk_size,

@@ -118,7 +118,8 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
     inner_jerk = np.concatenate([j.inner for j in jerks]) if jerks else np.array([])
     inner_jerk_p99 = core_seams.moving_p99(inner_jerk, jerks[0].floor) if jerks else float("nan")  # one rate: one floor
     seam_jerk_max = np.array([j.seam_max for j in jerks if np.isfinite(j.seam_max)])
-    jerk_ratios = seam_jerk_max / inner_jerk_p99
+    # without a within-chunk sample (chunks shorter than the seam windows) there is nothing to compare with
+    jerk_ratios = seam_jerk_max / inner_jerk_p99 if np.isfinite(inner_jerk_p99) else np.array([])
     successes = [r for r in records if r.success]
     return {
         "episodes": len(records),

@@ -4,7 +4,10 @@ from one episode to the next.
 The protocol (the 2026 controlled comparison of asynchronous chunking) sweeps the inference delay d
 over 0..20 control ticks and the chunk length H over 30 and 50, success per delay. Here H is the
 policy's own chunk sliced to its first H rows (`SlicedPolicy`): the built-in policy predicts 50, so
-H = 30 is the same sample cut short, not a policy trained for 30. A delay estimate (ours, LeRobot's)
+H = 30 is the same sample cut short, not a policy trained for 30. The trigger (`trigger_remaining`,
+rows left when the next inference starts) is scaled with H (`trigger_for_horizon`): the node's 25
+of 50 rows executes half a chunk per inference, and so does 15 of 30; an unscaled 25 of 30 would
+switch chunks every 5 rows. A delay estimate (ours, LeRobot's)
 lives as long as the process that makes it, so within one (mode, delay, H) cell it is carried from
 episode to episode (`Carried`), as in a node that runs them all one after the other.
 """
@@ -59,6 +62,11 @@ class SlicedPolicy:
         cut = self.horizon
         return actions[:cut], dataclasses.replace(sampled, actions=sampled.actions[:cut],
                                                   model_output=np.asarray(sampled.model_output)[:cut])
+
+
+def trigger_for_horizon(trigger_remaining: int, horizon: int, chunk_size: int) -> int:
+    """The node's `trigger_remaining` for a chunk of `chunk_size` rows, scaled to `horizon` rows."""
+    return round(trigger_remaining * horizon / chunk_size)
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from so100_driver.sim import sample_scene
 
 from rtc_sim_eval.cli import MODES, evaluate, parse_args
 from rtc_sim_eval.latency_profiles import Fixed
-from rtc_sim_eval.protocol import SlicedPolicy, parse_ticks
+from rtc_sim_eval.protocol import SlicedPolicy, parse_ticks, trigger_for_horizon
 from rtc_sim_eval.rollforward import rolled_forward_state
 from rtc_sim_eval.rollout import LoopSettings, MergedChunk, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
@@ -45,6 +45,11 @@ def test_a_horizon_beyond_the_policy_chunk_is_refused(policy: SimPolicy) -> None
         SlicedPolicy(policy, policy.chunk_size + 1)
     with pytest.raises(SystemExit):
         parse_args(["--horizons", "0"])
+
+
+def test_the_trigger_keeps_its_share_of_the_chunk() -> None:
+    assert trigger_for_horizon(25, 50, 50) == 25 and trigger_for_horizon(25, 30, 50) == 15
+    assert trigger_for_horizon(0, 30, 50) == 0
 
 
 def test_the_chunk_is_the_policy_chunk_sliced_to_h(policy: SimPolicy) -> None:
@@ -105,6 +110,7 @@ def test_a_tiny_protocol_sweep_has_every_mode_horizon_and_delay(tmp_path: Path) 
     settings = report["settings"]
     assert settings["levels"] == ["horizon", "latency_profile"] and settings["horizons"] == [30, 50]
     assert settings["carry_estimate"] is True and "sliced" in settings["horizon_source"]
+    assert settings["trigger_remaining_by_horizon"] == {"30": 15, "50": 25}
     assert set(report["results"]) == set(MODES)
     for mode, by_horizon in report["results"].items():
         assert set(by_horizon) == {"30", "50"}, mode
