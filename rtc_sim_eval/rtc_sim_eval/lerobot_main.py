@@ -2,9 +2,10 @@
 
 LeRobot has moved since the 0.4.4 pipeline `rtc_sim_eval.lerobot_pipeline` runs with its own classes:
 after user reports of violent jumps on SO-101 arms (huggingface/lerobot issue 4223) the fix of
-PR 4454 changed three rules. Read from the fix's commit 6d0e72c5c7944b6bc64427ba51d7e112da68ec1a
-("fix(rtc): chunk-splice jump and mean-action seam", branch fix/rtc-chunking-seams, on main at
-7427f31801f944f5ec9ce53cda02862ce7d1638b):
+PR 4454 changes three rules. Read from the fix's commit 6d0e72c5c7944b6bc64427ba51d7e112da68ec1a
+("fix(rtc): chunk-splice jump and mean-action seam", branch fix/rtc-chunking-seams); the snapshot of
+main read beside it (7427f31801f944f5ec9ce53cda02862ce7d1638b, 2026-08-23) has the same files without
+these three changes:
 
 - `src/lerobot/policies/rtc/action_queue.py`, `ActionQueue._check_and_resolve_delays`: when the
   rows consumed during the inference (`last_index - action_index_before_inference`) differ from
