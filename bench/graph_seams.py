@@ -25,11 +25,12 @@ jerk within chunks (rtc_contract.seams.seam_jerk, the report's `measured_seam_je
 definition rtc_sim_eval applies to its simulated joint positions), with its absolute seam jerk. On
 `--world mujoco` the joints are the twin's physics, and each run's pick-and-place outcome is printed.
 
-`--offline` reads an `rtc_sim_eval --json` result (its `results[mode][latency]`, a further level such
-as a chunk length drawn as one line each) and `--plot` draws one figure: the measured seam jerk
-ratio against the delay in ticks, rtc_sim_eval's modes as lines, the live graph's variants as points
-at their profile's delay, side by side (min-max over runs as error bars; fixed profiles only), in the colour of the
-matching mode (identity, vjp, naive). `--replot` prints the table and draws the figure from runs a
+`--offline` reads an `rtc_sim_eval --json` result (its `results[mode][latency]`, or with a further
+level such as the chunk length, `results[mode][H][latency]`, one line per mode and level) and
+`--plot` draws one figure: the measured seam jerk ratio against the delay in ticks, rtc_sim_eval's
+modes as lines, the live graph's variants as points at their profile's delay, side by side (min-max
+over runs as error bars; fixed profiles only), in the colour of the matching mode (identity, vjp,
+naive). `--replot` prints the table and draws the figure from runs a
 previous `--json` saved (several files: their runs pooled) instead of running the graph.
 """
 from __future__ import annotations
@@ -195,21 +196,22 @@ def offline_lines(offline: dict) -> dict[str, list[tuple[float, float]]]:
         if value is not None and delay is not None:
             lines.setdefault(label, []).append((delay, float(value)))
 
-    for mode, by_latency in offline.get("results", {}).items():
-        for spec, figures in by_latency.items():
+    for mode, by_key in offline.get("results", {}).items():
+        for key, figures in by_key.items():
             if "measured_seam_jerk_ratio" in figures:
-                add(mode, spec, figures)
-            else:  # one more swept level under the latency
-                for level, inner in figures.items():
-                    if isinstance(inner, dict):
-                        add(f"{mode} ({level})", spec, inner)
+                add(mode, key, figures)
+                continue
+            for inner_key, inner in figures.items():  # one more swept level, above or below the latency
+                if isinstance(inner, dict):
+                    level, spec = (key, inner_key) if ":" in inner_key else (inner_key, key)
+                    add(f"{mode} (H={level})" if level.isdigit() else f"{mode} ({level})", spec, inner)
     return {label: sorted(points) for label, points in lines.items()}
 
 
 def _fixed_delay(spec: str) -> float | None:
-    """The delay in ticks of a fixed profile (`fixed:6`, or a bare number); None for the others."""
+    """The delay in ticks of a fixed profile (`fixed:6`); None for the others."""
     try:
-        profile = parse_profiles(spec, RATE_HZ)[0] if not spec.strip().isdigit() else Fixed(int(spec))
+        profile = parse_profiles(spec, RATE_HZ)[0]
     except (ValueError, IndexError):
         return None
     return float(profile.ticks) if isinstance(profile, Fixed) else None
