@@ -23,6 +23,7 @@ setup(
             "rtc_report = rtc_tools.report:main",
             "rtc_replay = rtc_tools.replay:main",
             "rtc_demo_figure = rtc_tools.demo_figure:main",
+            "rtc_demo_video = rtc_tools.demo_video:main",
             "rtc_trace_report = rtc_tools.trace_report:main",
             "rtc_foxglove = rtc_tools.foxglove_server:main",
             "rtc_profile = rtc_tools.profile_tool:main",

@@ -5,7 +5,8 @@
 # merge mode rtc), then with naive chunk switching (no guidance, each new chunk played from its
 # row 0: guidance_mode:=off executor_mode:=replace). Each run is the bus emulator + driver, simulated
 # camera, built-in policy and executor, recorded to a rosbag2 for S seconds after its first chunk.
-# Then each run's report and plots, and one comparison figure of both (rtc_tools.demo_figure).
+# Then each run's report and plots, one comparison figure of both (rtc_tools.demo_figure) and a
+# side-by-side video of both, camera images over the joint traces (rtc_tools.demo_video: MP4 and GIF).
 # Usage: tools/demo.sh [--duration S] [--out DIR] [launch arguments name:=value ...]   (arguments go
 # to both runs; the naive run always gets guidance_mode:=off executor_mode:=replace; DIR defaults to
 # out/demo-<date>-<time>)
@@ -79,3 +80,4 @@ done
 echo
 python -m rtc_tools.demo_figure "$out/comparison.png" RTC="$out/rtc/bag" naive="$out/naive/bag" \
   --json "$out/comparison.json"
+python -m rtc_tools.demo_video "$out/demo.mp4" RTC="$out/rtc/bag" naive="$out/naive/bag" --gif "$out/demo.gif"

@@ -32,7 +32,7 @@ ROSDEP_KEYS = {
 PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-servo-sdk", "mcap": "mcap",
             "mcap_ros2": "mcap-ros2-support", "transformers": "transformers", "tokenizers": "tokenizers",
             "safetensors": "safetensors", "foxglove": "foxglove-sdk", "websockets": "websockets",
-            "mujoco": "mujoco", "lz4": "lz4"}
+            "mujoco": "mujoco", "lz4": "lz4", "imageio_ffmpeg": "imageio-ffmpeg"}
 # top-level module -> apt package, for what has neither a rosdep key nor a pip distribution we use.
 APT_ONLY = {"lttngust": "python3-lttngust", "bt2": "python3-bt2"}
 # Test modules and their helpers (test/*.py of any package): tests import them by name, not as packages.
@@ -186,5 +186,5 @@ def test_apt_requirements_are_lerobots_but_its_numpy_2_visualiser():
     listed = {line.replace(" ", "") for line in lines if line.strip() and not line.startswith("#")}
     assert sorted(wanted - listed) == []
     assert sorted(_requirement_names(listed) - _requirement_names(wanted)) == [
-        "feetech-servo-sdk", "foxglove-sdk", "lz4", "mcap", "mcap-ros2-support", "mujoco", "rosbags", "safetensors",
-        "tokenizers", "transformers", "websockets"]
+        "feetech-servo-sdk", "foxglove-sdk", "imageio-ffmpeg", "lz4", "mcap", "mcap-ros2-support", "mujoco", "rosbags",
+        "safetensors", "tokenizers", "transformers", "websockets"]

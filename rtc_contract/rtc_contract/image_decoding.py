@@ -86,3 +86,11 @@ def compressed_to_rgb(fmt: str, data: bytes) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except OSError as exc:
         raise ValueError(f"cannot decode {codec} image of {len(data)} bytes: {exc}") from exc
+
+
+def message_to_rgb(msg) -> np.ndarray:
+    """A sensor_msgs/Image or CompressedImage (any object with their fields: rclpy's or a bag
+    reader's) -> HxWx3 uint8 RGB, writable."""
+    if hasattr(msg, "format"):
+        return compressed_to_rgb(msg.format, bytes(msg.data)).copy()
+    return raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))

@@ -93,15 +93,18 @@ class SimPolicy:
         max_disagreement: float = 0.0,
         lerobot_rtc: bool = False,
         guide_with: Any = None,
+        state_positions: np.ndarray | None = None,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
         as LeRobotPolicy.sample takes it from the scheduler's Plan, `guide_with` as ChunkSampler.sample;
         `lerobot_rtc`: guided by LeRobot's own RTCProcessor (`guidance` enabled: not off).
-        The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera."""
+        The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera. The
+        state: `joint_positions`, or `state_positions` when given (rollforward: where the arm will be)."""
         if lerobot_rtc:
             guide_with = self.lerobot_guidance(guidance)
         image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
-        observation = RadianObservation(JOINT_NAMES, joint_positions, {self.image_key: image})
+        positions = joint_positions if state_positions is None else state_positions
+        observation = RadianObservation(JOINT_NAMES, positions, {self.image_key: image})
         chunk = self.sampler(guidance).sample(observation, leftover, inference_delay, noise,
-                                                            max_disagreement, guide_with=guide_with)
+                                           max_disagreement, guide_with=guide_with)
         return chunk.actions, chunk.sampled

@@ -5,7 +5,8 @@ draws them with this, one row per run, top to bottom in the order given: the exe
 trajectory with every chunk seam marked, and beside it a close-up of the run's largest seam step
 (the planned rows, and what the arm measured after the executor's command guard). Each row's
 title carries the figures of the run's report (`rtc_tools.report`): the seam ratio and the
-measured seam jerk ratio, the task's targets reached and obstacle contacts, and what the guard did
+measured seam jerk ratio, the task's targets reached and obstacle contacts (on the MuJoCo twin: whether the
+cube was placed, when, and the peak contact force), and what the guard did
 (commands clamped, chunks rejected, ticks held). It prints the same figures as a table and can write them as JSON.
 
 A bag the report cannot read, or one without action chunks (nothing was executed, so there is
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +42,25 @@ class RunFigures:
     targets_shown: int | None
     targets_reached: int | None
     obstacle_contacts: int | None
+    pick_place: dict[str, Any] | None  # the twin's task outcome (rtc_tools.run_metrics.TaskOutcome)
     chunks_merged: int
     chunks_rejected: int
     commands_clamped: int
     ticks_held: int  # underruns: the executor held the last command
 
+    def task_text(self) -> str:
+        """The task's outcome in a few words: the kinematic world's targets or the twin's cube."""
+        if self.pick_place is not None:
+            outcome = self.pick_place
+            placed = (f"cube placed after {outcome['success_after_s']:.1f} s" if outcome["success"] else
+                      "cube dropped outside the zone" if outcome["dropped_outside_zone"] else "cube not placed")
+            return f"{placed}, peak contact {outcome['peak_contact_force_n']:.1f} N"
+        if self.targets_shown is not None:
+            return f"targets reached {self.targets_reached} of {self.targets_shown}, obstacle contacts {self.obstacle_contacts}"
+        return "task progress not recorded"
+
     def title(self) -> str:
-        task = (f"targets reached {self.targets_reached} of {self.targets_shown}, obstacle contacts "
-                f"{self.obstacle_contacts}" if self.targets_shown is not None else "task progress not recorded")
+        task = self.task_text()
         return (f"{self.name} (guidance {self.guidance}, merge {self.merge}): seam ratio {self.seam_ratio:.2f}, measured seam jerk "
                 f"{self.measured_seam_jerk_ratio:.2f}; {task}\n"
                 f"command guard: {self.commands_clamped} commands clamped, {self.chunks_rejected} of "
@@ -84,6 +97,7 @@ def load_run(name: str, bag: Path) -> Run:
         targets_shown=rec.task.get("targets_shown"),
         targets_reached=rec.task.get("targets_reached"),
         obstacle_contacts=rec.task.get("obstacle_contacts"),
+        pick_place=asdict(rec.task_outcome) if rec.task_outcome else None,
         chunks_merged=summary.merged,
         chunks_rejected=summary.rejected,
         commands_clamped=int(last.clamped_count),
@@ -139,14 +153,14 @@ def draw(runs: list[Run], out: Path) -> Path:
 def table(runs: list[Run]) -> list[str]:
     """The figures of every run, one line each."""
     lines = [f"{'run':<8} {'guidance':<9} {'merge':<8} {'seam ratio':>10} {'m.jerk':>6} {'targets':>9} "
-             f"{'contacts':>8} {'clamped':>7} {'rejected':>8} {'held':>5}"]
+             f"{'contacts':>8} {'clamped':>7} {'rejected':>8} {'held':>5}  task"]
     for run in runs:
         f = run.figures
         targets = f"{f.targets_reached}/{f.targets_shown}" if f.targets_shown is not None else "-"
         lines.append(f"{f.name:<8} {f.guidance:<9} {f.merge:<8} {f.seam_ratio:>10.2f} "
                      f"{f.measured_seam_jerk_ratio:>6.2f} {targets:>9} "
                      f"{f.obstacle_contacts if f.obstacle_contacts is not None else '-':>8} {f.commands_clamped:>7} "
-                     f"{f.chunks_rejected:>8} {f.ticks_held:>5}")
+                     f"{f.chunks_rejected:>8} {f.ticks_held:>5}  {f.task_text()}")
     return lines
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtc_contract.image_decoding import message_to_rgb
 from rtc_contract.modes import GuidanceMode
 from rtc_contract.topics import (ACTION_CHUNK_TOPIC, DIAGNOSTICS_TOPIC, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC,
                                  in_root, root_types)
@@ -97,7 +98,7 @@ class Recording:
             msg = msg or images[topic].latest_before(inference.started_ns)
             if msg is None:
                 raise BagError(f"no image on {topic} before chunk {inference.chunk_id}")
-            arrays[key] = _rgb(msg)
+            arrays[key] = message_to_rgb(msg)  # writable, as torch wants it
         return Observation(radians, arrays, exact)
 
 
@@ -126,14 +127,6 @@ class Indexed:
 
     def latest_before(self, t_ns: int):
         return self._fallback[t_ns] if t_ns in self._fallback else self._last
-
-
-def _rgb(msg) -> np.ndarray:
-    from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb
-
-    if hasattr(msg, "format"):
-        return compressed_to_rgb(msg.format, bytes(msg.data)).copy()  # writable, as torch wants it
-    return raw_to_rgb(msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
 
 
 def read_recording(bag: Path, cameras: dict[str, str]) -> tuple[Recording, Indexed, dict[str, Indexed]]:

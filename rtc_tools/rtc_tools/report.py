@@ -2,8 +2,9 @@
 
 Reads the rosbag2 the runner's recorder wrote (MCAP or sqlite3, or any bag with the same topics,
 `ros2 bag record`'s included), prints a short report (chunks, d vs d_real, underruns, rejections,
-seam ratio and step, latency percentiles, and what the arm did: tracking error per joint, measured
-velocity, acceleration and jerk overall and at the seams, the measured seam jerk ratio), the policy
+seam ratio and step, latency percentiles, what the arm did: tracking error per joint, measured
+velocity, acceleration and jerk overall and at the seams, the measured seam jerk ratio; the task:
+the kinematic world's targets and contacts, or the MuJoCo twin's pick-and-place outcome), the policy
 node's per-chunk timing components as a profiling table (docs/profiling.md), and writes PNG plots:
 executed and measured joints with the chunk seams marked, and latency over time. A bag that cannot be
 read is one line on stderr and exit code 1.
@@ -25,7 +26,9 @@ import numpy as np
 from rtc_tools.bag_reader import BagError, decoded, open_bag, require_topics
 from rtc_tools.run_metrics import (
     Percentiles,
+    DiagnosticValueError,
     RunSummary,
+    TaskOutcome,
     counted_seams,
     executed_trajectory,
     fresh_plan_seams,
@@ -60,6 +63,7 @@ class Recording:
     components: dict = field(default_factory=dict)    # /rtc/timing field -> values in ms, per chunk
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
+    task_outcome: TaskOutcome | None = None           # the twin's last pick-and-place outcome
     torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
     holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
     resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
@@ -115,6 +119,11 @@ def read_bag(path: Path) -> Recording:
                         rec.target_reached_after_s = float(values["target_reached_after_s"])
                     if all(key in values for key in TASK_COUNTS):
                         rec.task = {key: int(values[key]) for key in TASK_COUNTS}
+                    if all(key in values for key in TaskOutcome.KEYS):
+                        try:
+                            rec.task_outcome = TaskOutcome.from_status(status.name, values)
+                        except DiagnosticValueError as err:
+                            raise BagError(str(err)) from None
                     if "cadence" in values:  # the executor's and the driver's control loops
                         rec.cadence[status.name] = values["cadence"]
                     if status.name.endswith("so100_driver: bus") and "torque_on" in values:
@@ -190,6 +199,7 @@ def summarize(rec: Recording) -> RunSummary:
         end_to_end_ms=Percentiles.of([x[2] for x in rec.timings]),
         target_reached_after_s=rec.target_reached_after_s,
         task=rec.task,
+        task_outcome=rec.task_outcome,
         seam_step_max_rad=seam_step_max(trajectory, rec.fresh_plans, exclude=True),
         measured_seam_jerk_ratio=measured_seam_jerk_ratio,
         tracking_error_rad=tracking_errors(rec.commands, rec.measured),

@@ -1,6 +1,7 @@
 """What a recorded run did, computed from its messages alone (no ROS): the executed actions,
-the chunk seams, the delays and the latencies, and what the arm did: its tracking error and its
-measured velocity, acceleration and jerk, overall and at the seams (rtc_contract.seams).
+the chunk seams, the delays and the latencies, what the arm did (its tracking error and its
+measured velocity, acceleration and jerk, overall and at the seams: rtc_contract.seams), and the
+outcome of the MuJoCo twin's pick-and-place task as its twin node reported it.
 
 The action executed at tick k is row `served_index` of chunk `served_chunk_id`, read from the
 ExecutorStatus that tick published (its `step` is k + 1), so the trajectory is rebuilt exactly from
@@ -183,6 +184,62 @@ def measured_figures(measured: list, trajectory: ExecutedTrajectory,
     ), jerk.ratio
 
 
+class DiagnosticValueError(ValueError):
+    """A /diagnostics value that does not read as what its key says."""
+
+
+@dataclass
+class TaskOutcome:
+    """The twin's pick-and-place outcome from its `twin: task` status (so100_driver.twin_node, measured
+    from the physics by so100_driver.twin.task.TaskMonitor): the last one of the run."""
+
+    KEYS = ("success", "lifted", "dropped_outside_zone", "peak_contact_force_n")  # the status has these
+
+    success: bool  # the cube rests in the zone, released, after it was lifted
+    success_after_s: float | None  # simulated time from the twin's start to the success; None before it
+    lifted: bool
+    dropped_outside_zone: bool  # once lifted, the cube came to rest outside the zone, released
+    peak_contact_force_n: float  # largest normal force of the arm or the cube on the table or the wall
+    cube_to_zone_m: float  # the cube centre's distance to the zone's centre (NaN if not reported)
+    seed: int | None  # the layout's seed
+
+    @classmethod
+    def from_status(cls, name: str, values: dict[str, str]) -> TaskOutcome:
+        """Read the status `name`'s key-value strings; DiagnosticValueError names a value that is not
+        what its key says (the report refuses the bag rather than guess)."""
+
+        def flag(key: str) -> bool:
+            if values[key] not in ("True", "False"):
+                raise DiagnosticValueError(f"/diagnostics status {name!r}: {key}={values[key]!r} is not True or False")
+            return values[key] == "True"
+
+        def number(key: str, default: str = "nan") -> float:
+            text = values.get(key, default)
+            try:
+                return float(text)
+            except ValueError:
+                raise DiagnosticValueError(f"/diagnostics status {name!r}: {key}={text!r} is not a number") from None
+
+        success = flag("success")
+        after = number("success_after_s") if values.get("success_after_s") else None
+        seed = number("seed") if values.get("seed") else None
+        return cls(success=success, success_after_s=after if success else None, lifted=flag("lifted"),
+                   dropped_outside_zone=flag("dropped_outside_zone"),
+                   peak_contact_force_n=number("peak_contact_force_n"), cube_to_zone_m=number("cube_to_zone_m"),
+                   seed=int(seed) if seed is not None and np.isfinite(seed) else None)
+
+    def lines(self) -> list[str]:
+        layout = f" (layout seed {self.seed})" if self.seed is not None else ""
+        if self.success:
+            placed = f"cube placed in the zone {self.success_after_s:.1f} s into the twin's simulation{layout}"
+        else:
+            placed = (f"cube not placed{layout}: {'lifted' if self.lifted else 'never lifted'}, "
+                      f"{self.cube_to_zone_m:.3f} m from the zone")
+        return [f"task outcome        {placed}",
+                f"{'':<20}dropped outside the zone: {'yes' if self.dropped_outside_zone else 'no'}; peak contact "
+                f"force {self.peak_contact_force_n:.2f} N (arm or cube on the table or the wall)"]
+
+
 @dataclass
 class RunSummary:
     duration_s: float
@@ -205,6 +262,7 @@ class RunSummary:
     end_to_end_ms: Percentiles | None = None
     target_reached_after_s: float | None = None
     task: dict[str, int] = field(default_factory=dict)  # the simulated task's counts, when it reports them
+    task_outcome: TaskOutcome | None = None  # the twin's pick-and-place outcome (world:=mujoco)
     dry_run: bool = False  # the driver reported torque off for the whole run (dry_run:=true)
     holds: int = 0  # stretches on the executor's ~/hold
     held_s: float = 0.0  # their total duration
@@ -234,9 +292,10 @@ class RunSummary:
             self._measured_lines() + [
             f"inference ms        {self.inference_ms}",
             f"obs->chunk ms       {self.end_to_end_ms}",
-            f"target reached      {reached}",
-        ] + ([f"targets             {self.task['targets_reached']} reached of {self.task['targets_shown']} shown, "
-              f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else []) + (
+        ] + ([f"target reached      {reached}"] if self.task_outcome is None else []) + (
+            [f"targets             {self.task['targets_reached']} reached of {self.task['targets_shown']} shown, "
+             f"{self.task['obstacle_contacts']} obstacle contacts"] if self.task else []) + (
+            self.task_outcome.lines() if self.task_outcome else []) + (
             ["driver              torque off the whole run (dry run): commands published, not executed; the "
              "tracking error is how far the policy would have moved the arm"] if self.dry_run else [])
 
