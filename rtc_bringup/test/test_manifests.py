@@ -23,7 +23,7 @@ PYTHON_PACKAGES = tuple(p for p in WORKSPACE_PACKAGES
 ROSDEP_KEYS = {
     "numpy": "python3-numpy", "yaml": "python3-yaml", "PIL": "python3-pil", "serial": "python3-serial",
     "matplotlib": "python3-matplotlib", "torch": "python3-torch", "pytest": "python3-pytest",
-    "hypothesis": "python3-hypothesis", "cryptography": "python3-cryptography", "cv2": "python3-opencv",
+    "hypothesis": "python3-hypothesis", "cryptography": "python3-cryptography", "cv2": "python3-opencv", "tqdm": "python3-tqdm",
     **{ros: ros for ros in ("rclpy", "ament_index_python", "launch", "launch_ros", "xacro",
                             "builtin_interfaces", "std_msgs", "std_srvs", "sensor_msgs", "diagnostic_msgs",
                             "trajectory_msgs", "rcl_interfaces", "rosgraph_msgs", *WORKSPACE_PACKAGES)},
