@@ -91,9 +91,11 @@ class SimPolicy:
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
         as LeRobotPolicy.sample takes it from the scheduler's Plan. The image: the kinematic scene drawn
-        at `joint_positions`, or the live twin task's camera."""
+        at `joint_positions`, or the live twin task's camera named by the image key
+        (observation.images.<camera>)."""
         state = self.units.to_features(joint_positions)
-        image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
+        image = scene.image(self.image_key.rpartition(".")[2]) if isinstance(scene, TwinPickPlace) \
+            else render(joint_positions, scene)
         images = {self.image_key: image}
         sampled = self.policy(guidance).sample(state, images, leftover, inference_delay, noise=noise,
                                                max_disagreement=max_disagreement)

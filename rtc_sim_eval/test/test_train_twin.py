@@ -35,6 +35,7 @@ def test_a_tiny_training_on_the_twin_writes_a_loadable_checkpoint(tiny_checkpoin
     assert info["wall_seconds"] > 0 and "--world mujoco" in info["command"]
     policy = SimPolicy(tiny_checkpoint)  # LeRobot's loaders, strict weights, the checks of checkpoint.py
     assert (policy.chunk_size, policy.action_dim) == (50, 6)
+    assert info["camera"] == policy.image_key == "observation.images.wrist"  # the twin's default camera
 
 
 @pytest.mark.slow
@@ -48,10 +49,10 @@ def test_the_twin_policy_runs_the_pick_and_place_task_in_closed_loop(tiny_checkp
 
 
 @pytest.mark.slow
-def test_twin_samples_are_reproducible_from_the_seed() -> None:
-    first = twin_training_samples(1, seed=4, chunk_size=50, frame_stride=20)
-    again = twin_training_samples(1, seed=4, chunk_size=50, frame_stride=20)
-    other = twin_training_samples(1, seed=5, chunk_size=50, frame_stride=20)
+def test_twin_samples_are_reproducible_from_the_seed_with_any_number_of_workers() -> None:
+    first = twin_training_samples(2, seed=4, chunk_size=50, frame_stride=20)
+    again = twin_training_samples(2, seed=4, chunk_size=50, frame_stride=20, workers=2)
+    other = twin_training_samples(2, seed=5, chunk_size=50, frame_stride=20)
     np.testing.assert_array_equal(first.images, again.images)
     np.testing.assert_array_equal(first.chunks, again.chunks)
     assert first.images.shape[1:] == (3, 96, 96) and first.chunks.shape[1:] == (50, 6)
