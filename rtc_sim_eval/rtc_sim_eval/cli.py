@@ -5,6 +5,9 @@
     rtc_sim_eval --modes lerobot,identity --latency jitter:6,2,spikes:5,0.1,10,cold:30,6 --episodes 20
     rtc_sim_eval --world mujoco --modes naive,identity --delays 6 --episodes 10   # the arm is the MuJoCo twin
     rtc_sim_eval --world mujoco --task pick_place --modes sync --delays 0 --episodes 20   # the twin's task
+    rtc_sim_eval --world mujoco --task pick_place --delays 0..20 --horizons 30,50 --carry-estimate \
+                 --modes sync,naive,off,identity,vjp,prefix,lerobot,lerobot_main,rollforward \
+                 --checkpoint DIR --json out/protocol.json --plots out/plots   # the protocol (docs/evaluation.md)
 
 No ROS and no wall clock: every (mode, latency profile) runs the same seeded episodes (same scenes,
 same sampling noise and true delay per chunk), so the same arguments give the same JSON.
@@ -19,7 +22,12 @@ rtc_sim_eval.latency_profiles; `--delays D` is `fixed:D`) give the true delays, 
 the scheduler's estimate. Modes: sync (the arm waits while each chunk is inferred), naive (async,
 plain replace, no guidance), off (async, RTC merge that skips the d_real stale rows, no guidance),
 identity / vjp / prefix (RTC merge + guidance), lerobot (LeRobot 0.4.4's own ActionQueue,
-LatencyTracker and RTCProcessor as its real-robot example wires them; rtc_sim_eval.lerobot_pipeline).
+LatencyTracker and RTCProcessor as its real-robot example wires them; rtc_sim_eval.lerobot_pipeline),
+lerobot_main (the same loop under LeRobot main's merge and latency rules; rtc_sim_eval.lerobot_main),
+rollforward (the default guidance, the policy given the state at the chunk's first executed row;
+rtc_sim_eval.rollforward). `--horizons 30,50`: the policy's chunk sliced to H rows
+(rtc_sim_eval.protocol), one more level in the JSON: results[mode][H][latency profile].
+`--carry-estimate`: each (mode, H, profile)'s episodes share one delay estimate, as one process would.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from rtc_policy_node.builtin_policy import default_checkpoint_path
 from rtc_policy_node.core.guidance import RTCGuidance
 from rtc_policy_node.core.inference_scheduler import FIRST_CHUNK_GUIDANCE, SchedulerSettings
@@ -42,8 +51,9 @@ from so100_driver.worlds import WorldUnavailable, check_world_name
 
 from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
-from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODE, run_lerobot_episode
+from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODES, new_latency_estimate, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
+from rtc_sim_eval.protocol import Carried, SlicedPolicy, parse_ticks, trigger_for_horizon
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EVAL_MODES, EpisodeRecord, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene
@@ -51,6 +61,8 @@ from rtc_sim_eval.twin_task import PickPlaceScene
 COLUMNS = (
     ("success_rate", "success"),
     ("collision_rate", "collide"),
+    ("drop_rate", "drops"),
+    ("peak_contact_force_n", "contact N"),
     ("seam_ratio", "seam"),
     ("seam_ratio_max", "seam max"),
     ("measured_seam_jerk_ratio", "m.jerk"),
@@ -63,14 +75,10 @@ COLUMNS = (
     ("assumed_delay_mean", "d mean"),
     ("fresh_plan_rate", "fresh"),
 )
-MODES = (*EVAL_MODES, LEROBOT_MODE)
+MODES = (*EVAL_MODES, *LEROBOT_MODES)
 TASKS = ("reach", "pick_place")
 PICK_PLACE_MAX_TICKS = 450  # 15 s: the expert's episodes take 9-11 s
 DEFAULT_DELAYS = [0, 2, 4, 6, 8]
-
-
-def _int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,8 +86,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="rtc_sim_eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--modes", default="sync,naive,off,identity,vjp,prefix")
-    parser.add_argument("--delays", type=_int_list, help="fixed inference delays in ticks: fixed:D each "
+    parser.add_argument("--delays", help="fixed inference delays in ticks, fixed:D each: a list, A..B or A..B:STEP "
                         f"(default {','.join(map(str, DEFAULT_DELAYS))} unless --latency is given)")
+    parser.add_argument("--horizons", help="chunk lengths H (the policy's chunk sliced to its first H rows), "
+                        "e.g. 30,50; adds a level to the JSON (default: the policy's own, no level)")
+    parser.add_argument("--carry-estimate", action="store_true",
+                        help="carry each pipeline's delay estimate from episode to episode, as a long-running node")
     parser.add_argument("--latency", default="", help="latency profiles in ticks, e.g. jitter:6,2,spikes:5,0.1,10,"
                         "cold:30,6,drift:2,10,replay:BAG (rtc_sim_eval.latency_profiles)")
     parser.add_argument("--episodes", type=int, default=20)
@@ -119,17 +131,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.task == "pick_place" and args.world != "mujoco":
         parser.error("--task pick_place needs --world mujoco")
-    if args.task == "pick_place" and (args.checkpoint is None or args.plots):
-        parser.error("--task pick_place needs --checkpoint (a policy trained on the twin: "
-                     "python -m rtc_sim_eval.train_builtin --world mujoco) and draws no --plots")
+    if args.task == "pick_place" and args.checkpoint is None:
+        print("rtc_sim_eval: --task pick_place without --checkpoint runs the shipped policy, trained on the "
+              "kinematic task: its success on the twin's task means nothing", file=sys.stderr)
     if args.max_ticks is None:
         args.max_ticks = PICK_PLACE_MAX_TICKS if args.task == "pick_place" else LoopSettings.max_ticks
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in args.modes if m not in MODES]
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    if args.delays is not None and any(d < 0 for d in args.delays):
-        parser.error("delays must be >= 0 ticks")
+    try:
+        args.delays = None if args.delays is None else parse_ticks(args.delays)
+        args.horizons = None if args.horizons is None else parse_ticks(args.horizons)
+    except ValueError as error:
+        parser.error(f"--delays/--horizons: {error} (delays must be >= 0 ticks)")
+    if args.horizons is not None and min(args.horizons) < 1:
+        parser.error("--horizons: a chunk has at least 1 row")
     delays = DEFAULT_DELAYS if args.delays is None and not args.latency else args.delays or []
     try:
         args.profiles = [Fixed(d) for d in delays] + (parse_profiles(args.latency, CONTROL_RATE_HZ)
@@ -145,11 +162,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_variant(policy: SimPolicy, scene, mode: str, latency: LatencyProfile, settings: LoopSettings, seed: int,
-                episode: int) -> EpisodeRecord:
-    """One episode of `mode`: LeRobot's pipeline for LEROBOT_MODE, ours for the others."""
-    if mode == LEROBOT_MODE:
-        return run_lerobot_episode(policy, scene, latency, settings, seed, episode)
-    return run_episode(policy, scene, mode, latency, settings, seed, episode)
+                episode: int, carried: Carried | None = None) -> EpisodeRecord:
+    """One episode of `mode`: LeRobot's pipeline for LEROBOT_MODES, ours for the others; with
+    `carried`, the delay estimate of the cell's earlier episodes is continued (and handed on)."""
+    if mode in LEROBOT_MODES:
+        tracker = None
+        if carried is not None:
+            carried.tracker = tracker = carried.tracker or new_latency_estimate(mode)
+        return run_lerobot_episode(policy, scene, latency, settings, seed, episode, mode, tracker)
+    record = run_episode(policy, scene, mode, latency, settings, seed, episode,
+                         carried.estimator if carried is not None else None)
+    if carried is not None:
+        carried.estimator = record.estimator
+    return record
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -171,23 +196,45 @@ def evaluate(args: argparse.Namespace) -> dict:
     )
     scenes = ([PickPlaceScene(args.seed + episode) for episode in range(args.episodes)] if args.task == "pick_place"
               else [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)])
-    results: dict[str, dict[str, dict]] = {}
+    horizons = args.horizons or [None]  # None: the policy's own chunk, no horizon level in the JSON
+    policies = {h: policy if h is None else SlicedPolicy(policy, h) for h in horizons}
+    triggers = {h: settings.scheduler.trigger_remaining if h is None else
+                trigger_for_horizon(settings.scheduler.trigger_remaining, h, policy.chunk_size) for h in horizons}
+    cell_settings = {h: dataclasses.replace(settings, scheduler=dataclasses.replace(
+        settings.scheduler, trigger_remaining=triggers[h])) for h in horizons}
+    results: dict[str, dict] = {}
     plotted: dict[str, EpisodeRecord] = {}
+    progress = tqdm(total=len(args.modes) * len(horizons) * len(args.profiles) * len(scenes), unit="episode",
+                    file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 30.0, disable=not scenes)
     for mode in args.modes:
         results[mode] = {}
-        for profile in args.profiles:
-            records = [
-                run_variant(policy, scene, mode, profile, settings, args.seed, episode)
-                for episode, scene in enumerate(scenes)
-            ]
-            results[mode][profile.spec] = summarise(records)
-            if profile == Fixed(args.plot_delay) and records:
-                plotted[mode] = records[0]
-            print(_row(mode, profile.spec, results[mode][profile.spec]), flush=True)
+        for horizon in horizons:
+            by_profile = results[mode] if horizon is None else results[mode].setdefault(str(horizon), {})
+            for profile in args.profiles:
+                carried = Carried() if args.carry_estimate else None
+                records = []
+                for episode, scene in enumerate(scenes):
+                    progress.set_description(f"{mode} H={horizon or policy.chunk_size} {profile.spec}", refresh=False)
+                    records.append(run_variant(policies[horizon], scene, mode, profile, cell_settings[horizon],
+                                               args.seed, episode, carried))
+                    progress.update()
+                by_profile[profile.spec] = summarise(records)
+                if profile == Fixed(args.plot_delay) and records and horizon == horizons[0]:
+                    plotted[mode] = records[0]
+                label = profile.spec if horizon is None else f"H{horizon} {profile.spec}"
+                progress.write(_row(mode, label, by_profile[profile.spec]), file=sys.stdout)
+    progress.close()
     report = {
         "settings": {
             "modes": args.modes,
             "latency_profiles": [profile.spec for profile in args.profiles],
+            # the keys below results[mode], outermost first; horizon: the policy's chunk sliced to H rows
+            "levels": ["latency_profile"] if args.horizons is None else ["horizon", "latency_profile"],
+            "horizons": args.horizons or [policy.chunk_size],
+            "horizon_source": "the policy's own chunk" if args.horizons is None
+            else "the policy's chunk sliced to its first H rows",
+            "carry_estimate": args.carry_estimate,
+            "trigger_remaining_by_horizon": {str(h or policy.chunk_size): t for h, t in triggers.items()},
             "episodes": args.episodes,
             "seed": args.seed,
             "chunk_size": policy.chunk_size,
@@ -215,22 +262,29 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 
 def _header() -> str:
-    return f"{'mode':>8} {'latency':>16} " + " ".join(f"{title:>9}" for _, title in COLUMNS)
+    return f"{'mode':>12} {'latency':>16} " + " ".join(f"{title:>9}" for _, title in COLUMNS)
 
 
 def _row(mode: str, latency: str, summary: dict) -> str:
     cells = ["-" if summary[key] is None else f"{summary[key]:.3g}" for key, _ in COLUMNS]
-    return f"{mode:>8} {latency:>16} " + " ".join(f"{cell:>9}" for cell in cells)
+    return f"{mode:>12} {latency:>16} " + " ".join(f"{cell:>9}" for cell in cells)
 
 
 def _write_plots(
     args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord],
     results: dict[str, dict[str, dict]],
 ) -> None:
-    from rtc_sim_eval.plots import plot_assumed_delays, plot_denoising, plot_episode
+    from rtc_sim_eval.plots import plot_assumed_delays, plot_denoising, plot_episode, plot_protocol
 
     args.plots.mkdir(parents=True, exist_ok=True)
-    plot_assumed_delays(results, args.plots / "assumed_delay.png")
+    if args.horizons is None:
+        by_horizon = {str(policy.chunk_size): results}
+    else:
+        by_horizon = {h: {mode: results[mode][h] for mode in results} for h in map(str, args.horizons)}
+    plot_protocol(by_horizon, args.plots / "protocol.png")
+    if args.task != "reach":  # the rest draws the reaching task's scenes
+        return
+    plot_assumed_delays(by_horizon[next(iter(by_horizon))], args.plots / "assumed_delay.png")
     for mode, record in plotted.items():
         plot_episode(record, args.plots / f"episode_{mode}_delay{args.plot_delay}.png")
     # The second inference of episode 0: the arm under way, the first chunk's leftover to continue.

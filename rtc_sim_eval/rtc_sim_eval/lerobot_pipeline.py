@@ -26,6 +26,11 @@ the merge), which LeRobot's ceil turns back into L. The actor runs exactly once 
 example's `sleep(interval - dt - 1 ms)` runs it slightly fast on a real machine: not modelled). The
 parameters the example takes from its config (threshold, execution horizon, guidance weight and
 schedule, fps) are given the values our pipeline runs with, so the comparison is of the mechanisms.
+
+`lerobot_main` runs the same loop with LeRobot main's rules instead (rtc_sim_eval.lerobot_main: the
+merge skips only what was consumed, the leftover handed to guidance is held at its last action, the
+first inference does not count toward the delay estimate, the queue is checked every tick). The
+latency estimate (`tracker`) may be carried from episode to episode, as in a process that runs them all.
 """
 
 from __future__ import annotations
@@ -37,13 +42,61 @@ import torch
 from so100_driver.sim import Scene, joint_limits
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
+from rtc_sim_eval.lerobot_main import LEROBOT_MAIN_MODE, POLL_TICKS, MainActionQueue, MainLatency, guidance_prefix
 from rtc_sim_eval.rollout import (CONTROL_RATE_HZ, ChunkDelay, EpisodeRecord, LoopSettings, MergedChunk, chunk_noise,
                                   held, move_arm, start_episode)
 from rtc_sim_eval.sim_policy import LEROBOT_GUIDANCE, SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
 
 LEROBOT_MODE = "lerobot"
+LEROBOT_MODES = (LEROBOT_MODE, LEROBOT_MAIN_MODE)
 POLL_INTERVAL_S = 0.1  # the example's get_actions thread sleeps this long between queue checks
+
+
+class LeRobot044Queue:
+    """LeRobot 0.4.4's ActionQueue (RTC on) behind MainActionQueue's numpy interface."""
+
+    def __init__(self, rtc_config) -> None:
+        from lerobot.policies.rtc.action_queue import ActionQueue
+
+        self.queue = ActionQueue(rtc_config)
+
+    def get(self) -> np.ndarray | None:
+        action = self.queue.get()
+        return None if action is None else action.numpy().astype(np.float64)
+
+    def qsize(self) -> int:
+        return self.queue.qsize()
+
+    def get_action_index(self) -> int:
+        return self.queue.get_action_index()
+
+    def get_left_over(self) -> np.ndarray | None:
+        left = self.queue.get_left_over()
+        return None if left is None else left.numpy()
+
+    def merge(self, original: np.ndarray, processed: np.ndarray, real_delay: int, index_before: int) -> None:
+        self.queue.merge(torch.from_numpy(original), torch.from_numpy(processed), real_delay, index_before)
+
+
+class LeRobot044Latency:
+    """LeRobot 0.4.4's LatencyTracker as the example reads it: ceil(max() / period), the cold start included."""
+
+    def __init__(self) -> None:
+        from lerobot.policies.rtc.latency_tracker import LatencyTracker
+
+        self.tracker = LatencyTracker()
+
+    def add(self, latency_s: float) -> None:
+        self.tracker.add(latency_s)
+
+    def delay_ticks(self, period_s: float) -> int:
+        return math.ceil(self.tracker.max() / period_s)
+
+
+def new_latency_estimate(variant: str) -> LeRobot044Latency | MainLatency:
+    """A fresh delay estimate of `variant` (a process that starts)."""
+    return MainLatency() if variant == LEROBOT_MAIN_MODE else LeRobot044Latency()
 
 
 def run_lerobot_episode(
@@ -53,21 +106,22 @@ def run_lerobot_episode(
     settings: LoopSettings,
     seed: int,
     episode: int,
+    variant: str = LEROBOT_MODE,
+    tracker: LeRobot044Latency | MainLatency | None = None,
 ) -> EpisodeRecord:
-    """One episode through LeRobot's pipeline, on the same scene, noise and latencies as ours."""
-    from lerobot.policies.rtc.action_queue import ActionQueue
-    from lerobot.policies.rtc.latency_tracker import LatencyTracker
-
+    """One episode through LeRobot's pipeline (`variant`: 0.4.4's or main's rules), on the same scene,
+    noise and latencies as ours; `tracker` carries the delay estimate from earlier episodes."""
     guidance = settings.guidance(LEROBOT_GUIDANCE)
     rtc_config = policy.policy(guidance).config.rtc_config  # enabled, with the run's horizon, weight, schedule
-    queue = ActionQueue(rtc_config)
-    tracker = LatencyTracker()
+    main = variant == LEROBOT_MAIN_MODE
+    queue = MainActionQueue() if main else LeRobot044Queue(rtc_config)
+    tracker = tracker or new_latency_estimate(variant)
     time_per_chunk = 1.0 / CONTROL_RATE_HZ
     threshold = settings.scheduler.trigger_remaining
-    poll_ticks = max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
+    poll_ticks = POLL_TICKS if main else max(1, math.ceil(POLL_INTERVAL_S * CONTROL_RATE_HZ - 1e-9))
     limits = joint_limits(policy.units.calibration)
     arm, q, view = start_episode(scene, settings.world, policy.units.calibration, seed)
-    record = EpisodeRecord(scene, LEROBOT_MODE, latency.spec, [q])
+    record = EpisodeRecord(scene, variant, latency.spec, [q])
     pending: tuple[MergedChunk, int, int] | None = None  # (chunk, true delay, action_index_before_inference)
     next_check, served_chunk, chunk_count, anything_served = 0, -1, 0, False
 
@@ -78,8 +132,7 @@ def run_lerobot_episode(
                 new_latency = max(0.0, true_delay - 0.5) * time_per_chunk  # ready within the last period
                 new_delay = math.ceil(new_latency / time_per_chunk)
                 tracker.add(new_latency)
-                queue.merge(torch.from_numpy(chunk.model_output), torch.from_numpy(chunk.actions), new_delay,
-                            index_before)
+                queue.merge(chunk.model_output, chunk.actions, new_delay, index_before)
                 record.merged.append(chunk)
                 served_chunk, pending, next_check = chunk.chunk_id, None, tick  # the loop checks again at once
             if pending is None and tick >= next_check:
@@ -87,9 +140,10 @@ def run_lerobot_episode(
                     next_check = tick + poll_ticks
                     continue
                 index_before = queue.get_action_index()
-                prev_actions = queue.get_left_over()
-                inference_delay = math.ceil(tracker.max() / time_per_chunk)
-                leftover = None if prev_actions is None else prev_actions.numpy()
+                leftover = queue.get_left_over()
+                if main:
+                    leftover = guidance_prefix(leftover, rtc_config.execution_horizon)
+                inference_delay = tracker.delay_ticks(time_per_chunk)
                 noise = chunk_noise(seed, episode, chunk_count, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_count, tick, settings.max_ticks))
                 actions, sampled = policy.infer(guidance, q, view, noise, leftover, inference_delay)
@@ -103,7 +157,7 @@ def run_lerobot_episode(
             command, chunk_id = held(record), -1
             record.underruns += anything_served
         else:
-            command, chunk_id, anything_served = action.numpy().astype(np.float64), served_chunk, True
+            command, chunk_id, anything_served = action, served_chunk, True
         q = move_arm(record, command, chunk_id, limits, tick, arm)
         if record.collided or record.success:
             break

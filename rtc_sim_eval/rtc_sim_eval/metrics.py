@@ -10,6 +10,9 @@ profile), floored at one servo tick (rtc_contract.seams.seam_ratio). The measure
 ratio on the jerk of the arm's simulated joint positions (rtc_contract.seams.measured_motion, seam_jerk:
 `record.positions` sampled at the control ticks; in the kinematic world they are the executed
 commands, so it is the jerk of the commands; a world that simulates the joints records where they were).
+On the twin's pick-and-place task the physics also tells object drops (the cube let go outside the zone
+after it was lifted) and the peak contact force of the arm or the cube against the table or the wall
+(`so100_driver.twin.task.Outcome`); in the reaching task these are None.
 """
 
 from __future__ import annotations
@@ -90,6 +93,19 @@ def delay_figures(records: list[EpisodeRecord]) -> dict[str, float | list[float]
     }
 
 
+def task_figures(records: list[EpisodeRecord]) -> dict[str, float | None]:
+    """Drops and contact peaks from the twin's physics, over the episodes that have an outcome."""
+    outcomes = [r.outcome for r in records if r.outcome is not None]
+    if not outcomes:
+        return {"drop_rate": None, "peak_contact_force_n": None, "peak_contact_force_max_n": None}
+    peaks = [o.peak_contact_force_n for o in outcomes]
+    return {
+        "drop_rate": _round(np.mean([o.dropped_outside for o in outcomes])),
+        "peak_contact_force_n": _round(np.mean(peaks)),  # per episode, averaged
+        "peak_contact_force_max_n": _round(max(peaks)),
+    }
+
+
 def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[float] | None]:
     """Figures for one (mode, latency profile) over its episodes."""
     pairs = [seam_and_inner_steps(r) for r in records]
@@ -102,7 +118,8 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
     inner_jerk = np.concatenate([j.inner for j in jerks]) if jerks else np.array([])
     inner_jerk_p99 = core_seams.moving_p99(inner_jerk, jerks[0].floor) if jerks else float("nan")  # one rate: one floor
     seam_jerk_max = np.array([j.seam_max for j in jerks if np.isfinite(j.seam_max)])
-    jerk_ratios = seam_jerk_max / inner_jerk_p99
+    # without a within-chunk sample (chunks shorter than the seam windows) there is nothing to compare with
+    jerk_ratios = seam_jerk_max / inner_jerk_p99 if np.isfinite(inner_jerk_p99) else np.array([])
     successes = [r for r in records if r.success]
     return {
         "episodes": len(records),
@@ -123,6 +140,7 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, float | int | list[floa
         if successes
         else None,
         **delay_figures(records),
+        **task_figures(records),
     }
 
 

@@ -87,3 +87,32 @@ def plot_assumed_delays(results: dict[str, dict[str, dict]], path: Path) -> None
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_protocol(by_horizon: dict[str, dict[str, dict[str, dict]]], path: Path) -> None:
+    """The protocol's figure: success rate (top) and measured seam jerk ratio (bottom, log scale)
+    against the fixed delay d, one line per mode, one column per chunk length H.
+    `by_horizon[H][mode][profile]` is a summary; only `fixed:D` profiles are drawn."""
+    fig, axes = plt.subplots(2, len(by_horizon), figsize=(5.2 * len(by_horizon), 6.4), squeeze=False, sharex=True)
+    for column, (horizon, results) in enumerate(by_horizon.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        for mode, by_profile in results.items():
+            points = sorted((int(spec.split(":")[1]), summary) for spec, summary in by_profile.items()
+                            if spec.startswith("fixed:"))
+            if not points:
+                continue
+            delays = [d for d, _ in points]
+            top.plot(delays, [s["success_rate"] for _, s in points], marker="o", ms=3, label=mode)
+            jerk = [np.nan if s["measured_seam_jerk_ratio"] is None else s["measured_seam_jerk_ratio"] for _, s in points]
+            bottom.plot(delays, jerk, marker="o", ms=3, label=mode)
+        top.set_title(f"H = {horizon}", fontsize=10)
+        top.set_ylabel("success rate")
+        top.set_ylim(-0.05, 1.05)
+        bottom.set_ylabel("measured seam jerk / within-chunk jerk")
+        bottom.set_yscale("log")
+        bottom.axhline(1.5, color="0.5", ls=":", lw=1)
+        bottom.set_xlabel("inference delay d (ticks at 30 Hz)")
+    axes[0, -1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -16,17 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rtc_contract.modes import MergeMode
 from rtc_executor.core.action_queue import ActionQueue
+from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
 from rtc_policy_node.lerobot_policy import GuidanceSettings
 from so100_driver.sim import Scene, at_target, joint_limits, segment_hits_obstacle, start_joint_positions, tool_tip
 
 from rtc_sim_eval.latency_profiles import ChunkStart, LatencyProfile
+from rtc_sim_eval.rollforward import rolled_forward_state
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene, TwinPickPlace
+
+if TYPE_CHECKING:
+    from so100_driver.twin.task import Outcome
 
 CONTROL_RATE_HZ = 30.0
 
@@ -38,6 +44,7 @@ class ModeSpec:
     merge: MergeMode
     guidance: str  # GuidanceSettings.mode
     waits: bool = False
+    rolls_forward: bool = False  # the policy sees the state at the chunk's first executed row (rollforward.py)
 
 
 EVAL_MODES: dict[str, ModeSpec] = {
@@ -47,6 +54,7 @@ EVAL_MODES: dict[str, ModeSpec] = {
     "identity": ModeSpec(MergeMode.RTC, "identity"),
     "vjp": ModeSpec(MergeMode.RTC, "vjp"),
     "prefix": ModeSpec(MergeMode.RTC, "prefix"),
+    "rollforward": ModeSpec(MergeMode.RTC, GuidanceSettings.mode, rolls_forward=True),  # the default guidance, VLASH's state
 }
 
 
@@ -105,6 +113,8 @@ class EpisodeRecord:
     success: bool = False
     collided: bool = False
     ticks_to_target: int | None = None
+    outcome: Outcome | None = None  # the twin's task outcome (drops, contact force); None in the reaching task
+    estimator: DelayEstimator | None = None  # the scheduler's delay estimate at the end (to carry over)
 
 
 def chunk_noise(seed: int, episode: int, chunk_index: int, shape: tuple[int, int]) -> np.ndarray:
@@ -166,6 +176,7 @@ def move_arm(record: EpisodeRecord, command: np.ndarray, chunk_id: int, limits: 
     record.positions.append(reached)
     record.chunk_ids.append(chunk_id)
     if isinstance(record.scene, PickPlaceScene):
+        record.outcome = arm.outcome
         if arm.success:
             record.success, record.ticks_to_target = True, tick + 1
     elif segment_hits_obstacle(tool_tip(q), tool_tip(reached), record.scene):
@@ -183,8 +194,10 @@ def run_episode(
     settings: LoopSettings,
     seed: int,
     episode: int,
+    estimator: DelayEstimator | None = None,
 ) -> EpisodeRecord:
-    """One episode; `latency` gives each chunk's true delay in ticks (the scheduler estimates it)."""
+    """One episode; `latency` gives each chunk's true delay in ticks (the scheduler estimates it);
+    `estimator`: the scheduler's delay estimate carried over from earlier episodes (updated in place)."""
     spec = EVAL_MODES[mode]
     guidance = settings.guidance(spec.guidance)
     limits = joint_limits(policy.units.calibration)
@@ -193,6 +206,7 @@ def run_episode(
     record = EpisodeRecord(scene, mode, latency.spec, [q])
     queue = ActionQueue(policy.action_dim, spec.merge)
     scheduler = InferenceScheduler(settings.scheduler, inputs=[OBSERVATION])
+    scheduler.estimator = estimator
     pending: MergedChunk | None = None
     last_d_real = -1
 
@@ -213,8 +227,9 @@ def run_episode(
                 chunk_id = scheduler.next_chunk_id()
                 noise = chunk_noise(seed, episode, chunk_id - 1, (policy.chunk_size, policy.action_dim))
                 delay = latency.delay(ChunkStart(seed, episode, chunk_id - 1, tick, settings.max_ticks))
+                state = rolled_forward_state(record.merged, plan) if spec.rolls_forward else None
                 actions, sampled = policy.infer(guidance, q, view, noise, plan.leftover, plan.delay,
-                                                plan.max_disagreement)
+                                                plan.max_disagreement, state_positions=state)
                 scheduler.on_published(plan, sampled.model_output, now, now + delay * period)
                 pending = MergedChunk(chunk_id, plan.source_step, tick + delay, actions, sampled.model_output)
                 followed = plan.leftover is not None and not sampled.unguided_instead
@@ -233,6 +248,7 @@ def run_episode(
         arm.close()
     counters = queue.counters()
     record.underruns, record.rejected = counters.underruns, sum(counters.rejected.values())
+    record.estimator = scheduler.estimator
     return record
 
 

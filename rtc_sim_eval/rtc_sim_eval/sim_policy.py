@@ -88,12 +88,14 @@ class SimPolicy:
         leftover: np.ndarray | None,
         inference_delay: int,
         max_disagreement: float = 0.0,
+        state_positions: np.ndarray | None = None,
     ) -> tuple[np.ndarray, SampledChunk]:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
         as LeRobotPolicy.sample takes it from the scheduler's Plan. The image: the kinematic scene drawn
         at `joint_positions`, or the live twin task's camera named by the image key
-        (observation.images.<camera>)."""
-        state = self.units.to_features(joint_positions)
+        (observation.images.<camera>). The state: `joint_positions`, or `state_positions` when given
+        (rollforward: where the arm will be)."""
+        state = self.units.to_features(joint_positions if state_positions is None else state_positions)
         image = scene.image(self.image_key.rpartition(".")[2]) if isinstance(scene, TwinPickPlace) \
             else render(joint_positions, scene)
         images = {self.image_key: image}

@@ -41,7 +41,12 @@ class TwinPickPlace:
 
     @property
     def success(self) -> bool:
-        return bool(self.arm.world.task.outcome.success)
+        return bool(self.outcome.success)
+
+    @property
+    def outcome(self):
+        """The task's outcome so far (`so100_driver.twin.task.Outcome`: drops, peak contact force, ...)."""
+        return self.arm.world.task.outcome
 
     def close(self) -> None:
         self.cameras.close()

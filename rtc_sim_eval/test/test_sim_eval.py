@@ -40,6 +40,7 @@ KEYS_BEFORE = {"episodes", "success_rate", "collision_rate", "seam_ratio", "seam
                "assumed_delay_by_chunk", "underruns_per_episode", "rejected_per_episode", "fresh_plan_rate"}
 MEASURED_JERK_KEYS = {"measured_seam_jerk_ratio", "measured_seam_jerk_ratio_max", "measured_seam_jerk_max_rad_s3",
                       "measured_inner_jerk_p99_rad_s3"}
+TASK_KEYS = {"drop_rate", "peak_contact_force_n", "peak_contact_force_max_n"}  # None in the reaching task
 
 
 def test_json_keeps_its_layout_and_adds_the_measured_seam_jerk(delay6: dict) -> None:
@@ -47,7 +48,8 @@ def test_json_keeps_its_layout_and_adds_the_measured_seam_jerk(delay6: dict) -> 
     for mode in delay6.values():
         assert set(mode) == {"fixed:6"}
         figures = mode["fixed:6"]
-        assert set(figures) == KEYS_BEFORE | MEASURED_JERK_KEYS
+        assert set(figures) == KEYS_BEFORE | MEASURED_JERK_KEYS | TASK_KEYS
+        assert all(figures[key] is None for key in TASK_KEYS)
         assert figures["measured_seam_jerk_ratio"] <= figures["measured_seam_jerk_ratio_max"]
         assert figures["measured_seam_jerk_max_rad_s3"] > 0 and figures["measured_inner_jerk_p99_rad_s3"] >= 0
 
