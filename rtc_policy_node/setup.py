@@ -11,8 +11,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        # The built-in policy's shipped checkpoint (LeRobot pretrained format).
+        # The built-in policy's shipped checkpoints (LeRobot pretrained format): kinematic world, twin.
         ("share/" + package_name + "/checkpoints/builtin_so100", glob("checkpoints/builtin_so100/*")),
+        ("share/" + package_name + "/checkpoints/builtin_so100_twin", glob("checkpoints/builtin_so100_twin/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -22,6 +22,8 @@ and lifts the executor's seam check (the arm does not follow the commands).
 `world:=mujoco` (with sim:=true) puts the MuJoCo twin behind the servos: the `twin` node serves the
 emulated bus on a pty link and renders the cameras, and the driver opens that link as a real arm's port
 (so it runs exactly as on hardware); the driver starts once the link exists (`NodeSpec.waits_for`).
+With no policy given (argument or file), the twin's policy is the built-in checkpoint trained on the
+twin (`builtin_so100_twin`), reading the cameras it was trained on unless `cameras:=` names others.
 No rclpy or launch import at module level, so tests and the runner read the graph as plain data.
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ from lerobot_calibration import CalibrationError, find_robot_calibration
 from rtc_camera.camera_spec import image_topic, parse_cameras
 from rtc_contract.modes import GuidanceMode, MergeMode
 from rtc_runtime.lerobot_names import LEROBOT_NAMES, with_our_names
+from rtc_policy_node.shipped_checkpoints import TWIN_CHECKPOINT, checkpoint_cameras, shipped_checkpoint_path
 from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
 from so100_driver.safety import executor_guard_parameters
 from so100_driver.topics import IMAGE_TOPIC
@@ -426,6 +429,18 @@ def _real_arm_policy(policy: NodeSpec, file_params: Mapping[str, Mapping[str, An
                          "on the simulated task (give your checkpoint's directory or hub id)")
 
 
+def _twin_policy(policy: NodeSpec, file_params: Mapping[str, Mapping[str, Any]], overrides: dict[str, Any]) -> None:
+    """world:=mujoco with no policy given: the built-in checkpoint trained on the twin, and (unless an
+    argument or the file names the cameras) the twin's camera topics that checkpoint takes as input."""
+    params = {**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides}
+    if str(params.get("policy_path", "")).strip():
+        return
+    path = shipped_checkpoint_path(TWIN_CHECKPOINT)
+    overrides["policy_path"] = str(path)
+    if "camera_topics" not in params:
+        overrides["camera_topics"] = [f"{name}={image_topic(name)}" for name in checkpoint_cameras(path)]
+
+
 def _real_arm(values: Mapping[str, str], overrides: dict[str, dict[str, Any]]) -> None:
     """sim:=false: robot_id finds the calibration file."""
     robot_id = values["robot_id"].strip()
@@ -565,6 +580,8 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         _driver_keeps_up(spec("so100_driver"), spec("rtc_executor"), file_params, overrides["so100_driver"])
     if not sim:
         _real_arm_policy(spec("rtc_policy"), file_params)
+    if world == "mujoco":
+        _twin_policy(spec("rtc_policy"), file_params, overrides["rtc_policy"])
     if calibration and not sim:
         _guard_from_calibration(calibration, spec("rtc_executor"), file_params, overrides["rtc_executor"])
     if world == "mujoco":  # physics a control tick behind the wall clock is the twin's ERROR

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rtc_bringup.graph import build_graph, effective_parameters
+from rtc_policy_node.shipped_checkpoints import TWIN_CHECKPOINT, checkpoint_cameras, shipped_checkpoint_path
 
 SHARE = Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,17 @@ def test_world_mujoco_puts_the_driver_on_the_twins_bus_as_on_a_real_arm() -> Non
     assert driver["sim"] is False and driver["port"] == twin["link"] == specs["so100_driver"].waits_for
     assert twin["seed"] == 4 and twin["control_rate_hz"] == 50.0
     assert effective_parameters(specs["rtc_policy"])["calibration_file"] == driver["calibration_file"]
+
+
+def test_the_twins_policy_is_the_checkpoint_trained_on_the_twin_with_its_cameras() -> None:
+    policy = effective_parameters(_specs(world="mujoco")["rtc_policy"])
+    assert Path(policy["policy_path"]) == shipped_checkpoint_path(TWIN_CHECKPOINT)
+    assert policy["camera_topics"] == [f"{name}=camera/{name}/image_raw"
+                                       for name in checkpoint_cameras(Path(policy["policy_path"]))]
+    given = effective_parameters(_specs(world="mujoco", policy_path="/ckpt", cameras="front=camera/front/image_raw")
+                                 ["rtc_policy"])
+    assert given["policy_path"] == "/ckpt" and given["camera_topics"] == ["front=camera/front/image_raw"]
+    assert effective_parameters(_specs()["rtc_policy"]).get("policy_path", "") == ""  # kinematic: the node's default
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

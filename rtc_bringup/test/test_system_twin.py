@@ -1,4 +1,5 @@
-"""System test: the driver and the executor move the MuJoCo twin over DDS, and the arm lags physically.
+"""System tests: the driver and the executor move the MuJoCo twin over DDS, and the arm lags physically;
+the whole graph with the twin's shipped policy picks and places the cube of a seeded layout.
 
 The runner starts the twin (the emulated bus on a pty link, the physics, the cameras), the real driver
 on that link and the executor (`world:=mujoco`, no policy). The test plays the policy's part: one
@@ -130,3 +131,20 @@ def test_the_driver_and_executor_move_the_twin_and_the_arm_lags_the_command(proc
     assert float(physics["real_time_factor"]) > 0.5 and float(physics["physics_speed"]) > 1.0, physics
     assert observer.images.get("front", 0) > 10 and observer.images.get("wrist", 0) > 10
     assert "render_p50_ms" in observer.diagnostics["twin: cameras"]
+
+
+# A layout the shipped twin policy solved from the graph (docs/twin.md: the seeds tried and the rate).
+SOLVED_SEED = 1002
+
+
+def test_the_graph_with_the_twins_shipped_policy_places_the_cube(processes, observer):
+    """world:=mujoco with no policy given: the checkpoint trained on the twin, sync inference (25 rows
+    per inference, as rtc_sim_eval's sync), no added latency; the twin's task outcome on /diagnostics
+    (from the physics) reports the cube placed."""
+    graph = processes.start([sys.executable, "-m", "rtc_bringup.run", "--sim", "--world", "mujoco",
+                             f"seed:={SOLVED_SEED}", "inference:=sync", "trigger_remaining:=25",
+                             "robot_description:=false"], name="twin_policy_graph")
+    observer.spin_until(lambda: observer.diagnostics.get("twin: task", {}).get("success") == "True", 180,
+                        "the twin's task to report success", graph, processes)
+    task = observer.diagnostics["twin: task"]
+    assert task["seed"] == str(SOLVED_SEED) and task["lifted"] == "True" and task["dropped_outside_zone"] == "False"

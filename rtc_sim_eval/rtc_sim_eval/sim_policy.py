@@ -98,11 +98,13 @@ class SimPolicy:
         """(chunk in radians (H, 6), the sampled chunk with its model output); `max_disagreement`
         as LeRobotPolicy.sample takes it from the scheduler's Plan, `guide_with` as ChunkSampler.sample;
         `lerobot_rtc`: guided by LeRobot's own RTCProcessor (`guidance` enabled: not off).
-        The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera. The
-        state: `joint_positions`, or `state_positions` when given (rollforward: where the arm will be)."""
+        The image: the kinematic scene drawn at `joint_positions`, or the live twin task's camera named
+        by the image key (observation.images.<camera>). The state: `joint_positions`, or
+        `state_positions` when given (rollforward: where the arm will be)."""
         if lerobot_rtc:
             guide_with = self.lerobot_guidance(guidance)
-        image = scene.image() if isinstance(scene, TwinPickPlace) else render(joint_positions, scene)
+        image = scene.image(self.image_key.rpartition(".")[2]) if isinstance(scene, TwinPickPlace) \
+            else render(joint_positions, scene)
         positions = joint_positions if state_positions is None else state_positions
         observation = RadianObservation(JOINT_NAMES, positions, {self.image_key: image})
         chunk = self.sampler(guidance).sample(observation, leftover, inference_delay, noise,

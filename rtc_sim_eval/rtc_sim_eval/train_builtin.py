@@ -1,11 +1,11 @@
 """Reproduce the shipped built-in checkpoint: generate demonstrations, train on CPU, save in LeRobot format.
 
     python -m rtc_sim_eval.train_builtin --out rtc_policy_node/checkpoints/builtin_so100
-    python -m rtc_sim_eval.train_builtin --world mujoco --episodes 80 --steps 1600 --out DIR   # on the twin
+    python -m rtc_sim_eval.train_builtin --world mujoco --out DIR      # on the twin
 
 `--world kinematic` (the default): the kinematic reaching task (demonstrations.py). `--world mujoco`:
-the MuJoCo twin's pick-and-place task, its expert run in physics, front-camera renders
-(twin_demonstrations.py).
+the MuJoCo twin's pick-and-place task, its expert run in physics, one camera's renders (`--camera`,
+the wrist camera by default; twin_demonstrations.py), the episodes run in `--workers` processes.
 
 Everything is seeded. The run prints its wall time and writes it, with the settings and the final
 loss, to train_info.json next to the weights.
@@ -42,7 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that is saved")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--data", type=Path, help="also save the demonstrations (.npz) here (kinematic world)")
+    parser.add_argument("--data", type=Path, help="kinematic world: also save the demonstrations (.npz) here; "
+                        "mujoco: the training samples (.npz), read from there if it exists with these settings")
+    parser.add_argument("--camera", default="wrist", choices=("front", "wrist"),
+                        help="mujoco: the twin camera the policy sees (observation.images.<camera>)")
+    parser.add_argument("--workers", type=int, default=1, help="mujoco: processes running expert episodes")
     return parser.parse_args(argv)
 
 
@@ -51,7 +55,17 @@ def world_samples(args: argparse.Namespace, chunk_size: int) -> TrainingSamples:
     if args.world == "mujoco":
         from rtc_sim_eval.twin_demonstrations import twin_training_samples
 
-        return twin_training_samples(args.episodes, args.seed, chunk_size, args.frame_stride)
+        settings = np.array([args.seed, args.episodes, args.frame_stride, chunk_size, ("front", "wrist").index(args.camera)])
+        if args.data and args.data.exists():
+            saved = np.load(args.data)
+            if np.array_equal(saved["settings"], settings):
+                return TrainingSamples(saved["images"], saved["states"], saved["chunks"])
+        samples = twin_training_samples(args.episodes, args.seed, chunk_size, args.frame_stride, args.camera,
+                                        args.workers)
+        if args.data:
+            np.savez(args.data, settings=settings, images=samples.images, states=samples.states,
+                     chunks=samples.chunks)
+        return samples
     demos: Demonstrations = generate(args.episodes, seed=args.seed)
     if args.data:
         demos.save(args.data)
@@ -63,6 +77,10 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     config = SmallFlowConfig(device="cpu", optimizer_lr=args.lr)
+    if args.world == "mujoco":
+        config.input_features = {OBS_STATE: config.input_features[OBS_STATE],
+                                 f"observation.images.{args.camera}": config.input_features[CAMERA_KEY]}
+    (image_key,) = config.image_features
     samples = world_samples(args, config.chunk_size)
     prepared = time.perf_counter()
     print(f"{len(samples.states)} samples from {args.episodes} episodes in {prepared - started:.1f} s", flush=True)
@@ -87,7 +105,7 @@ def train(args: argparse.Namespace) -> dict:
     for step in range(args.steps):
         index = torch.randint(0, len(states), (args.batch_size,), generator=generator)
         batch = {
-            CAMERA_KEY: images[index].float().div_(255.0),
+            image_key: images[index].float().div_(255.0),
             OBS_STATE: states[index],
             ACTION: chunks[index],
         }
@@ -116,6 +134,7 @@ def train(args: argparse.Namespace) -> dict:
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
         ),
         "world": args.world,
+        "camera": image_key,
         "episodes": args.episodes,
         "samples": int(len(states)),
         "steps": args.steps,

@@ -3,7 +3,7 @@
 `PickPlaceScene` names an episode (the layout seed, `so100_driver.twin.task.layout_for_seed`); it is
 what the evaluation's scene list holds, so every mode replays the same layouts. `TwinPickPlace` is
 the live episode: the twin's arm with the task's objects, commanded as the driver commands it and
-stepped in simulated time, the front camera the policy was trained on, and success from the physics
+stepped in simulated time, its cameras (the policy's is named by its image key), and success from the physics
 (the cube resting in the zone, released, after it was lifted: `twin.task.Outcome`).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtc_sim_eval.twin_demonstrations import CAMERA, IMAGE_SIZE
+from rtc_sim_eval.twin_demonstrations import IMAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,15 @@ class TwinPickPlace:
 
         self.scene = scene
         self.arm = ServoArm(calibration, np.array(READY_POSE), seed=scene.layout_seed)
-        self.cameras = TwinCameras(self.arm.world.model, IMAGE_SIZE, IMAGE_SIZE, (CAMERA,))
+        self.cameras = TwinCameras(self.arm.world.model, IMAGE_SIZE, IMAGE_SIZE)
 
     def step(self, command: np.ndarray, dt: float) -> np.ndarray:
         return self.arm.step(command, dt)
 
-    def image(self) -> np.ndarray:
-        """The front camera's view of the physics state now (H, W, 3) uint8."""
+    def image(self, camera: str) -> np.ndarray:
+        """Camera `camera`'s view of the physics state now (H, W, 3) uint8."""
         self.cameras.snapshot(self.arm.world.data)
-        return self.cameras.render(CAMERA)
+        return self.cameras.render(camera)
 
     @property
     def success(self) -> bool:

@@ -15,11 +15,10 @@ from lerobot.configs.policies import PreTrainedConfig
 from lerobot.utils.constants import POLICY_POSTPROCESSOR_DEFAULT_NAME, POLICY_PREPROCESSOR_DEFAULT_NAME
 
 from rtc_policy_node.builtin_policy.configuration_small_flow import POLICY_TYPE, SmallFlowConfig
+from rtc_policy_node.shipped_checkpoints import CONFIG_FILE, SHIPPED_CHECKPOINT, shipped_checkpoint_path
 
-CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 PROCESSOR_FILES = (f"{POLICY_PREPROCESSOR_DEFAULT_NAME}.json", f"{POLICY_POSTPROCESSOR_DEFAULT_NAME}.json")
-SHIPPED_CHECKPOINT = "builtin_so100"
 _HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -28,19 +27,8 @@ class CheckpointError(ValueError):
 
 
 def default_checkpoint_path() -> Path:
-    """The shipped checkpoint: from the installed share directory, else from the source tree."""
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    except ImportError:
-        pass
-    else:
-        try:
-            installed = Path(get_package_share_directory("rtc_policy_node")) / "checkpoints" / SHIPPED_CHECKPOINT
-            if (installed / CONFIG_FILE).is_file():
-                return installed
-        except PackageNotFoundError:
-            pass
-    return Path(__file__).resolve().parents[2] / "checkpoints" / SHIPPED_CHECKPOINT
+    """The shipped checkpoint the policy node loads when given none (the kinematic world's)."""
+    return shipped_checkpoint_path(SHIPPED_CHECKPOINT)
 
 
 def check_checkpoint_files(path: Path) -> None:
