@@ -46,7 +46,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
-from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+from rtc_runtime.diagnostics import (PERIOD_S, Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      heartbeat_limit_s, threshold_parameters)
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
@@ -204,6 +204,7 @@ class ExecutorNode(Node):
         self._thread = threading.Thread(target=self._control_loop, name="rtc_executor_control")
         self._last_tick_at = time.monotonic()  # the control loop's heartbeat
         self._loop_failure = ""  # why the control thread ended on an exception (then fatal_error)
+        self._last_report_at = 0.0  # of the control loop's /diagnostics status (0: none yet)
 
         self._status = ExecutorStatus(control_rate_hz=self._row_rate, mode=self._queue.mode.value)
         if command_type == "joint_state":
@@ -501,14 +502,18 @@ class ExecutorNode(Node):
 
     def _judge_heartbeat(self, report: Report) -> None:
         """ERROR when the control loop stopped ticking while the process is up: ended on an
-        exception, its thread gone, or no tick for heartbeat_limit_s (hung, starved)."""
-        age = time.monotonic() - self._last_tick_at
+        exception, its thread gone, or no tick for heartbeat_limit_s (hung, starved). The time this
+        report itself came late (the whole process stopped: SIGSTOP, swapping) is not the loop's silence."""
+        now = time.monotonic()
+        report_late_s = max(0.0, now - self._last_report_at - PERIOD_S) if self._last_report_at else 0.0
+        self._last_report_at = now
+        silence = now - self._last_tick_at - report_late_s
         if self._loop_failure:
             report.raise_to(Level.ERROR, self._loop_failure)
         elif self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
             report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif age > heartbeat_limit_s(self._tick_rate) and not self._stop.is_set():
-            report.raise_to(Level.ERROR, f"no control tick for {age:.2f} s")
+        elif silence > heartbeat_limit_s(self._tick_rate) and not self._stop.is_set():
+            report.raise_to(Level.ERROR, f"no control tick for {now - self._last_tick_at:.2f} s")
 
 
 def main(args: list[str] | None = None) -> None:
