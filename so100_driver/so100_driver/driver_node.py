@@ -123,7 +123,9 @@ PARAMETERS = (
                   minimum=1),
     ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
                   "differ; false refuses to start instead"),
-    ParameterSpec("realtime", True, "run the control loop under SCHED_FIFO (normal scheduling if refused)"),
+    ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control loop at realtime_priority, every other "
+                  "thread of the process (ROS callbacks, the sim's bus emulator) at realtime_priority - 10, at "
+                  "least 1 (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
     # The controlled stop (docs/safety.md).
     ParameterSpec("shutdown_hold_s", 1.0, "on exit: hold with torque on this long before the ramp", unit="s",
