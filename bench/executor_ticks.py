@@ -148,7 +148,8 @@ def measure(rate: float, duration: float, realtime: bool, pin: bool, sender_prio
 
     args = executor_command() + ["--ros-args", "-p", f"control_rate_hz:={rate}", "-p", f"joint_names:={list(JOINT_NAMES)}",
                                  "-p", f"realtime:={str(realtime).lower()}",
-                                 "-p", f"lateness_window_s:={duration}", "-p", f"interpolation:={interpolation}"]
+                                 "-p", f"lateness_window_s:={duration}", "-p", f"interpolation:={interpolation}",
+                                 "-p", "state_publisher:=executor_ticks_bench"]
     log_path = os.path.join(log_dir, f"executor_{rate:g}hz_x{interpolation}_{'rt' if realtime else 'other'}.log")
     with open(log_path, "w") as log:
         executor = subprocess.Popen(args, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,

@@ -55,6 +55,7 @@ from sensor_msgs.msg import JointState
 
 from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
+from rtc_contract.chunk_signature import ChunkSigner, generate_key_pair, load_private_key
 from rtc_executor.core.command_guard import GuardLimits
 from so100_driver.arm import (JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, default_calibration_path,  # the bench knows
                               load_calibration)  # the arm; the executor does not
@@ -113,6 +114,8 @@ class Neighbour:
         self.start_pose: np.ndarray | None = None
         self.latest_status: ExecutorStatus | None = None  # kept across recording windows
         self.command_sources: dict[bytes, bool] = {}  # publisher GID: is it the executor's
+        self.signer: ChunkSigner | None = None  # with a keyed graph: the stand-in's key (attackers have none)
+        self.sent: list[ActionChunk] | None = None  # a list: the stand-in's chunks are kept here (a recorder)
         self.chunk_pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)
         self.node.create_subscription(JointState, "/so100/command", self._on_command, RELIABLE)
         self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, RELIABLE)
@@ -194,13 +197,21 @@ class Neighbour:
         return anchor + np.sin(phase)[:, None] * amplitude
 
     def publish(self, chunk_id: int, source_step: int, rows: np.ndarray, source: str,
-                names: list[str] | None = None, length: int | None = None) -> None:
+                names: list[str] | None = None, length: int | None = None, sign: bool = True) -> None:
+        """One chunk for the executor's current session, signed with the stand-in's key (when the graph
+        has keys and `sign`)."""
         rows = np.asarray(rows, dtype=np.float32)
         msg = ActionChunk(chunk_id=int(chunk_id), source=source, source_step=max(0, int(source_step)),
                           joint_names=names or self.joints, action_dim=rows.shape[1])
         msg.length = rows.shape[0] if length is None else length
         msg.actions = rows.ravel().tolist() if rows.size < 10_000 else rows.ravel()
         msg.inference_end = self.node.get_clock().now().to_msg()
+        status = self.last_status()
+        msg.session = status.session if status is not None else 0
+        if self.signer is not None and sign:
+            msg.signature = self.signer.sign(msg)
+            if self.sent is not None:
+                self.sent.append(msg)
         self.chunk_pub.publish(msg)
 
     # --- views ---------------------------------------------------------------------------------
@@ -225,10 +236,11 @@ class Graph:
     """The bringup's nodes (sim, seed 0), each in its own process group; normal scheduling, so the
     campaign does not compete with other real-time work on the machine."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None) -> None:
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None,
+                 executor_overrides: dict | None = None) -> None:
         specs = build_graph({"sim": "true", "seed": "0"}, Path(get_package_share_directory("rtc_bringup")))
         overrides = {"so100_driver": {"realtime": False, **(driver_overrides or {})},
-                     "rtc_executor": {"realtime": False}}
+                     "rtc_executor": {"realtime": False, **(executor_overrides or {})}}
         self.bug = bug  # the node that runs as bench/faulty_node.py, if any
         self.specs = {s.name: dataclasses.replace(s, overrides={**s.overrides, **overrides.get(s.name, {})})
                       for s in specs}
@@ -287,12 +299,16 @@ class Row:
 class Run:
     """One attack's emulated arm, graph, neighbour and window of recordings."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None) -> None:
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None,
+                 keys: bool = False) -> None:
+        """`keys`: the executor trusts a key of the stand-in policy's, which signs its chunks."""
         self.calibration = load_calibration(default_calibration_path())
         start = start_position_ticks(scene_for_seed(0), self.calibration)  # the simulated task's, seed 0
         self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=1_000_000).start()
         arm = {"sim": False, "port": self.emulator.port, "calibration_file": str(default_calibration_path())}
-        self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, bug)
+        key_file = generate_key_pair(log_dir / f"bench_policy_{secrets.token_hex(4)}")[:2] if keys else None
+        self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, bug,
+                           {"trusted_keys": [str(key_file[1])]} if key_file else None)
         params = effective_parameters(self.graph.executor_spec)
         self.joints = list(params.get("joint_names", JOINT_NAMES))
         self.rate = float(params["control_rate_hz"])
@@ -306,6 +322,8 @@ class Run:
             params["max_velocity"], params["max_acceleration"])
         self.rest_pose = parse_pose(driver.get("rest_pose", "hold"), self.calibration) or {}
         self.peer = Neighbour(self.joints, self.rate, self.limits)
+        if key_file:
+            self.peer.signer = ChunkSigner(load_private_key(key_file[0]))
         self.failures: list[str] = []
 
     def start(self, policy: str = STAND_IN) -> None:
@@ -546,7 +564,7 @@ def flood(run: Run, same_source: bool) -> str:
     while time.monotonic() - started < 3.0:
         for _ in range(10):
             chunk_id += 1
-            run.peer.publish(chunk_id, run.status().step, far_chunk(run, 0.0, 20), source)
+            run.peer.publish(chunk_id, run.status().step, far_chunk(run, 0.0, 20), source, sign=False)
             sent += 1
         time.sleep(0.01)
     time.sleep(SETTLE_S)
@@ -558,8 +576,8 @@ def flood(run: Run, same_source: bool) -> str:
     ticks = after.step - before.step
     if same_source:
         run.expect(merged <= ticks, f"at most one merge per tick ({merged} merges, {ticks} ticks)")
-        run.expect("rate" in after.last_reject_reason or "bad_id" in after.last_reject_reason,
-                   f"refused by rate, got {after.last_reject_reason!r}")
+        run.expect(after.last_reject_reason.startswith("unsigned:"),
+                   f"refused as unsigned, got {after.last_reject_reason!r}")
     else:
         run.expect(merged >= 2, f"the followed policy kept merging ({merged})")
         run.expect(after.last_reject_reason.startswith("other_source:") or merged >= 2,
@@ -572,10 +590,113 @@ def flood_other_source(run: Run) -> str:
 
 
 def flood_same_source(run: Run) -> str:
-    run.peer.policy_on = False
+    """The flood names the stand-in's own source with ids far above its own (without keys, its first
+    merge would leave the real policy `bad_id` until it restarts). With keys and session ids it
+    cannot sign, so nothing of it is admitted and the stand-in's next ids merge as before."""
     outcome = flood(run, same_source=True)
-    run.peer.policy_id = FLOOD_IDS_FROM + 1_000_000  # the stand-in goes on above the flood's ids
-    return outcome
+    merged = run.status().merged_count
+    run.peer.wait_for(lambda: run.status().merged_count > merged + 1, MERGE_WAIT_S, "the stand-in merging again")
+    by_reason = rejected_by_reason(run)
+    run.expect(by_reason.get("bad_id", 0) == 0, f"no bad_id lockout ({by_reason})")
+    return outcome + f"; refused {by_reason.get('unsigned', 0)} unsigned; the policy merges on, no lockout"
+
+
+def rejected_by_reason(run: Run) -> dict[str, int]:
+    """The executor's rejections by reason code, from its latest /diagnostics."""
+    diag = [s for _, s in run.executor_diagnostics() if s.name == "rtc_executor: control loop"]
+    text = next((v.value for v in diag[-1].values if v.key == "rejected_by_reason"), "") if diag else ""
+    return {k: int(v) for k, v in (kv.split("=") for kv in text.split(", ") if "=" in kv)}
+
+
+def spoofed_joint_states_at_start(run: Run) -> str:
+    """A spoofer publishes joint states 1 rad from the arm's pose at 100 Hz as the executor starts: the
+    executor follows the driver's /joint_states (by publisher GID) and holds the real pose."""
+    real = run.peer.start_pose.copy()
+    spoofed = JointState(name=run.joints, position=(real + 1.0).tolist())
+    publisher = run.peer.node.create_publisher(JointState, "/joint_states", 10)
+    stop = threading.Event()
+
+    def spoof() -> None:
+        while not stop.is_set():
+            publisher.publish(spoofed)
+            time.sleep(0.01)
+    spoofer = threading.Thread(target=spoof, daemon=True)
+    spoofer.start()
+    try:
+        time.sleep(0.5)
+        run.graph.start(("rtc_executor",))
+        run.peer.wait_for(lambda: bool(run.peer.rec.commands), STARTUP_TIMEOUT_S, "the executor commanding")
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        spoofer.join()
+    with run.peer.lock:
+        commands = np.array([q for _, q in run.peer.rec.commands])
+    moved = float(np.max(np.abs(run.servo_goals() - real), initial=0.0))
+    off = float(np.max(np.abs(commands - real)))
+    warned = [s for _, s in run.executor_diagnostics()
+              if s.name == "rtc_executor: measured state" and "fault_campaign" in s.message]
+    run.expect(off < 0.01, f"the executor holds the real pose (its commands {off:.3f} rad from it)")
+    run.expect(moved < 0.02, f"the arm did not move ({moved:.3f} rad)")
+    run.expect(bool(warned), "the ignored publisher named on /diagnostics (rtc_executor: measured state)")
+    return f"held the real pose (commands within {off:.3f} rad); arm moved {moved:.3f} rad; spoofer ignored, WARN"
+
+
+def replay_after_restart(run: Run) -> str:
+    """Signed chunks recorded from one executor run, replayed after the executor restarted: refused as
+    another session; the stand-in's chunks for the new session merge."""
+    run.peer.sent = []
+    time.sleep(2.0)
+    recorded, run.peer.sent = run.peer.sent, None
+    run.peer.policy_on = False
+    old_session = run.status().session
+    code = run.graph.stop("rtc_executor")
+    run.expect(code == 0, f"executor exit 0 ({code})")
+    run.graph.start(("rtc_executor",))
+    run.peer.wait_for(lambda: run.status().session != old_session, STARTUP_TIMEOUT_S, "the new executor's status")
+    run.peer.wait_for(lambda: run.status().step > 10, STARTUP_TIMEOUT_S, "the new executor ticking")
+    for msg in recorded:
+        run.peer.chunk_pub.publish(msg)
+        time.sleep(0.01)
+    try:
+        run.peer.wait_for(lambda: rejected_by_reason(run).get("other_session", 0) >= len(recorded), 5.0,
+                          "the rejections in /diagnostics")
+    except TimeoutError:
+        pass  # reported by the expectation below
+    after = run.status()
+    by_reason = rejected_by_reason(run)
+    run.expect(len(recorded) >= 2, f"chunks recorded ({len(recorded)})")
+    run.expect(after.merged_count == 0, f"nothing of the replay merged ({after.merged_count})")
+    run.expect(by_reason.get("other_session", 0) == len(recorded), f"every replayed chunk refused as other_session "
+               f"({by_reason}, {len(recorded)} replayed)")
+    run.peer.anchor = None
+    run.peer.policy_on = True
+    run.peer.wait_for(lambda: run.status().merged_count >= 2, MERGE_WAIT_S * 2, "the stand-in merging in the new session")
+    return f"{len(recorded)} replayed chunks refused (other_session); the policy merges in the new session"
+
+
+def tracking_error(run: Run) -> str:
+    """shoulder_pan's servo blocked (it no longer moves), then the policy sends it 0.8 rad away over
+    1.5 s: the executor sees the tracking error, holds and reports ERROR."""
+    joint = run.joints.index("shoulder_pan")
+    servo = run.emulator.servos[MOTOR_IDS["shoulder_pan"]]
+    servo.advance = lambda _dt: servo.sync_registers()  # blocked: the motor turns no further
+    run.peer.policy_on = False
+    time.sleep(0.2)
+    rows = 45  # 1.5 s: within the bringup's max_chunk_length
+    ramp = np.zeros((rows, len(run.joints)))
+    ramp[:, joint] = np.linspace(0.0, 0.8, rows) * np.sign(-run.peer.start_pose[joint] or 1.0)  # inward
+    base = np.repeat(run.peer.last_command[None], rows, axis=0)
+    run.peer.policy_id += 1
+    run.peer.publish(run.peer.policy_id, run.status().step, base + ramp, run.peer.policy_source)
+    run.peer.wait_for(lambda: run.status().tracking_fault, 10.0, "the tracking fault")
+    time.sleep(SETTLE_S)
+    after = run.status()
+    errors = [s for _, s in run.executor_diagnostics()
+              if s.name == "rtc_executor: measured state" and s.level >= DiagnosticStatus.ERROR and "tracking" in s.message]
+    run.expect(after.on_hold and after.holding, "the executor holds")
+    run.expect(bool(errors), "ERROR on /diagnostics (rtc_executor: measured state)")
+    return f"tracking fault, holding; ERROR ({errors[0].message[:60] if errors else '-'})"
 
 
 def stall_executor(run: Run) -> str:
@@ -799,7 +920,7 @@ def fatal_stop(run: Run, what: str, logged: str) -> str:
 
 
 def driver_bug(run: Run) -> str:
-    """bench/faulty_driver.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
+    """bench/faulty_node.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
     return fatal_stop(run, "the control-loop exception", "control loop failed: RuntimeError")
 
 
@@ -1028,6 +1149,7 @@ class Attack:
     setup: str = SHARED  # SHARED: one graph for all such attacks (each leaves it as it found it)
     bug: Bug | None = None  # a node run as bench/faulty_node.py
     silent_servos_s: float = 0.0  # > 0: the servos answer nothing this long from the start
+    keys: bool = False  # the executor trusts the stand-in's key (which signs its chunks)
 
 
 ATTACKS: dict[str, Attack] = {
@@ -1040,7 +1162,15 @@ ATTACKS: dict[str, Attack] = {
     "decreasing_id": Attack(decreasing_id, "a chunk id below the last one"),
     "malformed": Attack(malformed, "NaN, size mismatch, unknown joint"),
     "flood_other_source": Attack(flood_other_source, "chunks as fast as this process can send, from another publisher"),
-    "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, from the followed source"),
+    "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, naming the followed "
+                                "source with ids above its own (the stand-in signs; the executor trusts its key)",
+                                FRESH, keys=True),
+    "spoofed_joint_states_at_start": Attack(spoofed_joint_states_at_start, "a spoofer publishes joint states 1 rad "
+                                            "from the arm's pose as the executor starts", DRIVER_ONLY),
+    "replay_after_restart": Attack(replay_after_restart, "signed chunks recorded, the executor restarted, the "
+                                   "chunks replayed", FRESH, keys=True),
+    "tracking_error": Attack(tracking_error, "shoulder_pan's servo blocked, the policy sends it 0.8 rad away",
+                             FRESH),
     "rogue_second_publisher": Attack(rogue_second_publisher, "another node on /so100/command drives wrist_roll to "
                                      "its limit at 200 Hz for 3 s"),
     "rogue_first_step": Attack(rogue_first_step, "a node named rtc_executor (executor down): first command 1 rad "
@@ -1114,7 +1244,7 @@ def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]
     for name in (n for n in names if ATTACKS[n].setup != SHARED):
         attack = ATTACKS[name]
         (log_root / name).mkdir(parents=True, exist_ok=True)
-        run = Run(log_root / name, bug=attack.bug)
+        run = Run(log_root / name, bug=attack.bug, keys=attack.keys)
         try:
             if attack.silent_servos_s:
                 run.emulator.vanish(attack.silent_servos_s)

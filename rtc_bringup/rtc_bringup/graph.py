@@ -116,6 +116,8 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("signing_key", "", "private key (rtc_keygen) the policy signs its chunks with; empty: unsigned"),
     Argument("trusted_keys", "", "public key files or directories, comma-separated: the executor merges only "
              "chunks they signed; empty: no authentication"),
+    Argument("allow_unsigned", "", "true: the executor merges unsigned chunks (WARN on /diagnostics); needed with "
+             "sim:=false and no trusted_keys, where the executor otherwise refuses to start"),
     Argument("enclaves", "false", "true: each node runs in its SROS2 enclave (NODE_ENCLAVES; docs/sros2.md); "
              "takes effect only with ROS_SECURITY_ENABLE=true and a keystore from rtc_sros2"),
     Argument("world", "kinematic", "what the emulated servos move (sim:=true): kinematic | mujoco (the MuJoCo twin, "
@@ -257,6 +259,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "debug_denoising": ("rtc_policy", "debug_denoising", str),
     "signing_key": ("rtc_policy", "signing_key_file", str),
     "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
+    "allow_unsigned": ("rtc_executor", "allow_unsigned", _bool),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
 }
 
@@ -529,8 +532,13 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         # The arm does not follow, so each new chunk starts where the arm still is, not where the last
         # command went: the seam check would refuse every chunk after the first. Every other check stays.
         overrides["rtc_executor"]["guard_max_seam"] = DRY_RUN_MAX_SEAM
+        overrides["rtc_executor"]["tracking_tolerance"] = [math.inf]  # nor can it track its commands
     if not sim:
         _real_arm(values, overrides)
+        # fail closed: no chunk from just any process on the domain drives a real arm
+        overrides["rtc_executor"]["require_trusted_keys"] = True
+    if not flags["driver"]:  # ros2_control publishes the joint states the executor trusts
+        overrides["rtc_executor"].setdefault("state_publisher", "joint_state_broadcaster")
     camera_node = _cameras(values["cameras"].strip(), sim, overrides)
     if sim and world == "kinematic":  # camera and emulated arm show one scene: the arm starts at its start pose
         seed = _seed(values["seed"])

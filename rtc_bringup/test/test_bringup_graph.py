@@ -349,3 +349,15 @@ def test_discovery_stays_on_this_host_unless_widened():
     assert discovery_environment({"discovery_range": "subnet"}, {key: "LOCALHOST"}) == {key: "SUBNET"}
     with pytest.raises(ValueError, match="discovery_range:='WAN'"):
         discovery_environment({"discovery_range": "WAN"}, {})
+
+
+def test_a_real_arm_requires_trusted_keys_unless_unsigned_is_allowed_and_sim_does_not():
+    def executor(arguments: dict) -> dict:
+        return effective(next(s for s in build_graph(arguments, PKG) if s.name == "rtc_executor"))
+    real = executor({"sim": "false", "policy_path": "ckpt"})
+    assert real["require_trusted_keys"] is True and not real.get("allow_unsigned", False)
+    assert real["state_publisher"] == "so100_driver"
+    assert executor({"sim": "false", "policy_path": "ckpt", "allow_unsigned": "true"})["allow_unsigned"] is True
+    assert executor({"sim": "false", "policy_path": "ckpt", "driver": "false"})["state_publisher"] == \
+        "joint_state_broadcaster"
+    assert "require_trusted_keys" not in executor({"sim": "true"})

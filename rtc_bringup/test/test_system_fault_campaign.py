@@ -31,14 +31,15 @@ def campaign(tmp_path: Path, attacks: list[str], timeout_s: float) -> dict[str, 
 
 
 # Each test starts graphs (the real policy node imports torch and LeRobot): longer than the default timeout.
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(500)
 def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path):
     rows = campaign(tmp_path, ["limits_one_joint", "limits_every_joint", "jump_one_rad", "zigzag", "long_chunk",
                                "id_zero", "decreasing_id", "malformed", "flood_other_source",
-                               "flood_same_source", "rogue_second_publisher"], timeout_s=380)
+                               "flood_same_source", "rogue_second_publisher"], timeout_s=480)
     assert "limits" in rows["limits_one_joint"]["outcome"] and "step" in rows["jump_one_rad"]["outcome"]
     assert "too_long" in rows["long_chunk"]["outcome"]
     assert "other_source" in rows["flood_other_source"]["outcome"]
+    assert "no lockout" in rows["flood_same_source"]["outcome"]
     assert "ignored" in rows["rogue_second_publisher"]["outcome"]
 
 
@@ -79,3 +80,11 @@ def test_a_played_bag_spoofed_status_and_oversized_images_neither_move_the_arm_n
     assert "left out" in rows["played_bag"]["outcome"]
     for name in ("nan_executor_status", "oversized_image"):
         assert "policy up" in rows[name]["outcome"], rows[name]
+
+
+@pytest.mark.timeout(600)
+def test_spoofed_state_replay_across_restarts_and_a_blocked_joint_move_nothing(tmp_path):
+    rows = campaign(tmp_path, ["spoofed_joint_states_at_start", "replay_after_restart", "tracking_error"], timeout_s=580)
+    assert "held the real pose" in rows["spoofed_joint_states_at_start"]["outcome"]
+    assert "other_session" in rows["replay_after_restart"]["outcome"]
+    assert "tracking fault, holding" in rows["tracking_error"]["outcome"]

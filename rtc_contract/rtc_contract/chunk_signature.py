@@ -8,12 +8,14 @@ format and its version, so no bytes signed for another purpose verify as a chunk
 by its id: the first 16 hex digits of the SHA-256 of its raw public key; several trusted keys at
 once make rotation a matter of configuration.
 
-A genuine chunk sent again must not move the arm again: per key, a chunk whose `inference_end`
-(the policy host's wall clock just before signing) is not later than that of the last chunk
-verified from the same key is a replay. That survives a restart of the policy node (its ids start
-again at 1, its clock goes on) and needs no clock agreement between hosts. Refusal codes:
-`unsigned`, `unknown_key`, `bad_signature`, `replay`. No rclpy: a chunk is any object with the
-ActionChunk field names.
+A genuine chunk sent again must not move the arm again. Across executor runs the session does
+it: every chunk carries, signed, the `session` of the executor run it was made for (the random id
+in ExecutorStatus), and the executor refuses another session's chunks before verifying them
+(`chunk_admission`), so chunks recorded from an earlier run are refused after a restart. Within a
+run the chunk ids do it: per key and source (one policy node run), a chunk whose id is not above the
+highest one verified is a replay. Neither rule reads a clock, so a signer whose clock steps back or
+forward (NTP, a manual change) is never refused for it. Refusal codes: `unsigned`, `unknown_key`,
+`bad_signature`, `replay`. No rclpy: a chunk is any object with the ActionChunk field names.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import hashlib
 import os
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -35,8 +38,10 @@ UNKNOWN_KEY = "unknown_key"
 BAD_SIGNATURE = "bad_signature"
 REPLAY = "replay"
 
-FORMAT = b"rtc-ros2/ActionChunk/ed25519/v2\0"  # domain separation and version of `signed_bytes`
+FORMAT = b"rtc-ros2/ActionChunk/ed25519/v3\0"  # domain separation and version of `signed_bytes`
 KEY_ID_HEX = 16
+SIGNATURE_BYTES = 64
+SOURCES_KEPT = 64  # replay state kept for this many recent sources per key (a flood of sources cannot grow it)
 PRIVATE_SUFFIX, PUBLIC_SUFFIX = ".key", ".pub"
 
 
@@ -66,6 +71,7 @@ class SignedFields(Protocol):
     state_stamp: Stamp
     noise_seed: int
     task: str
+    session: int
     key_id: str
     signature: Sequence[int]
 
@@ -99,6 +105,7 @@ def signed_bytes(chunk: SignedFields) -> bytes:
         _stamp(chunk.inference_start), _stamp(chunk.inference_end), _stamp(chunk.state_stamp),
         struct.pack("<Iq", int(chunk.prev_chunk_row), int(chunk.noise_seed)),
         _text(chunk.task),  # v2
+        struct.pack("<Q", int(chunk.session)),  # v3
     ))
 
 
@@ -184,16 +191,17 @@ class ChunkSigner:
 
 
 class ChunkVerifier:
-    """Judges a chunk's signature against the trusted public keys, and replays per key.
+    """Judges a chunk's signature against the trusted public keys, and replays per key and source.
 
-    `allow_unsigned`: unsigned chunks pass (no trusted keys: every chunk passes unverified).
-    Thread-safe."""
+    `allow_unsigned`: unsigned chunks pass (no trusted keys: every chunk passes unverified). The
+    session is the admission's to check, before this. Thread-safe."""
 
     def __init__(self, public_keys: Iterable[Ed25519PublicKey], allow_unsigned: bool = False) -> None:
         self.keys = {key_id(k): k for k in public_keys}
         self.allow_unsigned = bool(allow_unsigned)
         self._lock = threading.Lock()
-        self._last_end_ns: dict[str, int] = {}  # key id -> inference_end of the last chunk verified
+        # (key id, source) -> highest chunk id verified, the most recent sources last
+        self._last_ids: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -211,16 +219,21 @@ class ChunkVerifier:
             return None if self.allow_unsigned else (UNSIGNED, "chunk carries no signature")
         key = self.keys.get(claimed)
         if key is None:
-            return UNKNOWN_KEY, f"key id {claimed!r} is not among the trusted keys {sorted(self.keys)}"
+            return UNKNOWN_KEY, f"key id {claimed[:KEY_ID_HEX + 8]!r} is not among the trusted keys {sorted(self.keys)}"
+        if len(signature) != SIGNATURE_BYTES:
+            return BAD_SIGNATURE, f"signature has {len(signature)} bytes, not {SIGNATURE_BYTES}"
         try:
             key.verify(signature, signed_bytes(chunk))
         except InvalidSignature:
-            return BAD_SIGNATURE, f"signature ({len(signature)} bytes) does not verify with key {claimed}"
-        end_ns = int(chunk.inference_end.sec) * 1_000_000_000 + int(chunk.inference_end.nanosec)
+            return BAD_SIGNATURE, f"signature does not verify with key {claimed}"
+        replay_key, chunk_id = (claimed, str(chunk.source)), int(chunk.chunk_id)
         with self._lock:
-            last = self._last_end_ns.get(claimed)
-            if last is not None and end_ns <= last:
-                return REPLAY, (f"chunk {chunk.chunk_id} from key {claimed} was made at {end_ns} ns, not after "
-                                f"the last verified one ({last} ns)")
-            self._last_end_ns[claimed] = end_ns
+            last = self._last_ids.get(replay_key)
+            if last is not None and chunk_id <= last:
+                return REPLAY, (f"chunk {chunk_id} from key {claimed} and source {chunk.source} is not above "
+                                f"{last}, the highest one verified from them in this session")
+            self._last_ids[replay_key] = chunk_id
+            self._last_ids.move_to_end(replay_key)
+            while len(self._last_ids) > SOURCES_KEPT:
+                self._last_ids.popitem(last=False)
         return None

@@ -2,26 +2,30 @@
 
 Parameters: `PARAMETERS` below (names, defaults, units, allowed values); docs/executor.md shows the
 same table, and a test keeps the two equal. Topics (defaults, remappable): subscribes
-rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10) and joint_states (sensor data QoS; the
-first complete message sets the hold position, then the subscription is dropped); publishes the
+rtc/action_chunk (rtc_msgs/ActionChunk, reliable, depth 10) and joint_states (sensor data QoS,
+depth 50: only the messages of the one publisher of node `state_publisher`, told by publisher GID,
+`rtc_contract.followed_publisher`; `hold_samples` agreeing ones set the hold position,
+`core.hold_agreement`; every later one feeds the tracking-error monitor); publishes the
 command (reliable, depth 1), rtc/executor_status (rtc_msgs/ExecutorStatus every tick, reliable,
 depth 10) and /diagnostics (1 Hz). Names are relative: they follow the node's namespace.
 
-Contract: nothing is commanded before a measured position is known; chunks arriving before then are
-rejected (not_ready). What merges and what each tick commands is decided by `core.ExecutorCore`:
-chunk admission (the signature, with trusted_keys; length, ids per source, one source followed, one
-merge per tick), the content contract, the command guard's checks and the queue's timing rules; a
-refused chunk is logged, counted and causes no motion. Each tick pops one action (after the ticks the loop missed, which the step
-counts) and the command guard turns it, or on underrun the last command, into the command: every
-command is inside the guard's envelope (docs/safety.md). The control loop is a dedicated thread
-(`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it ticks at
-control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
-goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy
-node sees the same executor whatever N. With `speed_scale` s < 1 the rows are played over a time
-base stretched by 1/s (`core.executor_core`): a policy tick is then one row's stretched period, the
-status reports control_rate_hz x s as its rate, so steps, d_real, remaining and index stay in rows
-and the policy node's delays are counted in them; the status still goes out at least at
-control_rate_hz, and the guard's velocity and acceleration bounds are scaled by s.
+Contract: nothing is commanded before a measured position is known; chunks arriving before then are rejected
+(not_ready). Each run draws a random session id (ExecutorStatus.session) that chunks must name
+(`other_session`). With `require_trusted_keys` (the real-arm bringup) the node refuses to start without
+`trusted_keys` unless `allow_unsigned` is set (exit 2). What merges and what each tick commands is decided
+by `core.ExecutorCore`: chunk admission (sizes, session, the signature with trusted_keys, ids per source,
+one source followed, one merge per tick), the content contract, the command guard's checks and the queue's
+timing rules; a refused chunk is logged, counted and causes no motion. Each tick pops one action (after the
+ticks the loop missed, which the step counts) and the command guard turns it, or on underrun the last
+command, into the command: every command is inside the guard's envelope (docs/safety.md). The control loop
+is a dedicated thread (`rtc_runtime.deadline_loop.Ticker`), not an rclpy timer. With `interpolation` N it
+ticks at control_rate_hz x N and commands every tick (rows interpolated, `core.interpolation`); the status
+goes out once per policy tick, and its step, d_real and rates stay in policy ticks, so the policy node sees
+the same executor whatever N. With `speed_scale` s < 1 the rows are played over a time base stretched by 1/s
+(`core.executor_core`): a policy tick is then one row's stretched period, the status reports control_rate_hz
+x s as its rate, so steps, d_real, remaining and index stay in rows and the policy node's delays are counted
+in them; the status still goes out at least at control_rate_hz, and the guard's velocity and acceleration
+bounds are scaled by s.
 Services (std_srvs/Trigger, under the node's name): `~/hold` stops consuming rows (the arm holds
 its last command; counted as held, not as underruns; chunks still merge), `~/resume` goes on from
 the row the hold stopped at, `~/reset` empties the queue, refuses chunks built before it
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import math
+import secrets
 import threading
 import time
 import traceback
@@ -43,7 +48,7 @@ from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (PERIOD_S, Diagnostics, Level, Report, Threshold, configure_thresholds,
@@ -64,7 +69,10 @@ from rtc_executor.core.chunk_admission import ChunkAdmission
 from rtc_contract.chunk_signature import ChunkVerifier, KeyFileError, load_public_key, public_key_files
 from rtc_executor.core.command_guard import CommandGuard, GuardLimits
 from rtc_executor.core.executor_core import ExecutorCore, check_speed_scale
+from rtc_executor.core.hold_agreement import HoldAgreement
 from rtc_executor.core.interpolation import InterpolationMode, Interpolator
+from rtc_executor.core.tracking_monitor import TrackingMonitor
+from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_contract.modes import MergeMode
 from rtc_contract.joint_vector import joint_vector
 from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
@@ -76,6 +84,10 @@ STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array", "trajectory")
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
+# joint_states are taken by the executor itself (rclpy's EventsExecutor cannot pass a MessageInfo, whose
+# publisher GID tells the followed driver's messages): a reader node that is never spun, drained by a timer
+JOINT_STATES_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+JOINT_STATES_POLL_HZ = 100.0
 
 # What raises the "control loop" status above OK; the bounds are parameters (docs/diagnostics.md).
 THRESHOLDS = (
@@ -139,6 +151,23 @@ PARAMETERS = (
                   "them): only chunks signed by one of them merge; empty: chunks are not authenticated"),
     ParameterSpec("allow_unsigned", False, "with trusted_keys: unsigned chunks merge too (WARN in /diagnostics "
                   "while on); without trusted_keys every chunk merges unverified"),
+    ParameterSpec("require_trusted_keys", False, "refuse to start (exit 2) without trusted_keys unless "
+                  "allow_unsigned is set: the real-arm bringup (sim:=false) sets it"),
+    # The measured state the executor trusts: docs/safety.md.
+    ParameterSpec("state_publisher", "so100_driver", "node whose /joint_states publisher the executor follows "
+                  "(by publisher GID; /ns/name exactly, name in any namespace, empty: the first publisher heard); "
+                  "every other publisher's joint states are ignored and counted"),
+    ParameterSpec("hold_samples", 5, "consecutive complete joint states of the followed driver that must agree "
+                  "(within hold_tolerance) before the first of them becomes the hold position", unit="messages",
+                  minimum=1, maximum=1000),
+    ParameterSpec("hold_tolerance", 0.01, "how far those samples may be from the first of them, per joint",
+                  unit="rad", minimum=0.0),
+    ParameterSpec("tracking_tolerance", [math.inf], "per joint (joint_names order) or one for all: largest "
+                  "|measured - commanded| position error tolerated, like joint_trajectory_controller's path "
+                  "tolerance; inf: not monitored", unit="rad"),
+    ParameterSpec("tracking_violation_s", 0.5, "an error over tracking_tolerance lasting this long is a "
+                  "tracking fault: the executor holds and reports ERROR until it restarts", unit="s",
+                  minimum=0.0),
     ParameterSpec("missed_tick_rows", MissedRows.DISCARD.value, "what happens to the rows of ticks the loop "
                   "missed: dropped, or played late", choices=tuple(m.value for m in MissedRows)),
     ParameterSpec("stall_hold_s", 0.25, "a stall this long or longer empties the queue: hold, wait for a "
@@ -182,11 +211,17 @@ class ExecutorNode(Node):
             raise ParameterError(f"command guard: {err}") from None
         self._queue = ActionQueue(len(joints), mode, missed_rows=p["missed_tick_rows"],
                                   stall_ticks=max(1, math.ceil(p["stall_hold_s"] * self._row_rate)))
-        self._verifier = self._chunk_verifier(p["trusted_keys"], p["allow_unsigned"])
+        self._verifier = self._chunk_verifier(p["trusted_keys"], p["allow_unsigned"], p["require_trusted_keys"])
+        self.session = secrets.randbits(64) or 1  # this run; 0 means none
+        try:
+            self._agreement = HoldAgreement(p["hold_samples"], p["hold_tolerance"])
+            tracking = TrackingMonitor(joints, p["tracking_tolerance"], p["tracking_violation_s"])
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
         self._core = ExecutorCore(joints, self._queue, CommandGuard(limits),
                                   ChunkAdmission(p["max_chunk_length"], p["follow_one_source"],
-                                                 p["source_timeout_s"], self._verifier), interpolator,
-                                  self._speed_scale)
+                                                 p["source_timeout_s"], self._verifier, self.session), interpolator,
+                                  self._speed_scale, tracking)
         if not (np.isfinite(limits.lower).all() and np.isfinite(limits.upper).all()):
             self.get_logger().warning("no position limits for some joints (position_lower_limits / "
                                       "position_upper_limits): the guard bounds only their speed")
@@ -206,7 +241,8 @@ class ExecutorNode(Node):
         self._loop_failure = ""  # why the control thread ended on an exception (then fatal_error)
         self._last_report_at = 0.0  # of the control loop's /diagnostics status (0: none yet)
 
-        self._status = ExecutorStatus(control_rate_hz=self._row_rate, mode=self._queue.mode.value)
+        self._status = ExecutorStatus(control_rate_hz=self._row_rate, mode=self._queue.mode.value,
+                                      session=self.session)
         if command_type == "joint_state":
             self._command = JointState(name=list(joints))
             self._command_pub = self.create_publisher(JointState, COMMAND_TOPICS[command_type], COMMAND_QOS)
@@ -223,15 +259,27 @@ class ExecutorNode(Node):
                                                       COMMAND_QOS)
         self._status_pub = self.create_publisher(ExecutorStatus, EXECUTOR_STATUS_TOPIC, STATUS_QOS)
         self.create_subscription(ActionChunk, ACTION_CHUNK_TOPIC, self._on_chunk, CHUNK_QOS)
-        self._joint_state_sub = self.create_subscription(
-            JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
+        self._state_follow = FollowedPublisher(p["state_publisher"])
+        self._state_counts = {"ignored": 0, "unusable": 0}  # joint states of other publishers; incomplete ones
+        # without the process's arguments (a __node remap would give it this node's name); the topic
+        # resolved by this node, remaps included
+        self._state_reader = Node(f"{self.get_name()}_joint_states", namespace=self.get_namespace(),
+                                  context=self.context, use_global_arguments=False,
+                                  start_parameter_services=False, enable_rosout=False)
+        self._joint_state_sub = self._state_reader.create_subscription(
+            JointState, self.resolve_topic_name(JOINT_STATES_TOPIC), lambda _msg: None, JOINT_STATES_QOS)
+        self.create_timer(1.0 / JOINT_STATES_POLL_HZ, self._take_joint_states)
         for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
             self.create_service(Trigger, name, callback)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
+        self._diagnostics.add("measured state", self._state_report)
         self._tracer = tracer(self.get_name())
 
-    def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool) -> ChunkVerifier:
+    def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool, required: bool) -> ChunkVerifier:
+        if required and not trusted_keys and not allow_unsigned:
+            raise ParameterError("no trusted_keys on a real arm: chunks from any process on the domain would drive "
+                                 "it; set trusted_keys (docs/authentication.md) or allow_unsigned:=true explicitly")
         try:
             verifier = ChunkVerifier([load_public_key(f) for f in public_key_files(trusted_keys)], allow_unsigned)
         except KeyFileError as err:
@@ -247,7 +295,7 @@ class ExecutorNode(Node):
     def _authentication(self) -> str:
         """What /diagnostics says about chunk authentication."""
         if not self._verifier.enabled:
-            return "off (no trusted_keys)"
+            return "off (no trusted_keys)" + (", allowed explicitly" if self._verifier.allow_unsigned else "")
         keys = ", ".join(sorted(self._verifier.keys))
         return f"keys {keys}" + (", unsigned allowed" if self._verifier.allow_unsigned else "")
 
@@ -347,6 +395,7 @@ class ExecutorNode(Node):
         status.holding = holding
         status.on_hold = self._queue.on_hold
         status.epoch = self._core.epoch
+        status.tracking_fault = self._core.tracking.fault is not None
         self._status_pub.publish(status)
 
     # --- services (executor thread) -------------------------------------------------------------
@@ -363,7 +412,10 @@ class ExecutorNode(Node):
     def _on_resume(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         changed = self._core.resume()
         response.success = True
-        response.message = "resumed" if changed else "was not on hold"
+        fault = self._core.tracking.fault
+        response.success = fault is None
+        response.message = ("resumed" if changed else "was not on hold") if fault is None else \
+            f"holding for a tracking fault on {fault.joint}: restart the executor once the arm is checked"
         self.get_logger().info(f"~/resume: {response.message}")
         return response
 
@@ -376,21 +428,85 @@ class ExecutorNode(Node):
         return response
 
     # --- callbacks (executor thread) ------------------------------------------------------------
+    def _take_joint_states(self) -> None:
+        """Drain the reader's queue: the followed driver's joint states set the hold position, then
+        feed the tracking monitor; every other publisher's are ignored (counted)."""
+        topic = self._joint_state_sub.topic_name
+        while True:
+            with self._joint_state_sub.handle:
+                taken = self._joint_state_sub.handle.take_message(JointState, False)
+            if taken is None:
+                return
+            msg, info = taken
+            gid = bytes(info["publisher_gid"]["data"])
+            if not self._state_follow.admit(gid, lambda: self._state_publishers(topic)):
+                self._state_counts["ignored"] += 1
+                continue
+            self._on_joint_state(msg)
+
+    def _state_publishers(self, topic: str) -> dict[bytes, Publisher]:
+        return {bytes(i.endpoint_gid): Publisher(bytes(i.endpoint_gid), qualified(i.node_name, i.node_namespace), topic)
+                for i in self.get_publishers_info_by_topic(topic)}
+
     def _on_joint_state(self, msg: JointState) -> None:
-        if self._core.ready:
-            return
         try:
             measured = joint_vector(msg.name, msg.position, self._joints)
         except ValueError as err:
-            self.get_logger().warning(f"/joint_states not usable for the hold position: {err}",
+            measured = None
+            self.get_logger().warning(f"/joint_states not usable: {err}", throttle_duration_sec=5.0)
+        if measured is not None and not np.isfinite(measured).all():
+            measured = None
+            self.get_logger().warning("/joint_states with a non-finite position: not used",
                                       throttle_duration_sec=5.0)
+        if measured is None:
+            self._state_counts["unusable"] += 1
+        if not self._core.ready:
+            self._start_from(measured)
+        elif measured is not None:
+            had = self._core.tracking.fault
+            fault = self._core.measured(measured, time.monotonic())
+            if fault is not None and had is None:
+                self.get_logger().error(
+                    f"tracking fault: {fault.joint} is {fault.error:+.3f} rad from its command (tolerance "
+                    f"{fault.tolerance:g}) for {fault.duration_s:.2f} s: holding; restart the executor to go on")
+
+    def _start_from(self, measured: np.ndarray | None) -> None:
+        agreed = self._agreement.offer(measured)
+        if agreed is None:
             return
-        hold = self._core.start_from(measured)
-        self.get_logger().info(f"hold position from /joint_states: {np.round(hold, 4).tolist()}")
-        if not np.array_equal(hold, measured):
-            self.get_logger().warning(f"measured position {np.round(measured, 4).tolist()} is outside the "
+        hold = self._core.start_from(agreed)
+        self.get_logger().info(f"hold position from {self._agreement.samples} agreeing /joint_states of "
+                               f"{self._state_follow.followed_node}: {np.round(hold, 4).tolist()}")
+        if not np.array_equal(hold, agreed):
+            self.get_logger().warning(f"measured position {np.round(agreed, 4).tolist()} is outside the "
                                       "position limits: holding the nearest position inside them")
-        self.destroy_subscription(self._joint_state_sub)
+
+    def _state_report(self) -> Report:
+        """The measured state: whose, agreed or not, ignored publishers, tracking."""
+        self._state_follow.observe(self._state_publishers(self._joint_state_sub.topic_name))
+        tracking = self._core.tracking
+        report = Report()
+        intruders = sorted({p.node for p in self._state_follow.stats.intruders.values()})
+        if not self._core.ready:
+            report.raise_to(Level.WARN, f"waiting for {self._agreement.samples} agreeing /joint_states of "
+                                        f"{self._state_follow.writer or 'a publisher'}")
+        if intruders:
+            report.raise_to(Level.WARN, f"another publisher on /joint_states, ignored: {', '.join(intruders)}")
+        if tracking.fault is not None:
+            f = tracking.fault
+            report.raise_to(Level.ERROR, f"tracking fault: {f.joint} {f.error:+.3f} rad from its command "
+                                         f"(tolerance {f.tolerance:g}) for {f.duration_s:.2f} s: holding")
+        report.values = {
+            "state_publisher": self._state_follow.writer, "followed": self._state_follow.followed_node,
+            "ignored_publishers": ", ".join(intruders), "joint_states_ignored": self._state_counts["ignored"],
+            "joint_states_unusable": self._state_counts["unusable"], "hold_agreement_restarts": self._agreement.restarts,
+            "tracking_tolerance": ", ".join(f"{j}={t:g}" for j, t in zip(self._joints, tracking.tolerance, strict=True)),
+            "tracking_max_error": ", ".join(f"{j}={e:.3f}" for j, e in zip(self._joints, tracking.max_error, strict=True)),
+            "tracking_violations": tracking.violations,
+            "tracking_fault": "" if tracking.fault is None else tracking.fault.joint,
+            "session": f"{self.session:016x}",
+        }
+        return report
 
     def _on_chunk(self, msg: ActionChunk) -> None:
         received_ns = self.get_clock().now().nanoseconds
@@ -436,6 +552,8 @@ class ExecutorNode(Node):
         self._judge_heartbeat(report)
         if not self._core.ready:
             report.raise_to(Level.WARN, "waiting for /joint_states")
+        if self._core.tracking.fault is not None:
+            report.raise_to(Level.ERROR, "holding for a tracking fault (measured state)")
         d_real, d_assumed, skipped = self._last_d
         if self._queue.on_hold:
             report.raise_to(Level.WARN, "on hold (~/resume goes on)")

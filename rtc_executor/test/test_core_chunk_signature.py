@@ -1,5 +1,6 @@
-"""chunk_signature: what a signature covers, which chunks verify, replays, keys on disk; and the
-executor's admission refusing what is not authentic before anything else."""
+"""chunk_signature: what a signature covers, which chunks verify, replays (per key and source, no
+clock), keys on disk; and the executor's admission: sizes by counting, then the session, then the
+signature, before anything else."""
 from __future__ import annotations
 
 import copy
@@ -9,11 +10,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rtc_executor.core.chunk_admission import BAD_ID, ChunkAdmission
+from rtc_executor.core.chunk_admission import BAD_ID, OTHER_SESSION, TOO_LONG, ChunkAdmission
+from rtc_executor.core.chunk_contract import SIZE_MISMATCH
 from rtc_contract.chunk_signature import (BAD_SIGNATURE, FORMAT, REPLAY, UNKNOWN_KEY, UNSIGNED, ChunkSigner,
                                                   ChunkVerifier, KeyFileError, generate_key_pair, key_id,
                                                   load_private_key, load_public_key, public_key_files, signed_bytes)
 
+SESSION = 0x5E5510_0000_0001  # the executor run the chunks are made for
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 
 
@@ -29,8 +32,8 @@ def make_chunk(chunk_id: int = 7, end_sec: int = 1_700_000_010) -> SimpleNamespa
         source="/rtc_policy 3f9a0c1e", source_step=1234, inference_delay=4, execution_horizon=25,
         guidance_mode="vjp", prev_chunk_id=chunk_id - 1, joint_names=list(JOINTS), length=50, action_dim=6,
         actions=actions.ravel().tolist(), inference_start=stamp(end_sec - 1, 100), inference_end=stamp(end_sec, 200),
-        prev_chunk_row=3, state_stamp=stamp(1_700_000_000, 4), noise_seed=11, task="pick up the cube", key_id="",
-        signature=b"")
+        prev_chunk_row=3, state_stamp=stamp(1_700_000_000, 4), noise_seed=11, task="pick up the cube", session=SESSION,
+        key_id="", signature=b"")
 
 
 def signed(signer: ChunkSigner, chunk: SimpleNamespace) -> SimpleNamespace:
@@ -75,6 +78,7 @@ TAMPERING = {
     "state_stamp": lambda c: setattr(c.state_stamp, "sec", 1),
     "noise_seed": lambda c: setattr(c, "noise_seed", -1),
     "task": lambda c: setattr(c, "task", "throw the cube"),
+    "session": lambda c: setattr(c, "session", c.session + 1),
     "signature (one bit)": lambda c: setattr(c, "signature", bytes([c.signature[0] ^ 1]) + c.signature[1:]),
     "signature (truncated)": lambda c: setattr(c, "signature", c.signature[:63]),
 }
@@ -96,7 +100,7 @@ def test_changing_any_signed_field_breaks_the_signature(keys, field):
     TAMPERING[field](tampered)
     assert signed_bytes(tampered) != signed_bytes(chunk) or tampered.signature != chunk.signature
     code, detail = verifier_of(keys, "policy").refusal(tampered)
-    assert code == BAD_SIGNATURE and detail.startswith("signature (")
+    assert code == BAD_SIGNATURE and detail.startswith("signature ")
 
 
 def test_the_signed_bytes_are_versioned_and_carry_actions_as_float64():
@@ -134,16 +138,27 @@ def test_without_trusted_keys_nothing_is_verified(keys):
     assert verifier.refusal(signed(signer_of(keys, "other"), make_chunk())) is None
 
 
-def test_replay_is_per_key_and_follows_the_signing_clock(keys):
+def test_replay_is_per_key_and_source_and_reads_no_clock(keys):
     policy, other = signer_of(keys, "policy"), signer_of(keys, "other")
     verifier = verifier_of(keys, "policy", "other")
     first = signed(policy, make_chunk(5, end_sec=100))
     assert verifier.refusal(first) is None
-    # a restarted policy node: ids start again at 1, its clock has moved on
-    assert verifier.refusal(signed(policy, make_chunk(1, end_sec=101))) is None
-    assert verifier.refusal(signed(policy, make_chunk(6, end_sec=100)))[0] == REPLAY  # made before the last one
     assert verifier.refusal(first)[0] == REPLAY
+    assert verifier.refusal(signed(policy, make_chunk(4, end_sec=200)))[0] == REPLAY  # an older id, a later clock
+    restarted = make_chunk(1, end_sec=101)  # a restarted policy node: a new source, ids from 1 again
+    restarted.source = "/rtc_policy 77aa00bb"
+    assert verifier.refusal(signed(policy, restarted)) is None
     assert verifier.refusal(signed(other, make_chunk(5, end_sec=100))) is None  # another key's own history
+
+
+@pytest.mark.parametrize("step_s", [-3600, +3600], ids=["clock steps back", "clock steps forward"])
+def test_a_signer_whose_clock_steps_is_not_locked_out(keys, step_s):
+    """The signing clock is covered by the signature but judged by nothing: NTP stepping the policy
+    host's clock either way (and back) never refuses its next chunks."""
+    policy, verifier = signer_of(keys, "policy"), verifier_of(keys, "policy")
+    ends = [1000, 1001, 1001 + step_s, 1002 + step_s, 1003]  # the step, then corrected
+    for chunk_id, end in enumerate(ends, start=1):
+        assert verifier.refusal(signed(policy, make_chunk(chunk_id, end_sec=end))) is None, (chunk_id, end)
 
 
 def test_rotation_trusts_old_and_new_key_at_once(keys):
@@ -154,19 +169,58 @@ def test_rotation_trusts_old_and_new_key_at_once(keys):
     assert after.refusal(signed(signer_of(keys, "policy"), make_chunk(3, end_sec=102)))[0] == UNKNOWN_KEY
 
 
-def test_admission_verifies_first_and_counts_each_reason(keys):
-    admission = ChunkAdmission(max_length=10, verifier=verifier_of(keys, "policy"))
+def test_admission_counts_sizes_then_session_then_verifies_and_counts_each_reason(keys):
+    admission = ChunkAdmission(max_length=10, verifier=verifier_of(keys, "policy"), session=SESSION)
     too_long_and_unsigned = make_chunk()
     refusal = admission.admit(too_long_and_unsigned.source, 7, 50, 0.0, signed=too_long_and_unsigned)
-    assert refusal.reason == "unsigned: chunk carries no signature"  # its origin, before its content
+    assert refusal.code == TOO_LONG  # by counting, before any signature is verified
+    oversized = make_chunk()
+    oversized.actions = oversized.actions * 1000  # the rows and joints it claims are few
+    assert admission.admit(oversized.source, 7, 5, 0.0, signed=oversized).code == SIZE_MISMATCH
+    small = make_chunk()
+    small.length, small.actions = 5, small.actions[:30]
+    assert admission.admit(small.source, 7, 5, 0.0, signed=small).reason == "unsigned: chunk carries no signature"
     assert admission.admit("x", 1, 5, 0.0).code == UNSIGNED  # no fields to verify
-    chunk = signed(signer_of(keys, "policy"), make_chunk())
+    chunk = signed(signer_of(keys, "policy"), copy.deepcopy(small))
     assert admission.admit(chunk.source, chunk.chunk_id, 5, 0.0, signed=chunk) is None
     admission.merged(chunk.source, chunk.chunk_id, 0.0)
     admission.tick()
     assert admission.admit(chunk.source, chunk.chunk_id, 5, 0.1, signed=chunk).code == REPLAY
     assert admission.admit(chunk.source, chunk.chunk_id, 5, 0.1).code == UNSIGNED
-    assert admission.counters() == {UNSIGNED: 3, REPLAY: 1}
+    assert admission.counters() == {TOO_LONG: 1, SIZE_MISMATCH: 1, UNSIGNED: 3, REPLAY: 1}
+
+
+def test_a_chunk_of_another_session_is_refused_replay_after_an_executor_restart(keys):
+    """Chunks signed for one executor run, replayed into the next (same keys, a new session): refused
+    before verification, as another session; the policy's next chunk, for the new session, merges."""
+    policy = signer_of(keys, "policy")
+    recorded = [signed(policy, make_chunk(i)) for i in (1, 2)]
+    before = ChunkAdmission(max_length=60, verifier=verifier_of(keys, "policy"), session=SESSION)
+    assert before.admit(recorded[0].source, 1, 50, 0.0, signed=recorded[0]) is None
+    after = ChunkAdmission(max_length=60, verifier=verifier_of(keys, "policy"), session=SESSION + 1)
+    for chunk in recorded:
+        refusal = after.admit(chunk.source, chunk.chunk_id, 50, 0.0, signed=chunk)
+        assert refusal.code == OTHER_SESSION and f"{SESSION:016x}" in refusal.detail
+    fresh = make_chunk(3)
+    fresh.session = SESSION + 1
+    assert after.admit(fresh.source, 3, 50, 0.0, signed=signed(policy, fresh)) is None
+    unsigned_none = make_chunk(4)
+    unsigned_none.session = 0  # a signed chunk must name this session; 0 is for unsigned ones only
+    assert after.admit(unsigned_none.source, 4, 50, 0.0, signed=signed(policy, unsigned_none)).code == OTHER_SESSION
+    assert after.counters() == {OTHER_SESSION: 3}
+
+
+def test_without_keys_a_chunk_naming_another_session_is_refused_and_none_is_accepted():
+    admission = ChunkAdmission(max_length=60, session=SESSION)
+    chunk = make_chunk()
+    assert admission.admit(chunk.source, 7, 50, 0.0, signed=chunk) is None
+    stale = make_chunk(8)
+    stale.session = SESSION - 1
+    assert admission.admit(stale.source, 8, 50, 0.0, signed=stale).code == OTHER_SESSION
+    legacy = make_chunk(9)
+    legacy.session = 0
+    admission.tick()
+    assert admission.admit(legacy.source, 9, 50, 0.0, signed=legacy) is None
 
 
 def test_admission_without_keys_is_unchanged():

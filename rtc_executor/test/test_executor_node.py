@@ -24,7 +24,8 @@ def executor_args(*params: str) -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
     script = get_package_prefix("rtc_executor") + "/lib/rtc_executor/rtc_executor"
-    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}"]
+    args = [script, "--ros-args", "-p", f"control_rate_hz:={RATE_HZ}", "-p", f"joint_names:={JOINTS}",
+            "-p", "state_publisher:=executor_test_peer"]  # this process plays the driver
     # These tests follow rows exactly, so the command guard must never bind (it is tested in
     # test_core_command_guard.py and, over DDS, by the fault campaign: test_system_fault_campaign.py).
     args += ["-p", "max_velocity:=[1000.0]", "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"]
@@ -181,6 +182,40 @@ def test_nothing_is_commanded_before_a_measured_position(processes, peer_factory
     n_ticks = len(peer.statuses)
     peer.wait_for(lambda: len(peer.statuses) > n_ticks + 5, "more ticks", proc, processes)
     assert peer.snapshot()[1] == []
+
+
+def test_joint_states_of_another_publisher_are_ignored_and_the_hold_is_agreed(processes, peer_factory):
+    """A spoofer (another node) publishes joint states 1 rad away beside this process's 'driver': the
+    executor holds the driver's position, agreed over hold_samples, and names the spoofer."""
+    import rclpy
+    from sensor_msgs.msg import JointState
+
+    peer = peer_factory()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    spoofer = rclpy.create_node("joint_state_spoofer", context=context)
+    spoof_pub = spoofer.create_publisher(JointState, "/joint_states", 10)
+    try:
+        proc = processes.start(executor_args(), name="executor")
+        peer.wait_for(lambda: len(peer.statuses) >= 3, "first statuses", proc, processes)
+        deadline = time.monotonic() + WAIT_S
+        while not peer.snapshot()[1] and time.monotonic() < deadline:
+            spoof_pub.publish(JointState(name=JOINTS, position=(HOLD + 1.0).tolist()))
+            peer.publish_joint_states(JOINTS, HOLD.tolist())
+            time.sleep(0.02)
+        peer.wait_for(lambda: peer.commands, "the first hold command", proc, processes)
+        assert np.allclose(command_values(peer.snapshot()[1][0]), HOLD)
+        assert peer.last_status().session != 0
+    finally:
+        spoofer.destroy_node()
+        context.try_shutdown()
+
+
+def test_a_real_arm_without_trusted_keys_does_not_start_unless_unsigned_is_allowed(processes):
+    proc = processes.start(executor_args("require_trusted_keys:=true"), name="executor")
+    assert proc.wait(WAIT_S) == 2
+    lines = [line for line in processes.log(proc).splitlines() if "trusted_keys" in line]
+    assert lines and "allow_unsigned:=true" in lines[0] and "Traceback" not in processes.log(proc)
 
 
 def commands_by_status(statuses: list, commands: list) -> list[tuple]:

@@ -522,6 +522,7 @@ class PolicyNode(Node):
             msg.state_stamp = joint_state.header.stamp
             msg.noise_seed = self.noise_seed if seeded else UNSEEDED
             msg.task = task
+            msg.session = plan.session  # the executor run it is for: another run refuses it
             if self.signer is not None:  # last: the signature covers every field above
                 msg.signature = self.signer.sign(msg)
             self.chunk_pub.publish(msg)

@@ -7,7 +7,7 @@ publishes diagnostics. The driver is the arm's last line of defence (docs/safety
 - its command gate bounds every goal (calibrated limits, its own velocity and acceleration against
   the previous goal, `max_relative_target` from the present position) and rejects a stream's first
   command far from the present position;
-- it follows one command writer (`command_writer`, by publisher GID; command_writer.py): another
+- it follows one command writer (`command_writer`, by publisher GID; rtc_contract.followed_publisher): another
   publisher on a command topic is ERROR on /diagnostics and its messages are ignored;
 - every end is a controlled stop run by the control thread (hold, ramp to `rest_pose` through the
   gate, torque off per `shutdown_torque_off`): SIGINT/SIGTERM (a second signal: torque off now),
@@ -43,6 +43,7 @@ import traceback
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      heartbeat_limit_s, threshold_parameters)
@@ -58,7 +59,6 @@ from std_msgs.msg import Float64MultiArray
 from .arm import JOINT_NAMES, CalibrationError, default_calibration_path, load_calibration
 from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
-from .command_writer import CommandWriter, Publisher, qualified
 from .emulator import ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
@@ -192,7 +192,7 @@ class DriverNode(Node):
         self.silence_rest_s = p["command_silence_rest_s"]
         motion = MotionLimits(1.0 / self.rate_hz, p["max_velocity"], p["max_acceleration"])
         self.gate = CommandGate(self.calibration, p["max_relative_target"], p["command_timeout_s"], motion)
-        self.writer = CommandWriter(p["command_writer"])
+        self.writer = FollowedPublisher(p["command_writer"])
         bus = FeetechBus(port, p["baudrate"], timeout_s=p["bus_timeout_s"], retries=p["bus_retries"])
         self.driver = ArmDriver(bus, self.calibration, self.gate, max_failed_cycles=p["max_failed_cycles"])
         try:

@@ -2,10 +2,15 @@
 
 One policy drives the arm at a time. A chunk is refused, with a reason code, when:
 
+- `too_long`: it has more rows than `max_length` (one chunk must not queue minutes of motion), or
+  its arrays are larger than those rows and joints can fill (`size_mismatch`): checked first, by
+  counting, so no signature is verified over an oversized chunk;
+- `other_session`: it names another executor run than this one (`session`, from ExecutorStatus):
+  made for an earlier run and replayed, or by a policy that has not yet seen this run's status. A
+  signed chunk must name this session; an unsigned one may name none (0) when it may merge unsigned;
 - `unsigned`, `unknown_key`, `bad_signature`, `replay`: with trusted keys, it is not signed by one of
-  them, or is a signed chunk seen before (`chunk_signature`; checked first, so nothing else about a
-  chunk of unknown origin is looked at);
-- `too_long`: it has more rows than `max_length` (one chunk must not queue minutes of motion);
+  them, or is a signed chunk seen before (`chunk_signature`; checked before anything the chunk's
+  content or id decides, so nothing else about a chunk of unknown origin is looked at);
 - `bad_id`: its id is 0 (the message spec reserves it for "none") or not above the last id
   merged from the same source (ids increase strictly per source);
 - `other_source`: it comes from another source than the one followed, while the followed one has
@@ -25,13 +30,15 @@ import threading
 from collections import Counter, OrderedDict
 from typing import NamedTuple
 
-from rtc_contract.chunk_signature import UNSIGNED, ChunkVerifier, SignedFields
+from rtc_contract.chunk_signature import SOURCES_KEPT, UNSIGNED, ChunkVerifier, SignedFields
+
+from rtc_executor.core.chunk_contract import SIZE_MISMATCH
 
 TOO_LONG = "too_long"
 BAD_ID = "bad_id"
 OTHER_SOURCE = "other_source"
+OTHER_SESSION = "other_session"
 RATE = "rate"
-SOURCES_KEPT = 64  # last ids kept for this many recent sources (a flood of sources cannot grow it)
 
 
 class Refusal(NamedTuple):
@@ -45,7 +52,7 @@ class Refusal(NamedTuple):
 
 class ChunkAdmission:
     def __init__(self, max_length: int, follow_one_source: bool = True, source_timeout_s: float = 2.0,
-                 verifier: ChunkVerifier | None = None) -> None:
+                 verifier: ChunkVerifier | None = None, session: int = 0, max_joints: int = 64) -> None:
         if max_length < 1:
             raise ValueError(f"max_chunk_length must be >= 1, got {max_length}")
         if not source_timeout_s > 0:
@@ -54,6 +61,8 @@ class ChunkAdmission:
         self.follow_one_source = bool(follow_one_source)
         self.source_timeout_s = float(source_timeout_s)
         self.verifier = verifier or ChunkVerifier(())  # no trusted keys: chunks are not authenticated
+        self.session = int(session)  # this executor run (ExecutorStatus.session); 0: none checked
+        self.max_joints = int(max_joints)  # most columns a chunk may have (its joints)
         self._lock = threading.Lock()
         self._last_ids: OrderedDict[str, int] = OrderedDict()
         self._followed: str | None = None
@@ -65,11 +74,14 @@ class ChunkAdmission:
     def admit(self, source: str, chunk_id: int, length: int, now_s: float,
               signed: SignedFields | None = None) -> Refusal | None:
         """Judge one chunk (`now_s`: a monotonic clock, seconds); a refusal is counted. `signed`: the
-        whole chunk, whose signature is verified when keys are trusted (None counts as unsigned)."""
-        refusal = self._authenticity(signed)  # outside the lock: control ticks never wait for a verification
+        whole chunk, whose sizes and session are checked, then its signature verified when keys are
+        trusted (None counts as unsigned)."""
+        refusal = self._sizes(int(length), signed) or self._other_session(signed)
+        if refusal is None:  # outside the lock: control ticks never wait for a verification
+            refusal = self._authenticity(signed)
         with self._lock:
             if refusal is None:
-                refusal = self._refusal(source, int(chunk_id), int(length), now_s)
+                refusal = self._refusal(source, int(chunk_id), now_s)
             if refusal is not None:
                 self.refused[refusal.code] += 1
             return refusal
@@ -89,6 +101,28 @@ class ChunkAdmission:
                 self._last_ids.popitem(last=False)
             self._pending.add(source)
 
+    def _sizes(self, length: int, chunk: SignedFields | None) -> Refusal | None:
+        """Counting only: more rows than max_length, or arrays larger than the rows and joints fill."""
+        if length > self.max_length:
+            return Refusal(TOO_LONG, f"{length} rows > max_chunk_length {self.max_length}")
+        if chunk is None:
+            return None
+        names, values, dim = len(chunk.joint_names), len(chunk.actions), int(chunk.action_dim)
+        if names > self.max_joints or dim > self.max_joints or values != length * dim:
+            return Refusal(SIZE_MISMATCH, f"{values} actions for {length} rows x action_dim {dim} "
+                                          f"({names} joint names, at most {self.max_joints})")
+        return None
+
+    def _other_session(self, chunk: SignedFields | None) -> Refusal | None:
+        if chunk is None or not self.session:
+            return None
+        session = int(getattr(chunk, "session", 0))
+        unsigned = not bytes(chunk.signature) and not str(chunk.key_id)
+        if session == self.session or (session == 0 and unsigned):
+            return None
+        return Refusal(OTHER_SESSION, f"chunk {int(chunk.chunk_id)} is for executor session {session:016x}, "
+                                      f"this run is {self.session:016x}")
+
     def _authenticity(self, signed: SignedFields | None) -> Refusal | None:
         if not self.verifier.enabled:
             return None
@@ -97,9 +131,7 @@ class ChunkAdmission:
         verdict = self.verifier.refusal(signed)
         return None if verdict is None else Refusal(*verdict)
 
-    def _refusal(self, source: str, chunk_id: int, length: int, now_s: float) -> Refusal | None:
-        if length > self.max_length:
-            return Refusal(TOO_LONG, f"{length} rows > max_chunk_length {self.max_length}")
+    def _refusal(self, source: str, chunk_id: int, now_s: float) -> Refusal | None:
         if chunk_id == 0:
             return Refusal(BAD_ID, "chunk id 0 is reserved")
         if (self.follow_one_source and self._followed is not None and source != self._followed

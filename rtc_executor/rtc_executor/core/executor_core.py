@@ -17,8 +17,10 @@ each sub-tick commands are exact integer arithmetic), rows are always interpolat
 tick" (the queue's step, d_real, the rows consumed) is one row's stretched period. Runtime control:
 `hold` stops consuming rows (the arm holds, the queue is kept), `resume` goes on from the row it
 stopped at, `reset` empties the queue, refuses every chunk built before it (`pre_reset`) and bumps
-the `epoch` the status carries, so that the policy side can drop an inference still in flight. The
-node wires this to topics, services and threads and reports its counters.
+the `epoch` the status carries, so that the policy side can drop an inference still in flight.
+Measured positions (the followed driver's) go to the tracking monitor (`core.tracking_monitor`): a
+sustained tracking error holds the arm like `hold`, and no `resume` ends that hold (a restart does).
+The node wires this to topics, services and threads and reports its counters.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from rtc_executor.core.action_queue import ActionQueue, MergeResult, PopResult, 
 from rtc_executor.core.chunk_admission import ChunkAdmission
 from rtc_executor.core.command_guard import CommandGuard
 from rtc_executor.core.interpolation import Interpolator
+from rtc_executor.core.tracking_monitor import TrackingFault, TrackingMonitor
 
 
 class Chunk(Protocol):
@@ -94,7 +97,7 @@ class ExecutorCore:
 
     def __init__(self, joints: Sequence[str], queue: ActionQueue, guard: CommandGuard,
                  admission: ChunkAdmission, interpolator: Interpolator | None = None,
-                 speed_scale: float = 1.0) -> None:
+                 speed_scale: float = 1.0, tracking: TrackingMonitor | None = None) -> None:
         self.joints = tuple(joints)
         self.queue = queue
         self.guard = guard
@@ -109,6 +112,7 @@ class ExecutorCore:
         self._last_served_chunk: int | None = None
         self.seam_clamps = 0  # seams whose first row the guard clamped
         self.epoch = 0  # resets since start (ExecutorStatus.epoch)
+        self.tracking = tracking or TrackingMonitor(self.joints, [float("inf")], 0.0)  # default: off
 
     def start_from(self, position: np.ndarray) -> np.ndarray:
         """The measured position to hold until the first chunk (moved inside the limits)."""
@@ -147,9 +151,22 @@ class ExecutorCore:
         self.queue.hold()
         return not was
 
+    def measured(self, position: np.ndarray, now_s: float) -> TrackingFault | None:
+        """A measured position of the followed driver (`now_s`: monotonic seconds): the tracking
+        fault, if any; the first one holds the arm for good."""
+        if not self.guard.ready or self.tracking.fault is not None:
+            return self.tracking.fault
+        fault = self.tracking.check(self.guard.last_command, position, now_s)
+        if fault is not None:
+            self.queue.hold()
+        return fault
+
     def resume(self) -> bool:
-        """Consume again from the row `hold` stopped at. False if it was not holding."""
+        """Consume again from the row `hold` stopped at. False if it was not holding, or holds for a
+        tracking fault (which only a restart clears)."""
         was = self.queue.on_hold
+        if self.tracking.fault is not None:
+            return False
         self.queue.resume()
         return was
 

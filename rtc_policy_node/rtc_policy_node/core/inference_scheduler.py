@@ -83,6 +83,7 @@ class ExecutorReport(Protocol):
     last_d_real: int
     on_hold: bool
     epoch: int
+    session: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Plan:
     merged_before: int  # the executor's merged and rejected counts when planned: the next
     rejected_before: int  # change of either is its decision on this chunk
     epoch: int = 0  # the executor's epoch when planned: a chunk of an older one is not published
+    session: int = 0  # the executor run planned for (ExecutorStatus.session): signed into the chunk
 
 
 @dataclass
@@ -308,7 +310,8 @@ class InferenceScheduler:
                     prev_chunk_id=status.active_chunk_id if leftover is not None else 0,
                     prev_chunk_row=row if leftover is not None else 0,
                     status_behind_ticks=behind, merged_before=int(status.merged_count),
-                    rejected_before=int(status.rejected_count), epoch=self._epoch)
+                    rejected_before=int(status.rejected_count), epoch=self._epoch,
+                    session=int(getattr(status, "session", 0)))
 
     def stale_inputs(self, now: float) -> list[str]:
         """Inputs (and the executor status) older than observation_timeout_s at `now`."""

@@ -1,7 +1,7 @@
-"""CommandWriter: the driver follows one publisher of the configured node, by GID."""
+"""FollowedPublisher: the driver (and the executor) follows one publisher of the configured node, by GID."""
 from __future__ import annotations
 
-from so100_driver.command_writer import UNKNOWN_NODE, CommandWriter, Publisher
+from rtc_contract.followed_publisher import UNKNOWN_NODE, FollowedPublisher, Publisher
 
 EXECUTOR = Publisher(b"e" * 16, "/rtc_executor", "/so100/command")
 ROGUE = Publisher(b"r" * 16, "/rogue", "/so100/command")
@@ -13,7 +13,7 @@ def graph(*publishers: Publisher) -> dict[bytes, Publisher]:
 
 
 def test_follows_the_writer_and_refuses_everyone_else() -> None:
-    writer = CommandWriter("rtc_executor")
+    writer = FollowedPublisher("rtc_executor")
     now = graph(EXECUTOR, ROGUE)
     assert not writer.admit(ROGUE.gid, lambda: now)
     assert writer.admit(EXECUTOR.gid, lambda: now)
@@ -26,18 +26,18 @@ def test_follows_the_writer_and_refuses_everyone_else() -> None:
 
 
 def test_the_followed_publisher_leaving_frees_its_place() -> None:
-    writer = CommandWriter("/rtc_executor")
+    writer = FollowedPublisher("/rtc_executor")
     assert writer.admit(EXECUTOR.gid, lambda: graph(EXECUTOR))
     restarted = Publisher(b"n" * 16, "/rtc_executor", "/so100/command")
     assert not writer.admit(restarted.gid, lambda: graph(EXECUTOR, restarted))
     writer.observe(graph(restarted))
     assert not writer.followed and not writer.stats.intruders
     assert writer.admit(restarted.gid, lambda: graph(restarted))
-    assert not CommandWriter("/rtc_executor").admit(IMPOSTOR.gid, lambda: graph(IMPOSTOR))  # exact name
+    assert not FollowedPublisher("/rtc_executor").admit(IMPOSTOR.gid, lambda: graph(IMPOSTOR))  # exact name
 
 
 def test_a_publisher_of_a_node_not_yet_discovered_waits() -> None:
-    writer = CommandWriter("rtc_executor")
+    writer = FollowedPublisher("rtc_executor")
     early = Publisher(EXECUTOR.gid, f"/{UNKNOWN_NODE}", "/so100/command")
     assert not writer.admit(EXECUTOR.gid, lambda: graph(early))
     writer.observe(graph(early))
@@ -46,7 +46,7 @@ def test_a_publisher_of_a_node_not_yet_discovered_waits() -> None:
 
 
 def test_the_followed_node_may_command_on_both_topics_one_publisher_each() -> None:
-    writer = CommandWriter("rtc_executor")
+    writer = FollowedPublisher("rtc_executor")
     array = Publisher(b"a" * 16, "/rtc_executor", "/so100/command_array")
     second = Publisher(b"s" * 16, "/rtc_executor", "/so100/command")
     now = graph(EXECUTOR, array, second)
@@ -57,6 +57,6 @@ def test_the_followed_node_may_command_on_both_topics_one_publisher_each() -> No
 
 
 def test_no_writer_named_follows_the_first_publisher_heard() -> None:
-    writer = CommandWriter("")
+    writer = FollowedPublisher("")
     assert writer.admit(ROGUE.gid, lambda: graph(ROGUE, EXECUTOR))
     assert not writer.admit(EXECUTOR.gid, lambda: graph(ROGUE, EXECUTOR))

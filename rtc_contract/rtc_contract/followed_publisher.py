@@ -1,9 +1,10 @@
-"""One writer: the driver follows the commands of one publisher, named by its node, and ignores every
-other publisher on its command topics.
+"""One publisher followed: of the messages on a topic, take those of one publisher, named by its
+node, and ignore every other publisher's. The driver follows one command writer on its command
+topics (`command_writer`), the executor one driver on /joint_states (`state_publisher`).
 
 Why by publisher GID: every DDS message carries its writer's GID (rclpy's `MessageInfo.publisher_gid`),
-and the ROS graph maps each publisher GID to the node that created it; so the driver can tell, message
-by message, which publisher sent a command, at no cost to the writer and with no field in the message.
+and the ROS graph maps each publisher GID to the node that created it; so a subscriber can tell, message
+by message, which publisher sent it, at no cost to the writer and with no field in the message.
 A signed, sequenced command would authenticate the writer but costs a signature per command on the
 driver's 100 Hz path and a key on the arm's computer; node names are not authenticated (any process
 may call its node `rtc_executor`), which is what SROS2 permissions add (docs/safety.md).
@@ -28,7 +29,7 @@ UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # rmw's node name for an endpoint whose no
 
 @dataclass(frozen=True)
 class Publisher:
-    """One publisher endpoint on a command topic, as the graph lists it."""
+    """One publisher endpoint on a followed topic, as the graph lists it."""
 
     gid: bytes
     node: str  # fully qualified node name, e.g. /rtc_executor
@@ -50,8 +51,8 @@ def qualified(name: str, namespace: str) -> str:
     return (namespace.rstrip("/") + "/" + name) if namespace else "/" + name
 
 
-class CommandWriter:
-    """Which publisher the driver follows, one per command topic, all of one node. `writer` is a node
+class FollowedPublisher:
+    """Which publisher is followed, one per topic, all of one node. `writer` is a node
     name: "/ns/name" matches exactly, a plain "name" matches that node name in any namespace; empty:
     the first publisher heard."""
 
@@ -77,7 +78,7 @@ class CommandWriter:
         return publisher.known and publisher.topic not in self.followed and self.is_writer(publisher)
 
     def admit(self, gid: bytes, publishers: Callable[[], dict[bytes, Publisher]]) -> bool:
-        """True when a message from `gid` may command the arm; `publishers()`: the command topics'
+        """True when a message from `gid` is followed; `publishers()`: the followed topics'
         publishers by GID, as the graph lists them now (asked only for a GID not yet followed)."""
         if any(p.gid == gid for p in self.followed.values()):
             self.stats.accepted += 1
@@ -94,7 +95,7 @@ class CommandWriter:
         return False
 
     def observe(self, publishers: dict[bytes, Publisher]) -> None:
-        """The graph's command publishers now: a followed one leaving frees its place; every other
+        """The graph's publishers on the followed topics now: a followed one leaving frees its place; every other
         publisher is an intruder unless it could still be followed (a writer not heard yet)."""
         self.followed = {t: p for t, p in self.followed.items() if p.gid in publishers}
         followed = {p.gid for p in self.followed.values()}
