@@ -569,7 +569,6 @@ def test_an_exception_in_the_control_loop_is_error_on_diagnostics_stops_commandi
     peer = peer_factory()
     proc = processes.start([sys.executable, str(faulty_node), "rtc_executor", "2.0", *executor_args()[1:]],
                            name="faulty_executor")
-    peer.wait_for(lambda: len(peer.statuses) >= 3, "ticking", proc, processes)
     while not peer.snapshot()[1] and proc.poll() is None:  # a measured position: the executor holds it
         peer.publish_joint_states(JOINTS, HOLD.tolist())
         time.sleep(0.05)
