@@ -21,7 +21,8 @@ import pytest
 _domain_lock: IO[str] | None = None
 
 
-def _claim_domain_id() -> int:
+def claim_domain_id() -> int:
+    """A ROS_DOMAIN_ID no other run on this machine holds, held until this process exits (bench/soak.py too)."""
     global _domain_lock
     ids = list(range(1, 200))
     random.shuffle(ids)
@@ -41,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if "RTC_TEST_DOMAIN_ID" in os.environ:
         os.environ["ROS_DOMAIN_ID"] = os.environ["RTC_TEST_DOMAIN_ID"]
     else:
-        os.environ["ROS_DOMAIN_ID"] = str(_claim_domain_id())
+        os.environ["ROS_DOMAIN_ID"] = str(claim_domain_id())
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 

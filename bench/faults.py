@@ -71,10 +71,11 @@ STAND_IN, REAL, NONE = "stand-in", "real", "none"  # which policy drives the arm
 SETTLE_S = 1.0  # recorded after each attack
 MERGE_WAIT_S = 5.0  # at most, for a fresh chunk to merge after an attack
 FLOOD_IDS_FROM = 10_000_000
-FAULTY_DRIVER = Path(__file__).resolve().parent / "faulty_driver.py"
+FAULTY_NODE = Path(__file__).resolve().parent / "faulty_node.py"
 TICK_TOLERANCE = 2 * RADIANS_PER_TICK  # goals are whole ticks: a step differs from the driver's by up to one each end
 REST_TOLERANCE = 0.05  # rad: "at the rest pose"
 STOP_WAIT_S = 30.0  # at most, for a controlled stop to end
+STILL_WAIT_S = 5.0  # at most, for the arm to come to rest once the executor holds
 AMPLITUDE = 0.15  # rad: the stand-in policy's sine around the start pose
 PERIOD_S = 4.0
 
@@ -235,12 +236,12 @@ class Graph:
     """The bringup's nodes (sim, seed 0), each in its own process group; normal scheduling, so the
     campaign does not compete with other real-time work on the machine."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, driver_bug_after_s: float = 0.0,
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None,
                  executor_overrides: dict | None = None) -> None:
         specs = build_graph({"sim": "true", "seed": "0"}, Path(get_package_share_directory("rtc_bringup")))
         overrides = {"so100_driver": {"realtime": False, **(driver_overrides or {})},
                      "rtc_executor": {"realtime": False, **(executor_overrides or {})}}
-        self.driver_bug_after_s = driver_bug_after_s  # > 0: the driver runs bench/faulty_driver.py
+        self.bug = bug  # the node that runs as bench/faulty_node.py, if any
         self.specs = {s.name: dataclasses.replace(s, overrides={**s.overrides, **overrides.get(s.name, {})})
                       for s in specs}
         self.log_dir = log_dir
@@ -258,8 +259,8 @@ class Graph:
         for name in which:
             log = open(self.log_dir / f"{name}.log", "w")
             command = node_command(self.specs[name], self.log_dir)
-            if name == "so100_driver" and self.driver_bug_after_s > 0:
-                command = [sys.executable, str(FAULTY_DRIVER), str(self.driver_bug_after_s), *command[1:]]
+            if self.bug and name == self.bug.node:
+                command = [sys.executable, str(FAULTY_NODE), name, str(self.bug.after_s), *command[1:]]
             self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def send(self, name: str, sig: int) -> None:
@@ -298,7 +299,7 @@ class Row:
 class Run:
     """One attack's emulated arm, graph, neighbour and window of recordings."""
 
-    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, driver_bug_after_s: float = 0.0,
+    def __init__(self, log_dir: Path, driver_overrides: dict | None = None, bug: Bug | None = None,
                  keys: bool = False) -> None:
         """`keys`: the executor trusts a key of the stand-in policy's, which signs its chunks."""
         self.calibration = load_calibration(default_calibration_path())
@@ -306,7 +307,7 @@ class Run:
         self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=1_000_000).start()
         arm = {"sim": False, "port": self.emulator.port, "calibration_file": str(default_calibration_path())}
         key_file = generate_key_pair(log_dir / f"bench_policy_{secrets.token_hex(4)}")[:2] if keys else None
-        self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, driver_bug_after_s,
+        self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, bug,
                            {"trusted_keys": [str(key_file[1])]} if key_file else None)
         params = effective_parameters(self.graph.executor_spec)
         self.joints = list(params.get("joint_names", JOINT_NAMES))
@@ -726,8 +727,8 @@ def stall_driver(run: Run) -> str:
     return "driver resumed from the newest command"
 
 
-def kill_executor(run: Run) -> str:
-    run.graph.send("rtc_executor", signal.SIGKILL)
+def driver_parks(run: Run) -> str:
+    """The executor stopped commanding: the driver's watchdog holds, then parks at the rest pose and stays up."""
     time.sleep(2.5)
     diag = [s for _, s in run.driver_diagnostics() if s.name == "so100_driver: bus"]
     last = diag[-1] if diag else None
@@ -743,7 +744,23 @@ def kill_executor(run: Run) -> str:
     return "driver held, then parked at the rest pose, torque off; stays up, ERROR"
 
 
-def kill_driver(run: Run) -> str:
+def sigkill_executor(run: Run) -> str:
+    run.graph.send("rtc_executor", signal.SIGKILL)
+    return driver_parks(run)
+
+
+def executor_bug(run: Run) -> str:
+    """bench/faulty_node.py: the executor's control loop raises 8 s after its first tick (mid-motion)."""
+    code = run.graph.procs["rtc_executor"].wait(STOP_WAIT_S)
+    run.expect(code == 1, f"executor exit code 1 ({code})")
+    run.expect("control loop failed: RuntimeError" in run.graph.log("rtc_executor"), "the exception logged")
+    run.expect(any(s.name == "rtc_executor: control loop" and s.level == DiagnosticStatus.ERROR
+                   and "RuntimeError" in s.message for _, s in run.executor_diagnostics()),
+               "executor ERROR on /diagnostics with the exception")
+    return f"executor ERROR, exit {code}; " + driver_parks(run)
+
+
+def sigkill_driver(run: Run) -> str:
     run.graph.send("so100_driver", signal.SIGKILL)
     time.sleep(1.5)
     run.expect(run.graph.procs["so100_driver"].wait(5) == -signal.SIGKILL, "driver killed")
@@ -903,7 +920,7 @@ def fatal_stop(run: Run, what: str, logged: str) -> str:
 
 
 def driver_bug(run: Run) -> str:
-    """bench/faulty_driver.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
+    """bench/faulty_node.py: the driver's control loop raises 8 s after its first cycle (mid-motion)."""
     return fatal_stop(run, "the control-loop exception", "control loop failed: RuntimeError")
 
 
@@ -958,6 +975,46 @@ def stall_executor_real(run: Run) -> str:
     run.expect(merged.step - before.step >= missed, "the step counts the missed ticks")
     # How long it holds is the policy's inference time (the machine's load), reported, not asserted.
     return f"{missed} missed ticks counted; {held} ticks held until a fresh chunk"
+
+
+def upstream_killed(run: Run, node: str) -> str:
+    """SIGKILL `node`, upstream of the executor: the executor plays out its queue and holds the arm
+    still, commanding on (the driver's watchdog stays fed); executor and driver stay up."""
+    run.graph.send(node, signal.SIGKILL)
+    run.expect(run.graph.procs[node].wait(5) == -signal.SIGKILL, f"{node} killed")
+    try:
+        run.peer.wait_for(lambda: run.status().holding, 10.0, "the executor holding")
+    except TimeoutError:
+        pass  # reported by the expectation below
+    held, held_at = run.status(), time.monotonic()
+
+    def still() -> bool:
+        with run.peer.lock:
+            recent = [s for t, s in run.peer.rec.speeds if t > time.monotonic() - 0.5]
+        return bool(recent) and max(recent) < 0.05
+    try:
+        run.peer.wait_for(still, STILL_WAIT_S, "the arm still")
+    except TimeoutError:
+        pass  # reported by the expectation below
+    settled_s = time.monotonic() - held_at
+    run.expect(held.holding and run.status().holding, "the executor drained its queue and holds")
+    run.expect(still(), f"the arm comes to rest within {STILL_WAIT_S:.0f} s of the executor holding")
+    run.expect(run.graph.procs["rtc_executor"].poll() is None, "the executor stays up")
+    run.expect(run.graph.procs["so100_driver"].poll() is None, "the driver stays up")
+    run.expect(run.controlled_stop() == "no: running", "torque on, holding (not parked)")
+    merged = run.status().merged_count - held.merged_count
+    return (f"executor drained and holds ({merged} chunks merged since), the arm still {settled_s:.1f} s later; "
+            "driver and executor up, torque on")
+
+
+def sigkill_policy(run: Run) -> str:
+    return upstream_killed(run, "rtc_policy")
+
+
+def sigkill_camera(run: Run) -> str:
+    outcome = upstream_killed(run, "sim_camera")
+    run.expect(run.graph.procs["rtc_policy"].poll() is None, "the policy node stays up without images")
+    return outcome
 
 
 def bad_encoding(run: Run) -> str:
@@ -1078,11 +1135,19 @@ SHARED, FRESH, NO_GRAPH, DRIVER_ONLY = "shared", "fresh", "no graph", "driver on
 
 
 @dataclass(frozen=True)
+class Bug:
+    """A node whose control loop raises once, `after_s` after its first cycle (bench/faulty_node.py)."""
+
+    node: str
+    after_s: float
+
+
+@dataclass(frozen=True)
 class Attack:
     run: Callable[[Run], str]
     description: str
     setup: str = SHARED  # SHARED: one graph for all such attacks (each leaves it as it found it)
-    driver_bug_after_s: float = 0.0  # > 0: the driver is bench/faulty_driver.py
+    bug: Bug | None = None  # a node run as bench/faulty_node.py
     silent_servos_s: float = 0.0  # > 0: the servos answer nothing this long from the start
     keys: bool = False  # the executor trusts the stand-in's key (which signs its chunks)
 
@@ -1116,16 +1181,21 @@ ATTACKS: dict[str, Attack] = {
                              "200 Hz", DRIVER_ONLY),
     "stall_executor": Attack(stall_executor, "SIGSTOP the executor for 2 s", FRESH),
     "stall_driver": Attack(stall_driver, "SIGSTOP the driver for 1 s", FRESH),
-    "kill_executor": Attack(kill_executor, "SIGKILL the executor", FRESH),
-    "kill_driver": Attack(kill_driver, "SIGKILL the driver", FRESH),
+    "sigkill_executor": Attack(sigkill_executor, "SIGKILL the executor", FRESH),
+    "sigkill_driver": Attack(sigkill_driver, "SIGKILL the driver", FRESH),
     "sigterm_driver": Attack(sigterm_driver, "SIGTERM the driver (controlled stop)", FRESH),
-    "driver_bug": Attack(driver_bug, "an exception in the driver's control loop", FRESH, driver_bug_after_s=8.0),
+    "driver_bug": Attack(driver_bug, "an exception in the driver's control loop", FRESH,
+                         bug=Bug("so100_driver", 8.0)),
+    "executor_bug": Attack(executor_bug, "an exception in the executor's control loop", FRESH,
+                           bug=Bug("rtc_executor", 8.0)),
     "bus_loss": Attack(bus_loss, "the servos off the bus mid-motion until the driver gives up, then back", FRESH),
     "overload": Attack(overload, "a servo's OVERLOAD status bit mid-motion", FRESH),
     "slow_start": Attack(slow_start, "servos silent for the first 6 s (slow power-up, loaded machine)", FRESH,
                          silent_servos_s=6.0),
     "stall_policy": Attack(stall_policy, "SIGSTOP the real policy node for 2 s", REAL),
     "stall_executor_real": Attack(stall_executor_real, "SIGSTOP the executor for 2 s under the real policy", REAL),
+    "sigkill_policy": Attack(sigkill_policy, "SIGKILL the real policy node", REAL),
+    "sigkill_camera": Attack(sigkill_camera, "SIGKILL the camera node under the real policy", REAL),
     "bad_encoding": Attack(bad_encoding, "camera images the policy cannot decode (mono16), then good ones", REAL),
     "played_bag": Attack(played_bag, "rtc_play (defaults) of a bag recorded from this graph, into it"),
     "nan_executor_status": Attack(nan_executor_status, "spoofed ExecutorStatus (NaN/inf/negative control_rate_hz, "
@@ -1174,7 +1244,7 @@ def run_campaign(names: list[str], log_root: Path, report: Callable[[Row], None]
     for name in (n for n in names if ATTACKS[n].setup != SHARED):
         attack = ATTACKS[name]
         (log_root / name).mkdir(parents=True, exist_ok=True)
-        run = Run(log_root / name, driver_bug_after_s=attack.driver_bug_after_s, keys=attack.keys)
+        run = Run(log_root / name, bug=attack.bug, keys=attack.keys)
         try:
             if attack.silent_servos_s:
                 run.emulator.vanish(attack.silent_servos_s)

@@ -29,15 +29,17 @@ _MESSAGE_HEADER = struct.Struct("<BIQ")
 class Received:
     channels: dict[str, dict] = field(default_factory=dict)  # topic -> its advertised channel
     messages: dict[str, list[bytes]] = field(default_factory=dict)  # topic -> payloads, in arrival order
+    counts: dict[str, int] = field(default_factory=dict)  # topic -> messages received (kept or not)
     server_info: dict = field(default_factory=dict)
 
 
-async def _receive(url: str, until: float, wanted: Collection[str] | None, per_topic: int) -> Received:
+async def _receive(url: str, until: float, wanted: Collection[str] | None, per_topic: int,
+                   keep: bool) -> Received:
     got = Received()
     subscribed: dict[int, str] = {}  # our subscription id -> topic
     async with websockets.connect(url, subprotocols=SUBPROTOCOLS, max_size=None) as ws:
         while time.monotonic() < until:
-            if wanted is not None and all(len(got.messages.get(t, ())) >= per_topic for t in wanted):
+            if wanted is not None and all(got.counts.get(t, 0) >= per_topic for t in wanted):
                 break
             try:
                 frame = await asyncio.wait_for(ws.recv(), timeout=max(0.01, min(0.5, until - time.monotonic())))
@@ -48,7 +50,10 @@ async def _receive(url: str, until: float, wanted: Collection[str] | None, per_t
             if isinstance(frame, bytes):
                 opcode, subscription, _log_time = _MESSAGE_HEADER.unpack_from(frame)
                 if opcode == MESSAGE_DATA and subscription in subscribed:
-                    got.messages.setdefault(subscribed[subscription], []).append(frame[_MESSAGE_HEADER.size:])
+                    topic = subscribed[subscription]
+                    got.counts[topic] = got.counts.get(topic, 0) + 1
+                    if keep:
+                        got.messages.setdefault(topic, []).append(frame[_MESSAGE_HEADER.size:])
                 continue
             message = json.loads(frame)
             if message["op"] == "serverInfo":
@@ -65,10 +70,11 @@ async def _receive(url: str, until: float, wanted: Collection[str] | None, per_t
 
 
 def receive(port: int, timeout: float, wanted: Collection[str] | None = None, per_topic: int = 1,
-            host: str = "127.0.0.1") -> Received:
+            host: str = "127.0.0.1", keep: bool = True) -> Received:
     """Subscribe to every channel the server advertises and collect messages until each `wanted`
-    topic has `per_topic` of them, or for `timeout` s (always, when `wanted` is None)."""
-    return asyncio.run(_receive(f"ws://{host}:{port}", time.monotonic() + timeout, wanted, per_topic))
+    topic has `per_topic` of them, or for `timeout` s (always, when `wanted` is None). `keep=False`
+    only counts them (a long run's client, bench/soak.py)."""
+    return asyncio.run(_receive(f"ws://{host}:{port}", time.monotonic() + timeout, wanted, per_topic, keep))
 
 
 def connect_with_retry(port: int, timeout: float) -> None:

@@ -12,12 +12,11 @@ import dataclasses
 import os
 import re
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rtc_runtime.ros_peer import RosPeer
 from test_manifests import ROOT, imports, sources
 
 ARM_PACKAGES = ("rtc_contract", "rtc_executor", "rtc_runtime", "so100_driver", "lerobot_calibration")
@@ -72,22 +71,17 @@ def arm_profile() -> dict[str, str]:
     return arm_environment()
 
 
-class StandInPolicy:
+class StandInPolicy(RosPeer):
     """Publishes a slow sine around the arm's first pose whenever the executor's queue runs low."""
 
     def __init__(self, joints: list[str], rate_hz: float) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from rtc_msgs.msg import ActionChunk, ExecutorStatus
         from sensor_msgs.msg import JointState
 
+        super().__init__("stand_in_policy")
         self.joints, self.rate_hz, self.chunk_type = joints, rate_hz, ActionChunk
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("stand_in_policy", context=self.context)
         reliable = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
-        self.lock = threading.Lock()
         self.positions: list[np.ndarray] = []
         self.status = None
         self.chunk_id = 0
@@ -95,10 +89,7 @@ class StandInPolicy:
         self.pub = self.node.create_publisher(ActionChunk, "/rtc/action_chunk", reliable)
         self.node.create_subscription(ExecutorStatus, "/rtc/executor_status", self._on_status, reliable)
         self.node.create_subscription(JointState, "/joint_states", self._on_joint_state, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin()
 
     def _on_joint_state(self, msg) -> None:
         with self.lock:
@@ -122,22 +113,6 @@ class StandInPolicy:
             chunk_id=self.chunk_id, source="/stand_in_policy", source_step=msg.step, joint_names=self.joints,
             length=rows.shape[0], action_dim=rows.shape[1], actions=rows.astype(np.float32).ravel().tolist(),
             inference_end=self.node.get_clock().now().to_msg()))
-
-    def wait_for(self, condition, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self.lock:
-                if condition():
-                    return True
-            time.sleep(0.05)
-        return False
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.thread.join(5.0)
-        self.node.destroy_node()
-        import rclpy
-        rclpy.try_shutdown(context=self.context)
 
 
 @pytest.mark.ros

@@ -43,11 +43,12 @@ def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path)
     assert "ignored" in rows["rogue_second_publisher"]["outcome"]
 
 
-@pytest.mark.timeout(600)
-def test_stalls_kills_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
-    rows = campaign(tmp_path, ["stall_executor", "stall_driver", "kill_executor", "kill_driver", "sigterm_driver",
-                               "bad_calibration", "missing_port"], timeout_s=580)
-    assert rows["kill_executor"]["controlled_stop"] == rows["sigterm_driver"]["controlled_stop"] == "yes"
+@pytest.mark.timeout(700)
+def test_stalls_kills_bugs_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
+    rows = campaign(tmp_path, ["stall_executor", "stall_driver", "sigkill_executor", "sigkill_driver",
+                               "sigterm_driver", "executor_bug", "bad_calibration", "missing_port"], timeout_s=680)
+    for name in ("sigkill_executor", "sigterm_driver", "executor_bug"):
+        assert rows[name]["controlled_stop"] == "yes", rows[name]
 
 
 @pytest.mark.timeout(600)
@@ -64,6 +65,13 @@ def test_the_driver_bounds_any_writer_and_ends_every_fault_in_a_controlled_stop(
 def test_faults_around_the_real_policy_node(tmp_path):
     rows = campaign(tmp_path, ["stall_policy", "stall_executor_real", "bad_encoding"], timeout_s=850)
     assert "ERROR" in rows["bad_encoding"]["outcome"]
+
+
+@pytest.mark.timeout(600)
+def test_killing_the_policy_or_its_camera_leaves_the_arm_holding_under_the_executor(tmp_path):
+    rows = campaign(tmp_path, ["sigkill_policy", "sigkill_camera"], timeout_s=580)
+    for row in rows.values():
+        assert "holds" in row["outcome"] and row["controlled_stop"] == "no: running", row
 
 
 @pytest.mark.timeout(900)

@@ -9,33 +9,29 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from rtc_camera.test_video import BLUE, RED, write_test_video  # noqa: E402
 from rtc_contract.image_decoding import compressed_to_rgb, raw_to_rgb  # noqa: E402
+from rtc_runtime.ros_peer import RosPeer  # noqa: E402
 
 pytestmark = [pytest.mark.ros]
 
 
-class Viewer:
+class Viewer(RosPeer):
     """The test's node: the front camera's images (both topics) and the camera's /diagnostics."""
 
     def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("camera_test_viewer", context=self.context)
-        self.lock = threading.RLock()
+        super().__init__("camera_test_viewer")
         self.images: list[tuple[Image, int]] = []  # with the ROS time it arrived (ns)
         self.compressed: list[CompressedImage] = []
         self.statuses: list[DiagnosticStatus] = []
@@ -43,17 +39,7 @@ class Viewer:
         self.node.create_subscription(CompressedImage, "camera/front/image_raw/compressed",
                                       lambda m: self._keep(self.compressed, m), qos_profile_sensor_data)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self.executor.spin_once(timeout_sec=0.05)
-        except ExternalShutdownException:
-            pass
+        self.spin()
 
     def _keep(self, into: list, msg) -> None:
         with self.lock:
@@ -70,20 +56,6 @@ class Viewer:
     def values(self) -> dict[str, str]:
         with self.lock:
             return {kv.key: kv.value for kv in self.statuses[-1].values} if self.statuses else {}
-
-    def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if condition():
-                    return True
-            time.sleep(0.05)
-        return False
-
-    def close(self) -> None:
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
 
 @pytest.fixture

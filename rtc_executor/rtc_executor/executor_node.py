@@ -40,6 +40,7 @@ import math
 import secrets
 import threading
 import time
+import traceback
 from collections import deque
 
 import numpy as np
@@ -50,13 +51,13 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
-from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     threshold_parameters)
+from rtc_runtime.diagnostics import (PERIOD_S, Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     heartbeat_limit_s, threshold_parameters)
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
-from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, Scheduling, normal_scheduling,
-                                    request_realtime, request_realtime_process)
+from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, OTHER_THREADS_PRIORITY_BELOW, Scheduling,
+                                    normal_scheduling, request_realtime, request_realtime_process)
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
@@ -82,7 +83,6 @@ STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Latest command wins; a reliable writer also serves the driver's best-effort reader.
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_TYPES = ("joint_state", "float64_array", "trajectory")
-OTHER_THREADS_PRIORITY_BELOW = 10  # SCHED_FIFO priority of the process's other threads, below control
 TRANSPORT_WINDOW_CHUNKS = 200  # chunks kept for the transport percentiles in /diagnostics
 # joint_states are taken by the executor itself (rclpy's EventsExecutor cannot pass a MessageInfo, whose
 # publisher GID tells the followed driver's messages): a reader node that is never spun, drained by a timer
@@ -237,6 +237,9 @@ class ExecutorNode(Node):
         self._reported = (0, 0, 0, 0, 0)  # (missed, underruns, rejected, clamped, ticks) at the last report
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name="rtc_executor_control")
+        self._last_tick_at = time.monotonic()  # the control loop's heartbeat
+        self._loop_failure = ""  # why the control thread ended on an exception (then fatal_error)
+        self._last_report_at = 0.0  # of the control loop's /diagnostics status (0: none yet)
 
         self._status = ExecutorStatus(control_rate_hz=self._row_rate, mode=self._queue.mode.value,
                                       session=self.session)
@@ -305,6 +308,7 @@ class ExecutorNode(Node):
         if self._realtime:
             self._process_scheduling = request_realtime_process(
                 self._priority - OTHER_THREADS_PRIORITY_BELOW)
+        self._last_tick_at = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
@@ -325,10 +329,17 @@ class ExecutorNode(Node):
             f"control loop at {self._tick_rate} Hz ({self._interpolation_text()}), mode "
             f"{self._queue.mode.value}, control thread "
             f"{self._scheduling}, other threads {self._process_scheduling}")
-        self._ticker.run(self._tick, self._stop)
+        try:
+            self._ticker.run(self._tick, self._stop)
+        except Exception as exc:  # a bug: no more commands (the driver's watchdog parks the arm); ERROR, exit 1
+            log.error("control loop failed:\n" + traceback.format_exc())
+            self._loop_failure = f"control loop failed: {type(exc).__name__}: {exc}"
+            self._diagnostics.publish()
+            self.fatal_error = self._loop_failure
 
     def _tick(self, wall_tick: int, missed: int) -> None:
         started_ns = time.monotonic_ns()
+        self._last_tick_at = time.monotonic()
         tick = self._core.tick(missed)
         stamp = self.get_clock().now().to_msg()  # shared by this tick's command and status
         if tick.command is not None:
@@ -537,6 +548,7 @@ class ExecutorNode(Node):
         missed_before, underruns_before, rejected_before, clamped_before, ticks_before = self._reported
         self._reported = (stats.missed, counters.underruns, rejected, clamped, counters.pops)
         report = Report()
+        self._judge_heartbeat(report)
         if not self._core.ready:
             report.raise_to(Level.WARN, "waiting for /joint_states")
         if self._core.tracking.fault is not None:
@@ -562,6 +574,7 @@ class ExecutorNode(Node):
             report.raise_to(Level.WARN, "allow_unsigned: chunks are not authenticated")
         report.values = {
             **judged,
+            "seconds_since_tick": f"{time.monotonic() - self._last_tick_at:.3f}",
             "cadence": cadence_line(stats, self._tick_rate),
             "scheduling": str(self._scheduling or "starting"),
             "other_threads_scheduling": str(self._process_scheduling),
@@ -603,6 +616,21 @@ class ExecutorNode(Node):
             report.values.update(chunk_transport_count=transport.size, chunk_transport_p50_ms=float(p50),
                                  chunk_transport_p99_ms=float(p99), chunk_transport_max_ms=float(transport.max()))
         return report
+
+    def _judge_heartbeat(self, report: Report) -> None:
+        """ERROR when the control loop stopped ticking while the process is up: ended on an
+        exception, its thread gone, or no tick for heartbeat_limit_s (hung, starved). The time this
+        report itself came late (the whole process stopped: SIGSTOP, swapping) is not the loop's silence."""
+        now = time.monotonic()
+        report_late_s = max(0.0, now - self._last_report_at - PERIOD_S) if self._last_report_at else 0.0
+        self._last_report_at = now
+        silence = now - self._last_tick_at - report_late_s
+        if self._loop_failure:
+            report.raise_to(Level.ERROR, self._loop_failure)
+        elif self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
+            report.raise_to(Level.ERROR, "control loop thread is not running")
+        elif silence > heartbeat_limit_s(self._tick_rate) and not self._stop.is_set():
+            report.raise_to(Level.ERROR, f"no control tick for {now - self._last_tick_at:.2f} s")
 
 
 def main(args: list[str] | None = None) -> None:

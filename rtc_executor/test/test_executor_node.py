@@ -554,3 +554,31 @@ def test_hold_resume_and_reset_with_ros2_service_call(processes, peer_factory):
     peer.wait_for(lambda: report().get("resets") == "1", "holds and resets in /diagnostics", proc, processes)
     values = report()
     assert int(values["held_ticks"]) >= 10 and values["epoch"] == "1" and values["on_hold"] == "False"
+
+
+def test_an_exception_in_the_control_loop_is_error_on_diagnostics_stops_commanding_and_exits_1(processes,
+                                                                                              peer_factory):
+    """bench/faulty_node.py makes the control loop raise 2 s after its first tick: the executor reports
+    ERROR with the exception and exits 1, so its commands stop (the driver's watchdog then parks the
+    arm); never a process that stays up without its control loop."""
+    from pathlib import Path
+
+    from rtc_runtime.diagnostics import Level
+
+    faulty_node = Path(__file__).resolve().parents[2] / "bench" / "faulty_node.py"
+    peer = peer_factory()
+    proc = processes.start([sys.executable, str(faulty_node), "rtc_executor", "2.0", *executor_args()[1:]],
+                           name="faulty_executor")
+    while not peer.snapshot()[1] and proc.poll() is None:  # a measured position: the executor holds it
+        peer.publish_joint_states(JOINTS, HOLD.tolist())
+        time.sleep(0.05)
+    assert proc.wait(timeout=WAIT_S) == 1, processes.log(proc)
+    log = processes.log(proc)
+    assert "control loop failed: RuntimeError: bug injected" in log and "Traceback" in log
+    time.sleep(0.5)  # anything still in flight arrives
+    with peer.lock:
+        errors = [s for array in peer.diagnostics for s in array.status
+                  if s.name == "rtc_executor: control loop" and _level(s) == Level.ERROR]
+        commands = len(peer.commands)
+    assert errors and "RuntimeError" in errors[-1].message, errors
+    assert commands > 0

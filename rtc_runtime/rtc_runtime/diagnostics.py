@@ -18,10 +18,17 @@ from collections.abc import Callable, Iterable, Mapping
 from rtc_runtime.parameters import ParameterError, ParameterSpec
 
 __all__ = ["Level", "Report", "Diagnostics", "DIAGNOSTICS_TOPIC", "Threshold", "threshold_parameters",
-           "configure_thresholds", "threshold_table"]
+           "configure_thresholds", "threshold_table", "heartbeat_limit_s"]
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 PERIOD_S = 1.0
+HEARTBEAT_PERIODS = 10  # a control loop is reported dead when its last tick is this many periods old
+HEARTBEAT_MIN_S = 0.2
+
+
+def heartbeat_limit_s(rate_hz: float) -> float:
+    """How old a control loop's last tick may be before its heartbeat check reports it dead (ERROR)."""
+    return max(HEARTBEAT_MIN_S, HEARTBEAT_PERIODS / rate_hz)
 
 
 class Level(IntEnum):

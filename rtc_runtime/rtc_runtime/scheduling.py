@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # A SCHED_FIFO thread still needs the GIL. A thread waiting for it asks the holder to let go after
 # the switch interval (Python's default: 5 ms); processes with a real-time thread set this instead.
 GIL_SWITCH_INTERVAL_S = 0.0005
+# A process with a SCHED_FIFO control thread puts its other threads (ROS spin, DDS callbacks, the sim's
+# bus emulator) this far below it, still above every normal task (request_realtime_process).
+OTHER_THREADS_PRIORITY_BELOW = 10
 
 
 @dataclass(frozen=True)

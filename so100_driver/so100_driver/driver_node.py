@@ -46,11 +46,12 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     threshold_parameters)
+                                     heartbeat_limit_s, threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary
-from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, request_realtime
+from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, OTHER_THREADS_PRIORITY_BELOW, request_realtime,
+                                    request_realtime_process)
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -68,8 +69,6 @@ from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
-HEARTBEAT_PERIODS = 10  # the control loop is reported dead when its last cycle is this many periods old
-HEARTBEAT_MIN_S = 0.2
 
 # What raises the "bus" status above OK, besides a fatal bus error (ERROR) and failing cycles (WARN);
 # the bounds are parameters (docs/diagnostics.md).
@@ -124,7 +123,9 @@ PARAMETERS = (
                   minimum=1),
     ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
                   "differ; false refuses to start instead"),
-    ParameterSpec("realtime", True, "run the control loop under SCHED_FIFO (normal scheduling if refused)"),
+    ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control loop at realtime_priority, every other "
+                  "thread of the process (ROS callbacks, the sim's bus emulator) at realtime_priority - 10, at "
+                  "least 1 (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
     # The controlled stop (docs/safety.md).
     ParameterSpec("shutdown_hold_s", 1.0, "on exit: hold with torque on this long before the ramp", unit="s",
@@ -227,6 +228,11 @@ class DriverNode(Node):
         self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
 
     def start(self) -> None:
+        if self.realtime_priority:  # the spin thread and the sim's bus emulator too: a loaded machine's
+            # normal tasks must not keep them (holding the GIL, or the servos' replies) from the control loop
+            other = request_realtime_process(max(1, self.realtime_priority - OTHER_THREADS_PRIORITY_BELOW))
+            if other.policy != "SCHED_FIFO":
+                self.get_logger().warning(f"other threads stay under normal scheduling: {other.detail}")
         self._thread.start()
 
     # ----- commands (executor thread) -------------------------------------------------------
@@ -425,7 +431,7 @@ class DriverNode(Node):
             report.raise_to(Level.ERROR, self.stopping)
         if not self._thread.is_alive() and not self.fatal_error:
             report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif age > max(HEARTBEAT_MIN_S, HEARTBEAT_PERIODS / self.rate_hz):
+        elif age > heartbeat_limit_s(self.rate_hz):
             report.raise_to(Level.ERROR, f"no control cycle for {age:.2f} s")
         return report
 

@@ -24,7 +24,7 @@ from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from test_driver_node_ros import Peer, _near, _start_driver  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-FAULTY_DRIVER = Path(__file__).resolve().parents[2] / "bench" / "faulty_driver.py"
+FAULTY_NODE = Path(__file__).resolve().parents[2] / "bench" / "faulty_node.py"
 REST = {"shoulder_lift": -0.5, "elbow_flex": 0.4}  # a rest pose near the midpoints: short ramps
 REST_PARAM = "rest_pose:=shoulder_lift=-0.5, elbow_flex=0.4"
 
@@ -120,7 +120,7 @@ def test_every_fault_ends_in_a_controlled_stop_at_the_rest_pose(processes, peer:
     statuses = Statuses(peer)
     params = (REST_PARAM, "command_silence_rest_s:=1.0" if fault == "silence" else "command_silence_rest_s:=60.0")
     if fault == "bug":
-        args = [sys.executable, str(FAULTY_DRIVER), "3.0", "--ros-args"]
+        args = [sys.executable, str(FAULTY_NODE), "so100_driver", "3.0", "--ros-args"]
         for param in (f"port:={bus_emulator.port}", f"calibration_file:={default_calibration_path()}",
                       "command_writer:=so100_driver_test_peer", *params):
             args += ["-p", param]

@@ -20,7 +20,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rtc_runtime.ros_peer import RosPeer  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
@@ -38,14 +38,11 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-class Peer:
+class Peer(RosPeer):
     """The test's own ROS node: publishes commands, records joint states and diagnostics."""
 
     def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("so100_driver_test_peer", context=self.context)
-        self.lock = threading.Lock()
+        super().__init__("so100_driver_test_peer")
         self.states: list[JointState] = []
         self.diagnostics: list[dict[str, str]] = []
         self.levels: list[int] = []
@@ -54,17 +51,7 @@ class Peer:
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diag, 10)
         self.command = self.node.create_publisher(JointState, COMMAND_TOPIC, 10)
         self.command_array = self.node.create_publisher(Float64MultiArray, COMMAND_ARRAY_TOPIC, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self.executor.spin_once(timeout_sec=0.05)
-        except ExternalShutdownException:
-            pass
+        self.spin()
 
     def wait_for_driver(self, timeout: float) -> bool:
         """First joint state received, both command topics matched with the driver, and its node known
@@ -100,19 +87,8 @@ class Peer:
         self.command.publish(JointState(name=list(targets), position=list(targets.values())))
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, keep_sending: dict[str, float] | None = None) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if keep_sending is not None:
-                self.send(keep_sending)
-            if condition():
-                return True
-            time.sleep(0.03)
-        return False
-
-    def close(self) -> None:
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
+        return super().wait_for(condition, timeout, poll_s=0.03,
+                                every_poll=None if keep_sending is None else lambda: self.send(keep_sending))
 
 
 def _start_driver(processes, emulator: ServoBusEmulator | None, *params: str):

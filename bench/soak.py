@@ -1,0 +1,182 @@
+"""Soak: the simulated graph for a long run, every process's memory and the control loops' missed ticks.
+
+    python bench/soak.py --minutes 60 [--interpolation 2] [--sample-s 10]
+
+The graph runs as a user starts it, in a ROS domain of its own (claimed as the tests claim theirs):
+`python -m rtc_bringup.run --sim --record BAG --foxglove PORT interpolation:=N` (the driver on the
+emulated bus at its configured 100 Hz, the executor at control_rate_hz x N, the built-in policy, the
+simulated camera, the recorder and the Foxglove server), with a Foxglove WebSocket client
+(rtc_bringup/test/foxglove_client.py) subscribed to every channel for the whole run, as the Foxglove
+app is, counting what it receives. Every `--sample-s` seconds the resident set size (RSS) of each of
+the runner's processes (and its children) is read with psutil.
+
+Printed per process: RSS one minute after the graph started, RSS at the end, and the growth between
+them in %. From the bag's /diagnostics: the executor's missed ticks and the driver's missed cycles
+(cumulative counters, last report), and the most ticks over the period's budget in any reported
+window (the `cadence` value: N/W ticks over budget in the last W). Exit code 1 when any process grew
+by GROWTH_LIMIT_PCT or more, or a control loop missed a tick; 0 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from rosbags.rosbag2 import Reader
+
+from rtc_tools.bag_types import bag_typestore
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]
+from conftest import claim_domain_id  # noqa: E402  (the tests' ROS isolation: a domain of its own)
+from foxglove_client import Received, connect_with_retry, free_port, receive  # noqa: E402
+
+GROWTH_LIMIT_PCT = 2.0
+BASELINE_S = 60.0  # RSS is compared from this long after the graph started (start-up allocations done)
+LOOPS = {  # /diagnostics status -> (its cumulative missed counter, what the loop is)
+    "so100_driver: bus": ("missed_cycles", "driver cycles"),
+    "rtc_executor: control loop": ("missed_ticks", "executor ticks"),
+}
+_OVER_BUDGET = re.compile(r"(\d+)/(\d+) ticks over")
+_NODE_NAME = re.compile(r"__node:=(\S+)")
+
+
+@dataclass
+class Series:
+    """One process's RSS samples: (seconds since the graph started, bytes)."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def at(self, t: float) -> int:
+        return next(rss for s, rss in self.samples if s >= t)
+
+
+def process_name(proc: psutil.Process) -> str:
+    """The graph's name of a runner child: its ROS node name, else recorder / its executable."""
+    command = " ".join(proc.cmdline())
+    node = _NODE_NAME.search(command)
+    if node:
+        return node.group(1)
+    if "rtc_tools.recorder" in command:
+        return "recorder"
+    return Path(proc.cmdline()[0]).name
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS of a process and its descendants (bytes); what has exited counts nothing."""
+    total = 0
+    for member in [proc, *proc.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def sample(runner: psutil.Process, started: float, series: dict[str, Series]) -> None:
+    now = time.monotonic() - started
+    for child in runner.children():
+        try:
+            series.setdefault(process_name(child), Series()).samples.append((now, tree_rss(child)))
+        except psutil.NoSuchProcess:
+            pass
+
+
+def loop_figures(bag: Path) -> dict[str, dict[str, int]]:
+    """Per control loop: missed (last cumulative count) and the most ticks over budget in a window."""
+    figures = {status: {"missed": -1, "over_budget_max": 0, "reports": 0} for status in LOOPS}
+    with Reader(bag) as reader:
+        store = bag_typestore(reader)
+        connections = [c for c in reader.connections if c.topic == "/diagnostics"]
+        for connection, _stamp, raw in reader.messages(connections=connections):
+            for status in store.deserialize_cdr(raw, connection.msgtype).status:
+                if status.name not in LOOPS:
+                    continue
+                values = {kv.key: kv.value for kv in status.values}
+                loop = figures[status.name]
+                loop["reports"] += 1
+                loop["missed"] = int(values[LOOPS[status.name][0]])
+                over = _OVER_BUDGET.search(values.get("cadence", ""))
+                if over:
+                    loop["over_budget_max"] = max(loop["over_budget_max"], int(over.group(1)))
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=60.0, help="length of the run (from the graph's start)")
+    parser.add_argument("--interpolation", type=int, default=2, help="executor commands per chunk row")
+    parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between RSS samples")
+    args = parser.parse_args()
+    duration = args.minutes * 60.0
+    if duration <= BASELINE_S + args.sample_s:
+        parser.error(f"--minutes must leave more than {BASELINE_S:.0f} s after the baseline")
+    os.environ["ROS_DOMAIN_ID"] = str(claim_domain_id())  # no other run's nodes join the graph
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    port = free_port()
+    series: dict[str, Series] = {}
+    client: list[Received] = []
+    with tempfile.TemporaryDirectory(prefix="rtc_soak_") as out:
+        bag, log = Path(out) / "bag", Path(out) / "run.log"
+        command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(duration),
+                   "--record", str(bag), "--foxglove", str(port), f"interpolation:={args.interpolation}"]
+        print(f"soak: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} " + " ".join(command), flush=True)
+        with open(log, "w") as log_file:
+            runner_proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        started = time.monotonic()
+        runner = psutil.Process(runner_proc.pid)
+
+        def watch() -> None:
+            connect_with_retry(port, timeout=120.0)
+            client.append(receive(port, timeout=duration, keep=False))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        next_sample = started + args.sample_s
+        end_sampling = started + duration - args.sample_s / 2  # the last samples precede the graph's stop
+        while runner_proc.poll() is None and time.monotonic() < end_sampling:
+            time.sleep(max(0.0, next_sample - time.monotonic()))
+            sample(runner, started, series)
+            next_sample += args.sample_s
+        code = runner_proc.wait(timeout=duration + 120)
+        watcher.join(timeout=30)
+        if code:  # why the graph stopped: the nodes' errors
+            print("".join(line for line in log.read_text().splitlines(keepends=True)
+                          if "ERROR" in line or "exited" in line or "fatal" in line), end="")
+        print(f"soak: runner exited {code} after {time.monotonic() - started:.0f} s; "
+              f"bag {sum(f.stat().st_size for f in bag.rglob('*') if f.is_file()) / 1e6:.0f} MB")
+        loops = loop_figures(bag)
+    failed = code != 0
+    print(f"\nRSS (MB), {BASELINE_S:.0f} s after start vs the last sample; limit {GROWTH_LIMIT_PCT} %")
+    print(f"{'process':<22}{'at 1 min':>10}{'at end':>10}{'growth %':>10}{'samples':>9}")
+    for name, s in sorted(series.items()):
+        if not s.samples or s.samples[-1][0] < BASELINE_S:
+            print(f"{name:<22} too few samples")
+            failed = True
+            continue
+        first, last = s.at(BASELINE_S), s.samples[-1][1]
+        growth = 100.0 * (last - first) / first
+        failed |= growth >= GROWTH_LIMIT_PCT
+        print(f"{name:<22}{first / 1e6:>10.1f}{last / 1e6:>10.1f}{growth:>10.2f}{len(s.samples):>9}")
+    print("\ncontrol loops (from /diagnostics)")
+    for status, figures in loops.items():
+        failed |= figures["missed"] != 0
+        print(f"{LOOPS[status][1]:<16} missed {figures['missed']:>6}   most over budget in a window "
+              f"{figures['over_budget_max']:>4}   reports {figures['reports']}")
+    if client:
+        counts = client[0].counts
+        print(f"\nfoxglove client: {sum(counts.values())} messages on {len(counts)} topics")
+    print("soak: " + ("FAILED" if failed else "passed"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
