@@ -12,14 +12,16 @@ the runner's processes (and its children) is read with psutil, and its anonymous
 file-backed and shared pages: the heap, Python's objects, torch's tensors) with it.
 
 Printed per process: RSS and anonymous RSS one minute after the graph started, at the end, and the
-growth between them in %. A leak grows the anonymous part. The file-backed part is the mapped code
-of the process's libraries (most of the policy node's RSS is torch's): the kernel
-counts a page of it when the process first runs that code and drops it when another process needs
-the memory, so it moves with the machine's load, not with the process's allocations; the growth
-limit applies to the anonymous part. From the bag's /diagnostics: the executor's missed ticks and
-the driver's missed cycles (cumulative counters, last report), and the most ticks over the period's
-budget in any reported window (the `cadence` value: N/W ticks over budget in the last W). Exit code 1
-when any process's anonymous RSS grew by GROWTH_LIMIT_PCT or more, or a control loop missed a tick; 0 otherwise.
+growth between them in %, and the anonymous RSS's mean per 10 minutes (where it levels off). A leak
+grows the anonymous part. The file-backed part is the mapped code of the process's libraries (most
+of the policy node's RSS is torch's): the kernel counts a page of it when the process first runs
+that code and drops it when another process needs the memory, so it moves with the machine's load,
+not with the process's allocations; the growth limit applies to the anonymous part.
+
+From the bag's /diagnostics: the executor's missed ticks and the driver's missed cycles (cumulative
+counters, last report), and the most ticks over the period's budget in any reported window (the
+`cadence` value: N/W ticks over budget in the last W). Exit code 1 when any process's anonymous RSS
+grew by GROWTH_LIMIT_PCT or more, or a control loop missed a tick; 0 otherwise.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from foxglove_client import Received, connect_with_retry, free_port, receive  # 
 
 GROWTH_LIMIT_PCT = 2.0
 BASELINE_S = 60.0  # RSS is compared from this long after the graph started (start-up allocations done)
+WINDOW_S = 600.0  # anonymous RSS is also averaged per window this long, from BASELINE_S: where it levels off
 LOOPS = {  # /diagnostics status -> (its cumulative missed counter, what the loop is)
     "so100_driver: bus": ("missed_cycles", "driver cycles"),
     "rtc_executor: control loop": ("missed_ticks", "executor ticks"),
@@ -63,6 +66,14 @@ class Series:
     def at(self, t: float) -> tuple[int, int]:
         """(RSS, anonymous RSS) of the first sample at or after `t`."""
         return next((rss, anon) for s, rss, anon in self.samples if s >= t)
+
+    def anon_means(self) -> list[float]:
+        """Mean anonymous RSS per WINDOW_S from BASELINE_S on (the last window may be shorter)."""
+        windows: dict[int, list[int]] = {}
+        for t, _rss, anon in self.samples:
+            if t >= BASELINE_S:
+                windows.setdefault(int((t - BASELINE_S) // WINDOW_S), []).append(anon)
+        return [sum(values) / len(values) for _, values in sorted(windows.items())]
 
 
 def process_name(proc: psutil.Process) -> str:
@@ -179,6 +190,9 @@ def main() -> int:
         failed |= anon_growth >= GROWTH_LIMIT_PCT
         print(f"{name:<20}{rss_first / 1e6:>10.1f}{rss_last / 1e6:>8.1f}{rss_growth:>9.2f}"
               f"{anon_first / 1e6:>11.1f}{anon_last / 1e6:>8.1f}{anon_growth:>9.2f}{len(s.samples):>8}")
+    print(f"\nanonymous RSS (MB), mean per {WINDOW_S / 60:.0f} minutes from minute {BASELINE_S / 60:.0f}")
+    for name, s in sorted(series.items()):
+        print(f"{name:<20}" + "".join(f"{mean / 1e6:>8.1f}" for mean in s.anon_means()))
     print("\ncontrol loops (from /diagnostics)")
     for status, figures in loops.items():
         failed |= figures["missed"] != 0
