@@ -107,7 +107,7 @@ def run(rate: float, duration: float, policy_path: str, out: Path) -> dict:
                 overhead_ms.append(msg.preprocessing_ms + msg.postprocessing_ms + msg.publish_ms)
             elif connection.topic == "/diagnostics":
                 for status in msg.status:
-                    if status.name.startswith("rtc_executor"):
+                    if status.name == "rtc_executor: control loop":
                         executor_diag = {kv.key: kv.value for kv in status.values}
     loaded = re.search(r"loaded .* in ([0-9.]+) s", log_path.read_text())
     return {

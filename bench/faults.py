@@ -546,7 +546,7 @@ def malformed(run: Run) -> str:
     run.peer.publish(9003, step, rows, run.peer.policy_source, names=run.joints[:5] + ["elbow"])
     cases.append("unknown_joint")
     time.sleep(SETTLE_S)
-    diag = run.executor_diagnostics()
+    diag = [(t, s) for t, s in run.executor_diagnostics() if s.name == "rtc_executor: control loop"]
     by_reason = dict(kv.split("=") for kv in next(
         (v.value for v in diag[-1][1].values if v.key == "rejected_by_reason"), "").split(", ") if "=" in kv) if diag else {}
     for case in cases:

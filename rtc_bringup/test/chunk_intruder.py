@@ -36,7 +36,7 @@ def main(key_file: str, out: str) -> int:
 
     def on_diag(msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith("rtc_executor"):
+            if status.name == "rtc_executor: control loop":
                 diag.update({kv.key: kv.value for kv in status.values})
 
     pub = node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)

@@ -160,7 +160,8 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
 @pytest.mark.slow
 def test_a_failing_node_ends_the_launch_non_zero(processes, launch_env):
     """sim:=false without a calibration file: the driver exits 2, and nothing else may keep running."""
-    launch = ros2_launch(processes, launch_env, "launch_fail", "sim:=false", "port:=/dev/null", "device:=cpu",
+    launch = ros2_launch(processes, launch_env, "launch_fail", "sim:=false", "allow_unsigned:=true", "port:=/dev/null",
+                         "device:=cpu",
                          "policy_path:=lerobot/never_downloaded",
                          "robot_description:=false")
     try:
@@ -225,7 +226,8 @@ def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_nod
     graph = test_node.get_node_names_and_namespaces()
     for ns in ("arm1", "arm2"):
         names = sorted(n for n, space in graph if space == f"/{ns}")
-        assert names == ["robot_description", "rtc_executor", "rtc_policy", "sim_camera", "so100_driver"], graph
+        assert names == ["robot_description", "rtc_executor", "rtc_executor_joint_states", "rtc_policy", "sim_camera",
+                         "so100_driver"], graph
         for topic in ("rtc/action_chunk", "so100/command", "joint_states", "camera/front/image_raw"):
             assert test_node.count_publishers(f"/{ns}/{topic}") == 1, (ns, topic)
     enclaves = {(n, space): enclave for n, space, enclave in test_node.get_node_names_and_namespaces_with_enclaves()}

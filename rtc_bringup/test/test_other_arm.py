@@ -100,7 +100,8 @@ def test_a_seven_joint_arm_runs_through_policy_node_and_executor(processes, seve
         # An untrained policy's rows jump by tenths of a radian: this arm's command guard lets them
         # through (the guard itself: test_core_command_guard.py, test_system_fault_campaign.py).
         executor = processes.start([executable("rtc_executor"), "--ros-args", "-p", f"joint_names:={JOINTS}",
-                                    "-p", "realtime:=false", "-p", "max_velocity:=[1000.0]",
+                                    "-p", "realtime:=false", "-p", "state_publisher:=seven_joint_arm",
+                                        "-p", "max_velocity:=[1000.0]",
                                     "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"],
                                    name="executor")
         policy = processes.start([executable("rtc_policy_node"), "--ros-args", "-p", f"policy_path:={seven_joint_policy}",

@@ -184,7 +184,9 @@ def test_play_feeds_a_live_policy_node_without_camera_or_driver(recorded_bag, pr
     live_bag = tmp_path / "live_bag"
     recorder = processes.start(["python", "-m", "rtc_tools.recorder", str(live_bag)], name="recorder")
     policy = processes.start(node_command(specs["rtc_policy"], params_dir), name="policy")
-    executor = processes.start(node_command(specs["rtc_executor"], params_dir), name="executor")
+    # no driver here: the player's /joint_states are the arm's, so the executor follows the player's node
+    executor = processes.start(node_command(specs["rtc_executor"], params_dir) + ["-p", "state_publisher:=rtc_play"],
+                               name="executor")
     wait_for_line(tmp_path / "policy.log", LOADED, policy, LOAD_TIMEOUT_S)
     # the recorded run's inputs from just before its first inference to the end: the same window
     # --delay 3: on a loaded machine the executor can match the player's /joint_states after the policy

@@ -50,7 +50,7 @@ def real_arm_arguments(tmp_path: Path, emulator: ServoBusEmulator, calibration: 
 
     still = render(start_joint_positions(SCENE), SCENE, 96)  # the built-in policy's image size
     video = write_video(tmp_path / "front.avi", [still] * 30, 96, 96)
-    return ["sim:=false", f"port:={emulator.port}", f"calibration_file:={calibration}",
+    return ["sim:=false", "allow_unsigned:=true", f"port:={emulator.port}", f"calibration_file:={calibration}",
             f"policy_path:={default_checkpoint_path()}", "device:=cpu", "robot_description:=false",
             f"cameras:={{front: {{type: opencv, index_or_path: {video}, width: 96, height: 96, fps: 30}}}}"]
 

@@ -47,7 +47,7 @@ class Intruder:
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith("rtc_executor"):
+            if status.name == "rtc_executor: control loop":
                 self.executor_diag = {"message": status.message, **{kv.key: kv.value for kv in status.values}}
 
     def spin_for(self, seconds: float) -> None:
