@@ -231,8 +231,10 @@ def test_two_arms_side_by_side_in_two_namespaces(processes, launch_env, test_nod
         for topic in ("rtc/action_chunk", "so100/command", "joint_states", "camera/front/image_raw"):
             assert test_node.count_publishers(f"/{ns}/{topic}") == 1, (ns, topic)
     enclaves = {(n, space): enclave for n, space, enclave in test_node.get_node_names_and_namespaces_with_enclaves()}
+    # the executor's joint-state reader is a second node in the executor's process: the executor's enclave
+    enclave_of = {**NODE_ENCLAVES, "rtc_executor_joint_states": NODE_ENCLAVES["rtc_executor"]}
     assert {key: enclave for key, enclave in enclaves.items() if key[1] != "/"} == \
-        {(n, f"/{ns}"): NODE_ENCLAVES[n] for n in names for ns in ("arm1", "arm2")}
+        {(n, f"/{ns}"): enclave_of[n] for n in names for ns in ("arm1", "arm2")}
     topics = [t for t, _ in test_node.get_topic_names_and_types()]
     assert [t for t in topics if not t.startswith(("/arm1/", "/arm2/"))
             and t not in ("/diagnostics", "/parameter_events", "/rosout")] == [], topics
