@@ -454,10 +454,6 @@ class ExecutorNode(Node):
         except ValueError as err:
             measured = None
             self.get_logger().warning(f"/joint_states not usable: {err}", throttle_duration_sec=5.0)
-        if measured is not None and not np.isfinite(measured).all():
-            measured = None
-            self.get_logger().warning("/joint_states with a non-finite position: not used",
-                                      throttle_duration_sec=5.0)
         if measured is None:
             self._state_counts["unusable"] += 1
         if not self._core.ready:
