@@ -5,7 +5,9 @@
 
 `--world kinematic` (the default): the kinematic reaching task (demonstrations.py). `--world mujoco`:
 the MuJoCo twin's pick-and-place task, its expert run in physics, one camera's renders (`--camera`,
-the wrist camera by default; twin_demonstrations.py), the episodes run in `--workers` processes.
+the wrist camera by default; twin_demonstrations.py), the episodes run in `--workers` processes,
+the arm driven off the expert's plan by `--perturb` radians of drifting noise (DART-style: the labels
+stay the plan's, so the policy learns to come back from its own errors).
 
 Everything is seeded. The run prints its wall time and writes it, with the settings and the final
 loss, to train_info.json next to the weights.
@@ -47,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--camera", default="wrist", choices=("front", "wrist"),
                         help="mujoco: the twin camera the policy sees (observation.images.<camera>)")
     parser.add_argument("--workers", type=int, default=1, help="mujoco: processes running expert episodes")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (one train_builtin wrote for "
+                        "the same world and camera), e.g. to go on training the shipped one on new samples")
+    parser.add_argument("--perturb", type=float, default=0.0,
+                        help="mujoco: std (rad) of the drifting offset added to the expert's executed commands "
+                        "(twin_demonstrations.command_offsets); 0: the plan as is")
     return parser.parse_args(argv)
 
 
@@ -55,13 +62,14 @@ def world_samples(args: argparse.Namespace, chunk_size: int) -> TrainingSamples:
     if args.world == "mujoco":
         from rtc_sim_eval.twin_demonstrations import twin_training_samples
 
-        settings = np.array([args.seed, args.episodes, args.frame_stride, chunk_size, ("front", "wrist").index(args.camera)])
+        settings = np.array([args.seed, args.episodes, args.frame_stride, chunk_size, ("front", "wrist").index(args.camera),
+                             args.perturb])
         if args.data and args.data.exists():
             saved = np.load(args.data)
-            if np.array_equal(saved["settings"], settings):
+            if saved["settings"].shape == settings.shape and np.array_equal(saved["settings"], settings):
                 return TrainingSamples(saved["images"], saved["states"], saved["chunks"])
         samples = twin_training_samples(args.episodes, args.seed, chunk_size, args.frame_stride, args.camera,
-                                        args.workers)
+                                        args.workers, args.perturb)
         if args.data:
             np.savez(args.data, settings=settings, images=samples.images, states=samples.states,
                      chunks=samples.chunks)
@@ -70,6 +78,17 @@ def world_samples(args: argparse.Namespace, chunk_size: int) -> TrainingSamples:
     if args.data:
         demos.save(args.data)
     return training_samples(demos, chunk_size, args.frame_stride)
+
+
+def load_initial_weights(policy: SmallFlowPolicy, checkpoint: Path) -> None:
+    """`checkpoint`'s weights into `policy`, refused unless it takes the same inputs (another camera's
+    weights would load without complaint: the keys and shapes are the same)."""
+    from safetensors.torch import load_file
+
+    features = json.loads((checkpoint / "config.json").read_text())["input_features"]
+    if sorted(features) != sorted(policy.config.input_features):
+        raise ValueError(f"--init {checkpoint} takes {sorted(features)}, this run {sorted(policy.config.input_features)}")
+    policy.load_state_dict(load_file(checkpoint / "model.safetensors"), strict=True)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -94,6 +113,8 @@ def train(args: argparse.Namespace) -> dict:
     images = torch.from_numpy(samples.images)
 
     policy = SmallFlowPolicy(config)
+    if args.init:
+        load_initial_weights(policy, args.init)
     policy.train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=args.lr, weight_decay=config.optimizer_weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(

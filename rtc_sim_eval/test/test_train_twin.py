@@ -15,7 +15,7 @@ from rtc_sim_eval.latency_profiles import Fixed
 from rtc_sim_eval.rollout import LoopSettings, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.train_builtin import main as train_main
-from rtc_sim_eval.twin_demonstrations import twin_training_samples
+from rtc_sim_eval.twin_demonstrations import command_offsets, episode_samples, twin_training_samples
 from rtc_sim_eval.twin_task import PickPlaceScene
 
 TINY = ["--world", "mujoco", "--episodes", "2", "--frame-stride", "4", "--steps", "3", "--batch-size", "8"]
@@ -39,6 +39,19 @@ def test_a_tiny_training_on_the_twin_writes_a_loadable_checkpoint(tiny_checkpoin
 
 
 @pytest.mark.slow
+def test_training_goes_on_from_a_checkpoints_weights_and_refuses_another_cameras(tiny_checkpoint: Path,
+                                                                                 tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    out = tmp_path / "again"
+    train_main([*TINY, "--steps", "1", "--lr", "0", "--init", str(tiny_checkpoint), "--out", str(out)])
+    before, after = load_file(tiny_checkpoint / "model.safetensors"), load_file(out / "model.safetensors")
+    assert before.keys() == after.keys() and all(bool((before[k] == after[k]).all()) for k in before)  # lr 0: kept
+    with pytest.raises(ValueError, match="takes"):
+        train_main([*TINY, "--camera", "front", "--init", str(tiny_checkpoint), "--out", str(tmp_path / "front")])
+
+
+@pytest.mark.slow
 def test_the_twin_policy_runs_the_pick_and_place_task_in_closed_loop(tiny_checkpoint: Path) -> None:
     policy = SimPolicy(tiny_checkpoint)
     record = run_episode(policy, PickPlaceScene(3), "sync", Fixed(0), LoopSettings(max_ticks=30, world="mujoco"), 0, 0)
@@ -57,6 +70,27 @@ def test_twin_samples_are_reproducible_from_the_seed_with_any_number_of_workers(
     np.testing.assert_array_equal(first.chunks, again.chunks)
     assert first.images.shape[1:] == (3, 96, 96) and first.chunks.shape[1:] == (50, 6)
     assert not np.array_equal(first.chunks, other.chunks)  # another layout, another demonstration
+
+
+def test_the_perturbation_drifts_the_arm_joints_from_zero_and_leaves_the_gripper_alone() -> None:
+    offsets = command_offsets(20_000, 0.03, np.random.default_rng(1), rate_hz=30.0)
+    assert offsets.shape == (20_000, 6)
+    assert np.all(offsets[0] == 0.0) and np.all(offsets[:, 5] == 0.0)  # starts on the plan; the jaws are the expert's
+    assert np.allclose(offsets[:, :5].std(axis=0), 0.03, rtol=0.2)
+    assert np.all(np.diff(offsets[:, :5], axis=0).std(axis=0) < 0.4 * 0.03)  # it drifts: a tick moves it a little
+    np.testing.assert_array_equal(offsets, command_offsets(20_000, 0.03, np.random.default_rng(1), rate_hz=30.0))
+    assert not command_offsets(50, 0.0, np.random.default_rng(1), rate_hz=30.0).any()
+
+
+@pytest.mark.slow
+def test_a_perturbed_episode_moves_the_arm_off_the_plan_and_labels_it_with_the_plan() -> None:
+    plan = episode_samples(0, 3, chunk_size=50, frame_stride=10, camera="wrist")
+    perturbed = episode_samples(0, 3, chunk_size=50, frame_stride=10, camera="wrist", perturbation=0.02)
+    np.testing.assert_array_equal(perturbed.chunks, plan.chunks)  # the labels: the expert's plan
+    assert not np.array_equal(perturbed.states, plan.states)  # where the arm was: off it
+    assert not np.array_equal(perturbed.images, plan.images)
+    # a perturbation the open-loop expert cannot solve the task under gives no samples, not wrong ones
+    assert len(episode_samples(0, 3, chunk_size=50, frame_stride=10, camera="wrist", perturbation=0.5).states) == 0
 
 
 def test_pick_place_needs_the_twin_and_warns_without_a_checkpoint(capsys: pytest.CaptureFixture[str]) -> None:
