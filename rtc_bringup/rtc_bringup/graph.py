@@ -430,15 +430,19 @@ def _real_arm_policy(policy: NodeSpec, file_params: Mapping[str, Mapping[str, An
 
 
 def _twin_policy(policy: NodeSpec, file_params: Mapping[str, Mapping[str, Any]], overrides: dict[str, Any]) -> None:
-    """world:=mujoco with no policy given: the built-in checkpoint trained on the twin, and (unless an
-    argument or the file names the cameras) the twin's camera topics that checkpoint takes as input."""
+    """world:=mujoco with no policy given: the built-in checkpoint trained on the twin. Unless an argument
+    or the file names the cameras, the twin's camera topics that checkpoint (or a local checkpoint given,
+    when the twin renders all its cameras) takes as input."""
+    from so100_driver.twin.cameras import CAMERA_NAMES
+
     params = {**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides}
-    if str(params.get("policy_path", "")).strip():
-        return
-    path = shipped_checkpoint_path(TWIN_CHECKPOINT)
-    overrides["policy_path"] = str(path)
-    if "camera_topics" not in params:
-        overrides["camera_topics"] = [f"{name}={image_topic(name)}" for name in checkpoint_cameras(path)]
+    given = str(params.get("policy_path", "")).strip()
+    path = Path(given) if given else shipped_checkpoint_path(TWIN_CHECKPOINT)
+    if not given:
+        overrides["policy_path"] = str(path)
+    cameras = checkpoint_cameras(path) if (path / "config.json").is_file() else []
+    if "camera_topics" not in params and cameras and set(cameras) <= set(CAMERA_NAMES):
+        overrides["camera_topics"] = [f"{name}={image_topic(name)}" for name in cameras]
 
 
 def _real_arm(values: Mapping[str, str], overrides: dict[str, dict[str, Any]]) -> None:

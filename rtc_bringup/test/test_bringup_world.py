@@ -44,6 +44,20 @@ def test_the_twins_policy_is_the_checkpoint_trained_on_the_twin_with_its_cameras
     assert effective_parameters(_specs()["rtc_policy"]).get("policy_path", "") == ""  # kinematic: the node's default
 
 
+def test_a_twin_checkpoint_given_by_path_reads_the_twin_cameras_it_was_trained_on(tmp_path: Path) -> None:
+    shipped = shipped_checkpoint_path(TWIN_CHECKPOINT)
+    policy = effective_parameters(_specs(world="mujoco", policy_path=str(shipped))["rtc_policy"])
+    assert policy["camera_topics"] == ["wrist=camera/wrist/image_raw"]  # not the front camera's default
+    # a checkpoint of cameras the twin does not render, or none found there: the node's default, refused by it
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"input_features": {"observation.images.laptop": {}}}')
+    for path in (other, tmp_path / "missing", "lerobot/some_hub_id"):
+        policy = effective_parameters(_specs(world="mujoco", policy_path=str(path))["rtc_policy"])
+        assert policy["policy_path"] == str(path) and "laptop" not in str(policy.get("camera_topics", ""))
+        assert policy.get("camera_topics") != ["wrist=camera/wrist/image_raw"]
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     ({"world": "mujocco"}, "argument world:='mujocco': unknown world 'mujocco'; known: kinematic, mujoco"),
     ({"world": "mujoco", "sim": "false", "port": "/dev/ttyACM0"}, "needs sim:=true"),
