@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time as _clock
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -48,6 +49,19 @@ def guidance_weight(time: float, max_guidance_weight: float) -> float:
     c = (1.0 - tau) / tau
     inv_r2 = ((1.0 - tau) ** 2 + tau**2) / (1.0 - tau) ** 2
     return min(c * inv_r2, max_guidance_weight)
+
+
+@dataclass
+class GuidanceConfig:
+    """The fields of LeRobot's RTCConfig that RTCGuidance reads: the config of a policy loaded
+    without LeRobot (the built-in one), changed in place between chunks as LeRobot's is."""
+
+    enabled: bool
+    execution_horizon: int
+    max_guidance_weight: float
+    prefix_attention_schedule: str
+    debug: bool = False
+    debug_maxlen: int = 100
 
 
 class RTCGuidance:
