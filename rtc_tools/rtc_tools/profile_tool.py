@@ -260,8 +260,8 @@ def guidance_for(mode: str, policy) -> TimedGuidance:
     if mode == LEROBOT_MODE:
         from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 
-        return TimedGuidance(RTCProcessor(policy.config.rtc_config), policy.device)
-    return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode=mode), policy.device)
+        return TimedGuidance(RTCProcessor(policy.rtc_config), policy.device)
+    return TimedGuidance(RTCGuidance(policy.rtc_config, mode=mode), policy.device)
 
 
 def run_rounds(policy, modes: list[str], observation: tuple, args: argparse.Namespace) -> list[ModeResult]:
@@ -304,7 +304,7 @@ def made_up_observation(policy, seed: int) -> tuple:
     state = rng.normal(size=policy.state_dim) * 10.0
     images = {}
     for key in policy.image_keys:
-        channels, height, width = policy.config.image_features[key].shape
+        channels, height, width = policy.image_shapes[key]
         images[key] = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
     return state, images
 
