@@ -66,8 +66,6 @@ from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandEr
 from .sim import scene_for_seed, start_position_ticks
 from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
 
-DIAGNOSTICS_TOPIC = "/diagnostics"
-
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
 
 # What raises the "bus" status above OK, besides a fatal bus error (ERROR) and failing cycles (WARN);
