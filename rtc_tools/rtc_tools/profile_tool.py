@@ -44,11 +44,10 @@ from rtc_runtime.profiling import (
     synchronized_clock,
 )
 
-from rtc_contract.modes import GuidanceMode
+from rtc_contract.modes import LEROBOT_MODE, GuidanceMode
 from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES, compile_policy, wrap_methods
 
 MODES = tuple(mode.value for mode in GuidanceMode)
-LEROBOT_MODE = "lerobot"  # LeRobot's own RTCProcessor, beside our modes (--compare_lerobot)
 NOISE_FLOOR_PCT = 5.0  # the guide's "similar" band; a wider 95 % interval of the difference widens it
 BREAKDOWN = ("get_actions.preprocessing", "get_actions.policy_inference", "rtc.guidance",
              "get_actions.postprocessing")
