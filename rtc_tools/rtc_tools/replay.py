@@ -277,7 +277,7 @@ class Replayer:
 
         first = recording.inferences[0]
         units = units_from_parameters(calibration_file, first.joint_names, use_degrees)
-        from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports LeRobot
+        from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports torch
         from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
         from rtc_policy_node.chunk_sampler import ChunkSampler
