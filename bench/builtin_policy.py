@@ -67,7 +67,7 @@ def main() -> None:
             times[name].append(sample(mode, rows, bound))
             guidance_ms[name].append(policies[mode].guidance.seconds * 1e3)
         times["bare model"].append(bare())
-    config = unguided.policy.config
+    config = unguided.policy.spec
     params = sum(p.numel() for p in unguided.policy.parameters())
     print(f"small_flow: {params / 1e6:.2f} M parameters, chunk {config.chunk_size} x {config.action_dim}, "
           f"{config.num_inference_steps} steps, torch threads {args.threads}, {args.repeats} repeats")

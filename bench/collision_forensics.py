@@ -186,7 +186,7 @@ def main() -> None:
         inference = policy.inferences[seam]
         # The guided chunk's own noise (no mode choice), traced with the guidance and without it.
         plain = dataclasses.replace(settings.guidance(args.mode), mode_candidates=0)
-        rtc_config = policy.policy(plain).config.rtc_config
+        rtc_config = policy.policy(plain).rtc_config
         traces = []
         for mode in (args.mode, "off"):
             recorder = RecordingGuidance(RTCGuidance(rtc_config, mode=mode))

@@ -51,8 +51,8 @@ def jacobian_gains(policy: SimPolicy, seed: int) -> dict[float, float]:
     model = loaded.policy
     cond = model._encode(loaded.preprocessor(batch))
     generator = torch.Generator().manual_seed(seed)
-    x_t = torch.randn(1, model.config.chunk_size, model.config.action_dim, generator=generator)
-    steps = model.config.num_inference_steps
+    x_t = torch.randn(1, model.spec.chunk_size, model.spec.action_dim, generator=generator)
+    steps = model.spec.num_inference_steps
     gains = {}
     for step in range(steps):
         t = 1.0 - step / steps

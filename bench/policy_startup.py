@@ -3,10 +3,13 @@
 Three measurements, in fresh processes (phases and graph --runs times; medians printed):
   - phases: one interpreter does what the node does before its first chunk, timed step by step:
     the node's module (rclpy, messages, the contract), torch, the policy's module, loading the
-    built-in checkpoint through LeRobotPolicy (LeRobot's imports and the weights), the first and the
-    second sample (zero state, grey image); and which heavy modules the load pulled in;
-  - imports: `python -X importtime` of the same imports, self time summed by package (top-level,
-    torch's and lerobot's by subpackage): where the import phases go;
+    built-in checkpoint through LeRobotPolicy, the first and the second sample (zero state, grey
+    image); and which heavy modules the load pulled in. Twice per run, alternating: the built-in
+    loader (what the node does) and LeRobot's path (`via_lerobot=True`), side by side with their
+    ratio, since the machine may be shared and its load changes between runs (the load average is
+    printed before and after);
+  - imports: `python -X importtime` of the node's imports on the built-in path, self time summed by
+    package (top-level, torch's by subpackage): where the import phases go;
   - graph: the simulated driver, camera and executor run (their bringup commands); the policy node
     starts by its command, and this process records when its log lines appear (ROS stamps them) and
     when the first ActionChunk arrives, from the moment the process was started.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import statistics
 import subprocess
@@ -28,11 +32,12 @@ import time
 from pathlib import Path
 
 PHASES_CHILD = "--phases-child"
+LOADERS = ("built-in", "lerobot")
 HEAVY_MODULES = ("lerobot.policies.factory", "lerobot.policies.groot", "transformers", "torchvision", "datasets")
 
 
-def phases_child() -> None:
-    """In a fresh interpreter: print `phase seconds` lines."""
+def phases_child(loader: str) -> None:
+    """In a fresh interpreter: print `phase seconds` lines, loading through `loader` (LOADERS)."""
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -50,7 +55,7 @@ def phases_child() -> None:
     from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path
     from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
     lap("policy_module")
-    policy = LeRobotPolicy(default_checkpoint_path(), "cpu", GuidanceSettings())
+    policy = LeRobotPolicy(default_checkpoint_path(), "cpu", GuidanceSettings(), via_lerobot=loader == "lerobot")
     lap("load")
     images = {key: np.full((96, 96, 3), 128, np.uint8) for key in policy.image_keys}
     policy.sample(np.zeros(policy.state_dim), images, None, 0)
@@ -60,30 +65,42 @@ def phases_child() -> None:
     print("phase heavy " + ",".join(m for m in HEAVY_MODULES if m in sys.modules))
 
 
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def phases(runs: int) -> None:
-    samples: dict[str, list[float]] = {}
-    heavy = ""
+    samples: dict[str, dict[str, list[float]]] = {loader: {} for loader in LOADERS}
+    heavy = {loader: "" for loader in LOADERS}
+    print(f"load average (1, 5, 15 min) before: {load_average()}")
     for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, PHASES_CHILD], check=True, capture_output=True,
-                             text=True).stdout
-        for line in out.splitlines():  # LeRobot prints to stdout too
-            if not line.startswith("phase "):
-                continue
-            name, value = (line[len("phase "):].split(" ", 1) + [""])[:2]
-            if name == "heavy":
-                heavy = value
-            else:
-                samples.setdefault(name, []).append(float(value))
-    print(f"phases in one interpreter (median of {runs}):")
-    for name, values in samples.items():
-        print(f"  {name:15s} {statistics.median(values):6.2f} s   (runs: {', '.join(f'{v:.2f}' for v in values)})")
-    total = sum(statistics.median(v) for k, v in samples.items() if k != "second_sample")
-    print(f"  {'to first chunk':15s} {total:6.2f} s   (sum of the medians, second sample excluded)")
-    print(f"  heavy modules the load imported: {heavy or 'none of ' + ', '.join(HEAVY_MODULES)}")
+        for loader in LOADERS:
+            out = subprocess.run([sys.executable, __file__, PHASES_CHILD, loader], check=True, capture_output=True,
+                                 text=True).stdout
+            for line in out.splitlines():  # LeRobot prints to stdout too
+                if not line.startswith("phase "):
+                    continue
+                name, value = (line[len("phase "):].split(" ", 1) + [""])[:2]
+                if name == "heavy":
+                    heavy[loader] = value
+                else:
+                    samples[loader].setdefault(name, []).append(float(value))
+    print(f"load average (1, 5, 15 min) after:  {load_average()}")
+    print(f"phases in one interpreter, median of {runs} (runs alternate between the loaders):")
+    print(f"  {'':15s} {'built-in':>9s} {'lerobot':>9s} {'ratio':>6s}   built-in runs / lerobot runs")
+    medians = {loader: {k: statistics.median(v) for k, v in samples[loader].items()} for loader in LOADERS}
+    for name in samples[LOADERS[0]]:
+        ours, theirs = medians[LOADERS[0]][name], medians[LOADERS[1]][name]
+        runs_text = " / ".join(", ".join(f"{v:.2f}" for v in samples[loader][name]) for loader in LOADERS)
+        print(f"  {name:15s} {ours:8.2f}s {theirs:8.2f}s {ours / theirs:6.2f}   {runs_text}")
+    totals = [sum(v for k, v in medians[loader].items() if k != "second_sample") for loader in LOADERS]
+    print(f"  {'to first chunk':15s} {totals[0]:8.2f}s {totals[1]:8.2f}s {totals[0] / totals[1]:6.2f}"
+          "   (sum of the medians, second sample excluded)")
+    for loader in LOADERS:
+        print(f"  heavy modules the {loader} load imported: {heavy[loader] or 'none of ' + ', '.join(HEAVY_MODULES)}")
 
 
-IMPORTS = ("import rtc_policy_node.policy_node, rtc_policy_node.lerobot_policy, rtc_policy_node.builtin_policy, "
-           "lerobot.policies.factory, rtc_policy_node.builtin_policy.modeling_small_flow")
+IMPORTS = "import rtc_policy_node.policy_node, rtc_policy_node.lerobot_policy, rtc_policy_node.builtin_policy.loading"
 
 
 def imports(top: int = 15) -> None:
@@ -179,7 +196,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == [PHASES_CHILD]:
-        phases_child()
+    if sys.argv[1:2] == [PHASES_CHILD]:
+        phases_child(sys.argv[2])
     else:
         main()

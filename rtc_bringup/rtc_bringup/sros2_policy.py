@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
                                     JOINT_STATES_TOPIC, TIMING_TOPIC)
-from rtc_runtime.diagnostics import DIAGNOSTICS_TOPIC
+from rtc_contract.topics import DIAGNOSTICS_TOPIC
 from so100_driver import topics as driver_topics
 
 from rtc_bringup.graph import CAMERA_TOPIC, NODE_ENCLAVES

@@ -1,9 +1,10 @@
 """The packages are cut by where their code runs, and import in one direction only.
 
-    rank 0  rtc_msgs, lerobot_calibration, rtc_contract, rtc_runtime   (both hosts; no torch)
-    rank 1  rtc_executor, so100_driver, rtc_camera (arm host; no torch)  rtc_policy_node (policy host; torch)
-    rank 2  rtc_tools                                                  (recording, analysis, live view)
-    rank 3  rtc_bringup, rtc_sim_eval                                  (what starts and evaluates it all)
+    rank 0  rtc_msgs, lerobot_calibration, rtc_contract                (both hosts; no torch)
+    rank 1  rtc_runtime                                                (both hosts' node runtime; no torch)
+    rank 2  rtc_executor, so100_driver, rtc_camera (arm host; no torch)  rtc_policy_node (policy host; torch)
+    rank 3  rtc_tools                                                  (recording, analysis, live view)
+    rank 4  rtc_bringup, rtc_sim_eval                                  (what starts and evaluates it all)
 
 A package's code imports first-party packages of a lower rank only (never one beside or above it),
 and every ROS or first-party package it imports is declared in its package.xml (test_manifests.py
@@ -22,10 +23,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RANKS = {
-    "rtc_msgs": 0, "lerobot_calibration": 0, "rtc_contract": 0, "rtc_runtime": 0,
-    "rtc_executor": 1, "so100_driver": 1, "rtc_camera": 1, "rtc_policy_node": 1,
-    "rtc_tools": 2,
-    "rtc_bringup": 3, "rtc_sim_eval": 3,
+    "rtc_msgs": 0, "lerobot_calibration": 0, "rtc_contract": 0,
+    "rtc_runtime": 1,
+    "rtc_executor": 2, "so100_driver": 2, "rtc_camera": 2, "rtc_policy_node": 2,
+    "rtc_tools": 3,
+    "rtc_bringup": 4, "rtc_sim_eval": 4,
 }
 # ROS packages our code imports (first-party ones are RANKS); the import name is the package name.
 ROS_PACKAGES = {"rclpy", "ament_index_python", "launch", "launch_ros", "xacro", "builtin_interfaces",

@@ -23,7 +23,7 @@ from rtc_bringup.graph import NODE_ENCLAVES, build_graph
 from rtc_bringup.run import node_command
 from rtc_bringup.sros2_keystore import main
 from rtc_bringup.sros2_policy import MONITOR_NODE, NODE_PUBLISH, NODE_SUBSCRIBE, READ_BY_ALL, graph_enclaves
-from rtc_runtime.diagnostics import DIAGNOSTICS_TOPIC
+from rtc_contract.topics import DIAGNOSTICS_TOPIC
 
 PKG = Path(__file__).resolve().parents[1]
 DOC = PKG.parent / "docs" / "sros2.md"

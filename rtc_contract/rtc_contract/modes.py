@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["GuidanceMode", "MergeMode"]
+__all__ = ["LEROBOT_MODE", "GuidanceMode", "MergeMode"]
 
 
 class GuidanceMode(str, Enum):
@@ -25,3 +25,8 @@ class MergeMode(str, Enum):
     RTC = "rtc"
     APPEND = "append"
     REPLACE = "replace"
+
+
+# Not a mode a chunk carries: LeRobot 0.4.4's own RTCProcessor (or its whole RTC pipeline) in place of
+# ours, the comparison rtc_profile (--compare_lerobot) and rtc_sim_eval (EvalMode.LEROBOT) run.
+LEROBOT_MODE = "lerobot"

@@ -274,7 +274,7 @@ class ExecutorNode(Node):
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
         self._diagnostics.add("control loop", self._control_loop_report)
         self._diagnostics.add("measured state", self._state_report)
-        self._tracer = tracer(self.get_name())
+        self._tracer = tracer(self.get_name())  # live with RTC_TRACE=1: a sink of every record_span
 
     def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool, required: bool) -> ChunkVerifier:
         if required and not trusted_keys and not allow_unsigned:
@@ -349,8 +349,7 @@ class ExecutorNode(Node):
         if tick.popped or base_tick:
             self._publish_status(stamp, tick.served,
                                  holding=tick.served.action is None and tick.command is not None)
-        self._tracer.span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0,
-                          self._status.step)
+        record_span("executor.tick", started_ns, time.monotonic_ns(), tick.served.chunk_id or 0, self._status.step)
         if tick.clamped_by:
             where = f"at the seam of chunk {tick.served.chunk_id}" if tick.seam else "while playing"
             self.get_logger().warning(f"command guard clamped the command {where} ({', '.join(tick.clamped_by)})",
@@ -515,8 +514,8 @@ class ExecutorNode(Node):
         now = time.monotonic()
         merge_ns = time.monotonic_ns()
         decision = self._core.receive(msg, now)
-        self._tracer.span("get_actions.action_queue_merge", merge_ns, time.monotonic_ns(), msg.chunk_id,
-                          msg.source_step + decision.d_real if decision.merged else msg.source_step)
+        record_span("get_actions.action_queue_merge", merge_ns, time.monotonic_ns(), msg.chunk_id,
+                    msg.source_step + decision.d_real if decision.merged else msg.source_step)
         if not decision.merged:
             self._last_reject_reason = decision.reason
             self._log_rejection(msg.chunk_id, decision.code, decision.reason, now)

@@ -1,10 +1,13 @@
-"""A LeRobot policy with its processors, sampling action chunks under this project's RTC guidance.
+"""A policy with its processors, sampling action chunks under this project's RTC guidance.
 
-Loading goes through LeRobot's own code (PreTrainedConfig, get_policy_class,
-make_pre_post_processors), so pi0, pi0.5, SmolVLA and the built-in `small_flow` load the same way;
-a local checkpoint directory is checked first, so a missing or malformed file is a CheckpointError
-naming it. Guidance: LeRobot's policies call `self.rtc_processor.denoise_step(...)` inside their
-sampling loop; every module that holds an `rtc_processor` gets an `RTCGuidance` in its place.
+Loading: a `small_flow` checkpoint directory (the built-in policy) is read by the project's own
+loader (`builtin_policy.loading`, no LeRobot import: the node starts in the time torch takes);
+anything else, or `via_lerobot=True`, goes through LeRobot's own code (`lerobot_loading`:
+PreTrainedConfig, get_policy_class, make_pre_post_processors), so pi0, pi0.5, SmolVLA and
+small_flow load the same way there. A local checkpoint directory is checked first, so a missing or
+malformed file is a CheckpointError naming it. Guidance: LeRobot's policies call
+`self.rtc_processor.denoise_step(...)` inside their sampling loop; every module that holds an
+`rtc_processor` gets an `RTCGuidance` in its place.
 
 Mode choice (`core.mode_choice`, off by default): with a leftover and `mode_candidates` > 0,
 `mode_candidates` chunks are first sampled unguided in one batch, from the given noise and noises
@@ -32,13 +35,13 @@ guidance (`core.relative_actions`, LeRobot's `reanchor_relative_rtc_prefix`). Ch
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from lerobot.processor import NormalizerProcessorStep, TransitionKey, create_transition
 
 from rtc_contract.modes import GuidanceMode
 from rtc_policy_node.core.guidance import RTCGuidance
@@ -79,6 +82,16 @@ class GuidanceSettings:
         if int(self.switch_transition_rows) != self.switch_transition_rows or self.switch_transition_rows < 1:
             raise ValueError(f"switch_transition_rows must be an integer >= 1, got {self.switch_transition_rows!r}")
 
+    def rtc_fields(self) -> dict[str, Any]:
+        """LeRobot's RTCConfig fields (and core.guidance.GuidanceConfig's) for these settings."""
+        return dict(enabled=self.mode != GuidanceMode.OFF, execution_horizon=self.execution_horizon,
+                    max_guidance_weight=self.max_guidance_weight, prefix_attention_schedule=self.schedule.value)
+
+    def update(self, rtc_config: Any) -> None:
+        """Set these settings' fields on an RTCConfig (or GuidanceConfig) in place."""
+        for name, value in self.rtc_fields().items():
+            setattr(rtc_config, name, value)
+
 
 @dataclass(frozen=True)
 class SampledChunk:
@@ -97,61 +110,84 @@ class SampledChunk:
         return self.mode_choice is not None and not self.mode_choice.guided
 
 
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """What a loader (`builtin_policy.loading`, `lerobot_loading`) hands LeRobotPolicy."""
+
+    policy: torch.nn.Module          # predict_action_chunk(batch, noise=, prev_chunk_left_over=, ...)
+    rtc_config: Any                  # LeRobot's RTCConfig or core.guidance.GuidanceConfig; changed in place
+    preprocessor: Callable[[dict], dict]            # one observation -> a normalised batch of one
+    postprocessor: Callable[[torch.Tensor], torch.Tensor]  # model output -> feature units, on the cpu
+    normalize_action: Callable[[torch.Tensor], torch.Tensor]  # feature units -> the model's space
+    type: str
+    image_shapes: dict[str, tuple[int, ...]]  # (channels, height, width) by image key
+    state_dim: int
+    action_dim: int
+    chunk_size: int | None
+    num_inference_steps: int | None
+    joint_names: tuple[str, ...] | None        # where the policy names them
+    model_action_dim: int                      # pi0-style models pad actions inside the model
+    use_relative_actions: bool
+    action_names: tuple[str, ...] | list[str] | None
+    relative_exclude_joints: tuple[str, ...]
+    processor_steps: tuple[str, ...]           # the processors' step class names
+
+
+def load_policy(path: str | Path, device: str, guidance: GuidanceSettings, via_lerobot: bool = False) -> LoadedPolicy:
+    """The built-in loader for a small_flow checkpoint directory, LeRobot's for anything else (or
+    when `via_lerobot`)."""
+    from rtc_policy_node.builtin_policy.checkpoint import is_small_flow_checkpoint
+
+    if not via_lerobot and is_small_flow_checkpoint(path):
+        from rtc_policy_node.builtin_policy.loading import load_small_flow
+
+        return load_small_flow(path, device, guidance)
+    from rtc_policy_node.lerobot_loading import load_with_lerobot
+
+    return load_with_lerobot(path, device, guidance)
+
+
 class LeRobotPolicy:
     """Load once, then `sample()` one chunk per inference."""
 
-    def __init__(self, path: str | Path, device: str, guidance: GuidanceSettings, task: str = "") -> None:
-        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-        from lerobot.policies.rtc.configuration_rtc import RTCConfig
-
-        from rtc_policy_node.builtin_policy import read_policy_config  # also registers small_flow
-
-        config = read_policy_config(path)
-        config.device = device
-        config.rtc_config = RTCConfig(
-            enabled=guidance.mode != GuidanceMode.OFF,
-            execution_horizon=guidance.execution_horizon,
-            max_guidance_weight=guidance.max_guidance_weight,
-            prefix_attention_schedule=guidance.schedule.value,
-        )
-        self.policy = get_policy_class(config.type).from_pretrained(str(path), config=config)
-        self.policy.to(device)
+    def __init__(self, path: str | Path, device: str, guidance: GuidanceSettings, task: str = "",
+                 via_lerobot: bool = False) -> None:
+        loaded = load_policy(path, device, guidance, via_lerobot)
+        self.policy = loaded.policy
+        self.rtc_config = loaded.rtc_config
         self._holders = [m for m in (self.policy, *self.policy.modules()) if hasattr(m, "rtc_processor")]
         if guidance.mode != GuidanceMode.OFF and not self._holders:
-            raise ValueError(f"policy type {config.type!r} has no rtc_processor: it cannot be guided; "
+            raise ValueError(f"policy type {loaded.type!r} has no rtc_processor: it cannot be guided; "
                              "use guidance_mode off")
-        self._use_guidance(RTCGuidance(config.rtc_config, mode=guidance.mode))
-        self.preprocessor, self.postprocessor = make_pre_post_processors(
-            config, pretrained_path=str(path), preprocessor_overrides={"device_processor": {"device": device}})
+        self._use_guidance(RTCGuidance(self.rtc_config, mode=guidance.mode))
+        self.preprocessor, self.postprocessor = loaded.preprocessor, loaded.postprocessor
+        self._normalize_action = loaded.normalize_action
         self.settings = guidance
-        self.config = config
         self.device = device
         self.task = task
-        self.type = config.type
-        self.image_keys = tuple(config.image_features)
-        self.state_dim = config.input_features[STATE_KEY].shape[0]
-        self.action_dim = config.output_features[ACTION_KEY].shape[0]
-        self.chunk_size = int(getattr(config, "chunk_size", 0)) or None
-        self.joint_names = tuple(getattr(config, "joint_names", None) or ()) or None  # where the policy names them
-        # pi0-style models pad actions to max_action_dim inside the model; the leftover must match.
-        self.model_action_dim = getattr(config, "max_action_dim", self.action_dim)
-        self.relative_mask = self._relative_mask(config)
-        self._normalizer = next(step for step in self.preprocessor.steps if isinstance(step, NormalizerProcessorStep))
+        self.type = loaded.type
+        self.image_keys = tuple(loaded.image_shapes)
+        self.image_shapes = loaded.image_shapes
+        self.state_dim = loaded.state_dim
+        self.action_dim = loaded.action_dim
+        self.chunk_size = loaded.chunk_size
+        self.num_inference_steps = loaded.num_inference_steps
+        self.joint_names = loaded.joint_names
+        self.model_action_dim = loaded.model_action_dim
+        self.relative_mask = self._relative_mask(loaded)
         self._denoising_dir: Path | None = None
         self.denoising_writer: DenoisingWriter | None = None
         self._sampled = 0
 
-    def _relative_mask(self, config: Any) -> np.ndarray | None:
+    def _relative_mask(self, loaded: LoadedPolicy) -> np.ndarray | None:
         """The action dims the policy samples relative to the state; None for an absolute-action policy."""
-        if not getattr(config, "use_relative_actions", False):
+        if not loaded.use_relative_actions:
             return None
-        converting = [type(step).__name__ for step in (*self.preprocessor.steps, *self.postprocessor.steps)
-                      if "RelativeActions" in type(step).__name__ or "AbsoluteActions" in type(step).__name__]
+        converting = [name for name in loaded.processor_steps if "RelativeActions" in name or "AbsoluteActions" in name]
         if converting:
             raise ValueError(f"the policy's processors convert relative actions themselves ({converting}); "
                              "this LeRobot is newer than the node's relative-action support")
-        names = getattr(config, "joint_names", None) or getattr(config, "action_feature_names", None)
-        return relative_mask(names, getattr(config, "relative_exclude_joints", []), self.action_dim)
+        return relative_mask(loaded.action_names, list(loaded.relative_exclude_joints), self.action_dim)
 
     def model_leftover(self, leftover: np.ndarray, state: np.ndarray) -> np.ndarray:
         """The leftover as guidance compares it with the model's output: as given for an absolute-action
@@ -160,8 +196,7 @@ class LeRobotPolicy:
         if self.relative_mask is None:
             return leftover
         relative = torch.from_numpy(to_relative(leftover, state, self.relative_mask).astype(np.float32))
-        normalized = self._normalizer(create_transition(action=relative.to(self.device)))[TransitionKey.ACTION]
-        return normalized.cpu().numpy()
+        return self._normalize_action(relative).cpu().numpy()
 
     def _use_guidance(self, guidance: Any) -> None:
         """Install a guidance (an RTCGuidance, or a wrapper with its interface) in the policy."""
@@ -175,12 +210,8 @@ class LeRobotPolicy:
         if guidance == self.settings:
             return
         self.settings = guidance
-        rtc_config = self.config.rtc_config
-        rtc_config.enabled = guidance.mode != GuidanceMode.OFF
-        rtc_config.execution_horizon, rtc_config.max_guidance_weight = (guidance.execution_horizon,
-                                                                         guidance.max_guidance_weight)
-        rtc_config.prefix_attention_schedule = guidance.schedule.value
-        self._use_guidance(RTCGuidance(rtc_config, mode=guidance.mode))
+        guidance.update(self.rtc_config)
+        self._use_guidance(RTCGuidance(self.rtc_config, mode=guidance.mode))
 
     def record_denoising(self, directory: str | Path) -> None:
         """Track every denoising step from now on and write one plot (and npz) per chunk into
@@ -191,10 +222,9 @@ class LeRobotPolicy:
         self._denoising_dir = Path(directory)
         self._denoising_dir.mkdir(parents=True, exist_ok=True)
         self.denoising_writer = self.denoising_writer or DenoisingWriter()
-        rtc_config = self.config.rtc_config
-        rtc_config.debug = True
-        rtc_config.debug_maxlen = max(rtc_config.debug_maxlen, 1000)
-        self._use_guidance(RTCGuidance(rtc_config, mode=self.settings.mode))
+        self.rtc_config.debug = True
+        self.rtc_config.debug_maxlen = max(self.rtc_config.debug_maxlen, 1000)
+        self._use_guidance(RTCGuidance(self.rtc_config, mode=self.settings.mode))
 
     def sample(self, state: np.ndarray, images: dict[str, np.ndarray], leftover: np.ndarray | None,
                inference_delay: int, noise: np.ndarray | None = None, max_disagreement: float = 0.0,

@@ -12,7 +12,9 @@ import torch
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from rtc_policy_node import lerobot_policy
-from rtc_policy_node.builtin_policy import CAMERA_KEY, CheckpointError, SmallFlowConfig, default_checkpoint_path
+from rtc_policy_node.builtin_policy import CAMERA_KEY, CheckpointError, default_checkpoint_path
+from rtc_policy_node.builtin_policy.configuration_small_flow import SmallFlowConfig
+from rtc_policy_node.builtin_policy.flow_model import SmallFlowModel
 from rtc_policy_node.builtin_policy.modeling_small_flow import SmallFlowPolicy
 from rtc_policy_node.builtin_policy.network import ChunkDenoiser, cosine_basis
 from rtc_policy_node.builtin_policy.untrained import tiny_config, write_untrained_checkpoint
@@ -46,8 +48,10 @@ def _load(path: Path, mode: str, horizon: int = 8) -> LeRobotPolicy:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_loads_through_lerobot_factory_and_samples(checkpoint: Path, mode: str) -> None:
+    via_lerobot = LeRobotPolicy(str(checkpoint), "cpu", GuidanceSettings(mode, execution_horizon=8), via_lerobot=True)
+    assert isinstance(via_lerobot.policy, SmallFlowPolicy) and via_lerobot.type == "small_flow"
     policy = _load(checkpoint, mode)
-    assert isinstance(policy.policy, SmallFlowPolicy) and policy.type == "small_flow"
+    assert isinstance(policy.policy, SmallFlowModel) and policy.type == "small_flow"  # the built-in loader
     assert (policy.image_keys, policy.state_dim, policy.action_dim) == ((CAMERA_KEY,), 6, 6)
     state, images = _observation()
     first = policy.sample(state, images, None, 0)
@@ -184,11 +188,23 @@ def _edit_config(path: Path, **fields) -> None:
         (lambda p: (p / "config.json").write_text("{not json"), "cannot be read as JSON"),
     ],
 )
-def test_broken_checkpoint_is_a_clear_error(checkpoint: Path, tmp_path: Path, breakage, message: str) -> None:
+@pytest.mark.parametrize("via_lerobot", [False, True])
+def test_broken_checkpoint_is_a_clear_error(checkpoint: Path, tmp_path: Path, breakage, message: str,
+                                            via_lerobot: bool) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(checkpoint, broken)
     breakage(broken)
     with pytest.raises(CheckpointError, match=message):
+        LeRobotPolicy(str(broken), "cpu", GuidanceSettings("vjp"), via_lerobot=via_lerobot)
+
+
+def test_the_built_in_loader_refuses_a_processor_step_it_does_not_apply(checkpoint: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    processor = json.loads((broken / "policy_preprocessor.json").read_text())
+    processor["steps"].insert(0, {"registry_name": "relative_actions_processor", "config": {}})
+    (broken / "policy_preprocessor.json").write_text(json.dumps(processor))
+    with pytest.raises(CheckpointError, match="relative_actions_processor.*the built-in loader applies"):
         _load(broken, "vjp")
 
 
@@ -213,7 +229,7 @@ def test_shipped_checkpoint_is_small_and_samples_in_every_mode() -> None:
     leftover = None
     for mode in MODES:
         policy = LeRobotPolicy(str(path), "cpu", GuidanceSettings(mode))
-        assert policy.policy.config.chunk_size == 50 and (policy.state_dim, policy.action_dim) == (6, 6)
+        assert policy.chunk_size == 50 and (policy.state_dim, policy.action_dim) == (6, 6)
         assert sum(p.numel() for p in policy.policy.parameters()) < 3_000_000
         state, images = np.zeros(6), {CAMERA_KEY: np.zeros((96, 96, 3), np.uint8)}
         chunk = policy.sample(state, images, leftover, 6)

@@ -68,6 +68,6 @@ def test_guide_with_replaces_the_guidance_for_one_chunk_only(sampler: ChunkSampl
 
     installed = sampler.policy.guidance
     first = sampler.sample(_observation(), None, 0)
-    recorder = RecordingGuidance(RTCGuidance(sampler.policy.config.rtc_config, mode=GuidanceMode.IDENTITY))
+    recorder = RecordingGuidance(RTCGuidance(sampler.policy.rtc_config, mode=GuidanceMode.IDENTITY))
     sampler.sample(_observation(), first.sampled.model_output[2:], 2, guide_with=recorder)
     assert recorder.steps and sampler.policy.guidance is installed

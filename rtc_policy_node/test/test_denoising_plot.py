@@ -25,7 +25,7 @@ def test_each_chunk_gets_a_plot_and_its_tracked_steps(tmp_path, mode):
     assert names == ["chunk_0001.npz", "chunk_0001.png", "chunk_0002.npz", "chunk_0002.png"]
     record = np.load(tmp_path / "denoising" / "chunk_0002.npz")
     steps = len(record["time"])
-    assert steps == policy.config.num_inference_steps
+    assert steps == policy.num_inference_steps
     assert record["x1_t"].shape == (steps, len(second.model_output), policy.action_dim)
     np.testing.assert_array_equal(record["leftover"], leftover.astype(np.float32))
     assert ("correction" in record) == (mode == "vjp")  # prefix overwrites rows: no correction term

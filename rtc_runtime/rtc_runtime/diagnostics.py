@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 from rtc_runtime.parameters import ParameterError, ParameterSpec
 
-__all__ = ["Level", "Report", "Diagnostics", "DIAGNOSTICS_TOPIC", "Threshold", "threshold_parameters",
+from rtc_contract.topics import DIAGNOSTICS_TOPIC
+
+__all__ = ["Level", "Report", "Diagnostics", "Threshold", "threshold_parameters",
            "configure_thresholds", "threshold_table", "heartbeat_limit_s"]
 
-DIAGNOSTICS_TOPIC = "/diagnostics"
 PERIOD_S = 1.0
 HEARTBEAT_PERIODS = 10  # a control loop is reported dead when its last tick is this many periods old
 HEARTBEAT_MIN_S = 0.2

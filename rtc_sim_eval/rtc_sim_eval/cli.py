@@ -240,7 +240,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "episodes": args.episodes,
             "seed": args.seed,
             "chunk_size": policy.chunk_size,
-            "num_inference_steps": policy.policy(settings.guidance(GuidanceMode.OFF)).config.num_inference_steps,
+            "num_inference_steps": policy.policy(settings.guidance(GuidanceMode.OFF)).num_inference_steps,
             "trigger_remaining": settings.scheduler.trigger_remaining,
             "delay_margin_ticks": settings.scheduler.delay_margin_ticks,
             "guidance_horizon": guidance.execution_horizon,
@@ -301,7 +301,7 @@ def _write_plots(
     leftover = warmup.merged[0].model_output[start:]
     noise = chunk_noise(args.seed, 0, 1, (policy.chunk_size, policy.action_dim))
     guidance = settings.guidance(GuidanceMode.VJP)
-    rtc_config = policy.policy(guidance).config.rtc_config
+    rtc_config = policy.policy(guidance).rtc_config
     traces = []
     for mode in (GuidanceMode.VJP, GuidanceMode.OFF):  # off inside a guided policy: the leftover is passed and ignored
         recorder = RecordingGuidance(RTCGuidance(rtc_config, mode=mode))

@@ -113,7 +113,7 @@ def run_lerobot_episode(
     noise and latencies as ours; `tracker` carries the delay estimate from earlier episodes."""
     variant = EvalMode(variant)
     guidance = settings.guidance(GuidanceMode.IDENTITY)  # enabled; LeRobot's RTCProcessor guides
-    rtc_config = policy.policy(guidance).config.rtc_config  # enabled, with the run's horizon, weight, schedule
+    rtc_config = policy.policy(guidance).rtc_config  # enabled, with the run's horizon, weight, schedule
     main = variant is EvalMode.LEROBOT_MAIN
     queue = MainActionQueue() if main else LeRobot044Queue(rtc_config)
     tracker = tracker or new_latency_estimate(variant)

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rtc_contract.modes import GuidanceMode, MergeMode
+from rtc_contract.modes import LEROBOT_MODE, GuidanceMode, MergeMode
 from rtc_executor.core.action_queue import ActionQueue
 from rtc_policy_node.core.delay import DelayEstimator
 from rtc_policy_node.core.inference_scheduler import InferenceScheduler, SchedulerSettings
@@ -49,7 +49,7 @@ class EvalMode(str, Enum):
     VJP = "vjp"
     PREFIX = "prefix"
     ROLLFORWARD = "rollforward"  # the default guidance; the policy sees the state at the chunk's first executed row
-    LEROBOT = "lerobot"  # LeRobot 0.4.4's ActionQueue, LatencyTracker and RTCProcessor
+    LEROBOT = LEROBOT_MODE  # LeRobot 0.4.4's ActionQueue, LatencyTracker and RTCProcessor
     LEROBOT_MAIN = "lerobot_main"  # LeRobot main's rules (rtc_sim_eval.lerobot_main)
 
 

@@ -79,7 +79,7 @@ class SimPolicy:
     def lerobot_guidance(self, guidance: GuidanceSettings) -> LeRobotRTCGuidance:
         """LeRobot's own RTCProcessor with the configuration `guidance` gives the policy."""
         if guidance not in self._lerobot:
-            self._lerobot[guidance] = LeRobotRTCGuidance(self.policy(guidance).config.rtc_config)
+            self._lerobot[guidance] = LeRobotRTCGuidance(self.policy(guidance).rtc_config)
         return self._lerobot[guidance]
 
     def infer(

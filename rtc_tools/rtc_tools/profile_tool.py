@@ -44,11 +44,10 @@ from rtc_runtime.profiling import (
     synchronized_clock,
 )
 
-from rtc_contract.modes import GuidanceMode
+from rtc_contract.modes import LEROBOT_MODE, GuidanceMode
 from rtc_policy_node.policy_methods import TORCH_COMPILE_MODES, compile_policy, wrap_methods
 
 MODES = tuple(mode.value for mode in GuidanceMode)
-LEROBOT_MODE = "lerobot"  # LeRobot's own RTCProcessor, beside our modes (--compare_lerobot)
 NOISE_FLOOR_PCT = 5.0  # the guide's "similar" band; a wider 95 % interval of the difference widens it
 BREAKDOWN = ("get_actions.preprocessing", "get_actions.policy_inference", "rtc.guidance",
              "get_actions.postprocessing")
@@ -260,8 +259,8 @@ def guidance_for(mode: str, policy) -> TimedGuidance:
     if mode == LEROBOT_MODE:
         from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 
-        return TimedGuidance(RTCProcessor(policy.config.rtc_config), policy.device)
-    return TimedGuidance(RTCGuidance(policy.config.rtc_config, mode=mode), policy.device)
+        return TimedGuidance(RTCProcessor(policy.rtc_config), policy.device)
+    return TimedGuidance(RTCGuidance(policy.rtc_config, mode=mode), policy.device)
 
 
 def run_rounds(policy, modes: list[str], observation: tuple, args: argparse.Namespace) -> list[ModeResult]:
@@ -304,7 +303,7 @@ def made_up_observation(policy, seed: int) -> tuple:
     state = rng.normal(size=policy.state_dim) * 10.0
     images = {}
     for key in policy.image_keys:
-        channels, height, width = policy.config.image_features[key].shape
+        channels, height, width = policy.image_shapes[key]
         images[key] = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
     return state, images
 

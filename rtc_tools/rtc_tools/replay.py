@@ -277,7 +277,7 @@ class Replayer:
 
         first = recording.inferences[0]
         units = units_from_parameters(calibration_file, first.joint_names, use_degrees)
-        from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports LeRobot
+        from rtc_policy_node.builtin_policy.checkpoint import default_checkpoint_path  # imports torch
         from rtc_policy_node.lerobot_policy import GuidanceSettings, LeRobotPolicy
 
         from rtc_policy_node.chunk_sampler import ChunkSampler
@@ -327,7 +327,7 @@ class Replayer:
         # traced too; the chunk is the unguided one.
         guidance = replace(self.sampler.settings, mode=GuidanceMode.IDENTITY if mode is GuidanceMode.OFF and trace
                            else mode)
-        tracer = RecordingGuidance(RTCGuidance(self.policy.config.rtc_config, mode=mode)) if trace else None
+        tracer = RecordingGuidance(RTCGuidance(self.policy.rtc_config, mode=mode)) if trace else None
         chunk = self.sampler.sample(RadianObservation(inference.joint_names, observation.state, observation.images),
                                     self.leftover(inference), delay, self.noise(inference), guidance=guidance,
                                     guide_with=tracer)
@@ -398,7 +398,7 @@ def plot_denoising(recording: Recording, replayer: Replayer, states, images, chu
         _, output, tracer = replayer.sample(inference, observation, mode, inference.delay, trace=True)
         length = output.shape[0]
         horizon = min(inference.horizon, len(leftover)) if leftover is not None else 0
-        weights = prefix_weights(replayer.policy.config.rtc_config.prefix_attention_schedule,
+        weights = prefix_weights(replayer.policy.rtc_config.prefix_attention_schedule,
                                  min(inference.delay, horizon), horizon, length) if horizon else np.zeros(length)
         colors = plt.cm.viridis(np.linspace(0.0, 0.85, max(len(tracer.steps), 1)))
         for row, name in enumerate(names):

@@ -49,7 +49,7 @@ from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, conf
                                      heartbeat_limit_s, threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
-from rtc_runtime.profiling import enable_profiling, print_profiling_summary
+from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
 from rtc_runtime.scheduling import (GIL_SWITCH_INTERVAL_S, OTHER_THREADS_PRIORITY_BELOW, request_realtime,
                                     request_realtime_process)
 from rtc_runtime.tracing import tracer
@@ -65,8 +65,6 @@ from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandEr
                      ShutdownPolicy, rest_pose_notes)
 from .sim import scene_for_seed, start_position_ticks
 from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
-
-DIAGNOSTICS_TOPIC = "/diagnostics"
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
 
@@ -216,7 +214,7 @@ class DriverNode(Node):
         self.diagnostics.add("bus", self._bus_report)
         self.diagnostics.add("control loop", self._heartbeat_report)
         self.diagnostics.add("command writer", self._writer_report)
-        self.tracer = tracer(self.get_name())
+        self.tracer = tracer(self.get_name())  # live with RTC_TRACE=1: a sink of every record_span
 
         self.stop_event = threading.Event()
         self.ticker = Ticker(self.rate_hz, window_ticks=max(1, round(LATENESS_WINDOW_S * self.rate_hz)),
@@ -309,7 +307,7 @@ class DriverNode(Node):
         if reading is not None:
             self._publish_joint_state(reading)
         self._last_cycle_at = time.monotonic()
-        self.tracer.span("robot.cycle", started_ns, time.monotonic_ns())
+        record_span("robot.cycle", started_ns, time.monotonic_ns())
         if self.parked:
             return
         if self.driver.servo_fault:

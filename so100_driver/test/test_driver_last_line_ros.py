@@ -19,7 +19,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
 from so100_driver.arm import MOTOR_IDS, RADIANS_PER_TICK, Calibration, default_calibration_path  # noqa: E402
-from so100_driver.driver_node import COMMAND_TOPIC, DIAGNOSTICS_TOPIC  # noqa: E402
+from rtc_contract.topics import DIAGNOSTICS_TOPIC  # noqa: E402
+from so100_driver.driver_node import COMMAND_TOPIC  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from test_driver_node_ros import Peer, _near, _start_driver  # noqa: E402
 

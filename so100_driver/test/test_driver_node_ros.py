@@ -28,9 +28,9 @@ from so100_driver.arm import JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, Calibrati
 from so100_driver.driver_node import (  # noqa: E402
     COMMAND_ARRAY_TOPIC,
     COMMAND_TOPIC,
-    DIAGNOSTICS_TOPIC,
     JOINT_STATES_TOPIC,
 )
+from rtc_contract.topics import DIAGNOSTICS_TOPIC  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from so100_driver.sim import scene_for_seed, start_joint_positions  # noqa: E402
 

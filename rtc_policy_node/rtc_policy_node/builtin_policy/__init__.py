@@ -1,12 +1,12 @@
-"""The built-in small flow-matching policy (LeRobot policy type `small_flow`).
+"""The built-in small flow-matching policy (policy type `small_flow`).
 
-Importing this package registers the type with LeRobot, after which LeRobot's own loading code
-(`PreTrainedConfig.from_pretrained`, `get_policy_class`, `make_pre_post_processors`) handles it;
-`rtc_policy_node.lerobot_policy.LeRobotPolicy` is the one place that loads and samples it.
+The policy node loads it without LeRobot (`loading.load_small_flow`, `flow_model.SmallFlowModel`);
+LeRobot sees it as its own policy type once `configuration_small_flow` is imported
+(`modeling_small_flow.SmallFlowPolicy`, `processor_small_flow`: training, LeRobot's factory). This
+package's own import needs no LeRobot.
 """
 
-from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, default_checkpoint_path, read_policy_config
-from rtc_policy_node.builtin_policy.configuration_small_flow import CAMERA_KEY, POLICY_TYPE, SmallFlowConfig
+from rtc_policy_node.builtin_policy.checkpoint import CheckpointError, default_checkpoint_path
+from rtc_policy_node.builtin_policy.flow_model import CAMERA_KEY, POLICY_TYPE
 
-__all__ = ["CAMERA_KEY", "POLICY_TYPE", "CheckpointError", "SmallFlowConfig", "default_checkpoint_path",
-           "read_policy_config"]
+__all__ = ["CAMERA_KEY", "POLICY_TYPE", "CheckpointError", "default_checkpoint_path"]

@@ -1,4 +1,5 @@
-"""Checks on a LeRobot pretrained checkpoint directory, so a broken one fails naming the file.
+"""A checkpoint directory in LeRobot's pretrained format, read without LeRobot: its files checked
+(a broken one fails naming the file), its policy type, and a small_flow checkpoint's sizes.
 
 LeRobot's own loaders report a missing or malformed file deep inside draccus or safetensors, or
 (for processors) not at all until first use; these checks run first and say which file is wrong.
@@ -7,19 +8,16 @@ LeRobot's own loaders report a missing or malformed file deep inside draccus or 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-import lerobot.policies  # noqa: F401  registers LeRobot's own policy types
-from lerobot.configs.policies import PreTrainedConfig
-from lerobot.utils.constants import POLICY_POSTPROCESSOR_DEFAULT_NAME, POLICY_PREPROCESSOR_DEFAULT_NAME
-
-from rtc_policy_node.builtin_policy.configuration_small_flow import POLICY_TYPE, SmallFlowConfig
+from rtc_policy_node.builtin_policy.flow_model import POLICY_TYPE, SmallFlowSpec
 from rtc_policy_node.shipped_checkpoints import CONFIG_FILE, SHIPPED_CHECKPOINT, shipped_checkpoint_path
 
 WEIGHTS_FILE = "model.safetensors"
-PROCESSOR_FILES = (f"{POLICY_PREPROCESSOR_DEFAULT_NAME}.json", f"{POLICY_POSTPROCESSOR_DEFAULT_NAME}.json")
-_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+# LeRobot's POLICY_PREPROCESSOR_DEFAULT_NAME and POLICY_POSTPROCESSOR_DEFAULT_NAME, as saved.
+PREPROCESSOR_FILE = "policy_preprocessor.json"
+POSTPROCESSOR_FILE = "policy_postprocessor.json"
+PROCESSOR_FILES = (PREPROCESSOR_FILE, POSTPROCESSOR_FILE)
 
 
 class CheckpointError(ValueError):
@@ -40,39 +38,38 @@ def check_checkpoint_files(path: Path) -> None:
         if (path / name).is_file():
             missing += [
                 step["state_file"]
-                for step in _read_json(path / name).get("steps", [])
+                for step in read_json(path / name).get("steps", [])
                 if "state_file" in step and not (path / step["state_file"]).is_file()
             ]
     if missing:
         raise CheckpointError(f"checkpoint {path} is missing {', '.join(missing)}")
 
 
-def read_policy_config(path: str | Path) -> PreTrainedConfig:
-    """The config of a checkpoint directory (files checked first) or of a hub id (left to LeRobot)."""
-    local = Path(path)
-    if not local.exists() and _HUB_ID.fullmatch(str(path)):
-        return PreTrainedConfig.from_pretrained(str(path))
-    check_checkpoint_files(local)
-    policy_type = _read_json(local / CONFIG_FILE).get("type")
-    if policy_type not in PreTrainedConfig.get_known_choices():
-        raise CheckpointError(f"{local / CONFIG_FILE}: unknown policy type {policy_type!r}")
+def is_small_flow_checkpoint(path: str | Path) -> bool:
+    """A local directory whose config.json reads as a small_flow policy (else LeRobot loads it and
+    reports what is wrong)."""
+    config = Path(path) / CONFIG_FILE
     try:
-        return PreTrainedConfig.from_pretrained(local)
-    except Exception as exc:  # draccus reports bad fields with its own exception types
-        raise CheckpointError(f"{local / CONFIG_FILE} is not a valid {policy_type} config: {exc}") from exc
+        return json.loads(config.read_text()).get("type") == POLICY_TYPE
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
-def read_checkpoint_config(path: Path) -> SmallFlowConfig:
-    """The config of a small_flow checkpoint directory, after checking its files."""
-    policy_type = _read_json(path / CONFIG_FILE).get("type") if (path / CONFIG_FILE).is_file() else None
-    if policy_type is not None and policy_type != POLICY_TYPE:
-        raise CheckpointError(f"{path / CONFIG_FILE} is a '{policy_type}' policy, not '{POLICY_TYPE}'")
-    config = read_policy_config(path)
-    assert isinstance(config, SmallFlowConfig)
-    return config
+def read_spec(path: Path) -> SmallFlowSpec:
+    """The sizes of a small_flow checkpoint directory (files checked first), from its config.json."""
+    check_checkpoint_files(path)
+    config = read_json(path / CONFIG_FILE)
+    if config.get("type") != POLICY_TYPE:
+        raise CheckpointError(f"{path / CONFIG_FILE} is a '{config.get('type')}' policy, not '{POLICY_TYPE}'")
+    try:
+        features = {**config["input_features"], **config["output_features"]}
+        shapes = {key: (feature["type"], tuple(feature["shape"])) for key, feature in features.items()}
+        return SmallFlowSpec.from_fields(config, shapes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path / CONFIG_FILE} is not a valid {POLICY_TYPE} config: {exc!r}") from exc
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -1,4 +1,6 @@
-"""Configuration of the built-in small flow-matching policy, registered with LeRobot as `small_flow`.
+"""Configuration of the built-in small flow-matching policy, registered with LeRobot as `small_flow`
+(LeRobot's side of it: the policy node reads the same config.json without LeRobot, as a
+`flow_model.SmallFlowSpec`).
 
 The module and class names follow LeRobot's plugin convention (configuration_X / XConfig,
 modeling_X / XPolicy, processor_X / make_X_pre_post_processors), so LeRobot's own factory
@@ -16,9 +18,10 @@ from lerobot.policies.rtc.configuration_rtc import RTCConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from rtc_contract.modes import GuidanceMode
+from rtc_policy_node.builtin_policy.flow_model import CAMERA_KEY, POLICY_TYPE, SmallFlowSpec
 
-POLICY_TYPE = "small_flow"
-CAMERA_KEY = "observation.images.front"
+__all__ = ["CAMERA_KEY", "GUIDANCE_MODES", "POLICY_TYPE", "SmallFlowConfig"]
+
 GUIDANCE_MODES = tuple(mode.value for mode in GuidanceMode)
 
 
@@ -36,12 +39,8 @@ def _default_outputs() -> dict[str, PolicyFeature]:
 @PreTrainedConfig.register_subclass(POLICY_TYPE)
 @dataclass
 class SmallFlowConfig(PreTrainedConfig):
-    """A few-hundred-thousand-parameter flow-matching action-chunk policy (state + one camera).
-
-    Time runs from 1 (noise) to 0 (actions), as in LeRobot's pi0, so LeRobot's RTC guidance applies
-    unchanged. Each action of a chunk has its own flow time; training sets the first d of them to 0
-    (given, clean) for random simulated delays d, so the `prefix` guidance mode is in distribution.
-    """
+    """A few-hundred-thousand-parameter flow-matching action-chunk policy (state + one camera);
+    flow_model's docstring says how it samples and trains."""
 
     input_features: dict[str, PolicyFeature] | None = field(default_factory=_default_inputs)
     output_features: dict[str, PolicyFeature] | None = field(default_factory=_default_outputs)
@@ -87,18 +86,16 @@ class SmallFlowConfig(PreTrainedConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.joint_names is not None and len(self.joint_names) != self.action_dim:
-            raise ValueError(f"joint_names names {len(self.joint_names)} joints, the action has {self.action_dim}")
         if self.rtc_mode not in GUIDANCE_MODES:
             raise ValueError(f"rtc_mode must be one of {GUIDANCE_MODES}, got {self.rtc_mode!r}")
-        if not 0 < self.action_basis_size <= self.chunk_size:
-            raise ValueError(
-                f"action_basis_size ({self.action_basis_size}) must be in 1..chunk_size ({self.chunk_size})"
-            )
-        if not 0 < self.n_action_steps <= self.chunk_size:
-            raise ValueError(
-                f"n_action_steps ({self.n_action_steps}) must be in 1..chunk_size ({self.chunk_size})"
-            )
+        if self.input_features and self.output_features:
+            self.spec()  # the sizes' checks
+
+    def spec(self) -> SmallFlowSpec:
+        """The sizes the network and its sampler are built from (flow_model.SmallFlowSpec)."""
+        shapes = {key: (feature.type.value, tuple(feature.shape))
+                  for key, feature in {**(self.input_features or {}), **(self.output_features or {})}.items()}
+        return SmallFlowSpec.from_fields(vars(self), shapes)
 
     @property
     def action_dim(self) -> int:

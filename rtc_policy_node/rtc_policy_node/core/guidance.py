@@ -20,9 +20,12 @@ loops, and LeRobot's own debug tools, work with it installed.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 import time as _clock
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -48,6 +51,37 @@ def guidance_weight(time: float, max_guidance_weight: float) -> float:
     c = (1.0 - tau) / tau
     inv_r2 = ((1.0 - tau) ** 2 + tau**2) / (1.0 - tau) ** 2
     return min(c * inv_r2, max_guidance_weight)
+
+
+def _eager_under_compile(function: Callable) -> Callable:
+    """`torch.compiler.disable(function)` (run it eagerly under torch.compile), decided per call:
+    the decorator imports torch._dynamo, which takes seconds, and only a process that compiles has
+    imported it already; any other runs `function` as it is."""
+    disabled = None
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal disabled
+        if "torch._dynamo" not in sys.modules:
+            return function(*args, **kwargs)
+        if disabled is None:
+            disabled = torch.compiler.disable(function)
+        return disabled(*args, **kwargs)
+
+    return call
+
+
+@dataclass
+class GuidanceConfig:
+    """The fields of LeRobot's RTCConfig that RTCGuidance reads: the config of a policy loaded
+    without LeRobot (the built-in one), changed in place between chunks as LeRobot's is."""
+
+    enabled: bool
+    execution_horizon: int
+    max_guidance_weight: float
+    prefix_attention_schedule: str
+    debug: bool = False
+    debug_maxlen: int = 100
 
 
 class RTCGuidance:
@@ -194,7 +228,7 @@ class RTCGuidance:
         self._leftover_cache = (leftover, version, key, aligned, leftover_length)
         return aligned, leftover_length
 
-    @torch.compiler.disable  # a host-side table of numpy weights: under torch.compile, run it eagerly
+    @_eager_under_compile  # a host-side table of numpy weights
     def _weight_tensor(self, delay: int, horizon: int, length: int, like: Tensor) -> Tensor:
         schedule = self._schedule()
         key = (schedule, delay, horizon, length, like.device, like.dtype)
