@@ -1,26 +1,39 @@
 #!/usr/bin/env bash
-# The simulated demo: what RTC is for, in one command. The same simulated task (seed 0: the arm goes
-# around an obstacle to a target, then a new target 1 s after each one is reached) runs twice, with
-# 200 ms of added inference latency emulating a large model: first with RTC (the shipped guidance,
-# merge mode rtc), then with naive chunk switching (no guidance, each new chunk played from its
-# row 0: guidance_mode:=off executor_mode:=replace). Each run is the bus emulator + driver, simulated
-# camera, built-in policy and executor, recorded to a rosbag2 for S seconds after its first chunk.
-# Then each run's report and plots, one comparison figure of both (rtc_tools.demo_figure) and a
-# side-by-side video of both, camera images over the joint traces (rtc_tools.demo_video: MP4 and GIF).
-# Usage: tools/demo.sh [--duration S] [--out DIR] [launch arguments name:=value ...]   (arguments go
-# to both runs; the naive run always gets guidance_mode:=off executor_mode:=replace; DIR defaults to
-# out/demo-<date>-<time>)
+# The simulated demo: what RTC is for, in one command. The same simulated task runs twice, with 200 ms
+# of added inference latency emulating a large model: first with RTC (the shipped guidance, merge mode
+# rtc), then with naive chunk switching (no guidance, each new chunk played from its row 0:
+# guidance_mode:=off executor_mode:=replace). The task, by world (--world):
+#   mujoco (default): the MuJoCo twin (docs/twin.md), pick-and-place layout seed 1001, which the
+#     twin's policy solves with RTC under this latency; the outcome (cube placed, when, contact force)
+#     comes from the physics.
+#   kinematic: the kinematic world, seed 0: the arm goes around an obstacle to a target, then a new
+#     target 1 s after each one is reached.
+# Each run is the emulated servo bus + driver, the world's cameras, the built-in policy for that world
+# and the executor, recorded to a rosbag2 for S seconds after its first chunk (16 on the twin, 20 on
+# the kinematic world). Then each run's report and plots, one comparison figure of both
+# (rtc_tools.demo_figure) and a side-by-side video of both, the front camera over the joint traces
+# (rtc_tools.demo_video: MP4 and GIF).
+# Usage: tools/demo.sh [--world mujoco|kinematic] [--duration S] [--out DIR] [launch arguments name:=value ...]
+# (arguments go to both runs, after the world's story, so seed:=N picks another layout; the naive
+# run always gets guidance_mode:=off executor_mode:=replace; DIR defaults to out/demo-<date>-<time>)
 set -eo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration=20
+world=mujoco
+duration=""
 out="$ROOT/out/demo-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
+    --world) world="${2:-}"; shift 2 || shift ;;
     --duration) duration="${2:-}"; shift 2 || shift ;;
     --out) out="$(realpath -m "${2:-.}")"; shift 2 || shift ;;
     *) break ;;
   esac
 done
+case "$world" in
+  mujoco) story=(world:=mujoco extra_latency_ms:=200 seed:=1001); duration="${duration:-16}" ;;
+  kinematic) story=(world:=kinematic extra_latency_ms:=200 retarget_after_s:=1.0 seed:=0); duration="${duration:-20}" ;;
+  *) echo "demo: --world ${world@Q}: expected mujoco or kinematic" >&2; exit 2 ;;
+esac
 if ! [[ "$duration" =~ ^[0-9]+([.][0-9]+)?$ ]]; then
   echo "demo: --duration ${duration@Q}: expected seconds (a non-negative number)" >&2
   exit 2
@@ -29,7 +42,6 @@ cd "$ROOT"
 # shellcheck disable=SC1091
 source tools/env.sh
 load_timeout=240  # importing torch and LeRobot takes half a minute on a busy 2-core machine
-story=(extra_latency_ms:=200 retarget_after_s:=1.0 seed:=0)
 mkdir -p "$out"
 runner=""
 trap '[ -n "$runner" ] && kill -TERM "$runner" 2>/dev/null; wait; exit 130' INT TERM
@@ -69,7 +81,7 @@ run() {
   runner=""
 }
 
-echo "demo: RTC against naive chunk switching, 200 ms added latency (output in ${out#"$ROOT"/})"
+echo "demo: RTC against naive chunk switching on the $world world, 200 ms added latency (output in ${out#"$ROOT"/})"
 run rtc "${story[@]}" "$@"
 run naive "${story[@]}" "$@" guidance_mode:=off executor_mode:=replace
 for name in rtc naive; do

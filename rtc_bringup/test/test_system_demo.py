@@ -1,7 +1,9 @@
-"""`make demo`'s script end to end, shortened: the simulated task with new targets and 200 ms of added
-latency, run with RTC and then with naive chunk switching, both recorded, reported, drawn in one
-figure and played side by side in a video (MP4 and GIF). RTC keeps its seams smooth, naive switching
-jumps and the command guard steps in, and the arm follows the new targets in both runs."""
+"""`make demo`'s script end to end, shortened: the same task with 200 ms of added latency, run with
+RTC and then with naive chunk switching, both recorded, reported, drawn in one figure and played side
+by side in a video (MP4 and GIF). On the MuJoCo twin (the default): the pick-and-place layout, its
+outcome from the physics in both runs' figures, the twin's rendered front camera in the video. On the
+kinematic world (--world kinematic): new targets after each one reached; RTC keeps its seams smooth,
+naive switching jumps and the command guard steps in, and the arm follows the new targets in both runs."""
 from __future__ import annotations
 
 import json
@@ -16,9 +18,35 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]
 DEMO = Path(__file__).resolve().parents[2] / "tools" / "demo.sh"
 
 
-def test_the_demo_shows_rtc_smooth_where_naive_switching_jumps(tmp_path):
+def test_the_demo_on_the_twin_compares_rtc_and_naive_in_a_figure_and_a_video(tmp_path):
     out = tmp_path / "demo"
     result = subprocess.run(["bash", str(DEMO), "--duration", "12", "--out", str(out)],
+                            capture_output=True, text=True, timeout=800)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    print(result.stdout[-3000:])
+    assert "on the mujoco world" in result.stdout
+    rtc, naive = json.loads((out / "comparison.json").read_text())
+    assert (rtc["name"], rtc["guidance"], rtc["merge"]) == ("RTC", "identity", "rtc")
+    assert (naive["name"], naive["guidance"], naive["merge"]) == ("naive", "off", "replace")
+    # Seam ratios measured on the twin with this layout (docs/benchmarks.md: RTC 0.9-1.0, naive 4.4-4.8).
+    assert rtc["seam_ratio"] <= 1.5 and naive["seam_ratio"] >= 3.0, (rtc, naive)
+    assert rtc["chunks_rejected"] == 0 and rtc["ticks_held"] == 0, rtc
+    for name, run in (("rtc", rtc), ("naive", naive)):
+        # the twin's outcome, whatever the policy did: the physics' figures, not the kinematic world's
+        assert run["targets_shown"] is None and run["pick_place"]["seed"] == 1001, run
+        assert (run["placed_at_s"] is not None) == run["pick_place"]["success"], run
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["task_outcome"]["success"] == run["pick_place"]["success"]
+    # the video: the twin's front camera over the traces, a frame every 1/15 s of the longer run
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(out / "demo.mp4"))
+    assert 15 * 11 <= frames <= 15 * 20, frames
+    assert 0 < (out / "demo.gif").stat().st_size < 2_000_000
+    assert 10_000 < (out / "comparison.png").stat().st_size < 200_000
+
+
+def test_the_kinematic_demo_shows_rtc_smooth_where_naive_switching_jumps(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run(["bash", str(DEMO), "--world", "kinematic", "--duration", "12", "--out", str(out)],
                             capture_output=True, text=True, timeout=800)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     print(result.stdout[-3000:])
@@ -41,6 +69,14 @@ def test_the_demo_shows_rtc_smooth_where_naive_switching_jumps(tmp_path):
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(out / "demo.mp4"))
     assert 15 * 11 <= frames <= 15 * 20, frames
     assert 0 < (out / "demo.gif").stat().st_size < 2_000_000
+
+
+def test_an_unknown_world_is_one_line_before_anything_starts(tmp_path):
+    result = subprocess.run(["bash", str(DEMO), "--world", "mujocco", "--out", str(tmp_path / "demo")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == ["demo: --world 'mujocco': expected mujoco or kinematic"]
+    assert not (tmp_path / "demo").exists()
 
 
 def test_a_bad_duration_is_one_line_before_anything_starts(tmp_path):

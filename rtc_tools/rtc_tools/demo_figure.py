@@ -2,12 +2,13 @@
 
 `make demo` records the same simulated task twice, with RTC and with naive chunk switching, and
 draws them with this, one row per run, top to bottom in the order given: the executed joint
-trajectory with every chunk seam marked, and beside it a close-up of the run's largest seam step
-(the planned rows, and what the arm measured after the executor's command guard). Each row's
-title carries the figures of the run's report (`rtc_tools.report`): the seam ratio and the
-measured seam jerk ratio, the task's targets reached and obstacle contacts (on the MuJoCo twin: whether the
-cube was placed, when, and the peak contact force), and what the guard did
-(commands clamped, chunks rejected, ticks held). It prints the same figures as a table and can write them as JSON.
+trajectory with every chunk seam marked (on the MuJoCo twin also the moment its status first
+reported the cube placed), and beside it a close-up of the run's largest seam step (the planned
+rows, and what the arm measured after the executor's command guard). Each row's title carries the
+figures of the run's report (`rtc_tools.report`): the seam ratio and the measured seam jerk ratio,
+the task's targets reached and obstacle contacts (on the twin: whether the cube was placed, when,
+and the peak contact force), and what the guard did (commands clamped, chunks rejected, ticks
+held). It prints the same figures as a table and can write them as JSON.
 
 A bag the report cannot read, or one without action chunks (nothing was executed, so there is
 nothing to compare), is one line on stderr and exit code 1.
@@ -43,6 +44,7 @@ class RunFigures:
     targets_reached: int | None
     obstacle_contacts: int | None
     pick_place: dict[str, Any] | None  # the twin's task outcome (rtc_tools.run_metrics.TaskOutcome)
+    placed_at_s: float | None  # the twin's first status reporting success, s since the first executed action
     chunks_merged: int
     chunks_rejected: int
     commands_clamped: int
@@ -52,12 +54,18 @@ class RunFigures:
         """The task's outcome in a few words: the kinematic world's targets or the twin's cube."""
         if self.pick_place is not None:
             outcome = self.pick_place
-            placed = (f"cube placed after {outcome['success_after_s']:.1f} s" if outcome["success"] else
+            placed = (f"cube placed {self.placed_text()}" if outcome["success"] else
                       "cube dropped outside the zone" if outcome["dropped_outside_zone"] else "cube not placed")
             return f"{placed}, peak contact {outcome['peak_contact_force_n']:.1f} N"
         if self.targets_shown is not None:
             return f"targets reached {self.targets_reached} of {self.targets_shown}, obstacle contacts {self.obstacle_contacts}"
         return "task progress not recorded"
+
+    def placed_text(self) -> str:
+        """When the cube was placed: on the plots' clock (the twin's first status saying so), else the twin's own."""
+        if self.placed_at_s is None:
+            return f"{self.pick_place['success_after_s']:.1f} s after the twin's start"
+        return f"at {self.placed_at_s:.1f} s"
 
     def title(self) -> str:
         task = self.task_text()
@@ -98,6 +106,7 @@ def load_run(name: str, bag: Path) -> Run:
         targets_reached=rec.task.get("targets_reached"),
         obstacle_contacts=rec.task.get("obstacle_contacts"),
         pick_place=asdict(rec.task_outcome) if rec.task_outcome else None,
+        placed_at_s=None if rec.task_success_t is None else float(rec.task_success_t - trajectory.times[0]),
         chunks_merged=summary.merged,
         chunks_rejected=summary.rejected,
         commands_clamped=int(last.clamped_count),
@@ -123,6 +132,8 @@ def draw(runs: list[Run], out: Path) -> Path:
         for j, name in enumerate(rec.joint_names):
             full.plot(times, traj.actions[:, j], lw=1.0, label=name)
             full.plot(times[seams], traj.actions[seams, j], "|", color="red", ms=7, mew=1.0)
+        if run.figures.placed_at_s is not None:
+            full.axvline(run.figures.placed_at_s, color="green", ls="--", lw=1.0)
         full.set_title(run.figures.title(), fontsize=8.5, loc="left")
         full.set_ylabel("commanded [rad]", fontsize=8)
         full.set_xlim(0, max(r.trajectory.times[-1] - r.trajectory.times[0] for r in runs))
@@ -141,7 +152,9 @@ def draw(runs: list[Run], out: Path) -> Path:
         zoom.set_xlim(at - t0 - ZOOM_S, at - t0 + ZOOM_S)
         zoom.legend(fontsize=7, loc="best")
     axes[0][0].legend(fontsize=7, loc="upper right", ncol=3)
-    axes[-1][0].set_xlabel("time since the first executed action [s]; red marks: chunk seams")
+    placed = any(run.figures.placed_at_s is not None for run in runs)
+    axes[-1][0].set_xlabel("time since the first executed action [s]; red marks: chunk seams"
+                           + ("; green dashes: the twin reports the cube placed" if placed else ""))
     axes[-1][1].set_xlabel("time [s]; red lines: chunk seams")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

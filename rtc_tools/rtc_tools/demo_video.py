@@ -2,11 +2,12 @@
 
 `make demo` records the same task with RTC and with naive chunk switching; this plays the runs side
 by side, one column per run, in step on one clock (seconds since each run's first executed action):
-on top the camera image of that moment as the bag holds it (the policy's camera, raw or PNG), under it
-the run's executed joint trajectory with every chunk seam marked (red ticks), drawn solid up to the
-moment and faint after it, and above both the run's figures from its report (rtc_tools.demo_figure:
-seam ratio, measured seam jerk, the task, what the command guard did). Any world: the kinematic
-world's drawn camera or the MuJoCo twin's rendered one.
+on top the camera image of that moment as the bag holds it (raw or PNG; by default the front camera,
+which the recorder keeps: the kinematic world's policy camera, on the MuJoCo twin its render from in
+front of the table), under it the run's executed joint trajectory with every chunk seam marked (red
+ticks) and, on the twin, the moment the cube was placed (green), drawn solid up to the moment and
+faint after it, and above both the run's figures from its report (rtc_tools.demo_figure: seam ratio,
+measured seam jerk, the task, what the command guard did).
 
 Written by the ffmpeg binary that `imageio-ffmpeg` ships (no system ffmpeg needed): an H.264 MP4 at
 `--fps`, and with `--gif` an animated GIF at `--gif-fps` and `--gif-width` (one palette for the whole
@@ -105,9 +106,12 @@ class Layout:
             for j, name in enumerate(rec.joint_names):
                 lines += ax.plot(times, traj.actions[:, j], lw=1.1, label=name)
             ax.vlines(times[seams], 0.0, 0.07, color="red", lw=0.8, transform=ax.get_xaxis_transform())
+            if run.figures.placed_at_s is not None:  # faint until the moment comes, like the traces
+                lines.append(ax.axvline(run.figures.placed_at_s, color="green", ls="--", lw=1.2))
             ax.set_xlim(0.0, duration_s)
             ax.tick_params(labelsize=7)
-            ax.set_xlabel("s since the first executed action; red ticks: chunk seams", fontsize=7)
+            ax.set_xlabel("s since the first executed action; red ticks: chunk seams"
+                          + ("; green: cube placed" if run.figures.placed_at_s is not None else ""), fontsize=7)
             if column == 0:
                 ax.set_ylabel("commanded [rad]", fontsize=7)
                 ax.legend(fontsize=6, loc="upper left", ncol=3, framealpha=0.6)

@@ -64,6 +64,7 @@ class Recording:
     target_reached_after_s: float | None = None
     task: dict = field(default_factory=dict)          # sim_camera's last task counts (targets_shown, ...)
     task_outcome: TaskOutcome | None = None           # the twin's last pick-and-place outcome
+    task_success_t: float | None = None               # t of the first twin status that reported success
     torque_on: set = field(default_factory=set)       # the driver's torque_on values seen ({False}: a dry run)
     holds: list = field(default_factory=list)         # (t from, t to) of each stretch on the executor's ~/hold
     resets: list = field(default_factory=list)        # t of each of the executor's ~/reset (a new epoch)
@@ -124,6 +125,8 @@ def read_bag(path: Path) -> Recording:
                             rec.task_outcome = TaskOutcome.from_status(status.name, values)
                         except DiagnosticValueError as err:
                             raise BagError(str(err)) from None
+                        if rec.task_outcome.success and rec.task_success_t is None:
+                            rec.task_success_t = header_time(msg, start, t)
                     if "cadence" in values:  # the executor's and the driver's control loops
                         rec.cadence[status.name] = values["cadence"]
                     if status.name.endswith("so100_driver: bus") and "torque_on" in values:

@@ -11,6 +11,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 from test_bags import one_line_error, write_run
+from test_report_task_outcome import PLACED
 
 from rtc_tools.demo_figure import load_run
 from rtc_tools.demo_video import CameraFrames, Layout, camera_frames, main
@@ -79,3 +80,22 @@ def test_bad_options_are_refused_before_reading(tmp_path, argument, says):
                              *argument], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("demo_video: error: ") and says in result.stderr
+
+
+def test_the_moment_the_cube_was_placed_is_marked_on_the_twins_trace_once_it_came(tmp_path):
+    write_run(tmp_path / "twin", task=PLACED, diagnostic="twin: task")
+    write_run(tmp_path / "kinematic")
+
+    def green_pixels(run, picture: str) -> int:
+        layout = Layout([run], duration_s=1.0, image_aspects=[1.0])
+        (panel,) = layout.panels
+        a, b, _, _ = panel.trace_x
+        x = int(round(a + b * 0.8))  # the twin's status said placed 0.8 s after the first action
+        column = getattr(layout, picture)[panel.trace_rows, x - 1:x + 2].astype(int)
+        return int(((column[..., 1] > 100) & (column[..., 0] < 60) & (column[..., 2] < 60)).sum())
+
+    twin, kinematic = load_run("RTC", tmp_path / "twin"), load_run("RTC", tmp_path / "kinematic")
+    assert twin.figures.placed_at_s == pytest.approx(0.8)
+    assert green_pixels(twin, "solid") > 20  # shown once the moment has come ...
+    assert green_pixels(twin, "faint") == 0  # ... faint before it, as the trajectory
+    assert kinematic.figures.placed_at_s is None and green_pixels(kinematic, "solid") == 0

@@ -43,7 +43,10 @@ def test_the_figure_says_what_happened_to_the_cube(tmp_path):
     write_run(tmp_path / "placed", task=PLACED, diagnostic="twin: task")
     write_run(tmp_path / "dropped", task=DROPPED, diagnostic="twin: task")
     placed, dropped = load_run("RTC", tmp_path / "placed").figures, load_run("naive", tmp_path / "dropped").figures
-    assert placed.task_text() == "cube placed after 8.4 s, peak contact 3.2 N"
+    # placed when the twin's status first said so (stamped 0.9 s into the bag), on the plots' clock:
+    # seconds since the first executed action (0.1 s into the bag)
+    assert placed.placed_at_s == pytest.approx(0.8) and dropped.placed_at_s is None
+    assert placed.task_text() == "cube placed at 0.8 s, peak contact 3.2 N"
     assert dropped.task_text() == "cube dropped outside the zone, peak contact 3.2 N"
     assert placed.targets_shown is None and "cube placed" in placed.title()
 
