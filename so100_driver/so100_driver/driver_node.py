@@ -59,7 +59,7 @@ from std_msgs.msg import Float64MultiArray
 from .arm import JOINT_NAMES, CalibrationError, default_calibration_path, load_calibration
 from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
-from .emulator import ServoBusEmulator
+from .emulator import BUS_PRIORITY, ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
                      ShutdownPolicy, rest_pose_notes)
@@ -124,8 +124,8 @@ PARAMETERS = (
     ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
                   "differ; false refuses to start instead"),
     ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control loop at realtime_priority, every other "
-                  "thread of the process (ROS callbacks, the sim's bus emulator) at realtime_priority - 10, at "
-                  "least 1 (normal scheduling if refused)"),
+                  "thread of the process (ROS callbacks) at realtime_priority - 10, at least 1, the sim's bus "
+                  "emulator between them (at most 45) (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
     # The controlled stop (docs/safety.md).
     ParameterSpec("shutdown_hold_s", 1.0, "on exit: hold with torque on this long before the ramp", unit="s",
@@ -233,6 +233,9 @@ class DriverNode(Node):
             other = request_realtime_process(max(1, self.realtime_priority - OTHER_THREADS_PRIORITY_BELOW))
             if other.policy != "SCHED_FIFO":
                 self.get_logger().warning(f"other threads stay under normal scheduling: {other.detail}")
+            if self.emulator is not None:  # the stand-in for servo hardware: between the loop and the rest
+                bus = self.emulator.serve_realtime(max(1, min(BUS_PRIORITY, self.realtime_priority - 1)))
+                self.get_logger().info(f"sim: bus emulator threads {bus}")
         self._thread.start()
 
     # ----- commands (executor thread) -------------------------------------------------------
@@ -388,6 +391,7 @@ class DriverNode(Node):
             "target_rate_hz": f"{self.rate_hz:.2f}",
             "cadence": cadence_line(stats, self.rate_hz),
             "scheduling": self.scheduling,
+            **({"emulator_scheduling": str(self.emulator.scheduling)} if self.emulator else {}),
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",
             "missed_cycles": stats.missed,

@@ -234,6 +234,7 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) ->
             (DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")} <= node_topics
     assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
     assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
+    assert peer.diagnostics[-1]["emulator_scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))  # said, not guessed
     assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
 
 
