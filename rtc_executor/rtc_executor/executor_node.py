@@ -568,6 +568,9 @@ class ExecutorNode(Node):
             report.raise_to(Level.WARN, f"command guard clamped {clamped - clamped_before} commands")
         if self._verifier.allow_unsigned:
             report.raise_to(Level.WARN, "allow_unsigned: chunks are not authenticated")
+        lockout = self._core.admission.lockout()
+        if lockout:
+            report.raise_to(Level.ERROR, lockout)
         report.values = {
             **judged,
             "seconds_since_tick": f"{time.monotonic() - self._last_tick_at:.3f}",
@@ -603,6 +606,7 @@ class ExecutorNode(Node):
             "chunk_authentication": self._authentication(),
             "followed_source": self._core.admission.followed or "",
             "source_changes": self._core.admission.source_changes,
+            "lockout": lockout,
             "stalls": counters.stalls,
             "rows_dropped_for_missed_ticks": counters.dropped,
         }
