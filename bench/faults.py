@@ -554,12 +554,12 @@ def malformed(run: Run) -> str:
     return "rejected (" + ", ".join(cases) + ")"
 
 
-def flood(run: Run, same_source: bool) -> str:
-    """1000 chunks/s for 3 s; the stand-in policy keeps publishing."""
+def flood(run: Run, same_source: bool, first_id: int = FLOOD_IDS_FROM) -> str:
+    """1000 chunks/s for 3 s, ids from `first_id` up; the stand-in policy keeps publishing."""
     source = run.peer.policy_source if same_source else f"/intruder {secrets.token_hex(4)}"
     before = run.status()
     started = time.monotonic()
-    chunk_id = FLOOD_IDS_FROM
+    chunk_id = first_id
     sent = 0
     while time.monotonic() - started < 3.0:
         for _ in range(10):
@@ -576,8 +576,6 @@ def flood(run: Run, same_source: bool) -> str:
     ticks = after.step - before.step
     if same_source:
         run.expect(merged <= ticks, f"at most one merge per tick ({merged} merges, {ticks} ticks)")
-        run.expect(after.last_reject_reason.startswith("unsigned:"),
-                   f"refused as unsigned, got {after.last_reject_reason!r}")
     else:
         run.expect(merged >= 2, f"the followed policy kept merging ({merged})")
         run.expect(after.last_reject_reason.startswith("other_source:") or merged >= 2,
@@ -594,11 +592,41 @@ def flood_same_source(run: Run) -> str:
     merge would leave the real policy `bad_id` until it restarts). With keys and session ids it
     cannot sign, so nothing of it is admitted and the stand-in's next ids merge as before."""
     outcome = flood(run, same_source=True)
+    run.expect(run.status().last_reject_reason.startswith("unsigned:"),
+               f"refused as unsigned, got {run.status().last_reject_reason!r}")
     merged = run.status().merged_count
     run.peer.wait_for(lambda: run.status().merged_count > merged + 1, MERGE_WAIT_S, "the stand-in merging again")
     by_reason = rejected_by_reason(run)
     run.expect(by_reason.get("bad_id", 0) == 0, f"no bad_id lockout ({by_reason})")
     return outcome + f"; refused {by_reason.get('unsigned', 0)} unsigned; the policy merges on, no lockout"
+
+
+def flood_same_source_unsigned(run: Run) -> str:
+    """Without keys nothing tells the flood from the policy: chunks naming the stand-in's source, the last
+    with id 2^64-1, merge (at most one per tick, through the guard), and the stand-in's own ids are
+    refused as bad_id from then on, until it restarts as a new source. Not masked: the executor holds
+    when the flood's last chunk ends and says on /diagnostics (ERROR) who is locked out, why and what to
+    do (trusted_keys, restart the policy)."""
+    top = 2**64 - 1
+    outcome = flood(run, same_source=True, first_id=top - FLOOD_IDS_FROM)
+    run.peer.publish(top, run.status().step, far_chunk(run, 0.0, 20), run.peer.policy_source)
+    run.peer.wait_for(lambda: run.status().active_chunk_id == top, MERGE_WAIT_S, "the id 2^64-1 chunk merged")
+
+    def said() -> bool:
+        return any(s.level == DiagnosticStatus.ERROR and "locked out" in s.message and "trusted_keys" in s.message
+                   for _, s in run.executor_diagnostics() if s.name == "rtc_executor: control loop")
+    try:
+        run.peer.wait_for(said, 10.0, "the lockout as an ERROR on /diagnostics")
+    except TimeoutError as exc:
+        run.expect(False, str(exc))
+    merged = run.status().merged_count
+    run.peer.wait_for(lambda: run.status().holding, 10.0, "the executor holding once the flood's chunk ended")
+    time.sleep(SETTLE_S)
+    by_reason = rejected_by_reason(run)
+    run.expect(run.status().merged_count == merged, "nothing of the locked-out policy merges")
+    run.expect(by_reason.get("bad_id", 0) >= 3, f"the policy's chunks refused as bad_id ({by_reason})")
+    return (outcome + f"; id 2^64-1 merged; the policy locked out ({by_reason.get('bad_id', 0)} bad_id), "
+            "holding, ERROR on /diagnostics: configure trusted_keys, restart the policy")
 
 
 def rejected_by_reason(run: Run) -> dict[str, int]:
@@ -1165,6 +1193,8 @@ ATTACKS: dict[str, Attack] = {
     "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, naming the followed "
                                 "source with ids above its own (the stand-in signs; the executor trusts its key)",
                                 FRESH, keys=True),
+    "flood_same_source_unsigned": Attack(flood_same_source_unsigned, "without keys: chunks as fast as this process "
+                                         "can send, naming the followed source, ids up to 2^64-1", FRESH),
     "spoofed_joint_states_at_start": Attack(spoofed_joint_states_at_start, "a spoofer publishes joint states 1 rad "
                                             "from the arm's pose as the executor starts", DRIVER_ONLY),
     "replay_after_restart": Attack(replay_after_restart, "signed chunks recorded, the executor restarted, the "
