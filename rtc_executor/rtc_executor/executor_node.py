@@ -51,8 +51,8 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
-from rtc_runtime.diagnostics import (PERIOD_S, Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     heartbeat_limit_s, threshold_parameters)
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     judge_heartbeat, threshold_parameters)
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -618,19 +618,11 @@ class ExecutorNode(Node):
         return report
 
     def _judge_heartbeat(self, report: Report) -> None:
-        """ERROR when the control loop stopped ticking while the process is up: ended on an
-        exception, its thread gone, or no tick for heartbeat_limit_s (hung, starved). The time this
-        report itself came late (the whole process stopped: SIGSTOP, swapping) is not the loop's silence."""
         now = time.monotonic()
-        report_late_s = max(0.0, now - self._last_report_at - PERIOD_S) if self._last_report_at else 0.0
+        judge_heartbeat(report, now=now, last_tick_at=self._last_tick_at, last_report_at=self._last_report_at,
+                        rate_hz=self._tick_rate, failure=self._loop_failure, started=self._thread.ident is not None,
+                        alive=self._thread.is_alive(), stopping=self._stop.is_set())
         self._last_report_at = now
-        silence = now - self._last_tick_at - report_late_s
-        if self._loop_failure:
-            report.raise_to(Level.ERROR, self._loop_failure)
-        elif self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
-            report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif silence > heartbeat_limit_s(self._tick_rate) and not self._stop.is_set():
-            report.raise_to(Level.ERROR, f"no control tick for {now - self._last_tick_at:.2f} s")
 
 
 def main(args: list[str] | None = None) -> None:

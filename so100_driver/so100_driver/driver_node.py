@@ -46,7 +46,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     heartbeat_limit_s, threshold_parameters)
+                                     judge_heartbeat, threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary
@@ -224,6 +224,7 @@ class DriverNode(Node):
         self._rate_window = (time.monotonic(), 0)  # (time, ticks) at the last diagnostics report
         self._loop_rate = 0.0
         self._last_cycle_at = time.monotonic()
+        self._last_report_at = 0.0  # of the heartbeat's /diagnostics status (0: none yet)
         self.scheduling = "normal"
         self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
 
@@ -428,15 +429,14 @@ class DriverNode(Node):
 
     def _heartbeat_report(self) -> Report:
         """The control thread's heartbeat: ERROR when it stopped cycling (died, hung) or stopped the arm."""
-        age = time.monotonic() - self._last_cycle_at
-        report = Report(values={"seconds_since_cycle": f"{age:.3f}", "alive": self._thread.is_alive(),
-                                "parked": self.parked, "torque_on": self.driver.torque_on})
-        if self.stopping:
-            report.raise_to(Level.ERROR, self.stopping)
-        if not self._thread.is_alive() and not self.fatal_error:
-            report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif age > heartbeat_limit_s(self.rate_hz):
-            report.raise_to(Level.ERROR, f"no control cycle for {age:.2f} s")
+        now = time.monotonic()
+        report = Report(values={"seconds_since_cycle": f"{now - self._last_cycle_at:.3f}",
+                                "alive": self._thread.is_alive(), "parked": self.parked,
+                                "torque_on": self.driver.torque_on})
+        judge_heartbeat(report, now=now, last_tick_at=self._last_cycle_at, last_report_at=self._last_report_at,
+                        rate_hz=self.rate_hz, failure=self.stopping, started=self._thread.ident is not None,
+                        alive=self._thread.is_alive(), stopping=self.stop_event.is_set(), tick="cycle")
+        self._last_report_at = now
         return report
 
     def _writer_report(self) -> Report:
