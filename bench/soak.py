@@ -47,6 +47,8 @@ import psutil
 from rosbags.rosbag2 import Reader
 
 from rtc_tools.bag_types import bag_typestore
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
+from so100_driver.topics import DRIVER_BUS_STATUS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]
@@ -57,8 +59,8 @@ GROWTH_LIMIT_PCT = 2.0
 BASELINE_S = 60.0  # RSS is compared from this long after the graph started (start-up allocations done)
 WINDOW_S = 600.0  # anonymous RSS is also averaged per window this long, from BASELINE_S: where it levels off
 LOOPS = {  # /diagnostics status -> (its cumulative missed counter, what the loop is)
-    "so100_driver: bus": ("missed_cycles", "driver cycles"),
-    "rtc_executor: control loop": ("missed_ticks", "executor ticks"),
+    DRIVER_BUS_STATUS: ("missed_cycles", "driver cycles"),
+    EXECUTOR_CONTROL_LOOP_STATUS: ("missed_ticks", "executor ticks"),
 }
 _OVER_BUDGET = re.compile(r"(\d+)/(\d+) ticks over")
 _STALL = re.compile(r"stall (\S+) (\S+)")

@@ -75,8 +75,9 @@ from rtc_executor.core.tracking_monitor import TrackingMonitor
 from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_contract.modes import MergeMode
 from rtc_contract.joint_vector import joint_vector
-from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
-                                 JOINT_STATES_TOPIC)
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, CONTROL_LOOP_COMPONENT, EXECUTOR_NODE,
+                                 EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC,
+                                 MEASURED_STATE_COMPONENT)
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -181,7 +182,7 @@ PARAMETERS = (
 
 class ExecutorNode(Node):
     def __init__(self) -> None:
-        super().__init__("rtc_executor")
+        super().__init__(EXECUTOR_NODE)
         p = declare(self, PARAMETERS)
         joints = p["joint_names"]
         rate, mode, command_type = p["control_rate_hz"], p["mode"], p["command_type"]
@@ -272,8 +273,8 @@ class ExecutorNode(Node):
         for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
             self.create_service(Trigger, name, callback)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
-        self._diagnostics.add("control loop", self._control_loop_report)
-        self._diagnostics.add("measured state", self._state_report)
+        self._diagnostics.add(CONTROL_LOOP_COMPONENT, self._control_loop_report)
+        self._diagnostics.add(MEASURED_STATE_COMPONENT, self._state_report)
         self._tracer = tracer(self.get_name())
 
     def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool, required: bool) -> ChunkVerifier:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
+
 pytestmark = pytest.mark.ros
 
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
@@ -606,7 +608,7 @@ def test_an_exception_in_the_control_loop_is_error_on_diagnostics_stops_commandi
     time.sleep(0.5)  # anything still in flight arrives
     with peer.lock:
         errors = [s for array in peer.diagnostics for s in array.status
-                  if s.name == "rtc_executor: control loop" and _level(s) == Level.ERROR]
+                  if s.name == EXECUTOR_CONTROL_LOOP_STATUS and _level(s) == Level.ERROR]
         commands = len(peer.commands)
     assert errors and "RuntimeError" in errors[-1].message, errors
     assert commands > 0

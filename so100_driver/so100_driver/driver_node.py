@@ -64,7 +64,8 @@ from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
                      ShutdownPolicy, rest_pose_notes)
 from .sim import scene_for_seed, start_position_ticks
-from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
+from .topics import (BUS_COMPONENT, COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, COMMAND_WRITER_COMPONENT,
+                     CONTROL_LOOP_COMPONENT, DRIVER_NODE, JOINT_STATES_TOPIC)
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
@@ -144,7 +145,7 @@ PARAMETERS = (
 
 class DriverNode(Node):
     def __init__(self) -> None:
-        super().__init__("so100_driver")
+        super().__init__(DRIVER_NODE)
         p = declare(self, PARAMETERS)
         self.sim = p["sim"]
         self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
@@ -213,9 +214,9 @@ class DriverNode(Node):
         self.create_subscription(Float64MultiArray, COMMAND_ARRAY_TOPIC, self._on_command_array, command_qos)
         self._command_topics = [self.resolve_topic_name(t) for t in (COMMAND_TOPIC, COMMAND_ARRAY_TOPIC)]
         self.diagnostics = Diagnostics(self, hardware_id=port)
-        self.diagnostics.add("bus", self._bus_report)
-        self.diagnostics.add("control loop", self._heartbeat_report)
-        self.diagnostics.add("command writer", self._writer_report)
+        self.diagnostics.add(BUS_COMPONENT, self._bus_report)
+        self.diagnostics.add(CONTROL_LOOP_COMPONENT, self._heartbeat_report)
+        self.diagnostics.add(COMMAND_WRITER_COMPONENT, self._writer_report)
         self.tracer = tracer(self.get_name())
 
         self.stop_event = threading.Event()

@@ -33,6 +33,7 @@ from so100_driver.driver_node import (  # noqa: E402
 )
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from so100_driver.sim import scene_for_seed, start_joint_positions  # noqa: E402
+from so100_driver.topics import DRIVER_BUS_STATUS  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ class Peer(RosPeer):
     def _on_diag(self, msg: DiagnosticArray) -> None:
         with self.lock:
             for status in msg.status:
-                if status.name == "so100_driver: bus":
+                if status.name == DRIVER_BUS_STATUS:
                     self.diagnostics.append({kv.key: kv.value for kv in status.values})
                     self.levels.append(status.level)
                     self.messages.append(status.message)
