@@ -30,6 +30,7 @@ from ament_index_python.packages import get_package_prefix, get_package_share_di
 
 from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
                                guard_envelope, overrides_file_text, trace_dir)
+from rtc_runtime.node_main import stop_on_signals
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
 STOP_TIMEOUT_S = 10.0
@@ -171,14 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print("run: --record records the root namespace's topics; run without namespace:= to record",
               file=sys.stderr)
         return 2
-    stop_requested = False
-
-    def request_stop(signum, _frame):
-        nonlocal stop_requested
-        stop_requested = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stop = stop_on_signals()
     graph = Graph()
     status = 0
     session = TraceSession(traced_into) if traced_into else None
@@ -207,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
             outlived: set[str] = set()
             started = status == 0  # else a node's prerequisite never appeared
-            while started and not stop_requested and time.monotonic() < deadline:
+            while started and not stop.is_set() and time.monotonic() < deadline:
                 exited = graph.exited()
                 for name in set(exited) & OUTLIVED_NODES - outlived:
                     outlived.add(name)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from rtc_runtime.parameters import ParameterError
 
-__all__ = ["ManagedNode", "StartupError", "run_node"]
+__all__ = ["ManagedNode", "StartupError", "run_node", "stop_on_signals"]
 
 SPIN_TIMEOUT_S = 0.1
 
@@ -44,6 +44,20 @@ class ManagedNode(Protocol):
         """Stop the node's own threads and release hardware; must not raise."""
 
 
+def stop_on_signals(then: Callable[[], None] | None = None) -> threading.Event:
+    """An event set by SIGINT or SIGTERM (then `then()` runs in the handler): a loop polls it and stops in order."""
+    stop = threading.Event()
+
+    def on_signal(*_) -> None:
+        stop.set()
+        if then is not None:
+            then()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    return stop
+
+
 def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | None = None,
              executor: Callable[[], object] | None = None, switch_interval_s: float | None = None) -> None:
     """Build the node, spin it until a signal or a fatal error, shut down in order, exit."""
@@ -53,16 +67,13 @@ def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | 
 
     if switch_interval_s is not None:
         sys.setswitchinterval(switch_interval_s)
-    stop = threading.Event()
     building = [True]  # a signal while the node is being built (imports, loading) ends it at once
 
-    def on_signal(*_) -> None:
-        stop.set()
+    def end_a_build() -> None:
         if building[0]:
             raise KeyboardInterrupt
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
+    stop = stop_on_signals(then=end_a_build)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     exit_code = 0

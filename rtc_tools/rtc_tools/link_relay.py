@@ -26,12 +26,13 @@ import ipaddress
 import random
 import re
 import select
-import signal
 import socket
 import struct
 import sys
 import time
 from dataclasses import dataclass
+
+from rtc_runtime.node_main import stop_on_signals
 
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4  # sockaddr_ll.sll_pkttype of a packet this namespace sent
@@ -148,16 +149,9 @@ def relay(interface_a: str, mac_a: bytes, interface_b: str, mac_b: bytes, link: 
     far = {interface_a: (interface_b, mac_b), interface_b: (interface_a, mac_a)}
     held: list[tuple[float, int, str, bytes, bytes]] = []  # (release time, order, interface, mac, packet)
     order = 0
-    stop = False
-
-    def request_stop(_signum, _frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     by_fd = {s.fileno(): name for name, s in sockets.items()}
-    while not stop:
+    while not stop.is_set():
         timeout = max(0.0, held[0][0] - time.monotonic()) if held else 0.1
         try:
             ready, _, _ = select.select(list(sockets.values()), [], [], timeout)

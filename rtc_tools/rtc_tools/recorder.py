@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import signal
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, COMPRESSED_IMAGE_TYPE, DIAGNOSTICS_TOPIC,
                                  EXECUTOR_STATUS_TOPIC, IMAGE_TYPE, JOINT_STATES_TOPIC, TIMING_TOPIC, root_types)
+from rtc_runtime.node_main import stop_on_signals
 from rtc_tools.bag_types import bag_qos, ros_message_class, typestore_with
 
 # Our nodes' topics, all published reliably: subscribed at start, so that the first messages (the
@@ -142,19 +142,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # our handler closes the bag
     node = rclpy.create_node("rtc_recorder")
-    stopping = False
-
-    def stop(_signum, _frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stop = stop_on_signals()
     with Writer(args.out, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[args.storage]) as writer:
         recorder = Recorder(node, writer, args.topics, args.cameras, args.images)
         node.create_timer(DISCOVERY_PERIOD_S, recorder.discover)
         recorder.discover()
-        while not stopping:
+        while not stop.is_set():
             rclpy.spin_once(node, timeout_sec=0.1)
     node.destroy_node()
     rclpy.try_shutdown()
