@@ -28,6 +28,7 @@ import numpy as np
 from rosbags.rosbag2 import Reader
 
 from rtc_tools.bag_types import bag_typestore
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -107,7 +108,7 @@ def run(rate: float, duration: float, policy_path: str, out: Path) -> dict:
                 overhead_ms.append(msg.preprocessing_ms + msg.postprocessing_ms + msg.publish_ms)
             elif connection.topic == "/diagnostics":
                 for status in msg.status:
-                    if status.name == "rtc_executor: control loop":
+                    if status.name == EXECUTOR_CONTROL_LOOP_STATUS:
                         executor_diag = {kv.key: kv.value for kv in status.values}
     loaded = re.search(r"loaded .* in ([0-9.]+) s", log_path.read_text())
     return {

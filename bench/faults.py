@@ -56,6 +56,7 @@ from sensor_msgs.msg import JointState
 from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
 from rtc_bringup.run import node_command
 from rtc_contract.chunk_signature import ChunkSigner, generate_key_pair, load_private_key
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS, EXECUTOR_MEASURED_STATE_STATUS
 from rtc_executor.core.command_guard import GuardLimits
 from so100_driver.arm import (JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, default_calibration_path,  # the bench knows
                               load_calibration)  # the arm; the executor does not
@@ -63,6 +64,7 @@ from so100_driver.emulator import ServoBusEmulator
 from so100_driver.protocol import StatusError
 from so100_driver.safety import parse_pose
 from so100_driver.sim import scene_for_seed, start_position_ticks
+from so100_driver.topics import DRIVER_BUS_STATUS, DRIVER_COMMAND_WRITER_STATUS, DRIVER_CONTROL_LOOP_STATUS
 
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 STARTUP_TIMEOUT_S = 30.0
@@ -421,11 +423,11 @@ class Run:
 
     def driver_follows(self, node: str) -> bool:
         """Whether the driver's latest command-writer status names `node` as followed."""
-        statuses = [s for _, s in self.driver_diagnostics() if s.name == "so100_driver: command writer"]
+        statuses = [s for _, s in self.driver_diagnostics() if s.name == DRIVER_COMMAND_WRITER_STATUS]
         return bool(statuses) and any(v.key == "followed" and v.value == node for v in statuses[-1].values)
 
-    def driver_says(self, component: str, level: int, *words: str) -> bool:
-        return any(s.name == f"so100_driver: {component}" and s.level == level and all(w in s.message for w in words)
+    def driver_says(self, status: str, level: int, *words: str) -> bool:
+        return any(s.name == status and s.level == level and all(w in s.message for w in words)
                    for _, s in self.driver_diagnostics())
 
     def measure(self) -> tuple[int, float, float]:
@@ -546,7 +548,7 @@ def malformed(run: Run) -> str:
     run.peer.publish(9003, step, rows, run.peer.policy_source, names=run.joints[:5] + ["elbow"])
     cases.append("unknown_joint")
     time.sleep(SETTLE_S)
-    diag = [(t, s) for t, s in run.executor_diagnostics() if s.name == "rtc_executor: control loop"]
+    diag = [(t, s) for t, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS]
     by_reason = dict(kv.split("=") for kv in next(
         (v.value for v in diag[-1][1].values if v.key == "rejected_by_reason"), "").split(", ") if "=" in kv) if diag else {}
     for case in cases:
@@ -554,12 +556,12 @@ def malformed(run: Run) -> str:
     return "rejected (" + ", ".join(cases) + ")"
 
 
-def flood(run: Run, same_source: bool) -> str:
-    """1000 chunks/s for 3 s; the stand-in policy keeps publishing."""
+def flood(run: Run, same_source: bool, first_id: int = FLOOD_IDS_FROM) -> str:
+    """1000 chunks/s for 3 s, ids from `first_id` up; the stand-in policy keeps publishing."""
     source = run.peer.policy_source if same_source else f"/intruder {secrets.token_hex(4)}"
     before = run.status()
     started = time.monotonic()
-    chunk_id = FLOOD_IDS_FROM
+    chunk_id = first_id
     sent = 0
     while time.monotonic() - started < 3.0:
         for _ in range(10):
@@ -576,8 +578,6 @@ def flood(run: Run, same_source: bool) -> str:
     ticks = after.step - before.step
     if same_source:
         run.expect(merged <= ticks, f"at most one merge per tick ({merged} merges, {ticks} ticks)")
-        run.expect(after.last_reject_reason.startswith("unsigned:"),
-                   f"refused as unsigned, got {after.last_reject_reason!r}")
     else:
         run.expect(merged >= 2, f"the followed policy kept merging ({merged})")
         run.expect(after.last_reject_reason.startswith("other_source:") or merged >= 2,
@@ -594,6 +594,8 @@ def flood_same_source(run: Run) -> str:
     merge would leave the real policy `bad_id` until it restarts). With keys and session ids it
     cannot sign, so nothing of it is admitted and the stand-in's next ids merge as before."""
     outcome = flood(run, same_source=True)
+    run.expect(run.status().last_reject_reason.startswith("unsigned:"),
+               f"refused as unsigned, got {run.status().last_reject_reason!r}")
     merged = run.status().merged_count
     run.peer.wait_for(lambda: run.status().merged_count > merged + 1, MERGE_WAIT_S, "the stand-in merging again")
     by_reason = rejected_by_reason(run)
@@ -601,9 +603,37 @@ def flood_same_source(run: Run) -> str:
     return outcome + f"; refused {by_reason.get('unsigned', 0)} unsigned; the policy merges on, no lockout"
 
 
+def flood_same_source_unsigned(run: Run) -> str:
+    """Without keys nothing tells the flood from the policy: chunks naming the stand-in's source, the last
+    with id 2^64-1, merge (at most one per tick, through the guard), and the stand-in's own ids are
+    refused as bad_id from then on, until it restarts as a new source. Not masked: the executor holds
+    when the flood's last chunk ends and says on /diagnostics (ERROR) who is locked out, why and what to
+    do (trusted_keys, restart the policy)."""
+    top = 2**64 - 1
+    outcome = flood(run, same_source=True, first_id=top - FLOOD_IDS_FROM)
+    run.peer.publish(top, run.status().step, far_chunk(run, 0.0, 20), run.peer.policy_source)
+    run.peer.wait_for(lambda: run.status().active_chunk_id == top, MERGE_WAIT_S, "the id 2^64-1 chunk merged")
+
+    def said() -> bool:
+        return any(s.level == DiagnosticStatus.ERROR and "locked out" in s.message and "trusted_keys" in s.message
+                   for _, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS)
+    try:
+        run.peer.wait_for(said, 10.0, "the lockout as an ERROR on /diagnostics")
+    except TimeoutError as exc:
+        run.expect(False, str(exc))
+    merged = run.status().merged_count
+    run.peer.wait_for(lambda: run.status().holding, 10.0, "the executor holding once the flood's chunk ended")
+    time.sleep(SETTLE_S)
+    by_reason = rejected_by_reason(run)
+    run.expect(run.status().merged_count == merged, "nothing of the locked-out policy merges")
+    run.expect(by_reason.get("bad_id", 0) >= 3, f"the policy's chunks refused as bad_id ({by_reason})")
+    return (outcome + f"; id 2^64-1 merged; the policy locked out ({by_reason.get('bad_id', 0)} bad_id), "
+            "holding, ERROR on /diagnostics: configure trusted_keys, restart the policy")
+
+
 def rejected_by_reason(run: Run) -> dict[str, int]:
     """The executor's rejections by reason code, from its latest /diagnostics."""
-    diag = [s for _, s in run.executor_diagnostics() if s.name == "rtc_executor: control loop"]
+    diag = [s for _, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS]
     text = next((v.value for v in diag[-1].values if v.key == "rejected_by_reason"), "") if diag else ""
     return {k: int(v) for k, v in (kv.split("=") for kv in text.split(", ") if "=" in kv)}
 
@@ -635,7 +665,7 @@ def spoofed_joint_states_at_start(run: Run) -> str:
     moved = float(np.max(np.abs(run.servo_goals() - real), initial=0.0))
     off = float(np.max(np.abs(commands - real)))
     warned = [s for _, s in run.executor_diagnostics()
-              if s.name == "rtc_executor: measured state" and "fault_campaign" in s.message]
+              if s.name == EXECUTOR_MEASURED_STATE_STATUS and "fault_campaign" in s.message]
     run.expect(off < 0.01, f"the executor holds the real pose (its commands {off:.3f} rad from it)")
     run.expect(moved < 0.02, f"the arm did not move ({moved:.3f} rad)")
     run.expect(bool(warned), "the ignored publisher named on /diagnostics (rtc_executor: measured state)")
@@ -693,7 +723,7 @@ def tracking_error(run: Run) -> str:
     time.sleep(SETTLE_S)
     after = run.status()
     errors = [s for _, s in run.executor_diagnostics()
-              if s.name == "rtc_executor: measured state" and s.level >= DiagnosticStatus.ERROR and "tracking" in s.message]
+              if s.name == EXECUTOR_MEASURED_STATE_STATUS and s.level >= DiagnosticStatus.ERROR and "tracking" in s.message]
     run.expect(after.on_hold and after.holding, "the executor holds")
     run.expect(bool(errors), "ERROR on /diagnostics (rtc_executor: measured state)")
     return f"tracking fault, holding; ERROR ({errors[0].message[:60] if errors else '-'})"
@@ -730,7 +760,7 @@ def stall_driver(run: Run) -> str:
 def driver_parks(run: Run) -> str:
     """The executor stopped commanding: the driver's watchdog holds, then parks at the rest pose and stays up."""
     time.sleep(2.5)
-    diag = [s for _, s in run.driver_diagnostics() if s.name == "so100_driver: bus"]
+    diag = [s for _, s in run.driver_diagnostics() if s.name == DRIVER_BUS_STATUS]
     last = diag[-1] if diag else None
     silences = next((v.value for v in last.values if v.key == "command_silences"), "0") if last else "0"
     run.expect(int(silences) >= 1, f"driver watchdog counted the silence ({silences})")
@@ -739,7 +769,7 @@ def driver_parks(run: Run) -> str:
         recent = [s for t, s in run.peer.rec.speeds if t > time.monotonic() - 0.5]
     run.expect(bool(recent) and max(recent) < 0.05, f"the arm holds still ({max(recent, default=-1):.3f} rad/s)")
     run.wait_for_stop("the command silence")
-    run.expect(run.driver_says("control loop", DiagnosticStatus.ERROR, "no command for"), "driver ERROR: parked")
+    run.expect(run.driver_says(DRIVER_CONTROL_LOOP_STATUS, DiagnosticStatus.ERROR, "no command for"), "driver ERROR: parked")
     run.expect(run.graph.procs["so100_driver"].poll() is None, "the driver stays up (parked)")
     return "driver held, then parked at the rest pose, torque off; stays up, ERROR"
 
@@ -754,7 +784,7 @@ def executor_bug(run: Run) -> str:
     code = run.graph.procs["rtc_executor"].wait(STOP_WAIT_S)
     run.expect(code == 1, f"executor exit code 1 ({code})")
     run.expect("control loop failed: RuntimeError" in run.graph.log("rtc_executor"), "the exception logged")
-    run.expect(any(s.name == "rtc_executor: control loop" and s.level == DiagnosticStatus.ERROR
+    run.expect(any(s.name == EXECUTOR_CONTROL_LOOP_STATUS and s.level == DiagnosticStatus.ERROR
                    and "RuntimeError" in s.message for _, s in run.executor_diagnostics()),
                "executor ERROR on /diagnostics with the exception")
     return f"executor ERROR, exit {code}; " + driver_parks(run)
@@ -831,7 +861,7 @@ def rogue_second_publisher(run: Run) -> str:
             rogue.send({"wrist_roll": measured(run, "wrist_roll") + 0.1})
             time.sleep(0.005)
         time.sleep(1.2)
-        error = run.driver_says("command writer", DiagnosticStatus.ERROR, "/rogue")
+        error = run.driver_says(DRIVER_COMMAND_WRITER_STATUS, DiagnosticStatus.ERROR, "/rogue")
     finally:
         rogue.close()
     moved = float(np.max(np.abs(run.servo_goals()[:, index] - anchor), initial=0.0))
@@ -855,7 +885,7 @@ def rogue_first_step(run: Run) -> str:
     (5 s at most) until the driver's diagnostics count a rejection: on a loaded machine the driver may
     learn the impostor's node name from discovery only after its first commands."""
     def first_rejections() -> int:
-        bus = [s for _, s in run.driver_diagnostics() if s.name == "so100_driver: bus"]
+        bus = [s for _, s in run.driver_diagnostics() if s.name == DRIVER_BUS_STATUS]
         return next((int(v.value) for v in bus[-1].values if v.key == "first_commands_rejected"), 0) if bus else 0
 
     def drive(rogue: Rogue) -> None:
@@ -1060,7 +1090,7 @@ def played_bag(run: Run) -> str:
     run.expect(all(t in skipped for t in ("/so100/command", "/rtc/executor_status")),
                f"rtc_play names the recorded commands and statuses among the topics it left out ({notice!r})")
     intruders = [s for _, s in run.driver_diagnostics()
-                 if s.name == "so100_driver: command writer" and s.level >= DiagnosticStatus.ERROR]
+                 if s.name == DRIVER_COMMAND_WRITER_STATUS and s.level >= DiagnosticStatus.ERROR]
     run.expect(not intruders, "the driver saw no second command publisher")
     after = run.status()
     run.expect(after.merged_count > before.merged_count, "the policy's chunks kept merging")
@@ -1165,6 +1195,8 @@ ATTACKS: dict[str, Attack] = {
     "flood_same_source": Attack(flood_same_source, "chunks as fast as this process can send, naming the followed "
                                 "source with ids above its own (the stand-in signs; the executor trusts its key)",
                                 FRESH, keys=True),
+    "flood_same_source_unsigned": Attack(flood_same_source_unsigned, "without keys: chunks as fast as this process "
+                                         "can send, naming the followed source, ids up to 2^64-1", FRESH),
     "spoofed_joint_states_at_start": Attack(spoofed_joint_states_at_start, "a spoofer publishes joint states 1 rad "
                                             "from the arm's pose as the executor starts", DRIVER_ONLY),
     "replay_after_restart": Attack(replay_after_restart, "signed chunks recorded, the executor restarted, the "

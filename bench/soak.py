@@ -20,8 +20,15 @@ not with the process's allocations; the growth limit applies to the anonymous pa
 
 From the bag's /diagnostics: the executor's missed ticks and the driver's missed cycles (cumulative
 counters, last report), and the most ticks over the period's budget in any reported window (the
-`cadence` value: N/W ticks over budget in the last W). Exit code 1 when any process's anonymous RSS
-grew by GROWTH_LIMIT_PCT or more, or a control loop missed a tick; 0 otherwise.
+`cadence` value: N/W ticks over budget in the last W); for the driver also its bus timeouts (replies
+of the emulated bus later than its timeout). Beside the graph, bench/stall_probe.py notes the machine's
+own stalls at three priorities (STALL_PROBES: a SCHED_FIFO thread waking late): of the intervals between
+two reports in which a loop missed ticks, the soak says how many held a stall of each probe. At 99 no
+scheduling of ours can beat it; at 49 (below the control loops) the CPUs were also taken by threads at
+50 or above; at 39 (below the nodes' other threads) also by those; a miss with no stall at 49 had its
+cause inside the loop's own process.
+Exit code 1 when any process's anonymous RSS grew by GROWTH_LIMIT_PCT or more, or a control loop
+missed a tick; 0 otherwise.
 """
 from __future__ import annotations
 
@@ -40,6 +47,8 @@ import psutil
 from rosbags.rosbag2 import Reader
 
 from rtc_tools.bag_types import bag_typestore
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
+from so100_driver.topics import DRIVER_BUS_STATUS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]
@@ -50,10 +59,12 @@ GROWTH_LIMIT_PCT = 2.0
 BASELINE_S = 60.0  # RSS is compared from this long after the graph started (start-up allocations done)
 WINDOW_S = 600.0  # anonymous RSS is also averaged per window this long, from BASELINE_S: where it levels off
 LOOPS = {  # /diagnostics status -> (its cumulative missed counter, what the loop is)
-    "so100_driver: bus": ("missed_cycles", "driver cycles"),
-    "rtc_executor: control loop": ("missed_ticks", "executor ticks"),
+    DRIVER_BUS_STATUS: ("missed_cycles", "driver cycles"),
+    EXECUTOR_CONTROL_LOOP_STATUS: ("missed_ticks", "executor ticks"),
 }
 _OVER_BUDGET = re.compile(r"(\d+)/(\d+) ticks over")
+_STALL = re.compile(r"stall (\S+) (\S+)")
+STALL_PROBES = (99, 49, 39)  # SCHED_FIFO priorities of bench/stall_probe.py beside the graph
 _NODE_NAME = re.compile(r"__node:=(\S+)")
 
 
@@ -110,24 +121,35 @@ def sample(runner: psutil.Process, started: float, series: dict[str, Series]) ->
             pass
 
 
-def loop_figures(bag: Path) -> dict[str, dict[str, int]]:
-    """Per control loop: missed (last cumulative count) and the most ticks over budget in a window."""
-    figures = {status: {"missed": -1, "over_budget_max": 0, "reports": 0} for status in LOOPS}
+def loop_figures(bag: Path) -> dict[str, dict]:
+    """Per control loop: missed (last cumulative count), the most ticks over budget in a window and, for
+    the driver, its bus timeouts (last cumulative count: replies that came later than its timeout)."""
+    figures = {status: {"missed": -1, "over_budget_max": 0, "reports": 0, "bus_timeouts": -1, "at": 0.0,
+                        "missing_intervals": []} for status in LOOPS}
     with Reader(bag) as reader:
         store = bag_typestore(reader)
         connections = [c for c in reader.connections if c.topic == "/diagnostics"]
-        for connection, _stamp, raw in reader.messages(connections=connections):
+        for connection, stamp, raw in reader.messages(connections=connections):
             for status in store.deserialize_cdr(raw, connection.msgtype).status:
                 if status.name not in LOOPS:
                     continue
                 values = {kv.key: kv.value for kv in status.values}
                 loop = figures[status.name]
                 loop["reports"] += 1
-                loop["missed"] = int(values[LOOPS[status.name][0]])
+                missed, at = int(values[LOOPS[status.name][0]]), stamp / 1e9
+                if loop["reports"] > 1 and missed > loop["missed"]:  # ticks missed since the last report
+                    loop["missing_intervals"].append((loop["at"], at))
+                loop["missed"], loop["at"] = missed, at
+                loop["bus_timeouts"] = int(values.get("bus_timeouts", -1))  # the driver's: replies later than its timeout
                 over = _OVER_BUDGET.search(values.get("cadence", ""))
                 if over:
                     loop["over_budget_max"] = max(loop["over_budget_max"], int(over.group(1)))
     return figures
+
+
+def stalls_in(intervals: list[tuple[float, float]], stalls: list[float]) -> int:
+    """How many of the (start, end) wall-time intervals hold one of the stalls' wall times."""
+    return sum(any(start <= t <= end for t in stalls) for start, end in intervals)
 
 
 def main() -> int:
@@ -149,6 +171,11 @@ def main() -> int:
         command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(duration),
                    "--record", str(bag), "--foxglove", str(port), f"interpolation:={args.interpolation}"]
         print(f"soak: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} " + " ".join(command), flush=True)
+        probes = {}
+        for priority in STALL_PROBES:
+            with open(Path(out) / f"stalls_{priority}.txt", "w") as probe_file:
+                probes[priority] = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stall_probe.py"),
+                                                     "--priority", str(priority)], stdout=probe_file)
         with open(log, "w") as log_file:
             runner_proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
         started = time.monotonic()
@@ -167,6 +194,12 @@ def main() -> int:
             sample(runner, started, series)
             next_sample += args.sample_s
         code = runner_proc.wait(timeout=duration + 120)
+        probe_lines, stalls = {}, {}
+        for priority, probe in probes.items():
+            probe.terminate()
+            probe.wait(timeout=30)
+            probe_lines[priority] = (Path(out) / f"stalls_{priority}.txt").read_text().splitlines()
+            stalls[priority] = [float(m.group(1)) for m in map(_STALL.match, probe_lines[priority]) if m]
         watcher.join(timeout=30)
         if code:  # why the graph stopped: the nodes' errors
             print("".join(line for line in log.read_text().splitlines(keepends=True)
@@ -197,7 +230,14 @@ def main() -> int:
     for status, figures in loops.items():
         failed |= figures["missed"] != 0
         print(f"{LOOPS[status][1]:<16} missed {figures['missed']:>6}   most over budget in a window "
-              f"{figures['over_budget_max']:>4}   reports {figures['reports']}")
+              f"{figures['over_budget_max']:>4}   reports {figures['reports']}"
+              + (f"   bus timeouts {figures['bus_timeouts']}" if figures["bus_timeouts"] >= 0 else ""))
+        intervals = figures["missing_intervals"]
+        print(f"{'':<16} missed ticks in {len(intervals)} intervals between reports; of them with a stall of "
+              "the probe at " + ", ".join(f"{p}: {stalls_in(intervals, stalls[p])}" for p in STALL_PROBES))
+    print()
+    for priority in STALL_PROBES:
+        print(probe_lines[priority][-1] if probe_lines[priority] else f"probe {priority}: no output")
     if client:
         counts = client[0].counts
         print(f"\nfoxglove client: {sum(counts.values())} messages on {len(counts)} topics")

@@ -23,6 +23,7 @@ import numpy as np
 from rosbags.rosbag2 import Reader
 
 from rtc_tools.bag_types import bag_typestore
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
 from rtc_tools.trace_report import read_trace
 from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import LOGGER_PREFIX, Tracer
@@ -64,7 +65,7 @@ def bag_figures(bag: Path) -> dict[str, float]:
                 inference.append(msg.policy_inference_ms)
                 continue
             for status in msg.status:
-                if status.name == "rtc_executor: control loop":
+                if status.name == EXECUTOR_CONTROL_LOOP_STATUS:
                     values = {kv.key: kv.value for kv in status.values}
                     lateness_p99 = float(values.get("lateness_p99_ms", "nan"))
     p50, p95 = np.percentile(inference, [50.0, 95.0]) if inference else (float("nan"),) * 2

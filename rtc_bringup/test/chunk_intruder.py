@@ -21,6 +21,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_contract.chunk_signature import ChunkSigner, load_private_key
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 ID_OFFSET = 100_000  # the intruder's chunk ids: far above any the policy reaches in a test
@@ -36,7 +37,7 @@ def main(key_file: str, out: str) -> int:
 
     def on_diag(msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name == "rtc_executor: control loop":
+            if status.name == EXECUTOR_CONTROL_LOOP_STATUS:
                 diag.update({kv.key: kv.value for kv in status.values})
 
     pub = node.create_publisher(ActionChunk, "/rtc/action_chunk", RELIABLE)

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("rclpy")
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS  # noqa: E402
 from rtc_runtime.diagnostics import threshold_table  # noqa: E402
+from so100_driver.topics import DRIVER_BUS_STATUS  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "diagnostics.md"
 MARKER = "<!-- thresholds (generated"
@@ -29,8 +31,8 @@ def nodes_table() -> str:
     from so100_driver import driver_node
 
     return threshold_table([("rtc_policy: inference", policy_node.THRESHOLDS),
-                            ("rtc_executor: control loop", executor_node.THRESHOLDS),
-                            ("so100_driver: bus", driver_node.THRESHOLDS)])
+                            (EXECUTOR_CONTROL_LOOP_STATUS, executor_node.THRESHOLDS),
+                            (DRIVER_BUS_STATUS, driver_node.THRESHOLDS)])
 
 
 def test_the_threshold_table_in_the_docs_is_the_nodes_thresholds():

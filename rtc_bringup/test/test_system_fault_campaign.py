@@ -43,6 +43,12 @@ def test_dangerous_and_malformed_chunks_and_floods_never_reach_the_arm(tmp_path)
     assert "ignored" in rows["rogue_second_publisher"]["outcome"]
 
 
+@pytest.mark.timeout(300)
+def test_a_same_source_lockout_without_keys_holds_and_is_an_error_on_diagnostics(tmp_path):
+    row = campaign(tmp_path, ["flood_same_source_unsigned"], timeout_s=280)["flood_same_source_unsigned"]
+    assert "locked out" in row["outcome"] and row["controlled_stop"] == "no: running", row
+
+
 @pytest.mark.timeout(700)
 def test_stalls_kills_bugs_and_bad_starts_of_the_executor_and_driver_end_in_a_known_state(tmp_path):
     rows = campaign(tmp_path, ["stall_executor", "stall_driver", "sigkill_executor", "sigkill_driver",

@@ -16,6 +16,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -47,7 +48,7 @@ class Intruder:
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name == "rtc_executor: control loop":
+            if status.name == EXECUTOR_CONTROL_LOOP_STATUS:
                 self.executor_diag = {"message": status.message, **{kv.key: kv.value for kv in status.values}}
 
     def spin_for(self, seconds: float) -> None:

@@ -1,4 +1,5 @@
-"""The topics and services of the policy and executor nodes, relative (they follow the node's namespace).
+"""The topics and services of the policy and executor nodes, relative (they follow the node's namespace),
+and the executor's /diagnostics status names.
 
 Plain constants, no rclpy, so the nodes and the graph's access-control policy
 (rtc_bringup.sros2_policy) name the same topics."""
@@ -57,3 +58,11 @@ def in_root(topic: str) -> str:
 def root_types(*topics: str) -> dict[str, str]:
     """{topic in the root namespace: its type} for `topics` (names of TOPIC_TYPES), in their order."""
     return {in_root(topic): TOPIC_TYPES[topic] for topic in topics}
+
+# The executor's node name and its /diagnostics statuses, named "<node name>: <component>"
+# (rtc_runtime.diagnostics): the components it adds, and the full names under its default node name.
+EXECUTOR_NODE = "rtc_executor"
+CONTROL_LOOP_COMPONENT = "control loop"
+MEASURED_STATE_COMPONENT = "measured state"
+EXECUTOR_CONTROL_LOOP_STATUS = f"{EXECUTOR_NODE}: {CONTROL_LOOP_COMPONENT}"
+EXECUTOR_MEASURED_STATE_STATUS = f"{EXECUTOR_NODE}: {MEASURED_STATE_COMPONENT}"

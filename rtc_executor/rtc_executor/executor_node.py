@@ -51,8 +51,8 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
-from rtc_runtime.diagnostics import (PERIOD_S, Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     heartbeat_limit_s, threshold_parameters)
+from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
+                                     judge_heartbeat, threshold_parameters)
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -75,8 +75,9 @@ from rtc_executor.core.tracking_monitor import TrackingMonitor
 from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_contract.modes import MergeMode
 from rtc_contract.joint_vector import joint_vector
-from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC,
-                                 JOINT_STATES_TOPIC)
+from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, CONTROL_LOOP_COMPONENT, EXECUTOR_NODE,
+                                 EXECUTOR_SERVICES, EXECUTOR_STATUS_TOPIC, JOINT_STATES_TOPIC,
+                                 MEASURED_STATE_COMPONENT)
 
 CHUNK_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -181,7 +182,7 @@ PARAMETERS = (
 
 class ExecutorNode(Node):
     def __init__(self) -> None:
-        super().__init__("rtc_executor")
+        super().__init__(EXECUTOR_NODE)
         p = declare(self, PARAMETERS)
         joints = p["joint_names"]
         rate, mode, command_type = p["control_rate_hz"], p["mode"], p["command_type"]
@@ -272,8 +273,8 @@ class ExecutorNode(Node):
         for name, callback in zip(EXECUTOR_SERVICES, (self._on_hold, self._on_resume, self._on_reset), strict=True):
             self.create_service(Trigger, name, callback)
         self._diagnostics = Diagnostics(self, hardware_id=f"{self._command_pub.topic_name} ({len(joints)} joints)")
-        self._diagnostics.add("control loop", self._control_loop_report)
-        self._diagnostics.add("measured state", self._state_report)
+        self._diagnostics.add(CONTROL_LOOP_COMPONENT, self._control_loop_report)
+        self._diagnostics.add(MEASURED_STATE_COMPONENT, self._state_report)
         self._tracer = tracer(self.get_name())  # live with RTC_TRACE=1: a sink of every record_span
 
     def _chunk_verifier(self, trusted_keys: list[str], allow_unsigned: bool, required: bool) -> ChunkVerifier:
@@ -567,6 +568,9 @@ class ExecutorNode(Node):
             report.raise_to(Level.WARN, f"command guard clamped {clamped - clamped_before} commands")
         if self._verifier.allow_unsigned:
             report.raise_to(Level.WARN, "allow_unsigned: chunks are not authenticated")
+        lockout = self._core.admission.lockout()
+        if lockout:
+            report.raise_to(Level.ERROR, lockout)
         report.values = {
             **judged,
             "seconds_since_tick": f"{time.monotonic() - self._last_tick_at:.3f}",
@@ -602,6 +606,7 @@ class ExecutorNode(Node):
             "chunk_authentication": self._authentication(),
             "followed_source": self._core.admission.followed or "",
             "source_changes": self._core.admission.source_changes,
+            "lockout": lockout,
             "stalls": counters.stalls,
             "rows_dropped_for_missed_ticks": counters.dropped,
         }
@@ -613,19 +618,11 @@ class ExecutorNode(Node):
         return report
 
     def _judge_heartbeat(self, report: Report) -> None:
-        """ERROR when the control loop stopped ticking while the process is up: ended on an
-        exception, its thread gone, or no tick for heartbeat_limit_s (hung, starved). The time this
-        report itself came late (the whole process stopped: SIGSTOP, swapping) is not the loop's silence."""
         now = time.monotonic()
-        report_late_s = max(0.0, now - self._last_report_at - PERIOD_S) if self._last_report_at else 0.0
+        judge_heartbeat(report, now=now, last_tick_at=self._last_tick_at, last_report_at=self._last_report_at,
+                        rate_hz=self._tick_rate, failure=self._loop_failure, started=self._thread.ident is not None,
+                        alive=self._thread.is_alive(), stopping=self._stop.is_set())
         self._last_report_at = now
-        silence = now - self._last_tick_at - report_late_s
-        if self._loop_failure:
-            report.raise_to(Level.ERROR, self._loop_failure)
-        elif self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
-            report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif silence > heartbeat_limit_s(self._tick_rate) and not self._stop.is_set():
-            report.raise_to(Level.ERROR, f"no control tick for {now - self._last_tick_at:.2f} s")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from rtc_contract.rejections import RejectionCode
-from rtc_executor.core.chunk_admission import SOURCES_KEPT, ChunkAdmission
+from rtc_contract.chunk_signature import ChunkVerifier, generate_key_pair, load_public_key
+from rtc_executor.core.chunk_admission import LOCKOUT_REFUSALS, SOURCES_KEPT, ChunkAdmission
 
 
 def admit_and_merge(admission: ChunkAdmission, source: str, chunk_id: int, now: float, length: int = 10):
@@ -31,6 +32,37 @@ def test_ids_increase_strictly_per_source():
     assert "not above 5" in admission.admit("a", 3, 10, 0.1).detail
     assert admit_and_merge(admission, "b", 1, 0.1) is None  # another source has its own ids
     assert admit_and_merge(admission, "a", 6, 0.1) is None
+
+
+def test_a_source_whose_ids_fall_behind_is_a_lockout_said_with_what_to_do():
+    """Without keys, chunks under the policy's name with a huge id lock the policy out (its ids stay
+    below); the admission says so, and why, once it is more than one stray chunk."""
+    admission = ChunkAdmission(max_length=50)
+    assert admit_and_merge(admission, "policy", 1, 0.0) is None
+    admission.tick()
+    assert admit_and_merge(admission, "policy", 2**64 - 1, 0.01) is None  # an intruder under its name
+    for n in range(2, 2 + LOCKOUT_REFUSALS):
+        admission.tick()
+        assert admission.lockout() == ""  # one or two late chunks are not yet a lockout
+        assert admission.admit("policy", n, 10, 0.02 * n).code == RejectionCode.BAD_ID
+    lockout = admission.lockout()
+    assert lockout.startswith(f"policy locked out: {LOCKOUT_REFUSALS} chunks in a row refused as bad_id")
+    assert "configure trusted_keys" in lockout and "restart the policy node" in lockout
+    assert admit_and_merge(admission, "restarted policy", 1, 5.0) is None  # a new source: over
+    assert admission.lockout() == ""
+
+
+def test_a_lockout_ends_when_the_source_merges_again_and_names_allow_unsigned(tmp_path):
+    _, public, _ = generate_key_pair(tmp_path / "policy")
+    admission = ChunkAdmission(max_length=50, verifier=ChunkVerifier([load_public_key(public)], allow_unsigned=True))
+    assert admit_and_merge(admission, "policy", 9, 0.0) is None  # unsigned, allowed
+    for n in range(1, 1 + LOCKOUT_REFUSALS):
+        admission.tick()
+        assert admission.admit("policy", n, 10, 0.1).code == RejectionCode.BAD_ID
+    assert "drop allow_unsigned" in admission.lockout() and "configure trusted_keys" not in admission.lockout()
+    admission.tick()
+    assert admit_and_merge(admission, "policy", 10, 0.2) is None  # its ids in order again
+    assert admission.lockout() == ""
 
 
 def test_a_refused_or_unmerged_chunk_uses_no_id_and_takes_no_arm():

@@ -39,6 +39,17 @@ def test_rtc_merge_skips_the_rows_whose_tick_passed():
     assert popped.action[0] == 4
 
 
+@pytest.mark.parametrize("mode", list(MergeMode))
+def test_every_uint64_chunk_id_is_kept_exactly(mode):
+    """ActionChunk.chunk_id is uint64: the largest (a hostile chunk's) neither raises nor wraps."""
+    queue = ActionQueue(DIM, mode=mode)
+    top = 2**64 - 1
+    assert queue.merge(top - 1, tagged_chunk(1, 0, 3), source_step=0, step_now=0).accepted
+    assert queue.merge(top, tagged_chunk(2, 0, 3), source_step=0, step_now=0).accepted
+    assert {queue.pop().chunk_id for _ in range(6 if mode is MergeMode.APPEND else 3)} >= {top}
+    assert queue.leftover().chunk_id is None
+
+
 def test_rejections_are_counted_with_reasons():
     queue = ActionQueue(DIM, start_step=100)
     assert queue.merge(1, tagged_chunk(1, 95, 10), 95).accepted

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
+
 pytestmark = pytest.mark.ros
 
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
@@ -455,6 +457,34 @@ def test_diagnostics_thresholds_raise_the_level_and_it_recovers(processes, peer_
     level_becomes(Level.OK)
 
 
+def test_a_same_source_id_lockout_without_keys_is_an_error_that_says_what_to_do(processes, peer_factory):
+    """Without trusted_keys, a chunk naming the policy's source with id 2^64-1 merges and the policy's own
+    ids are refused as bad_id from then on: ERROR on /diagnostics, naming the source, the reason and the
+    remedies (trusted_keys, a restart of the policy), until a chunk of a new source merges."""
+    from rtc_executor.core.chunk_admission import LOCKOUT_REFUSALS
+    from rtc_runtime.diagnostics import Level
+
+    peer = peer_factory()
+    proc = start_ready_executor(processes, peer)
+    for chunk_id in (1, 2**64 - 1):  # the policy's first chunk, then one under its name
+        peer.publish_chunk(chunk_id, peer.last_status().step, chunk_rows(50), source="/policy a1")
+        peer.wait_for(lambda: peer.statuses[-1].merged_count == (1 if chunk_id == 1 else 2), f"chunk {chunk_id}",
+                      proc, processes)
+    for chunk_id in range(2, 2 + LOCKOUT_REFUSALS):  # the policy goes on with its own ids
+        peer.publish_chunk(chunk_id, peer.last_status().step, chunk_rows(50), source="/policy a1")
+    status = _control_loop_level_becomes(peer, proc, processes, Level.ERROR, "/policy a1 locked out", "bad_id",
+                                         "configure trusted_keys", "restart the policy node")
+    assert "/policy a1 locked out" in {kv.key: kv.value for kv in status.values}["lockout"]
+    for chunk_id in range(1, 30):  # restarted, a new source: followed once the old one fell silent
+        peer.publish_chunk(chunk_id, peer.last_status().step, chunk_rows(50), source="/policy b2")
+        time.sleep(0.2)
+        if peer.last_status().merged_count == 3:
+            break
+    assert peer.last_status().merged_count == 3, processes.log(proc)
+    peer.wait_for(lambda: {kv.key: kv.value for kv in _control_loop_status(peer).values}.get("lockout") == "",
+                  "the lockout over", proc, processes)
+
+
 def test_a_stalled_control_loop_raises_lateness_and_missed_ticks_and_it_recovers(processes, peer_factory):
     """The executor process stopped for 0.7 s (SIGSTOP, as a preempted or swapping host would stop
     it): the ticks it missed and the lateness of the one that ran late raise the level; the level is
@@ -578,7 +608,7 @@ def test_an_exception_in_the_control_loop_is_error_on_diagnostics_stops_commandi
     time.sleep(0.5)  # anything still in flight arrives
     with peer.lock:
         errors = [s for array in peer.diagnostics for s in array.status
-                  if s.name == "rtc_executor: control loop" and _level(s) == Level.ERROR]
+                  if s.name == EXECUTOR_CONTROL_LOOP_STATUS and _level(s) == Level.ERROR]
         commands = len(peer.commands)
     assert errors and "RuntimeError" in errors[-1].message, errors
     assert commands > 0

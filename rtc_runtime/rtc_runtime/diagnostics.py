@@ -20,7 +20,7 @@ from rtc_runtime.parameters import ParameterError, ParameterSpec
 from rtc_contract.topics import DIAGNOSTICS_TOPIC
 
 __all__ = ["Level", "Report", "Diagnostics", "Threshold", "threshold_parameters",
-           "configure_thresholds", "threshold_table", "heartbeat_limit_s"]
+           "configure_thresholds", "threshold_table", "heartbeat_limit_s", "judge_heartbeat"]
 
 PERIOD_S = 1.0
 HEARTBEAT_PERIODS = 10  # a control loop is reported dead when its last tick is this many periods old
@@ -53,6 +53,28 @@ class Report:
         """Add a problem: the level becomes the worse of the two, the message lists the problems."""
         self.message = problem if self.level == Level.OK or self.message == "ok" else f"{self.message}; {problem}"
         self.level = max(self.level, level)
+
+
+def judge_heartbeat(report: Report, *, now: float, last_tick_at: float, last_report_at: float, rate_hz: float,
+                    failure: str = "", started: bool = True, alive: bool = True, stopping: bool = False,
+                    tick: str = "tick") -> None:
+    """A control loop's heartbeat check (the executor's and the driver's): ERROR when its loop stopped
+    while the process is up. `failure`: why the loop stopped the arm or ended (an exception), said as
+    is; a thread that was `started` and is no longer `alive` with no failure said: "not running"; no
+    `tick` for heartbeat_limit_s (hung, starved). Nothing more once the node is `stopping` (asked to).
+    Times are monotonic seconds; `last_report_at` is this check's previous run (0: none): the time that
+    report came late itself (the whole process stopped: SIGSTOP, swapping) is not the loop's silence."""
+    if failure:
+        report.raise_to(Level.ERROR, failure)
+    if stopping:
+        return
+    if started and not alive:
+        if not failure:
+            report.raise_to(Level.ERROR, "control loop thread is not running")
+        return
+    report_late_s = max(0.0, now - last_report_at - PERIOD_S) if last_report_at else 0.0
+    if now - last_tick_at - report_late_s > heartbeat_limit_s(rate_hz):
+        report.raise_to(Level.ERROR, f"no control {tick} for {now - last_tick_at:.2f} s")
 
 
 @dataclass(frozen=True)

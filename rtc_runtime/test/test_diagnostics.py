@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from rtc_runtime.diagnostics import Diagnostics, Level, Report
+from rtc_runtime.diagnostics import Diagnostics, Level, Report, heartbeat_limit_s, judge_heartbeat
 
 
 def test_problems_raise_the_level_and_list_themselves():
@@ -86,3 +86,34 @@ def test_threshold_bounds_are_parameters_that_must_not_cross():
         configure_thresholds(thresholds, {**values, "threshold.underruns_in_period.warn": 40.0})
     with pytest.raises(ParameterError, match="threshold.min_voltage_v"):
         configure_thresholds(thresholds, {**values, "threshold.min_voltage_v.warn": 3.0})
+
+
+def _heartbeat(**kwargs) -> Report:
+    report = Report()
+    judge_heartbeat(report, **{"now": 100.0, "last_tick_at": 99.99, "last_report_at": 99.0, "rate_hz": 100.0,
+                               **kwargs})
+    return report
+
+
+def test_a_ticking_loop_has_a_quiet_heartbeat():
+    assert (_heartbeat().level, _heartbeat().message) == (Level.OK, "ok")
+    assert _heartbeat(started=False, alive=False).level == Level.OK  # not started yet, not silent yet
+
+
+def test_a_silent_loop_is_an_error_unless_the_report_itself_came_late():
+    limit = heartbeat_limit_s(100.0)
+    silent = _heartbeat(last_tick_at=100.0 - limit - 0.05, tick="cycle")
+    assert silent.level == Level.ERROR and silent.message == f"no control cycle for {limit + 0.05:.2f} s"
+    # the whole process was stopped 2 s (this report 2 s late): the loop was not silent on its own
+    assert _heartbeat(last_tick_at=97.9, last_report_at=97.0).level == Level.OK
+    assert _heartbeat(last_tick_at=97.9, last_report_at=0.0).level == Level.ERROR  # first report: no excuse
+
+
+def test_a_dead_thread_or_a_failure_is_an_error_said_once_and_nothing_once_stopping():
+    dead = _heartbeat(alive=False, last_tick_at=90.0)
+    assert dead.level == Level.ERROR and dead.message == "control loop thread is not running"
+    failed = _heartbeat(alive=False, last_tick_at=90.0, failure="control loop failed: ValueError: x")
+    assert failed.level == Level.ERROR and failed.message == "control loop failed: ValueError: x"
+    parked = _heartbeat(failure="no command for 5.0 s: rest pose, torque off")  # the loop cycles on
+    assert parked.level == Level.ERROR and parked.message == "no command for 5.0 s: rest pose, torque off"
+    assert _heartbeat(alive=False, last_tick_at=90.0, stopping=True).level == Level.OK

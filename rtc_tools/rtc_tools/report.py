@@ -42,6 +42,7 @@ from rtc_contract.topics import (ACTION_CHUNK_TOPIC, COMMAND_TOPICS, DIAGNOSTICS
                                  JOINT_STATES_TOPIC, TIMING_TOPIC, in_root, root_types)
 from rtc_contract.timing_components import COMPONENTS, WHOLE
 from rtc_runtime.profiling import format_profiling_summary, stats_of
+from so100_driver.topics import DRIVER_BUS_STATUS
 
 
 @dataclass
@@ -129,7 +130,7 @@ def read_bag(path: Path) -> Recording:
                             rec.task_success_t = header_time(msg, start, t)
                     if "cadence" in values:  # the executor's and the driver's control loops
                         rec.cadence[status.name] = values["cadence"]
-                    if status.name.endswith("so100_driver: bus") and "torque_on" in values:
+                    if status.name.endswith(DRIVER_BUS_STATUS) and "torque_on" in values:
                         rec.torque_on.add(values["torque_on"] == "True")
     rec.statuses, merges = served_rows_and_merges(status_msgs)
     rec.holds, rec.resets = holds_and_resets(status_msgs)

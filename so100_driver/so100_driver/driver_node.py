@@ -46,7 +46,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualified
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
-                                     heartbeat_limit_s, threshold_parameters)
+                                     judge_heartbeat, threshold_parameters)
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -59,12 +59,13 @@ from std_msgs.msg import Float64MultiArray
 from .arm import JOINT_NAMES, CalibrationError, default_calibration_path, load_calibration
 from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
-from .emulator import ServoBusEmulator
+from .emulator import BUS_PRIORITY, ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
                      ShutdownPolicy, rest_pose_notes)
 from .sim import scene_for_seed, start_position_ticks
-from .topics import COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
+from .topics import (BUS_COMPONENT, COMMAND_ARRAY_TOPIC, COMMAND_TOPIC, COMMAND_WRITER_COMPONENT,
+                     CONTROL_LOOP_COMPONENT, DRIVER_NODE, JOINT_STATES_TOPIC)
 
 LATENESS_WINDOW_S = 10.0  # cycles kept for the lateness percentiles in /diagnostics
 
@@ -122,8 +123,8 @@ PARAMETERS = (
     ParameterSpec("write_calibration", True, "write homing offset and limits from the file when the servos "
                   "differ; false refuses to start instead"),
     ParameterSpec("realtime", True, "ask for SCHED_FIFO: the control loop at realtime_priority, every other "
-                  "thread of the process (ROS callbacks, the sim's bus emulator) at realtime_priority - 10, at "
-                  "least 1 (normal scheduling if refused)"),
+                  "thread of the process (ROS callbacks) at realtime_priority - 10, at least 1, the sim's bus "
+                  "emulator between them (at most 45) (normal scheduling if refused)"),
     ParameterSpec("realtime_priority", 50, "SCHED_FIFO priority", minimum=1, maximum=99),
     # The controlled stop (docs/safety.md).
     ParameterSpec("shutdown_hold_s", 1.0, "on exit: hold with torque on this long before the ramp", unit="s",
@@ -142,7 +143,7 @@ PARAMETERS = (
 
 class DriverNode(Node):
     def __init__(self) -> None:
-        super().__init__("so100_driver")
+        super().__init__(DRIVER_NODE)
         p = declare(self, PARAMETERS)
         self.sim = p["sim"]
         self.realtime_priority = p["realtime_priority"] if p["realtime"] else 0
@@ -211,9 +212,9 @@ class DriverNode(Node):
         self.create_subscription(Float64MultiArray, COMMAND_ARRAY_TOPIC, self._on_command_array, command_qos)
         self._command_topics = [self.resolve_topic_name(t) for t in (COMMAND_TOPIC, COMMAND_ARRAY_TOPIC)]
         self.diagnostics = Diagnostics(self, hardware_id=port)
-        self.diagnostics.add("bus", self._bus_report)
-        self.diagnostics.add("control loop", self._heartbeat_report)
-        self.diagnostics.add("command writer", self._writer_report)
+        self.diagnostics.add(BUS_COMPONENT, self._bus_report)
+        self.diagnostics.add(CONTROL_LOOP_COMPONENT, self._heartbeat_report)
+        self.diagnostics.add(COMMAND_WRITER_COMPONENT, self._writer_report)
         self.tracer = tracer(self.get_name())  # live with RTC_TRACE=1: a sink of every record_span
 
         self.stop_event = threading.Event()
@@ -222,6 +223,7 @@ class DriverNode(Node):
         self._rate_window = (time.monotonic(), 0)  # (time, ticks) at the last diagnostics report
         self._loop_rate = 0.0
         self._last_cycle_at = time.monotonic()
+        self._last_report_at = 0.0  # of the heartbeat's /diagnostics status (0: none yet)
         self.scheduling = "normal"
         self._thread = threading.Thread(target=self._control_loop, name="so100-control", daemon=True)
 
@@ -231,6 +233,9 @@ class DriverNode(Node):
             other = request_realtime_process(max(1, self.realtime_priority - OTHER_THREADS_PRIORITY_BELOW))
             if other.policy != "SCHED_FIFO":
                 self.get_logger().warning(f"other threads stay under normal scheduling: {other.detail}")
+            if self.emulator is not None:  # the stand-in for servo hardware: between the loop and the rest
+                bus = self.emulator.serve_realtime(max(1, min(BUS_PRIORITY, self.realtime_priority - 1)))
+                self.get_logger().info(f"sim: bus emulator threads {bus}")
         self._thread.start()
 
     # ----- commands (executor thread) -------------------------------------------------------
@@ -386,6 +391,7 @@ class DriverNode(Node):
             "target_rate_hz": f"{self.rate_hz:.2f}",
             "cadence": cadence_line(stats, self.rate_hz),
             "scheduling": self.scheduling,
+            **({"emulator_scheduling": str(self.emulator.scheduling)} if self.emulator else {}),
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",
             "missed_cycles": stats.missed,
@@ -422,15 +428,14 @@ class DriverNode(Node):
 
     def _heartbeat_report(self) -> Report:
         """The control thread's heartbeat: ERROR when it stopped cycling (died, hung) or stopped the arm."""
-        age = time.monotonic() - self._last_cycle_at
-        report = Report(values={"seconds_since_cycle": f"{age:.3f}", "alive": self._thread.is_alive(),
-                                "parked": self.parked, "torque_on": self.driver.torque_on})
-        if self.stopping:
-            report.raise_to(Level.ERROR, self.stopping)
-        if not self._thread.is_alive() and not self.fatal_error:
-            report.raise_to(Level.ERROR, "control loop thread is not running")
-        elif age > heartbeat_limit_s(self.rate_hz):
-            report.raise_to(Level.ERROR, f"no control cycle for {age:.2f} s")
+        now = time.monotonic()
+        report = Report(values={"seconds_since_cycle": f"{now - self._last_cycle_at:.3f}",
+                                "alive": self._thread.is_alive(), "parked": self.parked,
+                                "torque_on": self.driver.torque_on})
+        judge_heartbeat(report, now=now, last_tick_at=self._last_cycle_at, last_report_at=self._last_report_at,
+                        rate_hz=self.rate_hz, failure=self.stopping, started=self._thread.ident is not None,
+                        alive=self._thread.is_alive(), stopping=self.stop_event.is_set(), tick="cycle")
+        self._last_report_at = now
         return report
 
     def _writer_report(self) -> Report:

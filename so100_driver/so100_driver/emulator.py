@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from rtc_runtime.scheduling import Scheduling, request_realtime
+
 from .arm import JOINT_NAMES, MOTOR_IDS, Calibration, load_calibration
 from .protocol import BROADCAST_ID, Instruction, Packet, PacketDecoder, encode_packet
 from .pacing import WallClockPacing
@@ -40,6 +42,9 @@ from .twin.servo import motion_profile, profile_limits
 from .worlds import WORLD_NAMES, WorldUnavailable, make_world
 
 DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7.4 V
+# SCHED_FIFO of the emulator's threads (serve_realtime): below a driver's control loop (its default 50),
+# above the driver's other threads (40) and every normal task.
+BUS_PRIORITY = 45
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
 _NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
@@ -236,6 +241,7 @@ class ServoBusEmulator:
         self._thread: threading.Thread | None = None
         self._stepper: threading.Thread | None = None  # the world's own stepping thread, if any
         self._stepping = threading.Event()
+        self.scheduling = Scheduling("SCHED_OTHER", 0, "realtime not requested")  # its threads' (serve_realtime)
         self._last_advance = time.monotonic()
         self._decoder = PacketDecoder()
 
@@ -304,6 +310,16 @@ class ServoBusEmulator:
     def native_thread_ids(self) -> list[int]:
         """The OS ids of the emulator's threads (serving, and stepping if any): for real-time scheduling."""
         return [t.native_id for t in (self._thread, self._stepper) if t is not None and t.native_id is not None]
+
+    def serve_realtime(self, priority: int = BUS_PRIORITY) -> Scheduling:
+        """Put the emulator's threads under SCHED_FIFO at `priority` when permitted (normal scheduling if
+        not): the bus stands in for servo hardware, which answers whatever the host's load. Call after
+        `start`; what they got is also kept in `scheduling` (for logs and diagnostics)."""
+        got = [request_realtime(priority, tid) for tid in self.native_thread_ids()]
+        refused = [g for g in got if g.policy != "SCHED_FIFO"]
+        self.scheduling = (refused[0] if refused else got[0] if got
+                           else Scheduling("SCHED_OTHER", 0, "emulator is not started"))
+        return self.scheduling
 
     def _step_continuously(self, period_s: float) -> None:
         while not self._stepping.wait(period_s):
@@ -509,7 +525,8 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with emulator:
-        print(emulator.port, "->", os.path.realpath(emulator.port), flush=True)
+        print(emulator.port, "->", os.path.realpath(emulator.port), f"bus threads {emulator.serve_realtime()}",
+              flush=True)
         while not stop.wait(0.5):
             pass
 

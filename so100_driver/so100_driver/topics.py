@@ -1,4 +1,5 @@
-"""The topics of so100_driver's nodes, relative (they follow the node's namespace) unless absolute.
+"""The topics of so100_driver's nodes, relative (they follow the node's namespace) unless absolute, and
+the driver's /diagnostics status names.
 
 Plain constants, no rclpy, so the nodes and the graph's access-control policy
 (rtc_bringup.sros2_policy) name the same topics."""
@@ -12,3 +13,13 @@ CAMERA_TOPICS = {  # the twin's cameras (sensor_msgs/Image); front is the simula
     "front": IMAGE_TOPIC,
     "wrist": "camera/wrist/image_raw",
 }
+
+# The driver's node name and its /diagnostics statuses, named "<node name>: <component>"
+# (rtc_runtime.diagnostics): the components it adds, and the full names under its default node name.
+DRIVER_NODE = "so100_driver"
+BUS_COMPONENT = "bus"
+CONTROL_LOOP_COMPONENT = "control loop"
+COMMAND_WRITER_COMPONENT = "command writer"
+DRIVER_BUS_STATUS = f"{DRIVER_NODE}: {BUS_COMPONENT}"
+DRIVER_CONTROL_LOOP_STATUS = f"{DRIVER_NODE}: {CONTROL_LOOP_COMPONENT}"
+DRIVER_COMMAND_WRITER_STATUS = f"{DRIVER_NODE}: {COMMAND_WRITER_COMPONENT}"

@@ -35,8 +35,8 @@ from rtc_runtime.deadline_loop import Ticker
 from rtc_runtime.diagnostics import Diagnostics, Level, Report
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
-from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S, request_realtime
 from rtc_runtime.profiling import record_span
+from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S
 from rtc_runtime.tracing import tracer
 from sensor_msgs.msg import Image
 
@@ -51,7 +51,6 @@ CAMERAS = tuple(CAMERA_TOPICS)
 RENDER_BUDGET_MS = 8.0
 SERVE_AFTER_STOP_S = 15.0  # longest the bus stays up after a stop signal while a driver still talks
 BUS_QUIET_S = 0.5  # no transaction for this long: the driver has let go
-BUS_PRIORITY = 45  # SCHED_FIFO of the bus and physics threads: below the driver's control loop (50)
 
 PARAMETERS = (
     ParameterSpec("link", "/tmp/so100_twin", "path of the symlink to the emulated bus's pty: the driver's port"),
@@ -111,8 +110,7 @@ class TwinNode(Node):
     def start(self) -> None:
         # The bus stands in for servo hardware, which answers whatever the host's load: its threads run
         # under SCHED_FIFO when permitted (below the driver's control loop), the cameras do not.
-        got = [request_realtime(BUS_PRIORITY, tid) for tid in self.emulator.native_thread_ids()]
-        self.get_logger().info(f"bus and physics threads: {got[0] if got else 'none'}")
+        self.get_logger().info(f"bus and physics threads: {self.emulator.serve_realtime()}")
         self._thread.start()
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from so100_driver.bus import BusCorruption, BusTimeout, FeetechBus
-from so100_driver.emulator import ServoBusEmulator
+from so100_driver.emulator import BUS_PRIORITY, ServoBusEmulator
 from so100_driver.protocol import StatusError
 from so100_driver.registers import REGISTERS
 
@@ -99,3 +99,22 @@ def test_bus_comes_back_after_vanishing(bus: FeetechBus, bus_emulator: ServoBusE
         bus.ping(1)
     bus_emulator.vanish(0.0)  # back
     assert bus.ping(1).error == 0
+
+
+def test_the_emulator_serves_under_sched_fifo_when_permitted(bus: FeetechBus, bus_emulator: ServoBusEmulator,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in for servo hardware asks for SCHED_FIFO for its own threads only, and says what it got."""
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr("os.sched_setscheduler", lambda tid, policy, param: calls.append((tid, param.sched_priority)))
+    assert bus_emulator.scheduling.policy == "SCHED_OTHER"  # nothing asked yet
+    got = bus_emulator.serve_realtime()
+    assert calls == [(tid, BUS_PRIORITY) for tid in bus_emulator.native_thread_ids()] and calls
+    assert got == bus_emulator.scheduling and got.policy == "SCHED_FIFO" and got.priority == BUS_PRIORITY
+
+    def refuse(tid: int, policy: int, param: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.sched_setscheduler", refuse)
+    refused = bus_emulator.serve_realtime()
+    assert refused.policy == "SCHED_OTHER" and "refused" in refused.detail and bus_emulator.scheduling == refused
+    assert bus.ping(1).error == 0  # serving on, under normal scheduling

@@ -33,6 +33,7 @@ from so100_driver.driver_node import (  # noqa: E402
 from rtc_contract.topics import DIAGNOSTICS_TOPIC  # noqa: E402
 from so100_driver.emulator import ServoBusEmulator  # noqa: E402
 from so100_driver.sim import scene_for_seed, start_joint_positions  # noqa: E402
+from so100_driver.topics import DRIVER_BUS_STATUS  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ class Peer(RosPeer):
     def _on_diag(self, msg: DiagnosticArray) -> None:
         with self.lock:
             for status in msg.status:
-                if status.name == "so100_driver: bus":
+                if status.name == DRIVER_BUS_STATUS:
                     self.diagnostics.append({kv.key: kv.value for kv in status.values})
                     self.levels.append(status.level)
                     self.messages.append(status.message)
@@ -234,6 +235,7 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) ->
             (DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")} <= node_topics
     assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
     assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
+    assert peer.diagnostics[-1]["emulator_scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))  # said, not guessed
     assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
 
 

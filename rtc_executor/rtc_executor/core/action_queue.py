@@ -130,7 +130,7 @@ class ActionQueue:
         self.action_dim = int(action_dim)
         self._lock = threading.Lock()
         self._actions = np.empty((0, self.action_dim))
-        self._chunk_ids = np.empty(0, dtype=np.int64)
+        self._chunk_ids = np.empty(0, dtype=np.uint64)  # chunk ids are uint64 (ActionChunk.chunk_id)
         self._rows = np.empty(0, dtype=np.int64)
         self._head = 0
         self._step = int(start_step)
@@ -178,7 +178,7 @@ class ActionQueue:
                 self._rejected[reason.value] += 1
                 return MergeResult(False, d_real, reason, detail, max(skip, 0))
             actions_new = chunk[skip:]
-            ids_new = np.full(len(actions_new), chunk_id, dtype=np.int64)
+            ids_new = np.full(len(actions_new), chunk_id, dtype=np.uint64)
             rows_new = np.arange(skip, len(chunk), dtype=np.int64)
             if self.mode is MergeMode.APPEND:
                 head = self._head

@@ -12,7 +12,10 @@ One policy drives the arm at a time. A chunk is refused, with a reason code, whe
   them, or is a signed chunk seen before (`chunk_signature`; checked before anything the chunk's
   content or id decides, so nothing else about a chunk of unknown origin is looked at);
 - `bad_id`: its id is 0 (the message spec reserves it for "none") or not above the last id
-  merged from the same source (ids increase strictly per source);
+  merged from the same source (ids increase strictly per source). LOCKOUT_REFUSALS such chunks of
+  one source in a row, with nothing merged since, are a lockout (`lockout`): chunks under its name
+  with higher ids were merged (without trusted keys anyone can send them) or its ids went back, and
+  it stays refused until it restarts as a new source; the executor reports it as an ERROR;
 - `other_source`: it comes from another source than the one followed, while the followed one has
   had a chunk merged within `source_timeout_s` (with `follow_one_source`);
 - `rate`: the same source already had a chunk merged since the last control tick (the merge is
@@ -32,6 +35,8 @@ from typing import NamedTuple
 
 from rtc_contract.chunk_signature import SOURCES_KEPT, ChunkVerifier, SignedFields
 from rtc_contract.rejections import RejectionCode
+
+LOCKOUT_REFUSALS = 3  # chunks of one source in a row refused as not above its last merged id: locked out
 
 
 class Refusal(NamedTuple):
@@ -61,6 +66,7 @@ class ChunkAdmission:
         self._followed: str | None = None
         self._followed_at = 0.0
         self._pending: set[str] = set()
+        self._behind: tuple[str, int, int, int] | None = None  # (source, refused in a row, latest id, its last)
         self.refused: Counter[str] = Counter()
         self.source_changes = 0
 
@@ -88,6 +94,7 @@ class ChunkAdmission:
                 self.source_changes += self._followed is not None
                 self._followed = source
             self._followed_at = now_s
+            self._behind = None  # its ids in order again, or another source followed
             self._last_ids[source] = int(chunk_id)
             self._last_ids.move_to_end(source)
             while len(self._last_ids) > SOURCES_KEPT:
@@ -133,6 +140,8 @@ class ChunkAdmission:
                                          f"{now_s - self._followed_at:.2f} s ago), not {source}")
         last = self._last_ids.get(source)
         if last is not None and chunk_id <= last:
+            in_a_row = self._behind[1] + 1 if self._behind and self._behind[0] == source else 1
+            self._behind = (source, in_a_row, chunk_id, last)
             return Refusal(RejectionCode.BAD_ID, f"id {chunk_id} is not above {last}, the last one from {source}")
         if source in self._pending:
             return Refusal(RejectionCode.RATE, f"{source} already has a chunk merged since the last tick")
@@ -142,6 +151,24 @@ class ChunkAdmission:
         """A control tick ran: the merges before it are no longer pending."""
         with self._lock:
             self._pending.clear()
+
+    def lockout(self) -> str:
+        """What locks a source out and what to do, or "" (see the module's `bad_id`)."""
+        with self._lock:
+            behind = self._behind
+        if behind is None or behind[1] < LOCKOUT_REFUSALS:
+            return ""
+        source, in_a_row, chunk_id, last = behind
+        if not self.verifier.enabled:
+            why = ("chunks are not authenticated (no trusted_keys), so anyone can send them under its name: "
+                   "configure trusted_keys (docs/authentication.md)")
+        elif self.verifier.allow_unsigned:
+            why = ("unsigned chunks are allowed (allow_unsigned), so anyone can send them under its name: sign "
+                   "the policy's chunks and drop allow_unsigned (docs/authentication.md)")
+        else:
+            why = "its chunk ids went back"
+        return (f"{source} locked out: {in_a_row} chunks in a row refused as bad_id (id {chunk_id} is not above "
+                f"{last}, the last merged under its name); {why}; restart the policy node to resume")
 
     @property
     def followed(self) -> str | None:
