@@ -355,6 +355,15 @@ def effective_parameters(spec: NodeSpec) -> dict[str, Any]:
     return {**merged, **spec.overrides}
 
 
+def policy_camera_topics(specs: list[NodeSpec]) -> list[str]:
+    """The image topics the policy node reads (its `camera_topics`, wherever the file or an argument set
+    them), for the viewers and the recorder; empty when the graph has no policy or the node's default."""
+    for spec in specs:
+        if spec.name == "rtc_policy":
+            return [entry.partition("=")[2] for entry in effective_parameters(spec).get("camera_topics") or ()]
+    return []
+
+
 def overrides_file_text(spec: NodeSpec) -> str:
     """The parameter file of a node's overrides, keyed by its fully qualified name. Written as a
     file (not a launch_ros dict, whose strings launch_ros re-reads as YAML) so a task "1" stays text."""
@@ -603,10 +612,8 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
         names.append("robot_description")
     if flags["foxglove"]:  # a viewer only: it subscribes, in its own process, and is started last
         overrides["foxglove_server"]["port"] = _port(values["foxglove_port"])
-        policy = spec("rtc_policy")
-        cameras = {**node_parameters(file_params, policy.fully_qualified_name), **policy.overrides} \
-            .get("camera_topics")
-        if cameras:  # the policy's cameras, wherever the file or an argument set them
-            overrides["foxglove_server"]["camera_topics"] = [e.partition("=")[2] for e in cameras]
+        cameras = policy_camera_topics([spec("rtc_policy")])
+        if cameras:
+            overrides["foxglove_server"]["camera_topics"] = cameras
         names.append("foxglove_server")
     return [spec(n) for n in names]

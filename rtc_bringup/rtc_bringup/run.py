@@ -28,8 +28,8 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
-                               guard_envelope, overrides_file_text, trace_dir)
+from rtc_bringup.graph import (ARGUMENTS, CAMERA_TOPIC, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
+                               guard_envelope, overrides_file_text, policy_camera_topics, trace_dir)
 from rtc_runtime.node_main import stop_on_signals
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
@@ -161,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     args, launch_arguments = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         share_dir = Path(get_package_share_directory("rtc_bringup"))
-        specs = select_nodes(build_graph(launch_arguments, share_dir), args.nodes)
+        graph_specs = build_graph(launch_arguments, share_dir)
+        specs = select_nodes(graph_specs, args.nodes)
+        # the policy's input too (the twin's policy reads the wrist camera), so a replay sees what it saw
+        # (the recorder runs in the root namespace and matches topics by their absolute names)
+        cameras = (CAMERA_TOPIC, *policy_camera_topics(graph_specs))
+        recorded_cameras = list(dict.fromkeys("/" + topic.lstrip("/") for topic in cameras))
         traced_into = trace_dir(launch_arguments)
         discovery = discovery_environment(launch_arguments, os.environ)
         dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
         try:
             if args.record:
-                graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record)], env)
+                graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record),
+                                         "--cameras", *recorded_cameras], env)
             for spec in specs:
                 if spec.waits_for and not graph.wait_for_path(spec.waits_for, WAIT_FOR_PATH_S):
                     print(f"run: {spec.name} needs {spec.waits_for}, which did not appear; stopping the graph",

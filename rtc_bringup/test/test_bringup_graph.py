@@ -14,7 +14,7 @@ import yaml
 
 from so100_driver.arm import default_calibration_path
 
-from rtc_bringup.graph import (ARGUMENTS, build_graph, load_parameter_file, node_key_matches,
+from rtc_bringup.graph import (ARGUMENTS, build_graph, load_parameter_file, node_key_matches, policy_camera_topics,
                                node_parameters, overrides_file_text)
 
 PKG = Path(__file__).resolve().parents[1]
@@ -185,6 +185,16 @@ def test_foxglove_adds_the_live_view_server_last_with_its_port_and_the_cameras()
     cameras = build_graph({"foxglove": "true", "foxglove_port": "9000", "cameras": "front=/a/image,wrist=b/image"},
                           PKG)[-1].overrides
     assert cameras == {"port": 9000, "camera_topics": ["/a/image", "b/image"]}
+
+
+@pytest.mark.parametrize("arguments, topics", [
+    ({}, []),  # the policy's default camera (the recorder and the viewer take it anyway)
+    ({"world": "mujoco"}, ["camera/wrist/image_raw"]),  # what the twin checkpoint was trained on
+    ({"cameras": "front=/a/image,wrist=b/image"}, ["/a/image", "b/image"]),
+])
+def test_the_policys_camera_topics_for_the_recorder_and_the_viewer(arguments, topics):
+    assert policy_camera_topics(build_graph(arguments, PKG)) == topics
+    assert policy_camera_topics([s for s in build_graph(arguments, PKG) if s.name != "rtc_policy"]) == []
 
 
 @pytest.mark.parametrize("argument, namespace, fqn", [

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from rosbags.rosbag2 import Reader
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -36,6 +37,11 @@ def test_the_report_of_a_twin_run_gives_the_task_outcome_tracking_error_and_meas
     assert not any(line.startswith("target reached") for line in lines)  # the kinematic world's line
     assert sum(line.startswith("tracking error rad  ") for line in lines) == 6  # one per joint
     assert any(line.startswith("measured |jerk| rad/s^3") for line in lines)
+
+    # the twin policy's own input (the wrist camera) is in the bag beside the front view (PNG, the default)
+    with Reader(bag) as reader:
+        recorded = {topic for topic, info in reader.topics.items() if info.msgcount}
+    assert {f"/camera/{name}/image_raw/compressed" for name in ("front", "wrist")} <= recorded, recorded
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     outcome = summary["task_outcome"]
