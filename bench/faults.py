@@ -375,9 +375,13 @@ class Run:
         with self.peer.lock:
             return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("rtc_policy")]
 
-    def driver_diagnostics(self) -> list[tuple[float, DiagnosticStatus]]:
+    def statuses(self, name: str) -> list[DiagnosticStatus]:
+        """Every /diagnostics status named `name` (a node's status constant) received so far, oldest first."""
+        return [s for _, s in self.timed_statuses(name)]
+
+    def timed_statuses(self, name: str) -> list[tuple[float, DiagnosticStatus]]:
         with self.peer.lock:
-            return [(t, s) for t, s in self.peer.rec.diagnostics if s.name.startswith("so100_driver")]
+            return [(t, s) for t, s in self.peer.rec.diagnostics if s.name == name]
 
     def servo_goals(self) -> np.ndarray:
         """The goals written to the servos in the window, radians, one row per write (joints in order)."""
@@ -423,12 +427,11 @@ class Run:
 
     def driver_follows(self, node: str) -> bool:
         """Whether the driver's latest command-writer status names `node` as followed."""
-        statuses = [s for _, s in self.driver_diagnostics() if s.name == DRIVER_COMMAND_WRITER_STATUS]
+        statuses = self.statuses(DRIVER_COMMAND_WRITER_STATUS)
         return bool(statuses) and any(v.key == "followed" and v.value == node for v in statuses[-1].values)
 
     def driver_says(self, status: str, level: int, *words: str) -> bool:
-        return any(s.name == status and s.level == level and all(w in s.message for w in words)
-                   for _, s in self.driver_diagnostics())
+        return any(s.level == level and all(w in s.message for w in words) for s in self.statuses(status))
 
     def measure(self) -> tuple[int, float, float]:
         """(commands outside the guard, max step rad, max speed rad/s) over the window."""
@@ -548,7 +551,7 @@ def malformed(run: Run) -> str:
     run.peer.publish(9003, step, rows, run.peer.policy_source, names=run.joints[:5] + ["elbow"])
     cases.append("unknown_joint")
     time.sleep(SETTLE_S)
-    diag = [(t, s) for t, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS]
+    diag = run.timed_statuses(EXECUTOR_CONTROL_LOOP_STATUS)
     by_reason = dict(kv.split("=") for kv in next(
         (v.value for v in diag[-1][1].values if v.key == "rejected_by_reason"), "").split(", ") if "=" in kv) if diag else {}
     for case in cases:
@@ -594,8 +597,8 @@ def flood_same_source(run: Run) -> str:
     merge would leave the real policy `bad_id` until it restarts). With keys and session ids it
     cannot sign, so nothing of it is admitted and the stand-in's next ids merge as before."""
     outcome = flood(run, same_source=True)
-    run.expect(run.status().last_reject_reason.startswith("unsigned:"),
-               f"refused as unsigned, got {run.status().last_reject_reason!r}")
+    reason = run.status().last_reject_reason
+    run.expect(reason.startswith("unsigned:"), f"refused as unsigned, got {reason!r}")
     merged = run.status().merged_count
     run.peer.wait_for(lambda: run.status().merged_count > merged + 1, MERGE_WAIT_S, "the stand-in merging again")
     by_reason = rejected_by_reason(run)
@@ -616,7 +619,7 @@ def flood_same_source_unsigned(run: Run) -> str:
 
     def said() -> bool:
         return any(s.level == DiagnosticStatus.ERROR and "locked out" in s.message and "trusted_keys" in s.message
-                   for _, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS)
+                   for s in run.statuses(EXECUTOR_CONTROL_LOOP_STATUS))
     try:
         run.peer.wait_for(said, 10.0, "the lockout as an ERROR on /diagnostics")
     except TimeoutError as exc:
@@ -633,7 +636,7 @@ def flood_same_source_unsigned(run: Run) -> str:
 
 def rejected_by_reason(run: Run) -> dict[str, int]:
     """The executor's rejections by reason code, from its latest /diagnostics."""
-    diag = [s for _, s in run.executor_diagnostics() if s.name == EXECUTOR_CONTROL_LOOP_STATUS]
+    diag = run.statuses(EXECUTOR_CONTROL_LOOP_STATUS)
     text = next((v.value for v in diag[-1].values if v.key == "rejected_by_reason"), "") if diag else ""
     return {k: int(v) for k, v in (kv.split("=") for kv in text.split(", ") if "=" in kv)}
 
@@ -664,8 +667,7 @@ def spoofed_joint_states_at_start(run: Run) -> str:
         commands = np.array([q for _, q in run.peer.rec.commands])
     moved = float(np.max(np.abs(run.servo_goals() - real), initial=0.0))
     off = float(np.max(np.abs(commands - real)))
-    warned = [s for _, s in run.executor_diagnostics()
-              if s.name == EXECUTOR_MEASURED_STATE_STATUS and "fault_campaign" in s.message]
+    warned = [s for s in run.statuses(EXECUTOR_MEASURED_STATE_STATUS) if "fault_campaign" in s.message]
     run.expect(off < 0.01, f"the executor holds the real pose (its commands {off:.3f} rad from it)")
     run.expect(moved < 0.02, f"the arm did not move ({moved:.3f} rad)")
     run.expect(bool(warned), "the ignored publisher named on /diagnostics (rtc_executor: measured state)")
@@ -722,8 +724,8 @@ def tracking_error(run: Run) -> str:
     run.peer.wait_for(lambda: run.status().tracking_fault, 10.0, "the tracking fault")
     time.sleep(SETTLE_S)
     after = run.status()
-    errors = [s for _, s in run.executor_diagnostics()
-              if s.name == EXECUTOR_MEASURED_STATE_STATUS and s.level >= DiagnosticStatus.ERROR and "tracking" in s.message]
+    errors = [s for s in run.statuses(EXECUTOR_MEASURED_STATE_STATUS)
+              if s.level >= DiagnosticStatus.ERROR and "tracking" in s.message]
     run.expect(after.on_hold and after.holding, "the executor holds")
     run.expect(bool(errors), "ERROR on /diagnostics (rtc_executor: measured state)")
     return f"tracking fault, holding; ERROR ({errors[0].message[:60] if errors else '-'})"
@@ -760,7 +762,7 @@ def stall_driver(run: Run) -> str:
 def driver_parks(run: Run) -> str:
     """The executor stopped commanding: the driver's watchdog holds, then parks at the rest pose and stays up."""
     time.sleep(2.5)
-    diag = [s for _, s in run.driver_diagnostics() if s.name == DRIVER_BUS_STATUS]
+    diag = run.statuses(DRIVER_BUS_STATUS)
     last = diag[-1] if diag else None
     silences = next((v.value for v in last.values if v.key == "command_silences"), "0") if last else "0"
     run.expect(int(silences) >= 1, f"driver watchdog counted the silence ({silences})")
@@ -784,8 +786,8 @@ def executor_bug(run: Run) -> str:
     code = run.graph.procs["rtc_executor"].wait(STOP_WAIT_S)
     run.expect(code == 1, f"executor exit code 1 ({code})")
     run.expect("control loop failed: RuntimeError" in run.graph.log("rtc_executor"), "the exception logged")
-    run.expect(any(s.name == EXECUTOR_CONTROL_LOOP_STATUS and s.level == DiagnosticStatus.ERROR
-                   and "RuntimeError" in s.message for _, s in run.executor_diagnostics()),
+    run.expect(any(s.level == DiagnosticStatus.ERROR and "RuntimeError" in s.message
+                   for s in run.statuses(EXECUTOR_CONTROL_LOOP_STATUS)),
                "executor ERROR on /diagnostics with the exception")
     return f"executor ERROR, exit {code}; " + driver_parks(run)
 
@@ -885,7 +887,7 @@ def rogue_first_step(run: Run) -> str:
     (5 s at most) until the driver's diagnostics count a rejection: on a loaded machine the driver may
     learn the impostor's node name from discovery only after its first commands."""
     def first_rejections() -> int:
-        bus = [s for _, s in run.driver_diagnostics() if s.name == DRIVER_BUS_STATUS]
+        bus = run.statuses(DRIVER_BUS_STATUS)
         return next((int(v.value) for v in bus[-1].values if v.key == "first_commands_rejected"), 0) if bus else 0
 
     def drive(rogue: Rogue) -> None:
@@ -1089,8 +1091,7 @@ def played_bag(run: Run) -> str:
     run.expect(play.returncode == 0, f"rtc_play exit 0 ({play.returncode}: {play.stderr[-200:]})")
     run.expect(all(t in skipped for t in ("/so100/command", "/rtc/executor_status")),
                f"rtc_play names the recorded commands and statuses among the topics it left out ({notice!r})")
-    intruders = [s for _, s in run.driver_diagnostics()
-                 if s.name == DRIVER_COMMAND_WRITER_STATUS and s.level >= DiagnosticStatus.ERROR]
+    intruders = [s for s in run.statuses(DRIVER_COMMAND_WRITER_STATUS) if s.level >= DiagnosticStatus.ERROR]
     run.expect(not intruders, "the driver saw no second command publisher")
     after = run.status()
     run.expect(after.merged_count > before.merged_count, "the policy's chunks kept merging")
