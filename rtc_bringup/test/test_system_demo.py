@@ -71,19 +71,15 @@ def test_the_kinematic_demo_shows_rtc_smooth_where_naive_switching_jumps(tmp_pat
     assert 0 < (out / "demo.gif").stat().st_size < 2_000_000
 
 
-def test_an_unknown_world_is_one_line_before_anything_starts(tmp_path):
-    result = subprocess.run(["bash", str(DEMO), "--world", "mujocco", "--out", str(tmp_path / "demo")],
+@pytest.mark.parametrize("option, value, message", [
+    ("--world", "mujocco", "demo: --world 'mujocco': expected mujoco or kinematic"),
+    ("--duration", "soon", "demo: --duration 'soon': expected seconds (a non-negative number)"),
+])
+def test_a_bad_option_is_one_line_before_anything_starts(tmp_path, option, value, message):
+    result = subprocess.run(["bash", str(DEMO), option, value, "--out", str(tmp_path / "demo")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["demo: --world 'mujocco': expected mujoco or kinematic"]
-    assert not (tmp_path / "demo").exists()
-
-
-def test_a_bad_duration_is_one_line_before_anything_starts(tmp_path):
-    result = subprocess.run(["bash", str(DEMO), "--duration", "soon", "--out", str(tmp_path / "demo")],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["demo: --duration 'soon': expected seconds (a non-negative number)"]
+    assert result.stderr.strip().splitlines() == [message]
     assert not (tmp_path / "demo").exists()
 
 
