@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import IO
 
@@ -72,6 +73,14 @@ class Processes:
             if child is proc:
                 return path.read_text(errors="replace")
         raise KeyError(proc)
+
+    def wait_for_log(self, proc: subprocess.Popen, text: str, timeout: float) -> None:
+        """Wait until `text` is in the process's output; fail with the output if it exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log(proc):
+            assert proc.poll() is None, self.log(proc)
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.log(proc)}"
+            time.sleep(0.05)
 
     def stop(self, proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
         """Signal the process group, wait, escalate to SIGKILL; return the exit code."""

@@ -74,14 +74,6 @@ def test_a_bad_parameter_is_one_line_and_exit_code_2(processes, no_heavy_imports
     assert len(lines) == 1 and lines[0].startswith(f"{node}: ") and named in lines[0], lines
 
 
-def _wait_for_log(processes, proc, text: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while text not in processes.log(proc):
-        assert proc.poll() is None, processes.log(proc)
-        assert time.monotonic() < deadline, f"no {text!r} in:\n{processes.log(proc)}"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_sim_camera_and_driver_end_cleanly_on_a_signal_while_publishing(processes, sig):
     # The camera's timer publishes at 30 Hz from the driver's joint states; a signal must stop the
@@ -89,7 +81,7 @@ def test_sim_camera_and_driver_end_cleanly_on_a_signal_while_publishing(processe
     driver = processes.start([executable("so100_driver", "rtc_so100_driver"), "--ros-args", "-p", "sim:=true"],
                              name="driver")
     camera = processes.start([executable("so100_driver", "rtc_sim_camera")], name="camera")
-    _wait_for_log(processes, driver, "torque on")
+    processes.wait_for_log(driver, "torque on", WAIT_S)
     time.sleep(1.5)  # images flowing
     for proc in (camera, driver):
         assert processes.stop(proc, sig) == 0, processes.log(proc)
@@ -111,6 +103,6 @@ def test_a_policy_node_stopped_while_loading_exits_quietly(processes, sig):
 def test_the_foxglove_server_ends_cleanly_on_a_signal(processes, sig):
     proc = processes.start([executable("rtc_tools", "rtc_foxglove"), "--ros-args", "-p", "port:=0"],
                            name="foxglove_server")
-    _wait_for_log(processes, proc, "Foxglove WebSocket server on")
+    processes.wait_for_log(proc, "Foxglove WebSocket server on", WAIT_S)
     assert processes.stop(proc, sig) == 0, processes.log(proc)
     assert "Traceback" not in processes.log(proc)

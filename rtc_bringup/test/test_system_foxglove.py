@@ -56,6 +56,8 @@ def test_a_foxglove_client_decodes_every_forwarded_topic_of_a_simulated_run(proc
                                   "--foxglove", str(port), f"config_file:={config}"], name="runner")
         connect_with_retry(port, timeout=60)
         got = receive(port, timeout=90, wanted=set(types))
+        # the server looks for the odd topic's publisher every discovery period: keep it until it has
+        processes.wait_for_log(runner, f"not forwarding /{ODD_TOPIC} ({ODD_TYPE})", timeout=30)
         odd.destroy_node()
     finally:
         rclpy.try_shutdown()
