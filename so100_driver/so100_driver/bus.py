@@ -191,10 +191,10 @@ class FeetechBus:
         received = bytearray()
         deadline = time.monotonic() + self.timeout_s
         while pending - corrupt.keys():
+            # Past the deadline, one last look without waiting: a reply that came in time is not lost
+            # because this thread was scheduled late (a loaded machine).
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            chunk = self._read_available(port, remaining)
+            chunk = self._read_available(port, max(0.0, remaining))
             received += chunk
             for item in self._decoder.feed(chunk):
                 if isinstance(item, ChecksumMismatch):
@@ -203,6 +203,8 @@ class FeetechBus:
                         corrupt[item.motor_id] = item.describe()
                     continue
                 self._accept(item, pending, corrupt, wrong_size, replies, size)
+            if remaining <= 0:
+                break
         if not pending:
             return {m: replies[m] for m in expect}, bytes(received), "", BusTimeout
         missing = sorted(pending - corrupt.keys())
