@@ -10,7 +10,10 @@ runtime error the node reports through `fatal_error`; 1 with a traceback only fo
 
 rclpy's own signal handler is not installed: it would shut the context down while the node's
 threads still publish (an RCLError at exit). Here a signal only sets an event; the loop then stops
-the node's threads (`stop()`), destroys the node and shuts rclpy down, in that order.
+the node's threads (`stop()`), destroys the node and shuts rclpy down, in that order. A signal while
+the node is still being built (importing torch, loading a checkpoint) also interrupts the build at
+once; when that interrupt lands in a finaliser, which cannot pass it on, the build runs to its end
+and the node stops right after: either way exit code 0 and no traceback.
 """
 from __future__ import annotations
 
@@ -58,6 +61,17 @@ def stop_on_signals(then: Callable[[], None] | None = None) -> threading.Event:
     return stop
 
 
+def _quiet_build_interrupt(stop: threading.Event, report: Callable) -> Callable:
+    """An unraisable hook for while a node is built: the KeyboardInterrupt a signal raised there may land
+    in a finaliser (`__del__`, a weakref callback), where Python only reports it and goes on; that
+    report is dropped (the build then ends normally, and the stop the signal set ends the node),
+    anything else is reported as usual."""
+    def hook(unraisable) -> None:
+        if not (stop.is_set() and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            report(unraisable)
+    return hook
+
+
 def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | None = None,
              executor: Callable[[], object] | None = None, switch_interval_s: float | None = None) -> None:
     """Build the node, spin it until a signal or a fatal error, shut down in order, exit."""
@@ -74,12 +88,15 @@ def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | 
             raise KeyboardInterrupt
 
     stop = stop_on_signals(then=end_a_build)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    report_unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_build_interrupt(stop, report_unraisable)
     node = None
     exit_code = 0
     try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = make_node()
         building[0] = False
+        sys.unraisablehook = report_unraisable
         spinner = (executor or SingleThreadedExecutor)()
         spinner.add_node(node)
         node.start()
@@ -94,13 +111,14 @@ def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | 
     except StartupError as err:
         print(f"{name}: {err}", file=sys.stderr)
         exit_code = 1
-    except KeyboardInterrupt:  # a signal while building the node: nothing to report
+    except KeyboardInterrupt:  # a signal while starting rclpy or building the node: nothing to report
         pass
     except Exception:  # a bug: the traceback is the useful part
         traceback.print_exc()
         exit_code = 1
     finally:
         building[0] = False
+        sys.unraisablehook = report_unraisable
         if node is not None:
             try:
                 node.stop()
