@@ -186,7 +186,7 @@ def test_node_bad_commands_rejected_and_sigint_turns_torque_off(processes, peer:
         return int(peer.diagnostics[-1]["commands_rejected"]) if peer.diagnostics else 0
 
     # unknown joint name: rejected whole (sent until counted: the first may precede discovery)
-    assert peer.wait_for(lambda: rejected() >= 1, 5.0, keep_sending={"elbow": 1.0})
+    assert peer.wait_for(lambda: rejected() >= 1, 30.0, keep_sending={"elbow": 1.0})
     for _ in range(3):
         peer.command.publish(JointState(name=["gripper", "elbow_flex"], position=[0.1]))  # sizes differ
     assert peer.wait_for(lambda: rejected() >= 2, 5.0)
@@ -233,7 +233,7 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer) ->
     node_topics = {(topic, kind) for topic, kinds in peer.node.get_topic_names_and_types() for kind in kinds}
     assert {(f"/{JOINT_STATES_TOPIC}", "sensor_msgs/msg/JointState"),  # resolved in the root namespace
             (DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray")} <= node_topics
-    assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
+    assert peer.wait_for(lambda: bool(peer.diagnostics), 30.0)
     assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
     assert peer.diagnostics[-1]["emulator_scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))  # said, not guessed
     assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
