@@ -10,10 +10,10 @@ runtime error the node reports through `fatal_error`; 1 with a traceback only fo
 
 rclpy's own signal handler is not installed: it would shut the context down while the node's
 threads still publish (an RCLError at exit). Here a signal only sets an event; the loop then stops
-the node's threads (`stop()`), destroys the node and shuts rclpy down, in that order. A signal while
-the node is still being built (importing torch, loading a checkpoint) also interrupts the build at
-once; when that interrupt lands in a finaliser, which cannot pass it on, the build runs to its end
-and the node stops right after: either way exit code 0 and no traceback.
+the node's threads (`stop()`), destroys the node, shuts the executor down and then rclpy, in that
+order. A signal while the node is still being built (importing torch, loading a checkpoint) also
+interrupts the build at once; when that interrupt lands in a finaliser, which cannot pass it on,
+the build runs to its end and the node stops right after: either way exit code 0 and no traceback.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | 
     stop = stop_on_signals(then=end_a_build)
     report_unraisable = sys.unraisablehook
     sys.unraisablehook = _quiet_build_interrupt(stop, report_unraisable)
-    node = None
+    node = spinner = None
     exit_code = 0
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
@@ -119,10 +119,14 @@ def run_node(name: str, make_node: Callable[[], ManagedNode], args: list[str] | 
     finally:
         building[0] = False
         sys.unraisablehook = report_unraisable
-        if node is not None:
-            try:
-                node.stop()
-            finally:
-                node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            if node is not None:
+                try:
+                    node.stop()
+                finally:
+                    node.destroy_node()
+        finally:
+            if spinner is not None:  # before rclpy: left to the garbage collector after it, it raises
+                spinner.shutdown()
+            rclpy.try_shutdown()
     sys.exit(exit_code)
