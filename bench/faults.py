@@ -893,10 +893,11 @@ def rogue_second_publisher(run: Run) -> str:
     stopped = run.driver_stopped()
     run.expect(error, "driver ERROR on /diagnostics naming /rogue")
     run.expect(not stopped, f"the driver kept running under the executor (it stopped: {stopped})")
-    run.expect(len(goals) > 0 and beyond <= slack, f"wrist_roll's servo goals within the executor's commands "
+    ignored = len(goals) > 0 and beyond <= slack
+    run.expect(ignored, f"wrist_roll's servo goals within the executor's commands "
                f"(beyond them by {beyond:.3f} rad, {len(goals)} goals, {len(commanded)} commands)")
-    return (f"ignored, ERROR on /diagnostics; wrist_roll's goals within {beyond:.3f} rad of the executor's "
-            f"commands (span {np.ptp(commanded):.2f} rad)")
+    return (f"{'ignored' if ignored else 'FOLLOWED'}, {'ERROR' if error else 'no ERROR'} on /diagnostics; wrist_roll's "
+            f"goals within {beyond:.3f} rad of the executor's commands (span {np.ptp(commanded):.2f} rad)")
 
 
 def impostor(drive: Callable[[Rogue], None]) -> None:
