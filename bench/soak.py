@@ -21,7 +21,8 @@ that code and drops it when another process needs the memory, so it moves with t
 not with the process's allocations; the growth limit applies to the anonymous part.
 
 From the bag's /diagnostics: the executor's missed ticks and the driver's missed cycles (cumulative
-counters, last report), and the most ticks over the period's budget in any reported window (the
+counters, last report), the garbage collections of their processes after start-up (count and longest
+pause: a collection stops every thread of the process), and the most ticks over the period's budget in any reported window (the
 `cadence` value: N/W ticks over budget in the last W); for the driver also its bus timeouts (replies
 of the emulated bus later than its timeout). Beside the graph, bench/stall_probe.py notes the machine's
 own stalls at three priorities (STALL_PROBES: a SCHED_FIFO thread waking late): of the intervals between
@@ -127,7 +128,7 @@ def loop_figures(bag: Path) -> dict[str, dict]:
     """Per control loop: missed (last cumulative count), the most ticks over budget in a window and, for
     the driver, its bus timeouts (last cumulative count: replies that came later than its timeout)."""
     figures = {status: {"missed": -1, "over_budget_max": 0, "reports": 0, "bus_timeouts": -1, "at": 0.0,
-                        "missing_intervals": []} for status in LOOPS}
+                        "missing_intervals": [], "gc_pauses": "not reported"} for status in LOOPS}
     with Reader(bag) as reader:
         store = bag_typestore(reader)
         connections = [c for c in reader.connections if c.topic == "/diagnostics"]
@@ -143,6 +144,7 @@ def loop_figures(bag: Path) -> dict[str, dict]:
                     loop["missing_intervals"].append((loop["at"], at))
                 loop["missed"], loop["at"] = missed, at
                 loop["bus_timeouts"] = int(values.get("bus_timeouts", -1))  # the driver's: replies later than its timeout
+                loop["gc_pauses"] = values.get("gc_pauses", "not reported")  # its process's collections since start-up
                 over = _OVER_BUDGET.search(values.get("cadence", ""))
                 if over:
                     loop["over_budget_max"] = max(loop["over_budget_max"], int(over.group(1)))
@@ -237,6 +239,7 @@ def main() -> int:
         print(f"{LOOPS[status][1]:<16} missed {figures['missed']:>6}   most over budget in a window "
               f"{figures['over_budget_max']:>4}   reports {figures['reports']}"
               + (f"   bus timeouts {figures['bus_timeouts']}" if figures["bus_timeouts"] >= 0 else ""))
+        print(f"{'':<16} garbage collections in its process after start-up: {figures['gc_pauses']}")
         intervals = figures["missing_intervals"]
         print(f"{'':<16} missed ticks in {len(intervals)} intervals between reports; of them with a stall of "
               "the probe at " + ", ".join(f"{p}: {stalls_in(intervals, stalls[p])}" for p in STALL_PROBES))

@@ -47,6 +47,7 @@ from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualif
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      judge_heartbeat, threshold_parameters)
+from rtc_runtime.gc_pauses import GC_PAUSES
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -389,6 +390,7 @@ class DriverNode(Node):
         silent = self.gate.seconds_since_command(now)
         if silent is not None and silent > self.gate.command_timeout_s and self.driver.torque_on:
             report.raise_to(Level.WARN, f"no command for {silent:.1f} s: holding")
+        gc_pauses = GC_PAUSES.stats()
         values = {
             **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
@@ -399,6 +401,8 @@ class DriverNode(Node):
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",
             "missed_cycles": stats.missed,
+            "gc_pauses": str(gc_pauses),
+            "gc_pause_max_ms": f"{gc_pauses.longest_ms:.2f}",
             "cycles": cycles.cycles,
             "failed_cycles": cycles.failed_cycles,
             "bus_transactions": bus.transactions,

@@ -239,6 +239,10 @@ def test_sim_starts_at_the_task_start_pose_of_the_seed(processes, peer: Peer, si
     assert peer.wait_for(lambda: bool(peer.diagnostics), 5.0)
     assert peer.diagnostics[-1]["scheduling"].startswith(("SCHED_FIFO", "normal"))
     assert peer.diagnostics[-1]["emulator_scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))  # said, not guessed
+    # run_node times the collections after start-up (a steady loop frees what it allocates: often none)
+    assert peer.diagnostics[-1]["gc_pauses"] == "no collection yet" or \
+        "collections, longest" in peer.diagnostics[-1]["gc_pauses"]
+    assert float(peer.diagnostics[-1]["gc_pause_max_ms"]) >= 0.0
     assert processes.stop(proc, signal.SIGINT) == 0, processes.log(proc)
 
 
