@@ -369,7 +369,7 @@ def test_bad_chunks_are_rejected_with_their_reason_and_cause_no_motion(processes
     assert set(values["rejected_by_reason"].replace(" ", "").split(",")) == {f"{code}=1" for code, _ in bad}
     for key in ("lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms", "missed_ticks", "underruns",
                 "merged", "last_reject_reason", "last_d_real", "last_d_assumed", "scheduling",
-                "other_threads_scheduling"):
+                "other_threads_scheduling", "gc_pauses", "gc_pause_max_ms"):
         assert key in values
     assert values["scheduling"].startswith(("SCHED_FIFO", "SCHED_OTHER"))
     assert "chunk_transport_count" not in values  # these chunks carry no inference_end stamp
