@@ -57,9 +57,10 @@ class RecordingPolicy(SimPolicy):
 
     inferences: list[Inference]
 
-    def infer(self, guidance, joint_positions, scene, noise, leftover, inference_delay, max_disagreement=0.0):
+    def infer(self, guidance, joint_positions, scene, noise, leftover, inference_delay, max_disagreement=0.0,
+              **options):
         actions, sampled = super().infer(guidance, joint_positions, scene, noise, leftover, inference_delay,
-                                         max_disagreement)
+                                         max_disagreement, **options)
         off = type(guidance)("off")
         plain, plain_sampled = super().infer(off, joint_positions, scene, noise, None, inference_delay)
         self.inferences.append(Inference(joint_positions.copy(), noise.copy(), leftover, inference_delay,

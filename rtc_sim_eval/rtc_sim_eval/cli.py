@@ -57,7 +57,7 @@ from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
 from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODES, new_latency_estimate, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
-from rtc_sim_eval.protocol import Carried, SlicedPolicy, by_horizon, parse_ticks, trigger_for_horizon
+from rtc_sim_eval.protocol import Carried, SlicedPolicy, by_horizon, parse_ticks, settings_for_horizon
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, EvalMode, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene
@@ -181,10 +181,9 @@ def run_variant(policy: SimPolicy, scene, mode: str, latency: LatencyProfile, se
     return record
 
 
-def evaluate(args: argparse.Namespace) -> dict:
-    torch.set_num_threads(args.threads)
-    policy = SimPolicy(args.checkpoint or default_checkpoint_path())
-    settings = LoopSettings(
+def loop_settings(args: argparse.Namespace) -> LoopSettings:
+    """The node's parameters as the arguments give them (the trigger before it is scaled to a horizon)."""
+    return LoopSettings(
         max_ticks=args.max_ticks,
         scheduler=SchedulerSettings(trigger_remaining=args.trigger_remaining,
                                     delay_margin_ticks=args.delay_margin_ticks,
@@ -196,14 +195,18 @@ def evaluate(args: argparse.Namespace) -> dict:
             max_mode_disagreement=args.max_mode_disagreement, switch_transition_rows=args.switch_transition_rows),
         world=args.world,
     )
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    policy = SimPolicy(args.checkpoint or default_checkpoint_path())
+    settings = loop_settings(args)
     scenes = ([PickPlaceScene(args.seed + episode) for episode in range(args.episodes)] if args.task == "pick_place"
               else [sample_scene(np.random.default_rng([args.seed, episode])) for episode in range(args.episodes)])
     horizons = args.horizons or [None]  # None: the policy's own chunk, no horizon level in the JSON
     policies = {h: policy if h is None else SlicedPolicy(policy, h) for h in horizons}
-    triggers = {h: settings.scheduler.trigger_remaining if h is None else
-                trigger_for_horizon(settings.scheduler.trigger_remaining, h, policy.chunk_size) for h in horizons}
-    cell_settings = {h: dataclasses.replace(settings, scheduler=dataclasses.replace(
-        settings.scheduler, trigger_remaining=triggers[h])) for h in horizons}
+    cell_settings = {h: settings_for_horizon(settings, h, policy.chunk_size) for h in horizons}
+    triggers = {h: cell_settings[h].scheduler.trigger_remaining for h in horizons}
     results: dict[str, dict] = {}
     plotted: dict[str, EpisodeRecord] = {}
     progress = tqdm(total=len(args.modes) * len(horizons) * len(args.profiles) * len(scenes), unit="episode",

@@ -69,6 +69,14 @@ def trigger_for_horizon(trigger_remaining: int, horizon: int, chunk_size: int) -
     return round(trigger_remaining * horizon / chunk_size)
 
 
+def settings_for_horizon(settings, horizon: int | None, chunk_size: int):
+    """A LoopSettings with its trigger scaled to `horizon` rows (None: the policy's own chunk, unchanged)."""
+    if horizon is None:
+        return settings
+    trigger = trigger_for_horizon(settings.scheduler.trigger_remaining, horizon, chunk_size)
+    return dataclasses.replace(settings, scheduler=dataclasses.replace(settings.scheduler, trigger_remaining=trigger))
+
+
 @dataclasses.dataclass
 class Carried:
     """What one cell's episodes hand on: our scheduler's delay estimator, LeRobot's latency tracker."""

@@ -14,7 +14,7 @@ from so100_driver.sim import sample_scene
 
 from rtc_sim_eval.cli import MODES, evaluate, parse_args
 from rtc_sim_eval.latency_profiles import Fixed
-from rtc_sim_eval.protocol import SlicedPolicy, parse_ticks, trigger_for_horizon
+from rtc_sim_eval.protocol import SlicedPolicy, parse_ticks, settings_for_horizon, trigger_for_horizon
 from rtc_sim_eval.rollforward import rolled_forward_state
 from rtc_sim_eval.rollout import LoopSettings, MergedChunk, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
@@ -50,6 +50,14 @@ def test_a_horizon_beyond_the_policy_chunk_is_refused(policy: SimPolicy) -> None
 def test_the_trigger_keeps_its_share_of_the_chunk() -> None:
     assert trigger_for_horizon(25, 50, 50) == 25 and trigger_for_horizon(25, 30, 50) == 15
     assert trigger_for_horizon(0, 30, 50) == 0
+
+
+def test_a_horizon_cell_scales_only_the_trigger() -> None:
+    settings = LoopSettings(max_ticks=99)
+    cell = settings_for_horizon(settings, 30, 50)
+    assert cell.scheduler.trigger_remaining == 15 and cell.max_ticks == 99
+    assert cell.scheduler.delay_margin_ticks == settings.scheduler.delay_margin_ticks
+    assert settings_for_horizon(settings, None, 50) is settings  # the policy's own chunk
 
 
 def test_the_chunk_is_the_policy_chunk_sliced_to_h(policy: SimPolicy) -> None:
