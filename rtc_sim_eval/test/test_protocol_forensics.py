@@ -4,6 +4,7 @@ warm-up carries, and one short twin episode through it (slow)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,19 @@ from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import TwinPickPlace
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-import protocol_forensics as forensics  # noqa: E402
+
+
+def import_bench_script(name: str):
+    """A bench script as a module, leaving bench/ off sys.path: its foxglove.py would hide the foxglove
+    package from every later test of the session."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = [entry for entry in sys.path if entry != str(BENCH)]
+
+
+forensics = import_bench_script("protocol_forensics")
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "rtc_policy_node" / "checkpoints" / "builtin_so100_twin"
 
