@@ -45,14 +45,12 @@ def test_seams_are_the_ticks_serving_a_new_chunk_holds_left_out() -> None:
     assert forensics.seam_ticks(record) == [3, 7]
 
 
-def test_the_gripper_opens_when_it_rises_above_its_closed_hold_after_the_lift() -> None:
-    rise = forensics.OPENING_RAD
-    gripper = np.array([-0.4, -0.7, -1.0, -1.0, -1.0 + rise / 2, -1.0 + 2 * rise, -0.4])
-    commands = np.zeros((len(gripper), 6))
-    commands[:, forensics.GRIPPER] = gripper
-    assert forensics.opening_tick(commands, lift_tick=2) == 5  # half the rise is a wobble, twice is the opening
-    assert forensics.opening_tick(commands, lift_tick=None) is None  # never lifted: nothing to release
-    assert forensics.opening_tick(commands[:5], lift_tick=2) is None  # still closed
+def test_the_jaws_open_when_wider_than_on_the_cube() -> None:
+    wider = forensics.OPENING_RAD
+    gripper = np.array([-0.4, -0.6, -0.75, -0.75, -0.75 + wider / 2, -0.75 + 2 * wider, -0.4])
+    assert forensics.opening_tick(gripper, on_cube=-0.75, start=2) == 5  # half as wide is a wobble on the cube
+    assert forensics.opening_tick(gripper, on_cube=-0.75) == 0  # before the grasp they were open
+    assert forensics.opening_tick(gripper[:5], on_cube=-0.75, start=2) is None  # still on the cube
 
 
 def test_seam_phases_follow_the_lift_and_the_opening() -> None:
