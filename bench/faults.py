@@ -58,6 +58,7 @@ from rtc_bringup.run import node_command
 from rtc_contract.chunk_signature import ChunkSigner, generate_key_pair, load_private_key
 from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS, EXECUTOR_MEASURED_STATE_STATUS
 from rtc_executor.core.command_guard import GuardLimits
+from rtc_runtime.scheduling import GIL_SWITCH_INTERVAL_S
 from so100_driver.arm import (JOINT_NAMES, MOTOR_IDS, RADIANS_PER_TICK, default_calibration_path,  # the bench knows
                               load_calibration)  # the arm; the executor does not
 from so100_driver.emulator import ServoBusEmulator
@@ -72,6 +73,7 @@ REAL_POLICY_TIMEOUT_S = 120.0  # the policy node imports torch and LeRobot, and 
 STAND_IN, REAL, NONE = "stand-in", "real", "none"  # which policy drives the arm during an attack
 SETTLE_S = 1.0  # recorded after each attack
 MERGE_WAIT_S = 5.0  # at most, for a fresh chunk to merge after an attack
+LOCKOUT_WAIT_S = 60.0  # at most, for the lockout on /diagnostics (a loaded machine; ends as soon as it is said)
 FLOOD_IDS_FROM = 10_000_000
 FAULTY_NODE = Path(__file__).resolve().parent / "faulty_node.py"
 TICK_TOLERANCE = 2 * RADIANS_PER_TICK  # goals are whole ticks: a step differs from the driver's by up to one each end
@@ -307,6 +309,10 @@ class Run:
         self.calibration = load_calibration(default_calibration_path())
         start = start_position_ticks(scene_for_seed(0), self.calibration)  # the simulated task's, seed 0
         self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=1_000_000).start()
+        # It stands in for the servos, which answer whatever the load: under SCHED_FIFO (when permitted),
+        # so that neither the machine's load nor this process's own attack loops (a flood, a rogue at
+        # 200 Hz) starve it into a bus the driver must give up (a fatal stop that is no outcome of the attack).
+        self.emulator.serve_realtime()
         arm = {"sim": False, "port": self.emulator.port, "calibration_file": str(default_calibration_path())}
         key_file = generate_key_pair(log_dir / f"bench_policy_{secrets.token_hex(4)}")[:2] if keys else None
         self.graph = Graph(log_dir, {**arm, **(driver_overrides or {})}, bug,
@@ -424,6 +430,15 @@ class Run:
         stop = self.controlled_stop()
         self.expect(stop == "yes", f"controlled stop at the rest pose after {what} ({stop})")
         return stop
+
+    def driver_stopped(self) -> str:
+        """Why the driver stopped the arm ('' while it runs): its logged controlled stop or fatal error."""
+        lines = self.graph.log("so100_driver").splitlines()
+        said = [line for line in lines if "controlled stop" in line or "fatal" in line]
+        exited = self.graph.procs["so100_driver"].poll()
+        if not said and exited is None:
+            return ""
+        return "; ".join(said[:2]) + (f" (exit code {exited})" if exited is not None else "")
 
     def driver_follows(self, node: str) -> bool:
         """Whether the driver's latest command-writer status names `node` as followed."""
@@ -620,10 +635,11 @@ def flood_same_source_unsigned(run: Run) -> str:
     def said() -> bool:
         return any(s.level == DiagnosticStatus.ERROR and "locked out" in s.message and "trusted_keys" in s.message
                    for s in run.statuses(EXECUTOR_CONTROL_LOOP_STATUS))
-    try:
-        run.peer.wait_for(said, 10.0, "the lockout as an ERROR on /diagnostics")
+    try:  # said at the executor's next 1 Hz report once the policy's next chunks are refused; ends early
+        run.peer.wait_for(lambda: said() or run.driver_stopped(), LOCKOUT_WAIT_S, "the lockout as an ERROR on /diagnostics")
     except TimeoutError as exc:
-        run.expect(False, str(exc))
+        run.expect(False, f"{exc} ({rejected_by_reason(run)})")
+    run.expect(not run.driver_stopped(), f"the driver kept running (it stopped: {run.driver_stopped()})")
     merged = run.status().merged_count
     run.peer.wait_for(lambda: run.status().holding, 10.0, "the executor holding once the flood's chunk ended")
     time.sleep(SETTLE_S)
@@ -853,9 +869,11 @@ def measured(run: Run, joint: str) -> float:
 
 def rogue_second_publisher(run: Run) -> str:
     """Another node drives wrist_roll toward its limit at 200 Hz for 3 s, 0.1 rad ahead of the arm each
-    time, while the executor drives (the issue's attack)."""
+    time, while the executor drives (the issue's attack). Followed, it would take wrist_roll ever further
+    beyond the executor's commands; ignored, every servo goal of wrist_roll lies between the arm's first
+    goal and the executor's commands (the driver's gate moves toward the last of them), so the bound is
+    the span of what the executor commanded in the window, not an assumption about the policy's plan."""
     index = run.joints.index("wrist_roll")
-    anchor = float(run.peer.anchor[1][index]) if run.peer.anchor is not None else measured(run, "wrist_roll")
     rogue = Rogue("rogue")
     try:
         end = time.monotonic() + 3.0
@@ -866,10 +884,20 @@ def rogue_second_publisher(run: Run) -> str:
         error = run.driver_says(DRIVER_COMMAND_WRITER_STATUS, DiagnosticStatus.ERROR, "/rogue")
     finally:
         rogue.close()
-    moved = float(np.max(np.abs(run.servo_goals()[:, index] - anchor), initial=0.0))
+    goals = run.servo_goals()[:, index]
+    with run.peer.lock:
+        commanded = np.array([q[index] for _, q in run.peer.rec.commands] + list(goals[:1]))  # and where it was
+    # a command the recording missed lies within one guard step of a recorded one
+    slack = float(run.limits.max_step[index]) + TICK_TOLERANCE
+    beyond = float(max(goals.max() - commanded.max(), commanded.min() - goals.min(), 0.0)) if len(goals) else np.nan
+    stopped = run.driver_stopped()
     run.expect(error, "driver ERROR on /diagnostics naming /rogue")
-    run.expect(moved <= AMPLITUDE + 0.02, f"wrist_roll moved only as the stand-in policy drives it ({moved:.3f} rad)")
-    return f"ignored, ERROR on /diagnostics; wrist_roll within {moved:.2f} rad of the policy's anchor (its sine)"
+    run.expect(not stopped, f"the driver kept running under the executor (it stopped: {stopped})")
+    ignored = len(goals) > 0 and beyond <= slack
+    run.expect(ignored, f"wrist_roll's servo goals within the executor's commands "
+               f"(beyond them by {beyond:.3f} rad, {len(goals)} goals, {len(commanded)} commands)")
+    return (f"{'ignored' if ignored else 'FOLLOWED'}, {'ERROR' if error else 'no ERROR'} on /diagnostics; wrist_roll's "
+            f"goals within {beyond:.3f} rad of the executor's commands (span {np.ptp(commanded):.2f} rad)")
 
 
 def impostor(drive: Callable[[Rogue], None]) -> None:
@@ -1318,6 +1346,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:20s} {attack.description}")
         return 0
     names = [n for n in args.attacks.split(",") if n]
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # the emulator's thread gets the GIL from an attack loop promptly
     unknown = [n for n in names if n not in ATTACKS]
     if unknown:
         parser.error(f"unknown attacks {unknown}; --list shows them")

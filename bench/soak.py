@@ -1,11 +1,13 @@
 """Soak: the simulated graph for a long run, every process's memory and the control loops' missed ticks.
 
-    python bench/soak.py --minutes 60 [--interpolation 2] [--sample-s 10]
+    python bench/soak.py --minutes 60 [--interpolation 2] [--sample-s 10] [--sim-bus socket|pty]
 
 The graph runs as a user starts it, in a ROS domain of its own (claimed as the tests claim theirs):
-`python -m rtc_bringup.run --sim --record BAG --foxglove PORT interpolation:=N` (the driver on the
-emulated bus at its configured 100 Hz, the executor at control_rate_hz x N, the built-in policy, the
-simulated camera, the recorder and the Foxglove server), with a Foxglove WebSocket client
+`python -m rtc_bringup.run --sim --record BAG --foxglove PORT interpolation:=N sim_bus:=B` (the driver
+on the emulated bus at its configured 100 Hz, over a loopback socket by default: the pty's kernel
+worker, which a loaded machine delays, is the stand-in's and not what a soak measures; `--sim-bus pty`
+for the tty), the executor at control_rate_hz x N, the built-in policy, the simulated camera, the
+recorder and the Foxglove server, with a Foxglove WebSocket client
 (rtc_bringup/test/foxglove_client.py) subscribed to every channel for the whole run, as the Foxglove
 app is, counting what it receives. Every `--sample-s` seconds the resident set size (RSS) of each of
 the runner's processes (and its children) is read with psutil, and its anonymous part (RSS less the
@@ -19,7 +21,8 @@ that code and drops it when another process needs the memory, so it moves with t
 not with the process's allocations; the growth limit applies to the anonymous part.
 
 From the bag's /diagnostics: the executor's missed ticks and the driver's missed cycles (cumulative
-counters, last report), and the most ticks over the period's budget in any reported window (the
+counters, last report), the garbage collections of their processes after start-up (count and longest
+pause: a collection stops every thread of the process), and the most ticks over the period's budget in any reported window (the
 `cadence` value: N/W ticks over budget in the last W); for the driver also its bus timeouts (replies
 of the emulated bus later than its timeout). Beside the graph, bench/stall_probe.py notes the machine's
 own stalls at three priorities (STALL_PROBES: a SCHED_FIFO thread waking late): of the intervals between
@@ -125,7 +128,7 @@ def loop_figures(bag: Path) -> dict[str, dict]:
     """Per control loop: missed (last cumulative count), the most ticks over budget in a window and, for
     the driver, its bus timeouts (last cumulative count: replies that came later than its timeout)."""
     figures = {status: {"missed": -1, "over_budget_max": 0, "reports": 0, "bus_timeouts": -1, "at": 0.0,
-                        "missing_intervals": []} for status in LOOPS}
+                        "missing_intervals": [], "gc_pauses": "not reported"} for status in LOOPS}
     with Reader(bag) as reader:
         store = bag_typestore(reader)
         connections = [c for c in reader.connections if c.topic == "/diagnostics"]
@@ -141,6 +144,7 @@ def loop_figures(bag: Path) -> dict[str, dict]:
                     loop["missing_intervals"].append((loop["at"], at))
                 loop["missed"], loop["at"] = missed, at
                 loop["bus_timeouts"] = int(values.get("bus_timeouts", -1))  # the driver's: replies later than its timeout
+                loop["gc_pauses"] = values.get("gc_pauses", "not reported")  # its process's collections since start-up
                 over = _OVER_BUDGET.search(values.get("cadence", ""))
                 if over:
                     loop["over_budget_max"] = max(loop["over_budget_max"], int(over.group(1)))
@@ -157,6 +161,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="length of the run (from the graph's start)")
     parser.add_argument("--interpolation", type=int, default=2, help="executor commands per chunk row")
     parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between RSS samples")
+    parser.add_argument("--sim-bus", choices=("socket", "pty"), default="socket",
+                        help="how the driver reaches the emulated bus (rtc_run's sim_bus)")
     args = parser.parse_args()
     duration = args.minutes * 60.0
     if duration <= BASELINE_S + args.sample_s:
@@ -169,7 +175,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rtc_soak_") as out:
         bag, log = Path(out) / "bag", Path(out) / "run.log"
         command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(duration),
-                   "--record", str(bag), "--foxglove", str(port), f"interpolation:={args.interpolation}"]
+                   "--record", str(bag), "--foxglove", str(port), f"interpolation:={args.interpolation}",
+                   f"sim_bus:={args.sim_bus}"]
         print(f"soak: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} " + " ".join(command), flush=True)
         probes = {}
         for priority in STALL_PROBES:
@@ -232,6 +239,7 @@ def main() -> int:
         print(f"{LOOPS[status][1]:<16} missed {figures['missed']:>6}   most over budget in a window "
               f"{figures['over_budget_max']:>4}   reports {figures['reports']}"
               + (f"   bus timeouts {figures['bus_timeouts']}" if figures["bus_timeouts"] >= 0 else ""))
+        print(f"{'':<16} garbage collections in its process after start-up: {figures['gc_pauses']}")
         intervals = figures["missing_intervals"]
         print(f"{'':<16} missed ticks in {len(intervals)} intervals between reports; of them with a stall of "
               "the probe at " + ", ".join(f"{p}: {stalls_in(intervals, stalls[p])}" for p in STALL_PROBES))

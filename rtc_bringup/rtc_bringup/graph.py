@@ -45,6 +45,7 @@ from rtc_contract.modes import GuidanceMode, MergeMode
 from rtc_runtime.lerobot_names import LEROBOT_NAMES, with_our_names
 from rtc_policy_node.shipped_checkpoints import TWIN_CHECKPOINT, checkpoint_cameras, shipped_checkpoint_path
 from so100_driver.arm import LEROBOT_ROBOT_NAMES, default_calibration_path, load_calibration
+from so100_driver.emulator import TRANSPORTS
 from so100_driver.safety import executor_guard_parameters
 from so100_driver.topics import IMAGE_TOPIC
 from so100_driver.worlds import WorldUnavailable, check_world_name
@@ -126,6 +127,9 @@ ARGUMENTS: tuple[Argument, ...] = (
              "takes effect only with ROS_SECURITY_ENABLE=true and a keystore from rtc_sros2"),
     Argument("world", "kinematic", "what the emulated servos move (sim:=true): kinematic | mujoco (the MuJoCo twin, "
              "docs/twin.md)"),
+    Argument("sim_bus", "", "how the driver reaches the emulated bus (sim:=true, world:=kinematic): pty (the "
+             "driver's default, a tty as a USB serial adapter) or socket (loopback TCP, the same protocol without "
+             "the pty's kernel worker; for long runs on a loaded machine, docs/benchmarks.md)"),
     Argument("seed", "0", "simulated task: the scene the camera renders and the arm's start pose (sim:=true)"),
     Argument("retarget_after_s", "", "simulated task: a new target this long after the last was reached; empty or 0: never"),
     Argument("robot_description", "true", "true: publish the SO-100 URDF on robot_description"),
@@ -181,6 +185,12 @@ def _seed(text: str) -> int:
     if seed < 0:
         raise ValueError(f"argument seed:={text!r}: expected a non-negative integer")
     return seed
+
+
+def _sim_bus(text: str) -> str:
+    if text not in TRANSPORTS:
+        raise ValueError(f"expected one of {', '.join(TRANSPORTS)}")
+    return text
 
 
 def _speed_scale(text: str) -> float:
@@ -265,6 +275,7 @@ _OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "trusted_keys": ("rtc_executor", "trusted_keys", _paths),
     "allow_unsigned": ("rtc_executor", "allow_unsigned", _bool),
     "retarget_after_s": ("sim_camera", "retarget_after_s", float),
+    "sim_bus": ("so100_driver", "sim_bus", _sim_bus),
 }
 
 # node -> the SROS2 enclave (security identity) it runs in with enclaves:=true; rtc_sros2 writes
@@ -546,6 +557,8 @@ def build_graph(arguments: Mapping[str, str], share_dir: Path) -> list[NodeSpec]
                 overrides[node][parameter] = parse(text)
             except ValueError as exc:
                 raise ValueError(f"argument {name}:={text!r}: {exc}") from exc
+    if values["sim_bus"].strip() and not (sim and world == "kinematic"):
+        raise ValueError("argument sim_bus needs sim:=true and world:=kinematic (the driver's own emulated bus)")
     twin_link = ""
     if world == "mujoco":  # the driver runs as on a real arm, on the twin's bus
         twin_link = values["port"].strip() or str(Path(tempfile.gettempdir()) / f"rtc_twin_{os.getpid()}_so100")

@@ -76,6 +76,9 @@ def test_arguments_override_the_parameter_file_with_types():
     ({"foxglove": "maybe"}, "foxglove"),
     ({"foxglove": "true", "foxglove_port": "80000"}, "foxglove_port"),
     ({"foxglove": "true", "foxglove_port": "http"}, "foxglove_port"),
+    ({"sim_bus": "usb"}, "sim_bus:='usb': expected one of pty, socket"),
+    ({"sim_bus": "socket", "world": "mujoco"}, "sim_bus needs sim:=true and world:=kinematic"),
+    ({"sim_bus": "socket", "sim": "false", "policy_path": "ckpt"}, "sim_bus needs sim:=true"),
 ])
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -277,7 +280,8 @@ def test_key_arguments_reach_the_policy_and_the_executor():
                                         "calibration_file": str(default_calibration_path()),
                                         "cameras": "{front: {index_or_path: 0}}"},
                                        {"foxglove": "true", "cameras": "front=a/b"},
-                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}, {"world": "mujoco"}])
+                                       {"signing_key": "a.key", "trusted_keys": "a.pub"}, {"world": "mujoco"},
+                                       {"sim_bus": "socket"}])
 def test_every_parameter_the_graph_sets_is_one_its_node_declares(arguments):
     """rclpy silently ignores undeclared parameters from a file: a typo would go unnoticed."""
     for spec in build_graph(arguments, PKG):

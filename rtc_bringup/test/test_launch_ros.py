@@ -151,7 +151,7 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
     assert watcher.status.control_rate_hz == 25.0  # from "/**"
     assert watcher.parameters("rtc_policy", ["task", "extra_latency_ms"]) == \
         [_string("from the file"), _double(7.5)]  # "/rtc_policy" key, then the argument wins
-    spin_until(test_node, lambda: watcher.description is not None, 10, "robot_description", [launch], processes)
+    spin_until(test_node, lambda: watcher.description is not None, 60, "robot_description", [launch], processes)
     assert '<joint name="shoulder_pan" type="revolute">' in watcher.description
 
     assert processes.stop(launch) == 0, processes.log(launch)[-3000:]

@@ -87,8 +87,8 @@ def test_camera_loss_pauses_inference_and_policy_errors_recover(processes, watch
 
     # The camera stops: inference pauses and says so; the executor drains, then holds.
     chunks_before = watcher.chunks
-    watcher.wait_for(lambda: watcher.status.holding and watcher.status.remaining == 0, 10, what="executor holding")
-    watcher.wait_for(lambda: "paused" in watcher.policy_diag.message, 5, what="policy paused")
+    watcher.wait_for(lambda: watcher.status.holding and watcher.status.remaining == 0, 30, what="executor holding")
+    watcher.wait_for(lambda: "paused" in watcher.policy_diag.message, 30, what="policy paused")
     # WARN while paused, ERROR once paused for 5 s (threshold.paused_s, docs/diagnostics.md)
     assert watcher.policy_diag.level == DiagnosticStatus.WARN or "paused_s" in watcher.policy_diag.message
     underruns = watcher.status.underrun_count
@@ -97,12 +97,12 @@ def test_camera_loss_pauses_inference_and_policy_errors_recover(processes, watch
     assert watcher.chunks <= chunks_before + 1  # at most the inference already under way
 
     # Images the policy cannot take: the node reports ERROR and stays up.
-    watcher.wait_for(lambda: watcher.policy_diag.level == DiagnosticStatus.ERROR, 10, camera="mono16",
+    watcher.wait_for(lambda: watcher.policy_diag.level == DiagnosticStatus.ERROR, 30, camera="mono16",
                      what="policy ERROR")
     assert "inference failed" in watcher.policy_diag.message
 
     # Good images again: it recovers.
     chunks_at_error = watcher.chunks
     watcher.wait_for(lambda: watcher.chunks > chunks_at_error + 1, 20, camera="rgb8", what="recovery")
-    watcher.wait_for(lambda: watcher.policy_diag.level == DiagnosticStatus.OK, 5, camera="rgb8", what="OK")
-    watcher.wait_for(lambda: not watcher.status.holding, 5, camera="rgb8", what="executor moving again")
+    watcher.wait_for(lambda: watcher.policy_diag.level == DiagnosticStatus.OK, 30, camera="rgb8", what="OK")
+    watcher.wait_for(lambda: not watcher.status.holding, 30, camera="rgb8", what="executor moving again")

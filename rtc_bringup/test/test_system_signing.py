@@ -91,7 +91,7 @@ def test_only_chunks_signed_by_a_trusted_key_move_the_arm(processes, intruder, t
     # The policy's signed chunks merge.
     intruder.wait_for(lambda: intruder.statuses and intruder.statuses[-1].merged_count >= 3, 120,
                       "three merged chunks", graph, processes)
-    intruder.wait_for(lambda: "chunk_authentication" in intruder.executor_diag, 10, "executor diagnostics",
+    intruder.wait_for(lambda: "chunk_authentication" in intruder.executor_diag, 30, "executor diagnostics",
                       graph, processes)
     assert intruder.executor_diag["chunk_authentication"] == f"keys {policy_id}"
     assert all(c.key_id == policy_id and len(c.signature) == 64 for c in intruder.genuine)
@@ -125,7 +125,7 @@ def test_only_chunks_signed_by_a_trusted_key_move_the_arm(processes, intruder, t
         counts = dict(item.split("=") for item in text.split(", ") if item)
         return {code: int(counts.get(code, 0)) for code in expected}
 
-    intruder.wait_for(lambda: counted() == expected, 10, f"rejections {expected}", graph, processes)
+    intruder.wait_for(lambda: counted() == expected, 30, f"rejections {expected}", graph, processes)
     intruder.wait_for(lambda: intruder.statuses[-1].merged_count > before.merged_count + 2, 30,
                       "more merged policy chunks", graph, processes)
     after = intruder.statuses[intruder.statuses.index(before):]

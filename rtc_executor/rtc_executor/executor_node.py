@@ -35,7 +35,6 @@ start-up objects out of the garbage collector.
 """
 from __future__ import annotations
 
-import gc
 import math
 import secrets
 import threading
@@ -53,6 +52,7 @@ from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      judge_heartbeat, threshold_parameters)
+from rtc_runtime.gc_pauses import GC_PAUSES
 from rtc_runtime.node_main import run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -304,8 +304,6 @@ class ExecutorNode(Node):
     def start(self) -> None:
         """Start the control thread; with `realtime`, first move the process's threads to SCHED_FIFO
         below it (the control thread, created from this one, then raises itself)."""
-        gc.collect()
-        gc.freeze()  # start-up objects never need collecting: later full collections stay short
         if self._realtime:
             self._process_scheduling = request_realtime_process(
                 self._priority - OTHER_THREADS_PRIORITY_BELOW)
@@ -571,6 +569,7 @@ class ExecutorNode(Node):
         lockout = self._core.admission.lockout()
         if lockout:
             report.raise_to(Level.ERROR, lockout)
+        gc_pauses = GC_PAUSES.stats()
         report.values = {
             **judged,
             "seconds_since_tick": f"{time.monotonic() - self._last_tick_at:.3f}",
@@ -588,6 +587,8 @@ class ExecutorNode(Node):
             "lateness_max_ms": stats.window_max_ms,
             "lateness_max_since_start_ms": stats.max_ms,
             "missed_ticks": stats.missed,
+            "gc_pauses": str(gc_pauses),
+            "gc_pause_max_ms": f"{gc_pauses.longest_ms:.2f}",
             "underruns": counters.underruns,
             "merged": counters.merged,
             "rejected": rejected,

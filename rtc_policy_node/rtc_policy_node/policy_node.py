@@ -28,7 +28,6 @@ summarized at shutdown (docs/profiling.md).
 from __future__ import annotations
 
 import array
-import gc
 import math
 import threading
 import time
@@ -43,6 +42,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rtc_msgs.msg import ActionChunk, ExecutorStatus, InferenceTiming
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      threshold_parameters)
+from rtc_runtime.gc_pauses import freeze_startup_objects
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -268,8 +268,7 @@ class PolicyNode(Node):
         # torch and LeRobot leave ~400k long-lived objects: a full collection of them would land inside
         # an inference and break the delay the chunk promised. Freeze them, before subscribing, so that
         # no status waits in a queue while the collection runs.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, qos_profile_sensor_data)
         self.create_subscription(ExecutorStatus, EXECUTOR_STATUS_TOPIC, self._on_status, STATUS_QOS)
         self.create_subscription(String, TASK_TOPIC, self._on_task, 10)

@@ -8,6 +8,7 @@
     rtc_sim_eval --world mujoco --task pick_place --delays 0..20 --horizons 30,50 --carry-estimate \
                  --modes sync,naive,off,identity,vjp,prefix,lerobot,lerobot_main,rollforward \
                  --checkpoint DIR --json out/protocol.json --plots out/plots   # the protocol (docs/evaluation.md)
+    python -m rtc_sim_eval.merge out/protocol.json out/part*.json --plot out/protocol.png   # run in parts
 
 No ROS and no wall clock: every (mode, latency profile) runs the same seeded episodes (same scenes,
 same sampling noise and true delay per chunk), so the same arguments give the same JSON.
@@ -56,7 +57,7 @@ from rtc_policy_node.denoise_trace import RecordingGuidance
 from rtc_sim_eval.latency_profiles import Fixed, LatencyProfile, parse_profiles
 from rtc_sim_eval.lerobot_pipeline import LEROBOT_MODES, new_latency_estimate, run_lerobot_episode
 from rtc_sim_eval.metrics import summarise
-from rtc_sim_eval.protocol import Carried, SlicedPolicy, parse_ticks, settings_for_horizon
+from rtc_sim_eval.protocol import Carried, SlicedPolicy, by_horizon, parse_ticks, settings_for_horizon
 from rtc_sim_eval.rollout import CONTROL_RATE_HZ, EpisodeRecord, EvalMode, LoopSettings, chunk_noise, run_episode
 from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import PickPlaceScene
@@ -262,7 +263,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.plots:
-        _write_plots(args, policy, settings, scenes, plotted, results)
+        _write_plots(args, policy, settings, scenes, plotted, report)
     return report
 
 
@@ -277,19 +278,16 @@ def _row(mode: str, latency: str, summary: dict) -> str:
 
 def _write_plots(
     args: argparse.Namespace, policy: SimPolicy, settings: LoopSettings, scenes: list, plotted: dict[str, EpisodeRecord],
-    results: dict[str, dict[str, dict]],
+    report: dict,
 ) -> None:
     from rtc_sim_eval.plots import plot_assumed_delays, plot_denoising, plot_episode, plot_protocol
 
     args.plots.mkdir(parents=True, exist_ok=True)
-    if args.horizons is None:
-        by_horizon = {str(policy.chunk_size): results}
-    else:
-        by_horizon = {h: {mode: results[mode][h] for mode in results} for h in map(str, args.horizons)}
-    plot_protocol(by_horizon, args.plots / "protocol.png")
+    columns = by_horizon(report)
+    plot_protocol(columns, args.plots / "protocol.png")
     if args.task != "reach":  # the rest draws the reaching task's scenes
         return
-    plot_assumed_delays(by_horizon[next(iter(by_horizon))], args.plots / "assumed_delay.png")
+    plot_assumed_delays(columns[next(iter(columns))], args.plots / "assumed_delay.png")
     for mode, record in plotted.items():
         plot_episode(record, args.plots / f"episode_{mode}_delay{args.plot_delay}.png")
     # The second inference of episode 0: the arm under way, the first chunk's leftover to continue.

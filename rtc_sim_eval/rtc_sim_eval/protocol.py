@@ -83,3 +83,13 @@ class Carried:
 
     estimator: object | None = None  # rtc_policy_node.core.delay.DelayEstimator, made by the first episode
     tracker: object | None = None  # lerobot_pipeline.new_latency_estimate(variant)
+
+
+def by_horizon(report: dict) -> dict[str, dict[str, dict]]:
+    """`results[mode][H][profile]` turned to `[H][mode][profile]` (plots.plot_protocol's input); a report
+    without a horizon level is one column, the policy's own chunk."""
+    settings, results = report["settings"], report["results"]
+    if settings["levels"] == ["latency_profile"]:
+        return {str(settings["chunk_size"]): results}
+    return {str(h): {mode: results[mode][str(h)] for mode in results if str(h) in results[mode]}
+            for h in settings["horizons"]}

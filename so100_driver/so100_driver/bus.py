@@ -11,6 +11,7 @@ received. Servo error bits in a valid reply are not a transport failure: they ar
 from __future__ import annotations
 
 import select
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -84,12 +85,19 @@ class FeetechBus:
         self.retries = retries
         self.stats = BusStats()
         self._decoder = PacketDecoder()
-        self._serial: serial.Serial | None = None
+        self._serial: serial.SerialBase | None = None
 
     # ----- port -----------------------------------------------------------------------------
     def open(self) -> None:
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=self.timeout_s * 10)
+            # A device path opens the serial port; a pyserial URL (socket://HOST:PORT) the emulator's socket.
+            self._serial = serial.serial_for_url(self.port, self.baudrate, timeout=0,
+                                                 write_timeout=self.timeout_s * 10)
+            if self.port.startswith("socket://"):
+                # A request goes out at once: Nagle's algorithm would hold a request that follows one
+                # with no reply (SYNC_WRITE) until the peer's delayed ACK, tens of ms later.
+                with socket.fromfd(self._serial.fileno(), socket.AF_INET, socket.SOCK_STREAM) as same:
+                    same.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (serial.SerialException, OSError) as exc:
             raise BusPortError(f"cannot open serial port {self.port} at {self.baudrate} baud: {exc}") from exc
 
@@ -191,10 +199,10 @@ class FeetechBus:
         received = bytearray()
         deadline = time.monotonic() + self.timeout_s
         while pending - corrupt.keys():
+            # Past the deadline, one last look without waiting: a reply that came in time is not lost
+            # because this thread was scheduled late (a loaded machine).
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            chunk = self._read_available(port, remaining)
+            chunk = self._read_available(port, max(0.0, remaining))
             received += chunk
             for item in self._decoder.feed(chunk):
                 if isinstance(item, ChecksumMismatch):
@@ -203,6 +211,8 @@ class FeetechBus:
                         corrupt[item.motor_id] = item.describe()
                     continue
                 self._accept(item, pending, corrupt, wrong_size, replies, size)
+            if remaining <= 0:
+                break
         if not pending:
             return {m: replies[m] for m in expect}, bytes(received), "", BusTimeout
         missing = sorted(pending - corrupt.keys())
@@ -246,7 +256,7 @@ class FeetechBus:
         while (left := end - time.monotonic()) > 0 and self._read_available(port, min(self.timeout_s, left)):
             pass
 
-    def _read_available(self, port: serial.Serial, timeout_s: float) -> bytes:
+    def _read_available(self, port: serial.SerialBase, timeout_s: float) -> bytes:
         try:
             ready, _, _ = select.select([port.fileno()], [], [], timeout_s)
             if not ready:
@@ -257,7 +267,7 @@ class FeetechBus:
         self.stats.bytes_read += len(data)
         return data
 
-    def _require_port(self) -> serial.Serial:
+    def _require_port(self) -> serial.SerialBase:
         if self._serial is None:
             raise BusPortError(f"serial port {self.port} is not open")
         return self._serial

@@ -47,6 +47,7 @@ from rtc_contract.followed_publisher import FollowedPublisher, Publisher, qualif
 from rtc_runtime.deadline_loop import Ticker, cadence_line
 from rtc_runtime.diagnostics import (Diagnostics, Level, Report, Threshold, configure_thresholds,
                                      judge_heartbeat, threshold_parameters)
+from rtc_runtime.gc_pauses import GC_PAUSES
 from rtc_runtime.node_main import StartupError, run_node
 from rtc_runtime.parameters import ParameterError, ParameterSpec, declare
 from rtc_runtime.profiling import enable_profiling, print_profiling_summary, record_span
@@ -59,7 +60,7 @@ from std_msgs.msg import Float64MultiArray
 from .arm import JOINT_NAMES, CalibrationError, default_calibration_path, load_calibration
 from .arm_driver import ArmDriver, FatalBusError
 from .bus import FeetechBus
-from .emulator import BUS_PRIORITY, ServoBusEmulator
+from .emulator import BUS_PRIORITY, TRANSPORTS, ServoBusEmulator
 from .protocol import describe_error_bits
 from .safety import (HOLD, SERVO_MAX_ACCELERATION, SERVO_MAX_VELOCITY, CommandError, CommandGate, MotionLimits,
                      ShutdownPolicy, rest_pose_notes)
@@ -108,6 +109,9 @@ PARAMETERS = (
                   "to rest_pose and torque off; the driver stays up, parked, until restarted", unit="s",
                   minimum=0.0, above_minimum=True),
     ParameterSpec("sim", False, "run against a servo-bus emulator on a pty inside this process"),
+    ParameterSpec("sim_bus", "pty", "sim only: how the driver reaches its emulator: pty (a tty, as a USB serial "
+                  "adapter) or socket (socket://127.0.0.1:PORT, the same protocol without the pty's kernel "
+                  "worker thread, which a loaded machine delays)", choices=TRANSPORTS),
     ParameterSpec("dry_run", False, "read only: torque stays off, no goal is ever written; commands are received "
                   "and counted (docs/real_arm.md, \"Dry run\")"),
     ParameterSpec("sim_task_seed", -1, "sim only: >= 0 starts the emulated servos at the start pose of the "
@@ -174,7 +178,8 @@ class DriverNode(Node):
             start = None
             if p["sim_task_seed"] >= 0:
                 start = start_position_ticks(scene_for_seed(p["sim_task_seed"]), self.calibration)
-            self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=p["baudrate"]).start()
+            self.emulator = ServoBusEmulator.for_arm(self.calibration, positions=start, baudrate=p["baudrate"],
+                                                     transport=p["sim_bus"]).start()
             port = self.emulator.port
             pose = f"start pose of sim task seed {p['sim_task_seed']}" if start else "range midpoints"
             self.get_logger().info(f"sim: emulated STS3215 bus on {port}, servos at {pose}")
@@ -385,6 +390,7 @@ class DriverNode(Node):
         silent = self.gate.seconds_since_command(now)
         if silent is not None and silent > self.gate.command_timeout_s and self.driver.torque_on:
             report.raise_to(Level.WARN, f"no command for {silent:.1f} s: holding")
+        gc_pauses = GC_PAUSES.stats()
         values = {
             **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
@@ -395,6 +401,8 @@ class DriverNode(Node):
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",
             "missed_cycles": stats.missed,
+            "gc_pauses": str(gc_pauses),
+            "gc_pause_max_ms": f"{gc_pauses.longest_ms:.2f}",
             "cycles": cycles.cycles,
             "failed_cycles": cycles.failed_cycles,
             "bus_transactions": bus.transactions,

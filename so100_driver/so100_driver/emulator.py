@@ -1,10 +1,14 @@
-"""STS3215 servos behind a pseudo-terminal, speaking the real Feetech protocol 0.
+"""STS3215 servos behind a pseudo-terminal (or a loopback TCP socket), speaking the real Feetech protocol 0.
 
 Clients (our bus, the vendor SDK, LeRobot) open the pty's slave side as if it were the USB
-serial adapter of a real arm. Each emulated servo keeps a register table, answers PING, READ,
-WRITE, SYNC_READ and SYNC_WRITE with the status packets a real servo sends (none to broadcast
-or SYNC_WRITE), and, while torque is on, moves its position toward the goal with bounded
-velocity and acceleration. Faults can be injected to test the client's recovery.
+serial adapter of a real arm. With `transport="socket"` the emulator listens on 127.0.0.1 instead and
+a client opens pyserial's URL `socket://127.0.0.1:PORT` (`serial.serial_for_url`): the same bytes
+without the pty, which moves them both ways in a normal-priority kernel worker that a loaded machine
+delays (a USB serial adapter's replies pass it, its requests do not); one client at a time, as on a
+serial line. Each emulated servo keeps a register table, answers PING, READ, WRITE, SYNC_READ and
+SYNC_WRITE with the status packets a real servo sends (none to broadcast or SYNC_WRITE), and, while
+torque is on, moves its position toward the goal with bounded velocity and acceleration. Faults can
+be injected to test the client's recovery.
 
 What moves the servos is a world (`World`): the kinematic one (each servo follows the firmware's motion
 profile exactly, nothing has mass) or the MuJoCo twin (`so100_driver.twin`: the servos drive the
@@ -23,6 +27,7 @@ import math
 import os
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -45,6 +50,7 @@ DEFAULT_MAX_VELOCITY = 3000.0  # ticks/s, about the STS3215's no-load speed at 7
 # SCHED_FIFO of the emulator's threads (serve_realtime): below a driver's control loop (its default 50),
 # above the driver's other threads (40) and every normal task.
 BUS_PRIORITY = 45
+TRANSPORTS = ("pty", "socket")  # what a client opens: the pty's slave, or socket://127.0.0.1:PORT
 _PHYSICS_STEP_S = 0.001
 _R = REGISTERS
 _NAME_AT = {reg.address: name for name, reg in REGISTERS.items()}
@@ -215,12 +221,18 @@ class Faults:
 
 
 class ServoBusEmulator:
-    """N emulated servos on one pty, served by a background thread."""
+    """N emulated servos on one pty (or loopback socket), served by a background thread."""
 
     def __init__(self, servos: list[EmulatedServo], link: str | Path | None = None, baudrate: int | None = None,
-                 world: World | None = None):
+                 world: World | None = None, transport: str = "pty"):
         """``baudrate``: when set, delay each reply by its transmission time at that rate. ``world``:
-        what moves the servos (default the kinematic one); it starts at the servos' positions."""
+        what moves the servos (default the kinematic one); it starts at the servos' positions.
+        ``transport``: "pty" (a tty, linked at ``link`` if given) or "socket" (no link)."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+        if transport == "socket" and link:
+            raise ValueError("a link names a pty: the socket transport has none")
+        self.transport = transport
         self.servos = {servo.motor_id: servo for servo in servos}
         self.world: World = world or KinematicWorld()
         self.world.place(self.servos)
@@ -235,8 +247,10 @@ class ServoBusEmulator:
         # While a list: every SYNC_WRITE of Goal_Position, as (monotonic time, {motor id: ticks}): what
         # reached the servos (the fault campaign checks it against the guard's envelope).
         self.goal_writes: list[tuple[float, dict[int, int]]] | None = None
-        self._master = -1
+        self._master = -1  # the pty's master side, or the connected client's socket
         self._slave = -1
+        self._listener: socket.socket | None = None  # socket transport: where clients connect
+        self._client: socket.socket | None = None
         self._stop_r, self._stop_w = -1, -1
         self._thread: threading.Thread | None = None
         self._stepper: threading.Thread | None = None  # the world's own stepping thread, if any
@@ -253,6 +267,7 @@ class ServoBusEmulator:
         positions: dict[str, float] | None = None,
         baudrate: int | None = None,
         world: World | None = None,
+        transport: str = "pty",
     ) -> ServoBusEmulator:
         """The six SO-100 servos, already calibrated with ``calibration`` (if given).
 
@@ -273,12 +288,16 @@ class ServoBusEmulator:
             servo.sync_registers()
             servo.set("Goal_Position", servo.present_ticks())
             servos.append(servo)
-        return cls(servos, link=link, baudrate=baudrate, world=world)
+        return cls(servos, link=link, baudrate=baudrate, world=world, transport=transport)
 
     # ----- lifecycle ------------------------------------------------------------------------
     @property
     def port(self) -> str:
-        """The path a client opens: the link if one was asked for, else the pty's slave name."""
+        """What a client opens: the link if one was asked for, else the pty's slave name; with the socket
+        transport the URL `socket://127.0.0.1:PORT` (for `serial.serial_for_url`)."""
+        if self._listener is not None:
+            host, port = self._listener.getsockname()
+            return f"socket://{host}:{port}"
         if self._slave < 0:
             raise RuntimeError("emulator is not started")
         return str(self.link) if self.link else os.ttyname(self._slave)
@@ -290,8 +309,11 @@ class ServoBusEmulator:
         stepping the world first: replies stay prompt under a costly world."""
         if step_every_s is None:
             step_every_s = self.world.step_every_s
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
+        if self.transport == "socket":
+            self._listener = socket.create_server(("127.0.0.1", 0), backlog=1)
+        else:
+            self._master, self._slave = os.openpty()
+            tty.setraw(self._slave)
         if self.link:
             if self.link.is_symlink() or self.link.exists():
                 self.link.unlink()
@@ -334,10 +356,15 @@ class ServoBusEmulator:
             os.write(self._stop_w, b"x")
             self._thread.join(timeout=2.0)
             self._thread = None
+        if self._client is not None:
+            self._hang_up()
         for fd in (self._master, self._slave, self._stop_r, self._stop_w):
             if fd >= 0:
                 os.close(fd)
         self._master = self._slave = self._stop_r = self._stop_w = -1
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self.link and self.link.is_symlink():
             self.link.unlink()
 
@@ -404,18 +431,40 @@ class ServoBusEmulator:
     # ----- serving --------------------------------------------------------------------------
     def _serve(self) -> None:
         while True:
-            ready, _, _ = select.select([self._master, self._stop_r], [], [])
+            waiting_for_client = self._listener is not None and self._client is None
+            source = self._listener.fileno() if waiting_for_client else self._master
+            ready, _, _ = select.select([source, self._stop_r], [], [])
             if self._stop_r in ready:
                 return
+            if waiting_for_client:
+                self._answer()
+                continue
             try:
                 data = os.read(self._master, 4096)
             except OSError:  # no client has the slave open right now
+                if self._client is not None:
+                    self._hang_up()
+                    continue
                 time.sleep(0.01)
+                continue
+            if not data and self._client is not None:  # the client closed its connection
+                self._hang_up()
                 continue
             self.bytes_received += len(data)
             for item in self._decoder.feed(data):
                 if isinstance(item, Packet):
                     self._handle(item)
+
+    def _answer(self) -> None:
+        """Take the next client of the socket transport (one at a time, as on a serial line)."""
+        self._client, _ = self._listener.accept()
+        self._client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a reply leaves at once
+        self._master = self._client.fileno()
+        self._decoder = PacketDecoder()
+
+    def _hang_up(self) -> None:
+        self._client.close()
+        self._client, self._master = None, -1
 
     def advance(self, dt: float) -> None:
         """Step the world by ``dt`` seconds of simulated time (for callers that own time; a started
@@ -500,7 +549,14 @@ class ServoBusEmulator:
         if delay:
             time.sleep(delay)
         out = garbage + frame
-        os.write(self._master, out)
+        if self._master < 0:  # the socket's client left
+            return
+        try:
+            os.write(self._master, out)
+        except OSError:
+            if self._client is None:
+                raise
+            return  # the socket's client left while the reply was on its way: nobody reads it
         self.bytes_sent += len(out)
 
 

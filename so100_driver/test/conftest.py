@@ -24,11 +24,20 @@ def world_name() -> str:
 
 
 @pytest.fixture
-def bus_emulator(calibration: Calibration, tmp_path: Path, world_name: str) -> Iterator[ServoBusEmulator]:
-    """Six STS3215 servos (ids 1..6) behind a pty linked at ``tmp_path/so100``, calibrated
-    with the shipped simulation calibration and resting at their range midpoints (in the twin: where
-    the unpowered arm came to rest from there)."""
-    emulator = ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100", world=make_world(world_name, calibration))
+def bus_transport() -> str:
+    """How `bus_emulator` is reached (so100_driver.emulator.TRANSPORTS); a test module parametrizes it."""
+    return "pty"
+
+
+@pytest.fixture
+def bus_emulator(calibration: Calibration, tmp_path: Path, world_name: str,
+                 bus_transport: str) -> Iterator[ServoBusEmulator]:
+    """Six STS3215 servos (ids 1..6) behind a pty linked at ``tmp_path/so100`` (or a loopback socket),
+    calibrated with the shipped simulation calibration and resting at their range midpoints (in the
+    twin: where the unpowered arm came to rest from there)."""
+    link = tmp_path / "so100" if bus_transport == "pty" else None
+    emulator = ServoBusEmulator.for_arm(calibration, link=link, world=make_world(world_name, calibration),
+                                        transport=bus_transport)
     with emulator:
         yield emulator
 

@@ -1,4 +1,4 @@
-"""Our bus client against the emulator, with every kind of injected fault."""
+"""Our bus client against the emulator, with every kind of injected fault, over the pty and the loopback socket."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from so100_driver.bus import BusCorruption, BusTimeout, FeetechBus
-from so100_driver.emulator import BUS_PRIORITY, ServoBusEmulator
+from so100_driver.bus import BusCorruption, BusPortError, BusTimeout, FeetechBus
+from so100_driver.emulator import BUS_PRIORITY, TRANSPORTS, ServoBusEmulator
 from so100_driver.protocol import StatusError
 from so100_driver.registers import REGISTERS
 
 POSITION = REGISTERS["Present_Position"]
 IDS = [1, 2, 3, 4, 5, 6]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def bus_transport(request: pytest.FixtureRequest) -> str:
+    """Every test here runs over both transports: the protocol and its fault handling do not depend on it."""
+    return request.param
 
 
 @pytest.fixture
@@ -118,3 +124,24 @@ def test_the_emulator_serves_under_sched_fifo_when_permitted(bus: FeetechBus, bu
     refused = bus_emulator.serve_realtime()
     assert refused.policy == "SCHED_OTHER" and "refused" in refused.detail and bus_emulator.scheduling == refused
     assert bus.ping(1).error == 0  # serving on, under normal scheduling
+
+
+def test_the_socket_transport_serves_one_client_at_a_time_and_the_next_after_a_hang_up(calibration) -> None:
+    with ServoBusEmulator.for_arm(calibration, transport="socket") as emulator:
+        assert emulator.port.startswith("socket://127.0.0.1:")
+        with FeetechBus(emulator.port, timeout_s=0.02, retries=0) as first:
+            assert first.sync_read(POSITION, IDS) == emulator.positions()
+        with FeetechBus(emulator.port, timeout_s=0.02, retries=2) as second:  # the first hung up
+            assert second.ping(2).error == 0
+            assert second.stats.retries == 0
+
+
+def test_the_socket_transport_takes_no_link_and_a_closed_one_is_a_port_error(calibration, tmp_path) -> None:
+    with pytest.raises(ValueError, match="link"):
+        ServoBusEmulator.for_arm(calibration, link=tmp_path / "so100", transport="socket")
+    with pytest.raises(ValueError, match="transport"):
+        ServoBusEmulator.for_arm(calibration, transport="usb")
+    with ServoBusEmulator.for_arm(calibration, transport="socket") as emulator:
+        url = emulator.port
+    with pytest.raises(BusPortError, match="cannot open"):  # nobody listens there any more
+        FeetechBus(url).open()
