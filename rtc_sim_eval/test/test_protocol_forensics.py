@@ -4,7 +4,6 @@ warm-up carries, and one short twin episode through it (slow)."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,13 +100,14 @@ def test_a_bad_episode_list_is_refused() -> None:
 
 
 @pytest.mark.slow
-def test_one_short_twin_episode_prints_its_row_per_mode() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "protocol_forensics.py"), "--modes", "identity,lerobot_main", "--horizons", "50",
-         "--delays", "4", "--seed", "1000", "--episodes", "2", "--only", "1", "--max-ticks", "60", "--unguided",
-         "--checkpoint", str(CHECKPOINT)], capture_output=True, text=True, timeout=900, check=True)
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 1001 |")]
+def test_one_short_twin_episode_prints_its_row_per_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    torch.set_num_threads(1)
+    forensics.main(["--modes", "identity,lerobot_main", "--horizons", "50", "--delays", "4", "--seed", "1000",
+                    "--only", "0", "--max-ticks", "40", "--unguided", "--checkpoint", str(CHECKPOINT)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 1000 |")]
     assert [r.split("|")[2].strip() for r in rows] == ["identity", "lerobot_main"]
-    assert all(r.split("|")[3].strip() == "never lifted" for r in rows)  # 2 s: not yet at the cube
-    assert result.stdout.count("release: no opening") == 2
-    assert "identity: success 0.0" in result.stdout and "lerobot_main: success 0.0" in result.stdout
+    assert all(r.split("|")[3].strip() == "never lifted" for r in rows)  # 1.3 s: not yet at the cube
+    assert out.count("release: no opening") == 2
+    assert "identity: success 0.0" in out and "lerobot_main: success 0.0" in out
+    assert forensics.rollout.TwinPickPlace is TwinPickPlace  # the recording twin is put back
