@@ -6,18 +6,19 @@
 Runs the cells of `rtc_sim_eval`'s protocol (`--world mujoco --task pick_place --carry-estimate`,
 every other argument as rtc_sim_eval takes it: the same seeded episodes, so the same figures),
 layout by layout in every mode, and prints one row per episode and mode: placed or not and where
-the cube came to rest (cm from the zone's centre), when it was lifted, when the gripper opened and
-when the cube left the jaws (released, or slipped before the opening), where the tool was then, the
-last seam before, and the episode's largest measured seam jerk with the seam it came from (time and
-phase: approach, carry, place). Then each mode's summary (rtc_sim_eval's figures, to check them
-against its JSON) and the layouts the first mode places and another does not, and the other way round.
+the cube came to rest (cm from the zone's centre), when it was lifted, when the jaws opened wider than
+on the cube (measured) and where the tool was then, the last seam before that, the episode's largest
+measured seam jerk with the seam it came from (time and phase: approach, carry, place) and the jerk
+at its first seam (the switch from the chunk sampled at rest). Then each mode's summary
+(rtc_sim_eval's figures, to check them against its JSON) and the layouts the first mode places and
+another does not, and the other way round.
 
 --only: just these episode indices; a fixed delay's carried estimate is the same after any
 episode's first chunks, so the cell's first episode is run for WARMUP_TICKS ticks first to carry it
 (rtc_sim_eval.protocol.Carried). --unguided (our modes and LeRobot's): every chunk is also sampled
 without guidance from the same observation and noise (collision_forensics.RecordingPolicy), and for
-the chunk in force when the gripper opened, the row and the tool's place at which the guided chunk
-opens are printed beside its unguided sample's: how far guidance toward the leftover moved the release.
+the chunk in force when the jaws opened, the row and the tool's place at which the guided chunk
+opens them are printed beside its unguided sample's: how far guidance toward the leftover moved the release.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from collision_forensics import Inference, RecordingPolicy  # noqa: E402
 
 GRIPPER = 5
-OPENING_RAD = 0.1  # the gripper command this far above its closed hold after the lift: it opens
-LEFT_JAWS_M = 0.03  # the cube's centre this far from the tool centre after the lift: it left the jaws
+OPENING_RAD = 0.02  # the jaws this far wider than on the cube (13 servo ticks): they let it go
 PLACE_TICKS = 15  # seams this soon after the opening belong to the placement
 WARMUP_TICKS = 150  # several merged chunks at every H and delay of the protocol: the estimate has its samples
 
@@ -100,12 +100,13 @@ class EpisodeFacts:
     rest_cm: float  # the cube's centre from the zone's centre at the end
     lift_tick: int | None
     open_tick: int | None
-    leave_tick: int | None  # the cube left the jaws (released or slipped)
-    tool_at_leave_cm: float | None  # the tool centre from the zone's centre (horizontal) then
-    seam_before_leave: int | None  # ticks from the last seam before the cube left the jaws to it
+    tool_at_open_cm: float | None  # the tool centre from the zone's centre (horizontal) when the gripper opened
+    on_cube: float | None  # the measured gripper (radians) when the cube was lifted: the jaws on it
+    seam_before_open: int | None  # ticks from the last seam before the opening to it
     seam_jerk_max: float  # rad/s^3, the episode's largest measured seam jerk
     worst_seam_tick: int | None
     worst_seam_phase: str
+    first_seam_jerk: float  # rad/s^3 at the first seam: the switch from the chunk sampled at rest
     seams: list[int]  # ticks at which a new chunk's first row was served
 
     def result(self) -> str:
@@ -123,13 +124,11 @@ def seam_ticks(record: EpisodeRecord) -> list[int]:
     return [int(t) for t in executed[1:][np.diff(ids[executed]) != 0]]
 
 
-def opening_tick(commands: np.ndarray, lift_tick: int | None) -> int | None:
-    """First tick after the lift at which the gripper command rose OPENING_RAD above its closed hold."""
-    if lift_tick is None:
-        return None
-    closed = np.minimum.accumulate(commands[lift_tick:, GRIPPER])
-    opened = np.flatnonzero(commands[lift_tick:, GRIPPER] > closed + OPENING_RAD)
-    return int(lift_tick + opened[0]) if len(opened) else None
+def opening_tick(gripper: np.ndarray, on_cube: float, start: int = 0) -> int | None:
+    """First index from `start` at which the gripper (radians: measured, or commanded) is OPENING_RAD
+    wider than the jaws on the cube (`on_cube`, the measured gripper when it was lifted); None if never."""
+    opened = np.flatnonzero(np.asarray(gripper)[start:] > on_cube + OPENING_RAD)
+    return int(start + opened[0]) if len(opened) else None
 
 
 def phase(tick: int, lift_tick: int | None, open_tick: int | None) -> str:
@@ -155,16 +154,14 @@ def per_seam_jerk(record: EpisodeRecord, seams: list[int]) -> np.ndarray:
 def episode_facts(record: EpisodeRecord, task: RecordingPickPlace) -> EpisodeFacts:
     layout = layout_for_seed(record.scene.layout_seed)
     zone = np.asarray(layout.zone_xy)
-    cube, tool = np.asarray(task.cube), np.asarray(task.tool)
+    cube, tool = np.asarray(task.cube)[1:], np.asarray(task.tool)[1:]  # row k: after tick k (row 0 was the start)
     lifted_at = np.flatnonzero(cube[:, 2] >= LIFTED_HEIGHT_M)
     lift_tick = int(lifted_at[0]) if len(lifted_at) else None
-    open_tick = opening_tick(np.asarray(record.commands), lift_tick)
-    leave_tick = None
-    if lift_tick is not None:
-        apart = np.flatnonzero(np.linalg.norm(cube[lift_tick:] - tool[lift_tick:], axis=1) > LEFT_JAWS_M)
-        leave_tick = int(lift_tick + apart[0]) if len(apart) else None
+    positions = np.asarray(record.positions)[1:]  # row k: where the arm got at tick k
+    on_cube = None if lift_tick is None else float(positions[lift_tick, GRIPPER])
+    open_tick = None if on_cube is None else opening_tick(positions[:, GRIPPER], on_cube, lift_tick)
     seams = seam_ticks(record)
-    before = [t for t in seams if leave_tick is not None and t <= leave_tick]
+    before = [t for t in seams if open_tick is not None and t <= open_tick]
     jerks = per_seam_jerk(record, seams)
     worst = int(np.nanargmax(jerks)) if np.isfinite(jerks).any() else None
     worst_tick = seams[worst] if worst is not None else None
@@ -172,11 +169,12 @@ def episode_facts(record: EpisodeRecord, task: RecordingPickPlace) -> EpisodeFac
     return EpisodeFacts(
         layout=record.scene.layout_seed, mode=record.mode, success=record.success, lifted=outcome.lifted,
         dropped=outcome.dropped_outside, rest_cm=float(np.linalg.norm(cube[-1, :2] - zone) * 100),
-        lift_tick=lift_tick, open_tick=open_tick, leave_tick=leave_tick,
-        tool_at_leave_cm=None if leave_tick is None else float(np.linalg.norm(tool[leave_tick, :2] - zone) * 100),
-        seam_before_leave=leave_tick - before[-1] if before else None,
+        lift_tick=lift_tick, open_tick=open_tick,
+        tool_at_open_cm=None if open_tick is None else float(np.linalg.norm(tool[open_tick, :2] - zone) * 100),
+        on_cube=on_cube, seam_before_open=open_tick - before[-1] if before else None,
         seam_jerk_max=measured_seam_jerk(record).seam_max, worst_seam_tick=worst_tick,
-        worst_seam_phase="-" if worst_tick is None else phase(worst_tick, lift_tick, open_tick), seams=seams)
+        worst_seam_phase="-" if worst_tick is None else phase(worst_tick, lift_tick, open_tick),
+        first_seam_jerk=float(jerks[0]) if len(jerks) else math.nan, seams=seams)
 
 
 def release_shift(record: EpisodeRecord, facts: EpisodeFacts, inferences: list[Inference],
@@ -193,7 +191,7 @@ def release_shift(record: EpisodeRecord, facts: EpisodeFacts, inferences: list[I
     inference = inferences[served - 1]
 
     def opens(actions: np.ndarray) -> str:
-        row = opening_tick(actions, 0)
+        row = opening_tick(actions[:, GRIPPER], facts.on_cube)
         if row is None:
             return "does not open"
         tool = kinematics.tool_pose(actions[row])[0]
@@ -208,17 +206,17 @@ def row(facts: EpisodeFacts) -> str:
     def seconds(tick: int | None) -> str:
         return "-" if tick is None else f"{tick / CONTROL_RATE_HZ:.1f}"
 
-    at_leave = "-" if facts.tool_at_leave_cm is None else f"{facts.tool_at_leave_cm:.1f}"
-    before = "-" if facts.seam_before_leave is None else str(facts.seam_before_leave)
+    at_open = "-" if facts.tool_at_open_cm is None else f"{facts.tool_at_open_cm:.1f}"
+    before = "-" if facts.seam_before_open is None else str(facts.seam_before_open)
     worst = "-" if facts.worst_seam_tick is None else f"{seconds(facts.worst_seam_tick)} {facts.worst_seam_phase}"
     return (f"| {facts.layout} | {facts.mode} | {facts.result()} | {facts.rest_cm:.1f} | {seconds(facts.lift_tick)} | "
-            f"{seconds(facts.open_tick)} | {seconds(facts.leave_tick)} | {at_leave} | {before} | "
-            f"{facts.seam_jerk_max:.0f} | {worst} |")
+            f"{seconds(facts.open_tick)} | {at_open} | {before} | "
+            f"{facts.seam_jerk_max:.0f} | {worst} | {facts.first_seam_jerk:.0f} |")
 
 
-HEADER = ("| layout | mode | result | cube rest (cm from zone centre) | lift (s) | gripper opens (s) | cube leaves the "
-          "jaws (s) | tool then (cm from zone centre) | last seam before (ticks) | largest seam jerk (rad/s³) | "
-          "its seam (s, phase) |\n|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| layout | mode | result | cube rest (cm from zone centre) | lift (s) | jaws open (s) | tool then (cm "
+          "from zone centre) | last seam before the opening (ticks) | largest seam jerk (rad/s³) | its seam (s, "
+          "phase) | first seam's jerk (rad/s³) |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Namespace]:
@@ -236,10 +234,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Nam
     return own, args
 
 
-def run_cell(policy: SimPolicy, modes: list[str], profile, settings: LoopSettings, args: argparse.Namespace,
-             episodes: list[int], unguided: bool) -> dict[str, dict[int, EpisodeFacts]]:
+def run_cell(policy: SimPolicy, recorder: RecordingPolicy, modes: list[str], profile, settings: LoopSettings,
+             args: argparse.Namespace, episodes: list[int], unguided: bool) -> dict[str, dict[int, EpisodeFacts]]:
     """One (H, delay) cell's episodes in every mode, layout by layout (each mode carrying its own delay
-    estimate), one table row each as it ends; then each mode's summary."""
+    estimate), one table row each as it ends; then each mode's summary. `policy` samples through
+    `recorder` (sliced to H or not), which keeps an episode's inferences."""
     carried = {mode: Carried() for mode in modes}
     records: dict[str, list[EpisodeRecord]] = {mode: [] for mode in modes}
     facts: dict[str, dict[int, EpisodeFacts]] = {mode: {} for mode in modes}
@@ -249,7 +248,7 @@ def run_cell(policy: SimPolicy, modes: list[str], profile, settings: LoopSetting
                             dataclasses.replace(settings, max_ticks=WARMUP_TICKS), args.seed, 0, carried[mode])
     for episode in episodes:
         for mode in modes:
-            policy.inferences = []
+            recorder.inferences = []
             with recording_twin():
                 record = cli.run_variant(policy, PickPlaceScene(args.seed + episode), mode, profile, settings,
                                          args.seed, episode, carried[mode])
@@ -258,7 +257,7 @@ def run_cell(policy: SimPolicy, modes: list[str], profile, settings: LoopSetting
             facts[mode][episode] = episode_facts(record, task)
             print(row(facts[mode][episode]), flush=True)
             if unguided:
-                print(f"  release: {release_shift(record, facts[mode][episode], policy.inferences, task.kinematics)}",
+                print(f"  release: {release_shift(record, facts[mode][episode], recorder.inferences, task.kinematics)}",
                       flush=True)
     for mode in modes:
         summary = summarise(records[mode])
@@ -283,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         cell = settings_for_horizon(settings, horizon, policy.chunk_size)
         for profile in args.profiles:
             print(f"\nH = {horizon or policy.chunk_size}, {profile.spec}\n{HEADER}", flush=True)
-            facts = run_cell(sliced, args.modes, profile, cell, args, episodes, own.unguided)
+            facts = run_cell(sliced, policy, args.modes, profile, cell, args, episodes, own.unguided)
             first, *others = args.modes
             for other in others:
                 a, b = facts[first], facts[other]

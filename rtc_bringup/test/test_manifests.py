@@ -35,8 +35,9 @@ PIP_ONLY = {"lerobot": "lerobot", "rosbags": "rosbags", "scservo_sdk": "feetech-
             "mujoco": "mujoco", "lz4": "lz4", "imageio_ffmpeg": "imageio-ffmpeg"}
 # top-level module -> apt package, for what has neither a rosdep key nor a pip distribution we use.
 APT_ONLY = {"lttngust": "python3-lttngust", "bt2": "python3-bt2"}
-# Test modules and their helpers (test/*.py of any package): tests import them by name, not as packages.
-TEST_HELPERS = {path.stem for path in ROOT.glob("*/test/*.py")}
+# Test modules and their helpers (test/*.py of any package) and the bench scripts a test imports
+# (bench/*.py): tests import them by name, not as packages.
+TEST_HELPERS = {path.stem for path in [*ROOT.glob("*/test/*.py"), *ROOT.glob("bench/*.py")]}
 # Dependencies no import shows, with the reason.
 NOT_IMPORTED = {
     "rtc_bringup": {"ros2launch": "`ros2 launch` runs the launch file",

@@ -4,7 +4,7 @@ warm-up carries, and one short twin episode through it (slow)."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
+import importlib
 import sys
 from pathlib import Path
 
@@ -23,8 +23,19 @@ from rtc_sim_eval.sim_policy import SimPolicy
 from rtc_sim_eval.twin_task import TwinPickPlace
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-import protocol_forensics as forensics  # noqa: E402
+
+
+def import_bench_script(name: str):
+    """A bench script as a module, leaving bench/ off sys.path: its foxglove.py would hide the foxglove
+    package from every later test of the session."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = [entry for entry in sys.path if entry != str(BENCH)]
+
+
+forensics = import_bench_script("protocol_forensics")
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "rtc_policy_node" / "checkpoints" / "builtin_so100_twin"
 
@@ -45,14 +56,12 @@ def test_seams_are_the_ticks_serving_a_new_chunk_holds_left_out() -> None:
     assert forensics.seam_ticks(record) == [3, 7]
 
 
-def test_the_gripper_opens_when_it_rises_above_its_closed_hold_after_the_lift() -> None:
-    rise = forensics.OPENING_RAD
-    gripper = np.array([-0.4, -0.7, -1.0, -1.0, -1.0 + rise / 2, -1.0 + 2 * rise, -0.4])
-    commands = np.zeros((len(gripper), 6))
-    commands[:, forensics.GRIPPER] = gripper
-    assert forensics.opening_tick(commands, lift_tick=2) == 5  # half the rise is a wobble, twice is the opening
-    assert forensics.opening_tick(commands, lift_tick=None) is None  # never lifted: nothing to release
-    assert forensics.opening_tick(commands[:5], lift_tick=2) is None  # still closed
+def test_the_jaws_open_when_wider_than_on_the_cube() -> None:
+    wider = forensics.OPENING_RAD
+    gripper = np.array([-0.4, -0.6, -0.75, -0.75, -0.75 + wider / 2, -0.75 + 2 * wider, -0.4])
+    assert forensics.opening_tick(gripper, on_cube=-0.75, start=2) == 5  # half as wide is a wobble on the cube
+    assert forensics.opening_tick(gripper, on_cube=-0.75) == 0  # before the grasp they were open
+    assert forensics.opening_tick(gripper[:5], on_cube=-0.75, start=2) is None  # still on the cube
 
 
 def test_seam_phases_follow_the_lift_and_the_opening() -> None:
@@ -103,13 +112,14 @@ def test_a_bad_episode_list_is_refused() -> None:
 
 
 @pytest.mark.slow
-def test_one_short_twin_episode_prints_its_row_per_mode() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "protocol_forensics.py"), "--modes", "identity,lerobot_main", "--horizons", "50",
-         "--delays", "4", "--seed", "1000", "--episodes", "2", "--only", "1", "--max-ticks", "60", "--unguided",
-         "--checkpoint", str(CHECKPOINT)], capture_output=True, text=True, timeout=900, check=True)
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 1001 |")]
+def test_one_short_twin_episode_prints_its_row_per_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    torch.set_num_threads(1)
+    forensics.main(["--modes", "identity,lerobot_main", "--horizons", "50", "--delays", "4", "--seed", "1000",
+                    "--only", "0", "--max-ticks", "40", "--unguided", "--checkpoint", str(CHECKPOINT)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 1000 |")]
     assert [r.split("|")[2].strip() for r in rows] == ["identity", "lerobot_main"]
-    assert all(r.split("|")[3].strip() == "never lifted" for r in rows)  # 2 s: not yet at the cube
-    assert result.stdout.count("release: no opening") == 2
-    assert "identity: success 0.0" in result.stdout and "lerobot_main: success 0.0" in result.stdout
+    assert all(r.split("|")[3].strip() == "never lifted" for r in rows)  # 1.3 s: not yet at the cube
+    assert out.count("release: no opening") == 2
+    assert "identity: success 0.0" in out and "lerobot_main: success 0.0" in out
+    assert forensics.rollout.TwinPickPlace is TwinPickPlace  # the recording twin is put back
