@@ -129,7 +129,8 @@ def test_the_driver_and_executor_move_the_twin_and_the_arm_lags_the_command(proc
     assert abs(end[:, PAN].mean() - command[-1, PAN]) <= band
     physics = observer.diagnostics["twin: physics"]
     assert float(physics["real_time_factor"]) > 0.5 and float(physics["physics_speed"]) > 1.0, physics
-    assert observer.images.get("front", 0) > 10 and observer.images.get("wrist", 0) > 10
+    observer.spin_until(lambda: observer.images.get("front", 0) > 10 and observer.images.get("wrist", 0) > 10, 60,
+                        "both cameras' images", graph, processes)
     assert "render_p50_ms" in observer.diagnostics["twin: cameras"]
 
 

@@ -87,7 +87,9 @@ def test_graph_over_two_hosts_on_a_lossy_link_with_apart_clocks(hosts, processes
 
     attack = json.loads(intruder_out.read_text())
     assert attack["ready"], "the intruder saw no merged chunks:\n" + processes.log(intruder)[-3000:]
-    assert attack["counted"] == {"unsigned": 1, "unknown_key": 1, "replay": 1}, attack
+    # each attack chunk refused for its reason, no more often than it was sent (a copy may be lost on the link)
+    assert set(attack["sent"]) == {"unsigned", "unknown_key", "replay"}, attack
+    assert all(1 <= attack["counted"][code] <= sent for code, sent in attack["sent"].items()), attack
     assert not set(attack["served"]) & set(attack["intruder_ids"]), "an intruder's chunk was played"
     assert set(attack["served"]) - {0} <= set(attack["genuine_ids"])
     assert attack["merged_during"] > 0, "the policy's chunks stopped merging"
