@@ -569,7 +569,6 @@ class ExecutorNode(Node):
         lockout = self._core.admission.lockout()
         if lockout:
             report.raise_to(Level.ERROR, lockout)
-        gc_pauses = GC_PAUSES.stats()
         report.values = {
             **judged,
             "seconds_since_tick": f"{time.monotonic() - self._last_tick_at:.3f}",
@@ -587,8 +586,7 @@ class ExecutorNode(Node):
             "lateness_max_ms": stats.window_max_ms,
             "lateness_max_since_start_ms": stats.max_ms,
             "missed_ticks": stats.missed,
-            "gc_pauses": str(gc_pauses),
-            "gc_pause_max_ms": f"{gc_pauses.longest_ms:.2f}",
+            **GC_PAUSES.stats().diagnostic_values(),
             "underruns": counters.underruns,
             "merged": counters.merged,
             "rejected": rejected,

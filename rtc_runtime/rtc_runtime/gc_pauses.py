@@ -29,6 +29,10 @@ class GcPauseStats:
     longest_ms: float
     longest_generation: int  # -1 before the first collection
 
+    def diagnostic_values(self) -> dict[str, str]:
+        """The keys a control-loop node reports on /diagnostics (docs/diagnostics.md)."""
+        return {"gc_pauses": str(self), "gc_pause_max_ms": f"{self.longest_ms:.2f}"}
+
     def __str__(self) -> str:
         if not self.collections:
             return "no collection yet"

@@ -42,5 +42,6 @@ def test_every_collection_is_timed_while_installed(no_automatic_collections):
     stats = pauses.stats()
     assert (stats.collections, stats.longest_ms, stats.longest_generation) == (1, pytest.approx(4.0), 2)
     assert str(stats) == "1 collections, longest 4.00 ms (generation 2)"
+    assert stats.diagnostic_values() == {"gc_pauses": str(stats), "gc_pause_max_ms": "4.00"}
     gc.collect()  # removed: not counted
     assert pauses.stats().collections == 1

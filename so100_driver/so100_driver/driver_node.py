@@ -390,7 +390,6 @@ class DriverNode(Node):
         silent = self.gate.seconds_since_command(now)
         if silent is not None and silent > self.gate.command_timeout_s and self.driver.torque_on:
             report.raise_to(Level.WARN, f"no command for {silent:.1f} s: holding")
-        gc_pauses = GC_PAUSES.stats()
         values = {
             **judged,
             "loop_rate_hz": f"{self._loop_rate:.2f}",
@@ -401,8 +400,7 @@ class DriverNode(Node):
             "lateness_p99_ms": f"{stats.p99_ms:.3f}",
             "max_lateness_ms": f"{stats.max_ms:.3f}",
             "missed_cycles": stats.missed,
-            "gc_pauses": str(gc_pauses),
-            "gc_pause_max_ms": f"{gc_pauses.longest_ms:.2f}",
+            **GC_PAUSES.stats().diagnostic_values(),
             "cycles": cycles.cycles,
             "failed_cycles": cycles.failed_cycles,
             "bus_transactions": bus.transactions,
