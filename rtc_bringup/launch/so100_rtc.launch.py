@@ -33,8 +33,9 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rtc_bringup.graph import (ARGUMENTS, OUTLIVED_NODES, build_graph, discovery_environment, guard_envelope,
-                               overrides_file_text, trace_dir)
+from rtc_bringup.control_loop_transport import control_loop_transport
+from rtc_bringup.graph import (ARGUMENTS, CONTROL_LOOP_NODES, OUTLIVED_NODES, build_graph, discovery_environment,
+                               guard_envelope, overrides_file_text, trace_dir)
 from rtc_tools.trace_session import TraceSession
 from rtc_runtime.tracing import TRACE_ENV
 
@@ -73,12 +74,15 @@ def _nodes(context):
         env[TRACE_ENV] = "1"
         entities.append(RegisterEventHandler(OnShutdown(on_shutdown=lambda _event, _context: session.stop())))
     specs = build_graph(arguments, share_dir)
-    entities.append(LogInfo(msg=guard_envelope(specs)))
+    transport = control_loop_transport(arguments["control_loop_transport"], {**os.environ, **env})
+    control_env = {**env, **transport.environment(params_dir)}
+    entities += [LogInfo(msg=guard_envelope(specs)), LogInfo(msg=transport.describe())]
     for spec in specs:
         overrides = params_dir / f"{spec.name}.yaml"
         overrides.write_text(overrides_file_text(spec))
         node = Node(package=spec.package, executable=spec.executable, name=spec.name,
-                    namespace=f"/{spec.namespace}" if spec.namespace else None, additional_env=env,
+                    namespace=f"/{spec.namespace}" if spec.namespace else None,
+                    additional_env=control_env if spec.name in CONTROL_LOOP_NODES else env,
                     parameters=[*spec.parameter_files, overrides], output="screen",
                     ros_arguments=["--enclave", spec.enclave] if spec.enclave else None)
         on_exit = partial(_on_node_exit, spec.fully_qualified_name)

@@ -136,6 +136,9 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("discovery_range", "", "ROS_AUTOMATIC_DISCOVERY_RANGE of every node: LOCALHOST, SUBNET, "
              "SYSTEM_DEFAULT or OFF; empty: the environment's, else LOCALHOST (no other host takes part unless "
              "ROS_STATIC_PEERS names it; docs/multi_host.md)"),
+    Argument("control_loop_transport", "udp", "udp: the driver and the executor talk DDS over UDP only, no shared "
+             "memory (a preempted reader cannot stall their control threads; docs/safety.md); default: "
+             "rmw_fastrtps's transports"),
     Argument("trace", "false", "true: record an LTTng trace of the run (docs/tracing.md)"),
     Argument("trace_dir", "", "where the trace goes (trace:=true); empty: ./rtc_trace_<date>_<time>"),
     Argument("foxglove", "false", "true: a Foxglove WebSocket server forwards the topics (docs/foxglove.md)"),
@@ -394,6 +397,9 @@ def trace_dir(arguments: Mapping[str, str]) -> Path | None:
 # Nodes whose exit does not stop the graph: without the policy the executor holds and the driver holds
 # with it (docs/safety.md), so a policy that dies does not take the arm down.
 OUTLIVED_NODES = frozenset({"rtc_policy"})
+
+# Nodes with a SCHED_FIFO control loop: their DDS goes over UDP only (rtc_bringup.control_loop_transport)
+CONTROL_LOOP_NODES = frozenset({"so100_driver", "rtc_executor"})
 
 DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT", "OFF")
 

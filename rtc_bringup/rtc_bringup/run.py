@@ -28,8 +28,10 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
-from rtc_bringup.graph import (ARGUMENTS, CAMERA_TOPIC, OUTLIVED_NODES, NodeSpec, build_graph, discovery_environment,
-                               guard_envelope, overrides_file_text, policy_camera_topics, trace_dir)
+from rtc_bringup.control_loop_transport import control_loop_transport
+from rtc_bringup.graph import (ARGUMENTS, CAMERA_TOPIC, CONTROL_LOOP_NODES, OUTLIVED_NODES, NodeSpec, build_graph,
+                               discovery_environment, guard_envelope, overrides_file_text, policy_camera_topics,
+                               trace_dir)
 from rtc_runtime.node_main import stop_on_signals
 from rtc_tools.trace_session import TraceError, TraceSession, node_environment
 
@@ -170,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         traced_into = trace_dir(launch_arguments)
         discovery = discovery_environment(launch_arguments, os.environ)
         dds_profile = dds_profile_path(args.dds_profile, share_dir) if args.dds_profile else None
+        profile_env = {"FASTDDS_DEFAULT_PROFILES_FILE": str(dds_profile)} if dds_profile else {}
+        control_transport = control_loop_transport(launch_arguments.get("control_loop_transport", ""),
+                                                   {**os.environ, **discovery, **profile_env})
     except ValueError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 2
@@ -188,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     except TraceError as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
-    env = {**(node_environment() if session else os.environ), **discovery}
-    if dds_profile:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(dds_profile)
+    env = {**(node_environment() if session else os.environ), **discovery, **profile_env}
     print(f"run: {guard_envelope(specs)}", flush=True)
+    print(f"run: {control_transport.describe()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rtc_run_") as params_dir:
+        control_env = {**env, **control_transport.environment(Path(params_dir))}
         try:
             if args.record:
                 graph.start("recorder", [sys.executable, "-m", "rtc_tools.recorder", str(args.record),
@@ -203,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                           file=sys.stderr)
                     status = 1
                     break
-                graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)), env)
+                graph.start(spec.name, node_command(spec, Path(params_dir), tuple(args.remap)),
+                            control_env if spec.name in CONTROL_LOOP_NODES else env)
             deadline = time.monotonic() + args.duration if args.duration > 0 else float("inf")
             outlived: set[str] = set()
             started = status == 0  # else a node's prerequisite never appeared

@@ -23,6 +23,7 @@ from rtc_msgs.msg import ExecutorStatus
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
+from node_threads import assert_control_loops_use_udp_only, node_threads
 from rtc_bringup.graph import NODE_ENCLAVES, load_parameter_file, node_parameters
 
 pytestmark = [pytest.mark.ros]
@@ -153,6 +154,7 @@ def test_launch_runs_the_graph_with_ros_parameter_file_semantics(processes, laun
         [_string("from the file"), _double(7.5)]  # "/rtc_policy" key, then the argument wins
     spin_until(test_node, lambda: watcher.description is not None, 60, "robot_description", [launch], processes)
     assert '<joint name="shoulder_pan" type="revolute">' in watcher.description
+    assert_control_loops_use_udp_only(node_threads(launch.pid))
 
     assert processes.stop(launch) == 0, processes.log(launch)[-3000:]
 

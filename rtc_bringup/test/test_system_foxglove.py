@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from foxglove_client import connect_with_retry, free_port, receive
+from node_threads import assert_control_loops_use_udp_only, node_threads
 
 pytestmark = pytest.mark.ros
 
@@ -56,6 +57,7 @@ def test_a_foxglove_client_decodes_every_forwarded_topic_of_a_simulated_run(proc
                                   "--foxglove", str(port), f"config_file:={config}"], name="runner")
         connect_with_retry(port, timeout=60)
         got = receive(port, timeout=90, wanted=set(types))
+        threads = node_threads(runner.pid)  # while the graph runs: the commands and joint states reached the server
         # the server looks for the odd topic's publisher every discovery period: keep it until it has
         processes.wait_for_log(runner, f"not forwarding /{ODD_TOPIC} ({ODD_TYPE})", timeout=30)
         odd.destroy_node()
@@ -86,6 +88,8 @@ def test_a_foxglove_client_decodes_every_forwarded_topic_of_a_simulated_run(proc
     assert len(image.data) == image.height * image.step > 0
     assert "<robot" in deserialize_message(got.messages["/robot_description"][0], types["/robot_description"]).data
 
+    assert "run: control loops: DDS over UDP only" in log
+    assert_control_loops_use_udp_only(threads)
     assert f"/{ODD_TOPIC}" not in got.channels
     assert f"not forwarding /{ODD_TOPIC} ({ODD_TYPE})" in log
     assert "Callback failed" not in log and "Traceback" not in log  # the client's unsubscribe on leaving
