@@ -1,13 +1,14 @@
 """Where a control thread waits inside its ticks, and who releases it: the simulated graph under perf.
 
-    python bench/control_thread_waits.py [--seconds 120] [--transports udp,default] [--node rtc_executor]
+    python bench/control_thread_waits.py [--seconds 120] [--transports udp,default]
 
 Needs perf and root (system-wide scheduler events). For each transport of the control loops
 (rtc_bringup's `control_loop_transport`, one graph after the other): the graph as bench/soak.py runs
 it (`rtc_run --sim --record BAG --foxglove PORT interpolation:=2 sim_bus:=socket`, a Foxglove client on
 every channel), in a ROS domain of its own; after WARMUP_S, `perf record -e sched:sched_switch -e
 sched:sched_wakeup -e syscalls:sys_enter_clock_nanosleep -e syscalls:sys_exit_clock_nanosleep -a` for
-`--seconds`. The node's control thread is its SCHED_FIFO thread of the highest priority. From the
+`--seconds`. The executor's and the driver's control thread is each one's SCHED_FIFO thread of the
+highest priority. From the
 events, every interval that thread was off the CPU asleep, and the thread whose wake-up ended it.
 The loop's own sleep to its next deadline is a clock_nanosleep (time.sleep); any other sleep is a
 wait inside a tick (a lock, the GIL). Printed per transport: the in-tick waits (count, total,
@@ -116,8 +117,8 @@ def node_pid(runner_pid: int, node: str) -> int:
     raise RuntimeError(f"no process of node {node} under runner {runner_pid}")
 
 
-def measure(transport: str, node: str, seconds: float, out: Path) -> str:
-    """One graph with this transport: perf over `seconds` after the warm-up, the node's in-tick waits."""
+def measure(transport: str, seconds: float, out: Path) -> str:
+    """One graph with this transport: perf over `seconds` after the warm-up, each control loop's in-tick waits."""
     port = free_port()
     command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(WARMUP_S + seconds + 30),
                "--record", str(out / f"bag_{transport}"), "--foxglove", str(port), "interpolation:=2",
@@ -128,34 +129,34 @@ def measure(transport: str, node: str, seconds: float, out: Path) -> str:
                                      receive(port, timeout=WARMUP_S + seconds, keep=False)), daemon=True).start()
     try:
         time.sleep(WARMUP_S)
-        pid = node_pid(runner.pid, node)
-        tid = control_thread(pid)
+        threads = {node: (pid := node_pid(runner.pid, node), control_thread(pid)) for node in CONTROL_LOOP_NODES}
         data = out / f"perf_{transport}.data"
         subprocess.run(["perf", "record", "-q", "-o", str(data), *(f"-e{e}" for e in EVENTS), "-a", "--",
                         "sleep", str(seconds)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        script = subprocess.Popen(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,event,trace"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        waits = sleeps(script.stdout, tid)
-        script.wait()
+        lines = subprocess.run(["perf", "script", "-i", str(data), "-F", "comm,pid,tid,time,event,trace"],
+                               capture_output=True, text=True, check=True).stdout.splitlines()
     finally:
         runner.terminate()
         runner.wait(timeout=120)
-    return (f"{transport}: {node} control thread {tid}, {len(waits)} sleeps in {seconds:.0f} s\n  "
-            + summary([w for w in waits if not w.timed], pid))
+    report = []
+    for node, (pid, tid) in threads.items():
+        waits = sleeps(lines, tid)
+        report.append(f"{transport}: {node} control thread {tid}, {len(waits)} sleeps in {seconds:.0f} s\n  "
+                      + summary([w for w in waits if not w.timed], pid))
+    return "\n".join(report)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="perf's recording per transport")
     parser.add_argument("--transports", default="udp,default", help="control_loop_transport values, in order")
-    parser.add_argument("--node", choices=CONTROL_LOOP_NODES, default="rtc_executor")
     args = parser.parse_args()
     os.environ["ROS_DOMAIN_ID"] = str(claim_domain_id())
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     with tempfile.TemporaryDirectory(prefix="rtc_waits_") as out:
         for transport in args.transports.split(","):
-            print(measure(transport, args.node, args.seconds, Path(out)), flush=True)
+            print(measure(transport, args.seconds, Path(out)), flush=True)
     return 0
 
 
