@@ -33,9 +33,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]
-from conftest import claim_domain_id  # noqa: E402  (the tests' ROS isolation: a domain of its own)
-from foxglove_client import connect_with_retry, free_port, receive  # noqa: E402
+TEST_HELPERS = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]  # on sys.path in main() only (tests import this)
 
 WARMUP_S = 60.0  # the policy loaded and chunks merging before perf starts
 CONTROL_LOOP_NODES = ("rtc_executor", "so100_driver")
@@ -119,6 +117,8 @@ def node_pid(runner_pid: int, node: str) -> int:
 
 def measure(transport: str, seconds: float, out: Path) -> str:
     """One graph with this transport: perf over `seconds` after the warm-up, each control loop's in-tick waits."""
+    from foxglove_client import connect_with_retry, free_port, receive
+
     port = free_port()
     command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(WARMUP_S + seconds + 30),
                "--record", str(out / f"bag_{transport}"), "--foxglove", str(port), "interpolation:=2",
@@ -152,6 +152,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0, help="perf's recording per transport")
     parser.add_argument("--transports", default="udp,default", help="control_loop_transport values, in order")
     args = parser.parse_args()
+    sys.path[:0] = TEST_HELPERS
+    from conftest import claim_domain_id  # the tests' ROS isolation: a domain of its own
+
     os.environ["ROS_DOMAIN_ID"] = str(claim_domain_id())
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     with tempfile.TemporaryDirectory(prefix="rtc_waits_") as out:
