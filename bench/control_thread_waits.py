@@ -6,14 +6,14 @@ Needs perf and root (system-wide scheduler events). For each transport of the co
 (rtc_bringup's `control_loop_transport`, one graph after the other): the graph as bench/soak.py runs
 it (`rtc_run --sim --record BAG --foxglove PORT interpolation:=2 sim_bus:=socket`, a Foxglove client on
 every channel), in a ROS domain of its own; after WARMUP_S, `perf record -e sched:sched_switch -e
-sched:sched_wakeup -e syscalls:sys_enter_clock_nanosleep -e syscalls:sys_exit_clock_nanosleep -a` for
-`--seconds`. The executor's and the driver's control thread is each one's SCHED_FIFO thread of the
-highest priority. From the
-events, every interval that thread was off the CPU asleep, and the thread whose wake-up ended it.
-The loop's own sleep to its next deadline is a clock_nanosleep (time.sleep); any other sleep is a
-wait inside a tick (a lock, the GIL). Printed per transport: the in-tick waits (count, total,
-longest) and those released by a thread of another process, which means a lock shared across
-processes, with the releasing threads' names.
+sched:sched_wakeup` and the clock_nanosleep and futex system calls, system-wide, for `--seconds`.
+The executor's and the driver's control thread is each one's SCHED_FIFO thread of the highest
+priority. From the events, every interval that thread was off the CPU asleep, the system call it
+slept in, and the thread whose wake-up ended it. The loop's own sleep to its next deadline is a
+clock_nanosleep; a bus read is I/O; a futex is a lock, a condition or the GIL. Printed per
+transport: the lock waits a thread ended (futex waits that did not time out: a timed-out wait is
+woken by whatever ran when its timer fired), count, total and longest, and those released by a
+thread of another process, which means a lock shared across processes, with the releasing threads' names.
 """
 from __future__ import annotations
 
@@ -38,42 +38,57 @@ TEST_HELPERS = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]  # on sys.path in
 WARMUP_S = 60.0  # the policy loaded and chunks merging before perf starts
 CONTROL_LOOP_NODES = ("rtc_executor", "so100_driver")
 EVENTS = ("sched:sched_switch", "sched:sched_wakeup", "syscalls:sys_enter_clock_nanosleep",
-          "syscalls:sys_exit_clock_nanosleep")
+          "syscalls:sys_exit_clock_nanosleep", "syscalls:sys_enter_futex", "syscalls:sys_exit_futex")
 _EVENT = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+(?:\[\d+\]\s+)?([\d.]+):\s+(?:sched:sched_|syscalls:sys_)(\w+):(.*)$")
+ETIMEDOUT = 110
 _SWITCH = re.compile(r"prev_pid=(\d+) .*==> next_comm=.* next_pid=(\d+)")
 _WAKEUP = re.compile(r"\bpid=(\d+) ")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Wait:
-    """The control thread asleep from `start` for `seconds`, woken by `waker` of process `waker_pid`;
-    `timed` when it slept in clock_nanosleep (the loop's sleep to its next deadline)."""
+    """The control thread asleep from `start` for `seconds`, woken by `waker` of process `waker_pid`, in
+    `call`: "clock_nanosleep" (the loop's sleep to its next deadline), "futex" (a lock, a condition, the
+    GIL) or "" (anything else: I/O); `timed_out` for a futex wait that ended by its own timeout (the
+    waker is then whatever ran when the timer fired, not a thread that let go of a lock)."""
 
     start: float
     seconds: float
     waker: str
     waker_pid: int
-    timed: bool
+    call: str
+    timed_out: bool = False
+
+    @property
+    def released(self) -> bool:
+        """A wait on a lock that a thread let go of."""
+        return self.call == "futex" and not self.timed_out
 
 
 def sleeps(lines: Iterable[str], tid: int) -> list[Wait]:
     """Every interval thread `tid` was switched out and later woken, from `perf script` lines."""
-    found, out_at, woken, in_nanosleep, timed = [], None, None, False, False
+    found, out_at, woken, call, since = [], None, None, "", ""
     for line in lines:
         event = _EVENT.match(line)
         if not event:
             continue
         comm, pid, thread, at, kind, rest = event.groups()
-        if kind in ("enter_clock_nanosleep", "exit_clock_nanosleep"):
-            if int(thread) == tid:
-                in_nanosleep = kind.startswith("enter")
+        if kind.startswith(("enter_", "exit_")):
+            if int(thread) != tid:
+                continue
+            entering, name = kind.split("_", 1)
+            call = name if entering == "enter" else ""
+            if entering == "exit" and name == "futex" and found and found[-1].call == "futex" and since == "futex":
+                value = int(rest.strip(), 16)
+                found[-1].timed_out = value - (1 << 64) * (value >= 1 << 63) == -ETIMEDOUT
+            since = ""
         elif kind == "switch":
             switch = _SWITCH.search(rest)
             if switch and int(switch.group(1)) == tid:
-                out_at, woken, timed = float(at), None, in_nanosleep
+                out_at, woken, in_call = float(at), None, call
             elif switch and int(switch.group(2)) == tid and out_at is not None and woken is not None:
-                found.append(Wait(out_at, float(at) - out_at, *woken, timed))
-                out_at = None
+                found.append(Wait(out_at, float(at) - out_at, *woken, in_call))
+                out_at, since = None, in_call
         elif out_at is not None and woken is None and (wake := _WAKEUP.search(rest)) and int(wake.group(1)) == tid:
             woken = (comm.strip(), int(pid))
     return found
@@ -85,7 +100,7 @@ def summary(waits: list[Wait], pid: int) -> str:
                 f"longest {1e3 * max((w.seconds for w in ws), default=0.0):.2f} ms")
     other = [w for w in waits if w.waker_pid != pid]
     wakers = collections.Counter(re.sub(r"\d+$", "N", w.waker) for w in other).most_common(5)
-    return (f"in-tick waits {line(waits)}\n  released by another process: {line(other)}"
+    return (f"lock waits {line(waits)}\n  released by another process: {line(other)}"
             + (f" (by {', '.join(f'{name} x{n}' for name, n in wakers)})" if wakers else ""))
 
 
@@ -143,7 +158,7 @@ def measure(transport: str, seconds: float, out: Path) -> str:
     for node, (pid, tid) in threads.items():
         waits = sleeps(lines, tid)
         report.append(f"{transport}: {node} control thread {tid}, {len(waits)} sleeps in {seconds:.0f} s\n  "
-                      + summary([w for w in waits if not w.timed], pid))
+                      + summary([w for w in waits if w.released], pid))
     return "\n".join(report)
 
 
