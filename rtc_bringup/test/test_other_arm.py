@@ -104,6 +104,13 @@ def test_a_seven_joint_arm_runs_through_policy_node_and_executor(processes, seve
                                         "-p", "max_velocity:=[1000.0]",
                                     "-p", "max_acceleration:=[1000000.0]", "-p", "guard_max_seam:=100.0"],
                                    name="executor")
+        # The policy starts once the executor holds a position (it commands every tick from then on): a
+        # chunk before that is refused as not_ready, correctly, and would hide a wrong refusal below.
+        deadline = time.monotonic() + WAIT_S
+        while not arm.commands:
+            assert executor.poll() is None, processes.log(executor)
+            assert time.monotonic() < deadline, f"no command from the executor; log:\n{processes.log(executor)}"
+            time.sleep(0.1)
         policy = processes.start([executable("rtc_policy_node"), "--ros-args", "-p", f"policy_path:={seven_joint_policy}",
                                   "-p", "trigger_remaining:=15", "-p", "execution_horizon:=10"], name="policy")
         deadline = time.monotonic() + WAIT_S
