@@ -30,13 +30,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+from rtc_bringup.graph import CONTROL_LOOP_NODES
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_HELPERS = [str(ROOT / "rtc_bringup" / "test"), str(ROOT)]  # on sys.path in main() only (tests import this)
 
 WARMUP_S = 60.0  # the policy loaded and chunks merging before perf starts
-CONTROL_LOOP_NODES = ("rtc_executor", "so100_driver")
 EVENTS = ("sched:sched_switch", "sched:sched_wakeup", "syscalls:sys_enter_clock_nanosleep",
           "syscalls:sys_exit_clock_nanosleep", "syscalls:sys_enter_futex", "syscalls:sys_exit_futex")
 _EVENT = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+(?:\[\d+\]\s+)?([\d.]+):\s+(?:sched:sched_|syscalls:sys_)(\w+):(.*)$")
@@ -119,20 +118,10 @@ def control_thread(pid: int) -> int:
     return best[1]
 
 
-def node_pid(runner_pid: int, node: str) -> int:
-    """The runner's child process that runs `node`."""
-    for child in psutil.Process(runner_pid).children(recursive=True):
-        try:
-            if f"__node:={node}" in child.cmdline():
-                return child.pid
-        except psutil.Error:
-            continue
-    raise RuntimeError(f"no process of node {node} under runner {runner_pid}")
-
-
 def measure(transport: str, seconds: float, out: Path) -> str:
     """One graph with this transport: perf over `seconds` after the warm-up, each control loop's in-tick waits."""
     from foxglove_client import connect_with_retry, free_port, receive
+    from node_threads import node_processes
 
     port = free_port()
     command = [sys.executable, "-m", "rtc_bringup.run", "--sim", "--duration", str(WARMUP_S + seconds + 30),
@@ -144,7 +133,11 @@ def measure(transport: str, seconds: float, out: Path) -> str:
                                      receive(port, timeout=WARMUP_S + seconds, keep=False)), daemon=True).start()
     try:
         time.sleep(WARMUP_S)
-        threads = {node: (pid := node_pid(runner.pid, node), control_thread(pid)) for node in CONTROL_LOOP_NODES}
+        pids = node_processes(runner.pid)
+        missing = sorted(CONTROL_LOOP_NODES - set(pids))
+        if missing:
+            raise RuntimeError(f"no process of {', '.join(missing)} under runner {runner.pid}")
+        threads = {node: (pids[node], control_thread(pids[node])) for node in sorted(CONTROL_LOOP_NODES)}
         data = out / f"perf_{transport}.data"
         subprocess.run(["perf", "record", "-q", "-o", str(data), *(f"-e{e}" for e in EVENTS), "-a", "--",
                         "sleep", str(seconds)], check=True,
