@@ -1,7 +1,8 @@
 """The fault campaign: attack the executor and the driver over DDS and print what reached the arm.
 
 Each attack starts the driver and the executor as separate processes (the bringup's nodes and
-parameters: rtc_bringup.graph, config/so100_sim.yaml), with this process as their neighbour: it runs
+parameters: rtc_bringup.graph, config/so100_sim.yaml; their DDS over UDP only, as the runner and the
+launch file give them: rtc_bringup.control_loop_transport), with this process as their neighbour: it runs
 the servo-bus emulator the driver talks to (the real protocol on a pty, the driver as on a real arm),
 a well-behaved stand-in policy that publishes smooth chunks from the executor's status (its own
 `source`), and the attacker. Everything the executor commands, every ExecutorStatus and every goal
@@ -53,7 +54,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rtc_msgs.msg import ActionChunk, ExecutorStatus
 from sensor_msgs.msg import JointState
 
-from rtc_bringup.graph import CAMERA_TOPIC, build_graph, effective_parameters
+from rtc_bringup.control_loop_transport import control_loop_transport
+from rtc_bringup.graph import CAMERA_TOPIC, CONTROL_LOOP_NODES, build_graph, effective_parameters
 from rtc_bringup.run import node_command
 from rtc_contract.chunk_signature import ChunkSigner, generate_key_pair, load_private_key
 from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS, EXECUTOR_MEASURED_STATE_STATUS
@@ -250,6 +252,8 @@ class Graph:
                       for s in specs}
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        # the control loops' transport of a user's graph (the range: this process's, LOCALHOST in the tests)
+        self.control_env = {**os.environ, **control_loop_transport("udp", os.environ).environment(log_dir)}
 
     @property
     def executor_spec(self):
@@ -265,7 +269,8 @@ class Graph:
             command = node_command(self.specs[name], self.log_dir)
             if self.bug and name == self.bug.node:
                 command = [sys.executable, str(FAULTY_NODE), name, str(self.bug.after_s), *command[1:]]
-            self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                env=self.control_env if name in CONTROL_LOOP_NODES else None)
 
     def send(self, name: str, sig: int) -> None:
         os.killpg(self.procs[name].pid, sig)
