@@ -13,9 +13,13 @@ app is, counting what it receives. Every `--sample-s` seconds the resident set s
 the runner's processes (and its children) is read with psutil, and its anonymous part (RSS less the
 file-backed and shared pages: the heap, Python's objects, torch's tensors) with it.
 
-Printed per process: RSS and anonymous RSS one minute after the graph started, at the end, and the
-growth between them in %, and the anonymous RSS's mean per 10 minutes (where it levels off). A leak
-grows the anonymous part. The file-backed part is the mapped code of the process's libraries (most
+Printed per process: RSS and anonymous RSS averaged over the MEAN_S after minute one and over the
+last MEAN_S of the run, the growth between them in %, the anonymous RSS's mean per 10 minutes (where
+it levels off), and the CPU the process used between minute one and the end (% of one core). A leak
+grows the anonymous part. Means, not single samples: the recorder's main heap saws (it falls by about
+0.1 MB every 10 s and jumps back by 1 MB every 2-3 minutes; glibc's in-use bytes stay flat while it
+cycles large buffers, a 1 MiB MCAP chunk every 10 s and every image), 2 % of its anonymous RSS, so
+two single samples would compare the saw's phases. The file-backed part is the mapped code of the process's libraries (most
 of the policy node's RSS is torch's): the kernel counts a page of it when the process first runs
 that code and drops it when another process needs the memory, so it moves with the machine's load,
 not with the process's allocations; the growth limit applies to the anonymous part.
@@ -30,7 +34,7 @@ two reports in which a loop missed ticks, the soak says how many held a stall of
 scheduling of ours can beat it; at 49 (below the control loops) the CPUs were also taken by threads at
 50 or above; at 39 (below the nodes' other threads) also by those; a miss with no stall at 49 had its
 cause inside the loop's own process.
-Exit code 1 when any process's anonymous RSS grew by GROWTH_LIMIT_PCT or more, or a control loop
+Exit code 1 when any process's mean anonymous RSS grew by GROWTH_LIMIT_PCT or more, or a control loop
 missed a tick; 0 otherwise.
 """
 from __future__ import annotations
@@ -60,6 +64,7 @@ from foxglove_client import Received, connect_with_retry, free_port, receive  # 
 
 GROWTH_LIMIT_PCT = 2.0
 BASELINE_S = 60.0  # RSS is compared from this long after the graph started (start-up allocations done)
+MEAN_S = 300.0  # RSS is averaged over this long from BASELINE_S and before the end: longer than the recorder's saw
 WINDOW_S = 600.0  # anonymous RSS is also averaged per window this long, from BASELINE_S: where it levels off
 LOOPS = {  # /diagnostics status -> (its cumulative missed counter, what the loop is)
     DRIVER_BUS_STATUS: ("missed_cycles", "driver cycles"),
@@ -73,18 +78,25 @@ _NODE_NAME = re.compile(r"__node:=(\S+)")
 
 @dataclass
 class Series:
-    """One process's samples: (seconds since the graph started, RSS bytes, anonymous RSS bytes)."""
+    """One process's samples: (seconds since the graph started, RSS bytes, anonymous RSS bytes, CPU seconds)."""
 
-    samples: list[tuple[float, int, int]] = field(default_factory=list)
+    samples: list[tuple[float, int, int, float]] = field(default_factory=list)
 
-    def at(self, t: float) -> tuple[int, int]:
-        """(RSS, anonymous RSS) of the first sample at or after `t`."""
-        return next((rss, anon) for s, rss, anon in self.samples if s >= t)
+    def mean(self, start: float, end: float) -> tuple[float, float]:
+        """(RSS, anonymous RSS) averaged over the samples from `start` to `end` seconds."""
+        window = [(rss, anon) for t, rss, anon, _cpu in self.samples if start <= t <= end]
+        return sum(rss for rss, _ in window) / len(window), sum(anon for _, anon in window) / len(window)
+
+    def cpu_percent(self, start: float) -> float:
+        """CPU used from the first sample at or after `start` to the last one, in % of one core."""
+        t0, cpu0 = next((t, cpu) for t, _rss, _anon, cpu in self.samples if t >= start)
+        t1, cpu1 = self.samples[-1][0], self.samples[-1][3]
+        return 100.0 * (cpu1 - cpu0) / (t1 - t0)
 
     def anon_means(self) -> list[float]:
         """Mean anonymous RSS per WINDOW_S from BASELINE_S on (the last window may be shorter)."""
         windows: dict[int, list[int]] = {}
-        for t, _rss, anon in self.samples:
+        for t, _rss, anon, _cpu in self.samples:
             if t >= BASELINE_S:
                 windows.setdefault(int((t - BASELINE_S) // WINDOW_S), []).append(anon)
         return [sum(values) / len(values) for _, values in sorted(windows.items())]
@@ -101,25 +113,28 @@ def process_name(proc: psutil.Process) -> str:
     return Path(proc.cmdline()[0]).name
 
 
-def tree_rss(proc: psutil.Process) -> tuple[int, int]:
-    """RSS and anonymous RSS of a process and its descendants (bytes); what has exited counts nothing.
-    Anonymous: RSS less the resident file-backed and shared pages (/proc/PID/statm's `shared`)."""
+def tree_usage(proc: psutil.Process) -> tuple[int, int, float]:
+    """RSS and anonymous RSS (bytes) and CPU time (user + system seconds) of a process and its
+    descendants; what has exited counts nothing. Anonymous: RSS less the resident file-backed and
+    shared pages (/proc/PID/statm's `shared`)."""
     rss = anon = 0
+    cpu = 0.0
     for member in [proc, *proc.children(recursive=True)]:
         try:
-            memory = member.memory_info()
+            memory, times = member.memory_info(), member.cpu_times()
         except psutil.NoSuchProcess:
             continue
         rss += memory.rss
         anon += memory.rss - memory.shared
-    return rss, anon
+        cpu += times.user + times.system
+    return rss, anon, cpu
 
 
 def sample(runner: psutil.Process, started: float, series: dict[str, Series]) -> None:
     now = time.monotonic() - started
     for child in runner.children():
         try:
-            series.setdefault(process_name(child), Series()).samples.append((now, *tree_rss(child)))
+            series.setdefault(process_name(child), Series()).samples.append((now, *tree_usage(child)))
         except psutil.NoSuchProcess:
             pass
 
@@ -165,8 +180,9 @@ def main() -> int:
                         help="how the driver reaches the emulated bus (rtc_run's sim_bus)")
     args = parser.parse_args()
     duration = args.minutes * 60.0
-    if duration <= BASELINE_S + args.sample_s:
-        parser.error(f"--minutes must leave more than {BASELINE_S:.0f} s after the baseline")
+    if duration < BASELINE_S + MEAN_S + args.sample_s:
+        parser.error(f"--minutes must leave at least {(MEAN_S + args.sample_s) / 60:.1f} minutes after minute "
+                     f"{BASELINE_S / 60:.0f} (the means' window)")
     os.environ["ROS_DOMAIN_ID"] = str(claim_domain_id())  # no other run's nodes join the graph
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     port = free_port()
@@ -215,21 +231,24 @@ def main() -> int:
               f"bag {sum(f.stat().st_size for f in bag.rglob('*') if f.is_file()) / 1e6:.0f} MB")
         loops = loop_figures(bag)
     failed = code != 0
-    print(f"\nRSS and anonymous RSS (MB), {BASELINE_S:.0f} s after start vs the last sample; "
-          f"limit {GROWTH_LIMIT_PCT} % on the anonymous part")
-    print(f"{'process':<20}{'RSS 1 min':>10}{'at end':>8}{'growth %':>9}"
-          f"{'anon 1 min':>11}{'at end':>8}{'growth %':>9}{'samples':>8}")
+    print(f"\nRSS and anonymous RSS (MB), means over minutes {BASELINE_S / 60:.0f}-{(BASELINE_S + MEAN_S) / 60:.0f} "
+          f"and over the last {MEAN_S / 60:.0f}; limit {GROWTH_LIMIT_PCT} % on the anonymous part; CPU from minute "
+          f"{BASELINE_S / 60:.0f} to the end")
+    print(f"{'process':<20}{'RSS first':>10}{'last':>8}{'growth %':>9}"
+          f"{'anon first':>11}{'last':>8}{'growth %':>9}{'CPU %':>7}{'samples':>8}")
     for name, s in sorted(series.items()):
-        if not s.samples or s.samples[-1][0] < BASELINE_S:
+        end = s.samples[-1][0] if s.samples else 0.0
+        if end < BASELINE_S + MEAN_S:
             print(f"{name:<20} too few samples")
             failed = True
             continue
-        (rss_first, anon_first), (rss_last, anon_last) = s.at(BASELINE_S), s.samples[-1][1:]
+        (rss_first, anon_first), (rss_last, anon_last) = s.mean(BASELINE_S, BASELINE_S + MEAN_S), s.mean(end - MEAN_S, end)
         rss_growth = 100.0 * (rss_last - rss_first) / rss_first
         anon_growth = 100.0 * (anon_last - anon_first) / anon_first
         failed |= anon_growth >= GROWTH_LIMIT_PCT
         print(f"{name:<20}{rss_first / 1e6:>10.1f}{rss_last / 1e6:>8.1f}{rss_growth:>9.2f}"
-              f"{anon_first / 1e6:>11.1f}{anon_last / 1e6:>8.1f}{anon_growth:>9.2f}{len(s.samples):>8}")
+              f"{anon_first / 1e6:>11.1f}{anon_last / 1e6:>8.1f}{anon_growth:>9.2f}{s.cpu_percent(BASELINE_S):>7.1f}"
+              f"{len(s.samples):>8}")
     print(f"\nanonymous RSS (MB), mean per {WINDOW_S / 60:.0f} minutes from minute {BASELINE_S / 60:.0f}")
     for name, s in sorted(series.items()):
         print(f"{name:<20}" + "".join(f"{mean / 1e6:>8.1f}" for mean in s.anon_means()))
