@@ -31,6 +31,7 @@ from rtc_tools.bag_types import bag_typestore
 from rtc_contract.topics import EXECUTOR_CONTROL_LOOP_STATUS
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+TEST_HELPERS = str(Path(__file__).resolve().parents[1] / "rtc_bringup" / "test")  # on sys.path in main() only
 
 
 def boot_time() -> float:
@@ -38,21 +39,6 @@ def boot_time() -> float:
         if line.startswith("btime"):
             return float(line.split()[1])
     raise RuntimeError("no btime in /proc/stat")
-
-
-def policy_process(runner_pid: int) -> int | None:
-    """The policy node started by this runner (a child of it)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == runner_pid and b"__node:=rtc_policy" in cmdline:
-            return int(entry.name)
-    return None
 
 
 def process_start_wall(pid: int) -> float:
@@ -77,6 +63,8 @@ def pct(values, q: float) -> float:
 
 
 def run(rate: float, duration: float, policy_path: str, out: Path) -> dict:
+    from node_threads import node_processes
+
     bag = out / f"bag_{rate:g}hz"
     arguments = [f"control_rate_hz:={rate:g}"] + ([f"policy_path:={policy_path}"] if policy_path else [])
     log_path = out / f"run_{rate:g}hz.log"
@@ -85,7 +73,7 @@ def run(rate: float, duration: float, policy_path: str, out: Path) -> dict:
                                    "--record", str(bag), *arguments], stdout=log, stderr=subprocess.STDOUT)
         pid, start_wall, rss = None, None, 0.0
         while runner.poll() is None:
-            pid = pid or policy_process(runner.pid)
+            pid = pid or node_processes(runner.pid).get("rtc_policy")
             if pid is not None:
                 try:
                     start_wall = start_wall or process_start_wall(pid)
@@ -138,6 +126,7 @@ def main() -> None:
     parser.add_argument("--policy-path", default="", help="checkpoint dir; empty: the built-in one")
     parser.add_argument("--out", type=Path, help="where bags and logs go (default: a temporary dir)")
     args = parser.parse_args()
+    sys.path.insert(0, TEST_HELPERS)
     out = args.out or Path(tempfile.mkdtemp(prefix="closed_loop_"))
     out.mkdir(parents=True, exist_ok=True)
     print(f"closed loop, simulated graph, {args.duration:g} s per rate, {os.cpu_count()} cores; bags in {out}")
