@@ -317,7 +317,8 @@ def plot(rec: Recording, out_dir: Path) -> list[Path]:
         ax.plot(rec.merge_times, [r * period_ms for _, r, _ in rec.merges], "^", ms=4, label="d_real x tick [ms]")
     ax.set_xlabel("time [s]")
     ax.set_ylabel("ms")
-    ax.legend(fontsize=8)
+    if rec.timings or rec.merges:  # a run without chunks has nothing to label
+        ax.legend(fontsize=8)
     ax.set_title("Latency per chunk")
     fig.tight_layout()
     latency_png = out_dir / "latency.png"
