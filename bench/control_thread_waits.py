@@ -77,7 +77,7 @@ def sleeps(lines: Iterable[str], tid: int) -> list[Wait]:
                 continue
             entering, name = kind.split("_", 1)
             call = name if entering == "enter" else ""
-            if entering == "exit" and name == "futex" and found and found[-1].call == "futex" and since == "futex":
+            if entering == "exit" and name == "futex" and since == "futex":  # the wait appended last
                 value = int(rest.strip(), 16)
                 found[-1].timed_out = value - (1 << 64) * (value >= 1 << 63) == -ETIMEDOUT
             since = ""

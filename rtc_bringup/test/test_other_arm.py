@@ -88,10 +88,25 @@ class Arm:
         with self.lock:
             self.statuses.append(msg)
 
+    def merged_count(self) -> int:
+        """Chunks the executor has merged, from its latest status."""
+        with self.lock:
+            return self.statuses[-1].merged_count if self.statuses else 0
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
         self.context.try_shutdown()
+
+
+def wait_until(condition, failure, procs, processes) -> None:
+    """Poll `condition` for up to WAIT_S while every process of `procs` runs; `failure()` says what was missing."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        for proc in procs:
+            assert proc.poll() is None, processes.log(proc)
+        assert time.monotonic() < deadline, failure()
+        time.sleep(0.1)
 
 
 def test_a_seven_joint_arm_runs_through_policy_node_and_executor(processes, seven_joint_policy):
@@ -106,23 +121,12 @@ def test_a_seven_joint_arm_runs_through_policy_node_and_executor(processes, seve
                                    name="executor")
         # The policy starts once the executor holds a position (it commands every tick from then on): a
         # chunk before that is refused as not_ready, correctly, and would hide a wrong refusal below.
-        deadline = time.monotonic() + WAIT_S
-        while not arm.commands:
-            assert executor.poll() is None, processes.log(executor)
-            assert time.monotonic() < deadline, f"no command from the executor; log:\n{processes.log(executor)}"
-            time.sleep(0.1)
+        wait_until(lambda: bool(arm.commands), lambda: f"no command from the executor; log:\n{processes.log(executor)}",
+                   [executor], processes)
         policy = processes.start([executable("rtc_policy_node"), "--ros-args", "-p", f"policy_path:={seven_joint_policy}",
                                   "-p", "trigger_remaining:=15", "-p", "execution_horizon:=10"], name="policy")
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            with arm.lock:
-                merged = arm.statuses[-1].merged_count if arm.statuses else 0
-            if merged >= 3:
-                break
-            for proc in (executor, policy):
-                assert proc.poll() is None, processes.log(proc)
-            assert time.monotonic() < deadline, f"{merged} merges; policy log:\n{processes.log(policy)}"
-            time.sleep(0.1)
+        wait_until(lambda: arm.merged_count() >= 3,
+                   lambda: f"{arm.merged_count()} merges; policy log:\n{processes.log(policy)}", [executor, policy], processes)
         with arm.lock:
             statuses, commands = list(arm.statuses), list(arm.commands)
         assert statuses[-1].rejected_count == 0, statuses[-1].last_reject_reason
